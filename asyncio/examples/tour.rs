@@ -1,0 +1,241 @@
+//! The seeds' asyncio programs, ported: `cargo run --release --example tour`.
+//!
+//! Each section is one example from the notes in `shared/seeds/`, with every
+//! delay scaled to units of 100 ms. It prints what the program prints, then
+//! the measured time next to the figure the notes predict.
+
+use std::time::{Duration, Instant};
+
+/// One unit of the seeds' time (they use seconds; we use 100 ms).
+const UNIT: Duration = Duration::from_millis(100);
+
+fn units(n: u32) -> Duration {
+    UNIT * n
+}
+
+/// Runs one section on a fresh loop and prints measured vs expected.
+fn section<F: std::future::Future<Output = ()>>(title: &str, seed: &str, expected_units: u32, body: F) {
+    section_with(asyncio::Runner::new(), title, seed, expected_units, body);
+}
+
+fn section_with<F: std::future::Future<Output = ()>>(
+    mut runner: asyncio::Runner,
+    title: &str,
+    seed: &str,
+    expected_units: u32,
+    body: F,
+) {
+    println!("\n== {title} ({seed}) ==");
+    let start = Instant::now();
+    runner.run(body);
+    runner.close();
+    let took = start.elapsed();
+    let expected = units(expected_units);
+    let verdict = if expected_units == 0 {
+        if took < Duration::from_millis(20) {
+            "as the notes say"
+        } else {
+            "DIFFERS from the notes"
+        }
+    } else {
+        let ratio = took.as_secs_f64() / expected.as_secs_f64();
+        if (0.95..1.25).contains(&ratio) {
+            "as the notes say"
+        } else {
+            "DIFFERS from the notes"
+        }
+    };
+    println!(
+        "-> took {:.0} ms = {:.2} units; the notes expect about {} units ({} ms): {verdict}",
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() / UNIT.as_secs_f64(),
+        expected_units,
+        expected.as_millis()
+    );
+}
+
+/// seed 001: `async def fetch_data(param): await asyncio.sleep(param)`.
+async fn fetch_data(param: u32) -> String {
+    println!("Do something with {param}...");
+    asyncio::sleep(units(param)).await;
+    println!("Done with {param}");
+    format!("Result of {param}")
+}
+
+/// seed 001's blocking mistake: `time.sleep(param)` inside a coroutine.
+async fn fetch_data_blocking(param: u32) -> String {
+    println!("Do something with {param}...");
+    std::thread::sleep(units(param));
+    println!("Done with {param}");
+    format!("Result of {param}")
+}
+
+/// seed 002, Example 1/2/3: `print_number`.
+async fn print_number(number: u32, blocking: bool) {
+    println!("Sleeping for 1 unit...");
+    if blocking {
+        std::thread::sleep(UNIT);
+    } else {
+        asyncio::sleep(UNIT).await;
+    }
+    println!("Number: {number}");
+}
+
+/// seed 002, Example 6: a CPU step per unit of I/O.
+async fn async_factorial(name: &str, n: u64) -> u64 {
+    let start = Instant::now();
+    println!("Task {name}: Starting factorial({n})");
+    let mut result = 1u64;
+    for i in 1..=n {
+        result *= i;
+        asyncio::sleep(UNIT).await;
+    }
+    println!("Task {name}: factorial({n}) = {result}");
+    println!(
+        "Time taken for Task {name}: {:.2} units",
+        start.elapsed().as_secs_f64() / UNIT.as_secs_f64()
+    );
+    result
+}
+
+/// seed 004: `fetch_data(id, sleep_time)` returning a dict.
+async fn fetch_record(id: u32, sleep_units: u32) -> (u32, String) {
+    println!("Coroutine {id} starting to fetch data.");
+    asyncio::sleep(units(sleep_units)).await;
+    (id, format!("Sample data from coroutine {id}"))
+}
+
+fn main() {
+    println!("asyncio tour: the seeds' programs on asyncio for Rust (1 unit = 100 ms)");
+
+    section(
+        "Awaiting coroutines one after another: no concurrency",
+        "seed 001 Example 2",
+        3,
+        async {
+            let task1 = fetch_data(1); // a future, not started
+            let task2 = fetch_data(2);
+            let result1 = task1.await;
+            let result2 = task2.await;
+            println!("{:?}", [result1, result2]);
+        },
+    );
+
+    section("create_task: both run while we wait", "seed 001 Example 3", 2, async {
+        let task1 = asyncio::create_task(fetch_data(1));
+        let task2 = asyncio::create_task(fetch_data(2));
+        let result1 = task1.await.unwrap();
+        let result2 = task2.await.unwrap();
+        println!("{:?}", [result1, result2]);
+    });
+
+    section(
+        "Awaiting in another order than completion",
+        "seed 001 Example 4",
+        2,
+        async {
+            let task1 = asyncio::create_task(fetch_data(1));
+            let task2 = asyncio::create_task(fetch_data(2));
+            let result2 = task2.await.unwrap();
+            println!("Task 2 fully completed (task 1 already done: {})", task1.done());
+            let result1 = task1.await.unwrap();
+            println!("Task 1 fully completed");
+            println!("{:?}", [result1, result2]);
+        },
+    );
+
+    section(
+        "Three tasks of 2, 3 and 1 units: the longest sets the time",
+        "seed 004 Tasks",
+        3,
+        async {
+            let task1 = asyncio::create_task(fetch_record(1, 2));
+            let task2 = asyncio::create_task(fetch_record(2, 3));
+            let task3 = asyncio::create_task(fetch_record(3, 1));
+            let (r1, r2, r3) = (task1.await.unwrap(), task2.await.unwrap(), task3.await.unwrap());
+            println!("{r1:?} {r2:?} {r3:?}");
+        },
+    );
+
+    section(
+        "Five tasks created, then awaited: about 1 unit",
+        "seed 002 Example 1",
+        1,
+        async {
+            let tasks: Vec<_> = (0..5).map(|i| asyncio::create_task(print_number(i, false))).collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        },
+    );
+
+    section(
+        "Awaiting each coroutine in a loop: 5 units",
+        "seed 002 Example 2",
+        5,
+        async {
+            for i in 0..5 {
+                print_number(i, false).await;
+            }
+        },
+    );
+
+    section(
+        "The blocking mistake: std::thread::sleep in tasks serialises everything",
+        "seed 002 Example 3, seed 001 'Blocking the Event Loop'",
+        5,
+        async {
+            let tasks: Vec<_> = (0..5).map(|i| asyncio::create_task(print_number(i, true))).collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        },
+    );
+
+    section_with(
+        asyncio::Runner::new()
+            .debug(true)
+            .slow_callback_duration(Duration::from_millis(50)),
+        "The same mistake in debug mode: the loop names the task that blocked it",
+        "seed 001 'Debug Mode'",
+        3,
+        async {
+            let task1 = asyncio::create_task(fetch_data_blocking(1));
+            let task2 = asyncio::create_task(fetch_data_blocking(2));
+            println!("{:?}", [task1.await.unwrap(), task2.await.unwrap()]);
+        },
+    );
+
+    section(
+        "Factorials that await between steps: about 10 units, not 20",
+        "seed 002 Example 6",
+        10,
+        async {
+            let start = Instant::now();
+            let tasks = [
+                asyncio::create_task(async_factorial("A", 10)),
+                asyncio::create_task(async_factorial("B", 4)),
+                asyncio::create_task(async_factorial("C", 6)),
+            ];
+            for t in tasks {
+                t.await.unwrap();
+            }
+            println!(
+                "Total time: {:.2} units",
+                start.elapsed().as_secs_f64() / UNIT.as_secs_f64()
+            );
+        },
+    );
+
+    section("A low-level future, set by hand", "seed 003 Futures", 0, async {
+        let lp = asyncio::get_running_loop();
+        let future = lp.create_future::<String>();
+        println!("Empty future: {future:?}");
+        future.set_result(format!("Future result: {future:?}")).unwrap();
+        let future_result = future.await.unwrap();
+        println!("{future_result}");
+    });
+
+    println!("\nThe seeds' gather, TaskGroup, Lock/Semaphore/Event, to_thread and process-pool");
+    println!("examples join this tour as those parts of the crate land.");
+}

@@ -1,0 +1,523 @@
+//! The loop object: [`get_running_loop`], callbacks, and the thread-safe
+//! [`LoopHandle`].
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::runtime::core::{CallbackCell, Ready};
+use crate::runtime::remote::{Remote, Shared};
+use crate::runtime::timer::TimerAction;
+use crate::runtime::{context, Core};
+use crate::task::{Task, TaskError};
+use crate::time::Instant;
+
+/// The running event loop, as `asyncio.get_running_loop()`.
+///
+/// # Panics
+/// If no loop is running on this thread (asyncio's `RuntimeError: no running
+/// event loop`).
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// asyncio::run(async {
+///     let lp = asyncio::get_running_loop();
+///     let hit = Rc::new(Cell::new(false));
+///     let h = hit.clone();
+///     lp.call_soon(move || h.set(true));
+///     asyncio::yield_now().await;
+///     assert!(hit.get());
+/// });
+/// ```
+pub fn get_running_loop() -> EventLoop {
+    context::expect_core("asyncio::get_running_loop", |core| EventLoop::from_core(core.rc()))
+}
+
+/// The running loop, or `None`.
+pub fn try_get_running_loop() -> Option<EventLoop> {
+    context::with_core(|core| core.map(|c| EventLoop::from_core(c.rc())))
+}
+
+/// A reference to an event loop; loop-bound (`!Send`). For other threads,
+/// take a [`LoopHandle`] with [`EventLoop::handle`].
+#[derive(Clone)]
+pub struct EventLoop {
+    core: Rc<Core>,
+}
+
+impl EventLoop {
+    pub(crate) fn from_core(core: Rc<Core>) -> Self {
+        EventLoop { core }
+    }
+
+    /// Runs `f` at the loop's next turn, after what is already ready (FIFO).
+    /// A panic in `f` is reported to stderr and the loop goes on, as asyncio
+    /// logs an exception in a callback.
+    #[track_caller]
+    pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
+        let cell = CallbackCell::new(Box::new(f), Location::caller());
+        self.core.push_ready(Ready::Callback(cell.clone()));
+        Handle {
+            cell,
+            core: Rc::downgrade(&self.core),
+        }
+    }
+
+    /// Runs `f` once `delay` has passed.
+    #[track_caller]
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
+        let when = Instant(self.core.clock.now() + delay);
+        self.call_at_located(when, Box::new(f), Location::caller())
+    }
+
+    /// Runs `f` at `when` on the loop's clock.
+    #[track_caller]
+    pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+        self.call_at_located(when, Box::new(f), Location::caller())
+    }
+
+    fn call_at_located(
+        &self,
+        when: Instant,
+        f: Box<dyn FnOnce()>,
+        location: &'static Location<'static>,
+    ) -> TimerHandle {
+        let cell = CallbackCell::new(f, location);
+        let key = self.core.timer_insert(when.0, TimerAction::Call(cell.clone()));
+        cell.timer.set(Some(key));
+        TimerHandle {
+            handle: Handle {
+                cell,
+                core: Rc::downgrade(&self.core),
+            },
+            when,
+        }
+    }
+
+    /// The loop's current time (`loop.time()`).
+    pub fn time(&self) -> Instant {
+        Instant(self.core.clock.now())
+    }
+
+    /// Schedules `future` on this loop (`loop.create_task`). Works before the
+    /// loop runs: the task starts when it does.
+    ///
+    /// # Panics
+    /// If the loop is closed.
+    #[track_caller]
+    pub fn create_task<F: Future + 'static>(&self, future: F) -> Task<F::Output> {
+        Task::from_handle(self.core.spawn_task(future, Location::caller(), None))
+    }
+
+    /// A new unset [`Promise`](crate::Promise) (`loop.create_future()`).
+    pub fn create_future<T>(&self) -> crate::Promise<T> {
+        crate::Promise::new()
+    }
+
+    /// A `Send + Sync` handle for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.core.shared.clone(),
+        }
+    }
+
+    /// True while the loop runs a `run` call.
+    pub fn is_running(&self) -> bool {
+        self.core.is_running()
+    }
+
+    /// True once the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// Whether debug mode is on.
+    pub fn get_debug(&self) -> bool {
+        self.core.debug.get()
+    }
+
+    /// Turns debug mode on or off.
+    pub fn set_debug(&self, on: bool) {
+        self.core.debug.set(on);
+    }
+
+    /// The debug-mode slow-poll threshold.
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.core.slow_callback.get()
+    }
+
+    /// Sets the debug-mode slow-poll threshold.
+    pub fn set_slow_callback_duration(&self, threshold: Duration) {
+        self.core.slow_callback.set(threshold);
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("running", &self.core.is_running())
+            .field("closed", &self.core.is_closed())
+            .field("debug", &self.core.debug.get())
+            .field("tasks", &self.core.task_count())
+            .field("timers", &self.core.timer_count())
+            .field("io_sources", &self.core.reactor.len())
+            .finish()
+    }
+}
+
+/// A scheduled callback (`asyncio.Handle`); cancel it before it runs.
+pub struct Handle {
+    cell: Rc<CallbackCell>,
+    core: Weak<Core>,
+}
+
+impl Handle {
+    /// Stops the callback from running (and drops it). Idempotent.
+    pub fn cancel(&self) {
+        self.cell.cancelled.set(true);
+        drop(self.cell.f.take());
+        if let (Some(key), Some(core)) = (self.cell.timer.take(), self.core.upgrade()) {
+            core.timer_remove(key);
+        }
+    }
+
+    /// True if [`cancel`](Handle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        self.cell.cancelled.get()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "<Handle scheduled at {}{}>",
+            self.cell.location,
+            if self.cancelled() { " cancelled" } else { "" }
+        )
+    }
+}
+
+/// A callback scheduled for a time (`asyncio.TimerHandle`).
+pub struct TimerHandle {
+    handle: Handle,
+    when: Instant,
+}
+
+impl TimerHandle {
+    /// Stops the callback and removes its timer. Idempotent.
+    pub fn cancel(&self) {
+        self.handle.cancel();
+    }
+
+    /// True if [`cancel`](TimerHandle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        self.handle.cancelled()
+    }
+
+    /// When the callback is due.
+    pub fn when(&self) -> Instant {
+        self.when
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<TimerHandle when={:?} {:?}>", self.when, self.handle)
+    }
+}
+
+/// The loop was closed; nothing more can be submitted to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopClosed;
+
+impl fmt::Display for LoopClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the event loop is closed")
+    }
+}
+
+impl std::error::Error for LoopClosed {}
+
+/// A `Send + Sync` handle to a loop for other threads.
+///
+/// ```
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let out = asyncio::run(async move {
+///     let handle = asyncio::get_running_loop().handle();
+///     let worker = std::thread::spawn(move || {
+///         let fut = handle.run_coroutine_threadsafe(async { 40 + 2 }).unwrap();
+///         tx.send(fut.result().unwrap()).unwrap();
+///     });
+///     // Keep the loop running while the other thread submits.
+///     while rx.try_recv().map(|v| assert_eq!(v, 42)).is_err() {
+///         asyncio::sleep(std::time::Duration::from_millis(1)).await;
+///     }
+///     worker.join().unwrap();
+///     "done"
+/// });
+/// assert_eq!(out, "done");
+/// ```
+#[derive(Clone)]
+pub struct LoopHandle {
+    shared: Arc<Shared>,
+}
+
+impl LoopHandle {
+    /// Runs `f` on the loop at its next turn (`loop.call_soon_threadsafe`),
+    /// waking it if it sleeps.
+    ///
+    /// # Errors
+    /// [`LoopClosed`] if the loop is closed.
+    pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> Result<(), LoopClosed> {
+        self.shared.push(Remote::Call(Box::new(f))).map_err(|_| LoopClosed)
+    }
+
+    /// Submits `future` to the loop from any thread and returns a
+    /// [`ConcurrentFuture`] for its result (`asyncio.run_coroutine_threadsafe`).
+    ///
+    /// # Errors
+    /// [`LoopClosed`] if the loop is closed.
+    pub fn run_coroutine_threadsafe<F>(&self, future: F) -> Result<ConcurrentFuture<F::Output>, LoopClosed>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let slot = Arc::new(Slot::<F::Output>::default());
+        let mut guard = StartGuard(Some(slot.clone()));
+        self.call_soon_threadsafe(move || {
+            let slot = guard.0.take().expect("start guard armed");
+            let task = crate::create_task(future);
+            drop(crate::create_task(Watcher { task, slot }));
+        })?;
+        Ok(ConcurrentFuture {
+            slot,
+            owner: self.shared.clone(),
+        })
+    }
+
+    /// True once the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.queue.is_closed()
+    }
+}
+
+impl fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopHandle").field("closed", &self.is_closed()).finish()
+    }
+}
+
+struct SlotState<T> {
+    result: Option<Result<T, TaskError>>,
+    taken: bool,
+    waker: Option<Waker>,
+    cancel: bool,
+    watcher: Option<Waker>,
+}
+
+struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+    cv: Condvar,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            state: Mutex::new(SlotState {
+                result: None,
+                taken: false,
+                waker: None,
+                cancel: false,
+                watcher: None,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn complete(&self, result: Result<T, TaskError>) {
+        let waker = {
+            let mut s = self.lock();
+            if s.result.is_some() || s.taken {
+                return;
+            }
+            s.result = Some(result);
+            s.waker.take()
+        };
+        self.cv.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Completes the slot as cancelled if the submitted callback never ran
+/// (the loop closed first); disarmed by taking the slot out.
+struct StartGuard<T>(Option<Arc<Slot<T>>>);
+
+impl<T> Drop for StartGuard<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            slot.complete(Err(TaskError::cancelled_before_start()));
+        }
+    }
+}
+
+/// Runs on the loop: waits for the submitted task, forwards cancellation
+/// requests to it, and publishes its result.
+struct Watcher<T> {
+    task: Task<T>,
+    slot: Arc<Slot<T>>,
+}
+
+impl<T> Future for Watcher<T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        {
+            let mut s = this.slot.lock();
+            if s.cancel {
+                s.cancel = false;
+                this.task.cancel();
+            }
+            s.watcher = Some(cx.waker().clone());
+        }
+        match Pin::new(&mut this.task).poll(cx) {
+            Poll::Ready(r) => {
+                this.slot.complete(r);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for Watcher<T> {
+    fn drop(&mut self) {
+        // Cancelled with the loop: the task is cancelled too.
+        let id = self.task.id();
+        self.slot.complete(Err(TaskError::cancelled(id)));
+    }
+}
+
+/// The result of a future submitted with
+/// [`LoopHandle::run_coroutine_threadsafe`]: `concurrent.futures.Future`.
+///
+/// Wait for it from a plain thread with [`result`](ConcurrentFuture::result),
+/// or await it from any async context (it is `Send`).
+pub struct ConcurrentFuture<T> {
+    slot: Arc<Slot<T>>,
+    owner: Arc<Shared>,
+}
+
+impl<T> ConcurrentFuture<T> {
+    /// Blocks the calling thread until the result is there.
+    ///
+    /// # Errors
+    /// The task's [`TaskError`] if it panicked or was cancelled.
+    ///
+    /// # Panics
+    /// If called on the thread of the loop that runs the future while it is
+    /// running (that would deadlock), or if the result was already taken.
+    pub fn result(self) -> Result<T, TaskError> {
+        self.result_timeout(None).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// As [`result`](ConcurrentFuture::result), giving up after `timeout`
+    /// (`None`: no limit); gives `self` back on timeout.
+    ///
+    /// # Errors
+    /// `Ok(Err(_))` as `result`; `Err(self)` on timeout.
+    pub fn result_timeout(self, timeout: Option<Duration>) -> Result<Result<T, TaskError>, Self> {
+        let on_owner = context::with_core(|core| core.is_some_and(|c| Arc::ptr_eq(&c.shared, &self.owner)));
+        assert!(
+            !on_owner,
+            "ConcurrentFuture::result called on the thread running its own event loop: that would deadlock; await it instead"
+        );
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut s = self.slot.lock();
+        loop {
+            if let Some(r) = s.result.take() {
+                s.taken = true;
+                return Ok(r);
+            }
+            assert!(!s.taken, "ConcurrentFuture result already taken");
+            match deadline {
+                None => s = self.slot.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        drop(s);
+                        return Err(self);
+                    }
+                    s = self
+                        .slot
+                        .cv
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// True once the result is there.
+    pub fn done(&self) -> bool {
+        let s = self.slot.lock();
+        s.result.is_some() || s.taken
+    }
+
+    /// Requests cancellation of the submitted task. Returns false if it
+    /// already finished.
+    pub fn cancel(&self) -> bool {
+        let watcher = {
+            let mut s = self.slot.lock();
+            if s.result.is_some() || s.taken {
+                return false;
+            }
+            s.cancel = true;
+            s.watcher.take()
+        };
+        if let Some(w) = watcher {
+            w.wake();
+        }
+        true
+    }
+}
+
+impl<T> Future for ConcurrentFuture<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = self.slot.lock();
+        if let Some(r) = s.result.take() {
+            s.taken = true;
+            return Poll::Ready(r);
+        }
+        assert!(!s.taken, "ConcurrentFuture polled after completion");
+        match &s.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => s.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for ConcurrentFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrentFuture").field("done", &self.done()).finish()
+    }
+}

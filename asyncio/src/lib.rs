@@ -1,0 +1,83 @@
+//! Python's asyncio, natively in Rust.
+//!
+//! A single-threaded event loop that runs Rust futures the way asyncio runs
+//! coroutines: [`run`], [`create_task`], [`sleep`], [`timeout`], loop
+//! callbacks, a settable [`Promise`] (asyncio's `Future`), and a reactor
+//! for I/O. Tasks need not be `Send`: they live on their loop's thread.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! async fn fetch_data(id: u32, delay: Duration) -> u32 {
+//!     asyncio::sleep(delay).await;
+//!     id
+//! }
+//!
+//! # asyncio::Runner::new().virtual_time(true).run(async {
+//! // In a program: #[asyncio::main] async fn main() { ... }
+//! let t1 = asyncio::create_task(fetch_data(1, Duration::from_secs(1)));
+//! let t2 = asyncio::create_task(fetch_data(2, Duration::from_secs(2)));
+//! let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap()); // 2 s in all, not 3
+//! assert_eq!((r1, r2), (1, 2));
+//! # });
+//! ```
+//!
+//! # asyncio names in Rust
+//!
+//! | asyncio | asyncio (this crate) |
+//! |---|---|
+//! | `asyncio.run(main())` | [`run`]`(main())`, or `#[asyncio::main]` |
+//! | `asyncio.Runner(debug=True)` | [`Runner::new`]`().debug(true)` |
+//! | `asyncio.create_task(coro, name=...)` | [`create_task`]`(fut)`, [`task::Builder`] |
+//! | `asyncio.Task`, `task.cancel()`, `task.done()` | [`Task`], [`Task::cancel`], [`Task::done`] |
+//! | `asyncio.CancelledError`, exception in a task | [`TaskError`] |
+//! | `asyncio.current_task()`, `asyncio.all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `await asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(d)`, [`yield_now`] |
+//! | `asyncio.wait_for(aw, s)`, `asyncio.timeout(s)` | [`timeout`]`(d, fut)`, [`timeout_at`] |
+//! | `asyncio.TimeoutError` | [`TimeoutError`] |
+//! | `asyncio.get_running_loop()` | [`get_running_loop`] |
+//! | `loop.call_soon`, `call_later`, `call_at`, `time()` | [`EventLoop::call_soon`], … |
+//! | `loop.call_soon_threadsafe` | [`LoopHandle::call_soon_threadsafe`] |
+//! | `asyncio.run_coroutine_threadsafe` | [`LoopHandle::run_coroutine_threadsafe`] → [`ConcurrentFuture`] |
+//! | `loop.create_future()`, `asyncio.Future` | [`create_future`], [`Promise`] |
+//! | `loop.add_reader` / `add_writer` | [`io::AsyncFd`] |
+//!
+//! # Cancellation
+//!
+//! Cancelling a task drops its future at the loop's next turn: destructors
+//! run, and the awaiter gets a cancelled [`TaskError`]. Dropping any future
+//! (a `timeout` that expired, a branch that lost a race) cancels it the same
+//! way. A dropped [`Task`] handle does *not* cancel: the task runs on.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod runtime;
+
+#[forbid(unsafe_code)]
+mod event_loop;
+#[forbid(unsafe_code)]
+pub mod io;
+#[forbid(unsafe_code)]
+mod promise;
+#[forbid(unsafe_code)]
+mod runner;
+#[forbid(unsafe_code)]
+pub mod task;
+#[forbid(unsafe_code)]
+pub mod time;
+
+pub use asyncio_macros::{main, test};
+pub use event_loop::{
+    get_running_loop, try_get_running_loop, ConcurrentFuture, EventLoop, Handle, LoopClosed, LoopHandle, TimerHandle,
+};
+pub use promise::{create_future, FutureError, InvalidStateError, Promise};
+pub use runner::{run, Runner};
+pub use task::{all_tasks, create_task, current_task, yield_now, Task, TaskError, TaskId, TaskRef};
+pub use time::{interval, sleep, sleep_until, timeout, timeout_at, TimeoutError};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

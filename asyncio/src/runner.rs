@@ -1,0 +1,166 @@
+//! [`run`] and [`Runner`]: starting an event loop.
+
+use std::future::Future;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::event_loop::EventLoop;
+use crate::runtime::{context, Core};
+
+/// Runs `future` as the main task of a new event loop and returns its
+/// output, as `asyncio.run(main())`. When it returns, the tasks still
+/// pending are cancelled (their futures dropped, oldest first) and the loop
+/// is closed.
+///
+/// `future` need not be `'static` or `Send`. Debug mode is on when the
+/// environment has `ASYNCIO_DEBUG=1`.
+///
+/// # Panics
+/// - If called from inside a running event loop (as asyncio's
+///   `RuntimeError: asyncio.run() cannot be called from a running event loop`);
+/// - with the main task's own panic, re-raised here, or if the main task was
+///   cancelled.
+///
+/// ```
+/// let answer = asyncio::run(async { 6 * 7 });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let mut runner = Runner::new();
+    let out = runner.run_at(future, Location::caller());
+    runner.close();
+    out
+}
+
+/// An event loop that can run several futures one after another, as
+/// `asyncio.Runner`; also the builder for loop options.
+///
+/// Tasks left pending by one [`run`](Runner::run) keep their place and go on
+/// running during the next. [`close`](Runner::close) (or dropping the runner)
+/// cancels whatever is still pending.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut runner = asyncio::Runner::new().virtual_time(true);
+/// let background = runner.run(async {
+///     asyncio::create_task(async { asyncio::sleep(Duration::from_secs(5)).await; 1 })
+/// });
+/// assert_eq!(runner.run(background).unwrap(), 1);
+/// runner.close();
+/// ```
+pub struct Runner {
+    debug: Option<bool>,
+    slow_callback: Option<Duration>,
+    virtual_time: bool,
+    core: Option<Rc<Core>>,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new()
+    }
+}
+
+impl Runner {
+    /// A runner with default options; its loop is created at first use.
+    pub fn new() -> Self {
+        Runner {
+            debug: None,
+            slow_callback: None,
+            virtual_time: false,
+            core: None,
+        }
+    }
+
+    /// Debug mode (default: the `ASYNCIO_DEBUG` environment variable). In
+    /// debug mode the loop reports polls and callbacks slower than
+    /// [`slow_callback_duration`](Runner::slow_callback_duration), naming the
+    /// task and where it was created.
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = Some(on);
+        if let Some(core) = &self.core {
+            core.debug.set(on);
+        }
+        self
+    }
+
+    /// The debug-mode threshold for a slow poll (default 100 ms, as asyncio).
+    pub fn slow_callback_duration(mut self, threshold: Duration) -> Self {
+        self.slow_callback = Some(threshold);
+        if let Some(core) = &self.core {
+            core.slow_callback.set(threshold);
+        }
+        self
+    }
+
+    /// Runs on a virtual clock: paused, and jumping to the next timer
+    /// whenever every task is waiting (see [`time`](crate::time)). For tests.
+    ///
+    /// # Panics
+    /// If the loop was already created by an earlier `run`.
+    pub fn virtual_time(mut self, on: bool) -> Self {
+        assert!(
+            self.core.is_none(),
+            "Runner::virtual_time must be set before the first run"
+        );
+        self.virtual_time = on;
+        self
+    }
+
+    fn core(&mut self) -> &Rc<Core> {
+        let (debug, slow, virtual_time) = (self.debug, self.slow_callback, self.virtual_time);
+        self.core.get_or_insert_with(|| {
+            let debug =
+                debug.unwrap_or_else(|| std::env::var("ASYNCIO_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0"));
+            let core = Core::new(debug, virtual_time).unwrap_or_else(|e| panic!("cannot create the event loop: {e}"));
+            if let Some(slow) = slow {
+                core.slow_callback.set(slow);
+            }
+            core
+        })
+    }
+
+    /// The runner's loop (created if needed).
+    pub fn get_loop(&mut self) -> EventLoop {
+        EventLoop::from_core(self.core().clone())
+    }
+
+    /// Runs `future` as a main task until it completes and returns its
+    /// output; other tasks run meanwhile. See [`run`] for panics.
+    ///
+    /// # Panics
+    /// As [`run`]; also if the runner was closed.
+    #[track_caller]
+    pub fn run<F: Future>(&mut self, future: F) -> F::Output {
+        self.run_at(future, Location::caller())
+    }
+
+    fn run_at<F: Future>(&mut self, future: F, location: &'static Location<'static>) -> F::Output {
+        assert!(
+            context::current_core().is_null(),
+            "asyncio::run() cannot be called from a running event loop; await the future instead"
+        );
+        let core = self.core().clone();
+        assert!(!core.is_closed(), "Runner::run on a closed runner");
+        match core.block_on(future, location) {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the main task was cancelled ({e})"),
+        }
+    }
+
+    /// Cancels every pending task and closes the loop. Idempotent.
+    pub fn close(&mut self) {
+        if let Some(core) = &self.core {
+            core.close();
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

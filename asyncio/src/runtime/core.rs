@@ -1,0 +1,568 @@
+//! The loop core: the ready queue, the turn, task completion and close.
+//!
+//! # One turn
+//!
+//! 1. Run up to [`EVENT_INTERVAL`] entries from the FIFO ready queue (tasks
+//!    and `call_soon` callbacks), including entries queued during the batch.
+//! 2. Wait for I/O: not at all if entries are still ready, else until the
+//!    nearest timer (forever if there is none). The wait goes through the
+//!    remote queue's park handshake, so another thread can cut it short.
+//! 3. Turn remote wakes and `call_soon_threadsafe` callbacks into local ones.
+//! 4. Fire due timers.
+//!
+//! Step 1's bound is the fairness guarantee: a task that only yields can
+//! delay I/O, timers and remote wakes by at most 61 polls (the same interval
+//! tokio uses). With a virtual clock, step 2 never sleeps while timers are
+//! pending: if nothing is ready after a non-blocking I/O poll, the clock
+//! jumps to the next timer (Trio's autojump).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+use std::time::{Duration, Instant};
+
+use super::clock::Clock;
+use super::context;
+use super::reactor::Reactor;
+use super::remote::{Remote, SendTask, Shared};
+use super::report;
+use super::task::{
+    schedule_local, spawn_raw, waker_ref, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
+    DETACHED, NOTIFIED, RUNNING, SCHEDULED,
+};
+use super::timer::{TimerAction, TimerKey, Wheel};
+use crate::task::TaskId;
+
+/// Ready-queue entries run between two looks at I/O, timers and remote wakes.
+pub(crate) const EVENT_INTERVAL: usize = 61;
+
+/// A `call_soon`/`call_later` callback, shared with its `Handle`.
+pub(crate) struct CallbackCell {
+    pub(crate) f: Cell<Option<Box<dyn FnOnce()>>>,
+    pub(crate) timer: Cell<Option<TimerKey>>,
+    pub(crate) cancelled: Cell<bool>,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl CallbackCell {
+    pub(crate) fn new(f: Box<dyn FnOnce()>, location: &'static Location<'static>) -> Rc<Self> {
+        Rc::new(CallbackCell {
+            f: Cell::new(Some(f)),
+            timer: Cell::new(None),
+            cancelled: Cell::new(false),
+            location,
+        })
+    }
+}
+
+/// An entry of the ready queue. Task entries hold no reference (see
+/// `runtime::task`).
+pub(crate) enum Ready {
+    Task(RawTask),
+    Callback(Rc<CallbackCell>),
+}
+
+/// Task ids are process-wide and sequential, so names read `Task-1`,
+/// `Task-2`, … as in asyncio, and stay unique across loops.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+pub(crate) struct Core {
+    pub(crate) shared: Arc<Shared>,
+    this: Weak<Core>,
+    ready: RefCell<VecDeque<Ready>>,
+    tasks: RefCell<OwnedList>,
+    timers: RefCell<Wheel<TimerAction>>,
+    pub(crate) clock: Clock,
+    pub(crate) reactor: Reactor,
+    current: Cell<Option<RawTask>>,
+    pub(crate) debug: Cell<bool>,
+    pub(crate) slow_callback: Cell<Duration>,
+    running: Cell<bool>,
+    closed: Cell<bool>,
+    remote_buf: RefCell<Vec<Remote>>,
+    wake_buf: RefCell<Vec<Waker>>,
+    timer_buf: RefCell<Vec<TimerAction>>,
+}
+
+impl Core {
+    pub(crate) fn new(debug: bool, virtual_time: bool) -> io::Result<Rc<Core>> {
+        let (reactor, waker) = Reactor::new()?;
+        let shared = Shared::new(waker);
+        Ok(Rc::new_cyclic(|this| Core {
+            shared,
+            this: this.clone(),
+            ready: RefCell::new(VecDeque::with_capacity(64)),
+            tasks: RefCell::new(OwnedList::default()),
+            timers: RefCell::new(Wheel::default()),
+            clock: Clock::new(virtual_time),
+            reactor,
+            current: Cell::new(None),
+            debug: Cell::new(debug),
+            slow_callback: Cell::new(Duration::from_millis(100)),
+            running: Cell::new(false),
+            closed: Cell::new(false),
+            remote_buf: RefCell::new(Vec::new()),
+            wake_buf: RefCell::new(Vec::new()),
+            timer_buf: RefCell::new(Vec::new()),
+        }))
+    }
+
+    /// A strong reference to this core.
+    pub(crate) fn rc(&self) -> Rc<Core> {
+        self.this.upgrade().expect("event loop core is being dropped")
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    fn next_id(&self) -> TaskId {
+        TaskId(NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub(crate) fn push_ready(&self, entry: Ready) {
+        self.ready.borrow_mut().push_back(entry);
+    }
+
+    /// Creates a task and schedules its first poll.
+    ///
+    /// # Safety
+    /// As [`spawn_raw`]: `fut` must stay valid until the loop drops it.
+    pub(crate) unsafe fn spawn<F: Future>(
+        &self,
+        fut: F,
+        location: &'static Location<'static>,
+        name: Option<Box<str>>,
+    ) -> RawTask {
+        assert!(!self.closed.get(), "create_task() called on a closed event loop");
+        let id = self.next_id();
+        // SAFETY: forwarded from the caller.
+        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, name) };
+        if self.debug.get() {
+            t.with_meta(|_| ());
+        }
+        self.tasks.borrow_mut().push_back(t);
+        t.set(SCHEDULED);
+        self.push_ready(Ready::Task(t));
+        t
+    }
+
+    /// Creates a task for a `'static` future; the handle reads its output.
+    pub(crate) fn spawn_task<F: Future + 'static>(
+        &self,
+        fut: F,
+        location: &'static Location<'static>,
+        name: Option<Box<str>>,
+    ) -> JoinHandle<F::Output> {
+        // SAFETY: a 'static future stays valid for as long as the loop keeps
+        // it; the handle adopts the reference spawn reserved for it, and the
+        // output type is F::Output.
+        unsafe { JoinHandle::adopt(self.spawn(fut, location, name)) }
+    }
+
+    /// Runs the loop until `fut`, run as the main task, completes; returns
+    /// its output, or the panic or cancellation that ended it.
+    ///
+    /// `fut` need not be `'static`: it is dropped before this returns, on
+    /// every path (the guard below also runs while unwinding).
+    pub(crate) fn block_on<F: Future>(
+        &self,
+        fut: F,
+        location: &'static Location<'static>,
+    ) -> Result<F::Output, crate::task::TaskError> {
+        struct Main<'a, T> {
+            core: &'a Core,
+            handle: Option<JoinHandle<T>>,
+        }
+        impl<T> Drop for Main<'_, T> {
+            fn drop(&mut self) {
+                let Some(handle) = self.handle.take() else { return };
+                let t = handle.task().raw();
+                if !t.is_complete() {
+                    // Leaving early (a panic in the engine): drop the borrowed
+                    // future now, before the borrow ends.
+                    // SAFETY: on the loop thread; live and not complete, and
+                    // not being polled (polls catch their panics).
+                    unsafe { t.cancel_now() };
+                    self.core.complete(t, true);
+                }
+                drop(handle);
+            }
+        }
+        let _enter = context::enter(self);
+        // SAFETY: `Main` drops the future before this function returns or
+        // unwinds past it, so the future's borrows outlive its use; the
+        // handle adopts the reference reserved for it, output type F::Output.
+        let handle = unsafe { JoinHandle::<F::Output>::adopt(self.spawn(fut, location, None)) };
+        let main = handle.task().raw();
+        let mut guard = Main {
+            core: self,
+            handle: Some(handle),
+        };
+        self.run_until(main);
+        let mut handle = guard.handle.take().expect("main handle");
+        let waker = std::task::Waker::noop();
+        match handle.poll_join(&mut Context::from_waker(waker)) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => unreachable!("run_until returned before the main task completed"),
+        }
+    }
+
+    /// An identity for this loop, stable while it lives.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
+    /// The task being polled, if any.
+    pub(crate) fn current_task(&self) -> Option<RawTask> {
+        self.current.get()
+    }
+
+    /// Live (not yet complete) tasks, oldest first.
+    pub(crate) fn all_tasks(&self) -> Vec<RawTask> {
+        self.tasks.borrow().snapshot()
+    }
+
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().len()
+    }
+
+    // ----- timers -------------------------------------------------------
+
+    pub(crate) fn timer_insert(&self, deadline: Instant, action: TimerAction) -> TimerKey {
+        let tick = self.clock.deadline_tick(deadline);
+        self.timers.borrow_mut().insert(tick, action)
+    }
+
+    /// Cancels a timer, returning its action if it had not fired.
+    pub(crate) fn timer_remove(&self, key: TimerKey) -> Option<TimerAction> {
+        self.timers.borrow_mut().remove(key)
+    }
+
+    /// Makes a pending timer wake `waker`; false if it already fired.
+    pub(crate) fn timer_set_waker(&self, key: TimerKey, waker: &Waker) -> bool {
+        let mut timers = self.timers.borrow_mut();
+        match timers.get_mut(key) {
+            Some(TimerAction::Wake(w)) => {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+                true
+            }
+            Some(TimerAction::Call(_)) => true,
+            None => false,
+        }
+    }
+
+    pub(crate) fn timer_count(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
+    /// The instant of the next timer, if any.
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.borrow().next_deadline().map(|t| self.clock.tick_instant(t))
+    }
+
+    /// Fires every timer due by now: wakes sleepers, queues callbacks.
+    pub(crate) fn fire_timers(&self) {
+        let now = self.clock.now_tick();
+        let mut buf = self.timer_buf.take();
+        {
+            let mut timers = self.timers.borrow_mut();
+            match timers.next_deadline() {
+                Some(t) if t <= now => timers.advance(now, &mut buf),
+                _ => return,
+            }
+        }
+        for action in buf.drain(..) {
+            match action {
+                TimerAction::Wake(w) => w.wake(),
+                TimerAction::Call(cb) => {
+                    cb.timer.set(None);
+                    self.push_ready(Ready::Callback(cb));
+                }
+            }
+        }
+        self.timer_buf.replace(buf);
+    }
+
+    // ----- the loop -----------------------------------------------------
+
+    /// Runs turns until `main` completes.
+    pub(crate) fn run_until(&self, main: RawTask) {
+        struct Running<'a>(&'a Core);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.running.set(false);
+            }
+        }
+        self.running.set(true);
+        let _running = Running(self);
+        while !main.is_complete() {
+            let mut n = 0;
+            while n < EVENT_INTERVAL {
+                let next = self.ready.borrow_mut().pop_front();
+                match next {
+                    Some(Ready::Task(t)) => {
+                        self.run_task(t);
+                        if t == main && main.is_complete() {
+                            return;
+                        }
+                    }
+                    Some(Ready::Callback(cb)) => self.run_callback(&cb),
+                    None => break,
+                }
+                n += 1;
+            }
+            self.wait_and_dispatch();
+        }
+    }
+
+    fn run_task(&self, t: RawTask) {
+        let s = t.state();
+        if s & COMPLETE != 0 {
+            // Only while closing: a cancelled task left in the queue carries
+            // the loop's reference (see `complete`).
+            t.clear(SCHEDULED);
+            // SAFETY: that reference is ours to release.
+            unsafe { t.dec_ref() };
+            return;
+        }
+        t.clear(SCHEDULED);
+        if s & CANCEL_REQUESTED != 0 {
+            // SAFETY: on the loop thread; live and not complete.
+            unsafe { t.cancel_now() };
+            self.complete(t, true);
+            return;
+        }
+        t.set(RUNNING);
+        self.current.set(Some(t));
+        let waker = waker_ref(t);
+        let mut cx = Context::from_waker(&waker);
+        let done = if self.debug.get() {
+            let start = Instant::now();
+            // SAFETY: on the loop thread; live and not complete.
+            let done = unsafe { t.poll(&mut cx) };
+            let took = start.elapsed();
+            t.with_meta(|m| m.polls += 1);
+            if took >= self.slow_callback.get() {
+                report::debug(&format!(
+                    "Executing task {} (created at {}) took {:.3} seconds",
+                    t.name(),
+                    t.header().location,
+                    took.as_secs_f64()
+                ));
+            }
+            done
+        } else {
+            // SAFETY: on the loop thread; live and not complete.
+            unsafe { t.poll(&mut cx) }
+        };
+        self.current.set(None);
+        let s = t.state();
+        t.clear(RUNNING | NOTIFIED);
+        if done {
+            if s & CANCEL_REQUESTED != 0 {
+                // asyncio: a task cancelled while running ends cancelled even
+                // if it returned before reaching another await.
+                // SAFETY: on the loop thread; the output is stored.
+                unsafe { t.cancel_now() };
+                self.complete(t, true);
+            } else {
+                self.complete(t, false);
+            }
+        } else if s & (NOTIFIED | CANCEL_REQUESTED) != 0 {
+            t.set(SCHEDULED);
+            self.push_ready(Ready::Task(t));
+        }
+    }
+
+    /// Marks `t` complete, hands its output on and releases the loop's
+    /// reference (or leaves it to the ready-queue entry, while closing).
+    pub(crate) fn complete(&self, t: RawTask, cancelled: bool) {
+        t.set(COMPLETE | if cancelled { CANCELLED } else { 0 });
+        t.clear(RUNNING | NOTIFIED);
+        self.tasks.borrow_mut().remove(t);
+        if t.state() & DETACHED != 0 {
+            // SAFETY: complete, on the loop thread.
+            if self.debug.get() && !cancelled && unsafe { t.output_failed() } {
+                report::debug(&format!(
+                    "Task exception was never retrieved: {} (created at {}) failed and its handle was dropped",
+                    t.name(),
+                    t.header().location
+                ));
+            }
+            // SAFETY: complete, on the loop thread; nobody can read it.
+            unsafe { t.drop_output() };
+        }
+        if let Some(w) = t.header().join_waker.take() {
+            w.wake();
+        }
+        if t.state() & SCHEDULED == 0 {
+            // SAFETY: the loop's reference, released once, here.
+            unsafe { t.dec_ref() };
+        }
+    }
+
+    fn run_callback(&self, cb: &CallbackCell) {
+        let Some(f) = cb.f.take() else { return };
+        let start = self.debug.get().then(Instant::now);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+            report::callback_panicked(&format!("callback scheduled at {}", cb.location), &*p);
+        }
+        if let Some(start) = start {
+            let took = start.elapsed();
+            if took >= self.slow_callback.get() {
+                report::debug(&format!(
+                    "Executing callback scheduled at {} took {:.3} seconds",
+                    cb.location,
+                    took.as_secs_f64()
+                ));
+            }
+        }
+    }
+
+    /// Steps 2–4 of a turn.
+    fn wait_and_dispatch(&self) {
+        let has_ready = !self.ready.borrow().is_empty();
+        let timeout = if has_ready {
+            Some(Duration::ZERO)
+        } else if self.clock.is_paused() {
+            // Virtual time: look at I/O and remote work without sleeping;
+            // if that makes nothing ready, jump to the next timer.
+            self.poll_io(Some(Duration::ZERO));
+            self.drain_remote();
+            if !self.ready.borrow().is_empty() {
+                self.fire_timers();
+                return;
+            }
+            match self.next_timer() {
+                Some(at) => {
+                    self.clock.advance_to(at);
+                    self.fire_timers();
+                    return;
+                }
+                None => None,
+            }
+        } else {
+            self.next_timer()
+                .map(|at| at.saturating_duration_since(self.clock.now()))
+        };
+        if timeout == Some(Duration::ZERO) {
+            self.poll_io(timeout);
+        } else {
+            self.shared
+                .queue
+                .park(|may_block| self.poll_io(if may_block { timeout } else { Some(Duration::ZERO) }));
+        }
+        self.drain_remote();
+        self.fire_timers();
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) {
+        let mut wakers = self.wake_buf.take();
+        if let Err(e) = self.reactor.turn(timeout, &mut wakers) {
+            report::internal(&format!("polling for I/O failed: {e}"));
+        }
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        self.wake_buf.replace(wakers);
+    }
+
+    fn drain_remote(&self) {
+        let mut buf = self.remote_buf.take();
+        self.shared.queue.drain_into(&mut buf);
+        for item in buf.drain(..) {
+            self.accept_remote(item);
+        }
+        self.remote_buf.replace(buf);
+    }
+
+    fn accept_remote(&self, item: Remote) {
+        match item {
+            Remote::Wake(SendTask(t)) => {
+                t.header()
+                    .remote_queued
+                    .store(false, std::sync::atomic::Ordering::Release);
+                schedule_local(self, t);
+                // SAFETY: the queue entry owned this reference.
+                unsafe { t.dec_ref() };
+            }
+            Remote::Call(f) => {
+                self.push_ready(Ready::Callback(CallbackCell::new(f, Location::caller())));
+            }
+        }
+    }
+
+    /// Cancels every live task (oldest first, dropping its future here),
+    /// discards queued callbacks, timers and I/O wakers, and refuses further
+    /// remote work. Idempotent.
+    pub(crate) fn close(&self) {
+        if self.closed.get() {
+            return;
+        }
+        let _enter = context::enter(self);
+        loop {
+            let front = self.tasks.borrow().front();
+            if let Some(t) = front {
+                // SAFETY: members of the live list are live and not complete;
+                // nothing is being polled during close.
+                unsafe { t.cancel_now() };
+                self.complete(t, true);
+                continue;
+            }
+            let next = self.ready.borrow_mut().pop_front();
+            match next {
+                Some(Ready::Task(t)) => self.run_task(t),
+                Some(Ready::Callback(cb)) => drop(cb.f.take()),
+                None => {
+                    let mut buf = Vec::new();
+                    self.shared.queue.drain_into(&mut buf);
+                    if buf.is_empty() {
+                        break;
+                    }
+                    for item in buf {
+                        self.accept_remote(item);
+                    }
+                }
+            }
+        }
+        self.closed.set(true);
+        for item in self.shared.queue.close() {
+            match item {
+                Remote::Wake(SendTask(t)) => {
+                    t.header()
+                        .remote_queued
+                        .store(false, std::sync::atomic::Ordering::Release);
+                    // SAFETY: the queue entry owned this reference.
+                    unsafe { t.dec_ref() };
+                }
+                Remote::Call(f) => drop(f),
+            }
+        }
+        let timers = self.timers.borrow_mut().drain();
+        for action in timers {
+            if let TimerAction::Call(cb) = action {
+                drop(cb.f.take());
+            }
+        }
+        let io = self.reactor.clear();
+        drop(io);
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,30 @@
+//! The engine: everything users don't touch directly.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`core`] | the loop: ready queue, turn, completion, close |
+//! | [`task`] | task cells, the waker, the live-task list |
+//! | [`timer`] | the hierarchical timer wheel |
+//! | [`clock`] | real or virtual time |
+//! | [`reactor`] | mio readiness driver and I/O registrations |
+//! | [`remote`] | cross-thread queue and the park handshake |
+//! | [`context`] | the thread's running loop |
+//!
+//! The public trees (`task`, `time`, `io`, the loop handle) are thin wrappers
+//! over these. All `unsafe` in the crate lives here.
+
+pub(crate) mod clock;
+pub(crate) mod context;
+pub(crate) mod core;
+pub(crate) mod reactor;
+pub(crate) mod remote;
+pub(crate) mod report;
+pub(crate) mod slab;
+pub(crate) mod sync;
+pub(crate) mod task;
+pub(crate) mod timer;
+
+#[cfg(all(test, loom))]
+mod loom_remote;
+
+pub(crate) use self::core::Core;

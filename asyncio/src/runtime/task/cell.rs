@@ -1,0 +1,209 @@
+//! The typed task allocation and its vtable functions.
+//!
+//! `TaskCell<F>` is `#[repr(C)]` with the [`Header`] first, so a pointer to the
+//! header is a pointer to the cell. The stage moves one way:
+//! `Running(F)` → `Finished(Result<F::Output, TaskError>)` → `Consumed`.
+//! The future is pinned inside the cell and is dropped in place, never moved.
+
+use std::cell::{Cell, UnsafeCell};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::{Header, RawTask, Vtable};
+use crate::runtime::remote::Shared;
+use crate::task::{TaskError, TaskId};
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, TaskError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct TaskCell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+}
+
+struct VtableFor<F>(std::marker::PhantomData<F>);
+
+impl<F: Future> VtableFor<F> {
+    const VTABLE: Vtable = Vtable {
+        poll: poll::<F>,
+        cancel: cancel::<F>,
+        read_output: read_output::<F>,
+        drop_output: drop_output::<F>,
+        dealloc: dealloc::<F>,
+        output_failed: output_failed::<F>,
+    };
+}
+
+/// Allocates a task cell holding `future`, with two references: the loop's
+/// and the handle's.
+///
+/// # Safety
+/// `future` (and its output) must stay valid until the loop drops them: for
+/// `'static` futures that is always true; `run` also spawns its borrowed main
+/// future and guarantees that future is dropped before `run` returns.
+pub(crate) unsafe fn spawn_raw<F: Future>(
+    future: F,
+    shared: Arc<Shared>,
+    id: TaskId,
+    location: &'static Location<'static>,
+    name: Option<Box<str>>,
+) -> RawTask {
+    let meta = name.map(|n| {
+        Box::new(super::Meta {
+            name: Some(n),
+            polls: 0,
+        })
+    });
+    let cell = Box::new(TaskCell {
+        header: Header {
+            vtable: &VtableFor::<F>::VTABLE,
+            refs: AtomicUsize::new(2),
+            remote_queued: AtomicBool::new(false),
+            state: Cell::new(0),
+            id,
+            shared,
+            join_waker: Cell::new(None),
+            prev: Cell::new(None),
+            next: Cell::new(None),
+            meta: Cell::new(meta),
+            location,
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    RawTask(NonNull::from(Box::leak(cell)).cast())
+}
+
+/// # Safety
+/// `ptr` points to a live `TaskCell<F>`.
+unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
+    // SAFETY: the header is the first field of a repr(C) TaskCell<F>; the
+    // stage is only touched on the loop thread and never re-entrantly (poll,
+    // cancel and the output functions do not call each other).
+    unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
+}
+
+/// Drops the future in place, catching a panic from its destructor. Leaves
+/// the stage `Consumed`; returns the panic payload if the drop panicked.
+///
+/// # Safety
+/// The stage is `Running`.
+unsafe fn drop_future<F: Future>(stage: &mut Stage<F>) -> Option<Box<dyn std::any::Any + Send>> {
+    let slot: *mut Stage<F> = stage;
+    // SAFETY: the stage is Running, so dropping it drops exactly the future,
+    // in place (it is pinned). If that drop unwinds, the remaining fields are
+    // still dropped by the unwinding drop glue, so the place is dropped either
+    // way and we overwrite it without a second drop.
+    let result = catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(slot) }));
+    // SAFETY: the place was dropped just above; writing does not drop it again.
+    unsafe { std::ptr::write(slot, Stage::Consumed) };
+    result.err()
+}
+
+unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    let fut = match stage {
+        // SAFETY: the future lives inside the heap cell and is never moved
+        // until it is dropped in place.
+        Stage::Running(f) => unsafe { Pin::new_unchecked(f) },
+        _ => unreachable!("polled a task whose future is gone"),
+    };
+    // SAFETY: the cell is live while it is being polled.
+    let id = unsafe { ptr.as_ref() }.id;
+    let output = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Pending) => return false,
+        Ok(Poll::Ready(v)) => Ok(v),
+        Err(payload) => Err(TaskError::panicked(id, payload)),
+    };
+    // SAFETY: the stage is still Running: only the poll above ran.
+    let drop_panic = unsafe { drop_future(stage) };
+    *stage = Stage::Finished(match (output, drop_panic) {
+        (Ok(v), None) => Ok(v),
+        (Ok(v), Some(p)) => {
+            drop(v);
+            Err(TaskError::panicked(id, p))
+        }
+        (Err(e), _) => Err(e),
+    });
+    true
+}
+
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    // SAFETY: the cell is live.
+    let id = unsafe { ptr.as_ref() }.id;
+    if matches!(stage, Stage::Running(_)) {
+        // SAFETY: checked Running just above.
+        if let Some(p) = unsafe { drop_future(stage) } {
+            crate::runtime::report::callback_panicked("dropping a cancelled task's future", &*p);
+        }
+    }
+    *stage = Stage::Finished(Err(TaskError::cancelled(id)));
+}
+
+unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    match std::mem::replace(stage, Stage::Consumed) {
+        Stage::Finished(out) => {
+            let dst = dst.cast::<Poll<Result<F::Output, TaskError>>>();
+            // SAFETY: the caller passes a valid Poll<Result<F::Output, _>>;
+            // assigning drops its previous value (Pending, nothing to drop).
+            unsafe { *dst = Poll::Ready(out) };
+        }
+        _ => panic!("a Task's output was read twice (the Task was polled after it completed)"),
+    }
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    if let Stage::Finished(_) = stage {
+        let old = std::mem::replace(stage, Stage::Consumed);
+        if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(old))) {
+            crate::runtime::report::callback_panicked("dropping a task's output", &*p);
+        }
+    }
+}
+
+unsafe fn output_failed<F: Future>(ptr: NonNull<Header>) -> bool {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    matches!(stage, Stage::Finished(Err(_)))
+}
+
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: called once, with the last reference; the cell was made by
+    // Box::leak in spawn_raw, so Box::from_raw gives it back.
+    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
+    debug_assert!(matches!(
+        // SAFETY: we own the box.
+        unsafe { &*cell.stage.get() },
+        Stage::Consumed
+    ));
+    drop(cell);
+}
+
+/// Lets `RawTask` reach `read_output` with a typed destination.
+///
+/// # Safety
+/// `task` is complete, on the loop thread, and its output type is `T`.
+pub(crate) unsafe fn take_output<T>(task: RawTask) -> Result<T, TaskError> {
+    let mut out: Poll<Result<T, TaskError>> = Poll::Pending;
+    // SAFETY: forwarded from the caller; `out` has the matching type.
+    unsafe { (task.header().vtable.read_output)(task.0, (&mut out as *mut Poll<_>).cast()) };
+    match out {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!(),
+    }
+}

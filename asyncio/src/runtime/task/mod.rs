@@ -1,0 +1,256 @@
+//! Task cells: one heap allocation per task, holding a [`Header`] and the
+//! future (later its output).
+//!
+//! # Design
+//!
+//! A task is loop-bound: its future is `!Send` in general, is polled only on
+//! the loop's thread, and is dropped only there. Its *waker*, however, is a
+//! `std::task::Waker`, which the standard library makes `Send + Sync`: any
+//! thread may clone, wake or drop it. The header is split accordingly:
+//!
+//! | field | touched from | kind |
+//! |---|---|---|
+//! | `refs` | any thread (waker clone/drop) | `AtomicUsize` |
+//! | `remote_queued` | any thread (remote wake) | `AtomicBool` |
+//! | `state`, `join_waker`, list links, name | the loop thread only | `Cell` |
+//!
+//! So the hot path of a same-thread wake touches no atomic at all: `wake_by_ref`
+//! flips a `Cell` bit and pushes the task on the loop's ready queue. A wake from
+//! another thread never touches the `Cell`s: it takes a reference, sets
+//! `remote_queued` (so a thousand remote wakes before the loop looks queue one
+//! entry) and hands the task to the loop's remote queue, where the loop turns it
+//! into a local wake.
+//!
+//! ## References
+//!
+//! `refs` counts: one for the loop while the task is live (not yet complete),
+//! one for the [`Task`](crate::Task) handle while it exists, one per `Waker`
+//! clone, and one per entry in the remote queue. The ready queue holds *no*
+//! reference: a task is only ever in the ready queue while it is live, and the
+//! loop's reference keeps it alive. (The one exception, a task cancelled by
+//! `close` while queued, is handled by [`Core::close`](super::core::Core): the
+//! loop's reference is then released by the queue drain.)
+//!
+//! ## Who may free the allocation
+//!
+//! The future and the output may be `!Send`, so they are dropped on the loop
+//! thread: the future when the task completes or is cancelled (always by the
+//! loop), the output by the `Task` handle (which is `!Send`) or at completion if
+//! the handle is gone. Once both are gone, what remains (header, an `Arc`, a
+//! name, an empty stage) is `Send`, so whichever thread drops the last
+//! reference may free the memory. A pending task is always referenced by its
+//! loop, so a foreign thread can never drop the last reference to a task whose
+//! future is still alive.
+//!
+//! ## State bits (loop thread only)
+//!
+//! | bit | meaning |
+//! |---|---|
+//! | `SCHEDULED` | in the ready queue |
+//! | `RUNNING` | being polled right now |
+//! | `NOTIFIED` | woken while running: requeue after the poll |
+//! | `COMPLETE` | finished; the stage holds the output or is consumed |
+//! | `CANCEL_REQUESTED` | `cancel()` was called; the next poll drops the future |
+//! | `CANCELLED` | completed by cancellation |
+//! | `DETACHED` | the `Task` handle was dropped |
+
+mod cell;
+mod handle;
+mod list;
+mod waker;
+
+pub(crate) use cell::spawn_raw;
+pub(crate) use handle::{JoinHandle, OwnedTask};
+pub(crate) use list::OwnedList;
+pub(crate) use waker::{schedule_local, waker_ref};
+
+use std::cell::Cell;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Waker};
+
+use super::remote::Shared;
+use crate::task::TaskId;
+
+pub(crate) const SCHEDULED: u32 = 1 << 0;
+pub(crate) const RUNNING: u32 = 1 << 1;
+pub(crate) const NOTIFIED: u32 = 1 << 2;
+pub(crate) const COMPLETE: u32 = 1 << 3;
+pub(crate) const CANCEL_REQUESTED: u32 = 1 << 4;
+pub(crate) const CANCELLED: u32 = 1 << 5;
+pub(crate) const DETACHED: u32 = 1 << 6;
+
+/// Type-erased operations on a task cell; one static instance per future type.
+pub(crate) struct Vtable {
+    /// Polls the future. Returns true when the task completed (the output, or
+    /// the panic, is stored and the future dropped).
+    pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
+    /// Drops the future and stores a cancelled error as the output.
+    pub(crate) cancel: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*dst`, a `Poll<Result<T, TaskError>>`.
+    pub(crate) read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops the output, if still stored.
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Frees the allocation. The stage must hold neither future nor output.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// Whether the stored output is an error (panic, cancellation, or a
+    /// `Result::Err` written by the task); used by debug reports.
+    pub(crate) output_failed: unsafe fn(NonNull<Header>) -> bool,
+}
+
+/// Debug-only and rarely-read facts about a task, kept out of the hot lines.
+pub(crate) struct Meta {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) polls: u64,
+}
+
+/// The fixed part of every task allocation.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) vtable: &'static Vtable,
+    refs: AtomicUsize,
+    pub(crate) remote_queued: AtomicBool,
+    pub(crate) state: Cell<u32>,
+    pub(crate) id: TaskId,
+    /// The loop this task belongs to; also routes wakes from other threads.
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) join_waker: Cell<Option<Waker>>,
+    pub(crate) prev: Cell<Option<NonNull<Header>>>,
+    pub(crate) next: Cell<Option<NonNull<Header>>>,
+    pub(crate) meta: Cell<Option<Box<Meta>>>,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// A non-owning pointer to a task header. Copy; the holder must know the task
+/// is alive (see the module notes for who holds references).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct RawTask(pub(crate) NonNull<Header>);
+
+impl RawTask {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a RawTask is only made from a live allocation and used while
+        // some reference keeps it alive (module notes, "References").
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn state(&self) -> u32 {
+        self.header().state.get()
+    }
+
+    pub(crate) fn set(&self, bits: u32) {
+        let h = self.header();
+        h.state.set(h.state.get() | bits);
+    }
+
+    pub(crate) fn clear(&self, bits: u32) {
+        let h = self.header();
+        h.state.set(h.state.get() & !bits);
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.state() & COMPLETE != 0
+    }
+
+    /// Adds a reference.
+    pub(crate) fn inc_ref(&self) {
+        let prev = self.header().refs.fetch_add(1, Ordering::Relaxed);
+        if prev > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Drops a reference, freeing the cell if it was the last.
+    ///
+    /// # Safety
+    /// The caller owns one reference, which this call consumes.
+    pub(crate) unsafe fn dec_ref(self) {
+        if self.header().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+        let dealloc = self.header().vtable.dealloc;
+        // SAFETY: that was the last reference; by the module notes the stage
+        // is empty (no future, no output), so any thread may free it.
+        unsafe { dealloc(self.0) }
+    }
+
+    /// Polls the task's future; true if it completed.
+    ///
+    /// # Safety
+    /// On the loop thread, the task live and not complete.
+    pub(crate) unsafe fn poll(&self, cx: &mut Context<'_>) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.poll)(self.0, cx) }
+    }
+
+    /// Drops the future and stores a cancelled error.
+    ///
+    /// # Safety
+    /// On the loop thread, the task live and not complete.
+    pub(crate) unsafe fn cancel_now(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.cancel)(self.0) }
+    }
+
+    /// Drops the stored output.
+    ///
+    /// # Safety
+    /// On the loop thread; the task complete.
+    pub(crate) unsafe fn drop_output(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.drop_output)(self.0) }
+    }
+
+    /// Whether the stored output is a failure.
+    ///
+    /// # Safety
+    /// On the loop thread; the task complete and its output not yet taken.
+    pub(crate) unsafe fn output_failed(&self) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { (self.header().vtable.output_failed)(self.0) }
+    }
+
+    /// The task's name: the one it was given, or `Task-<id>`.
+    pub(crate) fn name(&self) -> String {
+        let h = self.header();
+        let meta = h.meta.take();
+        let name = match meta.as_ref().and_then(|m| m.name.as_deref()) {
+            Some(n) => n.to_owned(),
+            None => format!("Task-{}", h.id.0),
+        };
+        h.meta.set(meta);
+        name
+    }
+
+    /// Reads the task's metadata through `f`, creating it if absent.
+    pub(crate) fn with_meta<R>(&self, f: impl FnOnce(&mut Meta) -> R) -> R {
+        let h = self.header();
+        let mut meta = h.meta.take().unwrap_or_else(|| Box::new(Meta { name: None, polls: 0 }));
+        let r = f(&mut meta);
+        h.meta.set(Some(meta));
+        r
+    }
+}
+
+/// A panic payload that can sit inside a `Sync` error type.
+///
+/// `Box<dyn Any + Send>` is not `Sync`; this wrapper only hands the box out
+/// by value, so no `&` to the payload is ever shared between threads.
+pub(crate) struct PanicPayload(Box<dyn std::any::Any + Send>);
+
+// SAFETY: the payload is reachable only through `into_inner`, which takes
+// the wrapper by value; a `&PanicPayload` gives no access to it, so sharing
+// one between threads cannot race on the payload.
+unsafe impl Sync for PanicPayload {}
+
+impl PanicPayload {
+    pub(crate) fn new(payload: Box<dyn std::any::Any + Send>) -> Self {
+        PanicPayload(payload)
+    }
+
+    pub(crate) fn into_inner(self) -> Box<dyn std::any::Any + Send> {
+        self.0
+    }
+}

@@ -1,0 +1,354 @@
+//! A hierarchical hashed timing wheel with 1 ms ticks.
+//!
+//! # Layout
+//!
+//! Eleven levels of 64 slots; level `L` slot `s` covers `64^L` ticks. Eleven
+//! levels cover every `u64` tick (66 bits), so no deadline is ever clamped.
+//! A timer due at tick `when` sits at the level of the highest 6-bit group in
+//! which `when` and the wheel's current tick (`elapsed`) differ, in the slot
+//! given by `when`'s bits of that group. Hence every timer at level `L` lies in
+//! the same `64^(L+1)` block as `elapsed` and strictly after `elapsed`'s own
+//! slot: the soonest slot is the lowest set bit of the lowest non-empty
+//! level's occupancy word. Finding the next deadline reads at most eleven
+//! words; no timer is ever scanned to find it.
+//!
+//! Each slot is a doubly linked list threaded through a [`Slab`] by index, so
+//! insert and cancel are O(1) and allocate only when the slab grows.
+//! Advancing to `now` visits only slots that are due: a level-0 slot fires
+//! all its timers; a higher slot is re-inserted relative to its start and so
+//! cascades down (each timer moves at most once per level).
+//!
+//! Timers due at or before `elapsed` go to an `expired` list and fire at the
+//! next advance; within a tick, timers fire in insertion order.
+
+use crate::runtime::slab::{Key, Slab};
+
+const BITS: u32 = 6;
+const SLOTS: usize = 1 << BITS;
+const LEVELS: usize = 11;
+const NIL: u32 = u32::MAX;
+
+/// A handle to a pending timer.
+pub(crate) type TimerKey = Key;
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: List = List { head: NIL, tail: NIL };
+
+struct Node<T> {
+    when: u64,
+    prev: u32,
+    next: u32,
+    /// Where the node is linked: `level * SLOTS + slot`, or `EXPIRED`.
+    place: u16,
+    value: T,
+}
+
+const EXPIRED: u16 = u16::MAX;
+
+/// The wheel. `T` is what a timer carries (a waker or a callback).
+pub(crate) struct Wheel<T> {
+    nodes: Slab<Node<T>>,
+    slots: Box<[List; LEVELS * SLOTS]>,
+    occupied: [u64; LEVELS],
+    expired: List,
+    elapsed: u64,
+}
+
+impl<T> Default for Wheel<T> {
+    fn default() -> Self {
+        Wheel {
+            nodes: Slab::default(),
+            slots: Box::new([EMPTY; LEVELS * SLOTS]),
+            occupied: [0; LEVELS],
+            expired: EMPTY,
+            elapsed: 0,
+        }
+    }
+}
+
+fn level_for(elapsed: u64, when: u64) -> usize {
+    let masked = (elapsed ^ when) | (SLOTS as u64 - 1);
+    let significant = 63 - masked.leading_zeros();
+    (significant / BITS) as usize
+}
+
+fn slot_for(when: u64, level: usize) -> usize {
+    ((when >> (level as u32 * BITS)) as usize) & (SLOTS - 1)
+}
+
+impl<T> Wheel<T> {
+    /// Number of pending timers.
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Adds a timer due at tick `when`.
+    pub(crate) fn insert(&mut self, when: u64, value: T) -> TimerKey {
+        let key = self.nodes.insert(Node {
+            when,
+            prev: NIL,
+            next: NIL,
+            place: EXPIRED,
+            value,
+        });
+        self.link(key.index);
+        key
+    }
+
+    /// Cancels a timer; `None` if it already fired or was cancelled.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
+        self.nodes.get(key)?;
+        self.unlink(key.index);
+        Some(self.nodes.remove_at(key.index).value)
+    }
+
+    /// The value of a pending timer.
+    pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        self.nodes.get_mut(key).map(|n| &mut n.value)
+    }
+
+    /// The earliest tick at which some timer may be due, if any. It is a
+    /// lower bound: a higher-level slot's start, where it cascades.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        if self.expired.head != NIL {
+            return Some(self.elapsed);
+        }
+        self.next_slot().map(|(_, _, start)| start)
+    }
+
+    fn next_slot(&self) -> Option<(usize, usize, u64)> {
+        for level in 0..LEVELS {
+            let occ = self.occupied[level];
+            if occ != 0 {
+                let slot = occ.trailing_zeros() as usize;
+                let shift = level as u32 * BITS;
+                let block = if shift + BITS >= 64 {
+                    0
+                } else {
+                    self.elapsed & !((1u64 << (shift + BITS)) - 1)
+                };
+                return Some((level, slot, block + ((slot as u64) << shift)));
+            }
+        }
+        None
+    }
+
+    /// Advances to tick `now`, moving every timer due at or before it into
+    /// `out`, soonest first.
+    pub(crate) fn advance(&mut self, now: u64, out: &mut Vec<T>) {
+        loop {
+            self.take_expired(out);
+            match self.next_slot() {
+                Some((level, slot, start)) if start <= now => {
+                    self.elapsed = self.elapsed.max(start);
+                    let list = std::mem::replace(&mut self.slots[level * SLOTS + slot], EMPTY);
+                    self.occupied[level] &= !(1u64 << slot);
+                    let mut cur = list.head;
+                    while cur != NIL {
+                        let next = self.nodes.at(cur).next;
+                        self.link(cur);
+                        cur = next;
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.elapsed = self.elapsed.max(now);
+        self.take_expired(out);
+    }
+
+    fn take_expired(&mut self, out: &mut Vec<T>) {
+        let mut cur = std::mem::replace(&mut self.expired, EMPTY).head;
+        while cur != NIL {
+            let next = self.nodes.at(cur).next;
+            out.push(self.nodes.remove_at(cur).value);
+            cur = next;
+        }
+    }
+
+    /// Links node `index` where its deadline belongs, at the tail.
+    fn link(&mut self, index: u32) {
+        let when = self.nodes.at(index).when;
+        let place = if when <= self.elapsed {
+            EXPIRED
+        } else {
+            let level = level_for(self.elapsed, when);
+            let slot = slot_for(when, level);
+            self.occupied[level] |= 1u64 << slot;
+            (level * SLOTS + slot) as u16
+        };
+        let list = if place == EXPIRED {
+            &mut self.expired
+        } else {
+            &mut self.slots[place as usize]
+        };
+        let tail = list.tail;
+        if tail == NIL {
+            list.head = index;
+        }
+        list.tail = index;
+        if tail != NIL {
+            self.nodes.at_mut(tail).next = index;
+        }
+        let node = self.nodes.at_mut(index);
+        node.prev = tail;
+        node.next = NIL;
+        node.place = place;
+    }
+
+    fn unlink(&mut self, index: u32) {
+        let (prev, next, place) = {
+            let n = self.nodes.at(index);
+            (n.prev, n.next, n.place)
+        };
+        if prev != NIL {
+            self.nodes.at_mut(prev).next = next;
+        }
+        if next != NIL {
+            self.nodes.at_mut(next).prev = prev;
+        }
+        let list = if place == EXPIRED {
+            &mut self.expired
+        } else {
+            &mut self.slots[place as usize]
+        };
+        if list.head == index {
+            list.head = next;
+        }
+        if list.tail == index {
+            list.tail = prev;
+        }
+        if place != EXPIRED && list.head == NIL {
+            let place = place as usize;
+            self.occupied[place / SLOTS] &= !(1u64 << (place % SLOTS));
+        }
+    }
+
+    /// Removes every pending timer, returning their values.
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        self.slots.iter_mut().for_each(|l| *l = EMPTY);
+        self.occupied = [0; LEVELS];
+        self.expired = EMPTY;
+        self.nodes.drain().into_iter().map(|n| n.value).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fire(w: &mut Wheel<u64>, now: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        w.advance(now, &mut out);
+        out
+    }
+
+    #[test]
+    fn fires_in_deadline_order_and_not_early() {
+        let mut w = Wheel::default();
+        let deadlines = [5u64, 1, 64, 63, 65, 4096, 4095, 70_000, 3, 1 << 40];
+        for d in deadlines {
+            w.insert(d, d);
+        }
+        let mut fired = Vec::new();
+        let mut now = 0;
+        while w.len() > 0 {
+            let next = w.next_deadline().unwrap();
+            assert!(next >= now);
+            now = next;
+            for v in fire(&mut w, now) {
+                assert!(v <= now, "fired {v} early at {now}");
+                fired.push(v);
+            }
+        }
+        let mut sorted = deadlines.to_vec();
+        sorted.sort();
+        assert_eq!(fired, sorted);
+    }
+
+    #[test]
+    fn next_deadline_is_exact_at_level_zero_and_a_lower_bound_above() {
+        let mut w = Wheel::default();
+        w.insert(10, 0);
+        assert_eq!(w.next_deadline(), Some(10));
+        let mut w = Wheel::default();
+        w.insert(1000, 0);
+        let nd = w.next_deadline().unwrap();
+        assert!(nd <= 1000 && nd > 0);
+    }
+
+    #[test]
+    fn cancel_removes_and_clears_occupancy() {
+        let mut w = Wheel::default();
+        let a = w.insert(10, 1);
+        let b = w.insert(10, 2);
+        assert_eq!(w.remove(a), Some(1));
+        assert_eq!(w.remove(a), None);
+        assert_eq!(w.next_deadline(), Some(10));
+        assert_eq!(w.remove(b), Some(2));
+        assert_eq!(w.next_deadline(), None);
+        assert!(fire(&mut w, 100).is_empty());
+    }
+
+    #[test]
+    fn same_tick_fires_in_insertion_order() {
+        let mut w = Wheel::default();
+        for i in 0..100 {
+            w.insert(300, i);
+        }
+        assert_eq!(fire(&mut w, 300), (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn past_deadlines_fire_at_next_advance() {
+        let mut w = Wheel::default();
+        assert!(fire(&mut w, 50).is_empty());
+        w.insert(20, 7);
+        assert_eq!(w.next_deadline(), Some(50));
+        assert_eq!(fire(&mut w, 50), vec![7]);
+    }
+
+    #[test]
+    fn random_against_sorted_model() {
+        // A small xorshift so the test needs no dependency.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut w = Wheel::default();
+        let mut model: Vec<(u64, u64, Option<TimerKey>)> = Vec::new();
+        let mut now = 0u64;
+        for id in 0..20_000u64 {
+            match rnd() % 4 {
+                0 | 1 => {
+                    let when = now + rnd() % (1 << (rnd() % 30));
+                    let k = w.insert(when, id);
+                    model.push((when, id, Some(k)));
+                }
+                2 if !model.is_empty() => {
+                    let i = (rnd() as usize) % model.len();
+                    let (_, id, k) = model.swap_remove(i);
+                    assert_eq!(w.remove(k.unwrap()), Some(id));
+                }
+                _ => {
+                    now += rnd() % 5000;
+                    let mut fired = fire(&mut w, now);
+                    let mut due: Vec<u64> = model.iter().filter(|m| m.0 <= now).map(|m| m.1).collect();
+                    model.retain(|m| m.0 > now);
+                    fired.sort();
+                    due.sort();
+                    assert_eq!(fired, due);
+                }
+            }
+            assert_eq!(w.len(), model.len());
+        }
+    }
+}

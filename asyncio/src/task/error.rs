@@ -1,0 +1,135 @@
+//! [`TaskError`]: why awaiting a task gave no value.
+
+use std::any::Any;
+use std::fmt;
+
+use super::TaskId;
+use crate::runtime::report::panic_message;
+
+/// Why a task produced no output: it was cancelled, or it panicked.
+///
+/// The Rust side of asyncio's `CancelledError` and of an exception raised
+/// out of `await task`. A panic inside a task never unwinds through the
+/// loop: it is caught and delivered here, to whoever awaits the task.
+///
+/// # Examples
+///
+/// ```
+/// asyncio::run(async {
+///     let t = asyncio::create_task(async { panic!("boom") });
+///     let err: asyncio::TaskError = t.await.unwrap_err();
+///     assert!(err.is_panic());
+///     assert_eq!(err.panic_message(), Some("boom"));
+/// });
+/// ```
+pub struct TaskError {
+    id: Option<TaskId>,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic {
+        message: String,
+        payload: crate::runtime::task::PanicPayload,
+    },
+}
+
+impl TaskError {
+    pub(crate) fn cancelled(id: TaskId) -> Self {
+        TaskError {
+            id: Some(id),
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn cancelled_before_start() -> Self {
+        TaskError {
+            id: None,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send>) -> Self {
+        let message = panic_message(&*payload);
+        TaskError {
+            id: Some(id),
+            repr: Repr::Panic {
+                message,
+                payload: crate::runtime::task::PanicPayload::new(payload),
+            },
+        }
+    }
+
+    /// The failed task's id; `None` if the task was never created (its loop
+    /// closed before it could start).
+    pub fn id(&self) -> Option<TaskId> {
+        self.id
+    }
+
+    /// True if the task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True if the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic { .. })
+    }
+
+    /// The panic message, when the task panicked with a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic { message, .. } => Some(message),
+            Repr::Cancelled => None,
+        }
+    }
+
+    /// The panic payload, to resume the panic with
+    /// `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    /// If the task was cancelled rather than panicking.
+    pub fn into_panic(self) -> Box<dyn Any + Send> {
+        self.try_into_panic()
+            .unwrap_or_else(|e| panic!("{e} (into_panic on a cancelled task)"))
+    }
+
+    /// The panic payload, or the error back if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, TaskError> {
+        match self.repr {
+            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
+            Repr::Cancelled => Err(self),
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.repr, self.id) {
+            (Repr::Cancelled, Some(id)) => write!(f, "task {id} was cancelled"),
+            (Repr::Cancelled, None) => write!(f, "task was cancelled before it started"),
+            (Repr::Panic { message, .. }, Some(id)) => write!(f, "task {id} panicked: {message}"),
+            (Repr::Panic { message, .. }, None) => write!(f, "task panicked: {message}"),
+        }
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f
+                .debug_struct("TaskError")
+                .field("id", &self.id)
+                .field("cancelled", &true)
+                .finish(),
+            Repr::Panic { message, .. } => f
+                .debug_struct("TaskError")
+                .field("id", &self.id)
+                .field("panic", message)
+                .finish(),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}

@@ -1,0 +1,167 @@
+//! [`sleep`] and [`sleep_until`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::Instant;
+use crate::runtime::context;
+use crate::runtime::timer::{TimerAction, TimerKey};
+
+/// Waits for `duration`, as `await asyncio.sleep(seconds)`.
+///
+/// The deadline is taken when the sleep is first polled (when the `await`
+/// starts), as in asyncio. `sleep(Duration::ZERO)` still yields to the
+/// other ready tasks once, like `asyncio.sleep(0)`; see also
+/// [`yield_now`](crate::yield_now). Resolution is one millisecond; a sleep
+/// never ends early.
+///
+/// # Cancel safety
+/// Cancel safe: dropping the sleep cancels its timer.
+///
+/// # Panics
+/// When polled with no running event loop on the thread.
+///
+/// ```
+/// use std::time::Duration;
+/// asyncio::run(async {
+///     let start = asyncio::time::Instant::now();
+///     asyncio::sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep {
+        deadline: None,
+        duration,
+        entry: None,
+        done: false,
+        yielded: false,
+    }
+}
+
+/// Waits until `deadline` on the loop's clock.
+///
+/// # Cancel safety
+/// Cancel safe: dropping the sleep cancels its timer.
+///
+/// # Panics
+/// When polled with no running event loop on the thread.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline: Some(deadline),
+        duration: Duration::ZERO,
+        entry: None,
+        done: false,
+        yielded: true,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: TimerKey,
+    loop_id: usize,
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Option<Instant>,
+    duration: Duration,
+    entry: Option<Entry>,
+    done: bool,
+    yielded: bool,
+}
+
+impl Sleep {
+    /// The deadline, once known (for `sleep`, from its first poll on).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// A zero-length sleep that completes at once instead of yielding (for
+    /// timeouts, where a zero timeout means "already expired").
+    pub(crate) fn no_zero_yield(mut self) -> Self {
+        self.yielded = true;
+        self
+    }
+
+    /// True once the sleep has completed.
+    pub fn is_elapsed(&self) -> bool {
+        self.done
+    }
+
+    /// Moves the deadline, re-arming a completed sleep.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel_timer();
+        self.deadline = Some(deadline);
+        self.done = false;
+        self.yielded = true;
+    }
+
+    fn cancel_timer(&mut self) {
+        if let Some(e) = self.entry.take() {
+            context::with_core(|core| {
+                if let Some(core) = core.filter(|c| c.id() == e.loop_id) {
+                    core.timer_remove(e.key);
+                }
+                // Otherwise the loop is gone or elsewhere: the entry fires
+                // later and wakes nobody that cares.
+            });
+        }
+    }
+
+    /// Polls the sleep without pinning (it is `Unpin`).
+    pub fn poll_sleep(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        context::expect_core("asyncio::sleep", |core| {
+            if let Some(e) = self.entry {
+                if e.loop_id == core.id() {
+                    if core.timer_set_waker(e.key, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    self.entry = None;
+                    self.done = true;
+                    return Poll::Ready(());
+                }
+                // Moved to another loop: re-register there.
+                self.entry = None;
+            }
+            let now = core.clock.now();
+            let deadline = *self.deadline.get_or_insert(Instant(now + self.duration));
+            if deadline.0 <= now {
+                if !self.yielded {
+                    self.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                self.done = true;
+                return Poll::Ready(());
+            }
+            let key = core.timer_insert(deadline.0, TimerAction::Wake(cx.waker().clone()));
+            self.entry = Some(Entry {
+                key,
+                loop_id: core.id(),
+            });
+            Poll::Pending
+        })
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().poll_sleep(cx)
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel_timer();
+    }
+}

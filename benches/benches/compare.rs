@@ -1,0 +1,383 @@
+//! Runtime comparison, asyncio against tokio and smol: run with
+//! `cargo bench -p asyncio-benches --bench compare` (`BENCH_SMOKE=1` or
+//! `-- --smoke` for a seconds-long CI run, `BENCH_ROUNDS=N` for the number of
+//! rounds, `-- NAME` to run only workloads whose name contains NAME).
+//!
+//! It shows, for each workload, the wall time per operation (median and
+//! min–max over the rounds) under asyncio, tokio's current-thread runtime and
+//! smol's `LocalExecutor` (the main comparison: all single-threaded), plus
+//! tokio's multi-thread runtime and smol's `Executor` on two worker threads,
+//! and the ratio `peer / asyncio` of the medians (above 1: asyncio is faster).
+//!
+//! Every workload is written once, in the `workloads!` macro, and expanded
+//! for each runtime, so the five implementations are the same code over each
+//! runtime's own `spawn`, `yield_now`, `sleep` and `timeout` (see the
+//! adapters in `src/lib.rs`). The runtimes take turns round-robin, one sample
+//! each per round, the starting runtime rotating from round to round, after
+//! one untimed warm-up round.
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use asyncio_benches::{fmt_ratio, Config, Summary, Table, XorShift64, RUNTIME_NAMES};
+
+/// The workloads, generic over the runtime type alias `R`. Every function
+/// builds a fresh runtime, runs the workload as its root future, and returns
+/// the time the root future took.
+macro_rules! workloads {
+    ($rt:ty) => {
+        use std::future::Future;
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use asyncio_benches::{time_on, Signal, YieldOnce};
+
+        type R = $rt;
+
+        /// Spawns `n` empty tasks, then awaits each handle in order.
+        pub fn spawn_await(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(n);
+                for _ in 0..n {
+                    handles.push(R::spawn(async {}));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One link of the chain: spawns the next link (detached) and
+        /// returns; the last one sets `done`.
+        fn chain_link(left: usize, done: Arc<Signal>) -> impl Future<Output = ()> + Send + 'static {
+            async move {
+                if left == 0 {
+                    done.notify();
+                } else {
+                    R::detach(R::spawn(chain_link(left - 1, done)));
+                }
+            }
+        }
+
+        /// A chain of `n` tasks, each spawning the next and returning.
+        pub fn spawn_chain(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let done = Arc::new(Signal::new());
+                R::detach(R::spawn(chain_link(n - 1, done.clone())));
+                done.wait().await;
+            })
+        }
+
+        /// `tasks` tasks each yielding `yields` times, all at once.
+        pub fn yielders(tasks: usize, yields: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(tasks);
+                for _ in 0..tasks {
+                    handles.push(R::spawn(async move {
+                        for _ in 0..yields {
+                            R::yield_now().await;
+                        }
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One task per duration, each sleeping that long; awaits them all.
+        pub fn timers(durations: &[Duration]) -> Duration {
+            let durations = durations.to_vec();
+            time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(durations.len());
+                for d in durations {
+                    handles.push(R::spawn(async move {
+                        R::sleep(d).await;
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One task running `n` 60-second timeouts in sequence around a
+        /// future that is pending once: each arms a timer, then cancels it.
+        pub fn timer_churn(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let r = R::timeout(Duration::from_secs(60), YieldOnce::new()).await;
+                        assert!(r.is_ok(), "a 60 s timeout fired");
+                    }
+                });
+                worker.await;
+            })
+        }
+
+        /// One task running `n` 60-second timeouts in sequence around an
+        /// already-ready future.
+        pub fn timeout_ready(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let r = R::timeout(Duration::from_secs(60), std::future::ready(())).await;
+                        assert!(r.is_ok(), "a 60 s timeout fired");
+                    }
+                });
+                worker.await;
+            })
+        }
+
+        /// `n` round trips between a std thread and a task: the thread sets
+        /// a `Signal` (waking the task through its `Waker`), the task answers
+        /// on a std channel, the thread waits for the answer.
+        pub fn cross_thread_wake(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let ping = Arc::new(Signal::new());
+                let (reply_tx, reply_rx) = std::sync::mpsc::channel::<()>();
+                let pinger = {
+                    let ping = ping.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..n {
+                            ping.notify();
+                            reply_rx.recv().expect("reply");
+                        }
+                    })
+                };
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        ping.wait().await;
+                        reply_tx.send(()).expect("send reply");
+                    }
+                });
+                worker.await;
+                pinger.join().expect("pinger thread");
+            })
+        }
+    };
+}
+
+mod rt_asyncio {
+    workloads!(asyncio_benches::Asyncio);
+}
+mod rt_tokio_ct {
+    workloads!(asyncio_benches::TokioCt);
+}
+mod rt_smol_local {
+    workloads!(asyncio_benches::SmolLocal);
+}
+mod rt_tokio_mt {
+    workloads!(asyncio_benches::TokioMt);
+}
+mod rt_smol_mt {
+    workloads!(asyncio_benches::SmolMt);
+}
+
+/// One closure per runtime (in [`RUNTIME_NAMES`] order) calling the same
+/// workload function with the same arguments.
+macro_rules! per_runtime {
+    ($f:ident ( $($arg:expr),* )) => {
+        [
+            Box::new(move || rt_asyncio::$f($($arg),*)) as Run<'_>,
+            Box::new(move || rt_tokio_ct::$f($($arg),*)),
+            Box::new(move || rt_smol_local::$f($($arg),*)),
+            Box::new(move || rt_tokio_mt::$f($($arg),*)),
+            Box::new(move || rt_smol_mt::$f($($arg),*)),
+        ]
+    };
+}
+
+type Run<'a> = Box<dyn Fn() -> Duration + 'a>;
+
+struct Workload<'a> {
+    name: &'static str,
+    /// What one operation is, for the table.
+    unit: &'static str,
+    /// Operations per run.
+    ops: u64,
+    /// How the workload is built, printed under the tables.
+    note: String,
+    runs: [Run<'a>; 5],
+}
+
+fn main() {
+    let cfg = Config::from_env();
+
+    let spawn_n = cfg.size(1_000_000);
+    let chain_n = cfg.size(1_000_000);
+    let pingpong_n = cfg.size(1_000_000);
+    let (many_tasks, many_yields) = if cfg.smoke { (100, 10) } else { (100, 10_000) };
+    let timers_n = cfg.size(100_000);
+    let churn_n = cfg.size(1_000_000);
+    let cross_n = cfg.size(100_000);
+
+    let mut rng = XorShift64::new(0x5EED_1234_ABCD_0001);
+    let durations: Vec<Duration> = (0..timers_n).map(|_| Duration::from_millis(rng.range(1, 20))).collect();
+    let durations: &[Duration] = &durations;
+
+    let workloads = [
+        Workload {
+            name: "spawn_await",
+            unit: "ns/task",
+            ops: spawn_n as u64,
+            note: format!("spawn {spawn_n} empty tasks, then await each handle in order"),
+            runs: per_runtime!(spawn_await(spawn_n)),
+        },
+        Workload {
+            name: "spawn_chain",
+            unit: "ns/task",
+            ops: chain_n as u64,
+            note: format!(
+                "{chain_n} tasks in a chain: each spawns the next (detached) and returns; \
+                 the last sets a Signal the root awaits"
+            ),
+            runs: per_runtime!(spawn_chain(chain_n)),
+        },
+        Workload {
+            name: "yield_pingpong",
+            unit: "ns/yield",
+            ops: 2 * pingpong_n as u64,
+            note: format!(
+                "2 tasks each calling the runtime's yield_now {pingpong_n} times, concurrently. \
+                 Caveat: tokio's yield_now defers its wake until the scheduler has polled the I/O driver, \
+                 so with only two tasks tokio makes an epoll_wait(0) call every other yield (asyncio makes \
+                 one every 61 polls, smol one every 200; counted with strace)"
+            ),
+            runs: per_runtime!(yielders(2, pingpong_n)),
+        },
+        Workload {
+            name: "yield_many",
+            unit: "ns/yield",
+            ops: (many_tasks * many_yields) as u64,
+            note: format!(
+                "{many_tasks} tasks each calling the runtime's yield_now {many_yields} times, concurrently \
+                 (tokio's shape; the yield_pingpong caveat applies once per round of {many_tasks} yields)"
+            ),
+            runs: per_runtime!(yielders(many_tasks, many_yields)),
+        },
+        Workload {
+            name: "timers_100k",
+            unit: "ns/timer",
+            ops: timers_n as u64,
+            note: format!(
+                "{timers_n} tasks each sleeping 1-20 ms (xorshift64, fixed seed, same list for all), all awaited; \
+                 wall time is at least 20 ms"
+            ),
+            runs: per_runtime!(timers(durations)),
+        },
+        Workload {
+            name: "timer_churn",
+            unit: "ns/op",
+            ops: churn_n as u64,
+            note: format!(
+                "one task, {churn_n} sequential timeout(60 s, f) where f is pending once (wakes itself) and \
+                 then ready: the timer is armed and then cancelled; includes one trip through the run queue. \
+                 tokio: tokio::time::timeout; smol: futures_lite::future::or(f, async_io::Timer::after(60 s))"
+            ),
+            runs: per_runtime!(timer_churn(churn_n)),
+        },
+        Workload {
+            name: "timeout_ready",
+            unit: "ns/op",
+            ops: churn_n as u64,
+            note: format!(
+                "one task, {churn_n} sequential timeout(60 s, ready(())): the future is polled first, so no timer \
+                 is armed by any runtime (tokio still reads the clock when the Timeout is built)"
+            ),
+            runs: per_runtime!(timeout_ready(churn_n)),
+        },
+        Workload {
+            name: "cross_thread_wake",
+            unit: "ns/round trip",
+            ops: cross_n as u64,
+            note: format!(
+                "{cross_n} round trips: a std thread sets a Signal (flag + Waker, the same code for all) which \
+                 wakes a task; the task answers on a std mpsc channel the thread blocks on. Dominated by \
+                 the kernel's thread wake-ups: on a VM it swings between ~10 and ~100 us whatever the runtime"
+            ),
+            runs: per_runtime!(cross_thread_wake(cross_n)),
+        },
+    ];
+
+    let selected: Vec<&Workload> = workloads.iter().filter(|w| cfg.selected(w.name)).collect();
+    if selected.is_empty() {
+        eprintln!("no workload matches {:?}", cfg.filters);
+        return;
+    }
+
+    let k = RUNTIME_NAMES.len();
+    let mut results: Vec<(&Workload, Vec<Summary>)> = Vec::new();
+    for w in selected {
+        eprintln!("{}: warm-up", w.name);
+        for run in &w.runs {
+            run();
+        }
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(cfg.rounds); k];
+        for round in 0..cfg.rounds {
+            for j in 0..k {
+                let i = (round + j) % k;
+                samples[i].push((w.runs[i])());
+            }
+        }
+        let sums: Vec<Summary> = samples.iter().map(|s| Summary::per_op_ns(s, w.ops)).collect();
+        let line: Vec<String> = RUNTIME_NAMES
+            .iter()
+            .zip(&sums)
+            .map(|(n, s)| format!("{n} {}", s.display()))
+            .collect();
+        eprintln!("{}: {} {}", w.name, line.join(", "), w.unit);
+        results.push((w, sums));
+    }
+
+    let mode = if cfg.smoke {
+        "smoke sizes (1/1000)"
+    } else {
+        "full sizes"
+    };
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!();
+    println!(
+        "## asyncio vs tokio vs smol: time per operation, median [min–max] of {} rounds",
+        cfg.rounds
+    );
+    println!();
+    println!("{mode}; {cores} cores; lower is better. The first three columns are single-threaded.");
+    println!();
+    let mut header = vec!["workload".to_owned(), "unit".to_owned()];
+    header.extend(RUNTIME_NAMES.iter().map(|s| s.to_string()));
+    let mut table = Table::new(&header);
+    for (w, sums) in &results {
+        let mut row = vec![w.name.to_owned(), w.unit.to_owned()];
+        row.extend(sums.iter().map(Summary::display));
+        table.row(row);
+    }
+    print!("{}", table.render());
+
+    println!();
+    println!("## Ratio peer / asyncio of the medians (> 1: asyncio is faster)");
+    println!();
+    let mut header = vec!["workload".to_owned()];
+    header.extend(RUNTIME_NAMES[1..].iter().map(|s| format!("{s} / asyncio")));
+    let mut table = Table::new(&header);
+    for (w, sums) in &results {
+        let mut row = vec![w.name.to_owned()];
+        row.extend(sums[1..].iter().map(|s| fmt_ratio(s.median / sums[0].median)));
+        table.row(row);
+    }
+    print!("{}", table.render());
+
+    println!();
+    println!("Workloads:");
+    for (w, _) in &results {
+        println!("- {}: {}.", w.name, w.note);
+    }
+    println!(
+        "Each runtime is built before and dropped after each timed run (neither is timed); time is taken \
+         inside the root future. tokio-mt(2) runs its root future in block_on on the calling thread and \
+         tasks on 2 workers; smol-mt(2) runs Executor::run on 2 threads and drives the root future from \
+         the calling thread with async_io::block_on. smol-local is driven by async_io::block_on, as \
+         smol::block_on does."
+    );
+}

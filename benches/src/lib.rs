@@ -1,0 +1,779 @@
+//! Shared harness for the comparison benchmarks in `benches/`: run them with
+//! `cargo bench -p asyncio-benches` (add `--bench compare` or `--bench memory`).
+//!
+//! What is here:
+//! - [`Config`]: rounds, smoke mode (`BENCH_SMOKE=1` or `--smoke`, every size
+//!   shrunk about 1000×) and name filters, read from the environment and the
+//!   command line;
+//! - [`Summary`], [`XorShift64`], [`Table`] and the number formatting;
+//! - [`Signal`] and [`YieldOnce`]: two tiny hand-written futures that every
+//!   runtime runs unchanged, so the code around them is identical;
+//! - the runtime adapters ([`Asyncio`], [`TokioCt`], [`SmolLocal`],
+//!   [`TokioMt`], [`SmolMt`]): each implements [`Runtime`] (build, run a root
+//!   future) and has the same inherent associated functions (`spawn`,
+//!   `detach`, `yield_now`, `sleep`, `timeout`), so a workload written once in
+//!   a macro expands to the same code for every runtime.
+//!
+//! # Fairness rules the adapters follow
+//! - A runtime is built before a measured run and dropped after it: building
+//!   and tearing down are never timed, and every runtime is built afresh for
+//!   every sample (none reuses warm state from the previous one).
+//! - Every runtime's own primitives are used (`asyncio::yield_now`,
+//!   `tokio::task::yield_now`, `futures_lite::future::yield_now`, and so on),
+//!   with no wrapper except the one that turns a join result into the task's
+//!   output, which asyncio and tokio both get and smol does not need.
+//! - smol is driven by `async_io::block_on`, which is what `smol::block_on` is:
+//!   that thread then runs async-io's reactor and timers itself while idle.
+//!   With `futures_lite::future::block_on` smol's timers would be fired by
+//!   async-io's fallback thread and every timer wake would cross threads.
+//! - The multi-thread peers run the root future on the calling thread (as
+//!   `#[tokio::main]` does) and spawned tasks on a pool of two workers; for
+//!   smol, two threads run `Executor::run` and the calling thread only drives
+//!   the root future.
+
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+
+/// How a benchmark binary was asked to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Smoke mode: every size shrunk about 1000×, for CI.
+    pub smoke: bool,
+    /// Measured rounds per workload and runtime (`BENCH_ROUNDS`, default 7).
+    pub rounds: usize,
+    /// Substrings from the command line; a workload runs if its name contains
+    /// one of them (all run when there are none).
+    pub filters: Vec<String>,
+}
+
+impl Config {
+    /// Reads `BENCH_SMOKE`, `BENCH_ROUNDS` and the command line (`--smoke`,
+    /// name filters; other `--flags`, such as the `--bench` that `cargo bench`
+    /// passes, are ignored).
+    pub fn from_env() -> Config {
+        let env_smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let mut smoke = env_smoke;
+        let mut filters = Vec::new();
+        for arg in std::env::args().skip(1) {
+            if arg == "--smoke" {
+                smoke = true;
+            } else if !arg.starts_with('-') {
+                filters.push(arg);
+            }
+        }
+        let rounds = match std::env::var("BENCH_ROUNDS") {
+            Ok(v) => v.trim().parse::<usize>().ok().filter(|&r| r > 0).unwrap_or_else(|| {
+                eprintln!("BENCH_ROUNDS={v:?} is not a positive integer; using 7");
+                7
+            }),
+            Err(_) => 7,
+        };
+        Config { smoke, rounds, filters }
+    }
+
+    /// `full` in a normal run; about `full / 1000` (at least 1) in smoke mode.
+    pub fn size(&self, full: usize) -> usize {
+        if self.smoke {
+            (full / 1000).max(1)
+        } else {
+            full
+        }
+    }
+
+    /// Whether the workload called `name` was selected.
+    pub fn selected(&self, name: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics and formatting
+// ---------------------------------------------------------------------------
+
+/// Median and range of a set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// The median (mean of the middle two for an even count).
+    pub median: f64,
+    /// The smallest sample.
+    pub min: f64,
+    /// The largest sample.
+    pub max: f64,
+}
+
+impl Summary {
+    /// Summarises `samples`.
+    ///
+    /// # Panics
+    /// If `samples` is empty or holds a NaN.
+    pub fn of(samples: &[f64]) -> Summary {
+        assert!(!samples.is_empty(), "no samples");
+        let mut s = samples.to_vec();
+        s.sort_by(|a, b| a.partial_cmp(b).expect("NaN sample"));
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Summary {
+            median,
+            min: s[0],
+            max: s[n - 1],
+        }
+    }
+
+    /// The summary of per-operation times: each sample divided by `ops`,
+    /// in nanoseconds.
+    pub fn per_op_ns(samples: &[Duration], ops: u64) -> Summary {
+        let ns: Vec<f64> = samples
+            .iter()
+            .map(|d| d.as_nanos() as f64 / ops.max(1) as f64)
+            .collect();
+        Summary::of(&ns)
+    }
+
+    /// `median [min–max]`, each with [`fmt_num`].
+    pub fn display(&self) -> String {
+        format!("{} [{}–{}]", fmt_num(self.median), fmt_num(self.min), fmt_num(self.max))
+    }
+}
+
+/// A number with a precision that suits its size: `1234`, `56.7`, `8.90`.
+pub fn fmt_num(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// A ratio as `1.23×`.
+pub fn fmt_ratio(x: f64) -> String {
+    format!("{x:.2}×")
+}
+
+/// A byte count as `123 B`, `4.5 KiB`, `67.8 MiB`.
+pub fn fmt_bytes(b: f64) -> String {
+    if b.abs() >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else if b.abs() >= 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+/// Marsaglia's xorshift64: a fixed, dependency-free pseudo-random sequence,
+/// the same for every runtime.
+#[derive(Clone, Debug)]
+pub struct XorShift64(u64);
+
+impl XorShift64 {
+    /// A generator from `seed` (0 is replaced, xorshift would stay at 0).
+    pub fn new(seed: u64) -> Self {
+        XorShift64(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+    }
+
+    /// The next value.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+/// A plain-text table in Markdown syntax, columns padded to line up.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these column titles.
+    pub fn new<S: AsRef<str>>(header: &[S]) -> Self {
+        Table {
+            header: header.iter().map(|s| s.as_ref().to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (cells beyond the header are dropped, missing ones left empty).
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as text, one line per row, ending in a newline.
+    pub fn render(&self) -> String {
+        let cols = self.header.len();
+        let cell = |row: &Vec<String>, i: usize| row.get(i).cloned().unwrap_or_default();
+        let mut width: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
+        for row in &self.rows {
+            for (i, w) in width.iter_mut().enumerate() {
+                *w = (*w).max(cell(row, i).chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: Vec<String>| {
+            out.push('|');
+            for (i, c) in cells.iter().enumerate() {
+                let pad = width[i] - c.chars().count();
+                // Left-align the first column, right-align the numbers.
+                if i == 0 {
+                    let _ = write!(out, " {c}{} |", " ".repeat(pad));
+                } else {
+                    let _ = write!(out, " {}{c} |", " ".repeat(pad));
+                }
+            }
+            out.push('\n');
+        };
+        line(&mut out, self.header.clone());
+        out.push('|');
+        for (i, w) in width.iter().enumerate() {
+            if i == 0 {
+                let _ = write!(out, "{}|", "-".repeat(w + 2));
+            } else {
+                let _ = write!(out, "{}:|", "-".repeat(w + 1));
+            }
+        }
+        out.push('\n');
+        for row in &self.rows {
+            line(&mut out, (0..cols).map(|i| cell(row, i)).collect());
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime-neutral futures
+// ---------------------------------------------------------------------------
+
+/// A one-waiter, auto-reset event that any thread can set: a flag plus the
+/// waiting task's waker. The same code runs under every runtime, so a
+/// workload that uses it measures only the runtime's wake path.
+#[derive(Debug, Default)]
+pub struct Signal {
+    set: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    /// An unset signal.
+    pub fn new() -> Self {
+        Signal::default()
+    }
+
+    /// Sets the signal and wakes the waiter, if one is registered.
+    pub fn notify(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Waits until the signal is set, and clears it. One waiter at a time.
+    pub fn wait(&self) -> SignalWait<'_> {
+        SignalWait { signal: self }
+    }
+}
+
+/// The future of [`Signal::wait`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct SignalWait<'a> {
+    signal: &'a Signal,
+}
+
+impl Future for SignalWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let s = self.signal;
+        if s.set.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        {
+            let mut slot = s.waker.lock().unwrap_or_else(|e| e.into_inner());
+            match &*slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+        }
+        // A notify between the first check and the registration found no
+        // waker: look again.
+        if s.set.swap(false, Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+/// A future that is pending once (waking itself, like a yield) and ready at
+/// its second poll: the inner future of a timeout that must get as far as
+/// arming its timer before it completes.
+#[derive(Debug, Default)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldOnce {
+    yielded: bool,
+}
+
+impl YieldOnce {
+    /// A fresh, not yet yielded future.
+    pub fn new() -> Self {
+        YieldOnce { yielded: false }
+    }
+}
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Turns a join handle whose output is `Result<T, E>` into a future of `T`,
+/// panicking on a failed task (none of the workloads' tasks fail).
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Unwrap<H>(H);
+
+impl<H, T, E> Future for Unwrap<H>
+where
+    H: Future<Output = Result<T, E>> + Unpin,
+    E: std::fmt::Debug,
+{
+    type Output = T;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match Pin::new(&mut self.0).poll(cx) {
+            Poll::Ready(r) => Poll::Ready(r.expect("benchmark task failed")),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Runtimes
+// ---------------------------------------------------------------------------
+
+/// A runtime built for one measured run. Besides this trait, each adapter has
+/// inherent associated functions with the same names and shapes (`spawn`,
+/// `detach`, `yield_now`, `sleep`, `timeout`), used by the workload macros;
+/// they are inherent rather than trait methods because their bounds differ
+/// (the multi-thread peers need `Send` futures, asyncio does not).
+pub trait Runtime {
+    /// The column title.
+    const NAME: &'static str;
+    /// Builds the runtime (not timed).
+    fn new() -> Self;
+    /// Runs `future` to completion as the root future on this thread.
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output;
+}
+
+/// asyncio's single-threaded loop (`asyncio::Runner`).
+pub struct Asyncio {
+    runner: asyncio::Runner,
+}
+
+impl Runtime for Asyncio {
+    const NAME: &'static str = "asyncio";
+
+    fn new() -> Self {
+        // Debug mode off whatever ASYNCIO_DEBUG says; create the loop now so
+        // that its construction is not timed.
+        let mut runner = asyncio::Runner::new().debug(false);
+        let _ = runner.get_loop();
+        Asyncio { runner }
+    }
+
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        self.runner.run(future)
+    }
+}
+
+impl Drop for Asyncio {
+    fn drop(&mut self) {
+        self.runner.close();
+    }
+}
+
+impl Asyncio {
+    /// `asyncio::create_task`.
+    #[inline]
+    pub fn spawn<F: Future + 'static>(f: F) -> Unwrap<asyncio::Task<F::Output>> {
+        Unwrap(asyncio::create_task(f))
+    }
+
+    /// Lets a task run on without its handle (dropping a `Task` detaches it).
+    #[inline]
+    pub fn detach<T>(handle: Unwrap<asyncio::Task<T>>) {
+        drop(handle);
+    }
+
+    /// `asyncio::yield_now`.
+    #[inline]
+    pub fn yield_now() -> asyncio::task::YieldNow {
+        asyncio::yield_now()
+    }
+
+    /// `asyncio::sleep`.
+    #[inline]
+    pub fn sleep(d: Duration) -> asyncio::time::Sleep {
+        asyncio::sleep(d)
+    }
+
+    /// `asyncio::timeout`.
+    #[inline]
+    pub fn timeout<F: Future>(d: Duration, f: F) -> asyncio::time::Timeout<F> {
+        asyncio::timeout(d, f)
+    }
+}
+
+/// tokio's current-thread runtime, all drivers enabled.
+pub struct TokioCt {
+    rt: tokio::runtime::Runtime,
+}
+
+impl Runtime for TokioCt {
+    const NAME: &'static str = "tokio-ct";
+
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        TokioCt { rt }
+    }
+
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        self.rt.block_on(future)
+    }
+}
+
+/// tokio's multi-thread runtime with two workers, all drivers enabled.
+pub struct TokioMt {
+    rt: tokio::runtime::Runtime,
+}
+
+impl Runtime for TokioMt {
+    const NAME: &'static str = "tokio-mt(2)";
+
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        TokioMt { rt }
+    }
+
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        self.rt.block_on(future)
+    }
+}
+
+macro_rules! tokio_fns {
+    ($ty:ty) => {
+        impl $ty {
+            /// `tokio::spawn`.
+            #[inline]
+            pub fn spawn<F>(f: F) -> Unwrap<tokio::task::JoinHandle<F::Output>>
+            where
+                F: Future + Send + 'static,
+                F::Output: Send + 'static,
+            {
+                Unwrap(tokio::spawn(f))
+            }
+
+            /// Lets a task run on without its handle (dropping a
+            /// `JoinHandle` detaches it).
+            #[inline]
+            pub fn detach<T>(handle: Unwrap<tokio::task::JoinHandle<T>>) {
+                drop(handle);
+            }
+
+            /// `tokio::task::yield_now`.
+            #[inline]
+            pub fn yield_now() -> impl Future<Output = ()> + Send {
+                tokio::task::yield_now()
+            }
+
+            /// `tokio::time::sleep`.
+            #[inline]
+            pub fn sleep(d: Duration) -> tokio::time::Sleep {
+                tokio::time::sleep(d)
+            }
+
+            /// `tokio::time::timeout`.
+            #[inline]
+            pub fn timeout<F: Future>(d: Duration, f: F) -> tokio::time::Timeout<F> {
+                tokio::time::timeout(d, f)
+            }
+        }
+    };
+}
+
+tokio_fns!(TokioCt);
+tokio_fns!(TokioMt);
+
+thread_local! {
+    static SMOL_LOCAL: RefCell<Option<Rc<async_executor::LocalExecutor<'static>>>> = const { RefCell::new(None) };
+    static SMOL_MT: RefCell<Option<Arc<async_executor::Executor<'static>>>> = const { RefCell::new(None) };
+}
+
+/// smol's single-threaded `async_executor::LocalExecutor`, driven by
+/// `async_io::block_on(ex.run(..))`. Tasks reach the executor through a
+/// thread-local, as tokio's and asyncio's `spawn` reach theirs.
+pub struct SmolLocal {
+    ex: Rc<async_executor::LocalExecutor<'static>>,
+}
+
+impl Runtime for SmolLocal {
+    const NAME: &'static str = "smol-local";
+
+    fn new() -> Self {
+        let ex = Rc::new(async_executor::LocalExecutor::new());
+        SMOL_LOCAL.with(|c| *c.borrow_mut() = Some(ex.clone()));
+        SmolLocal { ex }
+    }
+
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        async_io::block_on(self.ex.run(future))
+    }
+}
+
+impl Drop for SmolLocal {
+    fn drop(&mut self) {
+        SMOL_LOCAL.with(|c| c.borrow_mut().take());
+    }
+}
+
+impl SmolLocal {
+    /// `LocalExecutor::spawn` on this thread's executor.
+    #[inline]
+    pub fn spawn<F: Future + 'static>(f: F) -> async_executor::Task<F::Output> {
+        SMOL_LOCAL.with(|c| {
+            c.borrow()
+                .as_ref()
+                .expect("no smol LocalExecutor on this thread")
+                .spawn(f)
+        })
+    }
+
+    /// `Task::detach` (dropping a smol `Task` would cancel it).
+    #[inline]
+    pub fn detach<T>(handle: async_executor::Task<T>) {
+        handle.detach();
+    }
+
+    /// `futures_lite::future::yield_now`.
+    #[inline]
+    pub fn yield_now() -> futures_lite::future::YieldNow {
+        futures_lite::future::yield_now()
+    }
+
+    /// `async_io::Timer::after`.
+    #[inline]
+    pub fn sleep(d: Duration) -> async_io::Timer {
+        async_io::Timer::after(d)
+    }
+
+    /// `f` raced against `async_io::Timer::after(d)` with
+    /// `futures_lite::future::or` (smol has no timeout combinator of its own);
+    /// `f` is polled first, as in asyncio and tokio, and the timer is only
+    /// created, and armed, if `f` is still pending.
+    #[inline]
+    pub fn timeout<F: Future>(d: Duration, f: F) -> impl Future<Output = Result<F::Output, ()>> {
+        futures_lite::future::or(async move { Ok(f.await) }, async move {
+            async_io::Timer::after(d).await;
+            Err(())
+        })
+    }
+}
+
+/// smol's multi-threaded `async_executor::Executor`, run by two threads; the
+/// calling thread only drives the root future (`async_io::block_on`).
+pub struct SmolMt {
+    stops: Vec<Arc<Signal>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Runtime for SmolMt {
+    const NAME: &'static str = "smol-mt(2)";
+
+    fn new() -> Self {
+        let ex = Arc::new(async_executor::Executor::new());
+        let mut stops = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..2 {
+            let stop = Arc::new(Signal::new());
+            let (ex, s) = (ex.clone(), stop.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("smol-worker-{i}"))
+                .spawn(move || {
+                    SMOL_MT.with(|c| *c.borrow_mut() = Some(ex.clone()));
+                    async_io::block_on(ex.run(s.wait()));
+                    SMOL_MT.with(|c| c.borrow_mut().take());
+                })
+                .expect("spawn smol worker");
+            stops.push(stop);
+            threads.push(t);
+        }
+        SMOL_MT.with(|c| *c.borrow_mut() = Some(ex));
+        SmolMt { stops, threads }
+    }
+
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        async_io::block_on(future)
+    }
+}
+
+impl Drop for SmolMt {
+    fn drop(&mut self) {
+        for s in &self.stops {
+            s.notify();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        SMOL_MT.with(|c| c.borrow_mut().take());
+    }
+}
+
+impl SmolMt {
+    /// `Executor::spawn` on the shared executor.
+    #[inline]
+    pub fn spawn<F>(f: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        SMOL_MT.with(|c| c.borrow().as_ref().expect("no smol Executor on this thread").spawn(f))
+    }
+
+    /// `Task::detach`.
+    #[inline]
+    pub fn detach<T>(handle: async_executor::Task<T>) {
+        handle.detach();
+    }
+
+    /// `futures_lite::future::yield_now`.
+    #[inline]
+    pub fn yield_now() -> futures_lite::future::YieldNow {
+        futures_lite::future::yield_now()
+    }
+
+    /// `async_io::Timer::after`.
+    #[inline]
+    pub fn sleep(d: Duration) -> async_io::Timer {
+        async_io::Timer::after(d)
+    }
+
+    /// As [`SmolLocal::timeout`].
+    #[inline]
+    pub fn timeout<F: Future>(d: Duration, f: F) -> impl Future<Output = Result<F::Output, ()>> {
+        SmolLocal::timeout(d, f)
+    }
+}
+
+/// The column titles of the five runtimes, in table order.
+pub const RUNTIME_NAMES: [&str; 5] = [
+    Asyncio::NAME,
+    TokioCt::NAME,
+    SmolLocal::NAME,
+    TokioMt::NAME,
+    SmolMt::NAME,
+];
+
+/// Builds a runtime of type `R`, runs `body` as its root future and returns
+/// the time `body` took, measured inside the root future (building and
+/// dropping the runtime are not timed).
+pub fn time_on<R: Runtime, F: Future<Output = ()>>(body: F) -> Duration {
+    let mut rt = R::new();
+    let took = rt.block_on(async move {
+        let start = std::time::Instant::now();
+        body.await;
+        start.elapsed()
+    });
+    drop(rt);
+    took
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_median_and_range() {
+        let s = Summary::of(&[5.0, 1.0, 3.0]);
+        assert_eq!((s.median, s.min, s.max), (3.0, 1.0, 5.0));
+        let s = Summary::of(&[4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn xorshift_is_fixed_and_in_range() {
+        let mut a = XorShift64::new(42);
+        let mut b = XorShift64::new(42);
+        for _ in 0..1000 {
+            let x = a.range(1, 20);
+            assert_eq!(x, b.range(1, 20));
+            assert!((1..=20).contains(&x));
+        }
+    }
+
+    #[test]
+    fn table_lines_up() {
+        let mut t = Table::new(&["a", "bb"]);
+        t.row(vec!["xyz".into(), "1".into()]);
+        let text = t.render();
+        let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{text}");
+    }
+
+    #[test]
+    fn every_runtime_runs_a_task() {
+        fn check<R: Runtime>(spawn_and_join: impl Future<Output = u32>) {
+            assert_eq!(R::new().block_on(spawn_and_join), 7);
+        }
+        check::<Asyncio>(async { Asyncio::spawn(async { 7 }).await });
+        check::<TokioCt>(async { TokioCt::spawn(async { 7 }).await });
+        check::<SmolLocal>(async { SmolLocal::spawn(async { 7 }).await });
+        check::<TokioMt>(async { TokioMt::spawn(async { 7 }).await });
+        check::<SmolMt>(async { SmolMt::spawn(async { 7 }).await });
+    }
+}
