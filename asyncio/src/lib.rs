@@ -48,6 +48,24 @@
 //! run, and the awaiter gets a cancelled [`TaskError`]. Dropping any future
 //! (a `timeout` that expired, a branch that lost a race) cancels it the same
 //! way. A dropped [`Task`] handle does *not* cancel: the task runs on.
+//!
+//! # Scheduling and fairness
+//!
+//! The loop runs ready tasks and `call_soon` callbacks in FIFO order. Between
+//! two looks at I/O, timers and other threads' wakes it runs at most 61
+//! ready entries, so a task that never waits on anything (it only yields)
+//! delays I/O and timers by at most 61 polls; it cannot starve them. An idle
+//! loop sleeps in `epoll_wait` until the nearest timer: no CPU while nothing
+//! is ready.
+//!
+//! # Debug mode
+//!
+//! `Runner::new().debug(true)`, `#[asyncio::main(debug)]` or the environment
+//! variable `ASYNCIO_DEBUG=1` (asyncio's `PYTHONASYNCIODEBUG`) turn it on. The
+//! loop then reports every poll or callback that held it longer than
+//! [`Runner::slow_callback_duration`] (100 ms by default), with the task's
+//! name and the line that created it, and a failed task whose handle was
+//! dropped unread. Reports go to stderr.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

@@ -460,12 +460,23 @@ impl Core {
         if timeout == Some(Duration::ZERO) {
             self.poll_io(timeout);
         } else {
+            self.trim_ready_queue();
             self.shared
                 .queue
                 .park(|may_block| self.poll_io(if may_block { timeout } else { Some(Duration::ZERO) }));
         }
         self.drain_remote();
         self.fire_timers();
+    }
+
+    /// About to sleep with nothing ready: give back what a burst of tasks
+    /// made the ready queue grow to, keeping a working size.
+    fn trim_ready_queue(&self) {
+        const KEEP: usize = 1024;
+        let mut ready = self.ready.borrow_mut();
+        if ready.capacity() > KEEP && ready.is_empty() {
+            ready.shrink_to(KEEP);
+        }
     }
 
     fn poll_io(&self, timeout: Option<Duration>) {

@@ -27,12 +27,15 @@ pub struct TaskError {
     repr: Repr,
 }
 
+/// Kept to one pointer, so a task's output slot stays small.
 enum Repr {
     Cancelled,
-    Panic {
-        message: String,
-        payload: crate::runtime::task::PanicPayload,
-    },
+    Panic(Box<Panic>),
+}
+
+struct Panic {
+    message: String,
+    payload: crate::runtime::task::PanicPayload,
 }
 
 impl TaskError {
@@ -54,10 +57,10 @@ impl TaskError {
         let message = panic_message(&*payload);
         TaskError {
             id: Some(id),
-            repr: Repr::Panic {
+            repr: Repr::Panic(Box::new(Panic {
                 message,
                 payload: crate::runtime::task::PanicPayload::new(payload),
-            },
+            })),
         }
     }
 
@@ -74,13 +77,13 @@ impl TaskError {
 
     /// True if the task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic { .. })
+        matches!(self.repr, Repr::Panic(_))
     }
 
     /// The panic message, when the task panicked with a string.
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panic { message, .. } => Some(message),
+            Repr::Panic(p) => Some(&p.message),
             Repr::Cancelled => None,
         }
     }
@@ -98,7 +101,7 @@ impl TaskError {
     /// The panic payload, or the error back if the task was cancelled.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, TaskError> {
         match self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
+            Repr::Panic(p) => Ok(p.payload.into_inner()),
             Repr::Cancelled => Err(self),
         }
     }
@@ -109,8 +112,8 @@ impl fmt::Display for TaskError {
         match (&self.repr, self.id) {
             (Repr::Cancelled, Some(id)) => write!(f, "task {id} was cancelled"),
             (Repr::Cancelled, None) => write!(f, "task was cancelled before it started"),
-            (Repr::Panic { message, .. }, Some(id)) => write!(f, "task {id} panicked: {message}"),
-            (Repr::Panic { message, .. }, None) => write!(f, "task panicked: {message}"),
+            (Repr::Panic(p), Some(id)) => write!(f, "task {id} panicked: {}", p.message),
+            (Repr::Panic(p), None) => write!(f, "task panicked: {}", p.message),
         }
     }
 }
@@ -123,10 +126,10 @@ impl fmt::Debug for TaskError {
                 .field("id", &self.id)
                 .field("cancelled", &true)
                 .finish(),
-            Repr::Panic { message, .. } => f
+            Repr::Panic(p) => f
                 .debug_struct("TaskError")
                 .field("id", &self.id)
-                .field("panic", message)
+                .field("panic", &p.message)
                 .finish(),
         }
     }

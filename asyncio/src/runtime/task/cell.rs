@@ -10,7 +10,7 @@ use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -66,9 +66,9 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
     let cell = Box::new(TaskCell {
         header: Header {
             vtable: &VtableFor::<F>::VTABLE,
-            refs: AtomicUsize::new(2),
-            remote_queued: AtomicBool::new(false),
+            refs: AtomicU32::new(2),
             state: Cell::new(0),
+            remote_queued: AtomicBool::new(false),
             id,
             shared,
             join_waker: Cell::new(None),

@@ -67,20 +67,20 @@ pub(crate) use waker::{schedule_local, waker_ref};
 use std::cell::Cell;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
 use super::remote::Shared;
 use crate::task::TaskId;
 
-pub(crate) const SCHEDULED: u32 = 1 << 0;
-pub(crate) const RUNNING: u32 = 1 << 1;
-pub(crate) const NOTIFIED: u32 = 1 << 2;
-pub(crate) const COMPLETE: u32 = 1 << 3;
-pub(crate) const CANCEL_REQUESTED: u32 = 1 << 4;
-pub(crate) const CANCELLED: u32 = 1 << 5;
-pub(crate) const DETACHED: u32 = 1 << 6;
+pub(crate) const SCHEDULED: u16 = 1 << 0;
+pub(crate) const RUNNING: u16 = 1 << 1;
+pub(crate) const NOTIFIED: u16 = 1 << 2;
+pub(crate) const COMPLETE: u16 = 1 << 3;
+pub(crate) const CANCEL_REQUESTED: u16 = 1 << 4;
+pub(crate) const CANCELLED: u16 = 1 << 5;
+pub(crate) const DETACHED: u16 = 1 << 6;
 
 /// Type-erased operations on a task cell; one static instance per future type.
 pub(crate) struct Vtable {
@@ -106,13 +106,14 @@ pub(crate) struct Meta {
     pub(crate) polls: u64,
 }
 
-/// The fixed part of every task allocation.
+/// The fixed part of every task allocation (80 bytes on 64-bit targets; the
+/// count, state and remote flag share one word).
 #[repr(C)]
 pub(crate) struct Header {
     pub(crate) vtable: &'static Vtable,
-    refs: AtomicUsize,
+    refs: AtomicU32,
+    pub(crate) state: Cell<u16>,
     pub(crate) remote_queued: AtomicBool,
-    pub(crate) state: Cell<u32>,
     pub(crate) id: TaskId,
     /// The loop this task belongs to; also routes wakes from other threads.
     pub(crate) shared: Arc<Shared>,
@@ -135,16 +136,16 @@ impl RawTask {
         unsafe { self.0.as_ref() }
     }
 
-    pub(crate) fn state(&self) -> u32 {
+    pub(crate) fn state(&self) -> u16 {
         self.header().state.get()
     }
 
-    pub(crate) fn set(&self, bits: u32) {
+    pub(crate) fn set(&self, bits: u16) {
         let h = self.header();
         h.state.set(h.state.get() | bits);
     }
 
-    pub(crate) fn clear(&self, bits: u32) {
+    pub(crate) fn clear(&self, bits: u16) {
         let h = self.header();
         h.state.set(h.state.get() & !bits);
     }
@@ -156,7 +157,9 @@ impl RawTask {
     /// Adds a reference.
     pub(crate) fn inc_ref(&self) {
         let prev = self.header().refs.fetch_add(1, Ordering::Relaxed);
-        if prev > isize::MAX as usize {
+        if prev > i32::MAX as u32 {
+            // Billions of wakers for one task: a leak; wrapping would free
+            // a live task.
             std::process::abort();
         }
     }
@@ -252,5 +255,14 @@ impl PanicPayload {
 
     pub(crate) fn into_inner(self) -> Box<dyn std::any::Any + Send> {
         self.0
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    #[test]
+    fn header_stays_small() {
+        assert_eq!(std::mem::size_of::<super::Header>(), 80);
+        assert_eq!(std::mem::size_of::<crate::TaskError>(), 24);
     }
 }

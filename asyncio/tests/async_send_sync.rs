@@ -1,0 +1,77 @@
+//! Which types may cross threads: loop-bound objects are `!Send`; the
+//! handles made for other threads are `Send + Sync`. A change to this table
+//! is an API change.
+
+#![allow(dead_code)]
+
+use std::cell::Cell;
+
+use asyncio::time::{Instant, Interval, Sleep, Timeout};
+use asyncio::{ConcurrentFuture, EventLoop, Handle, LoopHandle, Promise, Task, TaskError, TaskRef, TimerHandle};
+
+fn is_send<T: Send>() {}
+fn is_sync<T: Sync>() {}
+
+/// `assert_not_send!(T)` fails to compile if `T: Send` (the ambiguity trick:
+/// two blanket impls apply only when `T: Send`).
+macro_rules! assert_not_send {
+    ($t:ty) => {
+        const _: fn() = || {
+            trait AmbiguousIfSend<A> {
+                fn check() {}
+            }
+            impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+            impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+            let _ = <$t as AmbiguousIfSend<_>>::check;
+        };
+    };
+}
+
+assert_not_send!(Task<u32>);
+assert_not_send!(TaskRef);
+assert_not_send!(EventLoop);
+assert_not_send!(Handle);
+assert_not_send!(TimerHandle);
+assert_not_send!(Promise<u32>);
+assert_not_send!(asyncio::io::AsyncFd<std::os::unix::net::UnixStream>);
+assert_not_send!(asyncio::Runner);
+
+#[test]
+fn thread_facing_types_are_send_and_sync() {
+    is_send::<LoopHandle>();
+    is_sync::<LoopHandle>();
+    is_send::<ConcurrentFuture<u32>>();
+    is_sync::<ConcurrentFuture<u32>>();
+    is_send::<TaskError>();
+    is_sync::<TaskError>();
+    is_send::<asyncio::TimeoutError>();
+    is_sync::<asyncio::TimeoutError>();
+    is_send::<asyncio::LoopClosed>();
+    is_send::<asyncio::TaskId>();
+    is_send::<Instant>();
+    is_sync::<Instant>();
+}
+
+#[test]
+fn time_futures_are_send_so_they_fit_in_submitted_futures() {
+    is_send::<Sleep>();
+    is_sync::<Sleep>();
+    is_send::<Timeout<Sleep>>();
+    is_send::<Interval>();
+    is_send::<asyncio::task::YieldNow>();
+}
+
+#[test]
+fn tasks_may_hold_non_send_state() {
+    let out = asyncio::run(async {
+        let local = std::rc::Rc::new(Cell::new(1));
+        let l = local.clone();
+        let t = asyncio::create_task(async move {
+            asyncio::yield_now().await;
+            l.set(l.get() + 1);
+            l
+        });
+        t.await.unwrap().get()
+    });
+    assert_eq!(out, 2);
+}
