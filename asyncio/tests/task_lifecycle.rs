@@ -248,3 +248,26 @@ fn many_waiters_on_one_task_via_join_chain() {
         assert_eq!(relay.await.unwrap(), 11);
     });
 }
+
+#[test]
+fn self_cancel_with_a_panicking_output_destructor_is_contained() {
+    #[derive(Debug)]
+    struct Loud;
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            panic!("output destructor panicked");
+        }
+    }
+    asyncio::run(async {
+        let t = asyncio::create_task(async {
+            asyncio::current_task().unwrap().cancel();
+            Loud
+        });
+        assert!(t.await.unwrap_err().is_cancelled());
+        assert_eq!(
+            asyncio::create_task(async { 3 }).await.unwrap(),
+            3,
+            "the loop keeps running"
+        );
+    });
+}

@@ -275,14 +275,11 @@ impl Core {
     /// Fires every timer due by now: wakes sleepers, queues callbacks.
     pub(crate) fn fire_timers(&self) {
         let now = self.clock.now_tick();
-        let mut buf = self.timer_buf.take();
-        {
-            let mut timers = self.timers.borrow_mut();
-            match timers.next_deadline() {
-                Some(t) if t <= now => timers.advance(now, &mut buf),
-                _ => return,
-            }
+        if !self.timers.borrow().next_deadline().is_some_and(|t| t <= now) {
+            return;
         }
+        let mut buf = self.timer_buf.take();
+        self.timers.borrow_mut().advance(now, &mut buf);
         for action in buf.drain(..) {
             match action {
                 TimerAction::Wake(w) => w.wake(),

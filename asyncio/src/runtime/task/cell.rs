@@ -147,7 +147,13 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
         if let Some(p) = unsafe { drop_future(stage) } {
             crate::runtime::report::callback_panicked("dropping a cancelled task's future", &*p);
         }
+    } else {
+        // Cancelled after it returned (cancel() while it ran): the output
+        // is discarded, and its destructor must not unwind into the loop.
+        // SAFETY: same cell and vtable.
+        unsafe { drop_output::<F>(ptr) };
     }
+    // The stage is Consumed now: this assignment drops nothing.
     *stage = Stage::Finished(Err(TaskError::cancelled(id)));
 }
 
