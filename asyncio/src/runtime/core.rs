@@ -275,7 +275,7 @@ impl Core {
     /// Fires every timer due by now: wakes sleepers, queues callbacks.
     pub(crate) fn fire_timers(&self) {
         let now = self.clock.now_tick();
-        if !self.timers.borrow().next_deadline().is_some_and(|t| t <= now) {
+        if self.timers.borrow().next_deadline().is_none_or(|t| t > now) {
             return;
         }
         let mut buf = self.timer_buf.take();
