@@ -98,6 +98,23 @@ async fn async_factorial(name: &str, n: u64) -> u64 {
     result
 }
 
+/// seed 001 with `return_exceptions=True` in mind: returns a `Result`.
+async fn fetch_data_checked(param: u32) -> Result<String, String> {
+    Ok(fetch_data(param).await)
+}
+
+/// A fetch that fails for `bad` after 1 unit; the others take 3 units.
+async fn fetch_or_fail(id: u32, bad: u32) -> Result<u32, String> {
+    if id == bad {
+        asyncio::sleep(UNIT).await;
+        println!("Fetch {id} failed");
+        return Err(format!("fetch {id} failed"));
+    }
+    asyncio::sleep(units(3)).await;
+    println!("Fetch {id} done");
+    Ok(id)
+}
+
 /// seed 004: `fetch_data(id, sleep_time)` returning a dict.
 async fn fetch_record(id: u32, sleep_units: u32) -> (u32, String) {
     println!("Coroutine {id} starting to fetch data.");
@@ -158,14 +175,12 @@ fn main() {
     );
 
     section(
-        "Five tasks created, then awaited: about 1 unit",
+        "Five tasks created, then gathered: about 1 unit",
         "seed 002 Example 1",
         1,
         async {
             let tasks: Vec<_> = (0..5).map(|i| asyncio::create_task(print_number(i, false))).collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
+            asyncio::gather(tasks).await;
         },
     );
 
@@ -227,6 +242,85 @@ fn main() {
         },
     );
 
+    section(
+        "gather of three coroutines: the longest, 3 units",
+        "seed 000 Example 2, seed 004 Gather",
+        3,
+        async {
+            let results = asyncio::gather!(fetch_record(1, 2), fetch_record(2, 1), fetch_record(3, 3)).await;
+            for result in [results.0, results.1, results.2] {
+                println!("Received result: {result:?}");
+            }
+        },
+    );
+
+    section(
+        "Gathering coroutines directly (errors as values)",
+        "seed 001 'Gathering Coroutines Directly'",
+        2,
+        async {
+            let coroutines = (1..3).map(fetch_data_checked);
+            let results = asyncio::gather(coroutines).await;
+            println!("Coroutine Results: {results:?}");
+        },
+    );
+
+    section(
+        "Gathering pre-created tasks",
+        "seed 001 'Gathering Pre-created Tasks'",
+        2,
+        async {
+            let tasks: Vec<_> = (1..3).map(|i| asyncio::create_task(fetch_data(i))).collect();
+            let results: Vec<String> = asyncio::gather(tasks).await.into_iter().map(Result::unwrap).collect();
+            println!("Task Results: {results:?}");
+        },
+    );
+
+    section(
+        "gather with a failure: return_exceptions=True waits for all, try_gather stops at once",
+        "seed 001 'Error Handling: gather() vs TaskGroup'",
+        4,
+        async {
+            let all = asyncio::gather((1..=3).map(|i| fetch_or_fail(i, 2))).await;
+            println!("return_exceptions=True -> {all:?}");
+            let first = asyncio::try_gather((1..=3).map(|i| fetch_or_fail(i, 2))).await;
+            println!("try_gather -> {first:?} (the others were dropped, not left running)");
+        },
+    );
+
+    section(
+        "TaskGroup: create tasks, join, read results",
+        "seed 001 'Using Task Groups', seed 004",
+        3,
+        async {
+            let mut tg = asyncio::TaskGroup::new();
+            let tasks: Vec<_> = [2, 1, 3]
+                .into_iter()
+                .enumerate()
+                .map(|(i, sleep_units)| tg.spawn(fetch_record(i as u32 + 1, sleep_units)).unwrap())
+                .collect();
+            tg.join().await.unwrap();
+            // After the group, all tasks have completed.
+            for result in tasks.into_iter().map(|t| t.result().unwrap()) {
+                println!("Received result: {result:?}");
+            }
+        },
+    );
+
+    section(
+        "TaskGroup fails fast: one error cancels the rest",
+        "seed 001 'TaskGroup: Fails fast'",
+        1,
+        async {
+            let mut tg = asyncio::TaskGroup::new();
+            for i in 1..=3 {
+                tg.create_task(fetch_or_fail(i, 2)).unwrap();
+            }
+            let err = tg.join().await.unwrap_err();
+            println!("TaskGroup error: {err}");
+        },
+    );
+
     section("A low-level future, set by hand", "seed 003 Futures", 0, async {
         let lp = asyncio::get_running_loop();
         let future = lp.create_future::<String>();
@@ -236,6 +330,6 @@ fn main() {
         println!("{future_result}");
     });
 
-    println!("\nThe seeds' gather, TaskGroup, Lock/Semaphore/Event, to_thread and process-pool");
-    println!("examples join this tour as those parts of the crate land.");
+    println!("\nThe seeds' Lock/Semaphore/Event, to_thread and process-pool examples join this");
+    println!("tour as those parts of the crate land.");
 }

@@ -32,6 +32,12 @@
 //! | `asyncio.Task`, `task.cancel()`, `task.done()` | [`Task`], [`Task::cancel`], [`Task::done`] |
 //! | `asyncio.CancelledError`, exception in a task | [`TaskError`] |
 //! | `asyncio.current_task()`, `asyncio.all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `await asyncio.gather(a, b)`, `gather(*aws)` | [`gather!`]`(a, b).await`, [`gather()`]`(aws).await` |
+//! | `gather(..., return_exceptions=False)` | [`try_gather!`], [`try_gather()`] |
+//! | `asyncio.wait(aws, return_when=...)` | [`wait`]`(tasks, ReturnWhen::..)` |
+//! | `asyncio.as_completed(aws)` | [`as_completed`] |
+//! | `asyncio.shield(task)` | [`shield`] |
+//! | `async with asyncio.TaskGroup() as tg` | [`TaskGroup`]: `create_task`, then `join().await` |
 //! | `await asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(d)`, [`yield_now`] |
 //! | `asyncio.wait_for(aw, s)`, `asyncio.timeout(s)` | [`timeout`]`(d, fut)`, [`timeout_at`] |
 //! | `asyncio.TimeoutError` | [`TimeoutError`] |
@@ -92,7 +98,10 @@ pub use event_loop::{
 };
 pub use promise::{create_future, FutureError, InvalidStateError, Promise};
 pub use runner::{run, Runner};
-pub use task::{all_tasks, create_task, current_task, yield_now, Task, TaskError, TaskId, TaskRef};
+pub use task::{
+    all_tasks, as_completed, create_task, current_task, gather, shield, try_gather, wait, yield_now, ReturnWhen, Task,
+    TaskError, TaskGroup, TaskGroupError, TaskId, TaskRef,
+};
 pub use time::{interval, sleep, sleep_until, timeout, timeout_at, TimeoutError};
 
 /// The README's examples, compiled and run as doctests.

@@ -9,6 +9,7 @@
 //! | [`reactor`] | mio readiness driver and I/O registrations |
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
+//! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
 //!
 //! The public trees (`task`, `time`, `io`, the loop handle) are thin wrappers
 //! over these. All `unsafe` in the crate lives here.
@@ -16,6 +17,7 @@
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
+pub(crate) mod future_set;
 pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;

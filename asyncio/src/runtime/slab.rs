@@ -117,6 +117,14 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The values present, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter_map(|s| match s {
+            Slot::Full { value, .. } => Some(value),
+            Slot::Free { .. } => None,
+        })
+    }
+
     /// Removes every entry, returning the values.
     pub(crate) fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len);

@@ -18,6 +18,11 @@
 //! });
 //! ```
 //!
+//! Awaiting many at once: [`gather!`](crate::gather!) /
+//! [`gather()`], [`try_gather!`](crate::try_gather!) / [`try_gather()`],
+//! [`as_completed`], [`wait`], [`shield`], and structured concurrency with
+//! [`TaskGroup`].
+//!
 //! Differences from asyncio, each deliberate:
 //! - Dropping a [`Task`] *detaches* it: the loop keeps running it to the
 //!   end (asyncio only holds tasks weakly, so an unreferenced task can vanish
@@ -29,12 +34,24 @@
 //! - A panic is caught at the task boundary and delivered to the awaiter as a
 //!   [`TaskError`]; it never unwinds through the loop or other tasks.
 
+mod as_completed;
 mod builder;
 mod error;
+mod gather;
+mod group;
+mod shield;
+mod wait;
 mod yield_now;
 
+pub use as_completed::{as_completed, AsCompleted, AsCompletedTimeout};
 pub use builder::Builder;
 pub use error::TaskError;
+pub use gather::{gather, try_gather, Gather, TryFuture, TryGather};
+#[doc(hidden)]
+pub use gather::{GatherTuple, MaybeDone, TryGatherTuple};
+pub use group::{ChildError, ChildFailure, GroupTask, TaskGroup, TaskGroupClosed, TaskGroupError};
+pub use shield::{shield, Shield};
+pub use wait::{wait, ReturnWhen, Wait};
 pub use yield_now::{yield_now, YieldNow};
 
 use std::fmt;
@@ -144,6 +161,16 @@ impl<T> Task<T> {
         TaskRef {
             task: self.handle.task().clone(),
         }
+    }
+
+    /// A counted untyped reference, for the engine's watchers.
+    pub(crate) fn task_ref_owned(&self) -> OwnedTask {
+        self.handle.task().clone()
+    }
+
+    /// True if the task finished by panicking.
+    pub(crate) fn panicked(&self) -> bool {
+        self.handle.task().panicked()
     }
 }
 

@@ -38,6 +38,7 @@ mod timeout;
 pub use instant::Instant;
 pub use interval::{interval, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
+pub(crate) use timeout::timeout_error;
 pub use timeout::{timeout, timeout_at, Timeout, TimeoutError};
 
 use std::time::Duration;

@@ -23,6 +23,11 @@ impl fmt::Display for TimeoutError {
 
 impl std::error::Error for TimeoutError {}
 
+/// A `TimeoutError`, for the crate's other deadline-bound operations.
+pub(crate) fn timeout_error() -> TimeoutError {
+    TimeoutError(())
+}
+
 /// Runs `future` for at most `duration`, as `asyncio.wait_for` /
 /// `async with asyncio.timeout(...)`.
 ///

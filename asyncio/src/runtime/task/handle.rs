@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
-use super::{cell, waker, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED};
+use super::{cell, waker, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED, RUNNING};
 use crate::task::{TaskError, TaskId};
 
 /// One counted, untyped reference to a task.
@@ -69,6 +69,51 @@ impl OwnedTask {
     pub(crate) fn cancel(&self) -> bool {
         request_cancel(self.raw)
     }
+
+    /// Cancels now: drops the future before returning, when called on the
+    /// task's running loop for a task that is not being polled; otherwise
+    /// falls back to [`cancel`](Self::cancel). False if already complete.
+    pub(crate) fn cancel_now(&self) -> bool {
+        let raw = self.raw;
+        if raw.state() & COMPLETE != 0 {
+            return false;
+        }
+        let done = crate::runtime::context::with_core(|core| match core {
+            Some(core) if std::sync::Arc::ptr_eq(&core.shared, &raw.header().shared) && raw.state() & RUNNING == 0 => {
+                // SAFETY: on the task's loop thread, live, not complete and
+                // not being polled.
+                unsafe { raw.cancel_now() };
+                core.complete(raw, true);
+                true
+            }
+            _ => false,
+        });
+        done || request_cancel(raw)
+    }
+
+    /// Ready once the task is complete, without reading its output. Uses
+    /// the task's one join-waker slot, like awaiting it.
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let raw = self.raw;
+        if raw.state() & COMPLETE != 0 {
+            return Poll::Ready(());
+        }
+        let h = raw.header();
+        let w = match h.join_waker.take() {
+            Some(w) if w.will_wake(cx.waker()) => w,
+            _ => cx.waker().clone(),
+        };
+        h.join_waker.set(Some(w));
+        Poll::Pending
+    }
+
+    /// True if the task ended by panicking (not by cancellation). Only
+    /// meaningful once done and before its output was read.
+    pub(crate) fn panicked(&self) -> bool {
+        let s = self.raw.state();
+        // SAFETY: complete, on the loop thread (OwnedTask is !Send).
+        s & COMPLETE != 0 && s & CANCELLED == 0 && unsafe { self.raw.output_failed() }
+    }
 }
 
 /// Requests cancellation of `raw` (alive, on its loop's thread).
@@ -127,13 +172,15 @@ impl<T> JoinHandle<T> {
             // the output type is T by `adopt`'s contract.
             return Poll::Ready(unsafe { cell::take_output::<T>(raw) });
         }
-        let h = raw.header();
-        let w = match h.join_waker.take() {
-            Some(w) if w.will_wake(cx.waker()) => w,
-            _ => cx.waker().clone(),
-        };
-        h.join_waker.set(Some(w));
-        Poll::Pending
+        match self.poll_done(cx) {
+            Poll::Ready(()) => unreachable!("checked complete above"),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Ready once the task is complete, without reading its output.
+    pub(crate) fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.task.poll_done(cx)
     }
 }
 
