@@ -60,6 +60,15 @@ impl<F: Future> AsCompleted<F> {
     }
 
     /// How many outputs are still to come.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut it = asyncio::as_completed([std::future::ready(1), std::future::ready(2)]);
+    ///     assert_eq!(it.remaining(), 2);
+    ///     it.next().await;
+    ///     assert_eq!(it.remaining(), 1);
+    /// });
+    /// ```
     pub fn remaining(&self) -> usize {
         self.set.live()
     }
@@ -67,6 +76,17 @@ impl<F: Future> AsCompleted<F> {
     /// Bounds the whole iteration by `timeout` (asyncio's
     /// `as_completed(aws, timeout=...)`): once it passes, the iterator
     /// yields one `Err(TimeoutError)`, drops the unfinished futures and ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// asyncio::Runner::new().virtual_time(true).run(async {
+    ///     let mut it = asyncio::as_completed([1u64, 60].map(|s| asyncio::sleep(Duration::from_secs(s))))
+    ///         .with_timeout(Duration::from_secs(5));
+    ///     assert!(it.next().await.unwrap().is_ok());
+    ///     assert!(it.next().await.unwrap().is_err());
+    ///     assert!(it.next().await.is_none());
+    /// });
+    /// ```
     pub fn with_timeout(self, timeout: Duration) -> AsCompletedTimeout<F> {
         AsCompletedTimeout {
             set: Some(self.set),

@@ -146,6 +146,11 @@ impl Default for TaskGroup {
 
 impl TaskGroup {
     /// An empty group.
+    ///
+    /// ```
+    /// let tg = asyncio::TaskGroup::new();
+    /// assert!(tg.is_empty());
+    /// ```
     pub fn new() -> Self {
         TaskGroup {
             inner: Rc::new(Inner {
@@ -165,6 +170,17 @@ impl TaskGroup {
     ///
     /// # Panics
     /// With no running event loop on the thread.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let ok = tg.create_task(async { Ok::<_, std::io::Error>(1) }).unwrap();
+    ///     tg.create_task(async { Err::<u8, _>(std::io::Error::other("bad input")) }).unwrap();
+    ///     let err = tg.join().await.unwrap_err();
+    ///     assert_eq!(err.failures().len(), 1);
+    ///     assert_eq!(ok.result(), Some(1));
+    /// });
+    /// ```
     #[track_caller]
     pub fn create_task<F, T, E>(&self, future: F) -> Result<GroupTask<T>, TaskGroupClosed>
     where
@@ -183,6 +199,15 @@ impl TaskGroup {
     ///
     /// # Panics
     /// With no running event loop on the thread.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let t = tg.spawn(async { "plain value" }).unwrap();
+    ///     tg.join().await.unwrap();
+    ///     assert_eq!(t.result(), Some("plain value"));
+    /// });
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Result<GroupTask<F::Output>, TaskGroupClosed>
     where
@@ -243,6 +268,15 @@ impl TaskGroup {
     /// # Cancel safety
     /// Cancel safe: dropping the wait leaves the group as it was (dropping
     /// the *group* cancels the children).
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     tg.spawn(async { panic!("child panicked") }).unwrap();
+    ///     let err = tg.join().await.unwrap_err();
+    ///     assert!(err.to_string().contains("child panicked"));
+    /// });
+    /// ```
     pub async fn join(&mut self) -> Result<(), TaskGroupError> {
         poll_fn(|cx| {
             if self.inner.children.borrow().len() > 0 {
@@ -263,6 +297,17 @@ impl TaskGroup {
 
     /// Cancels every child; not a failure. New children are refused from
     /// now on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let t = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
+    ///     tg.cancel();
+    ///     assert!(tg.join().await.is_ok());
+    ///     assert!(t.cancelled());
+    /// });
+    /// ```
     pub fn cancel(&self) {
         if self.inner.state.get() == State::Open {
             self.inner.state.set(State::Cancelled);
@@ -271,6 +316,16 @@ impl TaskGroup {
     }
 
     /// How many children are still running.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     tg.spawn(async {}).unwrap();
+    ///     assert_eq!(tg.len(), 1);
+    ///     tg.join().await.unwrap();
+    ///     assert_eq!(tg.len(), 0);
+    /// });
+    /// ```
     pub fn len(&self) -> usize {
         self.inner.children.borrow().len()
     }
@@ -354,6 +409,17 @@ impl<F: Future, T> Future for Child<F, T> {
 /// succeeded, `None` if it failed or was cancelled (the group's
 /// [`join`](TaskGroup::join) says why). Dropping it is fine: the group owns
 /// the child either way.
+///
+/// ```
+/// asyncio::run(async {
+///     let mut tg = asyncio::TaskGroup::new();
+///     let child = tg.spawn(async { 7 }).unwrap();
+///     assert!(child.get_name().starts_with("Task-"));
+///     tg.join().await.unwrap();
+///     assert!(child.done() && !child.cancelled());
+///     assert_eq!(child.result(), Some(7));
+/// });
+/// ```
 pub struct GroupTask<T> {
     task: Task<Option<T>>,
 }
@@ -440,6 +506,23 @@ pub struct ChildFailure {
 }
 
 /// Every failure of a [`TaskGroup`]'s children (asyncio's `ExceptionGroup`).
+///
+/// ```
+/// use asyncio::task::ChildError;
+/// asyncio::run(async {
+///     let mut tg = asyncio::TaskGroup::new();
+///     tg.create_task(async { Err::<(), _>("no disk") }).unwrap();
+///     tg.spawn(async { panic!("no memory") }).unwrap();
+///     let err = tg.join().await.unwrap_err();
+///     for failure in err.failures() {
+///         match &failure.error {
+///             ChildError::Error(e) => assert_eq!(e.to_string(), "no disk"),
+///             ChildError::Panic(msg) => assert_eq!(msg, "no memory"),
+///         }
+///         assert!(failure.task_name.starts_with("Task-"));
+///     }
+/// });
+/// ```
 #[derive(Debug)]
 pub struct TaskGroupError {
     failures: Vec<ChildFailure>,
@@ -478,6 +561,15 @@ impl Error for TaskGroupError {
 }
 
 /// The group no longer accepts children.
+///
+/// ```
+/// asyncio::run(async {
+///     let mut tg = asyncio::TaskGroup::new();
+///     tg.join().await.unwrap();
+///     let refused = tg.spawn(async {}).unwrap_err();
+///     assert!(refused.to_string().contains("already joined"));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskGroupClosed {
     reason: &'static str,

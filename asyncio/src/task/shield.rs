@@ -43,6 +43,14 @@ pub struct Shield<T> {
 
 impl<T> Shield<T> {
     /// The shielded task's handle back.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let shielded = asyncio::shield(asyncio::create_task(async { 1 }));
+    ///     let task = shielded.into_inner();
+    ///     assert_eq!(task.await.unwrap(), 1);
+    /// });
+    /// ```
     pub fn into_inner(self) -> Task<T> {
         self.task
     }

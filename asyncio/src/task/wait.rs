@@ -11,6 +11,17 @@ use crate::runtime::task::OwnedTask;
 use crate::time::{sleep, Sleep};
 
 /// When [`wait`] returns.
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncio::ReturnWhen;
+/// asyncio::Runner::new().virtual_time(true).run(async {
+///     let ok = asyncio::create_task(async { asyncio::sleep(Duration::from_secs(5)).await });
+///     let bad = asyncio::create_task(async { asyncio::sleep(Duration::from_secs(1)).await; panic!("oops") });
+///     let (done, pending) = asyncio::wait([ok, bad], ReturnWhen::FirstException).await;
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+/// });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReturnWhen {
     /// As soon as any task finishes.
@@ -76,6 +87,17 @@ pub struct Wait<T> {
 
 impl<T> Wait<T> {
     /// Returns after `timeout` at the latest, whatever `return_when` says.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// asyncio::Runner::new().virtual_time(true).run(async {
+    ///     let slow = asyncio::create_task(asyncio::sleep(Duration::from_secs(60)));
+    ///     let (done, pending) = asyncio::wait([slow], asyncio::ReturnWhen::AllCompleted)
+    ///         .timeout(Duration::from_secs(1))
+    ///         .await;
+    ///     assert!(done.is_empty() && pending.len() == 1);
+    /// });
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.sleep = Some(sleep(timeout));
         self
