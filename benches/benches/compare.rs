@@ -11,7 +11,8 @@
 //!
 //! Every workload is written once, in the `workloads!` macro, and expanded
 //! for each runtime, so the five implementations are the same code over each
-//! runtime's own `spawn`, `yield_now`, `sleep` and `timeout` (see the
+//! runtime's own `spawn`, `yield_now`, `sleep`, `timeout` and task group, and
+//! asyncio's `gather` or the peers' runtime-neutral `join_all` (see the
 //! adapters in `src/lib.rs`). The runtimes take turns round-robin, one sample
 //! each per round, the starting runtime rotating from round to round, after
 //! one untimed warm-up round.
@@ -31,7 +32,7 @@ macro_rules! workloads {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use asyncio_benches::{time_on, Signal, YieldOnce};
+        use asyncio_benches::{assert_in_order, time_on, Signal, YieldOnce, YieldThen};
 
         type R = $rt;
 
@@ -45,6 +46,39 @@ macro_rules! workloads {
                 for h in handles {
                     h.await;
                 }
+            })
+        }
+
+        /// Joins `n` already-ready futures in place (asyncio: `gather`;
+        /// peers: the runtime-neutral `join_all`); checks the outputs' order.
+        pub fn gather_ready(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let out = R::join_all((0..n as u64).map(std::future::ready)).await;
+                assert_in_order(&out, n);
+            })
+        }
+
+        /// Joins `n` futures in place that are each pending once (waking
+        /// themselves) and then ready with their index; checks the order.
+        pub fn gather_yield(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let out = R::join_all((0..n as u64).map(YieldThen::new)).await;
+                assert_in_order(&out, n);
+            })
+        }
+
+        /// Spawns `n` tasks returning their index into the runtime's task
+        /// group, joins the group and checks the sum of the outputs.
+        pub fn taskgroup(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let mut group = R::group(n);
+                for i in 0..n as u64 {
+                    group.spawn(async move { i });
+                }
+                let mut sum = 0u64;
+                group.join(|v| sum += v).await;
+                let n = n as u64;
+                assert_eq!(sum, n * (n - 1) / 2, "a child's output is missing");
             })
         }
 
@@ -212,6 +246,8 @@ fn main() {
     let timers_n = cfg.size(100_000);
     let churn_n = cfg.size(1_000_000);
     let cross_n = cfg.size(100_000);
+    let gather_n = cfg.size(100_000);
+    let group_n = cfg.size(100_000);
 
     let mut rng = XorShift64::new(0x5EED_1234_ABCD_0001);
     let durations: Vec<Duration> = (0..timers_n).map(|_| Duration::from_millis(rng.range(1, 20))).collect();
@@ -298,6 +334,45 @@ fn main() {
                  the kernel's thread wake-ups: on a VM it swings between ~10 and ~100 us whatever the runtime"
             ),
             runs: per_runtime!(cross_thread_wake(cross_n)),
+        },
+        Workload {
+            name: "gather_ready_100k",
+            unit: "ns/future",
+            ops: gather_n as u64,
+            note: format!(
+                "join {gather_n} futures that are ready at once (std::future::ready(i)) in place, no task spawned, \
+                 in the root future; the outputs are checked to be 0..n in order. asyncio: asyncio::gather(iter). \
+                 tokio and smol have no join-all of their own (tokio::join! takes a fixed number, futures-lite has \
+                 only zip), so all four peer columns run the same runtime-neutral join_all from src/lib.rs (a Vec of \
+                 futures all polled on every wake with the parent's waker, as futures::future::join_all does up to 30 \
+                 futures): they measure that combinator, not the runtime. asyncio::gather gives each child a waker of \
+                 its own (one Arc per child, a mutex-guarded ready list), which costs more here but keeps a wake \
+                 O(1) where join_all re-polls all n"
+            ),
+            runs: per_runtime!(gather_ready(gather_n)),
+        },
+        Workload {
+            name: "gather_yield_100k",
+            unit: "ns/future",
+            ops: gather_n as u64,
+            note: format!(
+                "as gather_ready_100k, but each of the {gather_n} futures is pending once (wakes itself, the same \
+                 hand-written future for all) and then ready with its index: two passes over all children; the \
+                 peers' children wake the root future's own waker, asyncio's their per-child waker"
+            ),
+            runs: per_runtime!(gather_yield(gather_n)),
+        },
+        Workload {
+            name: "taskgroup_100k",
+            unit: "ns/task",
+            ops: group_n as u64,
+            note: format!(
+                "spawn {group_n} tasks (each returns its index) into a group, wait for all, sum the outputs. \
+                 asyncio: TaskGroup::spawn, join().await, then GroupTask::result of each kept handle; tokio: \
+                 JoinSet::spawn, then join_next until empty; smol has no group type: Executor::spawn, the Task \
+                 handles kept in a Vec and awaited in order (what spawn_await does, plus the outputs)"
+            ),
+            runs: per_runtime!(taskgroup(group_n)),
         },
     ];
 

@@ -6,13 +6,17 @@
 //!   shrunk about 1000×) and name filters, read from the environment and the
 //!   command line;
 //! - [`Summary`], [`XorShift64`], [`Table`] and the number formatting;
-//! - [`Signal`] and [`YieldOnce`]: two tiny hand-written futures that every
-//!   runtime runs unchanged, so the code around them is identical;
+//! - [`Signal`], [`YieldOnce`] and [`YieldThen`]: tiny hand-written futures
+//!   that every runtime runs unchanged, so the code around them is identical;
+//! - [`join_all`]: a runtime-neutral in-place join of many futures, the
+//!   peers' stand-in for `asyncio::gather` (neither tokio nor smol has one);
 //! - the runtime adapters ([`Asyncio`], [`TokioCt`], [`SmolLocal`],
 //!   [`TokioMt`], [`SmolMt`]): each implements [`Runtime`] (build, run a root
 //!   future) and has the same inherent associated functions (`spawn`,
-//!   `detach`, `yield_now`, `sleep`, `timeout`), so a workload written once in
-//!   a macro expands to the same code for every runtime.
+//!   `detach`, `yield_now`, `sleep`, `timeout`, `join_all`, `group`), so a
+//!   workload written once in a macro expands to the same code for every
+//!   runtime. `group` returns a task group ([`AsyncioGroup`], [`TokioGroup`],
+//!   [`SmolGroup`]) with the same `spawn` and `join` methods.
 //!
 //! # Fairness rules the adapters follow
 //! - A runtime is built before a measured run and dropped after it: building
@@ -36,6 +40,7 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -364,6 +369,120 @@ impl Future for YieldOnce {
     }
 }
 
+/// A future that is pending once (waking itself, like a yield) and then
+/// ready with its value: [`YieldOnce`] with an output, so that a join of many
+/// of them has results to check.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldThen<T> {
+    value: Option<T>,
+    yielded: bool,
+}
+
+impl<T> YieldThen<T> {
+    /// A fresh, not yet yielded future that will return `value`.
+    pub fn new(value: T) -> Self {
+        YieldThen {
+            value: Some(value),
+            yielded: false,
+        }
+    }
+}
+
+// The value is never pinned.
+impl<T> Unpin for YieldThen<T> {}
+
+impl<T> Future for YieldThen<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        if self.yielded {
+            return Poll::Ready(self.value.take().expect("YieldThen polled after completion"));
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Awaits every future of `futures` concurrently, in place (no task is
+/// spawned), and returns their outputs in input order: the peers' stand-in
+/// for `asyncio::gather(iter)`, since neither tokio (only `join!`, for a
+/// fixed number) nor smol (`futures_lite::future::zip`, for two) has a
+/// join-all of its own. Runtime-neutral: tokio and smol run the same code.
+///
+/// Every still-running future is polled whenever the join is polled, all
+/// with the join's own waker: `futures::future::join_all`'s "small" mode
+/// (up to 30 futures; above that it switches to `FuturesOrdered`, one waker
+/// per future). Two passes for futures that are pending once; O(n) per wake
+/// in general, so O(n²) for children that finish one at a time.
+///
+/// The futures must be `Unpin` (this crate has no `unsafe` to pin them in
+/// place, and boxing each would add an allocation the others don't make).
+pub fn join_all<I>(futures: I) -> JoinAll<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Future + Unpin,
+{
+    JoinAll {
+        slots: futures.into_iter().map(JoinSlot::Running).collect(),
+    }
+}
+
+enum JoinSlot<F: Future> {
+    Running(F),
+    Done(F::Output),
+}
+
+/// The future of [`join_all`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct JoinAll<F: Future> {
+    slots: Vec<JoinSlot<F>>,
+}
+
+// Nothing in it is pinned: the futures are `Unpin` and polled with `Pin::new`.
+impl<F: Future> Unpin for JoinAll<F> {}
+
+impl<F: Future + Unpin> Future for JoinAll<F> {
+    type Output = Vec<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
+        let mut all_done = true;
+        for slot in self.slots.iter_mut() {
+            if let JoinSlot::Running(f) = slot {
+                match Pin::new(f).poll(cx) {
+                    Poll::Ready(out) => *slot = JoinSlot::Done(out),
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if !all_done {
+            return Poll::Pending;
+        }
+        let outputs = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(|s| match s {
+                JoinSlot::Done(out) => out,
+                JoinSlot::Running(_) => unreachable!("every future is done"),
+            })
+            .collect();
+        Poll::Ready(outputs)
+    }
+}
+
+/// Checks that `out` is `0, 1, .., n - 1`: a join returned every output, in
+/// input order.
+///
+/// # Panics
+/// If it is not.
+pub fn assert_in_order(out: &[u64], n: usize) {
+    assert_eq!(out.len(), n, "wrong number of outputs");
+    assert!(
+        out.iter().enumerate().all(|(i, &v)| v == i as u64),
+        "outputs are not in input order"
+    );
+}
+
 /// Turns a join handle whose output is `Result<T, E>` into a future of `T`,
 /// panicking on a failed task (none of the workloads' tasks fail).
 #[derive(Debug)]
@@ -392,7 +511,8 @@ where
 
 /// A runtime built for one measured run. Besides this trait, each adapter has
 /// inherent associated functions with the same names and shapes (`spawn`,
-/// `detach`, `yield_now`, `sleep`, `timeout`), used by the workload macros;
+/// `detach`, `yield_now`, `sleep`, `timeout`, `join_all`, `group`), used by
+/// the workload macros;
 /// they are inherent rather than trait methods because their bounds differ
 /// (the multi-thread peers need `Send` futures, asyncio does not).
 pub trait Runtime {
@@ -460,6 +580,50 @@ impl Asyncio {
     #[inline]
     pub fn timeout<F: Future>(d: Duration, f: F) -> asyncio::time::Timeout<F> {
         asyncio::timeout(d, f)
+    }
+
+    /// `asyncio::gather(iter)` (the `Unpin` bound is only there to match the
+    /// peers' [`join_all`]).
+    #[inline]
+    pub fn join_all<I>(futures: I) -> asyncio::task::Gather<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Future + Unpin,
+    {
+        asyncio::gather(futures)
+    }
+
+    /// An empty `asyncio::TaskGroup`, with room for `capacity` handles.
+    #[inline]
+    pub fn group<T: 'static>(capacity: usize) -> AsyncioGroup<T> {
+        AsyncioGroup {
+            group: asyncio::TaskGroup::new(),
+            children: Vec::with_capacity(capacity),
+        }
+    }
+}
+
+/// An `asyncio::TaskGroup` and the handles of its children, kept to read
+/// their results after the join (the group itself does not return them).
+pub struct AsyncioGroup<T> {
+    group: asyncio::TaskGroup,
+    children: Vec<asyncio::task::GroupTask<T>>,
+}
+
+impl<T: 'static> AsyncioGroup<T> {
+    /// `TaskGroup::spawn`; the handle is kept.
+    #[inline]
+    pub fn spawn<F: Future<Output = T> + 'static>(&mut self, f: F) {
+        self.children.push(self.group.spawn(f).expect("TaskGroup is open"));
+    }
+
+    /// `TaskGroup::join`, then `GroupTask::result` of every child, in spawn
+    /// order, passed to `each`.
+    pub async fn join(mut self, mut each: impl FnMut(T)) {
+        self.group.join().await.expect("no child failed");
+        for child in self.children {
+            each(child.result().expect("child finished"));
+        }
     }
 }
 
@@ -543,8 +707,47 @@ macro_rules! tokio_fns {
             pub fn timeout<F: Future>(d: Duration, f: F) -> tokio::time::Timeout<F> {
                 tokio::time::timeout(d, f)
             }
+
+            /// The runtime-neutral [`join_all`] (tokio has none).
+            #[inline]
+            pub fn join_all<I>(futures: I) -> JoinAll<I::Item>
+            where
+                I: IntoIterator,
+                I::Item: Future + Unpin,
+            {
+                join_all(futures)
+            }
+
+            /// An empty `tokio::task::JoinSet` (it needs no capacity).
+            #[inline]
+            pub fn group<T: 'static>(_capacity: usize) -> TokioGroup<T> {
+                TokioGroup {
+                    set: tokio::task::JoinSet::new(),
+                }
+            }
         }
     };
+}
+
+/// A `tokio::task::JoinSet`.
+pub struct TokioGroup<T> {
+    set: tokio::task::JoinSet<T>,
+}
+
+impl<T: Send + 'static> TokioGroup<T> {
+    /// `JoinSet::spawn` (its `AbortHandle` is dropped).
+    #[inline]
+    pub fn spawn<F: Future<Output = T> + Send + 'static>(&mut self, f: F) {
+        self.set.spawn(f);
+    }
+
+    /// `JoinSet::join_next` until it is empty; each output, in completion
+    /// order, is passed to `each`.
+    pub async fn join(mut self, mut each: impl FnMut(T)) {
+        while let Some(r) = self.set.join_next().await {
+            each(r.expect("benchmark task failed"));
+        }
+    }
 }
 
 tokio_fns!(TokioCt);
@@ -610,6 +813,25 @@ impl SmolLocal {
     #[inline]
     pub fn sleep(d: Duration) -> async_io::Timer {
         async_io::Timer::after(d)
+    }
+
+    /// The runtime-neutral [`join_all`] (smol has none).
+    #[inline]
+    pub fn join_all<I>(futures: I) -> JoinAll<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Future + Unpin,
+    {
+        join_all(futures)
+    }
+
+    /// A `Vec` of `Task` handles (smol has no group type).
+    #[inline]
+    pub fn group<T: 'static>(capacity: usize) -> SmolGroup<T, SmolLocal> {
+        SmolGroup {
+            tasks: Vec::with_capacity(capacity),
+            runtime: PhantomData,
+        }
     }
 
     /// `f` raced against `async_io::Timer::after(d)` with
@@ -708,6 +930,58 @@ impl SmolMt {
     pub fn timeout<F: Future>(d: Duration, f: F) -> impl Future<Output = Result<F::Output, ()>> {
         SmolLocal::timeout(d, f)
     }
+
+    /// As [`SmolLocal::join_all`].
+    #[inline]
+    pub fn join_all<I>(futures: I) -> JoinAll<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Future + Unpin,
+    {
+        join_all(futures)
+    }
+
+    /// As [`SmolLocal::group`].
+    #[inline]
+    pub fn group<T: 'static>(capacity: usize) -> SmolGroup<T, SmolMt> {
+        SmolGroup {
+            tasks: Vec::with_capacity(capacity),
+            runtime: PhantomData,
+        }
+    }
+}
+
+/// smol's stand-in for a task group, which it does not have: the spawned
+/// tasks' handles in a `Vec`, awaited in spawn order. `R` picks the executor
+/// ([`SmolLocal`] or [`SmolMt`]).
+pub struct SmolGroup<T, R> {
+    tasks: Vec<async_executor::Task<T>>,
+    runtime: PhantomData<R>,
+}
+
+impl<T: 'static> SmolGroup<T, SmolLocal> {
+    /// [`SmolLocal::spawn`]; the handle is kept.
+    #[inline]
+    pub fn spawn<F: Future<Output = T> + 'static>(&mut self, f: F) {
+        self.tasks.push(SmolLocal::spawn(f));
+    }
+}
+
+impl<T: Send + 'static> SmolGroup<T, SmolMt> {
+    /// [`SmolMt::spawn`]; the handle is kept.
+    #[inline]
+    pub fn spawn<F: Future<Output = T> + Send + 'static>(&mut self, f: F) {
+        self.tasks.push(SmolMt::spawn(f));
+    }
+}
+
+impl<T, R> SmolGroup<T, R> {
+    /// Awaits every handle in spawn order; each output is passed to `each`.
+    pub async fn join(self, mut each: impl FnMut(T)) {
+        for t in self.tasks {
+            each(t.await);
+        }
+    }
 }
 
 /// The column titles of the five runtimes, in table order.
@@ -775,5 +1049,41 @@ mod tests {
         check::<SmolLocal>(async { SmolLocal::spawn(async { 7 }).await });
         check::<TokioMt>(async { TokioMt::spawn(async { 7 }).await });
         check::<SmolMt>(async { SmolMt::spawn(async { 7 }).await });
+    }
+
+    #[test]
+    fn join_all_keeps_input_order() {
+        let out = futures_lite::future::block_on(join_all((0..100u64).map(YieldThen::new)));
+        assert_in_order(&out, 100);
+        let out = futures_lite::future::block_on(join_all((0..3u64).map(std::future::ready)));
+        assert_in_order(&out, 3);
+        let none: Vec<u64> = futures_lite::future::block_on(join_all(Vec::<std::future::Ready<u64>>::new()));
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn every_runtime_joins_and_groups() {
+        macro_rules! check {
+            ($r:ty) => {{
+                let out = <$r>::new().block_on(async {
+                    let joined = <$r>::join_all((0..50u64).map(YieldThen::new)).await;
+                    assert_in_order(&joined, 50);
+                    let mut group = <$r>::group(50);
+                    for i in 0..50u64 {
+                        group.spawn(async move { i });
+                    }
+                    let mut seen = Vec::new();
+                    group.join(|v| seen.push(v)).await;
+                    seen.sort_unstable();
+                    seen
+                });
+                assert_in_order(&out, 50);
+            }};
+        }
+        check!(Asyncio);
+        check!(TokioCt);
+        check!(SmolLocal);
+        check!(TokioMt);
+        check!(SmolMt);
     }
 }

@@ -4,85 +4,134 @@
 //! # Design
 //!
 //! Polling every child whenever the parent wakes costs O(n) per wake and
-//! O(n²) for a gather of n sleeping children. Instead each child gets a
-//! waker of its own (an `Arc<ChildWaker>`, made the first time the child is
-//! polled) that appends the child's index to a shared ready list and wakes
-//! the parent; the parent polls only the children on that list. A child's
-//! `queued` flag keeps it on the list at most once. The list is behind a
-//! mutex because child wakers, like all wakers, may be called from any
-//! thread.
+//! O(n²) for a gather of n children that finish one by one. Instead each
+//! child has a waker of its own, which records *which* child woke; the
+//! parent then polls only those.
 //!
-//! The futures live in one pinned boxed slice and are never moved: a
-//! finished child is dropped in place and its slot marked empty, so the set
-//! accepts `!Unpin` futures without boxing each one.
+//! Everything per child is allocated once, for the whole set:
 //!
-//! Fairness: one `poll_next` polls at most the children that were ready when
+//! - the futures live in one pinned boxed slice of [`Slot`]s and are never
+//!   moved: a finished child is dropped in place, its output (for `gather`)
+//!   kept in the same slot;
+//! - the wakers are [`Node`]s in one `Arc`ed block; a child's `Waker` points
+//!   at its node, and cloning it counts a reference to the block. No waker
+//!   is allocated per child, not even for a child that is ready at once.
+//!
+//! A wake (from any thread) sets the node's `queued` flag and pushes the
+//! node on a lock-free stack (a CAS on the head); the parent takes the whole
+//! stack with one swap — push-by-CAS plus take-all-by-swap has no ABA
+//! problem — and polls those children in wake order. The first pass polls
+//! every child once, in input order, from a cursor.
+//!
+//! Fairness: one `poll_next` polls at most the children that were woken when
 //! it started; children woken meanwhile wait for the next poll (the parent
 //! wakes itself), so a child that keeps waking itself cannot hold the loop.
 
-use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-enum Slot<F> {
+use atomic_waker::AtomicWaker;
+
+/// A child: running, finished with its output kept, or empty.
+enum Slot<F: Future> {
     Live(F),
+    Done(F::Output),
     Empty,
 }
 
-#[derive(Default)]
-struct ReadyInner {
-    indices: Vec<u32>,
-    parent: Option<Waker>,
-}
-
-#[derive(Default)]
-struct ReadyList {
-    inner: Mutex<ReadyInner>,
-}
-
-impl ReadyList {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ReadyInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-struct ChildWaker {
-    index: u32,
+/// One child's waker state.
+struct Node {
+    /// The next woken node on the stack (meaningful while `queued`).
+    next: AtomicPtr<Node>,
+    /// On the stack, or about to be; cleared just before the child is polled.
     queued: AtomicBool,
-    list: Arc<ReadyList>,
+    index: u32,
+    /// The block this node lives in (valid while any waker or the set lives).
+    shared: *const Shared,
 }
 
-impl Wake for ChildWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
+/// What the child wakers share with the parent.
+struct Shared {
+    head: AtomicPtr<Node>,
+    parent: AtomicWaker,
+    nodes: Box<[Node]>,
+}
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        if self.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let parent = {
-            let mut g = self.list.lock();
-            g.indices.push(self.index);
-            g.parent.take()
-        };
-        if let Some(p) = parent {
-            p.wake();
+// SAFETY: the raw pointers in `Node` point into this same `Shared` (`next`
+// at other nodes of `nodes`, `shared` at the block itself), which outlives
+// every use because each waker holds a strong count of the `Arc`; every
+// field touched across threads is atomic.
+unsafe impl Send for Shared {}
+// SAFETY: as above; all shared mutation goes through atomics.
+unsafe impl Sync for Shared {}
+
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
+
+/// # Safety
+/// `p` is a node pointer from a waker made by this module.
+unsafe fn node<'a>(p: *const ()) -> &'a Node {
+    // SAFETY: the waker keeps the block, and so the node, alive.
+    unsafe { &*(p as *const Node) }
+}
+
+unsafe fn clone(p: *const ()) -> RawWaker {
+    // SAFETY: `p` comes from one of our wakers; the block is alive, and a
+    // clone owns one more strong count of it.
+    unsafe { Arc::increment_strong_count(node(p).shared) };
+    RawWaker::new(p, &VTABLE)
+}
+
+unsafe fn wake(p: *const ()) {
+    // SAFETY: forwarded; then release the count this waker owned.
+    unsafe {
+        wake_by_ref(p);
+        drop_waker(p);
+    }
+}
+
+unsafe fn wake_by_ref(p: *const ()) {
+    // SAFETY: `p` comes from one of our wakers.
+    let n = unsafe { node(p) };
+    if n.queued.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: the waker keeps the block alive.
+    let shared = unsafe { &*n.shared };
+    let me = n as *const Node as *mut Node;
+    let mut head = shared.head.load(Ordering::Relaxed);
+    loop {
+        n.next.store(head, Ordering::Relaxed);
+        match shared
+            .head
+            .compare_exchange_weak(head, me, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => break,
+            Err(h) => head = h,
         }
     }
+    shared.parent.wake();
+}
+
+unsafe fn drop_waker(p: *const ()) {
+    // SAFETY: each of our owned wakers holds one strong count.
+    unsafe { Arc::decrement_strong_count(node(p).shared) };
 }
 
 /// Futures polled together; completions come out one at a time with the
 /// index the future had in the input.
-pub(crate) struct FutureSet<F> {
+pub(crate) struct FutureSet<F: Future> {
     slots: Pin<Box<[Slot<F>]>>,
-    wakers: Vec<Option<(Arc<ChildWaker>, Waker)>>,
-    list: Arc<ReadyList>,
-    /// Indices taken from the ready list, still to poll.
-    batch: VecDeque<u32>,
+    shared: Arc<Shared>,
+    /// Next child for the first pass.
+    cursor: usize,
+    /// Woken children taken off the stack, still to poll (in wake order,
+    /// consumed from the back).
+    batch: Vec<u32>,
     live: usize,
 }
 
@@ -91,11 +140,23 @@ impl<F: Future> FutureSet<F> {
         let slots: Box<[Slot<F>]> = futures.into_iter().map(Slot::Live).collect();
         let n = slots.len();
         assert!(n < u32::MAX as usize, "too many futures for one set");
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| Shared {
+            head: AtomicPtr::new(ptr::null_mut()),
+            parent: AtomicWaker::new(),
+            nodes: (0..n as u32)
+                .map(|index| Node {
+                    next: AtomicPtr::new(ptr::null_mut()),
+                    queued: AtomicBool::new(false),
+                    index,
+                    shared: weak.as_ptr(),
+                })
+                .collect(),
+        });
         FutureSet {
             slots: Box::into_pin(slots),
-            wakers: (0..n).map(|_| None).collect(),
-            list: Arc::default(),
-            batch: (0..n as u32).collect(),
+            shared,
+            cursor: 0,
+            batch: Vec::new(),
             live: n,
         }
     }
@@ -112,83 +173,146 @@ impl<F: Future> FutureSet<F> {
 
     /// The next completion: `(index, output)`; `None` once all completed.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, F::Output)>> {
-        if self.live == 0 {
-            return Poll::Ready(None);
+        self.poll_inner(cx, false)
+    }
+
+    /// Polls until every future completed, keeping the outputs in place for
+    /// [`take_outputs`](Self::take_outputs).
+    pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.poll_inner(cx, true) {
+            Poll::Ready(_) => Poll::Ready(()),
+            Poll::Pending => Poll::Pending,
         }
-        if self.batch.is_empty() {
-            let mut g = self.list.lock();
-            self.batch.extend(g.indices.drain(..));
-            if self.batch.is_empty() {
-                match &g.parent {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => g.parent = Some(cx.waker().clone()),
+    }
+
+    /// The outputs kept by [`poll_all`](Self::poll_all), in input order.
+    ///
+    /// # Panics
+    /// If some future has not completed.
+    pub(crate) fn take_outputs(&mut self) -> Vec<F::Output> {
+        (0..self.slots.len())
+            .map(|i| {
+                // SAFETY: we only move out of a `Done` slot, which holds no
+                // pinned data (the future was dropped in place before the
+                // output was stored); a `Live` slot is never moved.
+                let slot = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
+                match slot {
+                    Slot::Done(_) => match std::mem::replace(slot, Slot::Empty) {
+                        Slot::Done(out) => out,
+                        _ => unreachable!(),
+                    },
+                    _ => panic!("take_outputs before every future completed"),
                 }
+            })
+            .collect()
+    }
+
+    fn poll_inner(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<Option<(usize, F::Output)>> {
+        loop {
+            if self.live == 0 {
+                return Poll::Ready(None);
+            }
+            if self.cursor < self.slots.len() {
+                let i = self.cursor;
+                self.cursor += 1;
+                if let Some(out) = self.poll_child(i, keep) {
+                    return Poll::Ready(Some((i, out)));
+                }
+                if keep && self.live == 0 {
+                    return Poll::Ready(None);
+                }
+                continue;
+            }
+            break;
+        }
+        // Register before looking at the stack, so a wake after the look
+        // reaches us.
+        self.shared.parent.register(cx.waker());
+        if self.batch.is_empty() {
+            self.take_woken();
+            if self.batch.is_empty() {
                 return Poll::Pending;
             }
         }
-        while let Some(i) = self.batch.pop_front() {
-            if let Some(out) = self.poll_child(i as usize) {
+        while let Some(i) = self.batch.pop() {
+            let done = self.poll_child(i as usize, keep);
+            if let Some(out) = done {
                 return Poll::Ready(Some((i as usize, out)));
             }
-        }
-        // Every child in the batch is pending again. Children woken while
-        // we polled are on the list: come back for them at the next turn.
-        let mut g = self.list.lock();
-        if g.indices.is_empty() {
-            match &g.parent {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => g.parent = Some(cx.waker().clone()),
+            if keep && self.live == 0 {
+                return Poll::Ready(None);
             }
-        } else {
-            drop(g);
+        }
+        // The batch is spent; children woken meanwhile wait for the next
+        // turn of the loop.
+        if !self.shared.head.load(Ordering::Acquire).is_null() {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
 
-    fn poll_child(&mut self, i: usize) -> Option<F::Output> {
-        let list = &self.list;
-        let (child, waker) = self.wakers[i].get_or_insert_with(|| {
-            let child = Arc::new(ChildWaker {
-                index: i as u32,
-                queued: AtomicBool::new(true),
-                list: list.clone(),
-            });
-            let waker = Waker::from(child.clone());
-            (child, waker)
-        });
-        child.queued.store(false, Ordering::Release);
-        // SAFETY: the slice is pinned and never moved; we only reach one
-        // element to poll it in place (structural pinning of the element).
+    /// Moves the woken stack into `batch`, oldest wake last (popped first).
+    fn take_woken(&mut self) {
+        let mut p = self.shared.head.swap(ptr::null_mut(), Ordering::Acquire);
+        // The stack is newest first; `batch` is consumed from its back, so
+        // pushing newest first makes the oldest wake come out first.
+        while !p.is_null() {
+            // SAFETY: nodes on the stack are in our live block.
+            let n = unsafe { &*p };
+            self.batch.push(n.index);
+            p = n.next.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Polls child `i`; on completion drops its future in place and either
+    /// returns the output or (with `keep`) stores it in the slot.
+    fn poll_child(&mut self, i: usize, keep: bool) -> Option<F::Output> {
+        let node = &self.shared.nodes[i];
+        node.queued.store(false, Ordering::Release);
+        let data = node as *const Node as *const ();
+        // SAFETY: a waker for node `i` borrowing the set's own reference to
+        // the block (ManuallyDrop: it releases nothing); clones made by the
+        // child take their own. VTABLE upholds the RawWaker contract.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) });
+        // SAFETY: the slice is pinned and never moved; we reach one element
+        // in place (structural pinning of the element).
         let slot = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
         let fut = match slot {
-            // SAFETY: the element lives in the pinned slice and is not moved
+            // SAFETY: the future lives in the pinned slice and is not moved
             // until it is dropped in place below.
             Slot::Live(f) => unsafe { Pin::new_unchecked(f) },
-            Slot::Empty => return None, // a stale wake of a finished child
+            _ => return None, // a stale wake of a finished child
         };
-        let out = match fut.poll(&mut Context::from_waker(waker)) {
+        let out = match fut.poll(&mut Context::from_waker(&waker)) {
             Poll::Ready(out) => out,
             Poll::Pending => return None,
         };
         self.live -= 1;
-        self.wakers[i] = None;
-        /// Marks the slot empty even if the future's destructor unwinds.
-        struct MarkEmpty<F>(*mut Slot<F>);
-        impl<F> Drop for MarkEmpty<F> {
+        /// Leaves a valid `Empty` behind even if the future's destructor
+        /// unwinds.
+        struct MarkEmpty<F: Future>(*mut Slot<F>);
+        impl<F: Future> Drop for MarkEmpty<F> {
             fn drop(&mut self) {
                 // SAFETY: the slot was dropped in place just before; writing
                 // does not drop it again.
-                unsafe { std::ptr::write(self.0, Slot::Empty) };
+                unsafe { ptr::write(self.0, Slot::Empty) };
             }
         }
         let p: *mut Slot<F> = slot;
-        let _mark = MarkEmpty(p);
-        // SAFETY: the slot holds a live future that is done; dropping it in
-        // place honours the pin (it is never moved), and `_mark` leaves a
-        // valid Empty behind on every path.
-        unsafe { std::ptr::drop_in_place(p) };
-        Some(out)
+        {
+            let _mark = MarkEmpty(p);
+            // SAFETY: the slot holds a finished future; dropping it in place
+            // honours the pin, and `_mark` writes `Empty` on every path.
+            unsafe { ptr::drop_in_place(p) };
+        }
+        if keep {
+            // SAFETY: the slot is `Empty` (nothing to drop) and the output
+            // is not pinned data.
+            unsafe { *p = Slot::Done(out) };
+            None
+        } else {
+            Some(out)
+        }
     }
 }
 
@@ -233,5 +357,84 @@ mod tests {
         assert_eq!(order, [0, 1, 2]);
         assert_eq!(polls.get(), 1 + 2 + 3, "each child polled once per wake, no more");
         assert!(matches!(set.poll_next(&mut cx), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn poll_all_keeps_outputs_in_order() {
+        let polls = Rc::new(Cell::new(0));
+        let mut set = FutureSet::new((0..5).rev().map(|i| Ticks {
+            left: i,
+            polls: polls.clone(),
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut rounds = 0;
+        while set.poll_all(&mut cx).is_pending() {
+            rounds += 1;
+            assert!(rounds < 100);
+        }
+        assert_eq!(set.take_outputs().len(), 5);
+    }
+
+    /// Wakers cloned to other threads wake their own child, exactly.
+    #[test]
+    fn wakes_from_other_threads() {
+        use std::sync::Mutex;
+        struct Remote {
+            slot: Arc<Mutex<(bool, Option<Waker>)>>,
+        }
+        impl Future for Remote {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                let mut g = self.slot.lock().unwrap();
+                if g.0 {
+                    return Poll::Ready(());
+                }
+                g.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+        let slots: Vec<Arc<Mutex<(bool, Option<Waker>)>>> = (0..64).map(|_| Arc::default()).collect();
+        let mut set = FutureSet::new(slots.iter().map(|s| Remote { slot: s.clone() }));
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        struct Notify(std::sync::mpsc::Sender<()>);
+        impl std::task::Wake for Notify {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.send(());
+            }
+        }
+        let parent = Waker::from(Arc::new(Notify(tx)));
+        let mut cx = Context::from_waker(&parent);
+        assert!(set.poll_next(&mut cx).is_pending());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let slots = slots.clone();
+                std::thread::spawn(move || {
+                    for (i, s) in slots.iter().enumerate() {
+                        if i % 4 == t {
+                            let w = {
+                                let mut g = s.lock().unwrap();
+                                g.0 = true;
+                                g.1.take()
+                            };
+                            if let Some(w) = w {
+                                w.wake();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut done = 0;
+        while done < 64 {
+            match set.poll_next(&mut cx) {
+                Poll::Ready(Some(_)) => done += 1,
+                Poll::Ready(None) => break,
+                Poll::Pending => rx.recv().unwrap(),
+            }
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(done, 64);
     }
 }

@@ -42,7 +42,7 @@ where
 
 /// The async iterator of [`as_completed`].
 #[must_use = "streams do nothing unless polled"]
-pub struct AsCompleted<F> {
+pub struct AsCompleted<F: Future> {
     set: FutureSet<F>,
 }
 
@@ -109,7 +109,7 @@ impl<F: Future> futures_core::Stream for AsCompleted<F> {
 
 /// [`AsCompleted`] with a deadline; see [`AsCompleted::with_timeout`].
 #[must_use = "streams do nothing unless polled"]
-pub struct AsCompletedTimeout<F> {
+pub struct AsCompletedTimeout<F: Future> {
     set: Option<FutureSet<F>>,
     sleep: Sleep,
 }

@@ -283,41 +283,25 @@ where
     I: IntoIterator,
     I::Item: Future,
 {
-    let set = FutureSet::new(futures);
-    let outputs = (0..set.len()).map(|_| None).collect();
-    Gather { set, outputs }
+    Gather {
+        set: FutureSet::new(futures),
+    }
 }
 
 /// The future of [`gather()`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     set: FutureSet<F>,
-    outputs: Vec<Option<F::Output>>,
 }
-
-// The futures are pinned inside the set's own allocation; the outputs are
-// never pinned. So the gather may move.
-impl<F: Future> Unpin for Gather<F> {}
 
 impl<F: Future> Future for Gather<F> {
     type Output = Vec<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            match this.set.poll_next(cx) {
-                Poll::Ready(Some((i, out))) => this.outputs[i] = Some(out),
-                Poll::Ready(None) => {
-                    let outputs = std::mem::take(&mut this.outputs);
-                    return Poll::Ready(
-                        outputs
-                            .into_iter()
-                            .map(|o| o.expect("every future completed"))
-                            .collect(),
-                    );
-                }
-                Poll::Pending => return Poll::Pending,
-            }
+        match this.set.poll_all(cx) {
+            Poll::Ready(()) => Poll::Ready(this.set.take_outputs()),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
