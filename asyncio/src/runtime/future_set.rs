@@ -382,6 +382,7 @@ mod tests {
         struct Remote {
             slot: Arc<Mutex<(bool, Option<Waker>)>>,
         }
+
         impl Future for Remote {
             type Output = ();
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -393,7 +394,8 @@ mod tests {
                 Poll::Pending
             }
         }
-        let slots: Vec<Arc<Mutex<(bool, Option<Waker>)>>> = (0..64).map(|_| Arc::default()).collect();
+        type Shared = Arc<Mutex<(bool, Option<Waker>)>>;
+        let slots: Vec<Shared> = (0..64).map(|_| Arc::default()).collect();
         let mut set = FutureSet::new(slots.iter().map(|s| Remote { slot: s.clone() }));
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         struct Notify(std::sync::mpsc::Sender<()>);
