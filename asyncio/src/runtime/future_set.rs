@@ -394,8 +394,8 @@ mod tests {
                 Poll::Pending
             }
         }
-        type Shared = Arc<Mutex<(bool, Option<Waker>)>>;
-        let slots: Vec<Shared> = (0..64).map(|_| Arc::default()).collect();
+        type Flag = Arc<Mutex<(bool, Option<Waker>)>>;
+        let slots: Vec<Flag> = (0..64).map(|_| Arc::default()).collect();
         let mut set = FutureSet::new(slots.iter().map(|s| Remote { slot: s.clone() }));
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         struct Notify(std::sync::mpsc::Sender<()>);
