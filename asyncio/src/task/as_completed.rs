@@ -40,7 +40,15 @@ where
     }
 }
 
-/// The async iterator of [`as_completed`].
+/// The async iterator of [`as_completed`]; also a `futures_core::Stream`.
+///
+/// ```
+/// asyncio::run(async {
+///     let mut it: asyncio::task::AsCompleted<_> = asyncio::as_completed([std::future::ready('a')]);
+///     assert_eq!(it.next().await, Some('a'));
+///     assert_eq!(it.next().await, None);
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<F: Future> {
     set: FutureSet<F>,
@@ -108,6 +116,15 @@ impl<F: Future> futures_core::Stream for AsCompleted<F> {
 }
 
 /// [`AsCompleted`] with a deadline; see [`AsCompleted::with_timeout`].
+///
+/// ```
+/// use std::time::Duration;
+/// asyncio::Runner::new().virtual_time(true).run(async {
+///     let mut it = asyncio::as_completed([std::future::ready(1)]).with_timeout(Duration::from_secs(1));
+///     assert_eq!(it.next().await, Some(Ok(1)));
+///     assert!(it.next().await.is_none());
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompletedTimeout<F: Future> {
     set: Option<FutureSet<F>>,

@@ -66,7 +66,12 @@ impl<F: Future> MaybeDone<F> {
 }
 
 /// A future whose output is a `Result`; lets `try_gather!` name the `Ok` and
-/// `Err` types of each argument.
+/// `Err` types of each argument. Implemented for every such future.
+///
+/// ```
+/// fn ok_type<F: asyncio::task::TryFuture<Ok = u8>>(_: F) {}
+/// ok_type(async { Ok::<u8, String>(1) });
+/// ```
 pub trait TryFuture: Future<Output = Result<Self::Ok, Self::Error>> {
     /// The success type.
     type Ok;
@@ -289,6 +294,13 @@ where
 }
 
 /// The future of [`gather()`].
+///
+/// ```
+/// asyncio::run(async {
+///     let g: asyncio::task::Gather<_> = asyncio::gather([std::future::ready(1), std::future::ready(2)]);
+///     assert_eq!(g.await, [1, 2]);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     set: FutureSet<F>,
@@ -338,6 +350,13 @@ where
 }
 
 /// The future of [`try_gather()`].
+///
+/// ```
+/// asyncio::run(async {
+///     let g: asyncio::task::TryGather<_> = asyncio::try_gather([std::future::ready(Ok::<u8, ()>(1))]);
+///     assert_eq!(g.await, Ok(vec![1]));
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct TryGather<F: TryFuture> {
     set: Option<FutureSet<F>>,

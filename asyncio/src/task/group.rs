@@ -455,6 +455,16 @@ impl<T> GroupTask<T> {
     }
 
     /// Cancels this child alone; not a failure of the group.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// asyncio::run(async {
+    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let child = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
+    ///     assert!(child.cancel());
+    ///     assert!(tg.join().await.is_ok());
+    /// });
+    /// ```
     pub fn cancel(&self) -> bool {
         self.task.cancel()
     }
@@ -476,7 +486,7 @@ impl<T> fmt::Debug for GroupTask<T> {
     }
 }
 
-/// Why a child failed.
+/// Why a child failed; see [`TaskGroupError`] for an example.
 #[derive(Debug)]
 pub enum ChildError {
     /// It returned this error.
@@ -494,7 +504,7 @@ impl fmt::Display for ChildError {
     }
 }
 
-/// One failed child of a group.
+/// One failed child of a group; see [`TaskGroupError`] for an example.
 #[derive(Debug)]
 pub struct ChildFailure {
     /// The child's id.

@@ -36,6 +36,13 @@ pub fn shield<T>(task: Task<T>) -> Shield<T> {
 }
 
 /// The future of [`shield`].
+///
+/// ```
+/// asyncio::run(async {
+///     let s: asyncio::task::Shield<u8> = asyncio::shield(asyncio::create_task(async { 5 }));
+///     assert_eq!(s.await.unwrap(), 5);
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Shield<T> {
     task: Task<T>,

@@ -77,6 +77,14 @@ impl Future for Done {
 }
 
 /// The future of [`wait`].
+///
+/// ```
+/// asyncio::run(async {
+///     let w: asyncio::task::Wait<u8> = asyncio::wait([asyncio::create_task(async { 1 })], asyncio::ReturnWhen::AllCompleted);
+///     let (done, pending) = w.await;
+///     assert_eq!((done.len(), pending.len()), (1, 0));
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<T> {
     tasks: Vec<Task<T>>,
