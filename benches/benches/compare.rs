@@ -32,7 +32,7 @@ macro_rules! workloads {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use asyncio_benches::{assert_in_order, time_on, Signal, YieldOnce, YieldThen};
+        use asyncio_benches::{assert_in_order, time_on, Signal, StaggerChain, YieldOnce, YieldThen};
 
         type R = $rt;
 
@@ -64,6 +64,19 @@ macro_rules! workloads {
             time_on::<R, _>(async move {
                 let out = R::join_all((0..n as u64).map(YieldThen::new)).await;
                 assert_in_order(&out, n);
+            })
+        }
+
+        /// Joins `n` futures in place that finish one at a time, in input
+        /// order (a `StaggerChain`: child i finishes only after child i - 1,
+        /// at a poll after a later wake); checks the order and that every
+        /// child finished.
+        pub fn gather_staggered(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let chain = StaggerChain::new(n);
+                let out = R::join_all(chain.children()).await;
+                assert_in_order(&out, n);
+                assert_eq!(chain.finished(), n, "a child did not finish");
             })
         }
 
@@ -247,6 +260,7 @@ fn main() {
     let churn_n = cfg.size(1_000_000);
     let cross_n = cfg.size(100_000);
     let gather_n = cfg.size(100_000);
+    let staggered_n = cfg.size(10_000);
     let group_n = cfg.size(100_000);
 
     let mut rng = XorShift64::new(0x5EED_1234_ABCD_0001);
@@ -361,6 +375,24 @@ fn main() {
                  peers' children wake the root future's own waker, asyncio's their per-child waker"
             ),
             runs: per_runtime!(gather_yield(gather_n)),
+        },
+        Workload {
+            name: "gather_staggered_10k",
+            unit: "ns/future",
+            ops: staggered_n as u64,
+            note: format!(
+                "the other side of the gather rows: join {staggered_n} futures (the same hand-written future for \
+                 all, sharing an Rc'd counter and per-child waker slots; the join runs in the root future on one \
+                 thread, so Rc serves the mt columns too) that finish one at a time: child i finishes only after \
+                 child i-1, which on finishing wakes child i's registered waker; child i then wakes itself once \
+                 and finishes at its next poll (without that extra wake an in-order pass, which both joins make \
+                 first, would finish the whole chain at once). The outputs are checked to be 0..n in order. \
+                 The peers' join_all re-polls every unfinished child on each wake and finishes one child per \
+                 pass: about n²/2 = {} child polls, O(n²); asyncio::gather polls only the woken child, at most \
+                 3 polls per child, O(n). The peer columns measure that combinator, not the runtime",
+                (staggered_n as u64 * staggered_n as u64) / 2
+            ),
+            runs: per_runtime!(gather_staggered(staggered_n)),
         },
         Workload {
             name: "taskgroup_100k",

@@ -6,8 +6,9 @@
 //!   shrunk about 1000×) and name filters, read from the environment and the
 //!   command line;
 //! - [`Summary`], [`XorShift64`], [`Table`] and the number formatting;
-//! - [`Signal`], [`YieldOnce`] and [`YieldThen`]: tiny hand-written futures
-//!   that every runtime runs unchanged, so the code around them is identical;
+//! - [`Signal`], [`YieldOnce`], [`YieldThen`] and [`StaggerChain`]'s
+//!   [`Staggered`] children: tiny hand-written futures that every runtime
+//!   runs unchanged, so the code around them is identical;
 //! - [`join_all`]: a runtime-neutral in-place join of many futures, the
 //!   peers' stand-in for `asyncio::gather` (neither tokio nor smol has one);
 //! - the runtime adapters ([`Asyncio`], [`TokioCt`], [`SmolLocal`],
@@ -37,7 +38,7 @@
 
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -401,6 +402,108 @@ impl<T> Future for YieldThen<T> {
         }
         self.yielded = true;
         cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// The shared state of a chain of [`Staggered`] futures that finish one at a
+/// time, in input order: child `i` completes only after child `i - 1` did,
+/// and only at a poll that follows a wake given after that.
+///
+/// The "next to finish" counter and the per-child waker slots live behind an
+/// `Rc`: the children run inside one join on one thread (the root future, for
+/// every runtime, the multi-thread ones included), so nothing needs `Send`.
+#[derive(Debug)]
+pub struct StaggerChain {
+    /// The index of the child whose turn it is; `n` once all have finished.
+    next: Cell<usize>,
+    /// Child `i`'s waker, registered while it waits for its turn; taken and
+    /// woken by child `i - 1` when that one finishes.
+    wakers: Box<[RefCell<Option<Waker>>]>,
+    /// Polls of all children together (one non-atomic add per poll), so a
+    /// test can tell a poll-everything join from a per-child-waker one.
+    polls: Cell<u64>,
+}
+
+impl StaggerChain {
+    /// The state of a chain of `n` children, none finished.
+    pub fn new(n: usize) -> Rc<StaggerChain> {
+        Rc::new(StaggerChain {
+            next: Cell::new(0),
+            wakers: (0..n).map(|_| RefCell::new(None)).collect(),
+            polls: Cell::new(0),
+        })
+    }
+
+    /// The `n` children, in order; child `i` returns `i`.
+    pub fn children(self: &Rc<Self>) -> impl Iterator<Item = Staggered> + '_ {
+        (0..self.wakers.len()).map(move |index| Staggered {
+            chain: self.clone(),
+            index,
+            turn: false,
+        })
+    }
+
+    /// How many children have finished.
+    pub fn finished(&self) -> usize {
+        self.next.get()
+    }
+
+    /// How many times the children were polled in all.
+    pub fn polls(&self) -> u64 {
+        self.polls.get()
+    }
+}
+
+/// One child of a [`StaggerChain`]. Polled before its turn, it registers its
+/// waker and is pending. Polled once it is its turn (child `i - 1` finished),
+/// it wakes itself and is pending once more, as a child whose own event
+/// arrives a loop turn after its predecessor's would; at the next poll it
+/// finishes: it passes the turn on, wakes child `i + 1`'s registered waker,
+/// and returns its index.
+///
+/// That extra wake is what makes the children finish one at a time whatever
+/// the join: without it a join that polls its children in input order (both
+/// `join_all` and `asyncio::gather` do, on their first poll) would see child
+/// `i` ready right after child `i - 1` in the same pass and finish the whole
+/// chain in one pass. With it, a join that re-polls every child on every
+/// wake finishes one child per pass (n passes, about n²/2 child polls), and
+/// one that polls only the woken child polls each child three times at most.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Staggered {
+    chain: Rc<StaggerChain>,
+    index: usize,
+    /// Whether this child has already seen its turn (and woken itself).
+    turn: bool,
+}
+
+impl Future for Staggered {
+    type Output = u64;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        let chain = &*self.chain;
+        chain.polls.set(chain.polls.get() + 1);
+        let i = self.index;
+        if self.turn {
+            debug_assert_eq!(chain.next.get(), i, "Staggered polled after completion");
+            chain.next.set(i + 1);
+            let waker = chain.wakers.get(i + 1).and_then(|slot| slot.borrow_mut().take());
+            if let Some(w) = waker {
+                w.wake();
+            }
+            return Poll::Ready(i as u64);
+        }
+        if chain.next.get() == i {
+            self.turn = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let mut slot = chain.wakers[i].borrow_mut();
+        match &*slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
         Poll::Pending
     }
 }
@@ -1062,12 +1165,36 @@ mod tests {
     }
 
     #[test]
+    fn staggered_children_finish_one_at_a_time() {
+        let n = 200usize;
+        // join_all: one child finishes per pass, every pass re-polls all the
+        // unfinished ones.
+        let chain = StaggerChain::new(n);
+        let out = futures_lite::future::block_on(join_all(chain.children()));
+        assert_in_order(&out, n);
+        assert_eq!(chain.finished(), n);
+        let n64 = n as u64;
+        assert!(chain.polls() >= n64 * (n64 - 1) / 2, "{} polls", chain.polls());
+        // asyncio::gather: each child is polled once in the first pass, then
+        // only when woken: three polls at most per child.
+        let chain = StaggerChain::new(n);
+        let out = Asyncio::new().block_on(asyncio::gather(chain.children()));
+        assert_in_order(&out, n);
+        assert_eq!(chain.finished(), n);
+        assert!(chain.polls() <= 3 * n64, "{} polls", chain.polls());
+    }
+
+    #[test]
     fn every_runtime_joins_and_groups() {
         macro_rules! check {
             ($r:ty) => {{
                 let out = <$r>::new().block_on(async {
                     let joined = <$r>::join_all((0..50u64).map(YieldThen::new)).await;
                     assert_in_order(&joined, 50);
+                    let chain = StaggerChain::new(50);
+                    let joined = <$r>::join_all(chain.children()).await;
+                    assert_in_order(&joined, 50);
+                    assert_eq!(chain.finished(), 50);
                     let mut group = <$r>::group(50);
                     for i in 0..50u64 {
                         group.spawn(async move { i });
