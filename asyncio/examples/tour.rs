@@ -4,6 +4,8 @@
 //! delay scaled to units of 100 ms. It prints what the program prints, then
 //! the measured time next to the figure the notes predict.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// One unit of the seeds' time (they use seconds; we use 100 ms).
@@ -321,6 +323,63 @@ fn main() {
         },
     );
 
+    section(
+        "Lock: five coroutines take turns in the critical section",
+        "seed 004 Lock",
+        5,
+        async {
+            let lock = Rc::new(asyncio::sync::Lock::new());
+            let shared_resource = Rc::new(Cell::new(0));
+            asyncio::gather((0..5).map(|_| {
+                let (lock, shared_resource) = (lock.clone(), shared_resource.clone());
+                async move {
+                    let _guard = lock.acquire().await; // async with lock:
+                    println!("Resource before modification: {}", shared_resource.get());
+                    shared_resource.set(shared_resource.get() + 1);
+                    asyncio::sleep(UNIT).await; // Simulate an I/O operation
+                    println!("Resource after modification: {}", shared_resource.get());
+                }
+            }))
+            .await;
+        },
+    );
+
+    section("Semaphore(2): two at a time", "seed 004 Semaphore", 3, async {
+        let semaphore = Rc::new(asyncio::sync::Semaphore::new(2)); // Allow 2 concurrent accesses
+        asyncio::gather((0..5).map(|resource_id| {
+            let semaphore = semaphore.clone();
+            async move {
+                let _permit = semaphore.acquire().await; // async with semaphore:
+                println!("Accessing resource {resource_id}");
+                asyncio::sleep(UNIT).await;
+                println!("Releasing resource {resource_id}");
+            }
+        }))
+        .await;
+    });
+
+    section(
+        "Event: the waiter continues once the setter sets it",
+        "seed 004 Event",
+        2,
+        async {
+            let event = asyncio::sync::Event::new();
+            asyncio::gather!(
+                async {
+                    println!("waiting for the event to be set");
+                    event.wait().await;
+                    println!("event has been set, continuing execution");
+                },
+                async {
+                    asyncio::sleep(units(2)).await; // Simulate doing some work
+                    event.set();
+                    println!("event has been set!");
+                },
+            )
+            .await;
+        },
+    );
+
     section("A low-level future, set by hand", "seed 003 Futures", 0, async {
         let lp = asyncio::get_running_loop();
         let future = lp.create_future::<String>();
@@ -330,6 +389,6 @@ fn main() {
         println!("{future_result}");
     });
 
-    println!("\nThe seeds' Lock/Semaphore/Event, to_thread and process-pool examples join this");
-    println!("tour as those parts of the crate land.");
+    println!("\nThe seeds' to_thread and process-pool examples join this tour when the");
+    println!("executors land.");
 }

@@ -38,6 +38,7 @@
 //! | `asyncio.as_completed(aws)` | [`as_completed`] |
 //! | `asyncio.shield(task)` | [`shield`] |
 //! | `async with asyncio.TaskGroup() as tg` | [`TaskGroup`]: `create_task`, then `join().await` |
+//! | `asyncio.Lock`, `Semaphore`, `BoundedSemaphore`, `Event` | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Event`] |
 //! | `await asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(d)`, [`yield_now`] |
 //! | `asyncio.wait_for(aw, s)`, `asyncio.timeout(s)` | [`timeout`]`(d, fut)`, [`timeout_at`] |
 //! | `asyncio.TimeoutError` | [`TimeoutError`] |
@@ -87,6 +88,8 @@ pub mod io;
 mod promise;
 #[forbid(unsafe_code)]
 mod runner;
+#[forbid(unsafe_code)]
+pub mod sync;
 #[forbid(unsafe_code)]
 pub mod task;
 #[forbid(unsafe_code)]

@@ -73,6 +73,7 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
+    loop_id: usize,
     this: Weak<Core>,
     ready: RefCell<VecDeque<Ready>>,
     tasks: RefCell<OwnedList>,
@@ -93,8 +94,11 @@ impl Core {
     pub(crate) fn new(debug: bool, virtual_time: bool) -> io::Result<Rc<Core>> {
         let (reactor, waker) = Reactor::new()?;
         let shared = Shared::new(waker);
+        static NEXT_LOOP_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let loop_id = NEXT_LOOP_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Rc::new_cyclic(|this| Core {
             shared,
+            loop_id,
             this: this.clone(),
             ready: RefCell::new(VecDeque::with_capacity(64)),
             tasks: RefCell::new(OwnedList::default()),
@@ -217,9 +221,10 @@ impl Core {
         }
     }
 
-    /// An identity for this loop, stable while it lives.
+    /// This loop's identity: unique in the process, never reused (an
+    /// address could be reused by the next loop on the same thread).
     pub(crate) fn id(&self) -> usize {
-        Arc::as_ptr(&self.shared) as usize
+        self.loop_id
     }
 
     /// The task being polled, if any.

@@ -10,6 +10,7 @@
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
+//! | [`wait_queue`] | the FIFO hand-off queue under every sync primitive |
 //!
 //! The public trees (`task`, `time`, `io`, the loop handle) are thin wrappers
 //! over these. All `unsafe` in the crate lives here.
@@ -25,6 +26,7 @@ pub(crate) mod slab;
 pub(crate) mod sync;
 pub(crate) mod task;
 pub(crate) mod timer;
+pub(crate) mod wait_queue;
 
 #[cfg(all(test, loom))]
 mod loom_remote;

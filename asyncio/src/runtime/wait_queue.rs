@@ -1,0 +1,198 @@
+//! The one wait queue under every synchronization primitive (`Lock`,
+//! `Semaphore`, `Event`, and those built on them).
+//!
+//! # Design
+//!
+//! A FIFO of waiters, each wanting some amount (a permit count, or nothing
+//! for an `Event`). Loop-bound: plain data behind the primitive's
+//! `RefCell`, no atomics.
+//!
+//! Fairness is solved here once, by *handing off*: a primitive never makes a
+//! resource "free" while waiters are queued; it [`grant`](WaitQueue::grant_front)s
+//! it to the head waiter, which leaves the queue at once as *granted* and
+//! owns the resource before it even runs. A newcomer checks
+//! [`is_empty`](WaitQueue::is_empty) before taking the fast path, so it
+//! cannot barge past a queued waiter, nor past a granted one that has not
+//! run yet (CPython gh-90155 is that bug).
+//!
+//! Cancellation is solved here once too: a waiter future that is dropped
+//! calls [`cancel`](WaitQueue::cancel). If it was still waiting it just
+//! leaves the queue; if it had already been granted the resource, `cancel`
+//! says so and the primitive passes the resource on to the next waiter, so
+//! a turn is never lost.
+
+use std::task::{Context, Poll, Waker};
+
+use super::slab::{Key, Slab};
+
+const NIL: u32 = u32::MAX;
+
+/// A waiter's place in a [`WaitQueue`].
+pub(crate) type WaitKey = Key;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Waiting,
+    Granted,
+}
+
+struct Node {
+    prev: u32,
+    next: u32,
+    want: usize,
+    state: State,
+    waker: Option<Waker>,
+}
+
+/// The FIFO; see the module notes.
+pub(crate) struct WaitQueue {
+    nodes: Slab<Node>,
+    head: u32,
+    tail: u32,
+    waiting: usize,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        WaitQueue {
+            nodes: Slab::default(),
+            head: NIL,
+            tail: NIL,
+            waiting: 0,
+        }
+    }
+}
+
+impl WaitQueue {
+    /// True if nobody is waiting (granted waiters that have not run yet do
+    /// not count: what they were granted is already theirs).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.waiting == 0
+    }
+
+    /// How many are waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.waiting
+    }
+
+    /// Queues a waiter wanting `want` at the back.
+    pub(crate) fn push(&mut self, want: usize, waker: &Waker) -> WaitKey {
+        let key = self.nodes.insert(Node {
+            prev: self.tail,
+            next: NIL,
+            want,
+            state: State::Waiting,
+            waker: Some(waker.clone()),
+        });
+        if self.tail == NIL {
+            self.head = key.index;
+        } else {
+            self.nodes.at_mut(self.tail).next = key.index;
+        }
+        self.tail = key.index;
+        self.waiting += 1;
+        key
+    }
+
+    /// Ready once granted (the waiter then leaves the queue for good);
+    /// otherwise remembers the newest waker.
+    pub(crate) fn poll(&mut self, key: WaitKey, cx: &mut Context<'_>) -> Poll<()> {
+        let node = self.nodes.get_mut(key).expect("polled a waiter that is gone");
+        match node.state {
+            State::Granted => {
+                self.nodes.remove(key);
+                Poll::Ready(())
+            }
+            State::Waiting => {
+                match &node.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => node.waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A waiter gives up. Returns true if it had already been granted, in
+    /// which case the caller must pass what it was granted on.
+    pub(crate) fn cancel(&mut self, key: WaitKey) -> bool {
+        let Some(node) = self.nodes.get(key) else { return false };
+        if node.state == State::Waiting {
+            self.unlink(key.index);
+        }
+        self.nodes.remove(key).is_some_and(|n| n.state == State::Granted)
+    }
+
+    /// What the head waiter wants.
+    pub(crate) fn front_want(&self) -> Option<usize> {
+        (self.head != NIL).then(|| self.nodes.at(self.head).want)
+    }
+
+    /// Grants the head waiter (it leaves the queue) and wakes it. False if
+    /// nobody waits.
+    pub(crate) fn grant_front(&mut self) -> bool {
+        if self.head == NIL {
+            return false;
+        }
+        let i = self.head;
+        self.unlink(i);
+        let node = self.nodes.at_mut(i);
+        node.state = State::Granted;
+        if let Some(w) = node.waker.take() {
+            w.wake();
+        }
+        true
+    }
+
+    /// Grants every waiter, oldest first.
+    pub(crate) fn grant_all(&mut self) {
+        while self.grant_front() {}
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = {
+            let n = self.nodes.at(i);
+            (n.prev, n.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.nodes.at_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.nodes.at_mut(next).prev = prev;
+        }
+        self.waiting -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx() -> Context<'static> {
+        Context::from_waker(Waker::noop())
+    }
+
+    #[test]
+    fn fifo_grants_and_cancel_passes_turns() {
+        let mut q = WaitQueue::default();
+        let keys: Vec<_> = (0..5).map(|i| q.push(i, Waker::noop())).collect();
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.front_want(), Some(0));
+        assert!(!q.cancel(keys[1]), "a waiting waiter leaves quietly");
+        assert!(q.grant_front());
+        assert_eq!(q.front_want(), Some(2), "granted waiters leave the queue");
+        assert!(q.cancel(keys[0]), "a granted waiter reports it must pass on");
+        assert!(q.poll(keys[2], &mut cx()).is_pending());
+        assert!(q.grant_front());
+        assert!(q.poll(keys[2], &mut cx()).is_ready());
+        q.grant_all();
+        assert!(q.is_empty());
+        assert!(q.poll(keys[3], &mut cx()).is_ready());
+        assert!(q.poll(keys[4], &mut cx()).is_ready());
+        assert!(!q.grant_front());
+    }
+}

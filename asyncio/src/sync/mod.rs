@@ -1,0 +1,74 @@
+//! Synchronization primitives, as asyncio's: [`Lock`], [`Semaphore`],
+//! [`BoundedSemaphore`], [`Event`].
+//!
+//! ```
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//!
+//! asyncio::Runner::new().virtual_time(true).run(async {
+//!     let sem = Rc::new(asyncio::sync::Semaphore::new(2));
+//!     let start = asyncio::time::Instant::now();
+//!     let jobs = (0..5).map(|_| {
+//!         let sem = sem.clone();
+//!         async move {
+//!             let _permit = sem.acquire().await; // `async with semaphore:`
+//!             asyncio::sleep(Duration::from_secs(1)).await;
+//!         }
+//!     });
+//!     asyncio::gather(jobs).await;
+//!     assert_eq!(start.elapsed(), Duration::from_secs(3)); // 2 + 2 + 1
+//! });
+//! ```
+//!
+//! # Loop-bound
+//!
+//! Like asyncio's, these belong to one event loop: they use no atomics and
+//! are `!Sync`. A primitive is bound to the loop that first waits on it;
+//! using it from another loop afterwards is a panic naming the primitive
+//! (never undefined behaviour). To talk across threads, use a thread-safe
+//! channel instead.
+//!
+//! # Fairness and cancellation
+//!
+//! All of them sit on one FIFO wait queue that *hands off*: a released
+//! permit goes straight to the longest waiter, so a newcomer can never barge
+//! ahead of a waiter that was woken but has not run yet (CPython gh-90155).
+//! A waiter cancelled after it was handed the permit passes it on to the next
+//! waiter; no turn is lost.
+
+mod event;
+mod lock;
+mod semaphore;
+
+pub use event::{Event, EventWait};
+pub use lock::{Lock, LockAcquire, LockGuard};
+pub use semaphore::{Acquire, BoundedSemaphore, Semaphore, SemaphoreOverflow, SemaphorePermit};
+
+use std::cell::Cell;
+
+use crate::runtime::context;
+
+/// Remembers the loop a primitive belongs to and refuses any other.
+#[derive(Default)]
+pub(crate) struct LoopBound {
+    loop_id: Cell<usize>,
+}
+
+impl LoopBound {
+    /// Binds to the running loop on first use; panics on a different loop.
+    #[track_caller]
+    pub(crate) fn check(&self, what: &'static str) {
+        let Some(current) = context::with_core(|core| core.map(|c| c.id())) else {
+            return;
+        };
+        match self.loop_id.get() {
+            0 => self.loop_id.set(current),
+            bound if bound == current => {}
+            _ => panic!(
+                "asyncio::sync::{what} is bound to a different event loop than the one running on this thread \
+                 ({:?}); primitives are loop-bound, as in asyncio: use one per loop, or a channel across threads",
+                std::thread::current().name().unwrap_or("unnamed")
+            ),
+        }
+    }
+}
