@@ -1,5 +1,6 @@
-//! Synchronization primitives, as asyncio's: [`Lock`], [`Semaphore`],
-//! [`BoundedSemaphore`], [`Event`].
+//! Synchronization primitives and queues, as asyncio's: [`Lock`],
+//! [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Queue`], [`LifoQueue`],
+//! [`PriorityQueue`].
 //!
 //! ```
 //! use std::rc::Rc;
@@ -38,10 +39,12 @@
 
 mod event;
 mod lock;
+mod queue;
 mod semaphore;
 
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard};
+pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 pub use semaphore::{Acquire, BoundedSemaphore, Semaphore, SemaphoreOverflow, SemaphorePermit};
 
 use std::cell::Cell;
