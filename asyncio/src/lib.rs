@@ -39,6 +39,8 @@
 //! | `asyncio.shield(task)` | [`shield`] |
 //! | `async with asyncio.TaskGroup() as tg` | [`TaskGroup`]: `create_task`, then `join().await` |
 //! | `asyncio.Lock`, `Semaphore`, `BoundedSemaphore`, `Event` | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Event`] |
+//! | `asyncio.Condition`, `Barrier` | [`sync::Condition`], [`sync::Barrier`] |
+//! | `asyncio.Queue`, `LifoQueue`, `PriorityQueue` | [`sync::Queue`], [`sync::LifoQueue`], [`sync::PriorityQueue`] |
 //! | `await asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`]`(d)`, [`yield_now`] |
 //! | `asyncio.wait_for(aw, s)`, `asyncio.timeout(s)` | [`timeout`]`(d, fut)`, [`timeout_at`] |
 //! | `asyncio.TimeoutError` | [`TimeoutError`] |

@@ -33,7 +33,8 @@ pub(crate) type WaitKey = Key;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
     Waiting,
-    Granted,
+    /// Granted, with a value the primitive chose (e.g. released or broken).
+    Granted(usize),
 }
 
 struct Node {
@@ -97,11 +98,16 @@ impl WaitQueue {
     /// Ready once granted (the waiter then leaves the queue for good);
     /// otherwise remembers the newest waker.
     pub(crate) fn poll(&mut self, key: WaitKey, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll_value(key, cx).map(|_| ())
+    }
+
+    /// As [`poll`](Self::poll), giving the value the waiter was granted with.
+    pub(crate) fn poll_value(&mut self, key: WaitKey, cx: &mut Context<'_>) -> Poll<usize> {
         let node = self.nodes.get_mut(key).expect("polled a waiter that is gone");
         match node.state {
-            State::Granted => {
+            State::Granted(value) => {
                 self.nodes.remove(key);
-                Poll::Ready(())
+                Poll::Ready(value)
             }
             State::Waiting => {
                 match &node.waker {
@@ -120,7 +126,9 @@ impl WaitQueue {
         if node.state == State::Waiting {
             self.unlink(key.index);
         }
-        self.nodes.remove(key).is_some_and(|n| n.state == State::Granted)
+        self.nodes
+            .remove(key)
+            .is_some_and(|n| matches!(n.state, State::Granted(_)))
     }
 
     /// What the head waiter wants.
@@ -131,13 +139,18 @@ impl WaitQueue {
     /// Grants the head waiter (it leaves the queue) and wakes it. False if
     /// nobody waits.
     pub(crate) fn grant_front(&mut self) -> bool {
+        self.grant_front_with(0)
+    }
+
+    /// As [`grant_front`](Self::grant_front), with a value for the waiter.
+    pub(crate) fn grant_front_with(&mut self, value: usize) -> bool {
         if self.head == NIL {
             return false;
         }
         let i = self.head;
         self.unlink(i);
         let node = self.nodes.at_mut(i);
-        node.state = State::Granted;
+        node.state = State::Granted(value);
         if let Some(w) = node.waker.take() {
             w.wake();
         }
@@ -146,7 +159,12 @@ impl WaitQueue {
 
     /// Grants every waiter, oldest first.
     pub(crate) fn grant_all(&mut self) {
-        while self.grant_front() {}
+        self.grant_all_with(0);
+    }
+
+    /// Grants every waiter with `value`, oldest first.
+    pub(crate) fn grant_all_with(&mut self, value: usize) {
+        while self.grant_front_with(value) {}
     }
 
     fn unlink(&mut self, i: u32) {

@@ -1,6 +1,6 @@
 //! Synchronization primitives and queues, as asyncio's: [`Lock`],
-//! [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Queue`], [`LifoQueue`],
-//! [`PriorityQueue`].
+//! [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`],
+//! [`Queue`], [`LifoQueue`], [`PriorityQueue`].
 //!
 //! ```
 //! use std::rc::Rc;
@@ -37,11 +37,15 @@
 //! A waiter cancelled after it was handed the permit passes it on to the next
 //! waiter; no turn is lost.
 
+mod barrier;
+mod condition;
 mod event;
 mod lock;
 mod queue;
 mod semaphore;
 
+pub use barrier::{Barrier, BarrierWait, BrokenBarrierError};
+pub use condition::{Condition, ConditionGuard, ConditionWait};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard};
 pub use queue::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
