@@ -27,6 +27,22 @@ macro_rules! assert_not_send {
     };
 }
 
+/// `assert_not_sync!(T)`: as `assert_not_send!`, for `Sync`. The loop-bound
+/// primitives may move to a thread before use (they are `Send` when idle),
+/// but can never be shared between threads.
+macro_rules! assert_not_sync {
+    ($t:ty) => {
+        const _: fn() = || {
+            trait AmbiguousIfSync<A> {
+                fn check() {}
+            }
+            impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+            impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+            let _ = <$t as AmbiguousIfSync<_>>::check;
+        };
+    };
+}
+
 assert_not_send!(Task<u32>);
 assert_not_send!(TaskRef);
 assert_not_send!(EventLoop);
@@ -35,6 +51,13 @@ assert_not_send!(TimerHandle);
 assert_not_send!(Promise<u32>);
 assert_not_send!(asyncio::io::AsyncFd<std::os::unix::net::UnixStream>);
 assert_not_send!(asyncio::Runner);
+assert_not_send!(asyncio::sync::Sender<std::rc::Rc<u8>>);
+assert_not_sync!(asyncio::sync::Lock);
+assert_not_sync!(asyncio::sync::Semaphore);
+assert_not_sync!(asyncio::sync::Event);
+assert_not_sync!(asyncio::sync::Condition);
+assert_not_sync!(asyncio::sync::Barrier);
+assert_not_sync!(asyncio::sync::Queue<u8>);
 
 #[test]
 fn thread_facing_types_are_send_and_sync() {
@@ -50,6 +73,16 @@ fn thread_facing_types_are_send_and_sync() {
     is_send::<asyncio::TaskId>();
     is_send::<Instant>();
     is_sync::<Instant>();
+}
+
+#[test]
+fn channel_ends_cross_threads() {
+    is_send::<asyncio::sync::Sender<u8>>();
+    is_sync::<asyncio::sync::Sender<u8>>();
+    is_send::<asyncio::sync::Receiver<u8>>();
+    is_sync::<asyncio::sync::Receiver<u8>>();
+    is_send::<asyncio::sync::oneshot::Sender<u8>>();
+    is_send::<asyncio::sync::oneshot::Receiver<u8>>();
 }
 
 #[test]

@@ -26,8 +26,9 @@
 //! Like asyncio's, these belong to one event loop: they use no atomics and
 //! are `!Sync`. A primitive is bound to the loop that first waits on it;
 //! using it from another loop afterwards is a panic naming the primitive
-//! (never undefined behaviour). To talk across threads, use a thread-safe
-//! channel instead.
+//! (never undefined behaviour). To talk across threads or loops, use
+//! [`channel`] or [`oneshot`]: `Send + Sync`, and a send from any thread
+//! wakes the receiving loop.
 //!
 //! # Fairness and cancellation
 //!
@@ -38,13 +39,16 @@
 //! waiter; no turn is lost.
 
 mod barrier;
+mod channel;
 mod condition;
 mod event;
 mod lock;
+pub mod oneshot;
 mod queue;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWait, BrokenBarrierError};
+pub use channel::{channel, Receiver, Recv, RecvError, Send, SendError, Sender, TryRecvError, TrySendError};
 pub use condition::{Condition, ConditionGuard, ConditionWait};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockAcquire, LockGuard};

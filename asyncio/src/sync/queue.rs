@@ -593,7 +593,8 @@ queue_type!(
 );
 
 queue_type!(
-    /// A last-in, first-out queue (`asyncio.LifoQueue`).
+    /// A last-in, first-out queue (`asyncio.LifoQueue`). Loop-bound; see the
+    /// [module docs](super).
     ///
     /// ```
     /// let q = asyncio::sync::LifoQueue::new(0);
@@ -606,6 +607,7 @@ queue_type!(
 
 queue_type!(
     /// A queue that gives the smallest item first (`asyncio.PriorityQueue`).
+    /// Loop-bound; see the [module docs](super).
     ///
     /// ```
     /// let q = asyncio::sync::PriorityQueue::new(0);

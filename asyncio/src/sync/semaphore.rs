@@ -202,6 +202,8 @@ impl fmt::Debug for SemaphorePermit<'_> {
 /// A [`Semaphore`] that refuses to be released above its initial value
 /// (`asyncio.BoundedSemaphore`).
 ///
+/// Loop-bound, FIFO-fair, hand-off (see the [module docs](super)).
+///
 /// ```
 /// let sem = asyncio::sync::BoundedSemaphore::new(1);
 /// assert!(sem.release().is_err(), "nothing was acquired");
