@@ -93,6 +93,19 @@ enum Shutdown {
     Immediate,
 }
 
+/// Grants the longest of `waiters`, counting the item or slot reserved for
+/// it in `reserved`.
+fn grant_reserved(waiters: &RefCell<WaitQueue>, reserved: &Cell<usize>) {
+    if waiters.borrow_mut().grant_front() {
+        reserved.set(reserved.get() + 1);
+    }
+}
+
+/// A reservation was used, or given up.
+fn unreserve(reserved: &Cell<usize>) {
+    reserved.set(reserved.get().saturating_sub(1));
+}
+
 /// The queue machinery, shared by the three orders.
 struct Core<T, S: Store<T>> {
     items: RefCell<S>,
@@ -141,16 +154,14 @@ impl<T, S: Store<T>> Core<T, S> {
     fn push(&self, item: T) {
         self.items.borrow_mut().push(item);
         self.unfinished.set(self.unfinished.get() + 1);
-        if self.getters.borrow_mut().grant_front() {
-            self.reserved_items.set(self.reserved_items.get() + 1);
-        }
+        grant_reserved(&self.getters, &self.reserved_items);
     }
 
     /// Takes an item and hands the freed slot to the longest putter.
     fn pop(&self) -> Option<T> {
         let item = self.items.borrow_mut().pop()?;
-        if self.maxsize > 0 && self.putters.borrow_mut().grant_front() {
-            self.reserved_slots.set(self.reserved_slots.get() + 1);
+        if self.maxsize > 0 {
+            grant_reserved(&self.putters, &self.reserved_slots);
         }
         Some(item)
     }
@@ -325,7 +336,7 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
                 return Poll::Ready(Err(QueueShutDown(item)));
             }
             // A slot was reserved for us.
-            core.reserved_slots.set(core.reserved_slots.get().saturating_sub(1));
+            unreserve(&core.reserved_slots);
             core.push(item);
             return Poll::Ready(Ok(()));
         }
@@ -350,10 +361,8 @@ impl<T, S: Store<T>> Drop for Put<'_, T, S> {
             let core = self.core;
             if core.putters.borrow_mut().cancel(key) && core.shutdown.get() == Shutdown::No {
                 // Granted a slot we will not use: give it to the next putter.
-                core.reserved_slots.set(core.reserved_slots.get().saturating_sub(1));
-                if core.putters.borrow_mut().grant_front() {
-                    core.reserved_slots.set(core.reserved_slots.get() + 1);
-                }
+                unreserve(&core.reserved_slots);
+                grant_reserved(&core.putters, &core.reserved_slots);
             }
         }
     }
@@ -378,7 +387,7 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
             self.key = None;
             return Poll::Ready(match core.pop() {
                 Some(item) => {
-                    core.reserved_items.set(core.reserved_items.get().saturating_sub(1));
+                    unreserve(&core.reserved_items);
                     Ok(item)
                 }
                 None => Err(QueueShutDown(())),
@@ -401,10 +410,8 @@ impl<T, S: Store<T>> Drop for Get<'_, T, S> {
             let core = self.core;
             if core.getters.borrow_mut().cancel(key) && core.len() > 0 {
                 // An item was reserved for us: hand it to the next getter.
-                core.reserved_items.set(core.reserved_items.get().saturating_sub(1));
-                if core.getters.borrow_mut().grant_front() {
-                    core.reserved_items.set(core.reserved_items.get() + 1);
-                }
+                unreserve(&core.reserved_items);
+                grant_reserved(&core.getters, &core.reserved_items);
             }
         }
     }
