@@ -144,12 +144,17 @@ fn timeout_on_acquire_leaves_no_ghost_waiter() {
 #[test]
 #[should_panic(expected = "asyncio::sync::Lock is bound to a different event loop")]
 fn using_a_lock_from_another_loop_panics_clearly() {
+    // As asyncio's loop-bound primitives, a lock binds to the loop on which
+    // a task first waits for it.
+    async fn contend(lock: Rc<Lock>) {
+        let g = lock.acquire().await;
+        let l = lock.clone();
+        let waiter = asyncio::create_task(async move { drop(l.acquire().await) });
+        asyncio::yield_now().await;
+        drop(g);
+        waiter.await.unwrap();
+    }
     let lock = Rc::new(Lock::new());
-    let l = lock.clone();
-    asyncio::run(async move {
-        drop(l.acquire().await);
-    });
-    asyncio::run(async move {
-        drop(lock.acquire().await);
-    });
+    asyncio::run(contend(lock.clone()));
+    asyncio::run(contend(lock));
 }

@@ -205,3 +205,74 @@ fn a_thousand_getters_are_served_in_arrival_order() {
     });
     assert_eq!(counts.drops(), 1000);
 }
+
+/// A shutdown while an item is reserved for a woken getter that has not
+/// run, with more getters waiting: every getter must still finish (the
+/// first with the item, the others with the shutdown error).
+#[test]
+fn shutdown_with_a_reserved_item_and_more_getters_waiting() {
+    vrun(async {
+        let q = Rc::new(Queue::new(0));
+        let getters: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                asyncio::create_task(async move { q.get().await })
+            })
+            .collect();
+        asyncio::yield_now().await;
+        q.put_nowait(1).unwrap(); // reserved for the first getter
+        q.shutdown(false); // the producer's last item, then shutdown
+        let results = asyncio::timeout(secs(5), asyncio::gather(getters))
+            .await
+            .expect("no getter hangs");
+        let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(results[0], Ok(1));
+        assert!(results[1].is_err() && results[2].is_err());
+    });
+}
+
+/// The seed-style pattern with several consumers: the producer puts its
+/// items, then shuts the queue down; every consumer ends.
+#[test]
+fn producer_shutdown_with_several_consumers_ends_all_of_them() {
+    vrun(async {
+        let q = Rc::new(Queue::new(2));
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                let q = q.clone();
+                asyncio::create_task(async move {
+                    let mut n = 0;
+                    while q.get().await.is_ok() {
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        for i in 0..10 {
+            q.put(i).await.unwrap();
+        }
+        q.shutdown(false);
+        let counts = asyncio::timeout(secs(5), asyncio::gather(consumers))
+            .await
+            .expect("no consumer hangs");
+        assert_eq!(counts.into_iter().map(Result::unwrap).sum::<i32>(), 10);
+    });
+}
+
+/// A putter granted a slot and then shut down gives the slot back.
+#[test]
+fn a_putter_woken_after_shutdown_leaves_no_phantom_reservation() {
+    vrun(async {
+        let q = Rc::new(Queue::new(1));
+        q.put_nowait(0).unwrap();
+        let q2 = q.clone();
+        let p = asyncio::create_task(async move { q2.put(1).await });
+        asyncio::yield_now().await;
+        assert_eq!(q.get_nowait(), Ok(0)); // slot reserved for p
+        assert!(q.full(), "the slot is promised to p");
+        q.shutdown(false);
+        assert!(p.await.unwrap().is_err());
+        assert!(!q.full(), "p gave its slot back");
+    });
+}

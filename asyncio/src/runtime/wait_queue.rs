@@ -119,16 +119,23 @@ impl WaitQueue {
         }
     }
 
-    /// A waiter gives up. Returns true if it had already been granted, in
-    /// which case the caller must pass what it was granted on.
+    /// A waiter gives up. True if it had already been granted, in which
+    /// case the caller must pass what it was granted on.
     pub(crate) fn cancel(&mut self, key: WaitKey) -> bool {
-        let Some(node) = self.nodes.get(key) else { return false };
+        self.cancel_value(key).is_some()
+    }
+
+    /// As [`cancel`](Self::cancel), giving the value it had been granted
+    /// with, if it had been granted.
+    pub(crate) fn cancel_value(&mut self, key: WaitKey) -> Option<usize> {
+        let node = self.nodes.get(key)?;
         if node.state == State::Waiting {
             self.unlink(key.index);
         }
-        self.nodes
-            .remove(key)
-            .is_some_and(|n| matches!(n.state, State::Granted(_)))
+        match self.nodes.remove(key)?.state {
+            State::Granted(value) => Some(value),
+            State::Waiting => None,
+        }
     }
 
     /// What the head waiter wants.

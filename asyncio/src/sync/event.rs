@@ -42,7 +42,6 @@ impl Event {
 
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
-        self.bound.check("Event");
         self.set.set(true);
         self.waiters.borrow_mut().grant_all();
     }
@@ -100,10 +99,10 @@ impl Future for EventWait<'_> {
                 r
             }
             None => {
-                event.bound.check("Event");
                 if event.set.get() {
                     return Poll::Ready(());
                 }
+                event.bound.check("Event");
                 self.key = Some(event.waiters.borrow_mut().push(0, cx.waker()));
                 Poll::Pending
             }

@@ -61,6 +61,7 @@ impl Lock {
     /// # Panics
     /// When polled on a different event loop than the one the lock is bound
     /// to.
+    #[inline]
     pub fn acquire(&self) -> LockAcquire<'_> {
         LockAcquire {
             inner: self.sem.acquire(),
@@ -76,6 +77,7 @@ impl Lock {
     /// drop(g);
     /// assert!(!lock.locked());
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Option<LockGuard<'_>> {
         self.sem.try_acquire().map(|permit| LockGuard { _permit: permit })
     }
@@ -104,6 +106,7 @@ pub struct LockAcquire<'a> {
 impl<'a> Future for LockAcquire<'a> {
     type Output = LockGuard<'a>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a>> {
         Pin::new(&mut self.inner)
             .poll(cx)

@@ -93,10 +93,15 @@ enum Shutdown {
     Immediate,
 }
 
+/// A waiter was granted a reserved item (getters) or slot (putters).
+const RESERVED: usize = 0;
+/// A waiter was woken by `shutdown`, with nothing reserved for it.
+const SHUT_DOWN: usize = 1;
+
 /// Grants the longest of `waiters`, counting the item or slot reserved for
 /// it in `reserved`.
 fn grant_reserved(waiters: &RefCell<WaitQueue>, reserved: &Cell<usize>) {
-    if waiters.borrow_mut().grant_front() {
+    if waiters.borrow_mut().grant_front_with(RESERVED) {
         reserved.set(reserved.get() + 1);
     }
 }
@@ -167,7 +172,6 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
-        self.bound.check(self.name);
         if self.shutdown.get() != Shutdown::No {
             return Err(PutError::ShutDown(item));
         }
@@ -179,7 +183,6 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     fn get_nowait(&self) -> Result<T, GetError> {
-        self.bound.check(self.name);
         if self.len() > self.reserved_items.get() {
             return Ok(self.pop().expect("unreserved item"));
         }
@@ -214,10 +217,10 @@ impl<T, S: Store<T>> Core<T, S> {
         } else if self.shutdown.get() == Shutdown::No {
             self.shutdown.set(Shutdown::Graceful);
         }
-        self.putters.borrow_mut().grant_all();
-        if self.len() == 0 {
-            self.getters.borrow_mut().grant_all();
-        }
+        // Every waiter re-checks: putters fail; getters take an unreserved
+        // item if one is left (graceful drain), else fail.
+        self.putters.borrow_mut().grant_all_with(SHUT_DOWN);
+        self.getters.borrow_mut().grant_all_with(SHUT_DOWN);
     }
 }
 
@@ -327,20 +330,21 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
         if let Some(key) = self.key {
-            if core.putters.borrow_mut().poll(key, cx).is_pending() {
-                return Poll::Pending;
-            }
+            let why = match core.putters.borrow_mut().poll_value(key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(why) => why,
+            };
             self.key = None;
             let item = self.item.take().expect("put polled after completion");
+            if why == RESERVED {
+                unreserve(&core.reserved_slots);
+            }
             if core.shutdown.get() != Shutdown::No {
                 return Poll::Ready(Err(QueueShutDown(item)));
             }
-            // A slot was reserved for us.
-            unreserve(&core.reserved_slots);
             core.push(item);
             return Poll::Ready(Ok(()));
         }
-        core.bound.check(core.name);
         let item = self.item.take().expect("put polled after completion");
         if core.shutdown.get() != Shutdown::No {
             return Poll::Ready(Err(QueueShutDown(item)));
@@ -349,6 +353,7 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
             core.push(item);
             return Poll::Ready(Ok(()));
         }
+        core.bound.check(core.name);
         self.item = Some(item);
         self.key = Some(core.putters.borrow_mut().push(1, cx.waker()));
         Poll::Pending
@@ -359,10 +364,13 @@ impl<T, S: Store<T>> Drop for Put<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let core = self.core;
-            if core.putters.borrow_mut().cancel(key) && core.shutdown.get() == Shutdown::No {
+            let granted = core.putters.borrow_mut().cancel_value(key);
+            if granted == Some(RESERVED) {
                 // Granted a slot we will not use: give it to the next putter.
                 unreserve(&core.reserved_slots);
-                grant_reserved(&core.putters, &core.reserved_slots);
+                if core.shutdown.get() == Shutdown::No {
+                    grant_reserved(&core.putters, &core.reserved_slots);
+                }
             }
         }
     }
@@ -381,22 +389,25 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let core = self.core;
         if let Some(key) = self.key {
-            if core.getters.borrow_mut().poll(key, cx).is_pending() {
-                return Poll::Pending;
-            }
+            let why = match core.getters.borrow_mut().poll_value(key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(why) => why,
+            };
             self.key = None;
-            return Poll::Ready(match core.pop() {
-                Some(item) => {
-                    unreserve(&core.reserved_items);
-                    Ok(item)
-                }
-                None => Err(QueueShutDown(())),
-            });
+            if why == RESERVED {
+                // An item was kept for us (unless an immediate shutdown
+                // discarded it).
+                unreserve(&core.reserved_items);
+                return Poll::Ready(core.pop().ok_or(QueueShutDown(())));
+            }
+            // Woken by shutdown: drain an unreserved item if one is left.
+            return Poll::Ready(core.get_nowait().map_err(|_| QueueShutDown(())));
         }
         match core.get_nowait() {
             Ok(item) => Poll::Ready(Ok(item)),
             Err(GetError::ShutDown) => Poll::Ready(Err(QueueShutDown(()))),
             Err(GetError::Empty) => {
+                core.bound.check(core.name);
                 self.key = Some(core.getters.borrow_mut().push(1, cx.waker()));
                 Poll::Pending
             }
@@ -408,10 +419,13 @@ impl<T, S: Store<T>> Drop for Get<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let core = self.core;
-            if core.getters.borrow_mut().cancel(key) && core.len() > 0 {
+            let granted = core.getters.borrow_mut().cancel_value(key);
+            if granted == Some(RESERVED) {
                 // An item was reserved for us: hand it to the next getter.
                 unreserve(&core.reserved_items);
-                grant_reserved(&core.getters, &core.reserved_items);
+                if core.len() > core.reserved_items.get() {
+                    grant_reserved(&core.getters, &core.reserved_items);
+                }
             }
         }
     }

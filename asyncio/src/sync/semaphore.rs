@@ -54,6 +54,7 @@ impl Semaphore {
     /// # Panics
     /// When polled on a different event loop than the one the semaphore is
     /// bound to.
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         Acquire { sem: self, key: None }
     }
@@ -66,8 +67,8 @@ impl Semaphore {
     /// assert!(sem.try_acquire().is_none());
     /// drop(p);
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.bound.check(self.name);
         let free = self.permits.get();
         if free > 0 && self.waiters.borrow().is_empty() {
             self.permits.set(free - 1);
@@ -89,8 +90,18 @@ impl Semaphore {
         self.add_permits(1);
     }
 
+    #[inline]
     fn add_permits(&self, n: usize) {
-        let mut free = self.permits.get() + n;
+        let free = self.permits.get() + n;
+        if self.waiters.borrow().is_empty() {
+            self.permits.set(free);
+            return;
+        }
+        self.hand_off(free);
+    }
+
+    /// Gives `free` permits to the waiters, longest first.
+    fn hand_off(&self, mut free: usize) {
         let mut waiters = self.waiters.borrow_mut();
         while let Some(want) = waiters.front_want() {
             if free < want {
@@ -137,6 +148,7 @@ pub struct Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphorePermit<'a>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let sem = self.sem;
         match self.key {
@@ -145,12 +157,12 @@ impl<'a> Future for Acquire<'a> {
                 Poll::Pending => return Poll::Pending,
             },
             None => {
-                sem.bound.check(sem.name);
                 let free = sem.permits.get();
                 let mut waiters = sem.waiters.borrow_mut();
                 if free > 0 && waiters.is_empty() {
                     sem.permits.set(free - 1);
                 } else {
+                    sem.bound.check(sem.name);
                     self.key = Some(waiters.push(1, cx.waker()));
                     return Poll::Pending;
                 }
@@ -162,6 +174,7 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let granted = self.sem.waiters.borrow_mut().cancel(key);
@@ -188,6 +201,7 @@ impl SemaphorePermit<'_> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.add_permits(1);
     }
@@ -229,6 +243,7 @@ impl BoundedSemaphore {
     ///
     /// # Cancel safety
     /// Cancel safe, as [`Semaphore::acquire`].
+    #[inline]
     pub fn acquire(&self) -> Acquire<'_> {
         self.sem.acquire()
     }
