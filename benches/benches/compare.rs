@@ -29,10 +29,11 @@ use asyncio_benches::{fmt_ratio, Config, Summary, Table, XorShift64, RUNTIME_NAM
 macro_rules! workloads {
     ($rt:ty) => {
         use std::future::Future;
+        use std::sync::atomic::{AtomicU64, Ordering};
         use std::sync::Arc;
         use std::time::Duration;
 
-        use asyncio_benches::{assert_in_order, time_on, Signal, StaggerChain, YieldOnce, YieldThen};
+        use asyncio_benches::{assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, YieldOnce, YieldThen};
 
         type R = $rt;
 
@@ -203,6 +204,147 @@ macro_rules! workloads {
                 pinger.join().expect("pinger thread");
             })
         }
+
+        /// One task, `n` × (acquire the runtime's lock, release it at once):
+        /// never contended.
+        pub fn lock_uncontended(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let lock = R::new_lock();
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let guard = R::lock(&lock).await;
+                        drop(guard);
+                    }
+                });
+                worker.await;
+            })
+        }
+
+        /// `tasks` tasks sharing one lock, each `iters` × (acquire, read a
+        /// shared counter, yield, write it back plus one, release); checks
+        /// at the end that no update was lost (so that the lock really did
+        /// exclude across the yield).
+        pub fn lock_contended(tasks: usize, iters: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let lock = R::new_lock();
+                let count = Arc::new(AtomicU64::new(0));
+                let mut handles = Vec::with_capacity(tasks);
+                for _ in 0..tasks {
+                    let (lock, count) = (lock.clone(), count.clone());
+                    handles.push(R::spawn(async move {
+                        for _ in 0..iters {
+                            let guard = R::lock(&lock).await;
+                            let v = count.load(Ordering::Relaxed);
+                            R::yield_now().await;
+                            count.store(v + 1, Ordering::Relaxed);
+                            drop(guard);
+                        }
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+                assert_eq!(
+                    count.load(Ordering::Relaxed),
+                    (tasks * iters) as u64,
+                    "the lock let an update be lost"
+                );
+            })
+        }
+
+        /// `tasks` tasks sharing a semaphore of `permits` permits, each
+        /// `iters` × (acquire, yield, release).
+        pub fn semaphore(permits: usize, tasks: usize, iters: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let sem = R::new_semaphore(permits);
+                let mut handles = Vec::with_capacity(tasks);
+                for _ in 0..tasks {
+                    let sem = sem.clone();
+                    handles.push(R::spawn(async move {
+                        for _ in 0..iters {
+                            let permit = R::acquire(&sem).await;
+                            R::yield_now().await;
+                            drop(permit);
+                        }
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One producer task putting `0..n` into a bounded queue of
+        /// `capacity`, then closing it; one consumer task getting until the
+        /// queue is closed and drained, checking the items arrive in order.
+        pub fn queue_spsc(n: usize, capacity: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let (tx, mut rx) = R::spsc_queue::<u64>(capacity);
+                let producer = R::spawn(async move {
+                    for i in 0..n as u64 {
+                        tx.enqueue(i).await;
+                    }
+                    tx.close_queue();
+                });
+                let consumer = R::spawn(async move {
+                    let mut next = 0u64;
+                    while let Some(v) = rx.dequeue().await {
+                        assert_eq!(v, next, "items out of order");
+                        next += 1;
+                    }
+                    next
+                });
+                producer.await;
+                assert_eq!(consumer.await, n as u64, "items lost");
+            })
+        }
+
+        /// `producers` tasks each putting `per_producer` items into one
+        /// bounded queue of `capacity`, `consumers` tasks getting until it
+        /// is closed and drained; the root closes the queue once every
+        /// producer is done, then checks the count and sum of what the
+        /// consumers got.
+        pub fn queue_mpmc(producers: usize, per_producer: usize, consumers: usize, capacity: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let (tx, rx) = R::mpmc_queue::<u64>(capacity);
+                let mut getters = Vec::with_capacity(consumers);
+                for _ in 0..consumers {
+                    let mut rx = rx.clone();
+                    getters.push(R::spawn(async move {
+                        let (mut got, mut sum) = (0u64, 0u64);
+                        while let Some(v) = rx.dequeue().await {
+                            got += 1;
+                            sum += v;
+                        }
+                        (got, sum)
+                    }));
+                }
+                drop(rx);
+                let mut putters = Vec::with_capacity(producers);
+                for p in 0..producers {
+                    let tx = tx.clone();
+                    putters.push(R::spawn(async move {
+                        let base = (p * per_producer) as u64;
+                        for i in 0..per_producer as u64 {
+                            tx.enqueue(base + i).await;
+                        }
+                    }));
+                }
+                for h in putters {
+                    h.await;
+                }
+                tx.close_queue();
+                let (mut got, mut sum) = (0u64, 0u64);
+                for h in getters {
+                    let (g, s) = h.await;
+                    got += g;
+                    sum += s;
+                }
+                let n = (producers * per_producer) as u64;
+                assert_eq!(got, n, "items lost or duplicated");
+                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+            })
+        }
     };
 }
 
@@ -262,6 +404,13 @@ fn main() {
     let gather_n = cfg.size(100_000);
     let staggered_n = cfg.size(10_000);
     let group_n = cfg.size(100_000);
+    let lock_n = cfg.size(1_000_000);
+    let (lock_tasks, lock_iters) = if cfg.smoke { (100, 10) } else { (100, 10_000) };
+    let (sem_permits, sem_tasks, sem_iters) = if cfg.smoke { (10, 100, 10) } else { (10, 1000, 100) };
+    let queue_n = cfg.size(1_000_000);
+    let queue_cap = 1024;
+    let (mpmc_producers, mpmc_consumers) = (4, 4);
+    let mpmc_per = cfg.size(250_000);
 
     let mut rng = XorShift64::new(0x5EED_1234_ABCD_0001);
     let durations: Vec<Duration> = (0..timers_n).map(|_| Duration::from_millis(rng.range(1, 20))).collect();
@@ -405,6 +554,75 @@ fn main() {
                  handles kept in a Vec and awaited in order (what spawn_await does, plus the outputs)"
             ),
             runs: per_runtime!(taskgroup(group_n)),
+        },
+        Workload {
+            name: "lock_uncontended",
+            unit: "ns/acquire",
+            ops: lock_n as u64,
+            note: format!(
+                "one task, {lock_n} × (acquire the lock, drop the guard at once): the fast path only. \
+                 asyncio: sync::Lock (Rc); tokio columns: tokio::sync::Mutex<()> (Arc); smol columns: \
+                 async_lock::Mutex<()> (smol::lock::Mutex, Arc). tokio's acquire spends coop budget, so \
+                 every 128th lock() is Pending once and the task goes round the run queue"
+            ),
+            runs: per_runtime!(lock_uncontended(lock_n)),
+        },
+        Workload {
+            name: "lock_contended",
+            unit: "ns/acquire",
+            ops: (lock_tasks * lock_iters) as u64,
+            note: format!(
+                "{lock_tasks} tasks sharing one lock (peers as lock_uncontended), each {lock_iters} × (acquire, \
+                 load a shared AtomicU64, yield_now while holding, store it + 1, release); the count is checked \
+                 at the end (no lost update). The yield is what makes it contended: without it each task's \
+                 acquire would find the lock free every time (nothing else runs between its release and its \
+                 next acquire) and the row would be lock_uncontended plus spawning. asyncio's Lock and tokio's \
+                 Mutex are FIFO and hand the lock to the longest waiter, so every acquire is a task switch; \
+                 async_lock's Mutex is unfair (a releasing task may take it back before the woken waiter runs; \
+                 it turns fair for a waiter starved over 0.5 ms), so the smol columns measure a different policy. \
+                 The yield_pingpong caveat about tokio's yield_now applies: under a FIFO lock only the holder is \
+                 runnable while it yields"
+            ),
+            runs: per_runtime!(lock_contended(lock_tasks, lock_iters)),
+        },
+        Workload {
+            name: "semaphore_1000",
+            unit: "ns/acquire",
+            ops: (sem_tasks * sem_iters) as u64,
+            note: format!(
+                "a semaphore of {sem_permits} permits shared by {sem_tasks} tasks, each {sem_iters} × (acquire, \
+                 yield_now while holding, release). asyncio: sync::Semaphore (Rc); tokio columns: \
+                 tokio::sync::Semaphore (Arc; FIFO, like asyncio's hand-off); smol columns: async_lock::Semaphore \
+                 (smol::lock::Semaphore, Arc; unfair, no hand-off)"
+            ),
+            runs: per_runtime!(semaphore(sem_permits, sem_tasks, sem_iters)),
+        },
+        Workload {
+            name: "queue_spsc",
+            unit: "ns/item",
+            ops: queue_n as u64,
+            note: format!(
+                "one producer task puts 0..{queue_n} into a queue bounded at {queue_cap} and then closes it; one \
+                 consumer task gets until closed and drained, checking the order. asyncio: sync::Queue::new({queue_cap}) \
+                 (Rc; put/get, closed with shutdown(false)); tokio columns: tokio::sync::mpsc::channel({queue_cap}) \
+                 (send/recv, closed by dropping the Sender); smol columns: async_channel::bounded({queue_cap}) \
+                 (smol::channel)"
+            ),
+            runs: per_runtime!(queue_spsc(queue_n, queue_cap)),
+        },
+        Workload {
+            name: "queue_mpmc",
+            unit: "ns/item",
+            ops: (mpmc_producers * mpmc_per) as u64,
+            note: format!(
+                "{mpmc_producers} producer tasks × {mpmc_per} items into one queue bounded at {queue_cap}, \
+                 {mpmc_consumers} consumer tasks getting until it is closed and drained; the root closes it once \
+                 every producer is done, then checks the count and sum. asyncio: sync::Queue (Rc); all four peer \
+                 columns, tokio's included: async_channel::bounded({queue_cap}), since tokio has no bounded \
+                 multi-consumer queue (mpsc has a single Receiver, broadcast gives every item to every receiver): \
+                 the tokio columns measure async-channel on tokio's scheduler"
+            ),
+            runs: per_runtime!(queue_mpmc(mpmc_producers, mpmc_per, mpmc_consumers, queue_cap)),
         },
     ];
 

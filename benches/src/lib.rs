@@ -17,7 +17,12 @@
 //!   `detach`, `yield_now`, `sleep`, `timeout`, `join_all`, `group`), so a
 //!   workload written once in a macro expands to the same code for every
 //!   runtime. `group` returns a task group ([`AsyncioGroup`], [`TokioGroup`],
-//!   [`SmolGroup`]) with the same `spawn` and `join` methods.
+//!   [`SmolGroup`]) with the same `spawn` and `join` methods;
+//! - the same adapters' lock, semaphore and queue functions (`new_lock`,
+//!   `lock`, `new_semaphore`, `acquire`, `spsc_queue`, `mpmc_queue`), over
+//!   asyncio's `sync` primitives (in `Rc`s), tokio's `tokio::sync` ones and
+//!   smol's `async-lock` and `async-channel` (in `Arc`s); the queue halves
+//!   share the [`QueueTx`] and [`QueueRx`] traits.
 //!
 //! # Fairness rules the adapters follow
 //! - A runtime is built before a measured run and dropped after it: building
@@ -26,7 +31,9 @@
 //! - Every runtime's own primitives are used (`asyncio::yield_now`,
 //!   `tokio::task::yield_now`, `futures_lite::future::yield_now`, and so on),
 //!   with no wrapper except the one that turns a join result into the task's
-//!   output, which asyncio and tokio both get and smol does not need.
+//!   output, which asyncio and tokio both get and smol does not need, and,
+//!   likewise, the ones that unwrap a `put`/`send` result, turn a `get`/`recv`
+//!   result into an `Option` and unwrap tokio's `Semaphore::acquire`.
 //! - smol is driven by `async_io::block_on`, which is what `smol::block_on` is:
 //!   that thread then runs async-io's reactor and timers itself while idle.
 //!   With `futures_lite::future::block_on` smol's timers would be fired by
@@ -1087,6 +1094,229 @@ impl<T, R> SmolGroup<T, R> {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Locks, semaphores and queues
+// ---------------------------------------------------------------------------
+//
+// Each adapter has the same inherent constructors and wait functions for a
+// lock, a semaphore and two kinds of bounded queue, each over the runtime's
+// own primitive (or, for smol, the ones `smol::lock` and `smol::channel`
+// re-export). asyncio's primitives are loop-bound and `!Sync`, so its
+// constructors return `Rc`s; the peers' are `Send + Sync` and come in `Arc`s
+// (or as channel halves, which are their own shared handles) for the
+// single-threaded columns too: an `Arc` is only cloned once per task, at
+// spawn, never in the measured loops.
+
+/// The sending side of a benchmark queue: [`Asyncio::spsc_queue`] and the
+/// like return one. Method names differ from every implementer's own so
+/// that the calls in a workload can only mean these.
+pub trait QueueTx<T> {
+    /// Puts `item`, waiting while the queue is full.
+    ///
+    /// # Panics
+    /// If the queue was closed (none of the workloads closes a queue that
+    /// is still being put to).
+    fn enqueue(&self, item: T) -> impl Future<Output = ()>;
+
+    /// Done putting: asyncio shuts the queue down gracefully
+    /// (`Queue::shutdown(false)`: getters drain what is left, then fail);
+    /// a channel sender is dropped (the channel closes when its last
+    /// sender goes).
+    fn close_queue(self);
+}
+
+/// The receiving side of a benchmark queue.
+pub trait QueueRx<T> {
+    /// The next item, waiting while the queue is empty; `None` once the
+    /// queue is closed and drained.
+    fn dequeue(&mut self) -> impl Future<Output = Option<T>>;
+}
+
+impl<T> QueueTx<T> for Rc<asyncio::sync::Queue<T>> {
+    #[inline]
+    async fn enqueue(&self, item: T) {
+        if self.put(item).await.is_err() {
+            panic!("asyncio queue shut down while putting");
+        }
+    }
+
+    fn close_queue(self) {
+        self.shutdown(false);
+    }
+}
+
+impl<T> QueueRx<T> for Rc<asyncio::sync::Queue<T>> {
+    #[inline]
+    async fn dequeue(&mut self) -> Option<T> {
+        self.get().await.ok()
+    }
+}
+
+impl<T> QueueTx<T> for tokio::sync::mpsc::Sender<T> {
+    #[inline]
+    async fn enqueue(&self, item: T) {
+        if self.send(item).await.is_err() {
+            panic!("tokio mpsc receiver dropped while sending");
+        }
+    }
+
+    fn close_queue(self) {
+        drop(self);
+    }
+}
+
+impl<T> QueueRx<T> for tokio::sync::mpsc::Receiver<T> {
+    #[inline]
+    fn dequeue(&mut self) -> impl Future<Output = Option<T>> {
+        self.recv()
+    }
+}
+
+impl<T> QueueTx<T> for async_channel::Sender<T> {
+    #[inline]
+    async fn enqueue(&self, item: T) {
+        if self.send(item).await.is_err() {
+            panic!("async-channel closed while sending");
+        }
+    }
+
+    fn close_queue(self) {
+        drop(self);
+    }
+}
+
+impl<T> QueueRx<T> for async_channel::Receiver<T> {
+    #[inline]
+    async fn dequeue(&mut self) -> Option<T> {
+        self.recv().await.ok()
+    }
+}
+
+impl Asyncio {
+    /// An unlocked `asyncio::sync::Lock`.
+    pub fn new_lock() -> Rc<asyncio::sync::Lock> {
+        Rc::new(asyncio::sync::Lock::new())
+    }
+
+    /// `Lock::acquire` (dropping the guard releases).
+    #[inline]
+    pub fn lock(lock: &asyncio::sync::Lock) -> asyncio::sync::LockAcquire<'_> {
+        lock.acquire()
+    }
+
+    /// An `asyncio::sync::Semaphore` with `permits` permits.
+    pub fn new_semaphore(permits: usize) -> Rc<asyncio::sync::Semaphore> {
+        Rc::new(asyncio::sync::Semaphore::new(permits))
+    }
+
+    /// `Semaphore::acquire` (dropping the permit releases it).
+    #[inline]
+    pub fn acquire(sem: &asyncio::sync::Semaphore) -> asyncio::sync::Acquire<'_> {
+        sem.acquire()
+    }
+
+    /// An `asyncio::sync::Queue` of `capacity` items, as both ends.
+    pub fn spsc_queue<T>(capacity: usize) -> (Rc<asyncio::sync::Queue<T>>, Rc<asyncio::sync::Queue<T>>) {
+        let q = Rc::new(asyncio::sync::Queue::new(capacity));
+        (q.clone(), q)
+    }
+
+    /// The same as [`Asyncio::spsc_queue`]: asyncio's one queue serves any
+    /// number of producers and consumers.
+    pub fn mpmc_queue<T>(capacity: usize) -> (Rc<asyncio::sync::Queue<T>>, Rc<asyncio::sync::Queue<T>>) {
+        Self::spsc_queue(capacity)
+    }
+}
+
+macro_rules! tokio_sync_fns {
+    ($ty:ty) => {
+        impl $ty {
+            /// An unlocked `tokio::sync::Mutex<()>`.
+            pub fn new_lock() -> Arc<tokio::sync::Mutex<()>> {
+                Arc::new(tokio::sync::Mutex::new(()))
+            }
+
+            /// `Mutex::lock` (dropping the guard releases).
+            #[inline]
+            pub fn lock(lock: &tokio::sync::Mutex<()>) -> impl Future<Output = tokio::sync::MutexGuard<'_, ()>> + Send {
+                lock.lock()
+            }
+
+            /// A `tokio::sync::Semaphore` with `permits` permits.
+            pub fn new_semaphore(permits: usize) -> Arc<tokio::sync::Semaphore> {
+                Arc::new(tokio::sync::Semaphore::new(permits))
+            }
+
+            /// `Semaphore::acquire`, unwrapped (the semaphore is never
+            /// closed; dropping the permit releases it).
+            #[inline]
+            pub fn acquire(
+                sem: &tokio::sync::Semaphore,
+            ) -> impl Future<Output = tokio::sync::SemaphorePermit<'_>> + Send {
+                async move { sem.acquire().await.expect("semaphore closed") }
+            }
+
+            /// `tokio::sync::mpsc::channel(capacity)`.
+            pub fn spsc_queue<T: Send>(
+                capacity: usize,
+            ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+                tokio::sync::mpsc::channel(capacity)
+            }
+
+            /// `async_channel::bounded(capacity)`: tokio has no bounded
+            /// multi-consumer queue (`mpsc` has one receiver, `broadcast`
+            /// gives every item to every receiver).
+            pub fn mpmc_queue<T: Send>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+                async_channel::bounded(capacity)
+            }
+        }
+    };
+}
+
+tokio_sync_fns!(TokioCt);
+tokio_sync_fns!(TokioMt);
+
+macro_rules! smol_sync_fns {
+    ($ty:ty) => {
+        impl $ty {
+            /// An unlocked `async_lock::Mutex<()>` (`smol::lock::Mutex`).
+            pub fn new_lock() -> Arc<async_lock::Mutex<()>> {
+                Arc::new(async_lock::Mutex::new(()))
+            }
+
+            /// `Mutex::lock` (dropping the guard releases).
+            #[inline]
+            pub fn lock(lock: &async_lock::Mutex<()>) -> async_lock::futures::Lock<'_, ()> {
+                lock.lock()
+            }
+
+            /// An `async_lock::Semaphore` with `permits` permits.
+            pub fn new_semaphore(permits: usize) -> Arc<async_lock::Semaphore> {
+                Arc::new(async_lock::Semaphore::new(permits))
+            }
+
+            /// `Semaphore::acquire` (dropping the guard releases it).
+            #[inline]
+            pub fn acquire(sem: &async_lock::Semaphore) -> async_lock::futures::Acquire<'_> {
+                sem.acquire()
+            }
+
+            /// `async_channel::bounded(capacity)` (`smol::channel::bounded`).
+            pub fn spsc_queue<T>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+                async_channel::bounded(capacity)
+            }
+
+            /// `async_channel::bounded(capacity)`, as [`Self::spsc_queue`].
+            pub fn mpmc_queue<T>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+                async_channel::bounded(capacity)
+            }
+        }
+    };
+}
+
+smol_sync_fns!(SmolLocal);
+smol_sync_fns!(SmolMt);
+
 /// The column titles of the five runtimes, in table order.
 pub const RUNTIME_NAMES: [&str; 5] = [
     Asyncio::NAME,
@@ -1205,6 +1435,43 @@ mod tests {
                     seen
                 });
                 assert_in_order(&out, 50);
+            }};
+        }
+        check!(Asyncio);
+        check!(TokioCt);
+        check!(SmolLocal);
+        check!(TokioMt);
+        check!(SmolMt);
+    }
+
+    #[test]
+    fn every_runtime_locks_and_queues() {
+        macro_rules! check {
+            ($r:ty) => {{
+                <$r>::new().block_on(async {
+                    let lock = <$r>::new_lock();
+                    let guard = <$r>::lock(&lock).await;
+                    drop(guard);
+                    let sem = <$r>::new_semaphore(2);
+                    let (a, b) = (<$r>::acquire(&sem).await, <$r>::acquire(&sem).await);
+                    drop((a, b));
+                    let (tx, mut rx) = <$r>::spsc_queue::<u64>(4);
+                    for i in 0..3 {
+                        tx.enqueue(i).await;
+                    }
+                    tx.close_queue();
+                    let mut got = Vec::new();
+                    while let Some(v) = rx.dequeue().await {
+                        got.push(v);
+                    }
+                    assert_in_order(&got, 3);
+                    let (tx, rx) = <$r>::mpmc_queue::<u64>(4);
+                    let mut rx2 = rx.clone();
+                    tx.clone().enqueue(7).await;
+                    tx.close_queue();
+                    assert_eq!(rx2.dequeue().await, Some(7));
+                    assert_eq!(rx2.dequeue().await, None);
+                });
             }};
         }
         check!(Asyncio);
