@@ -276,3 +276,23 @@ fn a_putter_woken_after_shutdown_leaves_no_phantom_reservation() {
         assert!(!q.full(), "p gave its slot back");
     });
 }
+
+/// An item whose destructor uses the queue, discarded by an immediate
+/// shutdown: dropped outside the queue's internal borrow.
+#[test]
+fn items_discarded_by_immediate_shutdown_may_use_the_queue_when_dropped() {
+    use std::rc::Weak;
+    struct Pooled(Weak<Queue<Pooled>>, Rc<std::cell::Cell<usize>>);
+    impl Drop for Pooled {
+        fn drop(&mut self) {
+            if let Some(q) = self.0.upgrade() {
+                self.1.set(q.qsize() + 100);
+            }
+        }
+    }
+    let seen = Rc::new(std::cell::Cell::new(0));
+    let q = Rc::new(Queue::new(0));
+    q.put_nowait(Pooled(Rc::downgrade(&q), seen.clone())).unwrap();
+    q.shutdown(true);
+    assert_eq!(seen.get(), 100, "the item saw an empty queue");
+}

@@ -265,3 +265,79 @@ fn join_of_an_empty_group_is_immediate() {
         tg.join().await.unwrap();
     });
 }
+
+/// A child's destructor can drop its own group (children sharing the group
+/// to add siblings, the loop closing with them pending): each future must be
+/// dropped exactly once. Found by review: the group's drop used to cancel
+/// the child whose future was being dropped, a second time.
+#[test]
+fn children_holding_the_group_are_dropped_once_at_close() {
+    let counts = Counts::new();
+    let c = counts.clone();
+    asyncio::run(async move {
+        let tg = Rc::new(TaskGroup::new());
+        for _ in 0..2 {
+            let tg2 = tg.clone();
+            tg.spawn(c.wrap(async move {
+                let _keep = tg2;
+                std::future::pending::<()>().await;
+            }))
+            .unwrap();
+        }
+        asyncio::yield_now().await;
+    });
+    assert_eq!(counts.drops(), 2);
+}
+
+/// The same, through a cancelled child that is the group's only owner.
+#[test]
+fn a_group_owned_by_its_cancelled_child_drops_it_once() {
+    let counts = Counts::new();
+    let c = counts.clone();
+    asyncio::run(async move {
+        let slot: Rc<RefCell<Option<TaskGroup>>> = Rc::new(RefCell::new(None));
+        let tg = TaskGroup::new();
+        let s2 = slot.clone();
+        let child = tg
+            .spawn(c.wrap(async move {
+                let _keep = s2;
+                std::future::pending::<()>().await;
+            }))
+            .unwrap();
+        *slot.borrow_mut() = Some(tg);
+        drop(slot);
+        asyncio::yield_now().await;
+        child.cancel();
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+    });
+    assert_eq!(counts.drops(), 1);
+}
+
+/// A child that returned keeps its value even if dropping its future (after
+/// it returned) drops the group, which cancels what is still running: by
+/// then the child is finishing, not running. (A child that drops its group
+/// *during* its last poll cancels itself, like any task that calls
+/// `cancel()` on itself, and ends cancelled, as in asyncio.)
+#[test]
+fn a_returned_child_is_not_turned_into_a_cancellation_by_its_own_drop() {
+    /// Ready on its second poll; holds the group until it is dropped.
+    struct HoldsGroup(Option<Rc<TaskGroup>>, bool);
+    impl std::future::Future for HoldsGroup {
+        type Output = u32;
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<u32> {
+            if self.1 {
+                return std::task::Poll::Ready(7);
+            }
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+    asyncio::run(async {
+        let tg = Rc::new(TaskGroup::new());
+        let child = tg.spawn(HoldsGroup(Some(tg.clone()), false)).unwrap();
+        drop(tg); // the child now owns the group's last reference
+        assert_eq!(child.await, Some(7));
+    });
+}

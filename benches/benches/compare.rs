@@ -33,7 +33,9 @@ macro_rules! workloads {
         use std::sync::Arc;
         use std::time::Duration;
 
-        use asyncio_benches::{assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, YieldOnce, YieldThen};
+        use asyncio_benches::{
+            assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, ThreadRx, ThreadTx, YieldOnce, YieldThen,
+        };
 
         type R = $rt;
 
@@ -345,6 +347,68 @@ macro_rules! workloads {
                 assert_eq!(sum, n * (n - 1) / 2, "wrong items");
             })
         }
+
+        /// A plain std thread (no runtime on it) sends `0..n` into the
+        /// runtime's cross-thread channel bounded at `capacity` with the
+        /// channel's blocking send, then drops its sender (closing the
+        /// channel); one task on the runtime receives with the async receive
+        /// until the channel is closed and drained, checking the count and
+        /// the sum.
+        pub fn channel_cross_thread(n: usize, capacity: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let (tx, mut rx) = R::thread_channel::<u64>(capacity);
+                let producer = std::thread::spawn(move || {
+                    for i in 0..n as u64 {
+                        tx.enqueue_blocking(i);
+                    }
+                });
+                let consumer = R::spawn(async move {
+                    let (mut got, mut sum) = (0u64, 0u64);
+                    while let Some(v) = rx.dequeue().await {
+                        got += 1;
+                        sum += v;
+                    }
+                    (got, sum)
+                });
+                let (got, sum) = consumer.await;
+                producer.join().expect("producer thread");
+                let n = n as u64;
+                assert_eq!(got, n, "items lost or duplicated");
+                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+            })
+        }
+
+        /// The other direction: one task on the runtime sends `0..n` into
+        /// the cross-thread channel with the async send, then drops its
+        /// sender; a plain std thread receives with the blocking receive
+        /// until closed and drained. The root awaits the task, then joins
+        /// the thread (by then it has at most `capacity` items left to
+        /// drain, which needs nothing from the runtime) and checks the count
+        /// and the sum.
+        pub fn channel_cross_thread_to_thread(n: usize, capacity: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let (tx, mut rx) = R::thread_channel::<u64>(capacity);
+                let consumer = std::thread::spawn(move || {
+                    let (mut got, mut sum) = (0u64, 0u64);
+                    while let Some(v) = rx.dequeue_blocking() {
+                        got += 1;
+                        sum += v;
+                    }
+                    (got, sum)
+                });
+                let producer = R::spawn(async move {
+                    for i in 0..n as u64 {
+                        tx.enqueue(i).await;
+                    }
+                    tx.close_queue();
+                });
+                producer.await;
+                let (got, sum) = consumer.join().expect("consumer thread");
+                let n = n as u64;
+                assert_eq!(got, n, "items lost or duplicated");
+                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+            })
+        }
     };
 }
 
@@ -411,6 +475,8 @@ fn main() {
     let queue_cap = 1024;
     let (mpmc_producers, mpmc_consumers) = (4, 4);
     let mpmc_per = cfg.size(250_000);
+    let chan_n = cfg.size(1_000_000);
+    let chan_cap = 1024;
 
     let mut rng = XorShift64::new(0x5EED_1234_ABCD_0001);
     let durations: Vec<Duration> = (0..timers_n).map(|_| Duration::from_millis(rng.range(1, 20))).collect();
@@ -623,6 +689,34 @@ fn main() {
                  the tokio columns measure async-channel on tokio's scheduler"
             ),
             runs: per_runtime!(queue_mpmc(mpmc_producers, mpmc_per, mpmc_consumers, queue_cap)),
+        },
+        Workload {
+            name: "channel_cross_thread",
+            unit: "ns/item",
+            ops: chan_n as u64,
+            note: format!(
+                "a plain std thread (not a runtime task) sends 0..{chan_n} into a channel bounded at {chan_cap} \
+                 with the channel's blocking send, then drops its sender; one task on the runtime receives with \
+                 the async recv until closed and drained; the count and sum are checked. asyncio: \
+                 sync::channel({chan_cap}) (send_blocking / recv().await); tokio columns: \
+                 tokio::sync::mpsc::channel({chan_cap}) (blocking_send / recv().await); smol columns: \
+                 async_channel::bounded({chan_cap}) (send_blocking / recv().await). Includes spawning the std \
+                 thread. With two cores the thread, the loop and (mt columns) the two workers share them, so \
+                 how often either side parks and has to be woken dominates"
+            ),
+            runs: per_runtime!(channel_cross_thread(chan_n, chan_cap)),
+        },
+        Workload {
+            name: "channel_cross_thread_to_thread",
+            unit: "ns/item",
+            ops: chan_n as u64,
+            note: format!(
+                "the other direction: one task on the runtime sends 0..{chan_n} into the same channels (bounded \
+                 at {chan_cap}) with the async send, then drops its sender; a plain std thread receives with the \
+                 blocking receive (asyncio: recv_blocking; tokio: blocking_recv; async-channel: recv_blocking) \
+                 until closed and drained; the root awaits the task, joins the thread and checks count and sum"
+            ),
+            runs: per_runtime!(channel_cross_thread_to_thread(chan_n, chan_cap)),
         },
     ];
 

@@ -22,7 +22,12 @@
 //!   `lock`, `new_semaphore`, `acquire`, `spsc_queue`, `mpmc_queue`), over
 //!   asyncio's `sync` primitives (in `Rc`s), tokio's `tokio::sync` ones and
 //!   smol's `async-lock` and `async-channel` (in `Arc`s); the queue halves
-//!   share the [`QueueTx`] and [`QueueRx`] traits.
+//!   share the [`QueueTx`] and [`QueueRx`] traits;
+//! - the same adapters' `thread_channel`: a bounded channel whose halves are
+//!   `Send`, for workloads with one end on a plain std thread (asyncio's
+//!   `sync::channel`, `tokio::sync::mpsc`, `async-channel`); the async ends
+//!   share [`QueueTx`] and [`QueueRx`], the blocking ends [`ThreadTx`] and
+//!   [`ThreadRx`].
 //!
 //! # Fairness rules the adapters follow
 //! - A runtime is built before a measured run and dropped after it: building
@@ -33,7 +38,8 @@
 //!   with no wrapper except the one that turns a join result into the task's
 //!   output, which asyncio and tokio both get and smol does not need, and,
 //!   likewise, the ones that unwrap a `put`/`send` result, turn a `get`/`recv`
-//!   result into an `Option` and unwrap tokio's `Semaphore::acquire`.
+//!   result into an `Option` and unwrap tokio's `Semaphore::acquire` (the
+//!   blocking channel ends get the same two).
 //! - smol is driven by `async_io::block_on`, which is what `smol::block_on` is:
 //!   that thread then runs async-io's reactor and timers itself while idle.
 //!   With `futures_lite::future::block_on` smol's timers would be fired by
@@ -1192,6 +1198,95 @@ impl<T> QueueRx<T> for async_channel::Receiver<T> {
     }
 }
 
+impl<T> QueueTx<T> for asyncio::sync::Sender<T> {
+    #[inline]
+    async fn enqueue(&self, item: T) {
+        if self.send(item).await.is_err() {
+            panic!("asyncio channel closed while sending");
+        }
+    }
+
+    fn close_queue(self) {
+        drop(self);
+    }
+}
+
+impl<T> QueueRx<T> for asyncio::sync::Receiver<T> {
+    #[inline]
+    async fn dequeue(&mut self) -> Option<T> {
+        self.recv().await.ok()
+    }
+}
+
+/// The sending side of a cross-thread channel, used from a plain std thread
+/// (never from a thread running a runtime): [`Asyncio::thread_channel`] and
+/// the like return one. Method names differ from every implementer's own.
+pub trait ThreadTx<T> {
+    /// Puts `item`, blocking the thread while the channel is full.
+    ///
+    /// # Panics
+    /// If the channel was closed (none of the workloads closes a channel that
+    /// is still being sent to), or, for asyncio and tokio, if called on a
+    /// thread that runs their event loop.
+    fn enqueue_blocking(&self, item: T);
+}
+
+/// The receiving side of a cross-thread channel, used from a plain std
+/// thread.
+pub trait ThreadRx<T> {
+    /// The next item, blocking the thread while the channel is empty; `None`
+    /// once every sender is gone and the channel is drained.
+    fn dequeue_blocking(&mut self) -> Option<T>;
+}
+
+impl<T> ThreadTx<T> for asyncio::sync::Sender<T> {
+    #[inline]
+    fn enqueue_blocking(&self, item: T) {
+        if self.send_blocking(item).is_err() {
+            panic!("asyncio channel closed while sending");
+        }
+    }
+}
+
+impl<T> ThreadRx<T> for asyncio::sync::Receiver<T> {
+    #[inline]
+    fn dequeue_blocking(&mut self) -> Option<T> {
+        self.recv_blocking().ok()
+    }
+}
+
+impl<T> ThreadTx<T> for tokio::sync::mpsc::Sender<T> {
+    #[inline]
+    fn enqueue_blocking(&self, item: T) {
+        if self.blocking_send(item).is_err() {
+            panic!("tokio mpsc receiver dropped while sending");
+        }
+    }
+}
+
+impl<T> ThreadRx<T> for tokio::sync::mpsc::Receiver<T> {
+    #[inline]
+    fn dequeue_blocking(&mut self) -> Option<T> {
+        self.blocking_recv()
+    }
+}
+
+impl<T> ThreadTx<T> for async_channel::Sender<T> {
+    #[inline]
+    fn enqueue_blocking(&self, item: T) {
+        if self.send_blocking(item).is_err() {
+            panic!("async-channel closed while sending");
+        }
+    }
+}
+
+impl<T> ThreadRx<T> for async_channel::Receiver<T> {
+    #[inline]
+    fn dequeue_blocking(&mut self) -> Option<T> {
+        self.recv_blocking().ok()
+    }
+}
+
 impl Asyncio {
     /// An unlocked `asyncio::sync::Lock`.
     pub fn new_lock() -> Rc<asyncio::sync::Lock> {
@@ -1225,6 +1320,12 @@ impl Asyncio {
     /// number of producers and consumers.
     pub fn mpmc_queue<T>(capacity: usize) -> (Rc<asyncio::sync::Queue<T>>, Rc<asyncio::sync::Queue<T>>) {
         Self::spsc_queue(capacity)
+    }
+
+    /// `asyncio::sync::channel(capacity)`: the cross-thread channel (the
+    /// loop-bound `Queue` cannot leave its loop).
+    pub fn thread_channel<T: Send>(capacity: usize) -> (asyncio::sync::Sender<T>, asyncio::sync::Receiver<T>) {
+        asyncio::sync::channel(capacity)
     }
 }
 
@@ -1269,6 +1370,14 @@ macro_rules! tokio_sync_fns {
             pub fn mpmc_queue<T: Send>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
                 async_channel::bounded(capacity)
             }
+
+            /// `tokio::sync::mpsc::channel(capacity)`, as [`Self::spsc_queue`]
+            /// (its blocking ends: `blocking_send`, `blocking_recv`).
+            pub fn thread_channel<T: Send>(
+                capacity: usize,
+            ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+                tokio::sync::mpsc::channel(capacity)
+            }
         }
     };
 }
@@ -1308,6 +1417,12 @@ macro_rules! smol_sync_fns {
 
             /// `async_channel::bounded(capacity)`, as [`Self::spsc_queue`].
             pub fn mpmc_queue<T>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+                async_channel::bounded(capacity)
+            }
+
+            /// `async_channel::bounded(capacity)`, as [`Self::spsc_queue`]
+            /// (its blocking ends: `send_blocking`, `recv_blocking`).
+            pub fn thread_channel<T: Send>(capacity: usize) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
                 async_channel::bounded(capacity)
             }
         }
@@ -1471,6 +1586,53 @@ mod tests {
                     tx.close_queue();
                     assert_eq!(rx2.dequeue().await, Some(7));
                     assert_eq!(rx2.dequeue().await, None);
+                });
+            }};
+        }
+        check!(Asyncio);
+        check!(TokioCt);
+        check!(SmolLocal);
+        check!(TokioMt);
+        check!(SmolMt);
+    }
+    #[test]
+    fn every_runtime_crosses_threads_on_channels() {
+        macro_rules! check {
+            ($r:ty) => {{
+                <$r>::new().block_on(async {
+                    // A std thread sends, a task receives.
+                    let (tx, mut rx) = <$r>::thread_channel::<u64>(4);
+                    let sender = std::thread::spawn(move || {
+                        for i in 0..100 {
+                            tx.enqueue_blocking(i);
+                        }
+                    });
+                    let receiver = <$r>::spawn(async move {
+                        let mut got = Vec::new();
+                        while let Some(v) = rx.dequeue().await {
+                            got.push(v);
+                        }
+                        got
+                    });
+                    assert_in_order(&receiver.await, 100);
+                    sender.join().expect("sender thread");
+                    // A task sends, a std thread receives.
+                    let (tx, mut rx) = <$r>::thread_channel::<u64>(4);
+                    let receiver = std::thread::spawn(move || {
+                        let mut got = Vec::new();
+                        while let Some(v) = rx.dequeue_blocking() {
+                            got.push(v);
+                        }
+                        got
+                    });
+                    let sender = <$r>::spawn(async move {
+                        for i in 0..100 {
+                            tx.enqueue(i).await;
+                        }
+                        tx.close_queue();
+                    });
+                    sender.await;
+                    assert_in_order(&receiver.join().expect("receiver thread"), 100);
                 });
             }};
         }

@@ -391,6 +391,10 @@ impl Core {
     /// Marks `t` complete, hands its output on and releases the loop's
     /// reference (or leaves it to the ready-queue entry, while closing).
     pub(crate) fn complete(&self, t: RawTask, cancelled: bool) {
+        debug_assert!(!t.is_complete(), "a task completed twice");
+        if t.is_complete() {
+            return;
+        }
         t.set(COMPLETE | if cancelled { CANCELLED } else { 0 });
         t.clear(RUNNING | NOTIFIED);
         self.tasks.borrow_mut().remove(t);
@@ -504,9 +508,13 @@ impl Core {
     fn accept_remote(&self, item: Remote) {
         match item {
             Remote::Wake(SendTask(t)) => {
+                // A swap, not a store: it reads the last waker's `true`, so
+                // what that waker published before waking is visible to the
+                // poll that follows (a plain store could miss it while the
+                // waker, seeing the flag still set, queued nothing).
                 t.header()
                     .remote_queued
-                    .store(false, std::sync::atomic::Ordering::Release);
+                    .swap(false, std::sync::atomic::Ordering::AcqRel);
                 schedule_local(self, t);
                 // SAFETY: the queue entry owned this reference.
                 unsafe { t.dec_ref() };
@@ -556,7 +564,7 @@ impl Core {
                 Remote::Wake(SendTask(t)) => {
                     t.header()
                         .remote_queued
-                        .store(false, std::sync::atomic::Ordering::Release);
+                        .swap(false, std::sync::atomic::Ordering::AcqRel);
                     // SAFETY: the queue entry owned this reference.
                     unsafe { t.dec_ref() };
                 }

@@ -268,7 +268,9 @@ impl<F: Future> FutureSet<F> {
     /// returns the output or (with `keep`) stores it in the slot.
     fn poll_child(&mut self, i: usize, keep: bool) -> Option<F::Output> {
         let node = &self.shared.nodes[i];
-        node.queued.store(false, Ordering::Release);
+        // A swap, not a store: see `accept_remote` in core.rs (a waker that
+        // found the flag still set must have its writes seen by this poll).
+        node.queued.swap(false, Ordering::AcqRel);
         let data = node as *const Node as *const ();
         // SAFETY: a waker for node `i` borrowing the set's own reference to
         // the block (ManuallyDrop: it releases nothing); clones made by the

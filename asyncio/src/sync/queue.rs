@@ -26,7 +26,9 @@ trait Store<T> {
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
     fn len(&self) -> usize;
-    fn clear(&mut self) -> usize;
+    /// Removes every item, handing them back to be dropped by the caller
+    /// (outside any borrow: an item's destructor may use the queue).
+    fn take_all(&mut self) -> Vec<T>;
 }
 
 impl<T> Store<T> for VecDeque<T> {
@@ -39,10 +41,8 @@ impl<T> Store<T> for VecDeque<T> {
     fn len(&self) -> usize {
         VecDeque::len(self)
     }
-    fn clear(&mut self) -> usize {
-        let n = VecDeque::len(self);
-        VecDeque::clear(self);
-        n
+    fn take_all(&mut self) -> Vec<T> {
+        self.drain(..).collect()
     }
 }
 
@@ -59,10 +59,8 @@ impl<T> Store<T> for Lifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn clear(&mut self) -> usize {
-        let n = self.0.len();
-        self.0.clear();
-        n
+    fn take_all(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.0)
     }
 }
 
@@ -79,10 +77,8 @@ impl<T: Ord> Store<T> for Smallest<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn clear(&mut self) -> usize {
-        let n = self.0.len();
-        self.0.clear();
-        n
+    fn take_all(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.0).into_iter().map(|Reverse(t)| t).collect()
     }
 }
 
@@ -205,9 +201,11 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     fn shutdown(&self, immediate: bool) {
+        let mut discarded = Vec::new();
         if immediate {
             self.shutdown.set(Shutdown::Immediate);
-            let dropped = self.items.borrow_mut().clear();
+            discarded = self.items.borrow_mut().take_all();
+            let dropped = discarded.len();
             self.reserved_items.set(0);
             let left = self.unfinished.get().saturating_sub(dropped);
             self.unfinished.set(left);
@@ -221,6 +219,7 @@ impl<T, S: Store<T>> Core<T, S> {
         // item if one is left (graceful drain), else fail.
         self.putters.borrow_mut().grant_all_with(SHUT_DOWN);
         self.getters.borrow_mut().grant_all_with(SHUT_DOWN);
+        drop(discarded);
     }
 }
 

@@ -92,7 +92,11 @@ impl Semaphore {
 
     #[inline]
     fn add_permits(&self, n: usize) {
-        let free = self.permits.get() + n;
+        let free = self
+            .permits
+            .get()
+            .checked_add(n)
+            .expect("Semaphore permit count overflowed usize");
         if self.waiters.borrow().is_empty() {
             self.permits.set(free);
             return;

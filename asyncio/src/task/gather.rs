@@ -238,7 +238,9 @@ macro_rules! gather {
 
 /// Awaits up to twelve `Result` futures concurrently; the first `Err` is
 /// returned at once and the other futures are dropped (asyncio's
-/// `gather(..., return_exceptions=False)`, but nothing is left running).
+/// `gather(..., return_exceptions=False)`, except that plain futures do not
+/// keep running; a [`Task`](crate::Task) argument is detached, as any dropped
+/// handle, and keeps running).
 /// All `Ok`: the tuple of values, in argument order.
 ///
 /// # Cancel safety

@@ -115,7 +115,9 @@ impl Inner {
 /// - Dropping the group — including leaving a scope early with `?`, or the
 ///   task that owns the group being cancelled — cancels every child that is
 ///   still running *before the drop returns*: their futures are dropped on
-///   the spot, so no child outlives its group. The owner's own cancellation
+///   the spot, so no child outlives its group. (Dropped with no loop running
+///   on the thread, e.g. after being returned out of `run`, the children are
+///   cancelled at their loop's next turn instead.) The owner's own cancellation
 ///   is never swallowed: it is a drop, which the group cannot intercept.
 /// - [`cancel`](TaskGroup::cancel) stops every child cleanly; it is not a
 ///   failure, and `join` then returns `Ok` unless a child had failed.

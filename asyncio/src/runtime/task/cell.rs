@@ -124,6 +124,10 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
         Ok(Poll::Ready(v)) => Ok(v),
         Err(payload) => Err(TaskError::panicked(id, payload)),
     };
+    // From here on the task is finishing: a cancel from the future's own
+    // destructor must neither drop it again nor turn its result into a
+    // cancellation.
+    mark_finishing(ptr);
     // SAFETY: the stage is still Running: only the poll above ran.
     let drop_panic = unsafe { drop_future(stage) };
     *stage = Stage::Finished(match (output, drop_panic) {
@@ -142,6 +146,7 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     let stage = unsafe { stage::<F>(ptr) };
     // SAFETY: the cell is live.
     let id = unsafe { ptr.as_ref() }.id;
+    mark_finishing(ptr);
     if matches!(stage, Stage::Running(_)) {
         // SAFETY: checked Running just above.
         if let Some(p) = unsafe { drop_future(stage) } {
@@ -155,6 +160,13 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     }
     // The stage is Consumed now: this assignment drops nothing.
     *stage = Stage::Finished(Err(TaskError::cancelled(id)));
+}
+
+/// Sets `FINISHING` on the task (loop thread).
+fn mark_finishing(ptr: NonNull<Header>) {
+    // SAFETY: the cell is live while one of its vtable functions runs.
+    let h = unsafe { ptr.as_ref() };
+    h.state.set(h.state.get() | super::FINISHING);
 }
 
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {

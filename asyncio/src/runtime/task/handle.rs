@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
-use super::{cell, waker, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED, RUNNING};
+use super::{cell, waker, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED, FINISHING, RUNNING};
 use crate::task::{TaskError, TaskId};
 
 /// One counted, untyped reference to a task.
@@ -75,7 +75,7 @@ impl OwnedTask {
     /// falls back to [`cancel`](Self::cancel). False if already complete.
     pub(crate) fn cancel_now(&self) -> bool {
         let raw = self.raw;
-        if raw.state() & COMPLETE != 0 {
+        if raw.state() & (COMPLETE | FINISHING) != 0 {
             return false;
         }
         let done = crate::runtime::context::with_core(|core| match core {
@@ -119,7 +119,8 @@ impl OwnedTask {
 /// Requests cancellation of `raw` (alive, on its loop's thread).
 pub(crate) fn request_cancel(raw: RawTask) -> bool {
     let s = raw.state();
-    if s & COMPLETE != 0 {
+    if s & (COMPLETE | FINISHING) != 0 {
+        // Done, or its future is being dropped: too late to cancel.
         return false;
     }
     if s & CANCEL_REQUESTED == 0 {

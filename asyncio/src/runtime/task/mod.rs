@@ -53,6 +53,7 @@
 //! | `CANCEL_REQUESTED` | `cancel()` was called; the next poll drops the future |
 //! | `CANCELLED` | completed by cancellation |
 //! | `DETACHED` | the `Task` handle was dropped |
+//! | `FINISHING` | the future returned, panicked or is being cancelled, and is being dropped: it is too late to cancel, and a cancel from inside that drop (a destructor dropping the task's own `TaskGroup`) must not drop it a second time |
 
 mod cell;
 mod handle;
@@ -81,6 +82,7 @@ pub(crate) const COMPLETE: u16 = 1 << 3;
 pub(crate) const CANCEL_REQUESTED: u16 = 1 << 4;
 pub(crate) const CANCELLED: u16 = 1 << 5;
 pub(crate) const DETACHED: u16 = 1 << 6;
+pub(crate) const FINISHING: u16 = 1 << 7;
 
 /// Type-erased operations on a task cell; one static instance per future type.
 pub(crate) struct Vtable {
