@@ -321,8 +321,9 @@ fn a_group_owned_by_its_cancelled_child_drops_it_once() {
 /// `cancel()` on itself, and ends cancelled, as in asyncio.)
 #[test]
 fn a_returned_child_is_not_turned_into_a_cancellation_by_its_own_drop() {
-    /// Ready on its second poll; holds the group until it is dropped.
-    struct HoldsGroup(Option<Rc<TaskGroup>>, bool);
+    /// Ready on its second poll; holds the group until it is dropped (the
+    /// field is never read: holding it is the point).
+    struct HoldsGroup(#[allow(dead_code)] Option<Rc<TaskGroup>>, bool);
     impl std::future::Future for HoldsGroup {
         type Output = u32;
         fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<u32> {
