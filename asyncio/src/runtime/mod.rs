@@ -28,7 +28,7 @@ pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod wait_queue;
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, asyncio_loom))]
 mod loom_remote;
 
 pub(crate) use self::core::Core;
