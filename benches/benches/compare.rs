@@ -276,6 +276,39 @@ macro_rules! workloads {
             })
         }
 
+        /// `n` round trips between two tasks through two notifications: A
+        /// notifies "ping" and waits for "pong", B waits for "ping" and
+        /// notifies "pong". A shared turn counter, bumped by each side before
+        /// it notifies, is checked by each side after its wait returns, so a
+        /// lost or a stale notification fails the run instead of skewing it.
+        pub fn event_pingpong(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let (ping, pong) = (R::new_event(), R::new_event());
+                let turns = Arc::new(AtomicU64::new(0));
+                let a = {
+                    let (ping, pong, turns) = (ping.clone(), pong.clone(), turns.clone());
+                    R::spawn(async move {
+                        for i in 0..n as u64 {
+                            turns.fetch_add(1, Ordering::Relaxed);
+                            R::notify_event(&ping);
+                            R::wait_event(&pong).await;
+                            assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 2, "pong out of turn");
+                        }
+                    })
+                };
+                let b = R::spawn(async move {
+                    for i in 0..n as u64 {
+                        R::wait_event(&ping).await;
+                        assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 1, "ping out of turn");
+                        turns.fetch_add(1, Ordering::Relaxed);
+                        R::notify_event(&pong);
+                    }
+                });
+                a.await;
+                b.await;
+            })
+        }
+
         /// One producer task putting `0..n` into a bounded queue of
         /// `capacity`, then closing it; one consumer task getting until the
         /// queue is closed and drained, checking the items arrive in order.
@@ -471,6 +504,7 @@ fn main() {
     let lock_n = cfg.size(1_000_000);
     let (lock_tasks, lock_iters) = if cfg.smoke { (100, 10) } else { (100, 10_000) };
     let (sem_permits, sem_tasks, sem_iters) = if cfg.smoke { (10, 100, 10) } else { (10, 1000, 100) };
+    let event_n = cfg.size(100_000);
     let queue_n = cfg.size(1_000_000);
     let queue_cap = 1024;
     let (mpmc_producers, mpmc_consumers) = (4, 4);
@@ -662,6 +696,25 @@ fn main() {
                  (smol::lock::Semaphore, Arc; unfair, no hand-off)"
             ),
             runs: per_runtime!(semaphore(sem_permits, sem_tasks, sem_iters)),
+        },
+        Workload {
+            name: "event_pingpong",
+            unit: "ns/round trip",
+            ops: event_n as u64,
+            note: format!(
+                "2 tasks, {event_n} round trips through two notifications: A notifies ping and waits for pong, B \
+                 waits for ping and notifies pong; a shared AtomicU64 turn counter (the same code for all) is \
+                 bumped before each notify and checked after each wait. asyncio: sync::Event (Rc; set, wait, \
+                 then clear at once, since an Event stays set: safe because each side sets only after the other \
+                 has answered); tokio columns: tokio::sync::Notify (Arc; notify_one stores a permit if nobody \
+                 waits, notified consumes it); smol columns: event_listener::Event (the primitive async-lock and \
+                 async-channel are built on, Arc) with an AtomicBool per direction, since a notify with no \
+                 listener is lost: set the flag, notify(1); the waiter swaps the flag, listen(), swaps it again, \
+                 awaits the listener (listen() boxes the listener, one allocation per wait that blocks, as in \
+                 async-lock and async-channel; a Semaphore::new(0) used as a notify would be the same listener \
+                 behind a permit count). Each round trip is two task switches"
+            ),
+            runs: per_runtime!(event_pingpong(event_n)),
         },
         Workload {
             name: "queue_spsc",

@@ -23,6 +23,11 @@
 //!   asyncio's `sync` primitives (in `Rc`s), tokio's `tokio::sync` ones and
 //!   smol's `async-lock` and `async-channel` (in `Arc`s); the queue halves
 //!   share the [`QueueTx`] and [`QueueRx`] traits;
+//! - the same adapters' notification functions (`new_event`, `notify_event`,
+//!   `wait_event`): a one-waiter, auto-reset hand-off over asyncio's
+//!   `sync::Event` (in an `Rc`, cleared after each wait), tokio's
+//!   `sync::Notify` and, for smol, an `event_listener::Event` with a flag
+//!   ([`FlagEvent`]), the peers' in `Arc`s;
 //! - the same adapters' `thread_channel`: a bounded channel whose halves are
 //!   `Send`, for workloads with one end on a plain std thread (asyncio's
 //!   `sync::channel`, `tokio::sync::mpsc`, `async-channel`); the async ends
@@ -39,7 +44,11 @@
 //!   output, which asyncio and tokio both get and smol does not need, and,
 //!   likewise, the ones that unwrap a `put`/`send` result, turn a `get`/`recv`
 //!   result into an `Option` and unwrap tokio's `Semaphore::acquire` (the
-//!   blocking channel ends get the same two).
+//!   blocking channel ends get the same two). asyncio's `Event` stays set
+//!   until cleared, so its `wait_event` clears it as soon as its wait
+//!   returns; `event_listener::Event` stores no notification, so the smol
+//!   columns pair it with a flag ([`FlagEvent`]), the pattern its own docs
+//!   show; tokio's `Notify` stores a permit and needs neither.
 //! - smol is driven by `async_io::block_on`, which is what `smol::block_on` is:
 //!   that thread then runs async-io's reactor and timers itself while idle.
 //!   With `futures_lite::future::block_on` smol's timers would be fired by
@@ -1432,6 +1441,132 @@ macro_rules! smol_sync_fns {
 smol_sync_fns!(SmolLocal);
 smol_sync_fns!(SmolMt);
 
+// ---------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------
+//
+// Each adapter has `new_event`, `notify_event` and `wait_event`: a
+// notification one task sends and one other task waits for, consumed by the
+// wait (auto-reset), so that two of them hand a turn back and forth.
+
+/// `event_listener::Event` (the smol ecosystem's notification primitive, on
+/// which async-lock and async-channel are built) plus the flag it needs to
+/// be a notification: the event itself stores nothing, a `notify` with no
+/// listener registered is lost. The flag is set before notifying and
+/// consumed by the waiter, which checks it before and again after
+/// registering its listener (the pattern of event-listener's own docs).
+#[derive(Debug, Default)]
+pub struct FlagEvent {
+    set: AtomicBool,
+    event: event_listener::Event,
+}
+
+impl FlagEvent {
+    /// An unset event.
+    pub fn new() -> Self {
+        FlagEvent::default()
+    }
+
+    /// Sets the flag, then `Event::notify(1)`.
+    #[inline]
+    pub fn notify(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        self.event.notify(1);
+    }
+
+    /// Waits until the flag is set and consumes it: check, `Event::listen`,
+    /// check again, await the listener, repeat. One waiter at a time.
+    pub async fn wait(&self) {
+        loop {
+            if self.set.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            let listener = self.event.listen();
+            // A notify between the first check and the listen found no
+            // listener: look again.
+            if self.set.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+impl Asyncio {
+    /// An unset `asyncio::sync::Event`.
+    pub fn new_event() -> Rc<asyncio::sync::Event> {
+        Rc::new(asyncio::sync::Event::new())
+    }
+
+    /// `Event::set`.
+    #[inline]
+    pub fn notify_event(event: &asyncio::sync::Event) {
+        event.set();
+    }
+
+    /// `Event::wait`, then `Event::clear` as soon as it returns (an
+    /// `Event` stays set until cleared). The notifier only sets it again
+    /// after the waiter has answered, so this clear never eats the next
+    /// round's notification.
+    #[inline]
+    pub async fn wait_event(event: &asyncio::sync::Event) {
+        event.wait().await;
+        event.clear();
+    }
+}
+
+macro_rules! tokio_event_fns {
+    ($ty:ty) => {
+        impl $ty {
+            /// A `tokio::sync::Notify` with no permit.
+            pub fn new_event() -> Arc<tokio::sync::Notify> {
+                Arc::new(tokio::sync::Notify::new())
+            }
+
+            /// `Notify::notify_one` (stores a permit if nobody waits yet).
+            #[inline]
+            pub fn notify_event(event: &tokio::sync::Notify) {
+                event.notify_one();
+            }
+
+            /// `Notify::notified` (consumes the permit).
+            #[inline]
+            pub fn wait_event(event: &tokio::sync::Notify) -> tokio::sync::futures::Notified<'_> {
+                event.notified()
+            }
+        }
+    };
+}
+
+tokio_event_fns!(TokioCt);
+tokio_event_fns!(TokioMt);
+
+macro_rules! smol_event_fns {
+    ($ty:ty) => {
+        impl $ty {
+            /// An unset [`FlagEvent`] (`event_listener::Event` plus a flag).
+            pub fn new_event() -> Arc<FlagEvent> {
+                Arc::new(FlagEvent::new())
+            }
+
+            /// [`FlagEvent::notify`].
+            #[inline]
+            pub fn notify_event(event: &FlagEvent) {
+                event.notify();
+            }
+
+            /// [`FlagEvent::wait`].
+            #[inline]
+            pub fn wait_event(event: &FlagEvent) -> impl Future<Output = ()> + Send + '_ {
+                event.wait()
+            }
+        }
+    };
+}
+
+smol_event_fns!(SmolLocal);
+smol_event_fns!(SmolMt);
+
 /// The column titles of the five runtimes, in table order.
 pub const RUNTIME_NAMES: [&str; 5] = [
     Asyncio::NAME,
@@ -1595,6 +1730,50 @@ mod tests {
         check!(TokioMt);
         check!(SmolMt);
     }
+    #[test]
+    fn every_runtime_hands_events_back_and_forth() {
+        macro_rules! check {
+            ($r:ty) => {{
+                <$r>::new().block_on(async {
+                    // A notification sent before anyone waits is kept.
+                    let early = <$r>::new_event();
+                    <$r>::notify_event(&early);
+                    <$r>::wait_event(&early).await;
+                    // Strict alternation: each side sees exactly the turns
+                    // the other has taken, never a stale notification.
+                    let (ping, pong) = (<$r>::new_event(), <$r>::new_event());
+                    let turns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                    let a = {
+                        let (ping, pong, turns) = (ping.clone(), pong.clone(), turns.clone());
+                        <$r>::spawn(async move {
+                            for i in 0..100u64 {
+                                turns.fetch_add(1, Ordering::Relaxed);
+                                <$r>::notify_event(&ping);
+                                <$r>::wait_event(&pong).await;
+                                assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 2);
+                            }
+                        })
+                    };
+                    let b = <$r>::spawn(async move {
+                        for i in 0..100u64 {
+                            <$r>::wait_event(&ping).await;
+                            assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 1);
+                            turns.fetch_add(1, Ordering::Relaxed);
+                            <$r>::notify_event(&pong);
+                        }
+                    });
+                    a.await;
+                    b.await;
+                });
+            }};
+        }
+        check!(Asyncio);
+        check!(TokioCt);
+        check!(SmolLocal);
+        check!(TokioMt);
+        check!(SmolMt);
+    }
+
     #[test]
     fn every_runtime_crosses_threads_on_channels() {
         macro_rules! check {
