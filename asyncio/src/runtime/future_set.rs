@@ -79,6 +79,9 @@ unsafe fn node<'a>(p: *const ()) -> &'a Node {
     unsafe { &*(p as *const Node) }
 }
 
+/// # Safety
+/// `p` is a node of a live set's waker block, from a waker made with
+/// `VTABLE`; the clone owns one more strong count of the block.
 unsafe fn clone(p: *const ()) -> RawWaker {
     // SAFETY: `p` comes from one of our wakers; the block is alive, and a
     // clone owns one more strong count of it.
@@ -86,6 +89,8 @@ unsafe fn clone(p: *const ()) -> RawWaker {
     RawWaker::new(p, &VTABLE)
 }
 
+/// # Safety
+/// As `clone`; consumes the count the waker owned.
 unsafe fn wake(p: *const ()) {
     // SAFETY: forwarded; then release the count this waker owned.
     unsafe {
@@ -94,6 +99,8 @@ unsafe fn wake(p: *const ()) {
     }
 }
 
+/// # Safety
+/// As `clone`; the count stays with the caller.
 unsafe fn wake_by_ref(p: *const ()) {
     // SAFETY: `p` comes from one of our wakers.
     let n = unsafe { node(p) };
@@ -117,6 +124,8 @@ unsafe fn wake_by_ref(p: *const ()) {
     shared.parent.wake();
 }
 
+/// # Safety
+/// As `clone`; releases the count the waker owned.
 unsafe fn drop_waker(p: *const ()) {
     // SAFETY: each of our owned wakers holds one strong count.
     unsafe { Arc::decrement_strong_count(node(p).shared) };

@@ -108,6 +108,9 @@ unsafe fn drop_future<F: Future>(stage: &mut Stage<F>) -> Option<Box<dyn std::an
     result.err()
 }
 
+/// # Safety
+/// `ptr` is the header of a live `TaskCell<F>` whose stage is `Running`, on
+/// the loop thread, not re-entered.
 unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
@@ -141,6 +144,9 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
     true
 }
 
+/// # Safety
+/// `ptr` is the header of a live `TaskCell<F>` that is not complete, on the
+/// loop thread, not re-entered.
 unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
@@ -169,6 +175,9 @@ fn mark_finishing(ptr: NonNull<Header>) {
     h.state.set(h.state.get() | super::FINISHING);
 }
 
+/// # Safety
+/// `ptr` is the header of a complete `TaskCell<F>` on the loop thread, and
+/// `dst` points to a valid `Poll<Result<F::Output, TaskError>>`.
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
@@ -183,6 +192,8 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     }
 }
 
+/// # Safety
+/// `ptr` is the header of a live `TaskCell<F>`, on the loop thread.
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
@@ -194,12 +205,17 @@ unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     }
 }
 
+/// # Safety
+/// `ptr` is the header of a live `TaskCell<F>`, on the loop thread.
 unsafe fn output_failed<F: Future>(ptr: NonNull<Header>) -> bool {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
     matches!(stage, Stage::Finished(Err(_)))
 }
 
+/// # Safety
+/// `ptr` is the header of a `TaskCell<F>` whose last reference was just
+/// released; its stage holds neither future nor output.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: called once, with the last reference; the cell was made by
     // Box::leak in spawn_raw, so Box::from_raw gives it back.

@@ -85,6 +85,10 @@ pub(crate) const DETACHED: u16 = 1 << 6;
 pub(crate) const FINISHING: u16 = 1 << 7;
 
 /// Type-erased operations on a task cell; one static instance per future type.
+///
+/// Every function takes the header of a cell of this vtable's future type
+/// and must be called on the loop thread; each implementation's `# Safety`
+/// (in `cell.rs`) gives the state the task must be in.
 pub(crate) struct Vtable {
     /// Polls the future. Returns true when the task completed (the output, or
     /// the panic, is stored and the future dropped).

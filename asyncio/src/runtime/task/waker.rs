@@ -24,11 +24,16 @@ fn task(ptr: *const ()) -> RawTask {
     RawTask(NonNull::new(ptr as *mut Header).expect("null task waker"))
 }
 
+/// # Safety
+/// `ptr` is a task header from a waker made with `VTABLE`; the caller's waker
+/// keeps the task alive. The clone owns a new reference.
 unsafe fn clone(ptr: *const ()) -> RawWaker {
     task(ptr).inc_ref();
     RawWaker::new(ptr, &VTABLE)
 }
 
+/// # Safety
+/// As `clone`; consumes the reference the waker owned.
 unsafe fn wake(ptr: *const ()) {
     let t = task(ptr);
     schedule(t);
@@ -36,10 +41,14 @@ unsafe fn wake(ptr: *const ()) {
     unsafe { t.dec_ref() };
 }
 
+/// # Safety
+/// As `clone`; the reference stays with the caller.
 unsafe fn wake_by_ref(ptr: *const ()) {
     schedule(task(ptr));
 }
 
+/// # Safety
+/// As `clone`; releases the reference the waker owned.
 unsafe fn drop_waker(ptr: *const ()) {
     // SAFETY: dropping a waker releases the reference it held.
     unsafe { task(ptr).dec_ref() };
