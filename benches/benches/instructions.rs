@@ -1,0 +1,206 @@
+//! Instruction counts of the engine's hot paths, for callgrind: run one
+//! workload at one size under one runtime, and nothing else, so that
+//! `valgrind --tool=callgrind` counts exactly that (`benches/callgrind.sh`
+//! runs every workload at two sizes and prints the per-operation difference,
+//! which cancels the fixed cost of starting the process and the runtime).
+//!
+//! ```text
+//! instructions WORKLOAD N [RUNTIME]
+//!   WORKLOAD  spawn | wake | timer | sleep
+//!   N         the number of operations
+//!   RUNTIME   asyncio (default) | tokio-ct | smol-local
+//! ```
+//!
+//! - `spawn`: spawn N empty tasks, then await each handle in order;
+//! - `wake`: one spawned task yielding N times (each yield is one wake and
+//!   one poll through the run queue);
+//! - `timer`: one spawned task running N 60-second timeouts in sequence
+//!   around a future that is pending once: each arms a timer and cancels it
+//!   (plus the one self-wake of that future);
+//! - `sleep`: N tasks each sleeping 1 ms, then each handle awaited: the
+//!   timer is armed and fires (how many fire per loop turn depends on the
+//!   clock, so this one is the least repeatable).
+//!
+//! Without a workload and a count (as `cargo bench` runs it) every workload
+//! runs once at a small size under every runtime and its wall time per
+//! operation is printed: a quick check that they all work (positional
+//! arguments are then name filters, as in the other bench targets).
+
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+
+use asyncio_benches::{fmt_num, Config, Table};
+
+/// The workloads, generic over the runtime type alias `R`: each builds a
+/// fresh runtime, runs the workload as its root future and returns the time
+/// the root future took.
+macro_rules! workloads {
+    ($rt:ty) => {
+        use std::time::Duration;
+
+        use asyncio_benches::{time_on, YieldOnce};
+
+        type R = $rt;
+
+        /// Spawns `n` empty tasks, then awaits each handle in order.
+        pub fn spawn(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(n);
+                for _ in 0..n {
+                    handles.push(R::spawn(async {}));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One spawned task yielding `n` times.
+        pub fn wake(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        R::yield_now().await;
+                    }
+                });
+                worker.await;
+            })
+        }
+
+        /// One spawned task running `n` 60-second timeouts in sequence around
+        /// a future that is pending once: each arms a timer, then cancels it.
+        pub fn timer(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let r = R::timeout(Duration::from_secs(60), YieldOnce::new()).await;
+                        assert!(r.is_ok(), "a 60 s timeout fired");
+                    }
+                });
+                worker.await;
+            })
+        }
+
+        /// `n` tasks each sleeping 1 ms; awaits them all in order.
+        pub fn sleep(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(n);
+                for _ in 0..n {
+                    handles.push(R::spawn(async {
+                        R::sleep(Duration::from_millis(1)).await;
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// Runs the workload called `name` at size `n`; `None` for an
+        /// unknown name.
+        pub fn run(name: &str, n: usize) -> Option<Duration> {
+            Some(match name {
+                "spawn" => spawn(n),
+                "wake" => wake(n),
+                "timer" => timer(n),
+                "sleep" => sleep(n),
+                _ => return None,
+            })
+        }
+    };
+}
+
+mod on_asyncio {
+    workloads!(asyncio_benches::Asyncio);
+}
+
+mod on_tokio_ct {
+    workloads!(asyncio_benches::TokioCt);
+}
+
+mod on_smol_local {
+    workloads!(asyncio_benches::SmolLocal);
+}
+
+/// The workloads, with the unit of one operation.
+const WORKLOADS: [(&str, &str); 4] = [
+    ("spawn", "task"),
+    ("wake", "yield"),
+    ("timer", "timeout"),
+    ("sleep", "task"),
+];
+
+/// The runtimes, with their column titles.
+const RUNTIMES: [&str; 3] = ["asyncio", "tokio-ct", "smol-local"];
+
+/// Runs `workload` at size `n` on `runtime`; `None` if either is unknown.
+fn run(runtime: &str, workload: &str, n: usize) -> Option<Duration> {
+    match runtime {
+        "asyncio" => on_asyncio::run(workload, n),
+        "tokio-ct" => on_tokio_ct::run(workload, n),
+        "smol-local" => on_smol_local::run(workload, n),
+        _ => None,
+    }
+}
+
+fn usage() -> String {
+    format!(
+        "usage: instructions WORKLOAD N [RUNTIME]\n  WORKLOAD: {}\n  RUNTIME:  {} (default asyncio)",
+        WORKLOADS.map(|(w, _)| w).join(" | "),
+        RUNTIMES.join(" | ")
+    )
+}
+
+fn main() {
+    // `cargo bench` adds `--bench`; flags are not ours.
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let known = |w: &str| WORKLOADS.iter().any(|&(name, _)| name == w);
+
+    // Measurement mode: exactly one workload at one size, nothing printed on
+    // success (callgrind's summary goes to stderr).
+    if let [workload, n, rest @ ..] = args.as_slice() {
+        if known(workload) {
+            let Ok(n) = n.replace('_', "").parse::<usize>() else {
+                eprintln!("N must be a non-negative integer, not {n:?}\n{}", usage());
+                std::process::exit(2);
+            };
+            let runtime = match rest {
+                [] => "asyncio",
+                [r] => r.as_str(),
+                _ => {
+                    eprintln!("too many arguments\n{}", usage());
+                    std::process::exit(2);
+                }
+            };
+            if run(runtime, workload, n).is_none() {
+                eprintln!("unknown runtime {runtime:?}\n{}", usage());
+                std::process::exit(2);
+            }
+            return;
+        }
+    }
+
+    // Quick mode: every (selected) workload at a small size under every
+    // runtime, wall time per operation. For instruction counts use
+    // `bash benches/callgrind.sh`.
+    let cfg = Config::from_env();
+    let n = 1000;
+    println!("{}\n", usage());
+    println!("quick check: every workload at N = {n}, one run each, wall time (not instructions)\n");
+    let mut header = vec!["workload".to_owned(), "unit".to_owned()];
+    header.extend(RUNTIMES.iter().map(|r| r.to_string()));
+    let mut table = Table::new(&header);
+    for (workload, unit) in WORKLOADS {
+        if !cfg.selected(workload) {
+            continue;
+        }
+        let mut row = vec![workload.to_owned(), format!("ns/{unit}")];
+        for runtime in RUNTIMES {
+            let took = run(runtime, workload, n).expect("known workload and runtime");
+            row.push(fmt_num(took.as_nanos() as f64 / n as f64));
+        }
+        table.row(row);
+    }
+    print!("{}", table.render());
+}
