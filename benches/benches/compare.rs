@@ -34,23 +34,13 @@ macro_rules! workloads {
         use std::time::Duration;
 
         use asyncio_benches::{
-            assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, ThreadRx, ThreadTx, YieldOnce, YieldThen,
+            assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, ThreadRx, ThreadTx, YieldThen,
         };
 
         type R = $rt;
 
-        /// Spawns `n` empty tasks, then awaits each handle in order.
-        pub fn spawn_await(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let mut handles = Vec::with_capacity(n);
-                for _ in 0..n {
-                    handles.push(R::spawn(async {}));
-                }
-                for h in handles {
-                    h.await;
-                }
-            })
-        }
+        // spawn_await, timers, timer_churn: shared with the `instructions` bench.
+        asyncio_benches::shared_workloads!();
 
         /// Joins `n` already-ready futures in place (asyncio: `gather`;
         /// peers: the runtime-neutral `join_all`); checks the outputs' order.
@@ -133,36 +123,6 @@ macro_rules! workloads {
                 for h in handles {
                     h.await;
                 }
-            })
-        }
-
-        /// One task per duration, each sleeping that long; awaits them all.
-        pub fn timers(durations: &[Duration]) -> Duration {
-            let durations = durations.to_vec();
-            time_on::<R, _>(async move {
-                let mut handles = Vec::with_capacity(durations.len());
-                for d in durations {
-                    handles.push(R::spawn(async move {
-                        R::sleep(d).await;
-                    }));
-                }
-                for h in handles {
-                    h.await;
-                }
-            })
-        }
-
-        /// One task running `n` 60-second timeouts in sequence around a
-        /// future that is pending once: each arms a timer, then cancels it.
-        pub fn timer_churn(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let worker = R::spawn(async move {
-                    for _ in 0..n {
-                        let r = R::timeout(Duration::from_secs(60), YieldOnce::new()).await;
-                        assert!(r.is_ok(), "a 60 s timeout fired");
-                    }
-                });
-                worker.await;
             })
         }
 

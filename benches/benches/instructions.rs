@@ -39,22 +39,12 @@ macro_rules! workloads {
     ($rt:ty) => {
         use std::time::Duration;
 
-        use asyncio_benches::{time_on, YieldOnce};
+        use asyncio_benches::time_on;
 
         type R = $rt;
 
-        /// Spawns `n` empty tasks, then awaits each handle in order.
-        pub fn spawn(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let mut handles = Vec::with_capacity(n);
-                for _ in 0..n {
-                    handles.push(R::spawn(async {}));
-                }
-                for h in handles {
-                    h.await;
-                }
-            })
-        }
+        // spawn_await, timers, timer_churn: the same code `compare` times.
+        asyncio_benches::shared_workloads!();
 
         /// One spawned task yielding `n` times.
         pub fn wake(n: usize) -> Duration {
@@ -68,43 +58,15 @@ macro_rules! workloads {
             })
         }
 
-        /// One spawned task running `n` 60-second timeouts in sequence around
-        /// a future that is pending once: each arms a timer, then cancels it.
-        pub fn timer(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let worker = R::spawn(async move {
-                    for _ in 0..n {
-                        let r = R::timeout(Duration::from_secs(60), YieldOnce::new()).await;
-                        assert!(r.is_ok(), "a 60 s timeout fired");
-                    }
-                });
-                worker.await;
-            })
-        }
-
-        /// `n` tasks each sleeping 1 ms; awaits them all in order.
-        pub fn sleep(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let mut handles = Vec::with_capacity(n);
-                for _ in 0..n {
-                    handles.push(R::spawn(async {
-                        R::sleep(Duration::from_millis(1)).await;
-                    }));
-                }
-                for h in handles {
-                    h.await;
-                }
-            })
-        }
-
         /// Runs the workload called `name` at size `n`; `None` for an
         /// unknown name.
         pub fn run(name: &str, n: usize) -> Option<Duration> {
             Some(match name {
-                "spawn" => spawn(n),
+                "spawn" => spawn_await(n),
                 "wake" => wake(n),
-                "timer" => timer(n),
-                "sleep" => sleep(n),
+                "timer" => timer_churn(n),
+                // `n` tasks each sleeping 1 ms, awaited in order.
+                "sleep" => timers(&vec![Duration::from_millis(1); n]),
                 _ => return None,
             })
         }

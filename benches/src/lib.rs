@@ -1590,6 +1590,57 @@ pub fn time_on<R: Runtime, F: Future<Output = ()>>(body: F) -> Duration {
     took
 }
 
+/// The workloads both bench targets run (`compare` times them, `instructions`
+/// counts their instructions), written once. Expand inside a module that has
+/// a `type R = <runtime adapter>;` and `std::time::Duration` in scope.
+#[macro_export]
+macro_rules! shared_workloads {
+    () => {
+        /// Spawns `n` empty tasks, then awaits each handle in order.
+        pub fn spawn_await(n: usize) -> Duration {
+            $crate::time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(n);
+                for _ in 0..n {
+                    handles.push(R::spawn(async {}));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One task per duration, each sleeping that long; awaits them all.
+        pub fn timers(durations: &[Duration]) -> Duration {
+            let durations = durations.to_vec();
+            $crate::time_on::<R, _>(async move {
+                let mut handles = Vec::with_capacity(durations.len());
+                for d in durations {
+                    handles.push(R::spawn(async move {
+                        R::sleep(d).await;
+                    }));
+                }
+                for h in handles {
+                    h.await;
+                }
+            })
+        }
+
+        /// One task running `n` 60-second timeouts in sequence around a
+        /// future that is pending once: each arms a timer, then cancels it.
+        pub fn timer_churn(n: usize) -> Duration {
+            $crate::time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let r = R::timeout(Duration::from_secs(60), $crate::YieldOnce::new()).await;
+                        assert!(r.is_ok(), "a 60 s timeout fired");
+                    }
+                });
+                worker.await;
+            })
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
