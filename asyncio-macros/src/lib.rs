@@ -60,8 +60,12 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<pr
     let runner = quote! {
         ::asyncio::Runner::new() #debug #virtual_time
     };
+    // A `main` is also the entry of process-pool workers (the same program
+    // started again): in a worker, the hook serves jobs and never returns.
+    let worker_hook = (!is_test).then(|| quote! { ::asyncio::executor::worker_entry(); });
     let new_body = quote! {
         {
+            #worker_hook
             let mut __runner = #runner;
             let __output = __runner.run(async move #body);
             __runner.close();
@@ -86,6 +90,10 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<pr
 }
 
 /// Runs an `async fn main` on a fresh event loop, as `asyncio.run(main())`.
+///
+/// It first calls `asyncio::executor::worker_entry()`, so the program can
+/// use a `ProcessPoolExecutor`: in a worker process, `main` serves jobs
+/// instead of running its body.
 ///
 /// `#[asyncio::main(debug)]` turns on debug mode; `#[asyncio::main(virtual_time)]`
 /// starts on a paused virtual clock.

@@ -6,10 +6,12 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::completion::Completion;
+use crate::executor::{JobHandle, ThreadPoolExecutor};
 use crate::runtime::core::{CallbackCell, Ready};
 use crate::runtime::remote::{Remote, Shared};
 use crate::runtime::timer::TimerAction;
@@ -103,6 +105,49 @@ impl EventLoop {
     /// The loop's current time (`loop.time()`).
     pub fn time(&self) -> Instant {
         Instant(self.core.clock.now())
+    }
+
+    /// The loop's default thread pool, the one [`to_thread`](crate::to_thread)
+    /// uses; created at first use with
+    /// [`default_max_workers`](crate::executor::default_max_workers) threads
+    /// named `asyncio-worker-<n>`.
+    pub fn default_executor(&self) -> ThreadPoolExecutor {
+        self.core
+            .default_executor
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                ThreadPoolExecutor::builder()
+                    .thread_name_prefix("asyncio-worker")
+                    .build()
+            })
+            .clone()
+    }
+
+    /// Makes `executor` the loop's default thread pool
+    /// (`loop.set_default_executor`). The previous one is shut down without
+    /// waiting: its jobs still run.
+    pub fn set_default_executor(&self, executor: ThreadPoolExecutor) {
+        let old = self.core.default_executor.borrow_mut().replace(executor);
+        if let Some(old) = old {
+            old.shutdown(false, false);
+        }
+    }
+
+    /// Runs `f` on `executor`, or on the default pool for `None`
+    /// (`loop.run_in_executor(executor, f)`).
+    ///
+    /// # Cancel safety
+    /// Dropping the returned future cancels the job if it has not started; a
+    /// started job runs on and its result is discarded.
+    pub fn run_in_executor<F, T>(&self, executor: Option<&ThreadPoolExecutor>, f: F) -> JobHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match executor {
+            Some(e) => crate::executor::run_in_executor(e, f),
+            None => crate::executor::run_in_executor(&self.default_executor(), f),
+        }
     }
 
     /// Schedules `future` on this loop (`loop.create_task`). Works before the
@@ -289,7 +334,7 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let slot = Arc::new(Slot::<F::Output>::default());
+        let slot: Arc<Slot<F::Output>> = Arc::new(Completion::new(CancelRequest::default()));
         let mut guard = StartGuard(Some(slot.clone()));
         self.call_soon_threadsafe(move || {
             let slot = guard.0.take().expect("start guard armed");
@@ -314,54 +359,15 @@ impl fmt::Debug for LoopHandle {
     }
 }
 
-struct SlotState<T> {
-    result: Option<Result<T, TaskError>>,
-    taken: bool,
-    waker: Option<Waker>,
+/// A cancellation request from the submitting side, and the loop-side
+/// watcher to wake with it.
+#[derive(Default)]
+struct CancelRequest {
     cancel: bool,
     watcher: Option<Waker>,
 }
 
-struct Slot<T> {
-    state: Mutex<SlotState<T>>,
-    cv: Condvar,
-}
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Slot {
-            state: Mutex::new(SlotState {
-                result: None,
-                taken: false,
-                waker: None,
-                cancel: false,
-                watcher: None,
-            }),
-            cv: Condvar::new(),
-        }
-    }
-}
-
-impl<T> Slot<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn complete(&self, result: Result<T, TaskError>) {
-        let waker = {
-            let mut s = self.lock();
-            if s.result.is_some() || s.taken {
-                return;
-            }
-            s.result = Some(result);
-            s.waker.take()
-        };
-        self.cv.notify_all();
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-}
+type Slot<T> = Completion<Result<T, TaskError>, CancelRequest>;
 
 /// Completes the slot as cancelled if the submitted callback never ran
 /// (the loop closed first); disarmed by taking the slot out.
@@ -389,11 +395,11 @@ impl<T> Future for Watcher<T> {
         let this = self.get_mut();
         {
             let mut s = this.slot.lock();
-            if s.cancel {
-                s.cancel = false;
+            if s.extra.cancel {
+                s.extra.cancel = false;
                 this.task.cancel();
             }
-            s.watcher = Some(cx.waker().clone());
+            s.extra.watcher = Some(cx.waker().clone());
         }
         match Pin::new(&mut this.task).poll(cx) {
             Poll::Ready(r) => {
@@ -448,36 +454,15 @@ impl<T> ConcurrentFuture<T> {
             "ConcurrentFuture::result called on the thread running its own event loop: that would deadlock; await it instead"
         );
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let mut s = self.slot.lock();
-        loop {
-            if let Some(r) = s.result.take() {
-                s.taken = true;
-                return Ok(r);
-            }
-            assert!(!s.taken, "ConcurrentFuture result already taken");
-            match deadline {
-                None => s = self.slot.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = std::time::Instant::now();
-                    if now >= d {
-                        drop(s);
-                        return Err(self);
-                    }
-                    s = self
-                        .slot
-                        .cv
-                        .wait_timeout(s, d - now)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                }
-            }
+        match self.slot.wait_take(deadline, "ConcurrentFuture") {
+            Some(r) => Ok(r),
+            None => Err(self),
         }
     }
 
     /// True once the result is there.
     pub fn done(&self) -> bool {
-        let s = self.slot.lock();
-        s.result.is_some() || s.taken
+        self.slot.is_done()
     }
 
     /// Requests cancellation of the submitted task. Returns false if it
@@ -485,11 +470,11 @@ impl<T> ConcurrentFuture<T> {
     pub fn cancel(&self) -> bool {
         let watcher = {
             let mut s = self.slot.lock();
-            if s.result.is_some() || s.taken {
+            if s.is_done() {
                 return false;
             }
-            s.cancel = true;
-            s.watcher.take()
+            s.extra.cancel = true;
+            s.extra.watcher.take()
         };
         if let Some(w) = watcher {
             w.wake();
@@ -502,17 +487,7 @@ impl<T> Future for ConcurrentFuture<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut s = self.slot.lock();
-        if let Some(r) = s.result.take() {
-            s.taken = true;
-            return Poll::Ready(r);
-        }
-        assert!(!s.taken, "ConcurrentFuture polled after completion");
-        match &s.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => s.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        self.slot.poll_take(cx, "ConcurrentFuture")
     }
 }
 

@@ -83,7 +83,12 @@
 mod runtime;
 
 #[forbid(unsafe_code)]
+mod completion;
+
+#[forbid(unsafe_code)]
 mod event_loop;
+#[forbid(unsafe_code)]
+pub mod executor;
 #[forbid(unsafe_code)]
 pub mod io;
 #[forbid(unsafe_code)]
@@ -101,6 +106,7 @@ pub use asyncio_macros::{main, test};
 pub use event_loop::{
     get_running_loop, try_get_running_loop, ConcurrentFuture, EventLoop, Handle, LoopClosed, LoopHandle, TimerHandle,
 };
+pub use executor::{run_in_executor, to_thread};
 pub use promise::{create_future, FutureError, InvalidStateError, Promise};
 pub use runner::{run, Runner};
 pub use task::{

@@ -8,6 +8,9 @@ use std::time::Duration;
 use crate::event_loop::EventLoop;
 use crate::runtime::{context, Core};
 
+/// [`Runner::executor_shutdown_timeout`]'s default: asyncio's 300 s.
+const DEFAULT_EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Runs `future` as the main task of a new event loop and returns its
 /// output, as `asyncio.run(main())`. When it returns, the tasks still
 /// pending are cancelled (their futures dropped, oldest first) and the loop
@@ -54,6 +57,7 @@ pub struct Runner {
     debug: Option<bool>,
     slow_callback: Option<Duration>,
     virtual_time: bool,
+    executor_shutdown_timeout: Duration,
     core: Option<Rc<Core>>,
 }
 
@@ -70,6 +74,7 @@ impl Runner {
             debug: None,
             slow_callback: None,
             virtual_time: false,
+            executor_shutdown_timeout: DEFAULT_EXECUTOR_SHUTDOWN_TIMEOUT,
             core: None,
         }
     }
@@ -106,6 +111,16 @@ impl Runner {
             "Runner::virtual_time must be set before the first run"
         );
         self.virtual_time = on;
+        self
+    }
+
+    /// How long [`close`](Runner::close) waits for the default executor's
+    /// threads to finish the jobs they are running (default 300 s, as
+    /// `asyncio.run`). Jobs not started yet were cancelled with their
+    /// awaiting tasks; after the timeout the threads are left to finish on
+    /// their own and the loop reports how many.
+    pub fn executor_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.executor_shutdown_timeout = timeout;
         self
     }
 
@@ -155,6 +170,16 @@ impl Runner {
     pub fn close(&mut self) {
         if let Some(core) = &self.core {
             core.close();
+            let executor = core.default_executor.borrow_mut().take();
+            if let Some(executor) = executor {
+                if !executor.shutdown_timeout(self.executor_shutdown_timeout) {
+                    crate::runtime::report::warning(&format!(
+                        "the default executor still has {} thread(s) running jobs after {:?}; not waiting for them",
+                        executor.threads(),
+                        self.executor_shutdown_timeout
+                    ));
+                }
+            }
         }
     }
 }

@@ -88,6 +88,9 @@ pub(crate) struct Core {
     remote_buf: RefCell<Vec<Remote>>,
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
+    /// The thread pool `to_thread` uses, created at first use (a facade type
+    /// kept here because it belongs to the loop: asyncio's default executor).
+    pub(crate) default_executor: RefCell<Option<crate::executor::ThreadPoolExecutor>>,
 }
 
 impl Core {
@@ -113,6 +116,7 @@ impl Core {
             remote_buf: RefCell::new(Vec::new()),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
+            default_executor: RefCell::new(None),
         }))
     }
 

@@ -26,6 +26,11 @@ pub(crate) fn internal(message: &str) {
     eprintln!("asyncio: {message}");
 }
 
+/// A warning the program should see (not an engine fault).
+pub(crate) fn warning(message: &str) {
+    eprintln!("asyncio: {message}");
+}
+
 /// A debug-mode report line.
 pub(crate) fn debug(message: &str) {
     eprintln!("asyncio debug: {message}");

@@ -1,0 +1,537 @@
+//! [`ProcessPoolExecutor`]: CPU-bound work in worker processes.
+//!
+//! # Design
+//!
+//! Each worker process has a manager thread in the pool's process. A
+//! manager takes jobs from the shared [`JobQueue`] one at a time, writes each
+//! to its worker's socket and blocks reading the reply, then completes the
+//! job's handle. Workers (and their managers) start on demand, up to
+//! `max_workers`, and live until the pool shuts down or, with
+//! `max_tasks_per_child`, until they have run that many jobs.
+//!
+//! A worker's end of the socket is held by the worker alone (every fd is
+//! close-on-exec, and the pool drops its copy after the spawn), so however a
+//! worker ends (a panic that aborts, `exit`, SIGKILL, the OOM killer), its
+//! manager's read sees the end of stream at once. The manager then kills and
+//! reaps the process (no zombie), fails the job it held with
+//! [`JobError::WorkerDied`] and starts a new worker for the next job. The
+//! other jobs are untouched: unlike Python's `BrokenProcessPool`, one dead
+//! worker does not break the pool.
+//!
+//! A panic inside a job function is caught in the worker and comes back as
+//! [`JobError::Panicked`] with its message; the worker carries on.
+//!
+//! If the pool's process dies, workers read end of stream and exit.
+
+mod wire;
+mod worker;
+
+use std::fmt;
+use std::io::{self, BufReader};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::handle::{assert_off_loop, claim, finish, JobCell, MapResults, Phase};
+use super::queue::{JobQueue, Submit};
+use super::{JobError, JobHandle, Panicked};
+use crate::completion::Completion;
+use wire::{Reply, Request};
+
+pub use worker::worker_entry;
+#[doc(hidden)]
+pub use worker::{call_fn, fn_name, ProcessFnEntry, ProcessFnReply};
+
+/// How long a new worker has to say hello before it is killed.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a [`ProcessPoolExecutor`] could not be created.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// `main` never called [`worker_entry`] (and is not `#[asyncio::main]`):
+    /// workers would run `main` again instead of serving jobs.
+    MissingWorkerHook,
+    /// This process is itself a pool worker: a job cannot start pools.
+    InsideWorker,
+    /// The program's own path could not be found to start workers from.
+    Program(io::Error),
+}
+
+impl fmt::Display for PoolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolError::MissingWorkerHook => f.write_str(
+                "ProcessPoolExecutor needs the worker hook: call asyncio::executor::worker_entry() \
+                 first thing in main, or use #[asyncio::main] (workers are this program started again)",
+            ),
+            PoolError::InsideWorker => f.write_str("a process pool worker cannot start process pools"),
+            PoolError::Program(e) => write!(f, "cannot find this program's path to start workers: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for PoolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolError::Program(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A job queued on a process pool, its argument already encoded.
+trait ProcessJob: Send {
+    fn name(&self) -> &'static str;
+    fn arg(&self) -> &[u8];
+    /// Queued to running; false if it was cancelled meanwhile.
+    fn claim(&self) -> bool;
+    /// Completes the handle from the worker's reply (decoding the result).
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, JobError>);
+}
+
+struct Job<T> {
+    name: &'static str,
+    arg: Vec<u8>,
+    cell: Arc<JobCell<T>>,
+}
+
+impl<T: DeserializeOwned + Send> ProcessJob for Job<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn arg(&self) -> &[u8] {
+        &self.arg
+    }
+
+    fn claim(&self) -> bool {
+        claim(&self.cell)
+    }
+
+    fn finish(self: Box<Self>, reply: Result<Vec<u8>, JobError>) {
+        let result = reply.and_then(|bytes| {
+            postcard::from_bytes(&bytes).map_err(|e| {
+                JobError::Wire(format!(
+                    "the result could not be decoded as {}: {e}",
+                    std::any::type_name::<T>()
+                ))
+            })
+        });
+        finish(&self.cell, result);
+    }
+}
+
+/// A live worker process and the pool's end of its socket.
+struct Worker {
+    child: Child,
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    jobs_run: usize,
+}
+
+impl Worker {
+    fn spawn(program: &PathBuf, buf: &mut Vec<u8>) -> Result<Worker, String> {
+        let (ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+        let mut cmd = Command::new(program);
+        cmd.env(worker::WORKER_ENV, "1")
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+        // The worker's end lives in the worker alone from here on.
+        drop(cmd);
+        let reader = BufReader::new(ours.try_clone().map_err(|e| format!("socket: {e}"))?);
+        let mut w = Worker {
+            child,
+            reader,
+            writer: ours,
+            jobs_run: 0,
+        };
+        match w.hello(buf) {
+            Ok(()) => Ok(w),
+            Err(why) => {
+                let status = w.reap();
+                Err(format!(
+                    "worker process {} did not start serving ({why}; it ended with {status}); \
+                     does main call asyncio::executor::worker_entry() before anything else?",
+                    w.child.id()
+                ))
+            }
+        }
+    }
+
+    fn hello(&mut self, buf: &mut Vec<u8>) -> Result<(), String> {
+        let timeout = Some(HELLO_TIMEOUT);
+        self.writer.set_read_timeout(timeout).map_err(|e| e.to_string())?;
+        self.reader
+            .get_ref()
+            .set_read_timeout(timeout)
+            .map_err(|e| e.to_string())?;
+        wire::recv_frame(&mut self.reader, buf).map_err(|e| e.to_string())?;
+        match wire::decode::<Reply>(buf).map_err(|e| e.to_string())? {
+            Reply::Hello { version, .. } if version == wire::VERSION => {}
+            Reply::Hello { version, .. } => return Err(format!("protocol {version}, expected {}", wire::VERSION)),
+            other => return Err(format!("unexpected first message {other:?}")),
+        }
+        self.reader.get_ref().set_read_timeout(None).map_err(|e| e.to_string())
+    }
+
+    /// Runs one job: `Ok` with the job's outcome, `Err` if the worker broke
+    /// (it is then reaped by the caller).
+    fn run(&mut self, name: &str, arg: &[u8], buf: &mut Vec<u8>) -> io::Result<Result<Vec<u8>, JobError>> {
+        wire::send(&mut self.writer, &Request::Run { name, arg }, buf)?;
+        wire::recv_frame(&mut self.reader, buf)?;
+        self.jobs_run += 1;
+        Ok(match wire::decode::<Reply>(buf)? {
+            Reply::Done(bytes) => Ok(bytes),
+            Reply::Panicked(msg) => Err(JobError::Panicked(Panicked::from_message(msg))),
+            Reply::Wire(why) => Err(JobError::Wire(why)),
+            Reply::Unknown(name) => Err(JobError::UnknownFunction(name)),
+            Reply::Hello { .. } => return Err(io::Error::new(io::ErrorKind::InvalidData, "hello mid-stream")),
+        })
+    }
+
+    /// Kills (if still alive) and reaps the worker; how it ended.
+    fn reap(&mut self) -> String {
+        let _ = self.child.kill();
+        match self.child.wait() {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("unknown status: {e}"),
+        }
+    }
+
+    /// Asks the worker to exit and reaps it.
+    fn exit(mut self, buf: &mut Vec<u8>) {
+        let _ = wire::send(&mut self.writer, &Request::Exit, buf);
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+        // It exits on `Exit` or on the closed socket; wait for that.
+        let _ = self.child.wait();
+    }
+}
+
+struct Pool {
+    queue: JobQueue<Box<dyn ProcessJob>>,
+    program: PathBuf,
+    max_tasks_per_child: Option<usize>,
+    managers_started: AtomicUsize,
+    /// Live workers' process ids, for introspection (and the fault tests).
+    pids: Mutex<Vec<u32>>,
+}
+
+impl Pool {
+    fn submit(self: &Arc<Self>, job: Box<dyn ProcessJob>) {
+        match self.queue.submit(job) {
+            Submit::Queued => {}
+            Submit::StartWorker => self.start_manager(),
+            Submit::Refused(job) => job.finish(Err(JobError::Shutdown)),
+        }
+    }
+
+    fn start_manager(self: &Arc<Self>) {
+        let n = self.managers_started.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ProcessPoolExecutor-manager-{n}"))
+            .spawn(move || pool.manage());
+        if let Err(e) = spawned {
+            for job in self.queue.start_failed() {
+                job.finish(Err(JobError::WorkerStart(format!("thread spawn failed: {e}"))));
+            }
+        }
+    }
+
+    fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
+        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = old {
+            pids.retain(|&p| p != old);
+        }
+        pids.extend(new);
+    }
+
+    /// A manager thread: one worker process, one job at a time.
+    fn manage(&self) {
+        let mut buf = Vec::new();
+        let mut worker: Option<Worker> = None;
+        while let Some(job) = self.queue.next(None) {
+            if !job.claim() {
+                continue; // cancelled while queued
+            }
+            let w = match &mut worker {
+                Some(w) => w,
+                None => match Worker::spawn(&self.program, &mut buf) {
+                    Ok(w) => {
+                        self.set_pid(None, Some(w.child.id()));
+                        worker.insert(w)
+                    }
+                    Err(why) => {
+                        job.finish(Err(JobError::WorkerStart(why)));
+                        continue;
+                    }
+                },
+            };
+            match w.run(job.name(), job.arg(), &mut buf) {
+                Ok(outcome) => job.finish(outcome),
+                Err(_) => {
+                    let pid = w.child.id();
+                    let status = w.reap();
+                    self.set_pid(Some(pid), None);
+                    worker = None;
+                    job.finish(Err(JobError::WorkerDied { pid, status }));
+                    continue;
+                }
+            }
+            if self.max_tasks_per_child.is_some_and(|max| w.jobs_run >= max) {
+                let w = worker.take().expect("worker present");
+                self.set_pid(Some(w.child.id()), None);
+                w.exit(&mut buf);
+            }
+        }
+        if let Some(w) = worker {
+            self.set_pid(Some(w.child.id()), None);
+            w.exit(&mut buf);
+        }
+        // Counted out only now, so `shutdown(wait)` returns after the reap.
+        self.queue.worker_exited();
+    }
+}
+
+/// Shuts the pool down when the last user handle goes.
+struct Owner {
+    pool: Arc<Pool>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.pool.queue.shutdown(false);
+    }
+}
+
+/// A pool of worker processes for CPU-bound work
+/// (`concurrent.futures.ProcessPoolExecutor`).
+///
+/// Workers are this program started again: `main` must call
+/// [`worker_entry`] first (`#[asyncio::main]` does), and the functions jobs
+/// run are registered by name with [`process_fn!`](crate::process_fn).
+/// Arguments and results travel as serde types in postcard over a socket.
+///
+/// Every job ends with its result or a [`JobError`]: a panic in the
+/// function ([`JobError::Panicked`], the worker lives on), a worker that died
+/// ([`JobError::WorkerDied`], for that job only: a new worker replaces it),
+/// data that cannot be (de)serialized ([`JobError::Wire`]).
+///
+/// Cancelling a job (or dropping the future of [`run`](Self::run)) before
+/// it starts removes it from the queue; a running job is not interrupted,
+/// and its result is discarded.
+///
+/// Dropping the last clone shuts the pool down without waiting: submitted
+/// jobs still run and their handles still get results, then the workers are
+/// told to exit and reaped. [`shutdown`](Self::shutdown) with `wait` blocks
+/// until they are gone.
+///
+/// ```no_run
+/// use asyncio::executor::ProcessPoolExecutor;
+///
+/// fn cpu_heavy(n: u64) -> u64 {
+///     (0..n).fold(0u64, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
+/// }
+/// asyncio::process_fn!(cpu_heavy);
+///
+/// #[asyncio::main]
+/// async fn main() {
+///     let pool = ProcessPoolExecutor::new(2).expect("main is #[asyncio::main]");
+///     let (a, b) = asyncio::gather!(pool.run(cpu_heavy, 50_000_000), pool.run(cpu_heavy, 60_000_000)).await;
+///     println!("{} {}", a.unwrap(), b.unwrap());
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ProcessPoolExecutor {
+    owner: Arc<Owner>,
+}
+
+impl ProcessPoolExecutor {
+    /// A pool of at most `max_workers` worker processes, started as jobs
+    /// arrive.
+    ///
+    /// # Errors
+    /// [`PoolError::MissingWorkerHook`] if `main` never called
+    /// [`worker_entry`]; [`PoolError::InsideWorker`] in a worker.
+    ///
+    /// # Panics
+    /// If `max_workers` is 0.
+    pub fn new(max_workers: usize) -> Result<Self, PoolError> {
+        Self::with_max_tasks_per_child(max_workers, None)
+    }
+
+    /// As [`new`](Self::new), with each worker replaced by a fresh process
+    /// after `max_tasks_per_child` jobs (`None`: never).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// # Panics
+    /// If `max_workers` or `max_tasks_per_child` is 0.
+    pub fn with_max_tasks_per_child(max_workers: usize, max_tasks_per_child: Option<usize>) -> Result<Self, PoolError> {
+        assert!(max_workers > 0, "max_workers must be at least 1");
+        assert!(max_tasks_per_child != Some(0), "max_tasks_per_child must be at least 1");
+        if !worker::hook_called() {
+            return Err(PoolError::MissingWorkerHook);
+        }
+        if worker::in_worker() {
+            return Err(PoolError::InsideWorker);
+        }
+        let program = std::env::current_exe().map_err(PoolError::Program)?;
+        Ok(ProcessPoolExecutor {
+            owner: Arc::new(Owner {
+                pool: Arc::new(Pool {
+                    queue: JobQueue::new(max_workers),
+                    program,
+                    max_tasks_per_child,
+                    managers_started: AtomicUsize::new(0),
+                    pids: Mutex::new(Vec::new()),
+                }),
+            }),
+        })
+    }
+
+    /// As many workers as the machine has CPUs (Python's default).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_default_workers() -> Result<Self, PoolError> {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Runs `f(arg)` in a worker process; the handle gives the result.
+    /// Dropping the handle does not cancel the job.
+    ///
+    /// `f` must be registered with [`process_fn!`](crate::process_fn); if it
+    /// is not, the handle fails at once with [`JobError::UnknownFunction`].
+    /// An argument that cannot be serialized fails it with
+    /// [`JobError::Wire`]; after [`shutdown`](Self::shutdown), with
+    /// [`JobError::Shutdown`].
+    pub fn submit<F, A, R>(&self, f: F, arg: A) -> JobHandle<R>
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_with(f, &arg, false)
+    }
+
+    /// As [`submit`](Self::submit), for awaiting on a loop: dropping the
+    /// returned future before the job starts cancels it (asyncio's
+    /// `loop.run_in_executor(pool, f, arg)`).
+    pub fn run<F, A, R>(&self, f: F, arg: A) -> JobHandle<R>
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_with(f, &arg, true)
+    }
+
+    fn submit_with<F, A, R>(&self, f: F, arg: &A, cancel_on_drop: bool) -> JobHandle<R>
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let name = worker::fn_name(&f);
+        if !worker::is_registered(name) {
+            return JobHandle::failed(JobError::UnknownFunction(name.to_owned()), cancel_on_drop);
+        }
+        if self.is_shutdown() {
+            return JobHandle::failed(JobError::Shutdown, cancel_on_drop);
+        }
+        let arg = match postcard::to_stdvec(arg) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let why = format!(
+                    "the argument ({}) could not be serialized: {e}",
+                    std::any::type_name::<A>()
+                );
+                return JobHandle::failed(JobError::Wire(why), cancel_on_drop);
+            }
+        };
+        let cell = Arc::new(Completion::new(Phase::Queued));
+        self.owner.pool.submit(Box::new(Job {
+            name,
+            arg,
+            cell: cell.clone(),
+        }));
+        JobHandle::new(cell, cancel_on_drop)
+    }
+
+    /// Runs `f` on every item in the workers; results in input order
+    /// (`Executor.map`). Iterating blocks the thread.
+    pub fn map<F, A, R>(&self, f: F, items: impl IntoIterator<Item = A>) -> MapResults<R>
+    where
+        F: Fn(A) -> R + Copy + 'static,
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        MapResults::new(items.into_iter().map(|a| self.submit(f, a)).collect())
+    }
+
+    /// Stops taking jobs (later submits fail with [`JobError::Shutdown`]).
+    /// With `cancel_futures`, jobs not started end with
+    /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
+    /// blocks until every worker has exited and been reaped.
+    ///
+    /// # Panics
+    /// With `wait`, on a thread running an event loop.
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        if wait {
+            assert_off_loop("ProcessPoolExecutor::shutdown(wait = true)");
+        }
+        for job in self.owner.pool.queue.shutdown(cancel_futures) {
+            job.finish(Err(JobError::Cancelled));
+        }
+        if wait {
+            self.owner.pool.queue.wait_exited(None);
+        }
+    }
+
+    /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
+    /// if every worker had exited by then.
+    ///
+    /// # Panics
+    /// On a thread running an event loop.
+    pub fn shutdown_timeout(&self, cancel_futures: bool, timeout: Duration) -> bool {
+        assert_off_loop("ProcessPoolExecutor::shutdown_timeout");
+        self.shutdown(false, cancel_futures);
+        self.owner.pool.queue.wait_exited(Some(Instant::now() + timeout))
+    }
+
+    /// True once shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.owner.pool.queue.is_shutdown()
+    }
+
+    /// The most worker processes this pool runs at once.
+    pub fn max_workers(&self) -> usize {
+        self.owner.pool.queue.max_workers()
+    }
+
+    /// The process ids of the live workers.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.owner.pool.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl fmt::Debug for ProcessPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPoolExecutor")
+            .field("max_workers", &self.max_workers())
+            .field("workers", &self.worker_pids())
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}

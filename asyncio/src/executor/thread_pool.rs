@@ -1,0 +1,305 @@
+//! [`ThreadPoolExecutor`]: blocking calls on a bounded pool of threads.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::handle::{assert_off_loop, claim, finish, JobCell, MapResults, Phase};
+use super::queue::{JobQueue, Submit};
+use super::{JobError, JobHandle, Panicked};
+use crate::completion::Completion;
+
+/// How long an idle pool thread waits for work before it exits.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// asyncio's default pool size: `min(32, cpus + 4)`.
+pub fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cpus + 4).min(32)
+}
+
+/// A job queued on a thread pool, type-erased.
+trait ThreadJob: Send {
+    fn run(self: Box<Self>);
+    /// Ends the job unrun (its function is dropped) with `err`.
+    fn fail(self: Box<Self>, err: JobError);
+}
+
+struct Job<F, T> {
+    f: F,
+    cell: Arc<JobCell<T>>,
+}
+
+impl<F, T> ThreadJob for Job<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(self: Box<Self>) {
+        let Job { f, cell } = *self;
+        if !claim(&cell) {
+            return; // cancelled while queued
+        }
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| JobError::Panicked(Panicked::from_payload(p)));
+        finish(&cell, result);
+    }
+
+    fn fail(self: Box<Self>, err: JobError) {
+        self.cell.complete(Err(err));
+    }
+}
+
+struct Pool {
+    queue: JobQueue<Box<dyn ThreadJob>>,
+    name_prefix: String,
+    idle_timeout: Option<Duration>,
+    threads_started: AtomicUsize,
+}
+
+impl Pool {
+    fn submit(self: &Arc<Self>, job: Box<dyn ThreadJob>) {
+        match self.queue.submit(job) {
+            Submit::Queued => {}
+            Submit::StartWorker => self.start_worker(),
+            Submit::Refused(job) => job.fail(JobError::Shutdown),
+        }
+    }
+
+    fn start_worker(self: &Arc<Self>) {
+        let n = self.threads_started.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-{n}", self.name_prefix))
+            .spawn(move || {
+                while let Some(job) = pool.queue.next(pool.idle_timeout) {
+                    job.run();
+                }
+                pool.queue.worker_exited();
+            });
+        if let Err(e) = spawned {
+            for job in self.queue.start_failed() {
+                job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
+            }
+        }
+    }
+}
+
+/// Shuts the pool down when the last user handle goes.
+struct Owner {
+    pool: Arc<Pool>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.pool.queue.shutdown(false);
+    }
+}
+
+/// A pool of threads for blocking calls (`concurrent.futures.ThreadPoolExecutor`).
+///
+/// Threads start on demand, up to `max_workers`, and exit after
+/// [`DEFAULT_IDLE_TIMEOUT`] without work. Jobs run in submission order.
+/// A panicking job fails only its own handle ([`JobError::Panicked`]); the
+/// thread goes on to the next job.
+///
+/// Usable from plain threads ([`submit`](Self::submit), then
+/// [`JobHandle::result`]) and from a loop (await the handle, or use
+/// [`run_in_executor`](super::run_in_executor)). Clones share the pool.
+///
+/// Dropping the last clone shuts the pool down without waiting: jobs already
+/// submitted still run and their handles still get their results; the
+/// threads exit once the queue is empty. Call [`shutdown`](Self::shutdown)
+/// with `wait` to block until they have (Python's `with` block).
+///
+/// ```
+/// use asyncio::executor::{JobHandle, ThreadPoolExecutor};
+/// use std::time::Duration;
+///
+/// let pool = ThreadPoolExecutor::new(5);
+/// let jobs: Vec<_> = [5u64, 4, 3, 2, 1]
+///     .into_iter()
+///     .map(|ms| pool.submit(move || { std::thread::sleep(Duration::from_millis(ms)); ms }))
+///     .collect();
+/// let finished: Vec<u64> = JobHandle::as_completed(jobs).map(Result::unwrap).collect();
+/// assert_eq!(finished.len(), 5);
+/// let in_order: Vec<u64> = pool.map(|ms| ms * 10, [1, 2, 3]).map(Result::unwrap).collect();
+/// assert_eq!(in_order, [10, 20, 30]);
+/// pool.shutdown(true, false);
+/// ```
+#[derive(Clone)]
+pub struct ThreadPoolExecutor {
+    owner: Arc<Owner>,
+}
+
+/// Options for a [`ThreadPoolExecutor`].
+#[derive(Debug, Clone)]
+pub struct ThreadPoolBuilder {
+    max_workers: usize,
+    name_prefix: Option<String>,
+    idle_timeout: Option<Duration>,
+}
+
+impl ThreadPoolBuilder {
+    /// At most this many threads (default: [`default_max_workers`]).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_workers(mut self, n: usize) -> Self {
+        assert!(n > 0, "max_workers must be at least 1");
+        self.max_workers = n;
+        self
+    }
+
+    /// Threads are named `<prefix>-<n>` (default `ThreadPoolExecutor-<pool>`).
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// How long an idle thread waits for work before exiting (`None`: it
+    /// never exits; default [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The pool; no thread starts until the first job.
+    pub fn build(self) -> ThreadPoolExecutor {
+        static POOLS: AtomicUsize = AtomicUsize::new(0);
+        let name_prefix = self
+            .name_prefix
+            .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", POOLS.fetch_add(1, Ordering::Relaxed)));
+        ThreadPoolExecutor {
+            owner: Arc::new(Owner {
+                pool: Arc::new(Pool {
+                    queue: JobQueue::new(self.max_workers),
+                    name_prefix,
+                    idle_timeout: self.idle_timeout,
+                    threads_started: AtomicUsize::new(0),
+                }),
+            }),
+        }
+    }
+}
+
+impl ThreadPoolExecutor {
+    /// A pool of at most `max_workers` threads.
+    ///
+    /// # Panics
+    /// If `max_workers` is 0.
+    pub fn new(max_workers: usize) -> Self {
+        Self::builder().max_workers(max_workers).build()
+    }
+
+    /// A builder, for the thread names and idle timeout.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder {
+            max_workers: default_max_workers(),
+            name_prefix: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+        }
+    }
+
+    /// Runs `f` on a pool thread; the handle gives its result. Dropping the
+    /// handle does not cancel the job.
+    ///
+    /// After [`shutdown`](Self::shutdown), the handle fails with
+    /// [`JobError::Shutdown`].
+    pub fn submit<F, T>(&self, f: F) -> JobHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(f, false)
+    }
+
+    pub(crate) fn submit_with<F, T>(&self, f: F, cancel_on_drop: bool) -> JobHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        if self.is_shutdown() {
+            return JobHandle::failed(JobError::Shutdown, cancel_on_drop);
+        }
+        let cell = Arc::new(Completion::new(Phase::Queued));
+        self.owner.pool.submit(Box::new(Job { f, cell: cell.clone() }));
+        JobHandle::new(cell, cancel_on_drop)
+    }
+
+    /// Runs `f` on every item, in parallel; the results come back in input
+    /// order (`Executor.map`). Iterating blocks the thread.
+    pub fn map<F, A, T>(&self, f: F, items: impl IntoIterator<Item = A>) -> MapResults<T>
+    where
+        F: Fn(A) -> T + Send + Sync + 'static,
+        A: Send + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handles = items
+            .into_iter()
+            .map(|a| {
+                let f = f.clone();
+                self.submit(move || f(a))
+            })
+            .collect();
+        MapResults::new(handles)
+    }
+
+    /// Stops taking jobs (later submits fail with [`JobError::Shutdown`]).
+    /// With `cancel_futures`, jobs not started yet end with
+    /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
+    /// blocks until every thread has exited.
+    ///
+    /// # Panics
+    /// With `wait`, on a thread running an event loop (it would block the
+    /// loop).
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        if wait {
+            assert_off_loop("ThreadPoolExecutor::shutdown(wait = true)");
+        }
+        for job in self.owner.pool.queue.shutdown(cancel_futures) {
+            job.fail(JobError::Cancelled);
+        }
+        if wait {
+            self.owner.pool.queue.wait_exited(None);
+        }
+    }
+
+    /// Shuts down (queued jobs still run) and waits up to `timeout` for the
+    /// threads to exit; false if some were still running then.
+    pub(crate) fn shutdown_timeout(&self, timeout: Duration) -> bool {
+        self.owner.pool.queue.shutdown(false);
+        self.owner.pool.queue.wait_exited(Some(Instant::now() + timeout))
+    }
+
+    /// True once [`shutdown`](Self::shutdown) was called (or the last
+    /// handle dropped).
+    pub fn is_shutdown(&self) -> bool {
+        self.owner.pool.queue.is_shutdown()
+    }
+
+    /// The most threads this pool runs at once.
+    pub fn max_workers(&self) -> usize {
+        self.owner.pool.queue.max_workers()
+    }
+
+    /// Threads alive now (busy or idle).
+    pub fn threads(&self) -> usize {
+        self.owner.pool.queue.counts().0
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (threads, idle) = self.owner.pool.queue.counts();
+        f.debug_struct("ThreadPoolExecutor")
+            .field("name", &self.owner.pool.name_prefix)
+            .field("max_workers", &self.max_workers())
+            .field("threads", &threads)
+            .field("idle", &idle)
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}
