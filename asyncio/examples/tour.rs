@@ -27,10 +27,17 @@ fn section_with<F: std::future::Future<Output = ()>>(
     expected_units: u32,
     body: F,
 ) {
+    timed(title, seed, expected_units, move || {
+        runner.run(body);
+        runner.close();
+    });
+}
+
+/// Times `body` (plain code, or a loop it runs) and prints measured vs expected.
+fn timed(title: &str, seed: &str, expected_units: u32, body: impl FnOnce()) {
     println!("\n== {title} ({seed}) ==");
     let start = Instant::now();
-    runner.run(body);
-    runner.close();
+    body();
     let took = start.elapsed();
     let expected = units(expected_units);
     let verdict = if expected_units == 0 {
@@ -70,6 +77,55 @@ async fn fetch_data_blocking(param: u32) -> String {
     std::thread::sleep(units(param));
     println!("Done with {param}");
     format!("Result of {param}")
+}
+
+/// seed 001, Solution 1/2: a regular synchronous function; blocking is fine
+/// here because it runs on a thread or in a worker process.
+fn fetch_data_sync(param: u32) -> String {
+    println!("Do something with {param}... (pid {})", std::process::id());
+    std::thread::sleep(units(param));
+    println!("Done with {param}");
+    format!("Result of {param}")
+}
+
+/// seed 002, multithreading vs multiprocessing: `do_something(sec)`.
+fn do_something(sec: u32) -> String {
+    println!("Sleeping for {sec} unit(s)");
+    std::thread::sleep(units(sec));
+    format!("Done sleeping {sec}")
+}
+
+/// seed 002: a CPU-bound job (no waiting, only computing): it counts the
+/// primes below `n` by trial division.
+fn count_primes(n: u64) -> u64 {
+    (2..n)
+        .filter(|&k| (2..).take_while(|d| d * d <= k).all(|d| k % d != 0))
+        .count() as u64
+}
+
+// Functions worker processes can run, by name.
+asyncio::process_fn!(fetch_data_sync, count_primes);
+
+/// seed 002: the same CPU-heavy jobs on `workers` processes; the wall time.
+fn cpu_jobs(workers: usize, jobs: &[u64]) -> Duration {
+    let pool = asyncio::executor::ProcessPoolExecutor::new(workers).expect("main calls the worker hook");
+    // Start the workers first: the comparison is about computing, not spawning.
+    let warm: Vec<_> = (0..workers).map(|_| pool.submit(count_primes, 10)).collect();
+    warm.into_iter().for_each(|h| drop(h.result()));
+    let start = Instant::now();
+    let counts: Vec<u64> = pool
+        .map(count_primes, jobs.iter().copied())
+        .map(Result::unwrap)
+        .collect();
+    let took = start.elapsed();
+    println!(
+        "{workers} worker(s): {} jobs, {} primes in all, {:.0} ms",
+        jobs.len(),
+        counts.iter().sum::<u64>(),
+        took.as_secs_f64() * 1e3
+    );
+    pool.shutdown(true, false);
+    took
 }
 
 /// seed 002, Example 1/2/3: `print_number`.
@@ -125,6 +181,9 @@ async fn fetch_record(id: u32, sleep_units: u32) -> (u32, String) {
 }
 
 fn main() {
+    // Worker processes are this program started again: in one, this serves
+    // jobs and never returns (`#[asyncio::main]` does it for you).
+    asyncio::executor::worker_entry();
     println!("asyncio tour: the seeds' programs on asyncio for Rust (1 unit = 100 ms)");
 
     section(
@@ -389,6 +448,65 @@ fn main() {
         println!("{future_result}");
     });
 
-    println!("\nThe seeds' to_thread and process-pool examples join this tour when the");
-    println!("executors land.");
+    section(
+        "to_thread: two blocking calls of 1 and 2 units on threads",
+        "seed 001 Solution 1",
+        2,
+        async {
+            let task1 = asyncio::create_task(asyncio::to_thread(|| fetch_data_sync(1)));
+            let task2 = asyncio::create_task(asyncio::to_thread(|| fetch_data_sync(2)));
+            let result1 = task1.await.unwrap().unwrap();
+            println!("Thread 1 fully completed");
+            let result2 = task2.await.unwrap().unwrap();
+            println!("Thread 2 fully completed");
+            println!("{:?}", [result1, result2]);
+        },
+    );
+
+    section(
+        "run_in_executor on a ProcessPoolExecutor: the same calls in worker processes",
+        "seed 001 Solution 2",
+        2,
+        async {
+            println!("(main process pid {})", std::process::id());
+            let executor = asyncio::executor::ProcessPoolExecutor::with_default_workers().unwrap();
+            let task1 = executor.run(fetch_data_sync, 1);
+            let task2 = executor.run(fetch_data_sync, 2);
+            let result1 = task1.await.unwrap();
+            println!("Process 1 fully completed");
+            let result2 = task2.await.unwrap();
+            println!("Process 2 fully completed");
+            println!("{:?}", [result1, result2]);
+        },
+    );
+
+    timed(
+        "ThreadPoolExecutor: submit, then as_completed (first finished, first out)",
+        "seed 002 ThreadPoolExecutor",
+        5,
+        || {
+            let executor = asyncio::executor::ThreadPoolExecutor::new(5);
+            let secs = [5, 4, 3, 2, 1];
+            let futures: Vec<_> = secs.iter().map(|&s| executor.submit(move || do_something(s))).collect();
+            for result in asyncio::executor::JobHandle::as_completed(futures) {
+                println!("{}", result.unwrap());
+            }
+            executor.shutdown(true, false);
+        },
+    );
+
+    println!("\n== CPU-bound work: the same jobs on 1 and on 2 worker processes (seed 002) ==");
+    let jobs = [1_500_000u64; 4];
+    let one = cpu_jobs(1, &jobs);
+    let two = cpu_jobs(2, &jobs);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "-> speedup {:.2}x with 2 workers on {cores} core(s); the notes expect close to 2x on two cores: {}",
+        one.as_secs_f64() / two.as_secs_f64(),
+        if one.as_secs_f64() / two.as_secs_f64() > 1.6 || cores < 2 {
+            "as the notes say"
+        } else {
+            "DIFFERS from the notes"
+        }
+    );
 }

@@ -50,6 +50,9 @@
 //! | `asyncio.run_coroutine_threadsafe` | [`LoopHandle::run_coroutine_threadsafe`] → [`ConcurrentFuture`] |
 //! | `loop.create_future()`, `asyncio.Future` | [`create_future`], [`Promise`] |
 //! | `loop.add_reader` / `add_writer` | [`io::AsyncFd`] |
+//! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, f)` |
+//! | `concurrent.futures.ThreadPoolExecutor`, `Future` | [`executor::ThreadPoolExecutor`], [`executor::JobHandle`] |
+//! | `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] |
 //!
 //! # Cancellation
 //!

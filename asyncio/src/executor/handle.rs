@@ -21,25 +21,58 @@ pub(crate) enum Phase {
     Finished,
 }
 
-/// The cell a job's worker completes and its handle reads.
-pub(crate) type JobCell<T> = Completion<Result<T, JobError>, Phase>;
+/// A thread-pool job's function, kept in its cell until a worker takes it,
+/// so that cancelling the job drops it (and what it captured) at once.
+pub(crate) type JobFn<T> = Box<dyn FnOnce() -> T + Send>;
 
-/// Moves a queued job to running; false if it was cancelled meanwhile (the
-/// worker then skips it).
-pub(crate) fn claim<T>(cell: &JobCell<T>) -> bool {
+/// A job's state beside its result: its phase and, for thread-pool jobs,
+/// its function until it runs.
+pub(crate) struct JobState<T> {
+    pub(crate) phase: Phase,
+    pub(crate) f: Option<JobFn<T>>,
+}
+
+/// The cell a job's worker completes and its handle reads.
+pub(crate) type JobCell<T> = Completion<Result<T, JobError>, JobState<T>>;
+
+/// A queued job's cell, holding `f` (thread pools) or nothing (process
+/// pools, whose argument travels in the queue).
+pub(crate) fn queued<T>(f: Option<JobFn<T>>) -> Arc<JobCell<T>> {
+    Arc::new(Completion::new(JobState {
+        phase: Phase::Queued,
+        f,
+    }))
+}
+
+/// Moves a queued job to running and hands out its function; `None` if it
+/// was cancelled meanwhile (the worker then skips it).
+pub(crate) fn claim<T>(cell: &JobCell<T>) -> Option<Option<JobFn<T>>> {
     let mut s = cell.lock();
-    if s.extra != Phase::Queued || s.is_done() {
-        return false;
+    if s.extra.phase != Phase::Queued || s.is_done() {
+        return None;
     }
-    s.extra = Phase::Running;
-    true
+    s.extra.phase = Phase::Running;
+    Some(s.extra.f.take())
 }
 
 /// Publishes a job's outcome.
 pub(crate) fn finish<T>(cell: &JobCell<T>, result: Result<T, JobError>) {
     let mut s = cell.lock();
-    s.extra = Phase::Finished;
+    s.extra.phase = Phase::Finished;
     cell.complete_locked(s, result);
+}
+
+/// Ends a job that has not started with `err`, dropping its function after
+/// the lock is released; false if it had started or ended already.
+pub(crate) fn fail_queued<T>(cell: &JobCell<T>, err: JobError) -> bool {
+    let mut s = cell.lock();
+    if s.extra.phase != Phase::Queued || s.is_done() {
+        return false;
+    }
+    let f = s.extra.f.take();
+    let failed = cell.complete_locked(s, Err(err));
+    drop(f);
+    failed
 }
 
 /// The result of a job submitted to an executor: the
@@ -75,8 +108,8 @@ impl<T> JobHandle<T> {
 
     /// A handle already failed with `err`.
     pub(crate) fn failed(err: JobError, cancel_on_drop: bool) -> Self {
-        let cell = Arc::new(Completion::new(Phase::Finished));
-        cell.complete(Err(err));
+        let cell = queued(None);
+        finish(&cell, Err(err));
         JobHandle::new(cell, cancel_on_drop)
     }
 
@@ -84,22 +117,18 @@ impl<T> JobHandle<T> {
     /// then ends with [`JobError::Cancelled`]). A running or finished job is
     /// not affected.
     pub fn cancel(&self) -> bool {
-        let s = self.cell.lock();
-        if s.extra != Phase::Queued || s.is_done() {
-            return false;
-        }
-        self.cell.complete_locked(s, Err(JobError::Cancelled))
+        fail_queued(&self.cell, JobError::Cancelled)
     }
 
     /// True if the job was cancelled before it started.
     pub fn cancelled(&self) -> bool {
         let s = self.cell.lock();
-        s.extra == Phase::Queued && s.is_done()
+        s.extra.phase == Phase::Queued && s.is_done()
     }
 
     /// True while a worker runs the job.
     pub fn running(&self) -> bool {
-        self.cell.lock().extra == Phase::Running
+        self.cell.lock().extra.phase == Phase::Running
     }
 
     /// True once the job has a result (or an error).
@@ -185,7 +214,7 @@ impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.cell.lock();
         f.debug_struct("JobHandle")
-            .field("phase", &s.extra)
+            .field("phase", &s.extra.phase)
             .field("done", &s.is_done())
             .finish()
     }

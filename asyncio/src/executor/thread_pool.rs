@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::handle::{assert_off_loop, claim, finish, JobCell, MapResults, Phase};
+use super::handle::{assert_off_loop, claim, fail_queued, finish, queued, JobCell, MapResults};
 use super::queue::{JobQueue, Submit};
 use super::{JobError, JobHandle, Panicked};
-use crate::completion::Completion;
 
 /// How long an idle pool thread waits for work before it exits.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,46 +19,36 @@ pub fn default_max_workers() -> usize {
     (cpus + 4).min(32)
 }
 
-/// A job queued on a thread pool, type-erased.
-trait ThreadJob: Send {
-    fn run(self: Box<Self>);
+/// A job queued on a thread pool: its cell, which holds the function.
+trait ThreadJob: Send + Sync {
+    fn run(&self);
     /// Ends the job unrun (its function is dropped) with `err`.
-    fn fail(self: Box<Self>, err: JobError);
+    fn fail(&self, err: JobError);
 }
 
-struct Job<F, T> {
-    f: F,
-    cell: Arc<JobCell<T>>,
-}
-
-impl<F, T> ThreadJob for Job<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn run(self: Box<Self>) {
-        let Job { f, cell } = *self;
-        if !claim(&cell) {
+impl<T: Send> ThreadJob for JobCell<T> {
+    fn run(&self) {
+        let Some(Some(f)) = claim(self) else {
             return; // cancelled while queued
-        }
+        };
         let result = catch_unwind(AssertUnwindSafe(f)).map_err(|p| JobError::Panicked(Panicked::from_payload(p)));
-        finish(&cell, result);
+        finish(self, result);
     }
 
-    fn fail(self: Box<Self>, err: JobError) {
-        self.cell.complete(Err(err));
+    fn fail(&self, err: JobError) {
+        fail_queued(self, err);
     }
 }
 
 struct Pool {
-    queue: JobQueue<Box<dyn ThreadJob>>,
+    queue: JobQueue<Arc<dyn ThreadJob>>,
     name_prefix: String,
     idle_timeout: Option<Duration>,
     threads_started: AtomicUsize,
 }
 
 impl Pool {
-    fn submit(self: &Arc<Self>, job: Box<dyn ThreadJob>) {
+    fn submit(self: &Arc<Self>, job: Arc<dyn ThreadJob>) {
         match self.queue.submit(job) {
             Submit::Queued => {}
             Submit::StartWorker => self.start_worker(),
@@ -223,8 +212,8 @@ impl ThreadPoolExecutor {
         if self.is_shutdown() {
             return JobHandle::failed(JobError::Shutdown, cancel_on_drop);
         }
-        let cell = Arc::new(Completion::new(Phase::Queued));
-        self.owner.pool.submit(Box::new(Job { f, cell: cell.clone() }));
+        let cell = queued::<T>(Some(Box::new(f)));
+        self.owner.pool.submit(cell.clone());
         JobHandle::new(cell, cancel_on_drop)
     }
 

@@ -38,10 +38,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::handle::{assert_off_loop, claim, finish, JobCell, MapResults, Phase};
+use super::handle::{assert_off_loop, claim, fail_queued, finish, queued, JobCell, MapResults};
 use super::queue::{JobQueue, Submit};
 use super::{JobError, JobHandle, Panicked};
-use crate::completion::Completion;
 use wire::{Reply, Request};
 
 pub use worker::worker_entry;
@@ -94,6 +93,8 @@ trait ProcessJob: Send {
     fn claim(&self) -> bool;
     /// Completes the handle from the worker's reply (decoding the result).
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, JobError>);
+    /// Ends the job unstarted with `err`.
+    fn fail(self: Box<Self>, err: JobError);
 }
 
 struct Job<T> {
@@ -112,7 +113,7 @@ impl<T: DeserializeOwned + Send> ProcessJob for Job<T> {
     }
 
     fn claim(&self) -> bool {
-        claim(&self.cell)
+        claim(&self.cell).is_some()
     }
 
     fn finish(self: Box<Self>, reply: Result<Vec<u8>, JobError>) {
@@ -125,6 +126,10 @@ impl<T: DeserializeOwned + Send> ProcessJob for Job<T> {
             })
         });
         finish(&self.cell, result);
+    }
+
+    fn fail(self: Box<Self>, err: JobError) {
+        fail_queued(&self.cell, err);
     }
 }
 
@@ -230,7 +235,7 @@ impl Pool {
         match self.queue.submit(job) {
             Submit::Queued => {}
             Submit::StartWorker => self.start_manager(),
-            Submit::Refused(job) => job.finish(Err(JobError::Shutdown)),
+            Submit::Refused(job) => job.fail(JobError::Shutdown),
         }
     }
 
@@ -242,7 +247,7 @@ impl Pool {
             .spawn(move || pool.manage());
         if let Err(e) = spawned {
             for job in self.queue.start_failed() {
-                job.finish(Err(JobError::WorkerStart(format!("thread spawn failed: {e}"))));
+                job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
             }
         }
     }
@@ -460,7 +465,7 @@ impl ProcessPoolExecutor {
                 return JobHandle::failed(JobError::Wire(why), cancel_on_drop);
             }
         };
-        let cell = Arc::new(Completion::new(Phase::Queued));
+        let cell = queued(None);
         self.owner.pool.submit(Box::new(Job {
             name,
             arg,
@@ -492,7 +497,7 @@ impl ProcessPoolExecutor {
             assert_off_loop("ProcessPoolExecutor::shutdown(wait = true)");
         }
         for job in self.owner.pool.queue.shutdown(cancel_futures) {
-            job.finish(Err(JobError::Cancelled));
+            job.fail(JobError::Cancelled);
         }
         if wait {
             self.owner.pool.queue.wait_exited(None);
