@@ -449,6 +449,36 @@ fn main() {
     });
 
     section(
+        "An echo server and client, the asyncio streams way",
+        "the asyncio streams example",
+        0,
+        async {
+            // async def handle_echo(reader, writer): ...
+            async fn handle_echo(mut reader: asyncio::net::StreamReader, writer: asyncio::net::StreamWriter) {
+                let data = reader.readline().await.unwrap_or_default();
+                let addr = writer.peer_addr();
+                println!("Received {:?} from {addr:?}", String::from_utf8_lossy(&data));
+                writer.write(&data);
+                writer.drain().await.ok();
+                writer.close();
+                writer.wait_closed().await.ok();
+            }
+            let server = asyncio::start_server(handle_echo, "127.0.0.1:0").await.unwrap();
+            println!("Serving on {:?}", server.local_addrs());
+            let (mut reader, writer) = asyncio::open_connection(server.local_addrs()[0]).await.unwrap();
+            println!("Send: \"Hello World!\"");
+            writer.write(b"Hello World!\n");
+            writer.drain().await.unwrap();
+            let data = reader.readline().await.unwrap();
+            println!("Received: {:?}", String::from_utf8_lossy(&data).trim_end());
+            writer.close();
+            writer.wait_closed().await.unwrap();
+            server.close();
+            server.wait_closed().await;
+        },
+    );
+
+    section(
         "to_thread: two blocking calls of 1 and 2 units on threads",
         "seed 001 Solution 1",
         2,

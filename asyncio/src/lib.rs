@@ -95,6 +95,8 @@ pub mod executor;
 #[forbid(unsafe_code)]
 pub mod io;
 #[forbid(unsafe_code)]
+pub mod net;
+#[forbid(unsafe_code)]
 mod promise;
 #[forbid(unsafe_code)]
 mod runner;
@@ -110,6 +112,7 @@ pub use event_loop::{
     get_running_loop, try_get_running_loop, ConcurrentFuture, EventLoop, Handle, LoopClosed, LoopHandle, TimerHandle,
 };
 pub use executor::{run_in_executor, to_thread};
+pub use net::{open_connection, open_unix_connection, start_server, start_unix_server};
 pub use promise::{create_future, FutureError, InvalidStateError, Promise};
 pub use runner::{run, Runner};
 pub use task::{

@@ -52,6 +52,15 @@ assert_not_send!(Promise<u32>);
 assert_not_send!(asyncio::io::AsyncFd<std::os::unix::net::UnixStream>);
 assert_not_send!(asyncio::Runner);
 assert_not_send!(asyncio::sync::Sender<std::rc::Rc<u8>>);
+assert_not_send!(asyncio::net::TcpStream);
+assert_not_send!(asyncio::net::TcpListener);
+assert_not_send!(asyncio::net::UdpSocket);
+assert_not_send!(asyncio::net::UnixStream);
+assert_not_send!(asyncio::net::UnixListener);
+assert_not_send!(asyncio::net::UnixDatagram);
+assert_not_send!(asyncio::net::StreamReader);
+assert_not_send!(asyncio::net::StreamWriter);
+assert_not_send!(asyncio::net::Server);
 assert_not_sync!(asyncio::sync::Lock);
 assert_not_sync!(asyncio::sync::Semaphore);
 assert_not_sync!(asyncio::sync::Event);
@@ -73,6 +82,18 @@ fn thread_facing_types_are_send_and_sync() {
     is_send::<asyncio::TaskId>();
     is_send::<Instant>();
     is_sync::<Instant>();
+}
+
+#[test]
+fn executors_and_their_handles_cross_threads() {
+    is_send::<asyncio::executor::ThreadPoolExecutor>();
+    is_sync::<asyncio::executor::ThreadPoolExecutor>();
+    is_send::<asyncio::executor::ProcessPoolExecutor>();
+    is_sync::<asyncio::executor::ProcessPoolExecutor>();
+    is_send::<asyncio::executor::JobHandle<String>>();
+    is_sync::<asyncio::executor::JobHandle<String>>();
+    is_send::<asyncio::executor::JobError>();
+    is_sync::<asyncio::executor::JobError>();
 }
 
 #[test]

@@ -336,16 +336,6 @@ fn blocking_waits_refuse_to_run_on_the_loop() {
 }
 
 #[test]
-fn handles_are_send_and_executors_are_shareable() {
-    fn send_sync<T: Send + Sync>() {}
-    fn send<T: Send>() {}
-    send_sync::<ThreadPoolExecutor>();
-    send_sync::<asyncio::executor::ProcessPoolExecutor>();
-    send::<JobHandle<String>>();
-    send_sync::<JobError>();
-}
-
-#[test]
 fn done_callbacks_run_once_when_the_job_ends() {
     let pool = ThreadPoolExecutor::new(1);
     let hits = Arc::new(AtomicUsize::new(0));

@@ -139,18 +139,50 @@ impl<T: AsRawFd> AsyncFd<T> {
         std::future::poll_fn(|cx| self.poll_write_ready(cx)).await
     }
 
+    /// Runs `op` once the descriptor is readable, until it reports neither
+    /// `WouldBlock` (readiness is then cleared and waited for again) nor
+    /// `Interrupted` (retried at once).
+    pub fn poll_read_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if let Err(e) = std::task::ready!(self.poll_read_ready(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_read_ready(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// As [`poll_read_with`](AsyncFd::poll_read_with), for writing.
+    pub fn poll_write_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if let Err(e) = std::task::ready!(self.poll_write_ready(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_write_ready(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
     /// Runs `op` when readable, until it does not report `WouldBlock`.
     ///
     /// # Cancel safety
     /// Cancel safe if `op` is: `op` runs to completion or not at all.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        loop {
-            self.readable().await?;
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_read_ready(),
-                r => return r,
-            }
-        }
+        std::future::poll_fn(|cx| self.poll_read_with(cx, &mut op)).await
     }
 
     /// Runs `op` when writable, until it does not report `WouldBlock`.
@@ -158,13 +190,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// # Cancel safety
     /// Cancel safe if `op` is: `op` runs to completion or not at all.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
-        loop {
-            self.writable().await?;
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_write_ready(),
-                r => return r,
-            }
-        }
+        std::future::poll_fn(|cx| self.poll_write_with(cx, &mut op)).await
     }
 }
 

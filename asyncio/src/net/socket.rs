@@ -1,0 +1,227 @@
+//! What TCP and Unix stream sockets share: reading and writing on the
+//! reactor, half-close, and the `futures-io` traits.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
+
+use crate::io::AsyncFd;
+
+/// A connected, non-blocking stream socket on the loop's reactor.
+pub(crate) struct StreamSocket<S: AsRawFd> {
+    pub(crate) fd: AsyncFd<S>,
+}
+
+/// The std socket types this works over.
+pub(crate) trait StdStream: AsRawFd {
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl StdStream for std::net::TcpStream {
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        std::net::TcpStream::shutdown(self, how)
+    }
+}
+
+impl StdStream for std::os::unix::net::UnixStream {
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+}
+
+impl<S> StreamSocket<S>
+where
+    S: StdStream,
+    for<'a> &'a S: Read + Write,
+{
+    pub(crate) fn new(sock: S) -> io::Result<Self> {
+        Ok(StreamSocket {
+            fd: AsyncFd::new(sock)?,
+        })
+    }
+
+    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.fd.poll_read_with(cx, |mut s| s.read(buf))
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.fd.poll_write_with(cx, |mut s| s.write(buf))
+    }
+
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.fd.poll_write_with(cx, |mut s| s.write_vectored(bufs))
+    }
+
+    /// One write attempt without waiting: `WouldBlock` when the socket's
+    /// buffer is full.
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match (&mut self.fd.get_ref()).write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.fd.clear_write_ready();
+                    return Err(e);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_write(cx, buf)).await
+    }
+
+    pub(crate) async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self.fd.get_ref().shutdown(how) {
+            // Already disconnected: nothing left to shut.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+}
+
+/// The reading and writing methods and the `futures-io` traits of a stream
+/// socket type wrapping a [`StreamSocket`] in a field `inner`.
+macro_rules! stream_methods {
+    ($ty:ty) => {
+        impl $ty {
+            /// Reads some bytes into `buf`; `Ok(0)` at end of stream.
+            ///
+            /// # Cancel safety
+            /// Cancel safe: no data is lost if the future is dropped.
+            pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.inner.read(buf).await
+            }
+
+            /// Writes some of `buf`; how many bytes went.
+            ///
+            /// # Cancel safety
+            /// Cancel safe: nothing was written if the future is dropped.
+            pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+                self.inner.write(buf).await
+            }
+
+            /// Writes all of `buf`.
+            ///
+            /// # Cancel safety
+            /// Not cancel safe: dropped midway, part of `buf` may have been
+            /// written.
+            pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+                self.inner.write_all(buf).await
+            }
+
+            /// Polls a read into `buf`.
+            pub fn poll_read(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.inner.poll_read(cx, buf)
+            }
+
+            /// Polls a write of `buf`.
+            pub fn poll_write(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.inner.poll_write(cx, buf)
+            }
+
+            /// Shuts down the read half, the write half (half-close: the peer
+            /// reads end of stream, and can still send) or both.
+            ///
+            /// # Errors
+            /// The OS error; shutting a disconnected socket is not one.
+            pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+                self.inner.shutdown(how)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.inner.fd.as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.inner.fd.get_ref().as_fd()
+            }
+        }
+
+        $crate::net::socket::futures_io_impls!($ty);
+        $crate::net::socket::futures_io_impls!(&$ty);
+    };
+}
+
+/// `futures_io::AsyncRead`/`AsyncWrite` for a stream type and its reference
+/// (so one task can read while another writes).
+macro_rules! futures_io_impls {
+    ($ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.inner.poll_read(cx, buf)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.inner.poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> std::task::Poll<io::Result<usize>> {
+                self.inner.poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<io::Result<()>> {
+                // Writes go straight to the socket: nothing is buffered here.
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<io::Result<()>> {
+                std::task::Poll::Ready(self.inner.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(crate) use futures_io_impls;
+pub(crate) use stream_methods;
