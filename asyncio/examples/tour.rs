@@ -518,7 +518,7 @@ fn main() {
             let executor = asyncio::executor::ThreadPoolExecutor::new(5);
             let secs = [5, 4, 3, 2, 1];
             let futures: Vec<_> = secs.iter().map(|&s| executor.submit(move || do_something(s))).collect();
-            for result in asyncio::executor::JobHandle::as_completed(futures) {
+            for (_, result) in asyncio::executor::JobHandle::as_completed(futures) {
                 println!("{}", result.unwrap());
             }
             executor.shutdown(true, false);

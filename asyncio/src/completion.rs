@@ -31,6 +31,17 @@ impl<R, X> State<R, X> {
     }
 }
 
+/// Runs done callbacks; a panicking one is reported and the rest still run
+/// (they run on whatever thread completes the cell: a pool's worker must
+/// not unwind).
+fn run_callbacks(callbacks: Vec<Callback>) {
+    for f in callbacks {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            crate::runtime::report::callback_panicked("a done callback", &*payload);
+        }
+    }
+}
+
 pub(crate) struct Completion<R, X = ()> {
     state: Mutex<State<R, X>>,
     cv: Condvar,
@@ -75,9 +86,7 @@ impl<R, X> Completion<R, X> {
         if let Some(w) = waker {
             w.wake();
         }
-        for f in callbacks {
-            f();
-        }
+        run_callbacks(callbacks);
         true
     }
 
@@ -92,7 +101,7 @@ impl<R, X> Completion<R, X> {
         let mut s = self.lock();
         if s.is_done() {
             drop(s);
-            f();
+            run_callbacks(vec![Box::new(f)]);
         } else {
             s.callbacks.push(Box::new(f));
         }

@@ -124,13 +124,12 @@ impl EventLoop {
     }
 
     /// Makes `executor` the loop's default thread pool
-    /// (`loop.set_default_executor`). The previous one is shut down without
-    /// waiting: its jobs still run.
+    /// (`loop.set_default_executor`). The previous one is left as it is, as
+    /// in Python: a pool of the loop's own making shuts down (without
+    /// waiting) once its last handle is gone; one of yours stays yours.
     pub fn set_default_executor(&self, executor: ThreadPoolExecutor) {
         let old = self.core.default_executor.borrow_mut().replace(executor);
-        if let Some(old) = old {
-            old.shutdown(false, false);
-        }
+        drop(old);
     }
 
     /// Runs `f` on `executor`, or on the default pool for `None`

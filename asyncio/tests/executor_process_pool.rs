@@ -72,6 +72,17 @@ fn not_registered(n: u64) -> u64 {
     n
 }
 
+fn read_stdin(_: ()) -> usize {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).unwrap_or(0)
+}
+
+/// Starts a child that outlives this worker, then dies.
+fn orphan_then_abort(_: ()) -> u32 {
+    let _child = std::process::Command::new("sleep").arg("5").spawn();
+    std::process::abort()
+}
+
 asyncio::process_fn!(
     square,
     add,
@@ -82,7 +93,9 @@ asyncio::process_fn!(
     kill_self,
     chatty,
     unserialisable,
-    nested_pool
+    nested_pool,
+    read_stdin,
+    orphan_then_abort,
 );
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -166,7 +179,7 @@ fn killed_from_outside_mid_job() {
     let pool = ProcessPoolExecutor::new(1).unwrap();
     let job = pool.submit(sleep_ms, 20_000);
     let deadline = Instant::now() + LIMIT;
-    while !job.running() {
+    while !job.running() || pool.worker_pids().is_empty() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -198,8 +211,32 @@ fn wire_errors() {
         "closures are not registered"
     );
     assert_eq!(wait(pool.submit(nested_pool, ())).unwrap(), "refused");
+    // A function pointer has no name of its own: refused, not mistaken for
+    // another function of the same signature.
+    let pointer: fn(u64) -> u64 = square;
+    assert!(matches!(
+        wait(pool.submit(pointer, 3)),
+        Err(JobError::UnknownFunction(_))
+    ));
     // The worker is unharmed by all of it.
     assert_eq!(wait(pool.submit(square, 7)).unwrap(), 49);
+    pool.shutdown(true, false);
+}
+
+fn workers_stdin_is_not_the_pool_socket() {
+    let pool = ProcessPoolExecutor::new(1).unwrap();
+    // Reading stdin sees /dev/null's end at once instead of hanging.
+    assert_eq!(wait(pool.submit(read_stdin, ())).unwrap(), 0);
+    // A process a job started does not keep the dead worker's socket open.
+    let start = Instant::now();
+    let err = wait(pool.submit(orphan_then_abort, ())).unwrap_err();
+    assert!(matches!(err, JobError::WorkerDied { .. }), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "death noticed in {:?}",
+        start.elapsed()
+    );
+    assert_eq!(wait(pool.submit(square, 2)).unwrap(), 4);
     pool.shutdown(true, false);
 }
 
@@ -348,6 +385,10 @@ fn main() {
         ),
         ("killed_from_outside_mid_job", killed_from_outside_mid_job),
         ("wire_errors", wire_errors),
+        (
+            "workers_stdin_is_not_the_pool_socket",
+            workers_stdin_is_not_the_pool_socket,
+        ),
         (
             "dropped_pool_still_finishes_its_jobs",
             dropped_pool_still_finishes_its_jobs,

@@ -191,8 +191,9 @@ fn map_keeps_input_order_and_as_completed_gives_finish_order() {
         .collect();
     handles.push(pool.submit(|| 3));
     let mut order = Vec::new();
-    for r in JobHandle::as_completed(handles) {
+    for (index, r) in JobHandle::as_completed(handles) {
         let i = r.unwrap();
+        assert_eq!(index, i);
         order.push(i);
         if i > 0 {
             txs[i - 1].send(()).unwrap();
@@ -342,12 +343,16 @@ fn done_callbacks_run_once_when_the_job_ends() {
     let (release, gate) = mpsc::channel::<()>();
     let h = pool.submit(move || gate.recv_timeout(LIMIT).is_ok());
     let c = hits.clone();
+    let (called_tx, called) = mpsc::channel::<()>();
     h.add_done_callback(move || {
         c.fetch_add(1, Ordering::SeqCst);
+        called_tx.send(()).unwrap();
     });
     assert_eq!(hits.load(Ordering::SeqCst), 0);
     release.send(()).unwrap();
     assert!(wait(h).unwrap());
+    // Waiters may wake before the callbacks ran (as in Python): wait for it.
+    called.recv_timeout(LIMIT).unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     // On a finished job, the callback runs at once.
     let h = pool.submit(|| ());
@@ -387,4 +392,62 @@ fn every_closure_is_dropped_exactly_once() {
     assert_eq!(drops.load(Ordering::SeqCst), 20);
     assert_eq!(outcomes.2, cancelled);
     assert_eq!(outcomes.0 + outcomes.1 + outcomes.2, 20);
+}
+
+#[test]
+fn a_panicking_done_callback_does_not_take_the_thread_down() {
+    let pool = ThreadPoolExecutor::new(1);
+    let h = pool.submit(|| 1);
+    h.add_done_callback(|| panic!("callback panicked on purpose"));
+    assert_eq!(wait(h).unwrap(), 1);
+    // The one worker thread survived and runs the next job.
+    assert_eq!(wait(pool.submit(|| 2)).unwrap(), 2);
+    pool.shutdown(true, false);
+    assert_eq!(pool.threads(), 0);
+}
+
+#[test]
+fn waiting_shutdown_from_inside_the_pool_is_refused_not_deadlocked() {
+    let pool = ThreadPoolExecutor::new(1);
+    let inner = pool.clone();
+    let err = wait(pool.submit(move || inner.shutdown(true, false))).unwrap_err();
+    assert!(err.panic_message().unwrap().contains("would wait for itself"), "{err}");
+    // A non-waiting shutdown from inside is fine.
+    let inner = pool.clone();
+    wait(pool.submit(move || inner.shutdown(false, false))).unwrap();
+    assert!(pool.is_shutdown());
+}
+
+#[test]
+fn setting_the_same_default_executor_twice_keeps_it_working() {
+    let pool = ThreadPoolExecutor::new(2);
+    let p = pool.clone();
+    asyncio::run(async move {
+        let lp = asyncio::get_running_loop();
+        lp.set_default_executor(p.clone());
+        lp.set_default_executor(p);
+        assert_eq!(asyncio::to_thread(|| 3).await.unwrap(), 3);
+    });
+    // Closing the runner shut the default executor down, as asyncio.run does.
+    assert!(pool.is_shutdown());
+}
+
+#[test]
+fn dropping_map_results_cancels_the_jobs_not_started() {
+    let pool = ThreadPoolExecutor::new(1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = mpsc::channel::<()>();
+    let blocker = pool.submit(move || gate.recv_timeout(LIMIT).is_ok());
+    let r = ran.clone();
+    let results = pool.map(
+        move |_: u32| {
+            r.fetch_add(1, Ordering::SeqCst);
+        },
+        0..10,
+    );
+    drop(results);
+    release.send(()).unwrap();
+    assert!(wait(blocker).unwrap());
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
 }

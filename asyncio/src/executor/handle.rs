@@ -19,6 +19,7 @@ pub(crate) enum Phase {
     Queued,
     Running,
     Finished,
+    Cancelled,
 }
 
 /// A thread-pool job's function, kept in its cell until a worker takes it,
@@ -69,6 +70,11 @@ pub(crate) fn fail_queued<T>(cell: &JobCell<T>, err: JobError) -> bool {
     if s.extra.phase != Phase::Queued || s.is_done() {
         return false;
     }
+    s.extra.phase = if err.is_cancelled() {
+        Phase::Cancelled
+    } else {
+        Phase::Finished
+    };
     let f = s.extra.f.take();
     let failed = cell.complete_locked(s, Err(err));
     drop(f);
@@ -113,17 +119,16 @@ impl<T> JobHandle<T> {
         JobHandle::new(cell, cancel_on_drop)
     }
 
-    /// Cancels the job if it has not started; true if it was cancelled (it
-    /// then ends with [`JobError::Cancelled`]). A running or finished job is
-    /// not affected.
+    /// Cancels the job if it has not started; true if it is cancelled (now
+    /// or before: it then ends with [`JobError::Cancelled`]). A running or
+    /// finished job is not affected.
     pub fn cancel(&self) -> bool {
-        fail_queued(&self.cell, JobError::Cancelled)
+        fail_queued(&self.cell, JobError::Cancelled) || self.cancelled()
     }
 
     /// True if the job was cancelled before it started.
     pub fn cancelled(&self) -> bool {
-        let s = self.cell.lock();
-        s.extra.phase == Phase::Queued && s.is_done()
+        self.cell.lock().extra.phase == Phase::Cancelled
     }
 
     /// True while a worker runs the job.
@@ -171,8 +176,9 @@ impl<T> JobHandle<T> {
         self.cell.on_done(f);
     }
 
-    /// The handles' results as their jobs finish, first finished first, on a
-    /// plain thread (`concurrent.futures.as_completed`). On a loop, use
+    /// The handles' results as their jobs finish, first finished first, each
+    /// with its handle's index in `handles`, on a plain thread
+    /// (`concurrent.futures.as_completed`). On a loop, use
     /// [`asyncio::as_completed`](crate::as_completed) over the handles.
     ///
     /// # Panics
@@ -235,13 +241,13 @@ pub struct AsCompleted<T> {
 }
 
 impl<T> Iterator for AsCompleted<T> {
-    type Item = Result<T, JobError>;
+    type Item = (usize, Result<T, JobError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         assert_off_loop("JobHandle::as_completed");
         let i = self.done.recv().ok()?;
         let handle = self.slots[i].take().expect("each job completes once");
-        Some(handle.result())
+        Some((i, handle.result()))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -252,7 +258,8 @@ impl<T> Iterator for AsCompleted<T> {
 
 /// Results in input order, each waited for in turn: what the executors'
 /// `map` returns (`Executor.map`). Every job was submitted up front, so they
-/// run in parallel; only the reading is ordered.
+/// run in parallel; only the reading is ordered. Dropping it cancels the
+/// jobs not started yet, as Python's does.
 ///
 /// # Panics
 /// When iterated on a thread running an event loop (await the handles from
@@ -270,8 +277,16 @@ impl<T> MapResults<T> {
     }
 
     /// The jobs' handles, in input order, to await on a loop.
-    pub fn into_handles(self) -> Vec<JobHandle<T>> {
-        self.handles.collect()
+    pub fn into_handles(mut self) -> Vec<JobHandle<T>> {
+        self.handles.by_ref().collect()
+    }
+}
+
+impl<T> Drop for MapResults<T> {
+    fn drop(&mut self) {
+        for h in self.handles.by_ref() {
+            h.cancel();
+        }
     }
 }
 

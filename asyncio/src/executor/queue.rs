@@ -12,14 +12,24 @@
 //! Shutdown stops new submits, wakes everyone, and lets workers drain what is
 //! queued (or hands the queued jobs back to be cancelled) before they exit.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+thread_local! {
+    /// The queue this thread works for (its address), if it is a worker.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
 struct State<J> {
     jobs: VecDeque<J>,
-    /// Workers started and not yet exited.
+    /// Workers that will take jobs: started, and not yet told to exit. What
+    /// a submit counts against `max_workers`.
     workers: usize,
+    /// Workers started and not yet done cleaning up; `wait_exited` waits for
+    /// this to reach zero.
+    alive: usize,
     /// Workers waiting for a job and not claimed.
     idle: usize,
     /// Claims on idle workers not yet taken up.
@@ -53,6 +63,7 @@ impl<J> JobQueue<J> {
             state: Mutex::new(State {
                 jobs: VecDeque::new(),
                 workers: 0,
+                alive: 0,
                 idle: 0,
                 notified: 0,
                 shutdown: false,
@@ -86,6 +97,7 @@ impl<J> JobQueue<J> {
             Submit::Queued
         } else if s.workers < self.max_workers {
             s.workers += 1;
+            s.alive += 1;
             Submit::StartWorker
         } else {
             Submit::Queued
@@ -98,20 +110,22 @@ impl<J> JobQueue<J> {
     pub(crate) fn start_failed(&self) -> Vec<J> {
         let mut s = self.lock();
         s.workers -= 1;
+        s.alive -= 1;
         let orphans = if s.workers == 0 {
             s.jobs.drain(..).collect()
         } else {
             Vec::new()
         };
-        if s.workers == 0 {
+        if s.alive == 0 {
             self.exited.notify_all();
         }
         orphans
     }
 
     /// The next job for a worker, waiting up to `idle_timeout` (`None`: for
-    /// ever) for one. `None` tells the worker to exit: it cleans up, then
-    /// calls [`worker_exited`](Self::worker_exited).
+    /// ever) for one. `None` tells the worker to exit: it no longer counts
+    /// for submits (so a submit racing its exit starts a new worker), and it
+    /// calls [`worker_exited`](Self::worker_exited) once it has cleaned up.
     pub(crate) fn next(&self, idle_timeout: Option<Duration>) -> Option<J> {
         let mut s = self.lock();
         loop {
@@ -143,17 +157,20 @@ impl<J> JobQueue<J> {
                 }
             };
             if retire && s.jobs.is_empty() {
-                return None;
+                break;
             }
         }
+        // Uncounted under the lock that decided it: a submit from now on
+        // sees one worker fewer and starts another if it must.
+        s.workers -= 1;
         None
     }
 
     /// A worker that [`next`](Self::next) told to exit has cleaned up.
     pub(crate) fn worker_exited(&self) {
         let mut s = self.lock();
-        s.workers -= 1;
-        if s.workers == 0 {
+        s.alive -= 1;
+        if s.alive == 0 {
             self.exited.notify_all();
         }
     }
@@ -179,11 +196,34 @@ impl<J> JobQueue<J> {
         self.lock().shutdown
     }
 
+    /// Marks the calling thread as one of this queue's workers.
+    pub(crate) fn enter_worker(&self) {
+        WORKER_OF.with(|w| w.set(self.id()));
+    }
+
+    fn id(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
+    /// Panics on one of this queue's workers (in a job or a done callback),
+    /// where waiting for the workers to exit would wait for itself.
+    pub(crate) fn assert_not_own_worker(&self) {
+        assert!(
+            WORKER_OF.with(Cell::get) != self.id(),
+            "an executor's shutdown(wait = true) was called from one of its own threads (in a job or a \
+             done callback): it would wait for itself; use shutdown(false, ..) there"
+        );
+    }
+
     /// Waits until every worker has exited, up to `deadline`; true if they
     /// all did.
+    ///
+    /// # Panics
+    /// On one of the workers itself (see `assert_not_own_worker`).
     pub(crate) fn wait_exited(&self, deadline: Option<Instant>) -> bool {
+        self.assert_not_own_worker();
         let mut s = self.lock();
-        while s.workers > 0 {
+        while s.alive > 0 {
             s = match deadline {
                 None => self.exited.wait(s).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
@@ -204,7 +244,7 @@ impl<J> JobQueue<J> {
     /// Workers alive now, and how many of them wait idle.
     pub(crate) fn counts(&self) -> (usize, usize) {
         let s = self.lock();
-        (s.workers, s.idle)
+        (s.alive, s.idle)
     }
 }
 
@@ -238,6 +278,21 @@ mod tests {
         assert_eq!(q.next(Some(Duration::from_millis(1))), None);
         q.worker_exited();
         assert_eq!(q.counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_submit_racing_the_last_workers_exit_starts_a_new_one() {
+        let q = JobQueue::new(1);
+        assert!(matches!(q.submit(1), Submit::StartWorker));
+        assert_eq!(q.next(Some(Duration::ZERO)), Some(1));
+        assert_eq!(q.next(Some(Duration::ZERO)), None); // retiring...
+        assert!(
+            matches!(q.submit(2), Submit::StartWorker),
+            "not stranded behind a leaving worker"
+        );
+        q.worker_exited(); // ...gone
+        assert_eq!(q.counts(), (1, 0));
+        assert_eq!(q.next(None), Some(2));
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Pool {
         let spawned = std::thread::Builder::new()
             .name(format!("{}-{n}", self.name_prefix))
             .spawn(move || {
+                pool.queue.enter_worker();
                 while let Some(job) = pool.queue.next(pool.idle_timeout) {
                     job.run();
                 }
@@ -111,7 +112,7 @@ impl Drop for Owner {
 ///     .into_iter()
 ///     .map(|ms| pool.submit(move || { std::thread::sleep(Duration::from_millis(ms)); ms }))
 ///     .collect();
-/// let finished: Vec<u64> = JobHandle::as_completed(jobs).map(Result::unwrap).collect();
+/// let finished: Vec<u64> = JobHandle::as_completed(jobs).map(|(_, r)| r.unwrap()).collect();
 /// assert_eq!(finished.len(), 5);
 /// let in_order: Vec<u64> = pool.map(|ms| ms * 10, [1, 2, 3]).map(Result::unwrap).collect();
 /// assert_eq!(in_order, [10, 20, 30]);
@@ -247,6 +248,7 @@ impl ThreadPoolExecutor {
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         if wait {
             assert_off_loop("ThreadPoolExecutor::shutdown(wait = true)");
+            self.owner.pool.queue.assert_not_own_worker();
         }
         for job in self.owner.pool.queue.shutdown(cancel_futures) {
             job.fail(JobError::Cancelled);

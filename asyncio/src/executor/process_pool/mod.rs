@@ -47,6 +47,16 @@ pub use worker::worker_entry;
 #[doc(hidden)]
 pub use worker::{call_fn, fn_name, ProcessFnEntry, ProcessFnReply};
 
+/// The program workers are started from: this very executable, even if the
+/// file on disk was replaced or removed since (Linux's `/proc/self/exe`).
+fn program() -> io::Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return Ok(proc_exe);
+    }
+    std::env::current_exe()
+}
+
 /// How long a new worker has to say hello before it is killed.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -145,7 +155,7 @@ impl Worker {
     fn spawn(program: &PathBuf, buf: &mut Vec<u8>) -> Result<Worker, String> {
         let (ours, theirs) = UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
         let mut cmd = Command::new(program);
-        cmd.env(worker::WORKER_ENV, "1")
+        cmd.env(worker::WORKER_ENV, std::process::id().to_string())
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
         let child = cmd
             .spawn()
@@ -262,12 +272,12 @@ impl Pool {
 
     /// A manager thread: one worker process, one job at a time.
     fn manage(&self) {
+        self.queue.enter_worker();
         let mut buf = Vec::new();
         let mut worker: Option<Worker> = None;
         while let Some(job) = self.queue.next(None) {
-            if !job.claim() {
-                continue; // cancelled while queued
-            }
+            // The worker process first, so a job reads as running (and can
+            // no longer be cancelled) only once a process runs it.
             let w = match &mut worker {
                 Some(w) => w,
                 None => match Worker::spawn(&self.program, &mut buf) {
@@ -276,11 +286,14 @@ impl Pool {
                         worker.insert(w)
                     }
                     Err(why) => {
-                        job.finish(Err(JobError::WorkerStart(why)));
+                        job.fail(JobError::WorkerStart(why));
                         continue;
                     }
                 },
             };
+            if !job.claim() {
+                continue; // cancelled while queued
+            }
             match w.run(job.name(), job.arg(), &mut buf) {
                 Ok(outcome) => job.finish(outcome),
                 Err(_) => {
@@ -391,7 +404,7 @@ impl ProcessPoolExecutor {
         if worker::in_worker() {
             return Err(PoolError::InsideWorker);
         }
-        let program = std::env::current_exe().map_err(PoolError::Program)?;
+        let program = program().map_err(PoolError::Program)?;
         Ok(ProcessPoolExecutor {
             owner: Arc::new(Owner {
                 pool: Arc::new(Pool {
@@ -449,7 +462,7 @@ impl ProcessPoolExecutor {
         R: DeserializeOwned + Send + 'static,
     {
         let name = worker::fn_name(&f);
-        if !worker::is_registered(name) {
+        if !worker::is_fn_item::<F>() || !worker::is_registered(name) {
             return JobHandle::failed(JobError::UnknownFunction(name.to_owned()), cancel_on_drop);
         }
         if self.is_shutdown() {
@@ -495,6 +508,7 @@ impl ProcessPoolExecutor {
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         if wait {
             assert_off_loop("ProcessPoolExecutor::shutdown(wait = true)");
+            self.owner.pool.queue.assert_not_own_worker();
         }
         for job in self.owner.pool.queue.shutdown(cancel_futures) {
             job.fail(JobError::Cancelled);

@@ -24,7 +24,8 @@ use serde::Serialize;
 use super::wire::{self, Reply, Request};
 use crate::runtime::report::panic_message;
 
-/// Set in a worker's environment by its pool (and removed by the worker).
+/// Set in a worker's environment by its pool, to the pool process's id (and
+/// removed by the worker).
 pub(crate) const WORKER_ENV: &str = "ASYNCIO_PROCESS_POOL_WORKER";
 
 static HOOK_CALLED: AtomicBool = AtomicBool::new(false);
@@ -48,12 +49,13 @@ static IN_WORKER: AtomicBool = AtomicBool::new(false);
 /// ```
 pub fn worker_entry() {
     HOOK_CALLED.store(true, Ordering::SeqCst);
-    if std::env::var_os(WORKER_ENV).is_none() {
+    let Some(parent) = std::env::var_os(WORKER_ENV) else {
         return;
-    }
+    };
     IN_WORKER.store(true, Ordering::SeqCst);
     // Not inherited by whatever the jobs start.
     std::env::remove_var(WORKER_ENV);
+    die_with_parent(parent.to_str().and_then(|p| p.parse().ok()));
     let code = match serve() {
         Ok(()) => 0,
         Err(e) => {
@@ -72,10 +74,29 @@ pub(crate) fn in_worker() -> bool {
     IN_WORKER.load(Ordering::SeqCst) || std::env::var_os(WORKER_ENV).is_some()
 }
 
+/// Asks the kernel to kill this worker when the pool process dies, so a job
+/// that never ends cannot outlive it; exits at once if it is already gone.
+fn die_with_parent(parent: Option<i32>) {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        let ppid = rustix::process::getppid().map(|p| p.as_raw_nonzero().get());
+        if parent.is_some() && ppid != parent {
+            std::process::exit(0); // the pool died before we could ask
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+}
+
 /// Serves jobs on the socket at standard input until told to exit or the
 /// pool's end closes.
 fn serve() -> io::Result<()> {
     let socket = UnixStream::from(io::stdin().as_fd().try_clone_to_owned()?);
+    // Standard input becomes /dev/null, as in Python's workers: a job that
+    // reads it, or a process a job starts, must not see the pool's socket
+    // (nor keep it open after this worker dies).
+    rustix::stdio::dup2_stdin(std::fs::File::open("/dev/null")?)?;
     let mut reader = BufReader::new(socket.try_clone()?);
     let mut writer = socket;
     let mut buf = Vec::new();
@@ -136,10 +157,18 @@ pub(crate) fn is_registered(name: &str) -> bool {
     registry().contains_key(name)
 }
 
-/// The name `f` is registered and submitted under.
+/// The name `f` is registered and submitted under: its type's name, the
+/// same in every process of one build. Only `fn` items (zero-sized, each a
+/// type of its own) have one; see [`is_fn_item`].
 #[doc(hidden)]
 pub fn fn_name<F>(_: &F) -> &'static str {
     type_name::<F>()
+}
+
+/// True if `F` is a plain `fn` item: neither a function pointer (whose type
+/// name is only its signature) nor a closure.
+pub(crate) fn is_fn_item<F>() -> bool {
+    std::mem::size_of::<F>() == 0 && !type_name::<F>().contains("{{closure}}")
 }
 
 /// Runs a registered function on an encoded argument (what the entry made
@@ -196,6 +225,12 @@ where
 macro_rules! process_fn {
     ($($f:path),+ $(,)?) => {
         $(
+            // A function pointer or a closure has no name of its own to
+            // find it by in another process: only `fn` items (zero-sized).
+            const _: () = ::core::assert!(
+                ::core::mem::size_of_val(&$f) == 0,
+                "process_fn! takes plain `fn` items, not function pointers or closures"
+            );
             $crate::executor::__private::inventory::submit! {
                 $crate::executor::__private::ProcessFnEntry {
                     name: || $crate::executor::__private::fn_name(&$f),
