@@ -101,6 +101,10 @@ mod promise;
 #[forbid(unsafe_code)]
 mod runner;
 #[forbid(unsafe_code)]
+pub mod signal;
+#[forbid(unsafe_code)]
+pub mod subprocess;
+#[forbid(unsafe_code)]
 pub mod sync;
 #[forbid(unsafe_code)]
 pub mod task;

@@ -3,7 +3,8 @@
 //! Low level: [`TcpListener`], [`TcpStream`], [`UdpSocket`],
 //! [`UnixListener`], [`UnixStream`], [`UnixDatagram`]. Their reads and writes
 //! take `&self`, wait on the loop's epoll reactor, and never block the loop;
-//! stream types implement `futures_io::AsyncRead`/`AsyncWrite`.
+//! stream types implement `futures_io::AsyncRead`/`AsyncWrite`, and with the
+//! `tokio-io` feature tokio's `AsyncRead`/`AsyncWrite` too.
 //!
 //! High level, as asyncio's streams: [`open_connection`] gives a
 //! ([`StreamReader`], [`StreamWriter`]) pair; [`start_server`] runs a
@@ -34,8 +35,10 @@
 mod addr;
 mod server;
 mod socket;
-mod streams;
+pub(crate) mod streams;
 mod tcp;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 mod unix;
 
