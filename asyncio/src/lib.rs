@@ -53,6 +53,10 @@
 //! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, f)` |
 //! | `concurrent.futures.ThreadPoolExecutor`, `Future` | [`executor::ThreadPoolExecutor`], [`executor::JobHandle`] |
 //! | `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] |
+//! | `asyncio.open_connection`, `start_server` | [`open_connection`], [`start_server`] → [`net::StreamReader`], [`net::StreamWriter`], [`net::Server`] |
+//! | sockets, `loop.getaddrinfo` | [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`], [`net::UnixStream`], [`net::lookup_host`] |
+//! | `asyncio.create_subprocess_exec`, `_shell` | [`subprocess::create_subprocess_exec`], [`subprocess::create_subprocess_shell`] |
+//! | `loop.add_signal_handler` | [`signal::add_signal_handler`], [`signal::ctrl_c`] |
 //!
 //! # Cancellation
 //!
@@ -92,6 +96,8 @@ mod completion;
 mod event_loop;
 #[forbid(unsafe_code)]
 pub mod executor;
+#[forbid(unsafe_code)]
+pub mod fs;
 #[forbid(unsafe_code)]
 pub mod io;
 #[forbid(unsafe_code)]
