@@ -57,6 +57,7 @@
 //! | sockets, `loop.getaddrinfo` | [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`], [`net::UnixStream`], [`net::lookup_host`] |
 //! | `asyncio.create_subprocess_exec`, `_shell` | [`subprocess::create_subprocess_exec`], [`subprocess::create_subprocess_shell`] |
 //! | `loop.add_signal_handler` | [`signal::add_signal_handler`], [`signal::ctrl_c`] |
+//! | `aiofiles.open` (files off the loop) | [`fs::File`], [`fs::read`], [`fs::write`] |
 //!
 //! # Cancellation
 //!
