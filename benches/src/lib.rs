@@ -32,7 +32,11 @@
 //!   `Send`, for workloads with one end on a plain std thread (asyncio's
 //!   `sync::channel`, `tokio::sync::mpsc`, `async-channel`); the async ends
 //!   share [`QueueTx`] and [`QueueRx`], the blocking ends [`ThreadTx`] and
-//!   [`ThreadRx`].
+//!   [`ThreadRx`];
+//! - `spawn_blocking` on [`Asyncio`], [`TokioCt`] and [`SmolLocal`]: a
+//!   closure run on the runtime's thread pool for blocking calls
+//!   (`asyncio::to_thread`, `tokio::task::spawn_blocking`,
+//!   `blocking::unblock`), its result awaited (the `executor` bench).
 //!
 //! # Fairness rules the adapters follow
 //! - A runtime is built before a measured run and dropped after it: building
@@ -173,6 +177,26 @@ impl Summary {
             .map(|d| d.as_nanos() as f64 / ops.max(1) as f64)
             .collect();
         Summary::of(&ns)
+    }
+
+    /// The summary of rates: `ops` divided by each sample, in operations
+    /// per second (the fastest sample is the `max`).
+    pub fn per_sec(samples: &[Duration], ops: u64) -> Summary {
+        let rates: Vec<f64> = samples
+            .iter()
+            .map(|d| ops as f64 / d.as_secs_f64().max(f64::MIN_POSITIVE))
+            .collect();
+        Summary::of(&rates)
+    }
+
+    /// Every figure multiplied by `k` (a change of unit: `1e-3` turns ns
+    /// into µs).
+    pub fn scaled(&self, k: f64) -> Summary {
+        Summary {
+            median: self.median * k,
+            min: self.min * k,
+            max: self.max * k,
+        }
     }
 
     /// `median [min–max]`, each with [`fmt_num`].
@@ -1567,6 +1591,47 @@ macro_rules! smol_event_fns {
 smol_event_fns!(SmolLocal);
 smol_event_fns!(SmolMt);
 
+// ---------------------------------------------------------------------------
+// Blocking calls on a thread pool
+// ---------------------------------------------------------------------------
+
+impl Asyncio {
+    /// `asyncio::to_thread`: `f` on the running loop's default thread pool.
+    #[inline]
+    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<asyncio::executor::JobHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Unwrap(asyncio::to_thread(f))
+    }
+}
+
+impl TokioCt {
+    /// `tokio::task::spawn_blocking`: `f` on the runtime's blocking pool.
+    #[inline]
+    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<tokio::task::JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        Unwrap(tokio::task::spawn_blocking(f))
+    }
+}
+
+impl SmolLocal {
+    /// `blocking::unblock` (what `smol::unblock` is): `f` on the process's
+    /// global blocking pool.
+    #[inline]
+    pub fn spawn_blocking<F, T>(f: F) -> blocking::Task<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        blocking::unblock(f)
+    }
+}
+
 /// The column titles of the five runtimes, in table order.
 pub const RUNTIME_NAMES: [&str; 5] = [
     Asyncio::NAME,
@@ -1651,6 +1716,21 @@ mod tests {
         assert_eq!((s.median, s.min, s.max), (3.0, 1.0, 5.0));
         let s = Summary::of(&[4.0, 1.0, 3.0, 2.0]);
         assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
+    }
+
+    #[test]
+    fn summary_rates_and_scaling() {
+        let s = Summary::per_sec(
+            &[
+                Duration::from_millis(500),
+                Duration::from_secs(2),
+                Duration::from_secs(1),
+            ],
+            100,
+        );
+        assert_eq!((s.median, s.min, s.max), (100.0, 50.0, 200.0));
+        let s = Summary::of(&[1000.0, 3000.0]).scaled(1e-3);
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
     }
 
     #[test]
@@ -1823,6 +1903,31 @@ mod tests {
         check!(SmolLocal);
         check!(TokioMt);
         check!(SmolMt);
+    }
+
+    #[test]
+    fn every_runtime_runs_blocking_calls_on_a_pool() {
+        macro_rules! check {
+            ($r:ty) => {{
+                let out = <$r>::new().block_on(async {
+                    let caller = std::thread::current().id();
+                    assert_ne!(
+                        <$r>::spawn_blocking(move || std::thread::current().id()).await,
+                        caller
+                    );
+                    let handles: Vec<_> = (0..50u64).map(|i| <$r>::spawn_blocking(move || i)).collect();
+                    let mut out = Vec::new();
+                    for h in handles {
+                        out.push(h.await);
+                    }
+                    out
+                });
+                assert_in_order(&out, 50);
+            }};
+        }
+        check!(Asyncio);
+        check!(TokioCt);
+        check!(SmolLocal);
     }
 
     #[test]
