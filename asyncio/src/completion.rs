@@ -20,6 +20,9 @@ pub(crate) struct State<R, X> {
     taken: bool,
     waker: Option<Waker>,
     callbacks: Vec<Callback>,
+    /// Threads blocked in `wait_take`: completing notifies the condition
+    /// variable only if there are any (a notify is a syscall).
+    blocked: usize,
     /// The owner's own state, under the same lock.
     pub(crate) extra: X,
 }
@@ -55,6 +58,7 @@ impl<R, X> Completion<R, X> {
                 taken: false,
                 waker: None,
                 callbacks: Vec::new(),
+                blocked: 0,
                 extra,
             }),
             cv: Condvar::new(),
@@ -81,8 +85,11 @@ impl<R, X> Completion<R, X> {
         s.result = Some(result);
         let waker = s.waker.take();
         let callbacks = std::mem::take(&mut s.callbacks);
+        let blocked = s.blocked > 0;
         drop(s);
-        self.cv.notify_all();
+        if blocked {
+            self.cv.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -138,16 +145,19 @@ impl<R, X> Completion<R, X> {
                 return Some(r);
             }
             assert!(!s.taken, "{what}: result already taken");
-            match deadline {
-                None => s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return None;
-                    }
-                    s = self.cv.wait_timeout(s, d - now).unwrap_or_else(|e| e.into_inner()).0;
-                }
-            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return None,
+                },
+            };
+            s.blocked += 1;
+            s = match left {
+                None => self.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => self.cv.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner()).0,
+            };
+            s.blocked -= 1;
         }
     }
 }

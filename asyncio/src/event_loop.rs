@@ -188,7 +188,7 @@ impl EventLoop {
 
     /// Turns debug mode on or off.
     pub fn set_debug(&self, on: bool) {
-        self.core.debug.set(on);
+        self.core.set_debug(on);
     }
 
     /// The debug-mode slow-poll threshold.
@@ -198,7 +198,7 @@ impl EventLoop {
 
     /// Sets the debug-mode slow-poll threshold.
     pub fn set_slow_callback_duration(&self, threshold: Duration) {
-        self.core.slow_callback.set(threshold);
+        self.core.set_slow_callback(threshold);
     }
 }
 

@@ -81,8 +81,13 @@
 //! variable `ASYNCIO_DEBUG=1` (asyncio's `PYTHONASYNCIODEBUG`) turn it on. The
 //! loop then reports every poll or callback that held it longer than
 //! [`Runner::slow_callback_duration`] (100 ms by default), with the task's
-//! name and the line that created it, and a failed task whose handle was
-//! dropped unread. Reports go to stderr.
+//! name and the line that created it, and a watchdog thread reports the
+//! same *while* the loop is still stuck; a task that panicked with nobody
+//! reading its handle; the tasks still pending at shutdown. The task tree is
+//! one call away ([`debug::dump`]), also from another thread or a signal
+//! when the loop hangs ([`debug::dump_all`], [`debug::dump_on_signal`]).
+//! Reports go through `tracing` when a subscriber is installed, to stderr
+//! otherwise. Off, debug mode costs one branch per poll.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -93,6 +98,8 @@ mod runtime;
 #[forbid(unsafe_code)]
 mod completion;
 
+#[forbid(unsafe_code)]
+pub mod debug;
 #[forbid(unsafe_code)]
 mod event_loop;
 #[forbid(unsafe_code)]

@@ -86,7 +86,7 @@ impl Runner {
     pub fn debug(mut self, on: bool) -> Self {
         self.debug = Some(on);
         if let Some(core) = &self.core {
-            core.debug.set(on);
+            core.set_debug(on);
         }
         self
     }
@@ -95,7 +95,7 @@ impl Runner {
     pub fn slow_callback_duration(mut self, threshold: Duration) -> Self {
         self.slow_callback = Some(threshold);
         if let Some(core) = &self.core {
-            core.slow_callback.set(threshold);
+            core.set_slow_callback(threshold);
         }
         self
     }
@@ -131,7 +131,7 @@ impl Runner {
                 debug.unwrap_or_else(|| std::env::var("ASYNCIO_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0"));
             let core = Core::new(debug, virtual_time).unwrap_or_else(|e| panic!("cannot create the event loop: {e}"));
             if let Some(slow) = slow {
-                core.slow_callback.set(slow);
+                core.set_slow_callback(slow);
             }
             core
         })

@@ -142,7 +142,7 @@ fn timeout_on_acquire_leaves_no_ghost_waiter() {
 }
 
 #[test]
-#[should_panic(expected = "asyncio::sync::Lock is bound to a different event loop")]
+#[should_panic(expected = "asyncio::sync::Lock belongs to the event loop on thread")]
 fn using_a_lock_from_another_loop_panics_clearly() {
     // As asyncio's loop-bound primitives, a lock binds to the loop on which
     // a task first waits for it.

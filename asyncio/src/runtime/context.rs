@@ -53,3 +53,29 @@ impl Drop for EnterGuard {
         CURRENT.with(|c| c.set(self.prev));
     }
 }
+
+/// The thread each live loop was created on, for error messages that name
+/// both sides of a wrong-thread or wrong-loop use.
+static LOOP_THREADS: std::sync::Mutex<Vec<(usize, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// This thread, as error messages name it: `'name' (ThreadId(n))`.
+pub(crate) fn thread_desc() -> String {
+    let t = std::thread::current();
+    format!("'{}' ({:?})", t.name().unwrap_or("unnamed"), t.id())
+}
+
+pub(crate) fn register_loop(loop_id: usize) {
+    let mut all = LOOP_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    all.push((loop_id, thread_desc()));
+}
+
+pub(crate) fn unregister_loop(loop_id: usize) {
+    let mut all = LOOP_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    all.retain(|(id, _)| *id != loop_id);
+}
+
+/// The thread loop `loop_id` was created on, if it is still alive.
+pub(crate) fn loop_thread(loop_id: usize) -> Option<String> {
+    let all = LOOP_THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    all.iter().find(|(id, _)| *id == loop_id).map(|(_, t)| t.clone())
+}

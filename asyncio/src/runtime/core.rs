@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::clock::Clock;
 use super::context;
+use super::debug::Debugger;
 use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
@@ -91,6 +92,8 @@ pub(crate) struct Core {
     /// The thread pool `to_thread` uses, created at first use (a facade type
     /// kept here because it belongs to the loop: asyncio's default executor).
     pub(crate) default_executor: RefCell<Option<crate::executor::ThreadPoolExecutor>>,
+    /// Debug mode's records and watchdog; `Some` exactly while `debug` is on.
+    debugger: RefCell<Option<Rc<Debugger>>>,
 }
 
 impl Core {
@@ -99,6 +102,7 @@ impl Core {
         let shared = Shared::new(waker);
         static NEXT_LOOP_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let loop_id = NEXT_LOOP_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        context::register_loop(loop_id);
         Ok(Rc::new_cyclic(|this| Core {
             shared,
             loop_id,
@@ -117,6 +121,7 @@ impl Core {
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
             default_executor: RefCell::new(None),
+            debugger: RefCell::new(debug.then(|| Rc::new(Debugger::new(Duration::from_millis(100))))),
         }))
     }
 
@@ -154,9 +159,14 @@ impl Core {
         assert!(!self.closed.get(), "create_task() called on a closed event loop");
         let id = self.next_id();
         // SAFETY: forwarded from the caller.
+        let record = self.debugger.borrow().as_ref().map(|d| {
+            let parent = self.current.get().map(|p| p.header().id);
+            d.spawned(id, name.as_deref(), location, parent)
+        });
+        // SAFETY: forwarded from the caller.
         let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, name) };
-        if self.debug.get() {
-            t.with_meta(|_| ());
+        if record.is_some() {
+            t.with_meta(|m| m.debug = record);
         }
         self.tasks.borrow_mut().push_back(t);
         t.set(SCHEDULED);
@@ -354,16 +364,27 @@ impl Core {
         self.current.set(Some(t));
         let waker = waker_ref(t);
         let mut cx = Context::from_waker(&waker);
-        let done = if self.debug.get() {
-            let start = Instant::now();
+        let debugger = if self.debug.get() {
+            self.debugger.borrow().clone()
+        } else {
+            None
+        };
+        let done = if let Some(d) = debugger {
+            let start = d.begin(t.header().id.0);
             // SAFETY: on the loop thread; live and not complete.
             let done = unsafe { t.poll(&mut cx) };
-            let took = start.elapsed();
-            t.with_meta(|m| m.polls += 1);
+            let took_ns = d.end(start);
+            t.with_meta(|m| {
+                if let Some(r) = &m.debug {
+                    r.polled(took_ns);
+                }
+            });
+            let took = Duration::from_nanos(took_ns);
             if took >= self.slow_callback.get() {
                 report::debug(&format!(
-                    "Executing task {} (created at {}) took {:.3} seconds",
-                    t.name(),
+                    "Executing task {} (created at {}) took {:.3} seconds: it held the loop, and nothing else \
+                     ran meanwhile",
+                    t.debug_name(),
                     t.header().location,
                     took.as_secs_f64()
                 ));
@@ -402,17 +423,28 @@ impl Core {
         t.set(COMPLETE | if cancelled { CANCELLED } else { 0 });
         t.clear(RUNNING | NOTIFIED);
         self.tasks.borrow_mut().remove(t);
+        let debugger = if self.debug.get() {
+            self.debugger.borrow().clone()
+        } else {
+            None
+        };
         if t.state() & DETACHED != 0 {
             // SAFETY: complete, on the loop thread.
-            if self.debug.get() && !cancelled && unsafe { t.output_failed() } {
+            if debugger.is_some() && !cancelled && unsafe { t.output_failed() } {
                 report::debug(&format!(
-                    "Task exception was never retrieved: {} (created at {}) failed and its handle was dropped",
-                    t.name(),
+                    "Task exception was never retrieved: {} (created at {}) panicked and its handle was dropped \
+                     unread",
+                    t.debug_name(),
                     t.header().location
                 ));
             }
             // SAFETY: complete, on the loop thread; nobody can read it.
             unsafe { t.drop_output() };
+        }
+        if let Some(d) = debugger {
+            if let Some(record) = t.with_meta(|m| m.debug.take()) {
+                d.finished(record);
+            }
         }
         if let Some(w) = t.header().join_waker.take() {
             w.wake();
@@ -425,12 +457,17 @@ impl Core {
 
     fn run_callback(&self, cb: &CallbackCell) {
         let Some(f) = cb.f.take() else { return };
-        let start = self.debug.get().then(Instant::now);
+        let debugger = if self.debug.get() {
+            self.debugger.borrow().clone()
+        } else {
+            None
+        };
+        let start = debugger.as_ref().map(|d| d.begin(0));
         if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
             report::callback_panicked(&format!("callback scheduled at {}", cb.location), &*p);
         }
-        if let Some(start) = start {
-            let took = start.elapsed();
+        if let (Some(d), Some(start)) = (debugger, start) {
+            let took = Duration::from_nanos(d.end(start));
             if took >= self.slow_callback.get() {
                 report::debug(&format!(
                     "Executing callback scheduled at {} took {:.3} seconds",
@@ -443,6 +480,11 @@ impl Core {
 
     /// Steps 2–4 of a turn.
     fn wait_and_dispatch(&self) {
+        if self.debug.get() {
+            if let Some(d) = &*self.debugger.borrow() {
+                d.turn_ends();
+            }
+        }
         let has_ready = !self.ready.borrow().is_empty();
         let timeout = if has_ready {
             Some(Duration::ZERO)
@@ -537,6 +579,15 @@ impl Core {
             return;
         }
         let _enter = context::enter(self);
+        let debugger = self.debugger.borrow().clone();
+        if let Some(d) = &debugger {
+            let pending: Vec<_> = self
+                .all_tasks()
+                .iter()
+                .filter_map(|t| t.with_meta(|m| m.debug.clone()))
+                .collect();
+            d.report_pending(&pending);
+        }
         loop {
             let front = self.tasks.borrow().front();
             if let Some(t) = front {
@@ -583,11 +634,43 @@ impl Core {
         }
         let io = self.reactor.clear();
         drop(io);
+        if let Some(d) = debugger {
+            d.close();
+        }
+    }
+
+    /// Turns debug mode on or off (starting or stopping its watchdog).
+    pub(crate) fn set_debug(&self, on: bool) {
+        self.debug.set(on);
+        let mut debugger = self.debugger.borrow_mut();
+        match (on, debugger.is_some()) {
+            (true, false) => *debugger = Some(Rc::new(Debugger::new(self.slow_callback.get()))),
+            (false, true) => {
+                if let Some(d) = debugger.take() {
+                    d.close();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the slow-poll and stall threshold.
+    pub(crate) fn set_slow_callback(&self, threshold: Duration) {
+        self.slow_callback.set(threshold);
+        if let Some(d) = &*self.debugger.borrow() {
+            d.set_threshold(threshold);
+        }
+    }
+
+    /// Debug mode's records, if debug mode is on.
+    pub(crate) fn debugger(&self) -> Option<Rc<Debugger>> {
+        self.debugger.borrow().clone()
     }
 }
 
 impl Drop for Core {
     fn drop(&mut self) {
         self.close();
+        context::unregister_loop(self.loop_id);
     }
 }

@@ -9,6 +9,7 @@
 //! | [`reactor`] | mio readiness driver and I/O registrations |
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
+//! | [`debug`] | debug mode's task records and the stall watchdog |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
 //! | [`wait_queue`] | the FIFO hand-off queue under every sync primitive |
 //!
@@ -18,6 +19,7 @@
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
+pub(crate) mod debug;
 pub(crate) mod future_set;
 pub(crate) mod reactor;
 pub(crate) mod remote;

@@ -1,7 +1,10 @@
-//! The loop's own error reports: things that went wrong where no caller can
-//! receive an error (a callback that panicked, a destructor that panicked).
-//! Like asyncio's default exception handler, they are written to stderr and
-//! the loop keeps running.
+//! The loop's own reports: things that went wrong where no caller can
+//! receive an error (a callback that panicked, a destructor that panicked),
+//! and debug mode's findings. Like asyncio's default exception handler, they
+//! never stop the loop.
+//!
+//! They go through `tracing` (target `asyncio`) when a subscriber is
+//! installed, and to stderr as one line each otherwise.
 
 use std::any::Any;
 
@@ -16,22 +19,44 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// True if a `tracing` subscriber would receive our events.
+fn tracing_active() -> bool {
+    tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>())
+}
+
 /// Reports a panic caught in loop-driven code that has no awaiter.
 pub(crate) fn callback_panicked(context: &str, payload: &(dyn Any + Send)) {
-    eprintln!("asyncio: exception in {context}: panicked: {}", panic_message(payload));
+    let message = panic_message(payload);
+    if tracing_active() {
+        tracing::error!(target: "asyncio", "exception in {context}: panicked: {message}");
+    } else {
+        eprintln!("asyncio: exception in {context}: panicked: {message}");
+    }
 }
 
 /// Reports an unexpected condition inside the engine.
 pub(crate) fn internal(message: &str) {
-    eprintln!("asyncio: {message}");
+    if tracing_active() {
+        tracing::error!(target: "asyncio", "{message}");
+    } else {
+        eprintln!("asyncio: {message}");
+    }
 }
 
 /// A warning the program should see (not an engine fault).
 pub(crate) fn warning(message: &str) {
-    eprintln!("asyncio: {message}");
+    if tracing_active() {
+        tracing::warn!(target: "asyncio", "{message}");
+    } else {
+        eprintln!("asyncio: {message}");
+    }
 }
 
-/// A debug-mode report line.
+/// A debug-mode finding.
 pub(crate) fn debug(message: &str) {
-    eprintln!("asyncio debug: {message}");
+    if tracing_active() {
+        tracing::warn!(target: "asyncio", debug_mode = true, "{message}");
+    } else {
+        eprintln!("asyncio debug: {message}");
+    }
 }

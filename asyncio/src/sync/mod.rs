@@ -66,20 +66,26 @@ pub(crate) struct LoopBound {
 }
 
 impl LoopBound {
-    /// Binds to the running loop on first use; panics on a different loop.
+    /// Binds to the running loop on first use; panics on a different loop,
+    /// naming the primitive and both threads.
     #[track_caller]
     pub(crate) fn check(&self, what: &'static str) {
-        let Some(current) = context::with_core(|core| core.map(|c| c.id())) else {
-            return;
-        };
-        match self.loop_id.get() {
-            0 => self.loop_id.set(current),
-            bound if bound == current => {}
-            _ => panic!(
-                "asyncio::sync::{what} is bound to a different event loop than the one running on this thread \
-                 ({:?}); primitives are loop-bound, as in asyncio: use one per loop, or a channel across threads",
-                std::thread::current().name().unwrap_or("unnamed")
-            ),
+        let current = context::with_core(|core| core.map(|c| c.id()));
+        match (self.loop_id.get(), current) {
+            (0, Some(current)) => self.loop_id.set(current),
+            (bound, Some(current)) if bound == current => {}
+            (0, None) => {}
+            (bound, current) => {
+                let owner = context::loop_thread(bound).unwrap_or_else(|| "a loop that has since closed".to_owned());
+                let here = match current {
+                    Some(_) => format!("the loop running on thread {}", context::thread_desc()),
+                    None => format!("thread {}, which runs no loop", context::thread_desc()),
+                };
+                panic!(
+                    "asyncio::sync::{what} belongs to the event loop on thread {owner} but was used from {here}; \
+                     primitives are loop-bound, as in asyncio: use one per loop, or a channel across threads"
+                );
+            }
         }
     }
 }

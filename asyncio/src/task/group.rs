@@ -29,6 +29,8 @@ enum State {
 
 struct Inner {
     state: Cell<State>,
+    /// Process-unique, for debug mode's task tree.
+    id: u64,
     /// Live children; the slot is filled right after the child is spawned.
     children: RefCell<Slab<Option<OwnedTask>>>,
     failures: RefCell<Vec<ChildFailure>>,
@@ -157,6 +159,10 @@ impl TaskGroup {
         TaskGroup {
             inner: Rc::new(Inner {
                 state: Cell::new(State::Open),
+                id: {
+                    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                },
                 children: RefCell::new(Slab::default()),
                 failures: RefCell::new(Vec::new()),
                 joiner: Cell::new(None),
@@ -256,7 +262,10 @@ impl TaskGroup {
                 key,
             },
         };
-        let handle = context::expect_core("TaskGroup::create_task", |core| core.spawn_task(child, location, None));
+        let group = self.inner.id;
+        let handle = context::expect_core("TaskGroup::create_task", |core| {
+            crate::runtime::debug::in_group(group, || core.spawn_task(child, location, None))
+        });
         let task = Task::from_handle(handle);
         if let Some(slot) = self.inner.children.borrow_mut().get_mut(key) {
             *slot = Some(task.task_ref_owned());

@@ -60,7 +60,7 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
     let meta = name.map(|n| {
         Box::new(super::Meta {
             name: Some(n),
-            polls: 0,
+            debug: None,
         })
     });
     let cell = Box::new(TaskCell {

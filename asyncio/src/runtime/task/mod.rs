@@ -109,7 +109,8 @@ pub(crate) struct Vtable {
 /// Debug-only and rarely-read facts about a task, kept out of the hot lines.
 pub(crate) struct Meta {
     pub(crate) name: Option<Box<str>>,
-    pub(crate) polls: u64,
+    /// Debug mode's record of the task (only in debug mode).
+    pub(crate) debug: Option<std::sync::Arc<crate::runtime::debug::TaskRecord>>,
 }
 
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
@@ -234,9 +235,24 @@ impl RawTask {
     }
 
     /// Reads the task's metadata through `f`, creating it if absent.
+    /// `Task-7 'name'`, or `Task-7` for a task without a name: how debug
+    /// reports name a task.
+    pub(crate) fn debug_name(&self) -> String {
+        let id = self.header().id;
+        self.with_meta(|m| match &m.name {
+            Some(n) => format!("Task-{id} '{n}'"),
+            None => format!("Task-{id}"),
+        })
+    }
+
     pub(crate) fn with_meta<R>(&self, f: impl FnOnce(&mut Meta) -> R) -> R {
         let h = self.header();
-        let mut meta = h.meta.take().unwrap_or_else(|| Box::new(Meta { name: None, polls: 0 }));
+        let mut meta = h.meta.take().unwrap_or_else(|| {
+            Box::new(Meta {
+                name: None,
+                debug: None,
+            })
+        });
         let r = f(&mut meta);
         h.meta.set(Some(meta));
         r

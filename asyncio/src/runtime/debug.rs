@@ -1,0 +1,467 @@
+//! Debug mode's bookkeeping: what each task is, who made it, how busy it
+//! has been, and what the loop is running right now; plus the watchdog
+//! thread that reports a loop stuck in one poll while it is still stuck.
+//!
+//! Everything here exists only for a loop in debug mode; a loop not in
+//! debug mode pays one predictable branch per poll. In debug mode the costs
+//! are kept off the per-poll path:
+//! - each task's record (`TaskRecord`: creation site, parent, TaskGroup,
+//!   age, poll count, busy time) is allocated once at spawn; the task's own
+//!   metadata points at it, so a poll updates its counters without a lock;
+//! - records reach the shared table (read by dumps from other threads)
+//!   in batches, once per loop turn, under one lock;
+//! - a poll reads the clock once (its start is the previous poll's end
+//!   within a turn), and that clock is the coarse monotonic one (a few ns
+//!   to read, millisecond resolution): a poll's time is exact to a few ms,
+//!   and a task's busy time, a sum of such readings, is right on average;
+//! - what is running now is published in atomics (task id, creation site,
+//!   start time, a sequence number), which is all the watchdog needs.
+//!
+//! The watchdog wakes a few times per threshold and reports each poll that
+//! has run past the threshold once, while it is still running. Dumps from
+//! other threads (`dump_all`, the dump signal) read the shared table and
+//! never touch the loop, so they answer while the loop is blocked; a task
+//! created in the turn that blocked may be missing from them.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::Thread;
+use std::time::Duration;
+
+use super::report;
+use crate::task::TaskId;
+
+/// One task, as debug mode knows it. Written by the loop thread only.
+pub(crate) struct TaskRecord {
+    id: TaskId,
+    name: Mutex<Option<Box<str>>>,
+    site: &'static Location<'static>,
+    parent: Option<TaskId>,
+    group: Option<u64>,
+    /// Coarse clock, ns.
+    created: u64,
+    polls: AtomicU64,
+    busy_ns: AtomicU64,
+    /// Its index in the shared table once published.
+    slot: AtomicUsize,
+}
+
+impl TaskRecord {
+    /// Counts one poll of `took` (single writer: the loop thread).
+    pub(crate) fn polled(&self, took_ns: u64) {
+        self.polls
+            .store(self.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        let busy = self.busy_ns.load(Ordering::Relaxed) + took_ns;
+        self.busy_ns.store(busy, Ordering::Relaxed);
+    }
+
+    fn name(&self) -> Option<Box<str>> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The part shared with the watchdog and other threads.
+pub(crate) struct Watch {
+    /// When the running poll started (coarse clock, ns); zero while nothing
+    /// runs.
+    poll_started: AtomicU64,
+    /// Counts polls, so each stall is reported once.
+    poll_seq: AtomicU64,
+    /// The running task's id (0: a callback).
+    running_id: AtomicU64,
+    threshold_ns: AtomicU64,
+    closed: AtomicBool,
+    loop_thread: String,
+    tasks: Mutex<Table>,
+    watchdog: Mutex<Option<Thread>>,
+}
+
+/// The published records: a slab (a record knows its slot).
+#[derive(Default)]
+struct Table {
+    slots: Vec<Option<Arc<TaskRecord>>>,
+    free: Vec<usize>,
+}
+
+impl Table {
+    fn insert(&mut self, r: Arc<TaskRecord>) {
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        r.slot.store(slot, Ordering::Relaxed);
+        if slot == self.slots.len() {
+            self.slots.push(Some(r));
+        } else {
+            self.slots[slot] = Some(r);
+        }
+    }
+
+    fn remove(&mut self, r: &TaskRecord) {
+        let slot = r.slot.load(Ordering::Relaxed);
+        if let Some(s) = self.slots.get_mut(slot) {
+            if s.as_ref().is_some_and(|x| x.id == r.id) {
+                *s = None;
+                self.free.push(slot);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<TaskRecord>> {
+        self.slots.iter().flatten()
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+}
+
+/// The coarse monotonic clock, in ns: a few ns to read, resolution of the
+/// kernel's tick (1–4 ms).
+pub(crate) fn coarse_now() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        EPOCH.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64 + 1
+    }
+}
+
+/// Every live debug-mode loop, for `dump_all`.
+static WATCHES: Mutex<Vec<Weak<Watch>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The TaskGroup a task being spawned right now belongs to.
+    static SPAWN_GROUP: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with spawns attributed to TaskGroup `group`.
+pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
+    let old = SPAWN_GROUP.with(|g| g.replace(Some(group)));
+    let r = f();
+    SPAWN_GROUP.with(|g| g.set(old));
+    r
+}
+
+/// The loop thread's side: the shared part, plus records and removals not
+/// yet published, and the clock reading the next poll can start from.
+pub(crate) struct Debugger {
+    watch: Arc<Watch>,
+    added: RefCell<Vec<Arc<TaskRecord>>>,
+    removed: RefCell<Vec<Arc<TaskRecord>>>,
+    /// The previous poll's end within this turn (0: read the clock).
+    clock: Cell<u64>,
+    /// The running poll's start: the creation time of tasks it spawns.
+    poll_start: Cell<u64>,
+}
+
+impl Debugger {
+    pub(crate) fn new(threshold: Duration) -> Debugger {
+        let watch = Arc::new(Watch {
+            poll_started: AtomicU64::new(0),
+            poll_seq: AtomicU64::new(0),
+            running_id: AtomicU64::new(0),
+            threshold_ns: AtomicU64::new(threshold.as_nanos() as u64),
+            closed: AtomicBool::new(false),
+            loop_thread: super::context::thread_desc(),
+            tasks: Mutex::new(Table::default()),
+            watchdog: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&watch);
+        let spawned = std::thread::Builder::new()
+            .name("asyncio-watchdog".into())
+            .spawn(move || watchdog(weak));
+        match spawned {
+            Ok(handle) => *watch.watchdog.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.thread().clone()),
+            Err(e) => report::warning(&format!("debug mode: no stall detector (thread spawn failed: {e})")),
+        }
+        let mut all = WATCHES.lock().unwrap_or_else(|e| e.into_inner());
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&watch));
+        drop(all);
+        Debugger {
+            watch,
+            added: RefCell::new(Vec::new()),
+            removed: RefCell::new(Vec::new()),
+            clock: Cell::new(0),
+            poll_start: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn set_threshold(&self, threshold: Duration) {
+        self.watch
+            .threshold_ns
+            .store(threshold.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// A task was created (`parent`: the task that created it); its record,
+    /// for the task's metadata.
+    pub(crate) fn spawned(
+        &self,
+        id: TaskId,
+        name: Option<&str>,
+        site: &'static Location<'static>,
+        parent: Option<TaskId>,
+    ) -> Arc<TaskRecord> {
+        let created = match self.poll_start.get() {
+            0 => coarse_now(),
+            t => t,
+        };
+        let record = Arc::new(TaskRecord {
+            id,
+            name: Mutex::new(name.map(Into::into)),
+            site,
+            parent,
+            group: SPAWN_GROUP.with(Cell::get),
+            created,
+            polls: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            slot: AtomicUsize::new(usize::MAX),
+        });
+        self.added.borrow_mut().push(record.clone());
+        record
+    }
+
+    /// A task completed; `record` is its record, taken from its metadata.
+    pub(crate) fn finished(&self, record: Arc<TaskRecord>) {
+        self.removed.borrow_mut().push(record);
+    }
+
+    /// A poll of task `id` or, for `id` 0, a callback starts; returns its
+    /// start time. Tasks created since the last publication are published
+    /// first, so the watchdog can name whichever task this is.
+    pub(crate) fn begin(&self, id: u64) -> u64 {
+        if !self.added.borrow().is_empty() {
+            self.turn_ends_keep_clock();
+        }
+        let now = match self.clock.replace(0) {
+            0 => coarse_now(),
+            t => t,
+        };
+        self.poll_start.set(now);
+        let w = &self.watch;
+        w.running_id.store(id, Ordering::Relaxed);
+        // Single writer: no read-modify-write needed.
+        w.poll_seq
+            .store(w.poll_seq.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        w.poll_started.store(now, Ordering::Release);
+        now
+    }
+
+    /// The poll begun at `start` ended; how long it took, in ns.
+    pub(crate) fn end(&self, start: u64) -> u64 {
+        self.watch.poll_started.store(0, Ordering::Release);
+        self.poll_start.set(0);
+        let now = coarse_now();
+        self.clock.set(now);
+        now.saturating_sub(start)
+    }
+
+    /// The loop is about to wait: publish the turn's records, and start the
+    /// next turn's first poll from a fresh clock reading.
+    pub(crate) fn turn_ends(&self) {
+        self.clock.set(0);
+        self.turn_ends_keep_clock();
+    }
+
+    /// Publishes the records and removals not yet published.
+    fn turn_ends_keep_clock(&self) {
+        let mut added = self.added.borrow_mut();
+        let mut removed = self.removed.borrow_mut();
+        if added.is_empty() && removed.is_empty() {
+            return;
+        }
+        let mut tasks = self.watch.tasks();
+        for r in added.drain(..) {
+            tasks.insert(r);
+        }
+        for r in removed.drain(..) {
+            tasks.remove(&r);
+        }
+    }
+
+    /// Reports the tasks still pending as the loop closes (asyncio's "Task
+    /// was destroyed but it is pending!"): the first 50 one by one, then
+    /// how many more.
+    pub(crate) fn report_pending(&self, pending: &[Arc<TaskRecord>]) {
+        const SHOWN: usize = 50;
+        let now = coarse_now();
+        for rec in pending.iter().take(SHOWN) {
+            report::debug(&format!(
+                "Task was destroyed but it is pending: {} (age {:.3} s, {} polls); cancelling it",
+                describe(rec),
+                now.saturating_sub(rec.created) as f64 / 1e9,
+                rec.polls.load(Ordering::Relaxed)
+            ));
+        }
+        if pending.len() > SHOWN {
+            report::debug(&format!(
+                "... and {} more tasks destroyed while pending",
+                pending.len() - SHOWN
+            ));
+        }
+    }
+
+    /// The task tree, current as of now.
+    pub(crate) fn dump(&self) -> String {
+        self.turn_ends();
+        self.watch.dump()
+    }
+
+    /// Stops the watchdog.
+    pub(crate) fn close(&self) {
+        self.turn_ends();
+        self.watch.closed.store(true, Ordering::Release);
+        if let Some(t) = self.watch.watchdog.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.unpark();
+        }
+    }
+}
+
+impl Watch {
+    fn tasks(&self) -> MutexGuard<'_, Table> {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How reports name the running task `id` (published by `begin`).
+    fn describe_running(&self, id: u64) -> String {
+        match self.tasks().iter().find(|r| r.id.0 == id) {
+            Some(rec) => describe(rec),
+            None => format!("Task-{id}"),
+        }
+    }
+
+    /// The task tree, as text (the `python -m asyncio pstree` role).
+    fn dump(&self) -> String {
+        let tasks = self.tasks();
+        let now = coarse_now();
+        let busy = self.poll_started.load(Ordering::Acquire) != 0;
+        let running = busy.then(|| self.running_id.load(Ordering::Relaxed));
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "event loop on thread {}: {} task(s){}",
+            self.loop_thread,
+            tasks.len(),
+            if running == Some(0) { ", running a callback" } else { "" }
+        );
+        let live: HashMap<TaskId, &TaskRecord> = tasks.iter().map(|r| (r.id, &**r)).collect();
+        let mut children: HashMap<Option<TaskId>, Vec<&TaskRecord>> = HashMap::new();
+        for rec in live.values() {
+            // A parent that finished: show the child at the top level.
+            let parent = rec.parent.filter(|p| live.contains_key(p));
+            children.entry(parent).or_default().push(rec);
+        }
+        for list in children.values_mut() {
+            list.sort_by_key(|r| (r.created, r.id.0));
+        }
+        // Depth-first, children in creation order.
+        fn walk(
+            out: &mut String,
+            children: &HashMap<Option<TaskId>, Vec<&TaskRecord>>,
+            parent: Option<TaskId>,
+            prefix: &str,
+            now: u64,
+            running: Option<u64>,
+        ) {
+            let Some(list) = children.get(&parent) else { return };
+            for (i, rec) in list.iter().enumerate() {
+                let last = i + 1 == list.len();
+                let state = if running == Some(rec.id.0) {
+                    "running"
+                } else {
+                    "waiting"
+                };
+                let group = rec.group.map(|g| format!(" in TaskGroup-{g}")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{prefix}{} {} [{state}]{group} created at {}, age {:.3} s, {} polls, busy {:.3} ms",
+                    if last { "└──" } else { "├──" },
+                    name_of(rec),
+                    rec.site,
+                    now.saturating_sub(rec.created) as f64 / 1e9,
+                    rec.polls.load(Ordering::Relaxed),
+                    rec.busy_ns.load(Ordering::Relaxed) as f64 / 1e6
+                );
+                let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
+                walk(out, children, Some(rec.id), &deeper, now, running);
+            }
+        }
+        walk(&mut out, &children, None, "", now, running);
+        out
+    }
+}
+
+/// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
+fn name_of(rec: &TaskRecord) -> String {
+    match rec.name() {
+        Some(n) => format!("Task-{} '{n}'", rec.id),
+        None => format!("Task-{}", rec.id),
+    }
+}
+
+fn describe(rec: &TaskRecord) -> String {
+    format!("{} (created at {})", name_of(rec), rec.site)
+}
+
+/// Records a name given after creation.
+pub(crate) fn renamed(record: &TaskRecord, name: &str) {
+    *record.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
+}
+
+/// Dumps every live debug-mode loop in the process.
+pub(crate) fn dump_all() -> String {
+    let all: Vec<Arc<Watch>> = WATCHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|w| !w.closed.load(Ordering::Acquire))
+        .collect();
+    if all.is_empty() {
+        return "no event loop in debug mode is running\n".to_owned();
+    }
+    all.iter().map(|w| w.dump()).collect()
+}
+
+/// The watchdog: reports a poll that has run past the threshold, once per
+/// poll, while it is still running.
+fn watchdog(watch: Weak<Watch>) {
+    let mut reported_seq = u64::MAX;
+    loop {
+        let Some(w) = watch.upgrade() else { return };
+        if w.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let threshold = Duration::from_nanos(w.threshold_ns.load(Ordering::Relaxed));
+        let seq = w.poll_seq.load(Ordering::Relaxed);
+        let started = w.poll_started.load(Ordering::Acquire);
+        let id = w.running_id.load(Ordering::Relaxed);
+        // Read the sequence again: the fields belong to one poll only if it
+        // did not change meanwhile.
+        if started != 0 && seq != reported_seq && seq == w.poll_seq.load(Ordering::Acquire) {
+            let running_for = Duration::from_nanos(coarse_now().saturating_sub(started));
+            if running_for >= threshold {
+                reported_seq = seq;
+                let who = if id == 0 {
+                    "a callback".to_owned()
+                } else {
+                    w.describe_running(id)
+                };
+                report::debug(&format!(
+                    "event loop on thread {} is blocked: {who} has been running for {:.3} seconds and has not \
+                     returned to the loop (no other task or callback can run until it does)",
+                    w.loop_thread,
+                    running_for.as_secs_f64()
+                ));
+            }
+        }
+        drop(w);
+        std::thread::park_timeout((threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(250)));
+    }
+}
