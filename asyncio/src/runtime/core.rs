@@ -33,7 +33,7 @@ use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
 use super::task::{
-    schedule_local, spawn_raw, waker_ref, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
+    schedule_local, spawn_raw, waker_ref, JoinHandle, Meta, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
     DETACHED, NOTIFIED, RUNNING, SCHEDULED,
 };
 use super::timer::{TimerAction, TimerKey, Wheel};
@@ -159,15 +159,17 @@ impl Core {
         assert!(!self.closed.get(), "create_task() called on a closed event loop");
         let id = self.next_id();
         // SAFETY: forwarded from the caller.
-        let record = self.debugger.borrow().as_ref().map(|d| {
-            let parent = self.current.get().map(|p| p.header().id);
-            d.spawned(id, name.as_deref(), location, parent)
-        });
+        let meta = match &*self.debugger.borrow() {
+            Some(d) => {
+                let parent = self.current.get().map(|p| p.header().id);
+                let meta = Meta::new(name, Some(d.record(id, location, parent)));
+                d.spawned(meta.clone());
+                Some(meta)
+            }
+            None => name.map(|n| Meta::new(Some(n), None)),
+        };
         // SAFETY: forwarded from the caller.
-        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, name) };
-        if record.is_some() {
-            t.with_meta(|m| m.debug = record);
-        }
+        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, meta) };
         self.tasks.borrow_mut().push_back(t);
         t.set(SCHEDULED);
         self.push_ready(Ready::Task(t));
@@ -375,7 +377,7 @@ impl Core {
             let done = unsafe { t.poll(&mut cx) };
             let took_ns = d.end(start);
             t.with_meta(|m| {
-                if let Some(r) = &m.debug {
+                if let Some(r) = m.and_then(|m| m.debug.as_ref()) {
                     r.polled(took_ns);
                 }
             });
@@ -442,8 +444,8 @@ impl Core {
             unsafe { t.drop_output() };
         }
         if let Some(d) = debugger {
-            if let Some(record) = t.with_meta(|m| m.debug.take()) {
-                d.finished(record);
+            if let Some(meta) = t.meta().filter(|m| m.debug.is_some()) {
+                d.finished(meta);
             }
         }
         if let Some(w) = t.header().join_waker.take() {
@@ -584,7 +586,7 @@ impl Core {
             let pending: Vec<_> = self
                 .all_tasks()
                 .iter()
-                .filter_map(|t| t.with_meta(|m| m.debug.clone()))
+                .filter_map(|t| t.meta().filter(|m| m.debug.is_some()))
                 .collect();
             d.report_pending(&pending);
         }

@@ -33,12 +33,13 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use super::report;
+use super::task::Meta;
 use crate::task::TaskId;
 
-/// One task, as debug mode knows it. Written by the loop thread only.
+/// One task, as debug mode knows it: part of the task's [`Meta`] (whose
+/// name it shares). Written by the loop thread only.
 pub(crate) struct TaskRecord {
     id: TaskId,
-    name: Mutex<Option<Box<str>>>,
     site: &'static Location<'static>,
     parent: Option<TaskId>,
     group: Option<u64>,
@@ -58,10 +59,12 @@ impl TaskRecord {
         let busy = self.busy_ns.load(Ordering::Relaxed) + took_ns;
         self.busy_ns.store(busy, Ordering::Relaxed);
     }
+}
 
-    fn name(&self) -> Option<Box<str>> {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
+/// The record of a task's metadata (present for every task spawned while
+/// debug mode is on).
+fn rec(meta: &Meta) -> &TaskRecord {
+    meta.debug.as_ref().expect("debug records hold metadata with a record")
 }
 
 /// The part shared with the watchdog and other threads.
@@ -83,14 +86,14 @@ pub(crate) struct Watch {
 /// The published records: a slab (a record knows its slot).
 #[derive(Default)]
 struct Table {
-    slots: Vec<Option<Arc<TaskRecord>>>,
+    slots: Vec<Option<Arc<Meta>>>,
     free: Vec<usize>,
 }
 
 impl Table {
-    fn insert(&mut self, r: Arc<TaskRecord>) {
+    fn insert(&mut self, r: Arc<Meta>) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        r.slot.store(slot, Ordering::Relaxed);
+        rec(&r).slot.store(slot, Ordering::Relaxed);
         if slot == self.slots.len() {
             self.slots.push(Some(r));
         } else {
@@ -98,17 +101,17 @@ impl Table {
         }
     }
 
-    fn remove(&mut self, r: &TaskRecord) {
-        let slot = r.slot.load(Ordering::Relaxed);
+    fn remove(&mut self, r: &Meta) {
+        let slot = rec(r).slot.load(Ordering::Relaxed);
         if let Some(s) = self.slots.get_mut(slot) {
-            if s.as_ref().is_some_and(|x| x.id == r.id) {
+            if s.as_ref().is_some_and(|x| rec(x).id == rec(r).id) {
                 *s = None;
                 self.free.push(slot);
             }
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Arc<TaskRecord>> {
+    fn iter(&self) -> impl Iterator<Item = &Arc<Meta>> {
         self.slots.iter().flatten()
     }
 
@@ -152,8 +155,8 @@ pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
 /// yet published, and the clock reading the next poll can start from.
 pub(crate) struct Debugger {
     watch: Arc<Watch>,
-    added: RefCell<Vec<Arc<TaskRecord>>>,
-    removed: RefCell<Vec<Arc<TaskRecord>>>,
+    added: RefCell<Vec<Arc<Meta>>>,
+    removed: RefCell<Vec<Arc<Meta>>>,
     /// The previous poll's end within this turn (0: read the clock).
     clock: Cell<u64>,
     /// The running poll's start: the creation time of tasks it spawns.
@@ -199,22 +202,15 @@ impl Debugger {
             .store(threshold.as_nanos() as u64, Ordering::Relaxed);
     }
 
-    /// A task was created (`parent`: the task that created it); its record,
-    /// for the task's metadata.
-    pub(crate) fn spawned(
-        &self,
-        id: TaskId,
-        name: Option<&str>,
-        site: &'static Location<'static>,
-        parent: Option<TaskId>,
-    ) -> Arc<TaskRecord> {
+    /// The record of a task being created (`parent`: the task creating it),
+    /// for its metadata.
+    pub(crate) fn record(&self, id: TaskId, site: &'static Location<'static>, parent: Option<TaskId>) -> TaskRecord {
         let created = match self.poll_start.get() {
             0 => coarse_now(),
             t => t,
         };
-        let record = Arc::new(TaskRecord {
+        TaskRecord {
             id,
-            name: Mutex::new(name.map(Into::into)),
             site,
             parent,
             group: SPAWN_GROUP.with(Cell::get),
@@ -222,14 +218,17 @@ impl Debugger {
             polls: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             slot: AtomicUsize::new(usize::MAX),
-        });
-        self.added.borrow_mut().push(record.clone());
-        record
+        }
     }
 
-    /// A task completed; `record` is its record, taken from its metadata.
-    pub(crate) fn finished(&self, record: Arc<TaskRecord>) {
-        self.removed.borrow_mut().push(record);
+    /// A task was created, with `meta` holding its record.
+    pub(crate) fn spawned(&self, meta: Arc<Meta>) {
+        self.added.borrow_mut().push(meta);
+    }
+
+    /// A task completed.
+    pub(crate) fn finished(&self, meta: Arc<Meta>) {
+        self.removed.borrow_mut().push(meta);
     }
 
     /// A poll of task `id` or, for `id` 0, a callback starts; returns its
@@ -288,15 +287,16 @@ impl Debugger {
     /// Reports the tasks still pending as the loop closes (asyncio's "Task
     /// was destroyed but it is pending!"): the first 50 one by one, then
     /// how many more.
-    pub(crate) fn report_pending(&self, pending: &[Arc<TaskRecord>]) {
+    pub(crate) fn report_pending(&self, pending: &[Arc<Meta>]) {
         const SHOWN: usize = 50;
         let now = coarse_now();
-        for rec in pending.iter().take(SHOWN) {
+        for meta in pending.iter().take(SHOWN) {
+            let r = rec(meta);
             report::debug(&format!(
                 "Task was destroyed but it is pending: {} (age {:.3} s, {} polls); cancelling it",
-                describe(rec),
-                now.saturating_sub(rec.created) as f64 / 1e9,
-                rec.polls.load(Ordering::Relaxed)
+                describe(meta),
+                now.saturating_sub(r.created) as f64 / 1e9,
+                r.polls.load(Ordering::Relaxed)
             ));
         }
         if pending.len() > SHOWN {
@@ -330,8 +330,8 @@ impl Watch {
 
     /// How reports name the running task `id` (published by `begin`).
     fn describe_running(&self, id: u64) -> String {
-        match self.tasks().iter().find(|r| r.id.0 == id) {
-            Some(rec) => describe(rec),
+        match self.tasks().iter().find(|m| rec(m).id.0 == id) {
+            Some(meta) => describe(meta),
             None => format!("Task-{id}"),
         }
     }
@@ -350,46 +350,43 @@ impl Watch {
             tasks.len(),
             if running == Some(0) { ", running a callback" } else { "" }
         );
-        let live: HashMap<TaskId, &TaskRecord> = tasks.iter().map(|r| (r.id, &**r)).collect();
-        let mut children: HashMap<Option<TaskId>, Vec<&TaskRecord>> = HashMap::new();
-        for rec in live.values() {
+        let live: HashMap<TaskId, &Meta> = tasks.iter().map(|m| (rec(m).id, &**m)).collect();
+        let mut children: HashMap<Option<TaskId>, Vec<&Meta>> = HashMap::new();
+        for meta in live.values() {
             // A parent that finished: show the child at the top level.
-            let parent = rec.parent.filter(|p| live.contains_key(p));
-            children.entry(parent).or_default().push(rec);
+            let parent = rec(meta).parent.filter(|p| live.contains_key(p));
+            children.entry(parent).or_default().push(meta);
         }
         for list in children.values_mut() {
-            list.sort_by_key(|r| (r.created, r.id.0));
+            list.sort_by_key(|m| (rec(m).created, rec(m).id.0));
         }
         // Depth-first, children in creation order.
         fn walk(
             out: &mut String,
-            children: &HashMap<Option<TaskId>, Vec<&TaskRecord>>,
+            children: &HashMap<Option<TaskId>, Vec<&Meta>>,
             parent: Option<TaskId>,
             prefix: &str,
             now: u64,
             running: Option<u64>,
         ) {
             let Some(list) = children.get(&parent) else { return };
-            for (i, rec) in list.iter().enumerate() {
+            for (i, meta) in list.iter().enumerate() {
                 let last = i + 1 == list.len();
-                let state = if running == Some(rec.id.0) {
-                    "running"
-                } else {
-                    "waiting"
-                };
-                let group = rec.group.map(|g| format!(" in TaskGroup-{g}")).unwrap_or_default();
+                let r = rec(meta);
+                let state = if running == Some(r.id.0) { "running" } else { "waiting" };
+                let group = r.group.map(|g| format!(" in TaskGroup-{g}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{prefix}{} {} [{state}]{group} created at {}, age {:.3} s, {} polls, busy {:.3} ms",
                     if last { "└──" } else { "├──" },
-                    name_of(rec),
-                    rec.site,
-                    now.saturating_sub(rec.created) as f64 / 1e9,
-                    rec.polls.load(Ordering::Relaxed),
-                    rec.busy_ns.load(Ordering::Relaxed) as f64 / 1e6
+                    name_of(meta),
+                    r.site,
+                    now.saturating_sub(r.created) as f64 / 1e9,
+                    r.polls.load(Ordering::Relaxed),
+                    r.busy_ns.load(Ordering::Relaxed) as f64 / 1e6
                 );
                 let deeper = format!("{prefix}{}", if last { "    " } else { "│   " });
-                walk(out, children, Some(rec.id), &deeper, now, running);
+                walk(out, children, Some(r.id), &deeper, now, running);
             }
         }
         walk(&mut out, &children, None, "", now, running);
@@ -398,20 +395,16 @@ impl Watch {
 }
 
 /// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
-fn name_of(rec: &TaskRecord) -> String {
-    match rec.name() {
-        Some(n) => format!("Task-{} '{n}'", rec.id),
-        None => format!("Task-{}", rec.id),
+fn name_of(meta: &Meta) -> String {
+    let id = rec(meta).id;
+    match meta.name() {
+        Some(n) => format!("Task-{id} '{n}'"),
+        None => format!("Task-{id}"),
     }
 }
 
-fn describe(rec: &TaskRecord) -> String {
-    format!("{} (created at {})", name_of(rec), rec.site)
-}
-
-/// Records a name given after creation.
-pub(crate) fn renamed(record: &TaskRecord, name: &str) {
-    *record.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.into());
+fn describe(meta: &Meta) -> String {
+    format!("{} (created at {})", name_of(meta), rec(meta).site)
 }
 
 /// Dumps every live debug-mode loop in the process.

@@ -55,14 +55,8 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
     shared: Arc<Shared>,
     id: TaskId,
     location: &'static Location<'static>,
-    name: Option<Box<str>>,
+    meta: Option<Arc<super::Meta>>,
 ) -> RawTask {
-    let meta = name.map(|n| {
-        Box::new(super::Meta {
-            name: Some(n),
-            debug: None,
-        })
-    });
     let cell = Box::new(TaskCell {
         header: Header {
             vtable: &VtableFor::<F>::VTABLE,

@@ -45,12 +45,7 @@ impl OwnedTask {
     }
 
     pub(crate) fn set_name(&self, name: String) {
-        self.raw.with_meta(|m| {
-            if let Some(r) = &m.debug {
-                crate::runtime::debug::renamed(r, &name);
-            }
-            m.name = Some(name.into_boxed_str());
-        });
+        self.raw.set_name(name.into_boxed_str());
     }
 
     pub(crate) fn location(&self) -> &'static std::panic::Location<'static> {

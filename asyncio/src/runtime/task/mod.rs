@@ -106,11 +106,32 @@ pub(crate) struct Vtable {
     pub(crate) output_failed: unsafe fn(NonNull<Header>) -> bool,
 }
 
-/// Debug-only and rarely-read facts about a task, kept out of the hot lines.
+/// Rarely-read facts about a task, kept out of the hot lines: its name, and
+/// in debug mode its record. One allocation, shared (in debug mode) with
+/// the table that dumps read from other threads, hence the `Arc` and the
+/// lock around the name.
 pub(crate) struct Meta {
-    pub(crate) name: Option<Box<str>>,
+    name: std::sync::Mutex<Option<Box<str>>>,
     /// Debug mode's record of the task (only in debug mode).
-    pub(crate) debug: Option<std::sync::Arc<crate::runtime::debug::TaskRecord>>,
+    pub(crate) debug: Option<crate::runtime::debug::TaskRecord>,
+}
+
+impl Meta {
+    pub(crate) fn new(name: Option<Box<str>>, debug: Option<crate::runtime::debug::TaskRecord>) -> Arc<Meta> {
+        Arc::new(Meta {
+            name: std::sync::Mutex::new(name),
+            debug,
+        })
+    }
+
+    /// The name the task was given, if any.
+    pub(crate) fn name(&self) -> Option<Box<str>> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set_name(&self, name: Box<str>) {
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
+    }
 }
 
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
@@ -127,7 +148,7 @@ pub(crate) struct Header {
     pub(crate) join_waker: Cell<Option<Waker>>,
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
-    pub(crate) meta: Cell<Option<Box<Meta>>>,
+    pub(crate) meta: Cell<Option<Arc<Meta>>>,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -224,38 +245,50 @@ impl RawTask {
 
     /// The task's name: the one it was given, or `Task-<id>`.
     pub(crate) fn name(&self) -> String {
-        let h = self.header();
-        let meta = h.meta.take();
-        let name = match meta.as_ref().and_then(|m| m.name.as_deref()) {
-            Some(n) => n.to_owned(),
-            None => format!("Task-{}", h.id.0),
-        };
-        h.meta.set(meta);
-        name
+        match self.with_meta(|m| m.and_then(Meta::name)) {
+            Some(n) => n.into(),
+            None => format!("Task-{}", self.header().id.0),
+        }
     }
 
-    /// Reads the task's metadata through `f`, creating it if absent.
     /// `Task-7 'name'`, or `Task-7` for a task without a name: how debug
     /// reports name a task.
     pub(crate) fn debug_name(&self) -> String {
         let id = self.header().id;
-        self.with_meta(|m| match &m.name {
+        match self.with_meta(|m| m.and_then(Meta::name)) {
             Some(n) => format!("Task-{id} '{n}'"),
             None => format!("Task-{id}"),
-        })
+        }
     }
 
-    pub(crate) fn with_meta<R>(&self, f: impl FnOnce(&mut Meta) -> R) -> R {
+    /// Names the task (creating its metadata if it has none).
+    pub(crate) fn set_name(&self, name: Box<str>) {
         let h = self.header();
-        let mut meta = h.meta.take().unwrap_or_else(|| {
-            Box::new(Meta {
-                name: None,
-                debug: None,
-            })
-        });
-        let r = f(&mut meta);
-        h.meta.set(Some(meta));
+        match h.meta.take() {
+            Some(m) => {
+                m.set_name(name);
+                h.meta.set(Some(m));
+            }
+            None => h.meta.set(Some(Meta::new(Some(name), None))),
+        }
+    }
+
+    /// Reads the task's metadata, if it has any, through `f`.
+    pub(crate) fn with_meta<R>(&self, f: impl FnOnce(Option<&Meta>) -> R) -> R {
+        let h = self.header();
+        let meta = h.meta.take();
+        let r = f(meta.as_deref());
+        h.meta.set(meta);
         r
+    }
+
+    /// The task's metadata, shared.
+    pub(crate) fn meta(&self) -> Option<Arc<Meta>> {
+        let h = self.header();
+        let meta = h.meta.take();
+        let out = meta.clone();
+        h.meta.set(meta);
+        out
     }
 }
 
