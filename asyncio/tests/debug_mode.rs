@@ -113,6 +113,11 @@ fn a_slow_poll_is_reported_with_the_task_and_its_creation_line() {
 
 #[test]
 fn the_stall_report_appears_while_the_loop_is_still_blocked() {
+    stall_report();
+}
+
+#[inline(never)]
+fn stall_report() {
     let mut runner = debug_runner(Duration::from_millis(100));
     let seen_while_blocked = runner.run(async {
         asyncio::task::Builder::new()
@@ -150,6 +155,25 @@ fn the_stall_report_appears_while_the_loop_is_still_blocked() {
             .count(),
         1
     );
+    // Then the stuck thread's stack (Linux), symbolized after the report.
+    if cfg!(target_os = "linux") {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stack = loop {
+            let found = reports("blocked loop thread")
+                .into_iter()
+                .find(|m| m.contains("stall_report"));
+            if let Some(s) = found {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no backtrace: {:?}",
+                reports("blocked loop thread")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(stack.contains("debug_mode.rs"), "{stack}");
+    }
 }
 
 #[test]

@@ -79,6 +79,8 @@ pub(crate) struct Watch {
     threshold_ns: AtomicU64,
     closed: AtomicBool,
     loop_thread: String,
+    #[cfg(target_os = "linux")]
+    thread: super::stall_trace::ThreadHandle,
     tasks: Mutex<Table>,
     watchdog: Mutex<Option<Thread>>,
 }
@@ -172,6 +174,8 @@ impl Debugger {
             threshold_ns: AtomicU64::new(threshold.as_nanos() as u64),
             closed: AtomicBool::new(false),
             loop_thread: super::context::thread_desc(),
+            #[cfg(target_os = "linux")]
+            thread: super::stall_trace::ThreadHandle::current(),
             tasks: Mutex::new(Table::default()),
             watchdog: Mutex::new(None),
         });
@@ -446,12 +450,24 @@ fn watchdog(watch: Weak<Watch>) {
                 } else {
                     w.describe_running(id)
                 };
+                // The stack first, while the thread is still stuck there; its
+                // symbols after the report, which must not wait for them.
+                #[cfg(target_os = "linux")]
+                let stack = super::stall_trace::capture(w.thread);
                 report::debug(&format!(
                     "event loop on thread {} is blocked: {who} has been running for {:.3} seconds and has not \
                      returned to the loop (no other task or callback can run until it does)",
                     w.loop_thread,
                     running_for.as_secs_f64()
                 ));
+                #[cfg(target_os = "linux")]
+                if let Some(stack) = stack {
+                    report::debug(&format!(
+                        "the blocked loop thread {} was at:\n{}",
+                        w.loop_thread,
+                        super::stall_trace::symbolize(&stack)
+                    ));
+                }
             }
         }
         drop(w);

@@ -10,6 +10,7 @@
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
 //! | [`debug`] | debug mode's task records and the stall watchdog |
+//! | `stall_trace` | the stuck loop thread's backtrace, by signal (Linux) |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
 //! | [`wait_queue`] | the FIFO hand-off queue under every sync primitive |
 //!
@@ -25,6 +26,8 @@ pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;
 pub(crate) mod slab;
+#[cfg(target_os = "linux")]
+pub(crate) mod stall_trace;
 pub(crate) mod sync;
 pub(crate) mod task;
 pub(crate) mod timer;
