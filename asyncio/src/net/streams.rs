@@ -653,26 +653,26 @@ impl StreamWriter {
     /// Half-closes: after the queued data, the peer reads end of stream;
     /// this side can still read.
     pub fn write_eof(&self) {
-        let mut s = self.shared.state.borrow_mut();
-        if s.eof_requested || s.closing {
-            return;
-        }
-        s.eof_requested = true;
-        let idle = !s.flusher_running;
-        drop(s);
-        if idle {
-            self.shared.finish_flush();
-        }
+        self.request_end(|s| {
+            let new = !(s.eof_requested || s.closing);
+            s.eof_requested = true;
+            new
+        });
     }
 
     /// Closes after the queued data is written (asyncio's `close`: it does
     /// not wait; [`wait_closed`](Self::wait_closed) does).
     pub fn close(&self) {
+        self.request_end(|s| !std::mem::replace(&mut s.closing, true));
+    }
+
+    /// Records a half-close or close (`mark` says whether it is new), done
+    /// now if nothing is buffered, or by the flusher once the buffer is out.
+    fn request_end(&self, mark: impl FnOnce(&mut WriteState) -> bool) {
         let mut s = self.shared.state.borrow_mut();
-        if s.closing {
+        if !mark(&mut s) {
             return;
         }
-        s.closing = true;
         let idle = !s.flusher_running;
         drop(s);
         if idle {
