@@ -527,8 +527,12 @@ fn main() {
 
     println!("\n== CPU-bound work: the same jobs on 1 and on 2 worker processes (seed 002) ==");
     let jobs = [1_500_000u64; 4];
-    let one = cpu_jobs(1, &jobs);
-    let two = cpu_jobs(2, &jobs);
+    // Three rounds, alternating; the fastest of each (this machine is shared).
+    let (mut one, mut two) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        one = one.min(cpu_jobs(1, &jobs));
+        two = two.min(cpu_jobs(2, &jobs));
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "-> speedup {:.2}x with 2 workers on {cores} core(s); the notes expect close to 2x on two cores: {}",
