@@ -168,19 +168,52 @@ impl Runner {
 
     /// Cancels every pending task and closes the loop. Idempotent.
     pub fn close(&mut self) {
-        if let Some(core) = &self.core {
-            core.close();
-            let executor = core.default_executor.borrow_mut().take();
-            if let Some(executor) = executor {
-                if !executor.shutdown_timeout(self.executor_shutdown_timeout) {
-                    crate::runtime::report::warning(&format!(
-                        "the default executor still has {} thread(s) running jobs after {:?}; not waiting for them",
-                        executor.threads(),
-                        self.executor_shutdown_timeout
-                    ));
-                }
-            }
+        let Some(core) = self.core.clone() else { return };
+        if core.is_closed() {
+            return;
         }
+        // asyncio.run's order: cancel the tasks, then wait for the default
+        // executor's running jobs with the loop still serving other threads
+        // (a job may call back into it), then close.
+        core.cancel_all();
+        let executor = core.default_executor.borrow_mut().take();
+        if let Some(executor) = executor {
+            self.wait_for_executor(&core, executor);
+        }
+        core.close();
+    }
+
+    /// Shuts `executor` down and waits (up to the timeout) for its threads,
+    /// running the loop meanwhile when it can.
+    fn wait_for_executor(&self, core: &Rc<Core>, executor: crate::executor::ThreadPoolExecutor) {
+        let timeout = self.executor_shutdown_timeout;
+        let done = if context::current_core().is_null() {
+            let (tx, rx) = crate::sync::oneshot::channel();
+            let waiter = std::thread::Builder::new()
+                .name("asyncio-executor-shutdown".into())
+                .spawn(move || {
+                    let done = executor.shutdown_timeout(timeout);
+                    let _ = tx.send((done, executor.threads()));
+                });
+            match waiter {
+                Ok(_) => core
+                    .block_on(rx, Location::caller())
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or((false, 0)),
+                Err(_) => (false, 0),
+            }
+        } else {
+            // Closed from inside another running loop: no nested run.
+            (executor.shutdown_timeout(timeout), executor.threads())
+        };
+        if !done.0 {
+            crate::runtime::report::warning(&format!(
+                "the default executor still has {} thread(s) running jobs after {timeout:?}; not waiting for them",
+                done.1
+            ));
+        }
+        core.cancel_all();
     }
 }
 

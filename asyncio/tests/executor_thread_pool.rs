@@ -451,3 +451,24 @@ fn dropping_map_results_cancels_the_jobs_not_started() {
     pool.shutdown(true, false);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn jobs_can_call_back_into_the_loop_while_the_runner_closes() {
+    // As asyncio.run: the loop still serves other threads while it waits for
+    // the default executor's jobs.
+    let served = Arc::new(AtomicUsize::new(0));
+    let s = served.clone();
+    asyncio::run(async move {
+        let handle = asyncio::get_running_loop().handle();
+        drop(asyncio::get_running_loop().default_executor().submit(move || {
+            std::thread::sleep(Duration::from_millis(50)); // main has returned by now
+            let s2 = s.clone();
+            handle
+                .call_soon_threadsafe(move || {
+                    s2.fetch_add(1, Ordering::SeqCst);
+                })
+                .expect("the loop still takes calls while closing");
+        }));
+    });
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+}

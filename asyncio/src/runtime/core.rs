@@ -580,9 +580,46 @@ impl Core {
         if self.closed.get() {
             return;
         }
+        self.cancel_all();
         let _enter = context::enter(self);
+        // What other threads sent meanwhile is dropped from here on.
+        self.closed.set(true);
+        for item in self.shared.queue.close() {
+            match item {
+                Remote::Wake(SendTask(t)) => {
+                    t.header()
+                        .remote_queued
+                        .swap(false, std::sync::atomic::Ordering::AcqRel);
+                    // SAFETY: the queue entry owned this reference.
+                    unsafe { t.dec_ref() };
+                }
+                Remote::Call(f) => drop(f),
+            }
+        }
+        let timers = self.timers.borrow_mut().drain();
+        for action in timers {
+            if let TimerAction::Call(cb) = action {
+                drop(cb.f.take());
+            }
+        }
+        let io = self.reactor.clear();
+        drop(io);
         let debugger = self.debugger.borrow().clone();
-        if let Some(d) = &debugger {
+        if let Some(d) = debugger {
+            d.close();
+        }
+    }
+
+    /// Cancels every live task (oldest first, dropping its future here;
+    /// debug mode lists them first) and discards queued callbacks, without
+    /// closing the loop: it can still run (`Runner::close` waits for the
+    /// default executor in between, as `asyncio.run` does).
+    pub(crate) fn cancel_all(&self) {
+        if self.closed.get() {
+            return;
+        }
+        let _enter = context::enter(self);
+        if let Some(d) = &*self.debugger.borrow() {
             let pending: Vec<_> = self
                 .all_tasks()
                 .iter()
@@ -614,30 +651,6 @@ impl Core {
                     }
                 }
             }
-        }
-        self.closed.set(true);
-        for item in self.shared.queue.close() {
-            match item {
-                Remote::Wake(SendTask(t)) => {
-                    t.header()
-                        .remote_queued
-                        .swap(false, std::sync::atomic::Ordering::AcqRel);
-                    // SAFETY: the queue entry owned this reference.
-                    unsafe { t.dec_ref() };
-                }
-                Remote::Call(f) => drop(f),
-            }
-        }
-        let timers = self.timers.borrow_mut().drain();
-        for action in timers {
-            if let TimerAction::Call(cb) = action {
-                drop(cb.f.take());
-            }
-        }
-        let io = self.reactor.clear();
-        drop(io);
-        if let Some(d) = debugger {
-            d.close();
         }
     }
 
