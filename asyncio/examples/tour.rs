@@ -271,7 +271,8 @@ fn main() {
     section_with(
         asyncio::Runner::new()
             .debug(true)
-            .slow_callback_duration(Duration::from_millis(50)),
+            .slow_callback_duration(Duration::from_millis(50))
+            .stall_backtraces(true),
         "The same mistake in debug mode: the loop names the task that blocked it",
         "seed 001 'Debug Mode'",
         3,

@@ -58,6 +58,7 @@ pub struct Runner {
     slow_callback: Option<Duration>,
     virtual_time: bool,
     executor_shutdown_timeout: Duration,
+    stall_backtraces: bool,
     core: Option<Rc<Core>>,
 }
 
@@ -75,6 +76,7 @@ impl Runner {
             slow_callback: None,
             virtual_time: false,
             executor_shutdown_timeout: DEFAULT_EXECUTOR_SHUTDOWN_TIMEOUT,
+            stall_backtraces: false,
             core: None,
         }
     }
@@ -114,6 +116,22 @@ impl Runner {
         self
     }
 
+    /// In debug mode, stall reports (the loop is blocked *right now*) also
+    /// show where the loop thread is, as a backtrace (Linux; default off).
+    ///
+    /// To get it the watchdog interrupts the loop thread with a signal
+    /// (`SIGURG`): a blocking call with a timeout that it interrupts returns
+    /// `ErrorKind::Interrupted` instead of going on, so the code being
+    /// diagnosed may behave differently. `std::thread::sleep` retries and is
+    /// not affected.
+    pub fn stall_backtraces(mut self, on: bool) -> Self {
+        self.stall_backtraces = on;
+        if let Some(core) = &self.core {
+            core.set_stall_backtraces(on);
+        }
+        self
+    }
+
     /// How long [`close`](Runner::close) waits for the default executor's
     /// threads to finish the jobs they are running (default 300 s, as
     /// `asyncio.run`). Jobs not started yet were cancelled with their
@@ -125,7 +143,8 @@ impl Runner {
     }
 
     fn core(&mut self) -> &Rc<Core> {
-        let (debug, slow, virtual_time) = (self.debug, self.slow_callback, self.virtual_time);
+        let (debug, slow, virtual_time, traces) =
+            (self.debug, self.slow_callback, self.virtual_time, self.stall_backtraces);
         self.core.get_or_insert_with(|| {
             let debug =
                 debug.unwrap_or_else(|| std::env::var("ASYNCIO_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0"));
@@ -133,6 +152,7 @@ impl Runner {
             if let Some(slow) = slow {
                 core.set_slow_callback(slow);
             }
+            core.set_stall_backtraces(traces);
             core
         })
     }

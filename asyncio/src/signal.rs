@@ -93,9 +93,20 @@ impl Listener {
                 })
             }
         };
-        let id = signal_hook::low_level::pipe::register(signal, write)?;
+        // The default action off first, so a signal arriving meanwhile is
+        // not both delivered and fatal.
         st.listeners += 1;
         st.default_applies.store(false, Ordering::SeqCst);
+        let id = match signal_hook::low_level::pipe::register(signal, write) {
+            Ok(id) => id,
+            Err(e) => {
+                st.listeners -= 1;
+                if st.listeners == 0 {
+                    st.default_applies.store(true, Ordering::SeqCst);
+                }
+                return Err(e);
+            }
+        };
         Ok(Listener { signal, id, fd })
     }
 
@@ -176,7 +187,9 @@ pub fn remove_signal_handler(signal: i32) -> bool {
     match HANDLERS.with(|h| h.borrow_mut().remove(&signal)) {
         Some(task) => {
             let live = !task.done();
-            task.cancel();
+            // Dropped now (its listener with it), so the default action is
+            // back when this returns.
+            task.cancel_now();
             live
         }
         None => false,

@@ -461,10 +461,12 @@ impl Drop for Process {
                 kill_on_drop: false,
             }),
         };
-        if crate::try_get_running_loop().is_some() {
+        let open_loop = crate::runtime::context::with_core(|c| c.is_some_and(|c| !c.is_closed()));
+        if open_loop {
             drop(crate::create_task(reaper.run()));
         }
-        // Without a loop, dropping the reaper hands the child to a thread.
+        // Without an open loop, dropping the reaper hands the child to a
+        // thread.
     }
 }
 

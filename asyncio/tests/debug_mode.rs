@@ -118,7 +118,7 @@ fn the_stall_report_appears_while_the_loop_is_still_blocked() {
 
 #[inline(never)]
 fn stall_report() {
-    let mut runner = debug_runner(Duration::from_millis(100));
+    let mut runner = debug_runner(Duration::from_millis(100)).stall_backtraces(true);
     let seen_while_blocked = runner.run(async {
         asyncio::task::Builder::new()
             .name("stuck-task")

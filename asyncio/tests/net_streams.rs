@@ -376,3 +376,40 @@ fn streams_work_with_futures_io_code() {
         assert_eq!(rest, b"rest");
     });
 }
+
+#[test]
+fn a_closed_server_frees_its_port_at_once() {
+    run(async {
+        let server = start_server(echo_lines, "127.0.0.1:0").await.unwrap();
+        let addr = server.local_addrs()[0];
+        server.close();
+        server.wait_closed().await;
+        // As asyncio: the listening socket is closed when close() returns.
+        let again = asyncio::net::TcpListener::bind_addr(
+            addr,
+            &asyncio::net::ListenOptions {
+                reuse_address: false,
+                ..Default::default()
+            },
+        );
+        assert!(again.is_ok(), "{again:?}");
+    });
+}
+
+#[test]
+fn a_line_whose_separator_starts_at_the_limit_is_accepted() {
+    run(async {
+        let (a, b) = asyncio::net::UnixStream::pair().unwrap();
+        let (_, w) = a.into_streams();
+        let (mut r, _) = b.into_streams();
+        let mut line = vec![b'x'; asyncio::net::DEFAULT_LIMIT];
+        line.push(b'\n');
+        w.write(&line);
+        w.write(&[b'y'; asyncio::net::DEFAULT_LIMIT + 1]);
+        w.write(b"\n");
+        // The separator at index == limit: accepted, as asyncio's readline.
+        assert_eq!(r.readline().await.unwrap().len(), asyncio::net::DEFAULT_LIMIT + 1);
+        // One byte further: over the limit.
+        assert!(matches!(r.readline().await, Err(ReadError::LimitOverrun { .. })));
+    });
+}

@@ -185,3 +185,22 @@ fn kill_on_drop_kills() {
     });
     assert_eq!(proc_state(pid), None);
 }
+
+#[test]
+fn a_process_dropped_while_the_loop_closes_is_reaped_by_a_thread() {
+    let mut runner = asyncio::Runner::new();
+    let pid = runner.run(async {
+        let p = Command::new("sleep").arg("0.1").spawn().unwrap();
+        let pid = p.pid();
+        // Owned by a callback that never runs: dropped by close, on a
+        // closing loop that can take no new task.
+        asyncio::get_running_loop().call_later(Duration::from_secs(3600), move || drop(p));
+        pid
+    });
+    runner.close();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_state(pid).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(proc_state(pid), None, "no zombie left");
+}

@@ -71,6 +71,13 @@ struct Inner {
 }
 
 impl Inner {
+    fn wait(&self, cx: &mut std::task::Context<'_>) {
+        let mut waiters = self.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+    }
+
     fn wake(&self) {
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         waiters.into_iter().for_each(Waker::wake);
@@ -185,8 +192,11 @@ impl Server {
         if self.inner.closed.replace(true) {
             return;
         }
-        for t in self.inner.accept_tasks.borrow_mut().drain(..) {
-            t.cancel();
+        let tasks: Vec<_> = self.inner.accept_tasks.borrow_mut().drain(..).collect();
+        for t in tasks {
+            // Dropped now, with its hold on the listener: the port is free
+            // when close returns, as in asyncio.
+            t.cancel_now();
         }
         for l in self.inner.listeners.borrow_mut().drain(..) {
             if let Listener::Unix(_, path) = &*l {
@@ -228,7 +238,7 @@ impl Server {
             if self.inner.closed.get() && self.inner.clients.borrow().is_empty() {
                 return Poll::Ready(());
             }
-            self.inner.waiters.borrow_mut().push(cx.waker().clone());
+            self.inner.wait(cx);
             Poll::Pending
         })
         .await
@@ -251,7 +261,7 @@ impl Server {
             if self.inner.closed.get() {
                 return Poll::Ready(());
             }
-            self.inner.waiters.borrow_mut().push(cx.waker().clone());
+            self.inner.wait(cx);
             Poll::Pending
         })
         .await

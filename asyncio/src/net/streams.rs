@@ -306,11 +306,11 @@ impl StreamReader {
         loop {
             let data = self.buffered();
             if let Some(i) = find(&data[searched..], separator) {
-                let end = searched + i + separator.len();
-                if end > self.limit {
+                // As asyncio: the separator must start within the limit.
+                if searched + i > self.limit {
                     return Err(ReadError::LimitOverrun { consumed: searched + i });
                 }
-                return Ok(self.take(end));
+                return Ok(self.take(searched + i + separator.len()));
             }
             searched = data.len().saturating_sub(separator.len() - 1);
             if data.len() > self.limit {
@@ -680,7 +680,10 @@ impl StreamWriter {
         }
     }
 
-    /// Closes at once, dropping what is queued; TCP sends a reset.
+    /// Closes at once, dropping what is queued. On TCP the socket is set to
+    /// reset rather than close gracefully: the peer gets the reset once the
+    /// connection's descriptor closes, that is when the reader is dropped
+    /// too (until then it sees a plain end of stream).
     pub fn abort(&self) {
         let wakers = {
             let mut s = self.shared.state.borrow_mut();

@@ -84,6 +84,8 @@ pub(crate) struct Core {
     current: Cell<Option<RawTask>>,
     pub(crate) debug: Cell<bool>,
     pub(crate) slow_callback: Cell<Duration>,
+    /// Debug mode: stall reports carry the loop thread's backtrace.
+    stall_backtraces: Cell<bool>,
     running: Cell<bool>,
     closed: Cell<bool>,
     remote_buf: RefCell<Vec<Remote>>,
@@ -115,6 +117,7 @@ impl Core {
             current: Cell::new(None),
             debug: Cell::new(debug),
             slow_callback: Cell::new(Duration::from_millis(100)),
+            stall_backtraces: Cell::new(false),
             running: Cell::new(false),
             closed: Cell::new(false),
             remote_buf: RefCell::new(Vec::new()),
@@ -659,13 +662,25 @@ impl Core {
         self.debug.set(on);
         let mut debugger = self.debugger.borrow_mut();
         match (on, debugger.is_some()) {
-            (true, false) => *debugger = Some(Rc::new(Debugger::new(self.slow_callback.get()))),
+            (true, false) => {
+                let d = Debugger::new(self.slow_callback.get());
+                d.set_backtraces(self.stall_backtraces.get());
+                *debugger = Some(Rc::new(d));
+            }
             (false, true) => {
                 if let Some(d) = debugger.take() {
                     d.close();
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Debug mode's stall reports carry the loop thread's backtrace.
+    pub(crate) fn set_stall_backtraces(&self, on: bool) {
+        self.stall_backtraces.set(on);
+        if let Some(d) = &*self.debugger.borrow() {
+            d.set_backtraces(on);
         }
     }
 

@@ -77,6 +77,9 @@ pub(crate) struct Watch {
     /// The running task's id (0: a callback).
     running_id: AtomicU64,
     threshold_ns: AtomicU64,
+    /// Whether stall reports come with the loop thread's backtrace (opt-in:
+    /// see `stall_trace`).
+    backtraces: AtomicBool,
     closed: AtomicBool,
     loop_thread: String,
     #[cfg(target_os = "linux")]
@@ -172,6 +175,7 @@ impl Debugger {
             poll_seq: AtomicU64::new(0),
             running_id: AtomicU64::new(0),
             threshold_ns: AtomicU64::new(threshold.as_nanos() as u64),
+            backtraces: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             loop_thread: super::context::thread_desc(),
             #[cfg(target_os = "linux")]
@@ -198,6 +202,11 @@ impl Debugger {
             clock: Cell::new(0),
             poll_start: Cell::new(0),
         }
+    }
+
+    /// Turns the stall reports' backtraces on or off.
+    pub(crate) fn set_backtraces(&self, on: bool) {
+        self.watch.backtraces.store(on, Ordering::Relaxed);
     }
 
     pub(crate) fn set_threshold(&self, threshold: Duration) {
@@ -321,6 +330,9 @@ impl Debugger {
     pub(crate) fn close(&self) {
         self.turn_ends();
         self.watch.closed.store(true, Ordering::Release);
+        // No capture may signal this thread once it goes on from here.
+        #[cfg(target_os = "linux")]
+        super::stall_trace::quiesce();
         if let Some(t) = self.watch.watchdog.lock().unwrap_or_else(|e| e.into_inner()).take() {
             t.unpark();
         }
@@ -453,7 +465,13 @@ fn watchdog(watch: Weak<Watch>) {
                 // The stack first, while the thread is still stuck there; its
                 // symbols after the report, which must not wait for them.
                 #[cfg(target_os = "linux")]
-                let stack = super::stall_trace::capture(w.thread);
+                let stack = if w.backtraces.load(Ordering::Relaxed) {
+                    super::stall_trace::capture(w.thread, || {
+                        !w.closed.load(Ordering::Acquire) && w.poll_seq.load(Ordering::Acquire) == seq
+                    })
+                } else {
+                    None
+                };
                 report::debug(&format!(
                     "event loop on thread {} is blocked: {who} has been running for {:.3} seconds and has not \
                      returned to the loop (no other task or callback can run until it does)",

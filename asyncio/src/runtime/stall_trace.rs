@@ -2,18 +2,22 @@
 //! (Linux; elsewhere the report goes without one).
 //!
 //! The watchdog cannot walk another thread's stack, so it asks the thread
-//! to walk its own: it sends it `SIGURG` (ignored by default, so a stray
-//! one is harmless), whose handler records the return addresses of its
-//! stack in a static buffer of atomics, without allocating or locking. The
-//! watchdog waits briefly for the handler to finish, then turns the
-//! addresses into symbols on its own thread, where allocating is fine.
-//! glommio's stall detector is built the same way.
+//! to walk its own: it sends it `SIGURG` (ignored by default), whose handler
+//! records the return addresses of its stack in a static buffer of atomics,
+//! without allocating or locking. The watchdog waits briefly for the
+//! handler to finish, then turns the addresses into symbols on its own
+//! thread, where allocating is fine. glommio's stall detector is built the
+//! same way.
 //!
-//! Caveat, shared with every in-process profiler: the unwinder may consult
-//! the dynamic loader's tables, which take the loader's lock. If the loop
-//! thread was stopped while holding it (inside `dlopen`), the handler waits
-//! for ever; the loop was stuck already, and the watchdog gives up after
-//! 200 ms and reports without a backtrace.
+//! Opt-in (`Runner::stall_backtraces`), because the signal disturbs the
+//! code being diagnosed:
+//! - a blocking call with a timeout that the signal interrupts (`poll`,
+//!   `nanosleep`, a socket read with `SO_RCVTIMEO`) returns `EINTR`
+//!   (`ErrorKind::Interrupted`) instead of going on;
+//! - the unwinder may consult the dynamic loader's tables, which take the
+//!   loader's lock: a thread stopped while holding it (inside `dlopen`)
+//!   would wait in the handler for ever, turning a slow poll into a hang.
+//!   The watchdog gives up after 200 ms and reports without a backtrace.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -30,7 +34,11 @@ static LEN: AtomicUsize = AtomicUsize::new(0);
 /// works when they differ, so a `SIGURG` from elsewhere records nothing.
 static REQUEST: AtomicU64 = AtomicU64::new(0);
 static DONE: AtomicU64 = AtomicU64::new(0);
-/// One capture at a time (the buffer is shared).
+/// Capture numbers, never reused (a late handler of an abandoned capture
+/// must not complete a later one).
+static NEXT: AtomicU64 = AtomicU64::new(1);
+/// One capture at a time (the buffer is shared); a closing loop takes it
+/// too, so no capture signals a thread that has moved on (see [`quiesce`]).
 static CAPTURE: Mutex<()> = Mutex::new(());
 static INSTALLED: OnceLock<bool> = OnceLock::new();
 
@@ -75,17 +83,30 @@ fn install() -> bool {
     })
 }
 
+/// Waits for any capture in flight; a loop calls it as it closes, after
+/// marking itself closed, so its thread is never signalled afterwards.
+pub(crate) fn quiesce() {
+    drop(CAPTURE.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
 /// The return addresses on `thread`'s stack, innermost first (symbolize
-/// them with [`symbolize`]); `None` if it did not answer within 200 ms.
-pub(crate) fn capture(thread: ThreadHandle) -> Option<Vec<usize>> {
+/// them with [`symbolize`]); `None` if it did not answer within 200 ms, or
+/// if `still_stuck` (checked once no other capture runs) says the loop has
+/// moved on or closed.
+pub(crate) fn capture(thread: ThreadHandle, still_stuck: impl FnOnce() -> bool) -> Option<Vec<usize>> {
     if !install() {
         return None;
     }
     let _one = CAPTURE.lock().unwrap_or_else(|e| e.into_inner());
-    let seq = DONE.load(Ordering::Acquire) + 1;
+    if !still_stuck() {
+        return None;
+    }
+    let seq = NEXT.fetch_add(1, Ordering::Relaxed);
     REQUEST.store(seq, Ordering::Release);
-    // SAFETY: `thread` came from `pthread_self` on a thread that runs a
-    // loop; the loop (and so the thread) outlives its watchdog's use of it.
+    // SAFETY: `thread` came from `pthread_self` on the loop's thread, and
+    // the loop is not closed (`still_stuck`, checked under CAPTURE): a
+    // closing loop waits for CAPTURE (`quiesce`) before its thread can go
+    // on to exit, so the thread is alive while we signal it.
     if unsafe { libc::pthread_kill(thread.0, SIGNAL) } != 0 {
         REQUEST.store(DONE.load(Ordering::Acquire), Ordering::Release);
         return None;

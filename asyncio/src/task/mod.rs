@@ -146,6 +146,12 @@ impl<T> Task<T> {
         self.handle.task().cancel()
     }
 
+    /// Cancels at once when possible: on the task's loop, for a task not
+    /// being polled, its future is dropped before this returns.
+    pub(crate) fn cancel_now(&self) -> bool {
+        self.handle.task().cancel_now()
+    }
+
     /// True once the task finished: returned, panicked or was cancelled.
     pub fn done(&self) -> bool {
         self.handle.task().done()
