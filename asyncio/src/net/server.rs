@@ -328,18 +328,46 @@ where
         inner.next_client.set(id + 1);
         inner.clients.borrow_mut().insert(id, conn.clone());
         let (reader, writer) = pair(conn, DEFAULT_LIMIT);
-        let handling = crate::create_task(handler(reader, writer));
-        let inner2 = inner.clone();
-        drop(crate::create_task(async move {
-            match handling.await {
-                Ok(out) => out.report(),
-                Err(e) if e.is_panic() => {
-                    crate::runtime::report::warning(&format!("connection handler panicked: {e}"));
-                }
-                Err(_) => {}
-            }
-            inner2.clients.borrow_mut().remove(&id);
-            inner2.wake();
+        drop(crate::create_task(Client {
+            handling: Box::pin(handler(reader, writer)),
+            server: inner.clone(),
+            id,
         }));
+    }
+}
+
+/// One connection's task: the handler's future, its panic caught and its
+/// failure reported here, and the client forgotten by the server when it
+/// ends (or is dropped, at loop close).
+struct Client<F> {
+    handling: std::pin::Pin<Box<F>>,
+    server: Rc<Inner>,
+    id: u64,
+}
+
+impl<F: Future> Future for Client<F>
+where
+    F::Output: HandlerOutput,
+{
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handling.as_mut().poll(cx)));
+        match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(out)) => out.report(),
+            Err(payload) => crate::runtime::report::warning(&format!(
+                "connection handler panicked: {}",
+                crate::runtime::report::panic_message(&*payload)
+            )),
+        }
+        Poll::Ready(())
+    }
+}
+
+impl<F> Drop for Client<F> {
+    fn drop(&mut self) {
+        self.server.clients.borrow_mut().remove(&self.id);
+        self.server.wake();
     }
 }

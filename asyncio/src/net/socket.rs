@@ -42,7 +42,19 @@ where
     }
 
     pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.fd.poll_read_with(cx, |mut s| s.read(buf))
+        let want = buf.len();
+        let r = self.fd.poll_read_with(cx, |mut s| s.read(buf));
+        // A short read emptied the socket's receive buffer: forget the
+        // readiness now instead of learning it from one more read that
+        // fails with `EAGAIN`. Data arriving later raises a new edge, seen
+        // at the loop's next look at I/O (never between here and there:
+        // events are only read then).
+        if let Poll::Ready(Ok(n)) = r {
+            if n > 0 && n < want {
+                self.fd.clear_read_ready();
+            }
+        }
+        r
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
