@@ -45,19 +45,29 @@ pub(crate) trait Transport {
     fn local_addr(&self) -> Option<SocketAddr>;
 }
 
-impl Transport for TcpStream {
-    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.socket().poll_read(cx, buf)
-    }
-    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.socket().poll_write(cx, buf)
-    }
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.socket().try_write(buf)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.socket().shutdown(how)
-    }
+/// The `Transport` methods a stream socket type forwards to its
+/// `StreamSocket`; the rest (`$extra`) is its own.
+macro_rules! socket_transport {
+    ($ty:ty, { $($extra:tt)* }) => {
+        impl Transport for $ty {
+            fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                self.socket().poll_read(cx, buf)
+            }
+            fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                self.socket().poll_write(cx, buf)
+            }
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                self.socket().try_write(buf)
+            }
+            fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+                self.socket().shutdown(how)
+            }
+            $($extra)*
+        }
+    };
+}
+
+socket_transport!(TcpStream, {
     fn set_abortive(&self) {
         let _ = self.set_linger(Some(std::time::Duration::ZERO));
     }
@@ -67,21 +77,9 @@ impl Transport for TcpStream {
     fn local_addr(&self) -> Option<SocketAddr> {
         TcpStream::local_addr(self).ok()
     }
-}
+});
 
-impl Transport for UnixStream {
-    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.socket().poll_read(cx, buf)
-    }
-    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.socket().poll_write(cx, buf)
-    }
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.socket().try_write(buf)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.socket().shutdown(how)
-    }
+socket_transport!(UnixStream, {
     fn set_abortive(&self) {}
     fn peer_addr(&self) -> Option<SocketAddr> {
         None
@@ -89,7 +87,7 @@ impl Transport for UnixStream {
     fn local_addr(&self) -> Option<SocketAddr> {
         None
     }
-}
+});
 
 /// Why a [`StreamReader`] read failed.
 #[derive(Debug)]
