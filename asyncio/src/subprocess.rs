@@ -218,7 +218,15 @@ fn pipe(fd: OwnedFd) -> io::Result<Rc<dyn Transport>> {
 impl Transport for Pipe {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         match &*self.fd.borrow() {
-            Some(fd) => fd.poll_read_with(cx, |mut f| f.read(buf)),
+            Some(fd) => {
+                let want = buf.len();
+                let r = fd.poll_read_with(cx, |mut f| f.read(buf));
+                // A short read emptied the pipe: no `EAGAIN` read to learn it.
+                if matches!(r, Poll::Ready(Ok(n)) if n > 0 && n < want) {
+                    fd.clear_read_ready();
+                }
+                r
+            }
             None => Poll::Ready(Ok(0)),
         }
     }

@@ -210,9 +210,8 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        if self.is_shutdown() {
-            return JobHandle::failed(JobError::Shutdown, cancel_on_drop);
-        }
+        // After shutdown the queue refuses the job and it fails with
+        // `Shutdown` (one lock per submit, not two).
         let cell = queued::<T>(Some(Box::new(f)));
         self.owner.pool.submit(cell.clone());
         JobHandle::new(cell, cancel_on_drop)
