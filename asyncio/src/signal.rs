@@ -149,8 +149,14 @@ impl Drop for Listener {
 }
 
 thread_local! {
-    /// The handler tasks of this thread's loop, by signal.
-    static HANDLERS: RefCell<HashMap<i32, Task<()>>> = RefCell::new(HashMap::new());
+    /// The handler tasks of this thread's loops, by loop and signal (a
+    /// thread may run several loops, one after another).
+    static HANDLERS: RefCell<HashMap<(usize, i32), Task<()>>> = RefCell::new(HashMap::new());
+}
+
+/// The running loop's identity.
+fn loop_id(what: &str) -> usize {
+    crate::runtime::context::expect_core(what, |c| c.id())
 }
 
 /// Calls `callback` on the running loop each time `signal` arrives
@@ -173,9 +179,15 @@ pub fn add_signal_handler(signal: i32, callback: impl Fn() + 'static) -> io::Res
             }
         }
     });
-    let old = HANDLERS.with(|h| h.borrow_mut().insert(signal, task));
+    let key = (loop_id("asyncio::signal::add_signal_handler"), signal);
+    let old = HANDLERS.with(|h| {
+        let mut h = h.borrow_mut();
+        // Forget the handlers of loops that are gone.
+        h.retain(|_, t| !t.done());
+        h.insert(key, task)
+    });
     if let Some(old) = old {
-        old.cancel();
+        old.cancel_now();
     }
     Ok(())
 }
@@ -183,8 +195,12 @@ pub fn add_signal_handler(signal: i32, callback: impl Fn() + 'static) -> io::Res
 /// Removes this loop's handler for `signal`; true if there was one
 /// (`loop.remove_signal_handler`). With no handler left, the signal's
 /// default action applies again.
+///
+/// # Panics
+/// With no running event loop.
 pub fn remove_signal_handler(signal: i32) -> bool {
-    match HANDLERS.with(|h| h.borrow_mut().remove(&signal)) {
+    let key = (loop_id("asyncio::signal::remove_signal_handler"), signal);
+    match HANDLERS.with(|h| h.borrow_mut().remove(&key)) {
         Some(task) => {
             let live = !task.done();
             // Dropped now (its listener with it), so the default action is
