@@ -17,6 +17,8 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::JobError;
+
 thread_local! {
     /// The queue this thread works for (its address), if it is a worker.
     static WORKER_OF: Cell<usize> = const { Cell::new(0) };
@@ -44,6 +46,12 @@ pub(crate) struct JobQueue<J> {
     /// `shutdown(wait)` waits here for the last worker to exit.
     exited: Condvar,
     max_workers: usize,
+}
+
+/// A queued job as the queue's helpers see it: something that can be ended
+/// unrun with an error.
+pub(crate) trait QueuedJob {
+    fn fail(self, err: JobError);
 }
 
 /// What a submit asks of its caller.
@@ -101,6 +109,44 @@ impl<J> JobQueue<J> {
             Submit::StartWorker
         } else {
             Submit::Queued
+        }
+    }
+
+    /// Queues `job` for a pool: starts a worker with `start_worker` when the
+    /// queue asks for one; a job refused (after shutdown) or left without
+    /// any worker (the start failed) fails with the reason.
+    pub(crate) fn submit_job(&self, job: J, start_worker: impl FnOnce() -> std::io::Result<()>)
+    where
+        J: QueuedJob,
+    {
+        match self.submit(job) {
+            Submit::Queued => {}
+            Submit::StartWorker => {
+                if let Err(e) = start_worker() {
+                    for job in self.start_failed() {
+                        job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
+                    }
+                }
+            }
+            Submit::Refused(job) => job.fail(JobError::Shutdown),
+        }
+    }
+
+    /// An executor's `shutdown(wait, cancel_futures)` (`what` names it in
+    /// the panic for waiting on a loop).
+    pub(crate) fn shutdown_executor(&self, what: &str, wait: bool, cancel_futures: bool)
+    where
+        J: QueuedJob,
+    {
+        if wait {
+            super::handle::assert_off_loop(what);
+            self.assert_not_own_worker();
+        }
+        for job in self.shutdown(cancel_futures) {
+            job.fail(JobError::Cancelled);
+        }
+        if wait {
+            self.wait_exited(None);
         }
     }
 

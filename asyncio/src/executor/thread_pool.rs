@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::handle::{assert_off_loop, claim, fail_queued, finish, queued, JobCell, MapResults};
-use super::queue::{JobQueue, Submit};
+use super::handle::{claim, fail_queued, finish, queued, JobCell, MapResults};
+use super::queue::{JobQueue, QueuedJob};
 use super::{JobError, JobHandle, Panicked};
 
 /// How long an idle pool thread waits for work before it exits.
@@ -49,17 +49,13 @@ struct Pool {
 
 impl Pool {
     fn submit(self: &Arc<Self>, job: Arc<dyn ThreadJob>) {
-        match self.queue.submit(job) {
-            Submit::Queued => {}
-            Submit::StartWorker => self.start_worker(),
-            Submit::Refused(job) => job.fail(JobError::Shutdown),
-        }
+        self.queue.submit_job(job, || self.start_worker());
     }
 
-    fn start_worker(self: &Arc<Self>) {
+    fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
         let n = self.threads_started.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("{}-{n}", self.name_prefix))
             .spawn(move || {
                 pool.queue.enter_worker();
@@ -67,12 +63,14 @@ impl Pool {
                     job.run();
                 }
                 pool.queue.worker_exited();
-            });
-        if let Err(e) = spawned {
-            for job in self.queue.start_failed() {
-                job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
-            }
-        }
+            })
+            .map(drop)
+    }
+}
+
+impl QueuedJob for Arc<dyn ThreadJob> {
+    fn fail(self, err: JobError) {
+        ThreadJob::fail(&*self, err);
     }
 }
 
@@ -245,16 +243,8 @@ impl ThreadPoolExecutor {
     /// With `wait`, on a thread running an event loop (it would block the
     /// loop).
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        if wait {
-            assert_off_loop("ThreadPoolExecutor::shutdown(wait = true)");
-            self.owner.pool.queue.assert_not_own_worker();
-        }
-        for job in self.owner.pool.queue.shutdown(cancel_futures) {
-            job.fail(JobError::Cancelled);
-        }
-        if wait {
-            self.owner.pool.queue.wait_exited(None);
-        }
+        let what = "ThreadPoolExecutor::shutdown(wait = true)";
+        self.owner.pool.queue.shutdown_executor(what, wait, cancel_futures);
     }
 
     /// Shuts down (queued jobs still run) and waits up to `timeout` for the

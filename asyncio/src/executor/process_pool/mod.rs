@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::handle::{assert_off_loop, claim, fail_queued, finish, queued, JobCell, MapResults};
-use super::queue::{JobQueue, Submit};
+use super::queue::{JobQueue, QueuedJob};
 use super::{JobError, JobHandle, Panicked};
 use wire::{Reply, Request};
 
@@ -111,6 +111,12 @@ struct Job<T> {
     name: &'static str,
     arg: Vec<u8>,
     cell: Arc<JobCell<T>>,
+}
+
+impl QueuedJob for Box<dyn ProcessJob> {
+    fn fail(self, err: JobError) {
+        ProcessJob::fail(self, err);
+    }
 }
 
 impl<T: DeserializeOwned + Send> ProcessJob for Job<T> {
@@ -242,24 +248,16 @@ struct Pool {
 
 impl Pool {
     fn submit(self: &Arc<Self>, job: Box<dyn ProcessJob>) {
-        match self.queue.submit(job) {
-            Submit::Queued => {}
-            Submit::StartWorker => self.start_manager(),
-            Submit::Refused(job) => job.fail(JobError::Shutdown),
-        }
+        self.queue.submit_job(job, || self.start_manager());
     }
 
-    fn start_manager(self: &Arc<Self>) {
+    fn start_manager(self: &Arc<Self>) -> io::Result<()> {
         let n = self.managers_started.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
-        let spawned = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("ProcessPoolExecutor-manager-{n}"))
-            .spawn(move || pool.manage());
-        if let Err(e) = spawned {
-            for job in self.queue.start_failed() {
-                job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
-            }
-        }
+            .spawn(move || pool.manage())
+            .map(drop)
     }
 
     fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
@@ -506,16 +504,8 @@ impl ProcessPoolExecutor {
     /// # Panics
     /// With `wait`, on a thread running an event loop.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        if wait {
-            assert_off_loop("ProcessPoolExecutor::shutdown(wait = true)");
-            self.owner.pool.queue.assert_not_own_worker();
-        }
-        for job in self.owner.pool.queue.shutdown(cancel_futures) {
-            job.fail(JobError::Cancelled);
-        }
-        if wait {
-            self.owner.pool.queue.wait_exited(None);
-        }
+        let what = "ProcessPoolExecutor::shutdown(wait = true)";
+        self.owner.pool.queue.shutdown_executor(what, wait, cancel_futures);
     }
 
     /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
