@@ -34,7 +34,9 @@ struct Inner {
     /// Live children; the slot is filled right after the child is spawned.
     children: RefCell<Slab<Option<OwnedTask>>>,
     failures: RefCell<Vec<ChildFailure>>,
-    joiner: Cell<Option<Waker>>,
+    /// Everyone waiting in `join` (children may join their own group's
+    /// siblings through a shared reference, so there can be several).
+    joiners: RefCell<Vec<Waker>>,
 }
 
 impl Inner {
@@ -77,7 +79,7 @@ impl Inner {
         let child = self.children.borrow_mut().remove(key);
         drop(child);
         if self.children.borrow().len() == 0 {
-            if let Some(w) = self.joiner.take() {
+            for w in std::mem::take(&mut *self.joiners.borrow_mut()) {
                 w.wake();
             }
         }
@@ -165,7 +167,7 @@ impl TaskGroup {
                 },
                 children: RefCell::new(Slab::default()),
                 failures: RefCell::new(Vec::new()),
-                joiner: Cell::new(None),
+                joiners: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -276,6 +278,12 @@ impl TaskGroup {
     /// Waits for every child to finish. `Ok` if none failed; otherwise every
     /// failure, in the order they happened.
     ///
+    /// It takes `&self`, as `async with` lets any holder of the group add
+    /// children while its owner waits: a group shared through an `Rc` can
+    /// be joined while its children still add siblings. It closes once it
+    /// is empty; later additions are refused. With several joiners, the
+    /// first one to return gets the failures.
+    ///
     /// # Cancel safety
     /// Cancel safe: dropping the wait leaves the group as it was (dropping
     /// the *group* cancels the children).
@@ -288,10 +296,13 @@ impl TaskGroup {
     ///     assert!(err.to_string().contains("child panicked"));
     /// });
     /// ```
-    pub async fn join(&mut self) -> Result<(), TaskGroupError> {
+    pub async fn join(&self) -> Result<(), TaskGroupError> {
         poll_fn(|cx| {
             if self.inner.children.borrow().len() > 0 {
-                self.inner.joiner.set(Some(cx.waker().clone()));
+                let mut joiners = self.inner.joiners.borrow_mut();
+                if !joiners.iter().any(|w| w.will_wake(cx.waker())) {
+                    joiners.push(cx.waker().clone());
+                }
                 return Poll::Pending;
             }
             Poll::Ready(())

@@ -1,0 +1,89 @@
+//! WebSocket chat room: `cargo run --release -p asyncio-http --example websocket_chat`, then open
+//! http://127.0.0.1:8080/ in two browser tabs: what one sends, all see.
+//! The room is plain `Rc<RefCell<..>>` state on the loop (no locks, no
+//! `Send`); each member has a bounded outbox, so a slow reader loses
+//! messages instead of slowing the room.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use asyncio::sync::Queue;
+use asyncio_http::ws::{Message, WebSocket};
+use asyncio_http::{Html, Request, Response, Router, Server};
+use futures_lite::future::or;
+
+const PAGE: &str = r#"<!doctype html>
+<title>chat</title>
+<input id="m" placeholder="say something" onkeydown="if (event.key === 'Enter') { ws.send(m.value); m.value = ''; }">
+<pre id="log"></pre>
+<script>
+  const ws = new WebSocket(`ws://${location.host}/ws`);
+  ws.onmessage = e => { log.textContent += e.data + "\n"; };
+</script>
+"#;
+
+#[derive(Default)]
+struct Room {
+    next_id: Cell<u64>,
+    members: RefCell<HashMap<u64, Rc<Queue<String>>>>,
+}
+
+impl Room {
+    fn say(&self, line: String) {
+        for outbox in self.members.borrow().values() {
+            let _ = outbox.put_nowait(line.clone()); // full: this member misses it
+        }
+    }
+}
+
+async fn page(_req: Request) -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn chat(room: Rc<Room>, req: Request) -> Response {
+    req.websocket(move |ws: WebSocket| async move {
+        let id = room.next_id.get();
+        room.next_id.set(id + 1);
+        let outbox = Rc::new(Queue::new(64));
+        room.members.borrow_mut().insert(id, outbox.clone());
+        room.say(format!("* guest{id} joined"));
+        let (mut tx, mut rx) = ws.split();
+        // Two halves on one task: read from this member, write its outbox.
+        let reading = async {
+            loop {
+                match rx.recv().await {
+                    Some(Ok(Message::Text(text))) => room.say(format!("guest{id}: {text}")),
+                    Some(Ok(_)) => {}
+                    None | Some(Err(_)) => break,
+                }
+            }
+        };
+        let writing = async {
+            while let Ok(line) = outbox.get().await {
+                if tx.send(Message::text(line)).await.is_err() {
+                    break;
+                }
+            }
+        };
+        or(reading, writing).await;
+        room.members.borrow_mut().remove(&id);
+        room.say(format!("* guest{id} left"));
+    })
+}
+
+#[asyncio::main]
+async fn main() -> std::io::Result<()> {
+    // One worker: one room (each worker loop would have its own).
+    let server = Server::bind("127.0.0.1:8080")
+        .workers(1)
+        .start(|| {
+            let room = Rc::new(Room::default());
+            Router::new()
+                .get("/", page)
+                .get("/ws", move |req| chat(room.clone(), req))
+        })
+        .await?;
+    println!("listening on http://{}", server.local_addr());
+    server.wait().await
+}

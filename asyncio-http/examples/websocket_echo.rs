@@ -1,0 +1,66 @@
+//! WebSocket echo: `cargo run --release -p asyncio-http --example websocket_echo`, then open
+//! http://127.0.0.1:8080/ in a browser (or point any WebSocket client at
+//! ws://127.0.0.1:8080/ws): every text or binary message comes back.
+//! This is also the server the Autobahn conformance run tests
+//! (asyncio-http/tests/autobahn/run.sh).
+
+use asyncio_http::ws::{CloseCode, Message, WebSocket};
+use asyncio_http::{Html, Request, Response, Router, Server};
+use futures_lite::future::or;
+
+const PAGE: &str = r#"<!doctype html>
+<title>WebSocket echo</title>
+<input id="m" value="hello"><button onclick="ws.send(m.value)">send</button>
+<pre id="log"></pre>
+<script>
+  const ws = new WebSocket(`ws://${location.host}/ws`);
+  ws.onmessage = e => { log.textContent += "echo: " + e.data + "\n"; };
+</script>
+"#;
+
+async fn page(_req: Request) -> Html<&'static str> {
+    Html(PAGE)
+}
+
+async fn echo(req: Request) -> Response {
+    req.websocket(|mut ws: WebSocket| async move {
+        let shutdown = ws.shutdown_signal();
+        loop {
+            let next = or(async { Some(ws.recv().await) }, async {
+                shutdown.wait().await;
+                None
+            });
+            match next.await {
+                None => {
+                    let _ = ws.close(CloseCode::Away, "server shutting down").await;
+                    break;
+                }
+                Some(Some(Ok(msg @ (Message::Text(_) | Message::Binary(_))))) => {
+                    if ws.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Some(Ok(_))) => {}
+                Some(None | Some(Err(_))) => break,
+            }
+        }
+    })
+}
+
+fn port() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(8080)
+}
+
+#[asyncio::main]
+async fn main() -> std::io::Result<()> {
+    let server = Server::bind(format!("127.0.0.1:{}", port()))
+        .websocket_max_message(64 * 1024 * 1024)
+        .start(|| Router::new().get("/", page).get("/ws", echo))
+        .await?;
+    println!("listening on http://{}", server.local_addr());
+    server.wait().await
+}

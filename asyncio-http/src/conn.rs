@@ -1,0 +1,345 @@
+//! One connection: hyper's HTTP/1.1 state machine, our service around the
+//! router, the keep-alive idle timer, and the request-framing checks.
+//!
+//! # Per request
+//!
+//! 1. Framing hyper leaves to the application is checked first: a body
+//!    declared longer than the limit is refused (`413`) before the handler
+//!    runs, and the connection is closed after it.
+//! 2. The handler runs under `catch_unwind`: a panic is reported with the
+//!    method and path and answered `500`; the connection and the loop go on.
+//! 3. If the handler left part of the body unread (and dropped it), the
+//!    connection reads the rest before answering, within the body limit and
+//!    the header timeout: a malformed body (a bad chunk size) is answered
+//!    `400` whatever the handler said, and one that is too long or too slow
+//!    gets `Connection: close` instead of being read.
+//! 4. The response body is wrapped: when it is finished (or the client goes
+//!    away) the request stops counting as in flight, the keep-alive idle
+//!    clock restarts, and the request's background jobs start.
+//!
+//! # Idle connections
+//!
+//! The idle timer is lazy: one timer per connection, never re-armed per
+//! request. When it fires it compares the time of the last finished
+//! response with the keep-alive timeout and either closes the connection
+//! (hyper's graceful shutdown, immediate when idle) or sleeps again until
+//! the real deadline.
+
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use asyncio::net::TcpStream;
+use asyncio::time::Instant;
+use bytes::Bytes;
+use futures_io::AsyncWrite;
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
+use http::StatusCode;
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+
+use crate::body::{Body, BodyError, BodyState, RequestBody};
+use crate::report;
+use crate::request::{Background, LocalFuture, Request};
+use crate::response::{HttpError, IntoResponse, Response};
+use crate::rt::{HyperIo, LoopTimer, UpgradedIo};
+use crate::server::Worker;
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let state = Rc::new(ConnState {
+        in_flight: Cell::new(0),
+        last_done: Cell::new(Instant::now()),
+        upgrade: RefCell::new(None),
+    });
+    let service = Service {
+        worker: worker.clone(),
+        conn: state.clone(),
+        peer,
+    };
+    let cfg = &worker.config;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(LoopTimer)
+        .header_read_timeout(cfg.header_read_timeout)
+        .max_headers(cfg.max_headers)
+        .max_header_size(cfg.max_header_bytes)
+        .keep_alive(true);
+    let keep_alive = cfg.keep_alive_timeout;
+    let mut conn = builder.serve_connection(HyperIo::new(stream), service);
+    let mut shutdown = pin!(worker.shutdown.wait());
+    let mut idle = asyncio::sleep(keep_alive);
+    let mut closing = false;
+    // Driven without hyper's shutdown step, so that after a `101` the
+    // socket can be taken back for the WebSocket (hyper's own upgrade path
+    // needs `Send` sockets; ours belong to their loop).
+    let result = poll_fn(|cx| loop {
+        if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
+            return Poll::Ready(r);
+        }
+        if closing {
+            return Poll::Pending;
+        }
+        if shutdown.as_mut().poll(cx).is_ready() {
+            Pin::new(&mut conn).graceful_shutdown();
+            closing = true;
+            continue;
+        }
+        if idle.poll_sleep(cx).is_ready() {
+            let deadline = state.last_done.get() + keep_alive;
+            if state.in_flight.get() == 0 && Instant::now() >= deadline {
+                Pin::new(&mut conn).graceful_shutdown();
+                closing = true;
+                continue;
+            }
+            // Busy, or active since the timer was set: sleep until the
+            // real deadline (or a full period if a request is running).
+            let next = if state.in_flight.get() == 0 {
+                deadline
+            } else {
+                Instant::now() + keep_alive
+            };
+            idle.reset(next);
+            continue;
+        }
+        return Poll::Pending;
+    })
+    .await;
+    match result {
+        Ok(()) => {
+            let upgrade = state.upgrade.borrow_mut().take();
+            let parts = conn.into_parts();
+            match upgrade {
+                Some(run) => run(UpgradedIo::new(parts.read_buf, parts.io.into_inner())).await,
+                None => {
+                    let mut io = parts.io.into_inner();
+                    let _ = poll_fn(|cx| Pin::new(&mut io).poll_close(cx)).await;
+                }
+            }
+        }
+        Err(e) => {
+            // Clients that vanish, send garbage or time out are normal on a
+            // public port: hyper has answered what could be answered.
+            tracing::debug!("asyncio-http: connection from {peer}: {e}");
+        }
+    }
+}
+
+/// What a WebSocket handler does with the socket once the `101` is sent.
+pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture>;
+
+pub(crate) struct ConnState {
+    in_flight: Cell<usize>,
+    last_done: Cell<Instant>,
+    /// Set by an accepted WebSocket handshake.
+    pub(crate) upgrade: RefCell<Option<UpgradeFn>>,
+}
+
+#[derive(Clone)]
+struct Service {
+    worker: Rc<Worker>,
+    conn: Rc<ConnState>,
+    peer: SocketAddr,
+}
+
+impl hyper::service::Service<http::Request<Incoming>> for Service {
+    type Response = http::Response<TrackedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>>>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let this = self.clone();
+        this.conn.in_flight.set(this.conn.in_flight.get() + 1);
+        Box::pin(async move {
+            let mut guard = InFlight {
+                conn: this.conn.clone(),
+                worker: this.worker.clone(),
+                background: Background::default(),
+                armed: false,
+            };
+            let response = respond(&this.worker, &this.conn, req, this.peer, &guard.background).await;
+            guard.armed = true;
+            Ok(response.map(|inner| TrackedBody { inner, guard }))
+        })
+    }
+}
+
+async fn respond(
+    worker: &Rc<Worker>,
+    conn: &Rc<ConnState>,
+    req: http::Request<Incoming>,
+    peer: SocketAddr,
+    bg: &Background,
+) -> Response {
+    let limit = worker.config.max_body_bytes;
+    if let Some(len) = declared_length(req.headers()) {
+        if len > limit {
+            return HttpError::from(BodyError::TooLarge { limit }).into_response();
+        }
+    }
+    let (head, incoming) = req.into_parts();
+    let (method, path) = (head.method.clone(), head.uri.path().to_owned());
+    let body = (!incoming.is_end_stream()).then(|| BodyState::new(incoming, limit));
+    let request = Request {
+        head,
+        body: RequestBody { state: body.clone() },
+        params: Vec::new(),
+        peer: Some(peer),
+        background: bg.clone(),
+        worker: Some(worker.clone()),
+        conn: Some(conn.clone()),
+    };
+    let mut response = match CatchUnwind::new(worker.router.handle(request)).await {
+        Ok(r) => r,
+        Err(msg) => {
+            report::error(format_args!(
+                "asyncio-http: handler for {method} {path} panicked: {msg}"
+            ));
+            drop(bg.take());
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+        }
+    };
+    if let Some(state) = body {
+        if Rc::strong_count(&state) == 1 {
+            // The handler is done with the body: read what it left.
+            let timeout = worker.config.header_read_timeout;
+            let drained = asyncio::timeout(timeout, drain(&state)).await;
+            match drained {
+                Ok(Ok(())) => {}
+                Ok(Err(e @ BodyError::Malformed(_))) => response = HttpError::from(e).into_response(),
+                Ok(Err(_)) | Err(_) => close_after(&mut response),
+            }
+        }
+        if state.borrow().failed {
+            close_after(&mut response);
+        }
+    }
+    response
+}
+
+async fn drain(state: &Rc<std::cell::RefCell<BodyState>>) -> Result<(), BodyError> {
+    poll_fn(|cx| loop {
+        match state.borrow_mut().poll_chunk(cx) {
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// The `Content-Length` a request declares (hyper has already refused
+/// conflicting or malformed ones).
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn close_after(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+}
+
+/// Counts the request as in flight until its response body is finished,
+/// then starts its background jobs.
+struct InFlight {
+    conn: Rc<ConnState>,
+    worker: Rc<Worker>,
+    background: Background,
+    /// Set once the handler has answered: a request abandoned before that
+    /// (the client went away) does not start its background jobs.
+    armed: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.conn.in_flight.set(self.conn.in_flight.get() - 1);
+        self.conn.last_done.set(Instant::now());
+        if self.armed {
+            for job in self.background.take() {
+                self.worker.spawn("background job", job);
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that tells the connection when it is finished.
+    pub(crate) struct TrackedBody {
+        #[pin]
+        inner: Body,
+        guard: InFlight,
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Answers a connection over the limit with `503` and closes it.
+pub(crate) async fn reject_busy(stream: TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nretry-after: 1\r\nconnection: close\r\n\r\nServer at capacity.\n";
+    let _ = asyncio::timeout(std::time::Duration::from_secs(1), stream.write_all(BUSY)).await;
+}
+
+pin_project_lite::pin_project! {
+    /// A future whose panic becomes an `Err` with the panic's message.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        CatchUnwind { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.project().inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(report::panic_message(&*payload))),
+        }
+    }
+}
+
+/// Waits for whichever of two futures finishes first: `Ok` with the first's
+/// output, `Err` with the second's. The other is dropped.
+pub(crate) async fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        if let Poll::Ready(v) = b.as_mut().poll(cx) {
+            return Poll::Ready(Err(v));
+        }
+        Poll::Pending
+    })
+    .await
+}

@@ -1,0 +1,71 @@
+//! An HTTP/1.1 and WebSocket server on the asyncio event loop: the ASGI
+//! server of the seeds (uvicorn + Starlette's routing, streaming and
+//! background tasks), in Rust.
+//!
+//! hyper does the HTTP/1.1 protocol; this crate runs it on `asyncio`'s loop
+//! (hyper's I/O and timer traits implemented on the loop's sockets and
+//! clock; no tokio runtime anywhere), and adds what a deployed server needs
+//! around it: a router, streamed responses and Server-Sent Events,
+//! WebSockets (tungstenite), background jobs that shutdown waits for,
+//! limits against slow or malformed clients, and one loop per core.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use asyncio_http::{Request, Router, Server};
+//!
+//! async fn hello(_req: Request) -> &'static str {
+//!     "Hello, world!"
+//! }
+//!
+//! async fn slow(_req: Request) -> &'static str {
+//!     asyncio::sleep(Duration::from_millis(100)).await; // a database call, say
+//!     "done"
+//! }
+//!
+//! #[asyncio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     Server::bind("127.0.0.1:8080")
+//!         .serve(|| Router::new().get("/", hello).get("/slow", slow))
+//!         .await
+//! }
+//! ```
+//!
+//! # Python names
+//!
+//! | Python (uvicorn, Starlette, FastAPI) | here |
+//! |---|---|
+//! | `uvicorn.run(app, host, port, workers=N)` | [`Server::bind`]`(addr).workers(N).serve(app)` |
+//! | `@app.get("/users/{id}")`, `request.path_params["id"]` | [`Router::get`]`("/users/{id}", h)`, [`Request::param`]`("id")` |
+//! | `await request.body()`, `request.stream()` | [`Request::bytes`], [`RequestBody::chunk`] |
+//! | `PlainTextResponse`, `HTMLResponse`, `Response(status_code=...)` | `String`, [`Html`], `(StatusCode, body)` via [`IntoResponse`] |
+//! | `StreamingResponse(generator)` | [`Body::writer`], [`Body::from_stream`] |
+//! | `EventSourceResponse` (sse-starlette) | [`sse::response`] |
+//! | `BackgroundTasks.add_task(f)` | [`Request::background`]`().add(fut)` |
+//! | `@app.websocket("/ws")`, `websocket.accept()` | [`Request::websocket`] |
+//! | `lifespan` startup/shutdown | [`Router::on_startup`], [`Router::on_shutdown`] |
+//! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
+//!
+//! HTTP/2 is not offered: hyper's HTTP/2 goes through the `h2` crate, which
+//! needs tokio's I/O traits and tokio-util.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod conn;
+mod report;
+mod request;
+mod response;
+mod router;
+mod rt;
+mod server;
+pub mod sse;
+pub mod ws;
+
+pub use body::{Body, BodyError, BodyWriter, RequestBody};
+pub use request::{Background, Request};
+pub use response::{Html, HttpError, IntoResponse, Response};
+pub use router::{Handler, Router};
+pub use server::{RunningServer, Server, ServerHandle, ShutdownSignal};
+
+pub use http::{self, Method, StatusCode};

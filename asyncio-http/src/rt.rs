@@ -1,0 +1,180 @@
+//! hyper's runtime traits on the asyncio loop: socket I/O and the timer.
+//!
+//! hyper 1.x is runtime-agnostic: it drives a connection through
+//! `hyper::rt::{Read, Write}` and arms its timeouts through
+//! `hyper::rt::Timer`. This module implements both on the crate `asyncio`
+//! (its sockets and its loop clock), so hyper's HTTP/1.1 state machine runs
+//! as an ordinary task on the loop. hyper's `Executor` trait is only used by
+//! its HTTP/2 and client code, which this crate does not build; and its
+//! upgrade machinery wants `Send` sockets, so upgrades (WebSockets) take the
+//! socket back from the finished connection instead ([`UpgradedIo`]).
+//!
+//! Reads go through a small per-connection buffer and are copied into
+//! hyper's: hyper's zero-copy entry point (`ReadBufCursor::advance`) is
+//! `unsafe`, and unsafe code stays in the runtime's engine. The copy is
+//! of what one `read` returned, at most 16 KiB.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_io::{AsyncRead, AsyncWrite};
+
+/// A `futures-io` stream (an asyncio socket, an upgraded connection) seen
+/// through hyper's I/O traits.
+pub(crate) struct HyperIo<T> {
+    inner: T,
+    scratch: Box<[u8]>,
+}
+
+const SCRATCH: usize = 16 * 1024;
+
+impl<T> HyperIo<T> {
+    pub(crate) fn new(inner: T) -> Self {
+        HyperIo {
+            inner,
+            scratch: Box::default(),
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.scratch.is_empty() {
+            this.scratch = vec![0; SCRATCH].into_boxed_slice();
+        }
+        let want = buf.remaining().min(SCRATCH);
+        let n = match Pin::new(&mut this.inner).poll_read(cx, &mut this.scratch[..want]) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        buf.put_slice(&this.scratch[..n]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+/// The socket of an upgraded connection (a WebSocket after its `101`):
+/// first the bytes hyper had already read past the request head, then the
+/// socket itself.
+pub(crate) struct UpgradedIo<T> {
+    prefix: Bytes,
+    inner: T,
+}
+
+impl<T> UpgradedIo<T> {
+    pub(crate) fn new(prefix: Bytes, inner: T) -> Self {
+        UpgradedIo { prefix, inner }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for UpgradedIo<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.len());
+            buf[..n].copy_from_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for UpgradedIo<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+/// hyper's timer on the loop's clock (virtual under
+/// `Runner::virtual_time`, so header timeouts can be tested without
+/// waiting).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LoopTimer;
+
+struct LoopSleep(asyncio::time::Sleep);
+
+impl std::future::Future for LoopSleep {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().0.poll_sleep(cx)
+    }
+}
+
+impl hyper::rt::Sleep for LoopSleep {}
+
+impl hyper::rt::Timer for LoopTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(LoopSleep(asyncio::sleep(duration)))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(LoopSleep(asyncio::sleep_until(asyncio::time::Instant::from_std(
+            deadline,
+        ))))
+    }
+
+    fn now(&self) -> Instant {
+        asyncio::time::Instant::now().into_std()
+    }
+
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
+        match sleep.as_mut().downcast_mut_pin::<LoopSleep>() {
+            Some(s) => s.get_mut().0.reset(asyncio::time::Instant::from_std(new_deadline)),
+            None => *sleep = self.sleep_until(new_deadline),
+        }
+    }
+}

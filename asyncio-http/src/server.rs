@@ -1,0 +1,558 @@
+//! [`Server`]: listeners, worker loops, limits and graceful shutdown.
+//!
+//! # Shape
+//!
+//! One event loop per worker, each on its own thread with its own
+//! `SO_REUSEPORT` listener on the same port: the kernel spreads new
+//! connections over the loops, and nothing is shared between them on the
+//! request path (no locks, no cross-thread wakes). Worker 0 runs on the loop
+//! that called [`Server::start`]; workers 1.. get a thread and a loop each.
+//! Every worker builds its own [`Router`] by calling the application
+//! function on its own thread, so handler state need not be `Send`.
+//!
+//! Each worker owns one [`TaskGroup`]: every connection, WebSocket and
+//! background job is a child of it, so nothing the server started can
+//! outlive it.
+//!
+//! # Shutdown
+//!
+//! [`ServerHandle::shutdown`] (or `SIGINT`/`SIGTERM` under
+//! [`RunningServer::wait`]) closes one channel that every worker waits on.
+//! A worker then stops accepting and closes its listener, asks every
+//! connection to finish (hyper's graceful shutdown: an idle keep-alive
+//! connection closes at once, a busy one after its response), wakes
+//! long-lived handlers through [`Request::shutdown_signal`], and waits
+//! for its task group up to [`Server::graceful_timeout`]; what is left is
+//! cancelled (its destructors run). Then the `on_shutdown` hooks run.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use asyncio::net::{TcpListener, TcpStream};
+use asyncio::sync::Event;
+use asyncio::TaskGroup;
+
+use crate::conn;
+use crate::report;
+use crate::router::Router;
+
+/// The limits and timeouts every connection is held to.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) max_connections: usize,
+    pub(crate) graceful_timeout: Duration,
+    pub(crate) ws_max_message: usize,
+    pub(crate) ws_max_frame: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(5),
+            max_body_bytes: 1024 * 1024,
+            max_connections: 10_000,
+            graceful_timeout: Duration::from_secs(30),
+            ws_max_message: 16 * 1024 * 1024,
+            ws_max_frame: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// An HTTP/1.1 and WebSocket server (the `uvicorn` role), configured by
+/// its methods and started with [`serve`](Server::serve) or
+/// [`start`](Server::start).
+///
+/// ```no_run
+/// use asyncio_http::{Request, Router, Server};
+///
+/// async fn hello(_req: Request) -> &'static str {
+///     "Hello, world!"
+/// }
+///
+/// #[asyncio::main]
+/// async fn main() -> std::io::Result<()> {
+///     Server::bind("127.0.0.1:8080")
+///         .workers(2)
+///         .serve(|| Router::new().get("/", hello))
+///         .await
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Server {
+    addr: String,
+    workers: usize,
+    handle_signals: bool,
+    config: Config,
+}
+
+impl Server {
+    /// A server that will listen on `addr` (`"host:port"`; port 0 picks a
+    /// free one). One worker loop by default.
+    pub fn bind(addr: impl Into<String>) -> Server {
+        Server {
+            addr: addr.into(),
+            workers: 1,
+            handle_signals: true,
+            config: Config::default(),
+        }
+    }
+
+    /// Worker loops, one thread each (at least 1). To use every core:
+    /// `std::thread::available_parallelism()`.
+    pub fn workers(mut self, n: usize) -> Server {
+        self.workers = n.max(1);
+        self
+    }
+
+    /// Whether [`RunningServer::wait`] (and so [`serve`](Server::serve))
+    /// shuts down gracefully on `SIGINT` and `SIGTERM` (default: yes).
+    pub fn handle_signals(mut self, on: bool) -> Server {
+        self.handle_signals = on;
+        self
+    }
+
+    /// Most bytes of request line and headers (default 16 KiB); more is
+    /// answered `431` and the connection closed.
+    pub fn max_header_bytes(mut self, n: usize) -> Server {
+        self.config.max_header_bytes = n;
+        self
+    }
+
+    /// Most header lines (default 100); more is answered `431`.
+    pub fn max_headers(mut self, n: usize) -> Server {
+        self.config.max_headers = n;
+        self
+    }
+
+    /// Time a client has to send a complete request head (default 10 s):
+    /// the slowloris defence. The connection is closed when it runs out.
+    pub fn header_read_timeout(mut self, d: Duration) -> Server {
+        self.config.header_read_timeout = d;
+        self
+    }
+
+    /// How long an idle keep-alive connection is kept open (default 5 s,
+    /// as uvicorn).
+    pub fn keep_alive_timeout(mut self, d: Duration) -> Server {
+        self.config.keep_alive_timeout = d;
+        self
+    }
+
+    /// Largest request body (default 1 MiB). A larger `Content-Length` is
+    /// answered `413` before the handler runs; a chunked body that grows
+    /// past it fails the handler's read with
+    /// [`BodyError::TooLarge`](crate::BodyError::TooLarge) (`413`).
+    pub fn max_body_bytes(mut self, n: u64) -> Server {
+        self.config.max_body_bytes = n;
+        self
+    }
+
+    /// Most open connections per worker (default 10,000); past it new
+    /// connections are answered `503` and closed.
+    pub fn max_connections(mut self, n: usize) -> Server {
+        self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// How long shutdown waits for in-flight requests, WebSockets and
+    /// background jobs before cancelling them (default 30 s).
+    pub fn graceful_timeout(mut self, d: Duration) -> Server {
+        self.config.graceful_timeout = d;
+        self
+    }
+
+    /// Largest WebSocket message and frame (default 16 MiB each); a larger
+    /// one closes the WebSocket with code 1009.
+    pub fn websocket_max_message(mut self, n: usize) -> Server {
+        self.config.ws_max_message = n;
+        self.config.ws_max_frame = n;
+        self
+    }
+
+    /// Starts the server and serves until it is shut down (by a signal, or
+    /// a [`ServerHandle`] taken from a [`RunningServer`]).
+    ///
+    /// # Errors
+    /// Binding failed, or a worker failed to start.
+    ///
+    /// # Cancel safety
+    /// Dropping the future stops the worker on this loop at once and tells
+    /// the other workers to shut down.
+    pub async fn serve<F>(self, app: F) -> io::Result<()>
+    where
+        F: Fn() -> Router + Send + Sync + 'static,
+    {
+        self.start(app).await?.wait().await
+    }
+
+    /// Binds, starts the worker loops, and returns once they listen.
+    ///
+    /// # Errors
+    /// The address did not resolve or could not be bound, or a worker
+    /// thread could not be started.
+    ///
+    /// # Panics
+    /// With no running event loop on the thread.
+    pub async fn start<F>(self, app: F) -> io::Result<RunningServer>
+    where
+        F: Fn() -> Router + Send + Sync + 'static,
+    {
+        let addr = resolve(&self.addr).await?;
+        let listeners = bind_listeners(addr, self.workers)?;
+        let local_addr = listeners[0].local_addr()?;
+        let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+        let (done_tx, done_rx) = async_channel::unbounded::<io::Result<()>>();
+        let app: Arc<dyn Fn() -> Router + Send + Sync> = Arc::new(app);
+        let config = Arc::new(self.config);
+        let mut listeners = listeners.into_iter();
+        let first = listeners.next().expect("one listener per worker");
+        let mut threads = Vec::new();
+        for (i, listener) in listeners.enumerate() {
+            let (app, config, stop_rx, done_tx) = (app.clone(), config.clone(), stop_rx.clone(), done_tx.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("asyncio-http-worker-{}", i + 1))
+                .spawn(move || {
+                    let r = asyncio::Runner::new().run(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        run_worker(listener, &*app, config, stop_rx).await
+                    });
+                    let _ = done_tx.try_send(r);
+                });
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    stop_tx.close();
+                    return Err(e);
+                }
+            }
+        }
+        let listener = TcpListener::from_std(first)?;
+        let (app0, stop0) = (app.clone(), stop_rx.clone());
+        let main_worker = asyncio::task::Builder::new()
+            .name("asyncio-http worker 0")
+            .spawn(async move { run_worker(listener, &*app0, config, stop0).await });
+        Ok(RunningServer {
+            local_addr,
+            handle: ServerHandle { stop: stop_tx },
+            main_worker: Some(main_worker),
+            threads,
+            done: done_rx,
+            handle_signals: self.handle_signals,
+        })
+    }
+}
+
+async fn resolve(addr: &str) -> io::Result<SocketAddr> {
+    if let Ok(a) = addr.parse() {
+        return Ok(a);
+    }
+    let owned = addr.to_owned();
+    let mut addrs = asyncio::to_thread(move || owned.to_socket_addrs())
+        .await
+        .map_err(io::Error::other)??;
+    addrs
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr} resolved to no address")))
+}
+
+/// One listener per worker; with more than one, all share the port through
+/// `SO_REUSEPORT` (the first one picks it when the port is 0).
+fn bind_listeners(addr: SocketAddr, workers: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let mut out = Vec::with_capacity(workers);
+    let mut addr = addr;
+    for _ in 0..workers {
+        let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+        sock.set_reuse_address(true)?;
+        if workers > 1 {
+            sock.set_reuse_port(true)?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        sock.listen(1024)?;
+        let l: std::net::TcpListener = sock.into();
+        addr = l.local_addr()?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// A started server: its address, a handle to stop it, and a way to wait
+/// for it.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+    main_worker: Option<asyncio::Task<io::Result<()>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    done: async_channel::Receiver<io::Result<()>>,
+    handle_signals: bool,
+}
+
+impl RunningServer {
+    /// The address it listens on (the chosen port, when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that shuts the server down from anywhere (any thread).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Waits until the server has shut down: after [`ServerHandle::shutdown`],
+    /// or, if signals are handled, `SIGINT` or `SIGTERM`.
+    ///
+    /// # Errors
+    /// The first error a worker loop ended with.
+    ///
+    /// # Cancel safety
+    /// Dropping the wait shuts the server down: the worker on this loop
+    /// stops at once, the others gracefully.
+    pub async fn wait(mut self) -> io::Result<()> {
+        if self.handle_signals {
+            let stop = self.handle.clone();
+            let signals = asyncio::create_task(async move {
+                let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
+                let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
+                let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
+                if let Err(e) = first {
+                    report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));
+                    return;
+                }
+                stop.shutdown();
+            });
+            let r = self.join_workers().await;
+            signals.cancel();
+            r
+        } else {
+            self.join_workers().await
+        }
+    }
+
+    /// Starts a graceful shutdown and waits for it to finish.
+    ///
+    /// # Errors
+    /// As [`wait`](RunningServer::wait).
+    ///
+    /// # Cancel safety
+    /// As [`wait`](RunningServer::wait).
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        self.handle.shutdown();
+        self.join_workers().await
+    }
+
+    async fn join_workers(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        if let Some(main) = self.main_worker.as_mut() {
+            result = match main.await {
+                Ok(r) => r,
+                Err(e) => Err(io::Error::other(format!("worker 0 failed: {e}"))),
+            };
+            self.main_worker = None;
+        }
+        for _ in 0..self.threads.len() {
+            match self.done.recv().await {
+                Ok(r) => result = result.and(r),
+                Err(_) => {
+                    result = result.and(Err(io::Error::other("a worker thread died")));
+                    break;
+                }
+            }
+        }
+        for t in self.threads.drain(..) {
+            // Each has sent its result: the join is immediate.
+            if t.join().is_err() {
+                result = result.and(Err(io::Error::other("a worker thread panicked")));
+            }
+        }
+        result
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if self.main_worker.is_some() || !self.threads.is_empty() {
+            self.handle.shutdown();
+        }
+    }
+}
+
+impl fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("local_addr", &self.local_addr)
+            .field("workers", &(1 + self.threads.len()))
+            .finish()
+    }
+}
+
+/// Shuts a server down gracefully; `Send` and `Clone`, usable from any
+/// thread or loop.
+#[derive(Clone, Debug)]
+pub struct ServerHandle {
+    stop: async_channel::Sender<()>,
+}
+
+impl ServerHandle {
+    /// Starts the graceful shutdown of every worker (idempotent).
+    pub fn shutdown(&self) {
+        self.stop.close();
+    }
+
+    /// True once shutdown has been asked for.
+    pub fn is_shutting_down(&self) -> bool {
+        self.stop.is_closed()
+    }
+}
+
+/// Fires when the server begins a graceful shutdown (from
+/// [`Request::shutdown_signal`](crate::Request::shutdown_signal) or
+/// [`WebSocket::shutdown_signal`](crate::ws::WebSocket::shutdown_signal)).
+#[derive(Clone)]
+pub struct ShutdownSignal {
+    pub(crate) worker: Option<Rc<Worker>>,
+}
+
+impl ShutdownSignal {
+    /// Completes once shutdown has begun. Never completes for a request
+    /// made with [`Request::new`](crate::Request::new).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait(&self) {
+        match &self.worker {
+            Some(w) => w.shutdown.wait().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_set(&self) -> bool {
+        self.worker.as_ref().is_some_and(|w| w.shutdown.is_set())
+    }
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal").field("set", &self.is_set()).finish()
+    }
+}
+
+/// One worker loop's shared state.
+pub(crate) struct Worker {
+    pub(crate) config: Arc<Config>,
+    /// Set when the graceful shutdown starts.
+    pub(crate) shutdown: Event,
+    /// Connections, WebSockets and background jobs.
+    pub(crate) tasks: TaskGroup,
+    pub(crate) router: Router,
+    connections: Cell<usize>,
+}
+
+impl Worker {
+    /// Runs `job` as a child of the worker's task group. A panic in it is
+    /// reported and goes no further. Refused (and reported) once the group
+    /// has been cancelled at the end of shutdown.
+    pub(crate) fn spawn(&self, what: &'static str, job: impl std::future::Future<Output = ()> + 'static) {
+        let caught = conn::CatchUnwind::new(job);
+        let r = self.tasks.spawn(async move {
+            if let Err(msg) = caught.await {
+                report::error(format_args!("asyncio-http: {what} panicked: {msg}"));
+            }
+        });
+        if r.is_err() {
+            report::error(format_args!(
+                "asyncio-http: a {what} was dropped: the server finished shutting down"
+            ));
+        }
+    }
+}
+
+async fn run_worker(
+    listener: TcpListener,
+    app: &(dyn Fn() -> Router + Send + Sync),
+    config: Arc<Config>,
+    stop: async_channel::Receiver<()>,
+) -> io::Result<()> {
+    let mut router = app();
+    let startup = std::mem::take(&mut router.startup);
+    let shutdown_hooks = std::mem::take(&mut router.shutdown);
+    for hook in startup {
+        hook().await;
+    }
+    let worker = Rc::new(Worker {
+        config,
+        shutdown: Event::new(),
+        tasks: TaskGroup::new(),
+        router,
+        connections: Cell::new(0),
+    });
+    {
+        let stopped = std::pin::pin!(stop.recv());
+        let mut stopped = stopped;
+        loop {
+            let accepted = conn::first_of(std::pin::pin!(listener.accept()), stopped.as_mut()).await;
+            match accepted {
+                Err(_) => break, // the stop channel closed
+                Ok(Ok((stream, peer))) => accept_one(&worker, stream, peer),
+                Ok(Err(e)) => {
+                    // EMFILE and friends: the connection waits in the
+                    // backlog; try again shortly instead of spinning.
+                    report::error(format_args!("asyncio-http: accept failed: {e}"));
+                    asyncio::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    worker.shutdown.set();
+    let w = worker.clone();
+    let drained = asyncio::timeout(w.config.graceful_timeout, w.tasks.join()).await;
+    if drained.is_err() {
+        let left = worker.tasks.len();
+        report::error(format_args!(
+            "asyncio-http: graceful shutdown timed out after {:?}; cancelling {left} connection(s) and job(s)",
+            worker.config.graceful_timeout
+        ));
+        worker.tasks.cancel();
+        let _ = worker.tasks.join().await;
+    }
+    for hook in shutdown_hooks {
+        hook().await;
+    }
+    Ok(())
+}
+
+fn accept_one(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    if worker.connections.get() >= worker.config.max_connections {
+        worker.spawn("connection", conn::reject_busy(stream));
+        return;
+    }
+    worker.connections.set(worker.connections.get() + 1);
+    let guard = ConnCount(worker.clone());
+    let w = worker.clone();
+    worker.spawn("connection", async move {
+        let _guard = guard;
+        conn::serve(w, stream, peer).await;
+    });
+}
+
+struct ConnCount(Rc<Worker>);
+
+impl Drop for ConnCount {
+    fn drop(&mut self) {
+        self.0.connections.set(self.0.connections.get() - 1);
+    }
+}

@@ -1,0 +1,338 @@
+//! WebSockets on the HTTP port: [`Request::websocket`] answers the upgrade
+//! and runs a handler with a [`WebSocket`].
+//!
+//! The protocol is tungstenite's (through `async-tungstenite` on the
+//! socket's `futures-io` traits): masking, fragmentation, UTF-8 checks,
+//! pings answered with pongs, the close handshake, and the server's size
+//! limits ([`Server::websocket_max_message`](crate::Server::websocket_max_message);
+//! a larger message closes with 1009). The WebSocket runs in its
+//! connection's task, a child of the worker's task group, so graceful
+//! shutdown waits for it (and tells it through
+//! [`WebSocket::shutdown_signal`]).
+//!
+//! ```
+//! use asyncio_http::{Request, Response};
+//! use asyncio_http::ws::{Message, WebSocket};
+//!
+//! async fn echo(req: Request) -> Response {
+//!     req.websocket(|mut ws: WebSocket| async move {
+//!         while let Some(Ok(msg)) = ws.recv().await {
+//!             if msg.is_text() || msg.is_binary() {
+//!                 if ws.send(msg).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! Per-message deflate is not offered: tungstenite 0.30 does not implement
+//! it; clients fall back to uncompressed frames.
+
+use std::fmt;
+use std::future::Future;
+use std::rc::Rc;
+
+use async_tungstenite::WebSocketStream;
+use futures_core::Stream;
+use http::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::{Method, StatusCode};
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::request::Request;
+use crate::response::{HttpError, IntoResponse, Response};
+use crate::rt::UpgradedIo;
+use crate::server::{ShutdownSignal, Worker};
+
+pub use tungstenite::protocol::frame::coding::CloseCode;
+pub use tungstenite::protocol::CloseFrame;
+pub use tungstenite::{Error as WsError, Message};
+
+type Io = UpgradedIo<asyncio::net::TcpStream>;
+
+/// One side of an open WebSocket: receive and send messages.
+pub struct WebSocket {
+    inner: WebSocketStream<Io>,
+    worker: Option<Rc<Worker>>,
+}
+
+impl WebSocket {
+    /// The next text, binary or close message; `None` once the WebSocket
+    /// is closed. Pings are answered and pongs absorbed on the way.
+    ///
+    /// # Errors
+    /// A protocol violation by the peer, a message over the size limit, or
+    /// text that is not UTF-8: the WebSocket is then closed with the
+    /// matching code (1002, 1009, 1007) before the error is returned. Or
+    /// the connection failed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a message is only taken when it is returned.
+    pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
+        loop {
+            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.inner).poll_next(cx)).await;
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Err(e)) => {
+                    // Fail the WebSocket with the code the error calls for
+                    // (RFC 6455 section 7.4.1), briefly: the peer may be gone.
+                    if let Some(code) = close_code_for(&e) {
+                        let frame = CloseFrame {
+                            code,
+                            reason: "".into(),
+                        };
+                        let _ = asyncio::timeout(CLOSE_GRACE, self.inner.close(Some(frame))).await;
+                    }
+                    return Some(Err(e));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends one message.
+    ///
+    /// # Errors
+    /// The WebSocket is closed or the connection failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a message may be partly written.
+    pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), WsError> {
+        self.inner.send(msg.into()).await
+    }
+
+    /// Starts the close handshake with `code` and `reason`, then waits for
+    /// the peer's close (reading and dropping what it still sends), at most
+    /// 3 s.
+    ///
+    /// # Errors
+    /// The connection failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: the close frame may be partly written.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WsError> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_owned().into(),
+        };
+        match self.inner.close(Some(frame)).await {
+            Ok(()) | Err(WsError::ConnectionClosed) => {}
+            Err(e) => return Err(e),
+        }
+        let peer_close = async {
+            while let Some(r) = self.recv().await {
+                match r {
+                    Ok(_) => {}
+                    Err(WsError::ConnectionClosed) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        };
+        // A peer that never answers the close is not waited for forever.
+        asyncio::timeout(PEER_CLOSE_WAIT, peer_close).await.unwrap_or(Ok(()))
+    }
+
+    /// The server's shutdown signal: when it fires, close the WebSocket
+    /// (code 1001, "going away").
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            worker: self.worker.clone(),
+        }
+    }
+}
+
+impl WebSocket {
+    /// Splits the WebSocket into a sending and a receiving half, to read in
+    /// one task (or branch) while another writes. Pings are still
+    /// answered by whichever half next touches the connection.
+    pub fn split(self) -> (WsSender, WsReceiver) {
+        let (tx, rx) = self.inner.split();
+        (
+            WsSender { inner: tx },
+            WsReceiver {
+                inner: rx,
+                worker: self.worker,
+            },
+        )
+    }
+}
+
+/// The sending half of a split [`WebSocket`].
+pub struct WsSender {
+    inner: async_tungstenite::WebSocketSender<Io>,
+}
+
+impl WsSender {
+    /// Sends one message.
+    ///
+    /// # Errors
+    /// The WebSocket is closed or the connection failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a message may be partly written.
+    pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), WsError> {
+        self.inner.send(msg.into()).await
+    }
+
+    /// Sends a close frame with `code` and `reason` (the receiving half
+    /// then sees the peer's close and ends).
+    ///
+    /// # Errors
+    /// The connection failed.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WsError> {
+        let frame = CloseFrame {
+            code,
+            reason: reason.to_owned().into(),
+        };
+        match self.inner.close(Some(frame)).await {
+            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The receiving half of a split [`WebSocket`].
+pub struct WsReceiver {
+    inner: async_tungstenite::WebSocketReceiver<Io>,
+    worker: Option<Rc<Worker>>,
+}
+
+impl WsReceiver {
+    /// As [`WebSocket::recv`], except that a failing WebSocket is not
+    /// closed with a code here (the sending half owns the writes): send
+    /// the close through the [`WsSender`].
+    ///
+    /// # Errors
+    /// As [`WebSocket::recv`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
+        loop {
+            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.inner).poll_next(cx)).await;
+            match next {
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// As [`WebSocket::shutdown_signal`].
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            worker: self.worker.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for WsSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsSender").finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for WsReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsReceiver").finish_non_exhaustive()
+    }
+}
+
+/// How long [`WebSocket::close`] waits for the peer's close frame.
+const PEER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How long a failing WebSocket tries to send its close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn close_code_for(e: &WsError) -> Option<CloseCode> {
+    match e {
+        WsError::Capacity(_) => Some(CloseCode::Size),
+        WsError::Protocol(_) => Some(CloseCode::Protocol),
+        WsError::Utf8(_) => Some(CloseCode::Invalid),
+        _ => None,
+    }
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket").finish_non_exhaustive()
+    }
+}
+
+impl Request {
+    /// Accepts a WebSocket upgrade: answers `101 Switching Protocols` and,
+    /// once it is sent, runs `handler` with the [`WebSocket`]. A request
+    /// that is not a valid upgrade is answered `400` (or `426` for a
+    /// protocol version other than 13) and the handler never runs.
+    pub fn websocket<F, Fut>(self, handler: F) -> Response
+    where
+        F: FnOnce(WebSocket) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        match self.accept_websocket() {
+            Ok(accept) => {
+                let Some(conn) = self.conn.clone() else {
+                    return HttpError::new(StatusCode::BAD_REQUEST, "not on a connection").into_response();
+                };
+                let worker = self.worker.clone();
+                let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
+                    WebSocketConfig::default()
+                        .max_message_size(Some(w.config.ws_max_message))
+                        .max_frame_size(Some(w.config.ws_max_frame))
+                });
+                *conn.upgrade.borrow_mut() = Some(Box::new(move |io: Io| {
+                    Box::pin(async move {
+                        let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                        handler(WebSocket { inner, worker }).await;
+                    })
+                }));
+                let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
+                let h = r.headers_mut();
+                h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+                h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+                h.insert(SEC_WEBSOCKET_ACCEPT, accept);
+                r
+            }
+            Err(e) => *e,
+        }
+    }
+
+    /// True if this request asks for a WebSocket upgrade.
+    pub fn is_websocket(&self) -> bool {
+        header_has_token(self, UPGRADE, "websocket")
+    }
+
+    fn accept_websocket(&self) -> Result<HeaderValue, Box<Response>> {
+        let bad = |msg: &str| Box::new(HttpError::new(StatusCode::BAD_REQUEST, msg).into_response());
+        if self.method() != Method::GET {
+            return Err(bad("a WebSocket upgrade must be a GET"));
+        }
+        if !self.is_websocket() || !header_has_token(self, CONNECTION, "upgrade") {
+            return Err(bad("expected Upgrade: websocket and Connection: Upgrade"));
+        }
+        if self.headers().get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+            let mut r = HttpError::new(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only").into_response();
+            r.headers_mut()
+                .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            return Err(Box::new(r));
+        }
+        let Some(key) = self.headers().get(SEC_WEBSOCKET_KEY) else {
+            return Err(bad("missing Sec-WebSocket-Key"));
+        };
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        HeaderValue::from_str(&accept).map_err(|_| bad("bad Sec-WebSocket-Key"))
+    }
+}
+
+fn header_has_token(req: &Request, name: http::HeaderName, token: &str) -> bool {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}

@@ -1,0 +1,297 @@
+//! Every limit, slow clients on the virtual clock, and the request
+//! smuggling shapes: each gets a clear status and, where the framing can no
+//! longer be trusted, a closed connection; the server goes on serving.
+
+mod support;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use asyncio::time::Instant;
+use asyncio_http::{BodyError, Request, Router};
+use support::{get, request, start, Conn};
+
+thread_local! {
+    static HANDLED: Cell<usize> = const { Cell::new(0) };
+}
+
+async fn hello(_req: Request) -> &'static str {
+    HANDLED.with(|h| h.set(h.get() + 1));
+    "Hello, world!"
+}
+
+async fn read_body(mut req: Request) -> Result<String, BodyError> {
+    HANDLED.with(|h| h.set(h.get() + 1));
+    Ok(format!("{} bytes", req.bytes().await?.len()))
+}
+
+async fn hold(_req: Request) -> &'static str {
+    asyncio::sleep(Duration::from_secs(3600)).await;
+    "late"
+}
+
+fn app() -> Router {
+    Router::new()
+        .get("/", hello)
+        .post("/", hello)
+        .post("/read", read_body)
+        .get("/hold", hold)
+}
+
+/// The connection is closed after `resp`, and the server still serves.
+async fn closed_and_alive(c: &mut Conn, addr: std::net::SocketAddr) {
+    assert!(c.closed_within(Duration::from_secs(5)).await, "connection left open");
+    assert_eq!(get(addr, "/").await.status, 200);
+}
+
+#[asyncio::test]
+async fn header_bytes_and_count_limits_answer_431() {
+    let server = start(|s| s.max_header_bytes(1024).max_headers(10), app).await;
+    let addr = server.local_addr();
+    let big = format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(2000));
+    let mut c = Conn::open(addr).await;
+    c.send(big.as_bytes()).await.unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 431);
+    closed_and_alive(&mut c, addr).await;
+
+    let many: String = (0..20).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let mut c = Conn::open(addr).await;
+    c.send(format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 431);
+    closed_and_alive(&mut c, addr).await;
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test(virtual_time)]
+async fn slowloris_is_cut_off_at_the_header_timeout() {
+    let server = start(
+        |s| {
+            s.header_read_timeout(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(60))
+        },
+        app,
+    )
+    .await;
+    let addr = server.local_addr();
+    let mut c = Conn::open(addr).await;
+    let start = Instant::now();
+    // One header byte every 2 s: never a complete head.
+    let trickle = async {
+        for b in b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa" {
+            if c.send(&[*b]).await.is_err() {
+                break;
+            }
+            asyncio::sleep(Duration::from_secs(2)).await;
+        }
+    };
+    let _ = asyncio::timeout(Duration::from_secs(30), trickle).await;
+    assert!(c.closed_within(Duration::from_secs(30)).await);
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(40),
+        "{took:?}"
+    );
+    assert_eq!(HANDLED.with(Cell::get), 0);
+    assert_eq!(get(addr, "/").await.status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test(virtual_time)]
+async fn idle_keep_alive_connections_close_after_the_timeout() {
+    let server = start(|s| s.keep_alive_timeout(Duration::from_secs(5)), app).await;
+    let addr = server.local_addr();
+    let mut c = Conn::open(addr).await;
+    // Active for 12 s (a request every 3 s): kept open.
+    for _ in 0..4 {
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+        assert_eq!(c.response().await.unwrap().unwrap().status, 200);
+        asyncio::sleep(Duration::from_secs(3)).await;
+    }
+    // Then idle: closed 5 s after the last response.
+    let idle_from = Instant::now() - Duration::from_secs(3);
+    assert!(c.closed_within(Duration::from_secs(10)).await);
+    let idle = idle_from.elapsed();
+    assert!(
+        idle >= Duration::from_secs(5) && idle < Duration::from_secs(7),
+        "{idle:?}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn body_limits_answer_413() {
+    let server = start(|s| s.max_body_bytes(1000), app).await;
+    let addr = server.local_addr();
+    HANDLED.with(|h| h.set(0));
+    // Declared too long: refused before the handler, connection closed.
+    let mut c = Conn::open(addr).await;
+    c.send(b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n")
+        .await
+        .unwrap();
+    let r = c.response().await.unwrap().unwrap();
+    assert_eq!(r.status, 413);
+    assert!(r.closes());
+    assert_eq!(HANDLED.with(Cell::get), 0);
+    closed_and_alive(&mut c, addr).await;
+    // Chunked, growing past the limit while the handler reads.
+    let chunk = format!("200\r\n{}\r\n", "z".repeat(0x200));
+    let mut c = Conn::open(addr).await;
+    c.send(
+        format!("POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}{chunk}").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let r = c.response().await.unwrap().unwrap();
+    assert_eq!(r.status, 413);
+    assert!(r.closes());
+    closed_and_alive(&mut c, addr).await;
+    // Under the limit: fine.
+    let r = request(
+        addr,
+        "POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    )
+    .await;
+    assert_eq!(r.text(), "3 bytes");
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn connections_over_the_limit_get_503() {
+    let server = start(|s| s.max_connections(2), app).await;
+    let addr = server.local_addr();
+    let a = Conn::open(addr).await;
+    let b = Conn::open(addr).await;
+    a.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    b.send(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    asyncio::sleep(Duration::from_millis(50)).await;
+    let r = get(addr, "/").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop((a, b));
+    let mut ok = false;
+    for _ in 0..50 {
+        asyncio::sleep(Duration::from_millis(20)).await;
+        if get(addr, "/").await.status == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "slots were not freed when the clients left");
+    server.handle().shutdown();
+    server.wait().await.unwrap();
+}
+
+/// Sends `raw` and expects `status` and a closed connection, with no
+/// handler run for it; the server then serves a normal request.
+async fn refused(addr: std::net::SocketAddr, raw: &str, status: u16) {
+    HANDLED.with(|h| h.set(0));
+    let mut c = Conn::open(addr).await;
+    c.send(raw.as_bytes()).await.unwrap();
+    let r = c
+        .response()
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no response to {raw:?}"));
+    assert_eq!(r.status, status, "{raw:?}");
+    assert!(c.closed_within(Duration::from_secs(5)).await, "left open after {raw:?}");
+    assert_eq!(HANDLED.with(Cell::get), 0, "a handler ran for {raw:?}");
+    assert_eq!(get(addr, "/").await.status, 200);
+}
+
+#[asyncio::test]
+async fn smuggling_shapes_get_400_and_a_closed_connection() {
+    let server = start(|s| s, app).await;
+    let addr = server.local_addr();
+    // Two different lengths.
+    refused(
+        addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        400,
+    )
+    .await;
+    // A list of lengths, a negative one, a non-number.
+    refused(
+        addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        400,
+    )
+    .await;
+    refused(addr, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400).await;
+    refused(addr, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1e3\r\n\r\n", 400).await;
+    // A transfer coding that is not chunked, or chunked hidden in another.
+    refused(
+        addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+        400,
+    )
+    .await;
+    refused(
+        addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        400,
+    )
+    .await;
+    // Whitespace before the colon (a classic proxy desync).
+    refused(
+        addr,
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        400,
+    )
+    .await;
+    // Transfer-Encoding in HTTP/1.0.
+    refused(
+        addr,
+        "POST / HTTP/1.0\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    )
+    .await;
+    // A bare LF in the request line, an obs-fold header.
+    refused(addr, "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400).await;
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn bad_chunk_sizes_get_400_whether_or_not_the_handler_reads() {
+    let server = start(|s| s, app).await;
+    let addr = server.local_addr();
+    for path in ["/read", "/"] {
+        for body in [
+            "zz\r\nhello\r\n0\r\n\r\n",
+            "5\r\nhelloXX0\r\n\r\n",
+            "-5\r\nhello\r\n0\r\n\r\n",
+            "ffffffffffffffffff\r\n",
+        ] {
+            let raw = format!("POST {path} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{body}");
+            let mut c = Conn::open(addr).await;
+            c.send(raw.as_bytes()).await.unwrap();
+            let r = c.response().await.unwrap().unwrap();
+            assert_eq!(r.status, 400, "{raw:?}");
+            assert!(c.closed_within(Duration::from_secs(5)).await, "left open after {raw:?}");
+        }
+    }
+    assert_eq!(get(addr, "/").await.status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn content_length_with_transfer_encoding_is_answered_then_closed() {
+    // hyper (RFC 9112 section 6.1's second choice) frames such a request by
+    // Transfer-Encoding alone, drops the Content-Length before the
+    // application sees it, and closes the connection after the response:
+    // the bytes an attacker smuggles after the chunked body never become a
+    // request.
+    let server = start(|s| s, app).await;
+    let addr = server.local_addr();
+    HANDLED.with(|h| h.set(0));
+    let mut c = Conn::open(addr).await;
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let r = c.response().await.unwrap().unwrap();
+    assert!(r.closes(), "{r:?}");
+    assert!(c.closed_within(Duration::from_secs(5)).await);
+    assert_eq!(HANDLED.with(Cell::get), 1, "the smuggled request was served");
+    server.shutdown().await.unwrap();
+}

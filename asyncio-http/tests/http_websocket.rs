@@ -1,0 +1,141 @@
+//! WebSockets on the HTTP port: the upgrade, echo, pings, the close
+//! handshake, size limits, and refusals of bad upgrades.
+
+mod support;
+
+use std::time::Duration;
+
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::Message;
+use asyncio::net::TcpStream;
+use asyncio_http::ws::WebSocket;
+use asyncio_http::{Request, Response, Router};
+use futures_lite::StreamExt;
+use support::{request, start};
+
+async fn echo(req: Request) -> Response {
+    req.websocket(|mut ws: WebSocket| async move {
+        while let Some(Ok(msg)) = ws.recv().await {
+            let is_data = msg.is_text() || msg.is_binary();
+            if msg.is_close() || (is_data && ws.send(msg).await.is_err()) {
+                break;
+            }
+        }
+    })
+}
+
+async fn goodbye(req: Request) -> Response {
+    req.websocket(|mut ws: WebSocket| async move {
+        let _ = ws.send(Message::text("bye")).await;
+        let _ = ws.close(CloseCode::Policy, "that's all").await;
+    })
+}
+
+fn app() -> Router {
+    Router::new().get("/ws", echo).get("/bye", goodbye)
+}
+
+async fn connect(addr: std::net::SocketAddr, path: &str) -> async_tungstenite::WebSocketStream<TcpStream> {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (ws, resp) = async_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 101);
+    ws
+}
+
+#[asyncio::test]
+async fn echo_text_binary_and_pings() {
+    let server = start(|s| s, app).await;
+    let mut ws = connect(server.local_addr(), "/ws").await;
+    ws.send(Message::text("hello")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("hello"));
+    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(vec![0u8, 1, 2, 255]));
+    ws.send(Message::Ping(b"are you there".to_vec().into())).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::Pong(b"are you there".to_vec().into())
+    );
+    // 1 MiB in one message.
+    let big = "x".repeat(1 << 20);
+    ws.send(Message::text(big.clone())).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(big));
+    ws.close(None).await.unwrap();
+    // The server answers the close; the stream then ends.
+    while let Some(m) = ws.next().await {
+        if m.is_err() {
+            break;
+        }
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn the_server_closes_with_a_code_and_reason() {
+    let server = start(|s| s, app).await;
+    let mut ws = connect(server.local_addr(), "/bye").await;
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("bye"));
+    match ws.next().await.unwrap().unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(frame.code, CloseCode::Policy);
+            assert_eq!(frame.reason.as_str(), "that's all");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    // Reading on sends our answer to the close; then the stream ends.
+    assert!(ws.next().await.is_none_or(|r| r.is_err()));
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn a_message_over_the_limit_closes_with_1009() {
+    let server = start(|s| s.websocket_max_message(1000), app).await;
+    let mut ws = connect(server.local_addr(), "/ws").await;
+    ws.send(Message::text("small")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("small"));
+    ws.send(Message::text("y".repeat(5000))).await.unwrap();
+    let end = asyncio::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the server kept the WebSocket open");
+    assert_eq!(end, Some(CloseCode::Size));
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn bad_upgrades_are_refused() {
+    let server = start(|s| s, app).await;
+    let addr = server.local_addr();
+    let plain = request(addr, "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(plain.status, 400);
+    let old = request(
+        addr,
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    )
+    .await;
+    assert_eq!(old.status, 426);
+    assert_eq!(old.header("sec-websocket-version"), Some("13"));
+    let no_key = request(
+        addr,
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    assert_eq!(no_key.status, 400);
+    // RFC 6455's own example key and answer.
+    let ok = request(
+        addr,
+        "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await;
+    assert_eq!(ok.status, 101);
+    assert_eq!(ok.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    server.shutdown().await.unwrap();
+}

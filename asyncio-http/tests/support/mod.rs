@@ -1,0 +1,190 @@
+//! A raw HTTP/1.1 client for the server tests: bytes in, parsed responses
+//! out, so malformed requests can be sent exactly as written.
+
+#![allow(dead_code)]
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use asyncio::net::TcpStream;
+use asyncio_http::{Router, RunningServer, Server};
+
+/// Starts `app` on a free port with the server shaped by `config`.
+pub async fn start(config: impl FnOnce(Server) -> Server, app: fn() -> Router) -> RunningServer {
+    config(Server::bind("127.0.0.1:0").handle_signals(false))
+        .start(app)
+        .await
+        .expect("server starts")
+}
+
+/// One parsed response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// A client connection with a read buffer.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Conn {
+        Conn {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).await?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Reads one response (`Content-Length`, chunked, or to the end of the
+    /// stream). `None` if the connection closed before a response began.
+    pub async fn response(&mut self) -> io::Result<Option<Resp>> {
+        self.response_to(false).await
+    }
+
+    /// As `response`, for a `HEAD` request (no body whatever the length says).
+    pub async fn head_response(&mut self) -> io::Result<Option<Resp>> {
+        self.response_to(true).await
+    }
+
+    async fn response_to(&mut self, head_only: bool) -> io::Result<Option<Resp>> {
+        let (status, headers, used) = loop {
+            let mut hs = [httparse::EMPTY_HEADER; 64];
+            let mut r = httparse::Response::new(&mut hs);
+            match r
+                .parse(&self.buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            {
+                httparse::Status::Complete(n) => {
+                    let headers: Vec<(String, String)> = r
+                        .headers
+                        .iter()
+                        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                        .collect();
+                    break (r.code.unwrap_or(0), headers, n);
+                }
+                httparse::Status::Partial => {
+                    if self.fill().await? == 0 {
+                        if self.buf.is_empty() {
+                            return Ok(None);
+                        }
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+            }
+        };
+        self.buf.drain(..used);
+        let mut resp = Resp {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if head_only || status == 101 || status == 204 || status == 304 {
+            return Ok(Some(resp));
+        }
+        if let Some(len) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            while self.buf.len() < len {
+                if self.fill().await? == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+            }
+            resp.body = self.buf.drain(..len).collect();
+        } else if resp.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                let line_end = loop {
+                    if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                        break i;
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                };
+                let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
+                let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                while self.buf.len() < line_end + 2 + size + 2 {
+                    if self.fill().await? == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                resp.body
+                    .extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+                self.buf.drain(..line_end + 2 + size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            while self.fill().await? > 0 {}
+            resp.body = std::mem::take(&mut self.buf);
+        }
+        Ok(Some(resp))
+    }
+
+    /// True if the server closes the connection (EOF or reset) within
+    /// `within` (of the loop's clock).
+    pub async fn closed_within(&mut self, within: Duration) -> bool {
+        match asyncio::timeout(within, async {
+            loop {
+                match self.fill().await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        {
+            Ok(()) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+/// Sends `raw` on a new connection and reads one response.
+pub async fn request(addr: SocketAddr, raw: &str) -> Resp {
+    let mut c = Conn::open(addr).await;
+    c.send(raw.as_bytes()).await.expect("send");
+    c.response().await.expect("response").expect("a response")
+}
+
+/// `GET path` with `Connection: close`.
+pub async fn get(addr: SocketAddr, path: &str) -> Resp {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
