@@ -355,7 +355,7 @@ fn main() {
         "seed 001 'Using Task Groups', seed 004",
         3,
         async {
-            let mut tg = asyncio::TaskGroup::new();
+            let tg = asyncio::TaskGroup::new();
             let tasks: Vec<_> = [2, 1, 3]
                 .into_iter()
                 .enumerate()
@@ -374,7 +374,7 @@ fn main() {
         "seed 001 'TaskGroup: Fails fast'",
         1,
         async {
-            let mut tg = asyncio::TaskGroup::new();
+            let tg = asyncio::TaskGroup::new();
             for i in 1..=3 {
                 tg.create_task(fetch_or_fail(i, 2)).unwrap();
             }
@@ -544,4 +544,53 @@ fn main() {
             "DIFFERS from the notes"
         }
     );
+
+    web_servers();
+}
+
+// The seeds' web-server contrast (seed 000, "Synchronous vs Asynchronous web
+// servers"): the thread-per-request server and the load generator are the
+// ones asyncio-http's `contrast` example uses (that example also runs 1,000
+// clients).
+#[path = "../../asyncio-http/examples/common/load.rs"]
+mod load;
+#[path = "../../asyncio-http/examples/common/threaded.rs"]
+mod threaded;
+
+async fn io_endpoint(_req: asyncio_http::Request) -> &'static str {
+    asyncio::sleep(UNIT).await; // the database call, awaited
+    "done"
+}
+
+fn web_servers() {
+    println!("\n== WSGI vs ASGI: N clients, each request waits 1 unit of I/O (seed 000 web servers) ==");
+    println!("   thread-per-request: 15 worker threads; event loop: ONE thread (asyncio-http)");
+    let threads = threaded::ThreadedServer::start("127.0.0.1:0".parse().expect("address"), 15).expect("threaded server");
+    asyncio::run(async {
+        let server = asyncio_http::Server::bind("127.0.0.1:0")
+            .workers(1)
+            .handle_signals(false)
+            .start(|| asyncio_http::Router::new().get("/io", io_endpoint))
+            .await
+            .expect("event-loop server");
+        for clients in [15usize, 100] {
+            let run = |addr| asyncio::to_thread(move || asyncio::run(load::hit_all(addr, "/io", clients)));
+            run(server.local_addr()).await.expect("warm-up");
+            let ev = run(server.local_addr()).await.expect("load thread");
+            let th = run(threads.local_addr()).await.expect("load thread");
+            let expected_threads = clients.div_ceil(15);
+            println!(
+                "{clients:>4} clients: event loop {:>4.0} ms (notes: ~1 unit), threads {:>4.0} ms (notes: ~{expected_threads} units = ceil({clients}/15)) -> {}",
+                ev.wall.as_secs_f64() * 1e3,
+                th.wall.as_secs_f64() * 1e3,
+                if ev.ok == clients && th.ok == clients && ev.wall < units(2) && th.wall >= units(expected_threads as u32) {
+                    "as the notes say"
+                } else {
+                    "DIFFERS from the notes"
+                }
+            );
+        }
+        server.shutdown().await.expect("shutdown");
+    });
+    threads.shutdown();
 }

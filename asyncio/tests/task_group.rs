@@ -31,7 +31,7 @@ async fn err_after(msg: &'static str, s: u64) -> Result<u32, io::Error> {
 fn results_are_readable_after_join() {
     vrun(async {
         let start = Instant::now();
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         let handles: Vec<_> = [2u64, 1, 3]
             .iter()
             .enumerate()
@@ -51,7 +51,7 @@ fn first_failure_cancels_the_others_and_join_reports_it() {
     let c = counts.clone();
     vrun(async move {
         let start = Instant::now();
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         let slow = tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
         let _fail = tg.create_task(err_after("disk on fire", 1)).unwrap();
         let slower = tg.create_task(c.wrap(ok_after(2, 200))).unwrap();
@@ -68,7 +68,7 @@ fn first_failure_cancels_the_others_and_join_reports_it() {
 #[test]
 fn every_failure_is_reported_with_task_names() {
     vrun(async {
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         // Both fail in the same instant: both are reported.
         let a = tg.create_task(err_after("first", 1)).unwrap();
         let b = tg.create_task(err_after("second", 1)).unwrap();
@@ -91,7 +91,7 @@ fn every_failure_is_reported_with_task_names() {
 #[test]
 fn create_task_is_refused_after_abort_cancel_and_join() {
     vrun(async {
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         tg.create_task(err_after("boom", 0)).unwrap();
         asyncio::sleep(secs(1)).await;
         let e = tg.create_task(ok_after(1, 1)).unwrap_err();
@@ -133,7 +133,7 @@ fn leaving_the_scope_early_with_question_mark_cancels_children() {
     let c = counts.clone();
     vrun(async move {
         async fn body(c: Counts) -> Result<(), io::Error> {
-            let mut tg = TaskGroup::new();
+            let tg = TaskGroup::new();
             tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
             tg.create_task(c.wrap(ok_after(2, 100))).unwrap();
             asyncio::sleep(secs(1)).await;
@@ -155,7 +155,7 @@ fn cancelling_the_owner_cancels_children_and_is_not_swallowed() {
         let owner = asyncio::create_task({
             let c = c.clone();
             async move {
-                let mut tg = TaskGroup::new();
+                let tg = TaskGroup::new();
                 tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
                 // A child fails in the same instant the owner is cancelled
                 // (the gh-116720 shape): the owner must still end cancelled.
@@ -180,7 +180,7 @@ fn owner_cancelled_while_children_run_leaves_no_orphans() {
         let owner = asyncio::create_task({
             let c = c.clone();
             async move {
-                let mut tg = TaskGroup::new();
+                let tg = TaskGroup::new();
                 for i in 0..10 {
                     tg.create_task(c.wrap(ok_after(i, 50))).unwrap();
                 }
@@ -199,7 +199,7 @@ fn owner_cancelled_while_children_run_leaves_no_orphans() {
 fn cancel_stops_children_without_failing() {
     vrun(async {
         let start = Instant::now();
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         let a = tg.create_task(ok_after(1, 100)).unwrap();
         let b = tg.spawn(async { 2 }).unwrap();
         asyncio::sleep(secs(1)).await;
@@ -214,7 +214,7 @@ fn cancel_stops_children_without_failing() {
 #[test]
 fn a_cancelled_child_is_not_a_failure() {
     vrun(async {
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         let a = tg.create_task(ok_after(1, 100)).unwrap();
         let b = tg.create_task(ok_after(2, 1)).unwrap();
         asyncio::yield_now().await;
@@ -236,11 +236,11 @@ fn nested_groups_cancel_all_the_way_down() {
                 self.0.borrow_mut().push(self.1);
             }
         }
-        let mut outer = TaskGroup::new();
+        let outer = TaskGroup::new();
         let l2 = l.clone();
         outer
             .create_task(async move {
-                let mut inner = TaskGroup::new();
+                let inner = TaskGroup::new();
                 let n = Note(l2.clone(), "grandchild dropped");
                 inner
                     .spawn(async move {
@@ -261,7 +261,7 @@ fn nested_groups_cancel_all_the_way_down() {
 #[test]
 fn join_of_an_empty_group_is_immediate() {
     vrun(async {
-        let mut tg = TaskGroup::new();
+        let tg = TaskGroup::new();
         tg.join().await.unwrap();
     });
 }

@@ -771,7 +771,7 @@ impl<T: 'static> AsyncioGroup<T> {
 
     /// `TaskGroup::join`, then `GroupTask::result` of every child, in spawn
     /// order, passed to `each`.
-    pub async fn join(mut self, mut each: impl FnMut(T)) {
+    pub async fn join(self, mut each: impl FnMut(T)) {
         self.group.join().await.expect("no child failed");
         for child in self.children {
             each(child.result().expect("child finished"));

@@ -97,7 +97,7 @@ impl Inner {
 /// }
 ///
 /// asyncio::Runner::new().virtual_time(true).run(async {
-///     let mut tg = asyncio::TaskGroup::new();
+///     let tg = asyncio::TaskGroup::new();
 ///     let a = tg.create_task(fetch(1, 2)).unwrap();
 ///     let b = tg.create_task(fetch(2, 1)).unwrap();
 ///     tg.join().await.unwrap();
@@ -183,7 +183,7 @@ impl TaskGroup {
     ///
     /// ```
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     let ok = tg.create_task(async { Ok::<_, std::io::Error>(1) }).unwrap();
     ///     tg.create_task(async { Err::<u8, _>(std::io::Error::other("bad input")) }).unwrap();
     ///     let err = tg.join().await.unwrap_err();
@@ -212,7 +212,7 @@ impl TaskGroup {
     ///
     /// ```
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     let t = tg.spawn(async { "plain value" }).unwrap();
     ///     tg.join().await.unwrap();
     ///     assert_eq!(t.result(), Some("plain value"));
@@ -290,7 +290,7 @@ impl TaskGroup {
     ///
     /// ```
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     tg.spawn(async { panic!("child panicked") }).unwrap();
     ///     let err = tg.join().await.unwrap_err();
     ///     assert!(err.to_string().contains("child panicked"));
@@ -323,7 +323,7 @@ impl TaskGroup {
     /// ```
     /// use std::time::Duration;
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     let t = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
     ///     tg.cancel();
     ///     assert!(tg.join().await.is_ok());
@@ -341,7 +341,7 @@ impl TaskGroup {
     ///
     /// ```
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     tg.spawn(async {}).unwrap();
     ///     assert_eq!(tg.len(), 1);
     ///     tg.join().await.unwrap();
@@ -434,7 +434,7 @@ impl<F: Future, T> Future for Child<F, T> {
 ///
 /// ```
 /// asyncio::run(async {
-///     let mut tg = asyncio::TaskGroup::new();
+///     let tg = asyncio::TaskGroup::new();
 ///     let child = tg.spawn(async { 7 }).unwrap();
 ///     assert!(child.get_name().starts_with("Task-"));
 ///     tg.join().await.unwrap();
@@ -481,7 +481,7 @@ impl<T> GroupTask<T> {
     /// ```
     /// use std::time::Duration;
     /// asyncio::run(async {
-    ///     let mut tg = asyncio::TaskGroup::new();
+    ///     let tg = asyncio::TaskGroup::new();
     ///     let child = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
     ///     assert!(child.cancel());
     ///     assert!(tg.join().await.is_ok());
@@ -542,7 +542,7 @@ pub struct ChildFailure {
 /// ```
 /// use asyncio::task::ChildError;
 /// asyncio::run(async {
-///     let mut tg = asyncio::TaskGroup::new();
+///     let tg = asyncio::TaskGroup::new();
 ///     tg.create_task(async { Err::<(), _>("no disk") }).unwrap();
 ///     tg.spawn(async { panic!("no memory") }).unwrap();
 ///     let err = tg.join().await.unwrap_err();
@@ -596,7 +596,7 @@ impl Error for TaskGroupError {
 ///
 /// ```
 /// asyncio::run(async {
-///     let mut tg = asyncio::TaskGroup::new();
+///     let tg = asyncio::TaskGroup::new();
 ///     tg.join().await.unwrap();
 ///     let refused = tg.spawn(async {}).unwrap_err();
 ///     assert!(refused.to_string().contains("already joined"));
