@@ -565,7 +565,8 @@ async fn io_endpoint(_req: asyncio_http::Request) -> &'static str {
 fn web_servers() {
     println!("\n== WSGI vs ASGI: N clients, each request waits 1 unit of I/O (seed 000 web servers) ==");
     println!("   thread-per-request: 15 worker threads; event loop: ONE thread (asyncio-http)");
-    let threads = threaded::ThreadedServer::start("127.0.0.1:0".parse().expect("address"), 15).expect("threaded server");
+    let threads =
+        threaded::ThreadedServer::start("127.0.0.1:0".parse().expect("address"), 15).expect("threaded server");
     asyncio::run(async {
         let server = asyncio_http::Server::bind("127.0.0.1:0")
             .workers(1)
