@@ -45,6 +45,30 @@
 //! | `lifespan` startup/shutdown | [`Router::on_startup`], [`Router::on_shutdown`] |
 //! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
 //!
+//! # Limits and malformed requests
+//!
+//! | what | default | past it |
+//! |---|---|---|
+//! | request line + headers | 16 KiB, 100 lines | `431`, connection closed |
+//! | time to send a request head (slowloris) | 10 s | connection closed |
+//! | idle keep-alive connection | 5 s | closed |
+//! | request body | 1 MiB | `413` (before the handler if declared), closed |
+//! | open connections per worker | 10,000 | `503` with `Retry-After: 1`, closed |
+//! | WebSocket message or frame | 16 MiB | close code 1009 |
+//!
+//! Ambiguous framing is refused with `400` and a closed connection: two
+//! different `Content-Length`s, a list or a malformed number, a transfer
+//! coding other than a final `chunked`, `Transfer-Encoding` in HTTP/1.0,
+//! whitespace before a header's colon, folded headers, and bad chunk sizes
+//! (also when the handler never reads the body: the server reads the rest
+//! before answering). A request with both `Content-Length` and
+//! `Transfer-Encoding: chunked` is framed by the chunked coding alone and
+//! the connection is closed after its response (RFC 9112 section 6.1, which
+//! allows this or a `400`; hyper drops the `Content-Length` before the
+//! application sees it), so bytes smuggled after the body are never read as
+//! a request. A handler that panics is answered `500`; the connection, the
+//! loop and every other request go on.
+//!
 //! HTTP/2 is not offered: hyper's HTTP/2 goes through the `h2` crate, which
 //! needs tokio's I/O traits and tokio-util.
 
