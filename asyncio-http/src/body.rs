@@ -15,7 +15,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -78,7 +78,7 @@ impl Body {
         Fut: Future<Output = Result<(), E>> + 'static,
         E: Into<BoxError>,
     {
-        let slot = Rc::new(RefCell::new(None));
+        let slot = Rc::new(RefCell::new(Slot::default()));
         let fut = produce(BodyWriter { slot: slot.clone() });
         Body {
             kind: Kind::Writer(Box::pin(WriterBody {
@@ -176,43 +176,84 @@ where
 
 type Producer = Pin<Box<dyn Future<Output = Result<(), BoxError>>>>;
 
+/// The hand-off between a [`BodyWriter`] and its body: one chunk at a time.
+#[derive(Default)]
+struct Slot {
+    chunk: Option<Bytes>,
+    /// The connection waiting for a chunk (when the writer is in another
+    /// task than the body's own producer).
+    body: Option<Waker>,
+    /// The writer waiting for its chunk to be taken.
+    writer: Option<Waker>,
+    /// The body is gone (the response ended or the client left).
+    closed: bool,
+}
+
 struct WriterBody {
     producer: Option<Producer>,
-    slot: Rc<RefCell<Option<Bytes>>>,
+    slot: Rc<RefCell<Slot>>,
 }
 
 impl WriterBody {
     fn poll_chunk(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
         let this = self.get_mut();
-        if let Some(b) = this.slot.borrow_mut().take() {
+        this.slot.borrow_mut().body = None;
+        if let Some(b) = this.take_chunk() {
             return Poll::Ready(Some(Ok(b)));
         }
-        let Some(producer) = this.producer.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let done = producer.as_mut().poll(cx);
-        if let Poll::Ready(r) = done {
-            this.producer = None;
-            if let Err(e) = r {
-                return Poll::Ready(Some(Err(e)));
+        if let Some(producer) = this.producer.as_mut() {
+            if let Poll::Ready(r) = producer.as_mut().poll(cx) {
+                this.producer = None;
+                if let Err(e) = r {
+                    return Poll::Ready(Some(Err(e)));
+                }
             }
         }
-        match this.slot.borrow_mut().take() {
-            Some(b) => Poll::Ready(Some(Ok(b))),
-            None if this.producer.is_none() => Poll::Ready(None),
-            None => Poll::Pending,
+        if let Some(b) = this.take_chunk() {
+            return Poll::Ready(Some(Ok(b)));
+        }
+        let mut slot = this.slot.borrow_mut();
+        // Done when the producer has finished and no writer it gave away
+        // is left (the writer's handle counts as one holder of the slot).
+        if this.producer.is_none() && Rc::strong_count(&this.slot) == 1 {
+            return Poll::Ready(None);
+        }
+        slot.body = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn take_chunk(&mut self) -> Option<Bytes> {
+        let mut slot = self.slot.borrow_mut();
+        let chunk = slot.chunk.take()?;
+        if let Some(w) = slot.writer.take() {
+            w.wake();
+        }
+        Some(chunk)
+    }
+}
+
+impl Drop for WriterBody {
+    fn drop(&mut self) {
+        let mut slot = self.slot.borrow_mut();
+        slot.closed = true;
+        slot.chunk = None;
+        if let Some(w) = slot.writer.take() {
+            w.wake();
         }
     }
 }
 
-/// The producer's end of a [`Body::writer`] body.
+/// The producer's end of a [`Body::writer`] body. It may be moved to other
+/// tasks (a broadcast hub keeping one per client, say); the body ends when
+/// the producer has returned and every `BodyWriter` is dropped.
 pub struct BodyWriter {
-    slot: Rc<RefCell<Option<Bytes>>>,
+    slot: Rc<RefCell<Slot>>,
 }
 
 impl BodyWriter {
     /// Sends one chunk; returns once the connection has taken it (so at
-    /// most one chunk waits in memory). Empty chunks are skipped.
+    /// most one chunk waits in memory), or at once if the response is gone
+    /// ([`is_closed`](BodyWriter::is_closed)). Empty chunks are skipped.
     ///
     /// # Cancel safety
     /// Dropping the wait after the first poll leaves the chunk queued: it
@@ -223,22 +264,42 @@ impl BodyWriter {
             return;
         }
         let mut chunk = Some(chunk);
-        poll_fn(|_cx| {
+        poll_fn(|cx| {
             let mut slot = self.slot.borrow_mut();
-            if slot.is_some() {
-                // The body hands the chunk to hyper and polls this producer
-                // again when it wants the next one: no waker needed.
+            if slot.closed {
+                return Poll::Ready(());
+            }
+            if slot.chunk.is_some() {
+                slot.writer = Some(cx.waker().clone());
                 return Poll::Pending;
             }
             match chunk.take() {
                 Some(c) => {
-                    *slot = Some(c);
+                    slot.chunk = Some(c);
+                    slot.writer = Some(cx.waker().clone());
+                    if let Some(b) = slot.body.take() {
+                        b.wake();
+                    }
                     Poll::Pending
                 }
                 None => Poll::Ready(()),
             }
         })
         .await
+    }
+
+    /// True once the response is gone: finished, or its client left.
+    pub fn is_closed(&self) -> bool {
+        self.slot.borrow().closed
+    }
+}
+
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        // The body may be waiting for this writer's last word.
+        if let Some(b) = self.slot.borrow_mut().body.take() {
+            b.wake();
+        }
     }
 }
 
@@ -294,6 +355,8 @@ pub(crate) struct BodyState {
     pub(crate) received: u64,
     pub(crate) limit: u64,
     pub(crate) failed: bool,
+    /// The handler asked for the body at least once.
+    pub(crate) touched: bool,
 }
 
 impl BodyState {
@@ -303,11 +366,13 @@ impl BodyState {
             received: 0,
             limit,
             failed: false,
+            touched: false,
         }))
     }
 
     /// The next data chunk, `None` at the end.
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
+        self.touched = true;
         loop {
             let Some(incoming) = self.incoming.as_mut() else {
                 return Poll::Ready(None);

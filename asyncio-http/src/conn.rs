@@ -37,7 +37,6 @@ use std::task::{Context, Poll};
 use asyncio::net::TcpStream;
 use asyncio::time::Instant;
 use bytes::Bytes;
-use futures_io::AsyncWrite;
 use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
@@ -53,9 +52,11 @@ use crate::server::Worker;
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
-        last_done: Cell::new(Instant::now()),
+        last_done: Cell::new(now),
+        last_read: Rc::new(Cell::new(now)),
         upgrade: RefCell::new(None),
     });
     let service = Service {
@@ -64,23 +65,25 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         peer,
     };
     let cfg = &worker.config;
+    let keep_alive = cfg.keep_alive_timeout;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(LoopTimer)
-        .header_read_timeout(cfg.header_read_timeout)
+        .header_read_timeout((!cfg.header_read_timeout.is_zero()).then_some(cfg.header_read_timeout))
         .max_headers(cfg.max_headers)
         .max_header_size(cfg.max_header_bytes)
-        .keep_alive(true);
-    let keep_alive = cfg.keep_alive_timeout;
-    let mut conn = builder.serve_connection(HyperIo::new(stream), service);
+        .keep_alive(!keep_alive.is_zero());
+    let io = HyperIo::new(stream, Some(state.last_read.clone()));
+    let mut conn = builder.serve_connection(io, service);
     let mut shutdown = pin!(worker.shutdown.wait());
     let mut idle = asyncio::sleep(keep_alive);
     let mut closing = false;
-    // Driven without hyper's shutdown step, so that after a `101` the
-    // socket can be taken back for the WebSocket (hyper's own upgrade path
-    // needs `Send` sockets; ours belong to their loop).
+    // hyper's own `Connection` future flushes what it wrote before it shuts
+    // the socket, and stops short of that after a `101`: the socket is then
+    // taken back for the WebSocket (hyper's own upgrade path needs `Send`
+    // sockets; ours belong to their loop).
     let result = poll_fn(|cx| loop {
-        if let Poll::Ready(r) = conn.poll_without_shutdown(cx) {
+        if let Poll::Ready(r) = Pin::new(&mut conn).poll(cx) {
             return Poll::Ready(r);
         }
         if closing {
@@ -91,19 +94,21 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
             closing = true;
             continue;
         }
-        if idle.poll_sleep(cx).is_ready() {
-            let deadline = state.last_done.get() + keep_alive;
-            if state.in_flight.get() == 0 && Instant::now() >= deadline {
+        if !keep_alive.is_zero() && idle.poll_sleep(cx).is_ready() {
+            // Idle means no request running and no byte read since the
+            // last response (a request may be arriving slowly: that is the
+            // header timeout's business).
+            let last = state.last_done.get().max(state.last_read.get());
+            let deadline = last.checked_add(keep_alive);
+            let now = Instant::now();
+            if state.in_flight.get() == 0 && deadline.is_some_and(|d| now >= d) {
                 Pin::new(&mut conn).graceful_shutdown();
                 closing = true;
                 continue;
             }
-            // Busy, or active since the timer was set: sleep until the
-            // real deadline (or a full period if a request is running).
-            let next = if state.in_flight.get() == 0 {
-                deadline
-            } else {
-                Instant::now() + keep_alive
+            let next = match deadline {
+                Some(d) if state.in_flight.get() == 0 => d,
+                _ => now.checked_add(keep_alive).unwrap_or(now + LONG_WAIT),
             };
             idle.reset(next);
             continue;
@@ -111,24 +116,45 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         return Poll::Pending;
     })
     .await;
-    match result {
-        Ok(()) => {
-            let upgrade = state.upgrade.borrow_mut().take();
-            let parts = conn.into_parts();
-            match upgrade {
-                Some(run) => run(UpgradedIo::new(parts.read_buf, parts.io.into_inner())).await,
-                None => {
-                    let mut io = parts.io.into_inner();
-                    let _ = poll_fn(|cx| Pin::new(&mut io).poll_close(cx)).await;
-                }
+    if let Err(e) = &result {
+        // Clients that vanish, send garbage or time out are normal on a
+        // public port: hyper has answered what could be answered.
+        tracing::debug!("asyncio-http: connection from {peer}: {e}");
+    }
+    let upgrade = state.upgrade.borrow_mut().take();
+    let parts = conn.into_parts();
+    match upgrade {
+        Some(run) if result.is_ok() => run(UpgradedIo::new(parts.read_buf, parts.io.into_inner())).await,
+        _ => linger(parts.io.into_inner(), &worker).await,
+    }
+}
+
+/// The longest timer the idle check arms (a week); longer timeouts
+/// re-arm it.
+const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Closes a connection whose writing side is done: reads and drops what the
+/// client still sends (a request body nobody read, say) for a moment, so the
+/// kernel does not answer it with a reset that could destroy the response
+/// before the client reads it.
+async fn linger(stream: TcpStream, worker: &Worker) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let budget = if worker.shutdown.is_set() {
+        std::time::Duration::from_millis(100)
+    } else {
+        std::time::Duration::from_secs(1)
+    };
+    let _ = asyncio::timeout(budget, async {
+        let mut buf = [0u8; 4096];
+        let mut left = 256 * 1024usize;
+        while left > 0 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
             }
         }
-        Err(e) => {
-            // Clients that vanish, send garbage or time out are normal on a
-            // public port: hyper has answered what could be answered.
-            tracing::debug!("asyncio-http: connection from {peer}: {e}");
-        }
-    }
+    })
+    .await;
 }
 
 /// What a WebSocket handler does with the socket once the `101` is sent.
@@ -137,6 +163,8 @@ pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture
 pub(crate) struct ConnState {
     in_flight: Cell<usize>,
     last_done: Cell<Instant>,
+    /// When the socket last gave bytes (kept by the I/O adapter).
+    last_read: Rc<Cell<Instant>>,
     /// Set by an accepted WebSocket handshake.
     pub(crate) upgrade: RefCell<Option<UpgradeFn>>,
 }
@@ -156,13 +184,15 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let this = self.clone();
         this.conn.in_flight.set(this.conn.in_flight.get() + 1);
+        // Made now, so the count is given back even if hyper drops the
+        // future before polling it.
+        let mut guard = InFlight {
+            conn: this.conn.clone(),
+            worker: this.worker.clone(),
+            background: Background::default(),
+            armed: false,
+        };
         Box::pin(async move {
-            let mut guard = InFlight {
-                conn: this.conn.clone(),
-                worker: this.worker.clone(),
-                background: Background::default(),
-                armed: false,
-            };
             let response = respond(&this.worker, &this.conn, req, this.peer, &guard.background).await;
             guard.armed = true;
             Ok(response.map(|inner| TrackedBody { inner, guard }))
@@ -183,8 +213,13 @@ async fn respond(
             return HttpError::from(BodyError::TooLarge { limit }).into_response();
         }
     }
+    let expects_continue = req
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (head, incoming) = req.into_parts();
-    let (method, path) = (head.method.clone(), head.uri.path().to_owned());
+    // For the report if the handler panics (both clones share, not copy).
+    let (method, uri) = (head.method.clone(), head.uri.clone());
     let body = (!incoming.is_end_stream()).then(|| BodyState::new(incoming, limit));
     let request = Request {
         head,
@@ -199,26 +234,48 @@ async fn respond(
         Ok(r) => r,
         Err(msg) => {
             report::error(format_args!(
-                "asyncio-http: handler for {method} {path} panicked: {msg}"
+                "asyncio-http: handler for {method} {} panicked: {msg}",
+                uri.path()
             ));
-            drop(bg.take());
+            bg.abandon();
             HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
         }
     };
     if let Some(state) = body {
         if Rc::strong_count(&state) == 1 {
-            // The handler is done with the body: read what it left.
-            let timeout = worker.config.header_read_timeout;
-            let drained = asyncio::timeout(timeout, drain(&state)).await;
-            match drained {
-                Ok(Ok(())) => {}
-                Ok(Err(e @ BodyError::Malformed(_))) => response = HttpError::from(e).into_response(),
-                Ok(Err(_)) | Err(_) => close_after(&mut response),
+            if expects_continue && !state.borrow().touched {
+                // The client waits for `100 Continue` before sending the
+                // body, and the handler answered without wanting it: do not
+                // invite the upload only to drop it.
+                close_after(&mut response);
+            } else {
+                // The handler is done with the body: read what it left.
+                let timeout = worker.config.header_read_timeout;
+                let timeout = if timeout.is_zero() { LONG_WAIT } else { timeout };
+                match asyncio::timeout(timeout, drain(&state)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e @ BodyError::Malformed(_))) => response = HttpError::from(e).into_response(),
+                    Ok(Err(_)) | Err(_) => close_after(&mut response),
+                }
             }
         }
         if state.borrow().failed {
             close_after(&mut response);
         }
+    }
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let closing = response.headers().get(CONNECTION).is_some_and(|v| v == "close");
+        if closing {
+            // The upgrade request's own body was bad: no WebSocket.
+            response = HttpError::new(StatusCode::BAD_REQUEST, "malformed upgrade request")
+                .closing()
+                .into_response();
+        }
+    }
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        // A handshake the handler accepted but did not answer with (it
+        // returned something else, or panicked) runs no WebSocket.
+        drop(conn.upgrade.borrow_mut().take());
     }
     response
 }
@@ -263,9 +320,9 @@ impl Drop for InFlight {
         self.conn.in_flight.set(self.conn.in_flight.get() - 1);
         self.conn.last_done.set(Instant::now());
         if self.armed {
-            for job in self.background.take() {
-                self.worker.spawn("background job", job);
-            }
+            self.background.start(&self.worker);
+        } else {
+            self.background.abandon();
         }
     }
 }

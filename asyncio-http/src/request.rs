@@ -173,30 +173,72 @@ impl fmt::Debug for Request {
 /// ```
 #[derive(Clone, Default)]
 pub struct Background {
-    pub(crate) jobs: Rc<RefCell<Vec<LocalFuture>>>,
+    state: Rc<RefCell<BackgroundState>>,
+}
+
+#[derive(Default)]
+struct BackgroundState {
+    jobs: Vec<LocalFuture>,
+    /// Set once the response is out: later jobs start at once.
+    started: Option<Rc<Worker>>,
+    /// The handler was abandoned (its client left first): jobs are dropped.
+    abandoned: bool,
 }
 
 impl Background {
-    /// Queues `job`; it starts after the response's last byte is handed to
-    /// the connection (or the client went away), as a task of the
-    /// server's task group. A panic in it is reported, and nothing else
-    /// is affected.
+    /// Queues `job`: it starts once the response's last byte is handed to
+    /// the connection (at once, if that has happened), as a task of the
+    /// server's task group, so graceful shutdown waits for it. A panic in
+    /// it is reported, and nothing else is affected.
+    ///
+    /// A client that disconnects before the handler returns cancels the
+    /// handler (dropping its future, as any cancellation here), and the
+    /// jobs it queued are dropped with it, unstarted.
     pub fn add(&self, job: impl Future<Output = ()> + 'static) {
-        self.jobs.borrow_mut().push(Box::pin(job));
+        let mut state = self.state.borrow_mut();
+        if state.abandoned {
+            return;
+        }
+        match &state.started {
+            Some(worker) => {
+                let worker = worker.clone();
+                drop(state);
+                worker.spawn("background job", job);
+            }
+            None => state.jobs.push(Box::pin(job)),
+        }
     }
 
-    /// How many jobs are queued.
+    /// How many jobs wait for the response to be sent.
     pub fn len(&self) -> usize {
-        self.jobs.borrow().len()
+        self.state.borrow().jobs.len()
     }
 
-    /// True when none are queued.
+    /// True when none wait.
     pub fn is_empty(&self) -> bool {
-        self.jobs.borrow().is_empty()
+        self.state.borrow().jobs.is_empty()
     }
 
-    pub(crate) fn take(&self) -> Vec<LocalFuture> {
-        std::mem::take(&mut *self.jobs.borrow_mut())
+    /// The response is out: starts the queued jobs, and later ones at once.
+    pub(crate) fn start(&self, worker: &Rc<Worker>) {
+        let jobs = {
+            let mut state = self.state.borrow_mut();
+            state.started = Some(worker.clone());
+            std::mem::take(&mut state.jobs)
+        };
+        for job in jobs {
+            worker.spawn("background job", job);
+        }
+    }
+
+    /// The handler failed or was abandoned: its jobs never run.
+    pub(crate) fn abandon(&self) {
+        let jobs = {
+            let mut state = self.state.borrow_mut();
+            state.abandoned = true;
+            std::mem::take(&mut state.jobs)
+        };
+        drop(jobs);
     }
 }
 

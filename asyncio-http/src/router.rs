@@ -181,8 +181,9 @@ impl Router {
 
     /// Routes one request and runs its handler.
     pub async fn handle(&self, mut req: Request) -> Response {
-        let path = req.path().to_owned();
-        match self.tree.at(&path) {
+        // The URI's bytes are shared, so this clone copies no path.
+        let uri = req.uri().clone();
+        match self.tree.at(uri.path()) {
             Ok(m) => {
                 let routes = &self.paths[*m.value].methods;
                 req.params = m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();

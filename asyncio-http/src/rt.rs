@@ -14,8 +14,10 @@
 //! `unsafe`, and unsafe code stays in the runtime's engine. The copy is
 //! of what one `read` returned, at most 16 KiB.
 
+use std::cell::Cell;
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -27,15 +29,18 @@ use futures_io::{AsyncRead, AsyncWrite};
 pub(crate) struct HyperIo<T> {
     inner: T,
     scratch: Box<[u8]>,
+    /// Stamped with the loop's time whenever bytes arrive.
+    last_read: Option<Rc<Cell<asyncio::time::Instant>>>,
 }
 
 const SCRATCH: usize = 16 * 1024;
 
 impl<T> HyperIo<T> {
-    pub(crate) fn new(inner: T) -> Self {
+    pub(crate) fn new(inner: T, last_read: Option<Rc<Cell<asyncio::time::Instant>>>) -> Self {
         HyperIo {
             inner,
             scratch: Box::default(),
+            last_read,
         }
     }
 
@@ -55,12 +60,18 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
             this.scratch = vec![0; SCRATCH].into_boxed_slice();
         }
         let want = buf.remaining().min(SCRATCH);
-        let n = match Pin::new(&mut this.inner).poll_read(cx, &mut this.scratch[..want]) {
+        let r = Pin::new(&mut this.inner).poll_read(cx, &mut this.scratch[..want]);
+        let n = match r {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
         };
         buf.put_slice(&this.scratch[..n]);
+        if n > 0 {
+            if let Some(t) = &this.last_read {
+                t.set(asyncio::time::Instant::now());
+            }
+        }
         Poll::Ready(Ok(()))
     }
 }

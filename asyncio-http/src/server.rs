@@ -41,6 +41,9 @@ use crate::conn;
 use crate::report;
 use crate::router::Router;
 
+/// The longest any timeout may be (longer ones are treated as this).
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The limits and timeouts every connection is held to.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -139,15 +142,16 @@ impl Server {
 
     /// Time a client has to send a complete request head (default 10 s):
     /// the slowloris defence. The connection is closed when it runs out.
+    /// Zero turns it off. Each timeout here is capped at a year.
     pub fn header_read_timeout(mut self, d: Duration) -> Server {
-        self.config.header_read_timeout = d;
+        self.config.header_read_timeout = d.min(MAX_TIMEOUT);
         self
     }
 
     /// How long an idle keep-alive connection is kept open (default 5 s,
-    /// as uvicorn).
+    /// as uvicorn). Zero turns keep-alive off: one request per connection.
     pub fn keep_alive_timeout(mut self, d: Duration) -> Server {
-        self.config.keep_alive_timeout = d;
+        self.config.keep_alive_timeout = d.min(MAX_TIMEOUT);
         self
     }
 
@@ -170,7 +174,7 @@ impl Server {
     /// How long shutdown waits for in-flight requests, WebSockets and
     /// background jobs before cancelling them (default 30 s).
     pub fn graceful_timeout(mut self, d: Duration) -> Server {
-        self.config.graceful_timeout = d;
+        self.config.graceful_timeout = d.min(MAX_TIMEOUT);
         self
     }
 
@@ -189,8 +193,8 @@ impl Server {
     /// Binding failed, or a worker failed to start.
     ///
     /// # Cancel safety
-    /// Dropping the future stops the worker on this loop at once and tells
-    /// the other workers to shut down.
+    /// Dropping the future shuts the server down gracefully in the
+    /// background.
     pub async fn serve<F>(self, app: F) -> io::Result<()>
     where
         F: Fn() -> Router + Send + Sync + 'static,
@@ -201,8 +205,9 @@ impl Server {
     /// Binds, starts the worker loops, and returns once they listen.
     ///
     /// # Errors
-    /// The address did not resolve or could not be bound, or a worker
-    /// thread could not be started.
+    /// The address did not resolve or could not be bound (also when another
+    /// server holds the port), or a worker failed to start (its thread,
+    /// the application function, or a startup hook failed or panicked).
     ///
     /// # Panics
     /// With no running event loop on the thread.
@@ -213,45 +218,103 @@ impl Server {
         let addr = resolve(&self.addr).await?;
         let listeners = bind_listeners(addr, self.workers)?;
         let local_addr = listeners[0].local_addr()?;
+        let workers = listeners.len();
         let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+        let (ready_tx, ready_rx) = async_channel::unbounded::<io::Result<()>>();
         let (done_tx, done_rx) = async_channel::unbounded::<io::Result<()>>();
         let app: Arc<dyn Fn() -> Router + Send + Sync> = Arc::new(app);
         let config = Arc::new(self.config);
-        let mut listeners = listeners.into_iter();
-        let first = listeners.next().expect("one listener per worker");
-        let mut threads = Vec::new();
-        for (i, listener) in listeners.enumerate() {
-            let (app, config, stop_rx, done_tx) = (app.clone(), config.clone(), stop_rx.clone(), done_tx.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("asyncio-http-worker-{}", i + 1))
-                .spawn(move || {
-                    let r = asyncio::Runner::new().run(async move {
-                        let listener = TcpListener::from_std(listener)?;
-                        run_worker(listener, &*app, config, stop_rx).await
-                    });
-                    let _ = done_tx.try_send(r);
-                });
-            match thread {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    stop_tx.close();
-                    return Err(e);
-                }
-            }
-        }
-        let listener = TcpListener::from_std(first)?;
-        let (app0, stop0) = (app.clone(), stop_rx.clone());
-        let main_worker = asyncio::task::Builder::new()
-            .name("asyncio-http worker 0")
-            .spawn(async move { run_worker(listener, &*app0, config, stop0).await });
-        Ok(RunningServer {
+        let mut running = RunningServer {
             local_addr,
             handle: ServerHandle { stop: stop_tx },
-            main_worker: Some(main_worker),
-            threads,
+            threads: Vec::new(),
+            workers: 0,
             done: done_rx,
             handle_signals: self.handle_signals,
-        })
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let (app, config, stop_rx, done_tx) = (app.clone(), config.clone(), stop_rx.clone(), done_tx.clone());
+            let ready = ReadyGuard(Some(ready_tx.clone()));
+            // Made into a future on the worker's own thread (the future
+            // is not `Send`; what it starts from is).
+            let make_worker = move || async move {
+                let listener = TcpListener::from_std(listener)?;
+                run_worker(listener, &*app, config, stop_rx, ready).await
+            };
+            if i == 0 {
+                // Worker 0 is a task of the calling loop; it reports its end
+                // through `done` like the others, so the handle can go.
+                let task = asyncio::task::Builder::new()
+                    .name("asyncio-http worker 0")
+                    .spawn(async move {
+                        let r = match conn::CatchUnwind::new(make_worker()).await {
+                            Ok(r) => r,
+                            Err(msg) => Err(io::Error::other(format!("worker 0 panicked: {msg}"))),
+                        };
+                        let _ = done_tx.try_send(r);
+                    });
+                drop(task);
+            } else {
+                let thread = std::thread::Builder::new()
+                    .name(format!("asyncio-http-worker-{i}"))
+                    .spawn(move || {
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            asyncio::Runner::new().run(make_worker())
+                        }));
+                        let r = r.unwrap_or_else(|p| {
+                            let msg = report::panic_message(&*p);
+                            Err(io::Error::other(format!("worker {i} panicked: {msg}")))
+                        });
+                        let _ = done_tx.try_send(r);
+                    });
+                match thread {
+                    Ok(t) => running.threads.push(t),
+                    Err(e) => {
+                        running.handle.shutdown();
+                        let _ = running.join_workers().await;
+                        return Err(e);
+                    }
+                }
+            }
+            running.workers += 1;
+        }
+        drop(ready_tx);
+        // Every worker reports once it listens (after its startup hooks);
+        // one that fails stops the rest.
+        for _ in 0..workers {
+            let r = ready_rx
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("a worker ended before it was ready")));
+            if let Err(e) = r {
+                running.handle.shutdown();
+                // The worker's own error (its panic message, say) says more
+                // than "not ready".
+                let joined = running.join_workers().await;
+                return Err(joined.err().unwrap_or(e));
+            }
+        }
+        Ok(running)
+    }
+}
+
+/// Tells `start` a worker is ready, or, dropped unsent (the worker failed
+/// or panicked first), that it is not.
+struct ReadyGuard(Option<async_channel::Sender<io::Result<()>>>);
+
+impl ReadyGuard {
+    fn ready(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.try_send(Ok(()));
+        }
+    }
+}
+
+impl Drop for ReadyGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.try_send(Err(io::Error::other("a worker failed while starting")));
+        }
     }
 }
 
@@ -273,6 +336,13 @@ async fn resolve(addr: &str) -> io::Result<SocketAddr> {
 fn bind_listeners(addr: SocketAddr, workers: usize) -> io::Result<Vec<std::net::TcpListener>> {
     let mut out = Vec::with_capacity(workers);
     let mut addr = addr;
+    if workers > 1 && addr.port() != 0 {
+        // SO_REUSEPORT would quietly join another server's group on this
+        // port: a plain bind first fails with "address in use" instead.
+        let probe = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
+    }
     for _ in 0..workers {
         let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
         sock.set_reuse_address(true)?;
@@ -290,12 +360,15 @@ fn bind_listeners(addr: SocketAddr, workers: usize) -> io::Result<Vec<std::net::
 }
 
 /// A started server: its address, a handle to stop it, and a way to wait
-/// for it.
+/// for it. Dropping it starts a graceful shutdown (which goes on in the
+/// background).
 pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ServerHandle,
-    main_worker: Option<asyncio::Task<io::Result<()>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Workers started (worker 0 on the calling loop, the rest on threads).
+    workers: usize,
+    /// Each worker's result when it ends.
     done: async_channel::Receiver<io::Result<()>>,
     handle_signals: bool,
 }
@@ -312,33 +385,33 @@ impl RunningServer {
     }
 
     /// Waits until the server has shut down: after [`ServerHandle::shutdown`],
-    /// or, if signals are handled, `SIGINT` or `SIGTERM`.
+    /// or, if signals are handled, `SIGINT` or `SIGTERM`. A worker that
+    /// fails shuts the others down too.
     ///
     /// # Errors
     /// The first error a worker loop ended with.
     ///
     /// # Cancel safety
-    /// Dropping the wait shuts the server down: the worker on this loop
-    /// stops at once, the others gracefully.
+    /// Dropping the wait drops the server: it shuts down gracefully in the
+    /// background, and the signal handlers are removed.
     pub async fn wait(mut self) -> io::Result<()> {
-        if self.handle_signals {
-            let stop = self.handle.clone();
-            let signals = asyncio::create_task(async move {
-                let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
-                let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
-                let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
-                if let Err(e) = first {
-                    report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));
-                    return;
-                }
-                stop.shutdown();
-            });
-            let r = self.join_workers().await;
-            signals.cancel();
-            r
-        } else {
-            self.join_workers().await
+        if !self.handle_signals {
+            return self.join_workers().await;
         }
+        let stop = self.handle.clone();
+        let signals = asyncio::create_task(async move {
+            let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
+            let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
+            let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
+            if let Err(e) = first {
+                report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));
+                return;
+            }
+            stop.shutdown();
+        });
+        // Cancelled however this wait ends (a dropped task would run on).
+        let _signals = CancelOnDrop(signals);
+        self.join_workers().await
     }
 
     /// Starts a graceful shutdown and waits for it to finish.
@@ -355,35 +428,40 @@ impl RunningServer {
 
     async fn join_workers(&mut self) -> io::Result<()> {
         let mut result = Ok(());
-        if let Some(main) = self.main_worker.as_mut() {
-            result = match main.await {
-                Ok(r) => r,
-                Err(e) => Err(io::Error::other(format!("worker 0 failed: {e}"))),
-            };
-            self.main_worker = None;
-        }
-        for _ in 0..self.threads.len() {
-            match self.done.recv().await {
-                Ok(r) => result = result.and(r),
-                Err(_) => {
-                    result = result.and(Err(io::Error::other("a worker thread died")));
-                    break;
+        while self.workers > 0 {
+            let r = self
+                .done
+                .recv()
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("a worker ended without a result")));
+            self.workers -= 1;
+            if let Err(e) = r {
+                // One worker down: take the others down with it.
+                self.handle.shutdown();
+                if result.is_ok() {
+                    result = Err(e);
                 }
             }
         }
         for t in self.threads.drain(..) {
             // Each has sent its result: the join is immediate.
-            if t.join().is_err() {
-                result = result.and(Err(io::Error::other("a worker thread panicked")));
-            }
+            let _ = t.join();
         }
         result
     }
 }
 
+struct CancelOnDrop(asyncio::Task<()>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        if self.main_worker.is_some() || !self.threads.is_empty() {
+        if self.workers > 0 {
             self.handle.shutdown();
         }
     }
@@ -393,7 +471,7 @@ impl fmt::Debug for RunningServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunningServer")
             .field("local_addr", &self.local_addr)
-            .field("workers", &(1 + self.threads.len()))
+            .field("workers", &self.workers)
             .finish()
     }
 }
@@ -485,6 +563,7 @@ async fn run_worker(
     app: &(dyn Fn() -> Router + Send + Sync),
     config: Arc<Config>,
     stop: async_channel::Receiver<()>,
+    mut ready: ReadyGuard,
 ) -> io::Result<()> {
     let mut router = app();
     let startup = std::mem::take(&mut router.startup);
@@ -492,6 +571,7 @@ async fn run_worker(
     for hook in startup {
         hook().await;
     }
+    ready.ready();
     let worker = Rc::new(Worker {
         config,
         shutdown: Event::new(),

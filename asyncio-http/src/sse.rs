@@ -82,8 +82,11 @@ impl Event {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let one_line = |s: &str| s.replace(['\r', '\n'], "");
+        // A bare CR ends a line for the client too: normalise every line
+        // break, so text cannot start a forged field.
+        let lines = |s: &str| s.replace("\r\n", "\n").replace('\r', "\n");
         if let Some(c) = &self.comment {
-            for line in c.lines() {
+            for line in lines(c).split('\n') {
                 let _ = writeln!(out, ": {line}");
             }
         }
@@ -100,8 +103,7 @@ impl Event {
             if d.is_empty() {
                 out.push_str("data:\n");
             }
-            for line in d.split('\n') {
-                let line = line.strip_suffix('\r').unwrap_or(line);
+            for line in lines(d).split('\n') {
                 let _ = writeln!(out, "data: {line}");
             }
         }
@@ -122,6 +124,11 @@ impl EventSender {
     /// As [`BodyWriter::send`].
     pub async fn send(&self, event: Event) {
         self.writer.send(event.encode()).await;
+    }
+
+    /// True once the response is gone (its client left).
+    pub fn is_closed(&self) -> bool {
+        self.writer.is_closed()
     }
 }
 

@@ -308,8 +308,8 @@ impl Request {
 
     fn accept_websocket(&self) -> Result<HeaderValue, Box<Response>> {
         let bad = |msg: &str| Box::new(HttpError::new(StatusCode::BAD_REQUEST, msg).into_response());
-        if self.method() != Method::GET {
-            return Err(bad("a WebSocket upgrade must be a GET"));
+        if self.method() != Method::GET || self.version() != http::Version::HTTP_11 {
+            return Err(bad("a WebSocket upgrade must be an HTTP/1.1 GET"));
         }
         if !self.is_websocket() || !header_has_token(self, CONNECTION, "upgrade") {
             return Err(bad("expected Upgrade: websocket and Connection: Upgrade"));

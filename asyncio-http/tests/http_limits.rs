@@ -295,3 +295,76 @@ async fn content_length_with_transfer_encoding_is_answered_then_closed() {
     assert_eq!(HANDLED.with(Cell::get), 1, "the smuggled request was served");
     server.shutdown().await.unwrap();
 }
+
+#[asyncio::test(virtual_time)]
+async fn a_request_arriving_slowly_after_idling_is_not_cut_by_the_keep_alive_timer() {
+    let server = start(
+        |s| {
+            s.keep_alive_timeout(Duration::from_secs(5))
+                .header_read_timeout(Duration::from_secs(60))
+        },
+        app,
+    )
+    .await;
+    let addr = server.local_addr();
+    let mut c = Conn::open(addr).await;
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 200);
+    asyncio::sleep(Duration::from_secs(4)).await;
+    // The next head takes 4 s to arrive: past the idle deadline, inside the
+    // header timeout (10 s).
+    for part in [&b"GET / HTTP/1.1\r\n"[..], b"Host: t\r\n", b"\r\n"] {
+        c.send(part).await.unwrap();
+        asyncio::sleep(Duration::from_secs(2)).await;
+    }
+    assert_eq!(c.response().await.unwrap().unwrap().status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test(virtual_time)]
+async fn keep_alive_zero_serves_one_request_and_huge_timeouts_are_capped() {
+    let server = start(|s| s.keep_alive_timeout(Duration::ZERO), app).await;
+    let r = get(server.local_addr(), "/").await;
+    assert_eq!(r.status, 200);
+    let mut c = Conn::open(server.local_addr()).await;
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    let r = c.response().await.unwrap().unwrap();
+    assert!(r.closes());
+    assert!(c.closed_within(Duration::from_secs(1)).await);
+    server.shutdown().await.unwrap();
+
+    let server = start(
+        |s| {
+            s.keep_alive_timeout(Duration::MAX)
+                .header_read_timeout(Duration::MAX)
+                .graceful_timeout(Duration::MAX)
+        },
+        app,
+    )
+    .await;
+    let mut c = Conn::open(server.local_addr()).await;
+    c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 200);
+    drop(c);
+    server.shutdown().await.unwrap();
+}
+
+async fn not_here(_req: Request) -> (asyncio_http::StatusCode, &'static str) {
+    (asyncio_http::StatusCode::NOT_FOUND, "no")
+}
+
+#[asyncio::test]
+async fn expect_continue_to_a_handler_that_ignores_the_body_is_answered_at_once() {
+    let server = start(|s| s, || Router::new().post("/", not_here)).await;
+    let mut c = Conn::open(server.local_addr()).await;
+    c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n")
+        .await
+        .unwrap();
+    let r = asyncio::timeout(Duration::from_secs(2), c.response())
+        .await
+        .expect("answered at once");
+    let r = r.unwrap().unwrap();
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(r.closes());
+    server.shutdown().await.unwrap();
+}

@@ -163,8 +163,23 @@ async fn events(_req: Request) -> Response {
     })
 }
 
+/// The writer leaves the producer: another task writes (a broadcast hub).
+async fn handed_off(_req: Request) -> Body {
+    Body::writer(|w| async move {
+        // Detached on purpose: the body ends when this task drops `w`.
+        drop(asyncio::create_task(async move {
+            for i in 0..3 {
+                asyncio::sleep(Duration::from_millis(5)).await;
+                w.send(format!("from another task {i}\n")).await;
+            }
+        }));
+        Ok::<(), std::io::Error>(())
+    })
+}
+
 fn streaming_app() -> Router {
     Router::new()
+        .get("/handed-off", handed_off)
         .get("/count", counting)
         .get("/endless", endless)
         .get("/failing", failing)
@@ -179,6 +194,12 @@ async fn streamed_responses_back_pressure_and_disconnect() {
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "0\n1\n2\n3\n4\n");
     assert!(PRODUCER_DROPPED.with(Cell::get));
+
+    let r = get(addr, "/handed-off").await;
+    assert_eq!(
+        r.text(),
+        "from another task 0\nfrom another task 1\nfrom another task 2\n"
+    );
 
     // A client that never reads: the producer stops when the socket
     // buffers are full (back-pressure), and is dropped when the client goes.
@@ -228,6 +249,10 @@ async fn server_sent_events_wire_format() {
 fn sse_event_fields_cannot_be_forged() {
     let e = sse::Event::data("x").event("a\nevent: b").id("1\r\n");
     assert_eq!(e.encode(), "event: aevent: b\nid: 1\ndata: x\n\n");
+    let e = sse::Event::data("hello\revent: admin\r\nid: 9");
+    assert_eq!(e.encode(), "data: hello\ndata: event: admin\ndata: id: 9\n\n");
+    let e = sse::Event::comment("note\rdata: forged");
+    assert_eq!(e.encode(), ": note\n: data: forged\n\n");
 }
 
 static JOB_LOG: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -298,4 +323,53 @@ async fn workers_each_run_a_loop_on_their_own_thread() {
 #[should_panic(expected = "defined twice")]
 fn a_route_defined_twice_is_refused() {
     let _ = Router::new().get("/a", hello).get("/a", hello);
+}
+
+#[asyncio::test]
+async fn a_worker_that_fails_to_start_fails_start_and_a_taken_port_is_refused() {
+    let r = asyncio_http::Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .workers(2)
+        .start(|| {
+            if std::thread::current().name() != Some("asyncio-http-worker-1") {
+                panic!("no router on this worker");
+            }
+            Router::new()
+        })
+        .await;
+    let err = r.expect_err("a worker's application function panicked");
+    assert!(err.to_string().contains("panicked"), "{err}");
+
+    let first = start(|s| s.workers(2), app).await;
+    let taken = asyncio_http::Server::bind(first.local_addr().to_string())
+        .handle_signals(false)
+        .workers(2)
+        .start(app)
+        .await;
+    assert_eq!(
+        taken.expect_err("the port is taken").kind(),
+        std::io::ErrorKind::AddrInUse
+    );
+    first.shutdown().await.unwrap();
+}
+
+static NESTED: AtomicUsize = AtomicUsize::new(0);
+
+async fn nested_jobs(req: Request) -> &'static str {
+    let bg = req.background().clone();
+    req.background().add(async move {
+        // A job that queues another, after the response is out.
+        bg.add(async {
+            NESTED.fetch_add(1, Ordering::Relaxed);
+        });
+    });
+    "ok"
+}
+
+#[asyncio::test]
+async fn jobs_added_after_the_response_start_at_once() {
+    let server = start(|s| s, || Router::new().get("/", nested_jobs)).await;
+    assert_eq!(get(server.local_addr(), "/").await.text(), "ok");
+    server.shutdown().await.unwrap();
+    assert_eq!(NESTED.load(Ordering::Relaxed), 1);
 }

@@ -168,3 +168,53 @@ async fn websockets_hear_of_the_shutdown_and_close_with_1001() {
     assert!(start.elapsed() < Duration::from_secs(1));
     assert_eq!(take_log(), ["startup", "websocket told of shutdown", "shutdown hook"]);
 }
+
+async fn big(_req: Request) -> asyncio_http::Body {
+    asyncio_http::Body::writer(|w| async move {
+        for _ in 0..64 {
+            w.send(vec![b'b'; 256 * 1024]).await;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+}
+
+/// Reads a `Connection: close` response slowly to its end; returns the
+/// bytes of the whole exchange.
+async fn slow_reader(c: &mut Conn) -> usize {
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        asyncio::sleep(Duration::from_millis(20)).await;
+        match c.stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return total,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+#[asyncio::test(virtual_time)]
+async fn shutdown_and_the_idle_timer_never_cut_a_response_short() {
+    let server = start(
+        |s| s.keep_alive_timeout(Duration::from_secs(1)),
+        || Router::new().get("/big", big),
+    )
+    .await;
+    let addr = server.local_addr();
+    // An HTTP/1.0 download that outlasts the keep-alive timeout, and a
+    // `Connection: close` one that outlasts the start of shutdown.
+    let mut old = Conn::open(addr).await;
+    old.send(b"GET /big HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut closing = Conn::open(addr).await;
+    closing
+        .send(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let stop = asyncio::create_task(async move {
+        asyncio::sleep(Duration::from_millis(50)).await;
+        server.shutdown().await
+    });
+    let (a, b) = asyncio::gather!(slow_reader(&mut old), slow_reader(&mut closing)).await;
+    let body = 64 * 256 * 1024;
+    assert!(a > body && b > body, "read {a} and {b} bytes; the body alone is {body}");
+    stop.await.unwrap().unwrap();
+}

@@ -139,3 +139,35 @@ async fn bad_upgrades_are_refused() {
     assert_eq!(ok.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     server.shutdown().await.unwrap();
 }
+
+thread_local! {
+    static WS_RAN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+async fn counted(req: Request) -> Response {
+    req.websocket(|_ws: WebSocket| async move { WS_RAN.with(|r| r.set(r.get() + 1)) })
+}
+
+#[asyncio::test]
+async fn a_refused_handshake_never_runs_the_websocket_handler() {
+    let server = start(
+        |s| s.graceful_timeout(Duration::from_secs(5)),
+        || Router::new().get("/ws", counted),
+    )
+    .await;
+    let addr = server.local_addr();
+    // An upgrade request with a malformed body: 400, and no WebSocket.
+    let mut c = support::Conn::open(addr).await;
+    c.send(b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        .await
+        .unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 400);
+    assert!(c.closed_within(Duration::from_secs(2)).await);
+    // HTTP/1.0 cannot upgrade.
+    let r = request(addr, "GET /ws HTTP/1.0\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(WS_RAN.with(std::cell::Cell::get), 0);
+    let started = std::time::Instant::now();
+    server.shutdown().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
