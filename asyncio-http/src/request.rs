@@ -63,6 +63,25 @@ impl Request {
         self.head.uri.query()
     }
 
+    /// The query's `name=value` pairs, decoded (`+` and `%20` are spaces),
+    /// in order; a name may repeat.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The first value of query parameter `name`, decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.query()?.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
     /// The HTTP version.
     pub fn version(&self) -> Version {
         self.head.version

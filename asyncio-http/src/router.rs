@@ -1,7 +1,8 @@
 //! [`Router`]: method + path to handler, with path parameters.
 //!
 //! Paths are matched by `matchit` (a radix tree): `/users/{id}` binds one
-//! segment, `/files/{*path}` the rest of the path. A path that matches with
+//! segment, `/files/{*path}` the rest of the path; the values are
+//! percent-decoded (`/users/a%20b` gives `a b`; not UTF-8 is a `400`). A path that matches with
 //! the wrong method answers `405` with an `Allow` header; no match answers
 //! `404` (or the [`fallback`](Router::fallback)). `HEAD` is served by the
 //! `GET` handler when there is no `HEAD` route (hyper leaves the body out).
@@ -19,7 +20,7 @@ use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 
 use crate::request::{LocalFuture, Request};
-use crate::response::{IntoResponse, Response};
+use crate::response::{HttpError, IntoResponse, Response};
 
 type BoxHandler = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response>>>>;
 type Hook = Box<dyn FnOnce() -> LocalFuture>;
@@ -186,7 +187,17 @@ impl Router {
         match self.tree.at(uri.path()) {
             Ok(m) => {
                 let routes = &self.paths[*m.value].methods;
-                req.params = m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+                let mut params = Vec::with_capacity(m.params.len());
+                for (k, v) in m.params.iter() {
+                    match percent_encoding::percent_decode_str(v).decode_utf8() {
+                        Ok(v) => params.push((k.to_owned(), v.into_owned())),
+                        Err(_) => {
+                            return HttpError::new(StatusCode::BAD_REQUEST, "path parameter is not UTF-8")
+                                .into_response()
+                        }
+                    }
+                }
+                req.params = params;
                 let method = req.method().clone();
                 let found = routes.iter().find(|(rm, _)| *rm == method).or_else(|| {
                     (method == Method::HEAD)

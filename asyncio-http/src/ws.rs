@@ -36,7 +36,10 @@ use std::rc::Rc;
 
 use async_tungstenite::WebSocketStream;
 use futures_core::Stream;
-use http::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::header::{
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION,
+    UPGRADE,
+};
 use http::{Method, StatusCode};
 use tungstenite::protocol::{Role, WebSocketConfig};
 
@@ -273,6 +276,33 @@ impl Request {
         F: FnOnce(WebSocket) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
+        self.websocket_with_protocol(None, handler)
+    }
+
+    /// The subprotocols the client offers (`Sec-WebSocket-Protocol`), in its
+    /// order of preference.
+    pub fn websocket_protocols(&self) -> Vec<&str> {
+        self.headers()
+            .get_all(SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+
+    /// As [`websocket`](Request::websocket), selecting `protocol` (one the
+    /// client offered: see [`websocket_protocols`](Request::websocket_protocols))
+    /// in the `101`. A protocol the client did not offer is not sent.
+    pub fn websocket_with_protocol<F, Fut>(self, protocol: Option<&str>, handler: F) -> Response
+    where
+        F: FnOnce(WebSocket) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let chosen = protocol
+            .filter(|p| self.websocket_protocols().contains(p))
+            .and_then(|p| HeaderValue::from_str(p).ok());
         match self.accept_websocket() {
             Ok(accept) => {
                 let Some(conn) = self.conn.clone() else {
@@ -295,6 +325,9 @@ impl Request {
                 h.insert(UPGRADE, HeaderValue::from_static("websocket"));
                 h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
                 h.insert(SEC_WEBSOCKET_ACCEPT, accept);
+                if let Some(p) = chosen {
+                    h.insert(SEC_WEBSOCKET_PROTOCOL, p);
+                }
                 r
             }
             Err(e) => *e,

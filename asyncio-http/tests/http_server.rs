@@ -17,7 +17,10 @@ async fn hello(_req: Request) -> &'static str {
 }
 
 async fn user(req: Request) -> String {
-    format!("user {}", req.param("id").unwrap_or("?"))
+    match req.query_param("greet") {
+        Some(g) => format!("{g}, user {}", req.param("id").unwrap_or("?")),
+        None => format!("user {}", req.param("id").unwrap_or("?")),
+    }
 }
 
 async fn file(req: Request) -> String {
@@ -58,6 +61,12 @@ async fn routes_params_404_405_and_head() {
     assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(get(addr, "/users/42").await.text(), "user 42");
+    assert_eq!(get(addr, "/users/ada%20l").await.text(), "user ada l");
+    assert_eq!(
+        get(addr, "/users/7?greet=hi+there&x=1").await.text(),
+        "hi there, user 7"
+    );
+    assert_eq!(get(addr, "/users/%FF").await.status, 400);
     assert_eq!(get(addr, "/files/a/b/c.txt").await.text(), "file a/b/c.txt");
     assert_eq!(get(addr, "/nope").await.status, 404);
     let r = request(addr, "DELETE /users/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;

@@ -31,8 +31,16 @@ async fn goodbye(req: Request) -> Response {
     })
 }
 
+async fn chat_v2(req: Request) -> Response {
+    let wanted = req.websocket_protocols().contains(&"chat.v2").then_some("chat.v2");
+    req.websocket_with_protocol(wanted, |_ws: WebSocket| async {})
+}
+
 fn app() -> Router {
-    Router::new().get("/ws", echo).get("/bye", goodbye)
+    Router::new()
+        .get("/ws", echo)
+        .get("/bye", goodbye)
+        .get("/proto", chat_v2)
 }
 
 async fn connect(addr: std::net::SocketAddr, path: &str) -> async_tungstenite::WebSocketStream<TcpStream> {
@@ -137,6 +145,13 @@ async fn bad_upgrades_are_refused() {
     .await;
     assert_eq!(ok.status, 101);
     assert_eq!(ok.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert_eq!(ok.header("sec-websocket-protocol"), None);
+    let chosen = request(
+        addr,
+        "GET /proto HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat.v1, chat.v2\r\n\r\n",
+    )
+    .await;
+    assert_eq!(chosen.header("sec-websocket-protocol"), Some("chat.v2"));
     server.shutdown().await.unwrap();
 }
 
