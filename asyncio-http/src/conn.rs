@@ -17,13 +17,18 @@
 //!    away) the request stops counting as in flight, the keep-alive idle
 //!    clock restarts, and the request's background jobs start.
 //!
-//! # Idle connections
+//! # Timeouts
 //!
-//! The idle timer is lazy: one timer per connection, never re-armed per
-//! request. When it fires it compares the time of the last finished
-//! response with the keep-alive timeout and either closes the connection
-//! (hyper's graceful shutdown, immediate when idle) or sleeps again until
-//! the real deadline.
+//! One lazy timer per connection keeps both the keep-alive idle timeout
+//! and the header timeout, with no timer work per request. The I/O adapter
+//! stamps the time of each read, and the time the head now arriving began
+//! (cleared once the head is complete, and when a response finishes). When
+//! the timer fires, it works out the one deadline that applies: none while a
+//! request runs; the header deadline while a head is arriving (past it the
+//! connection is dropped without an answer: slowloris); otherwise the idle
+//! deadline, counted from the last response or byte (past it, hyper's
+//! graceful shutdown closes the connection). If that deadline is still
+//! ahead, it sleeps until then.
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
@@ -46,7 +51,7 @@ use crate::body::{Body, BodyError, BodyState, RequestBody};
 use crate::report;
 use crate::request::{Background, LocalFuture, Request};
 use crate::response::{HttpError, IntoResponse, Response};
-use crate::rt::{HyperIo, LoopTimer, UpgradedIo};
+use crate::rt::{HyperIo, LoopTimer, ReadClock, UpgradedIo};
 use crate::server::Worker;
 
 /// Serves one accepted connection until it closes.
@@ -56,7 +61,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
         last_done: Cell::new(now),
-        last_read: Rc::new(Cell::new(now)),
+        reads: ReadClock::new(now),
         upgrade: RefCell::new(None),
     });
     let service = Service {
@@ -65,18 +70,30 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
         peer,
     };
     let cfg = &worker.config;
-    let keep_alive = cfg.keep_alive_timeout;
+    let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // The header timeout is kept here, by the connection's one lazy timer,
+    // not by hyper's (which re-arms a timer for every request).
     builder
         .timer(LoopTimer)
-        .header_read_timeout((!cfg.header_read_timeout.is_zero()).then_some(cfg.header_read_timeout))
-        .max_headers(cfg.max_headers)
+        .header_read_timeout(None)
         .max_header_size(cfg.max_header_bytes)
         .keep_alive(!keep_alive.is_zero());
-    let io = HyperIo::new(stream, Some(state.last_read.clone()));
+    if cfg.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        // Setting it moves hyper's header array from the stack to one heap
+        // allocation per request: only when it differs from hyper's own.
+        builder.max_headers(cfg.max_headers);
+    }
+    let io = HyperIo::new(stream, Some(state.reads.clone()));
     let mut conn = builder.serve_connection(io, service);
     let mut shutdown = pin!(worker.shutdown.wait());
-    let mut idle = asyncio::sleep(keep_alive);
+    // How often a busy connection looks again (the shorter timeout).
+    let period = [keep_alive, header_timeout]
+        .into_iter()
+        .filter(|d| !d.is_zero())
+        .min()
+        .unwrap_or(LONG_WAIT);
+    let mut timer = asyncio::sleep(period);
     let mut closing = false;
     // hyper's own `Connection` future flushes what it wrote before it shuts
     // the socket, and stops short of that after a `101`: the socket is then
@@ -84,38 +101,42 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     // sockets; ours belong to their loop).
     let result = poll_fn(|cx| loop {
         if let Poll::Ready(r) = Pin::new(&mut conn).poll(cx) {
-            return Poll::Ready(r);
+            return Poll::Ready(Some(r));
         }
-        if closing {
-            return Poll::Pending;
-        }
-        if shutdown.as_mut().poll(cx).is_ready() {
+        if !closing && shutdown.as_mut().poll(cx).is_ready() {
             Pin::new(&mut conn).graceful_shutdown();
             closing = true;
             continue;
         }
-        if !keep_alive.is_zero() && idle.poll_sleep(cx).is_ready() {
-            // Idle means no request running and no byte read since the
-            // last response (a request may be arriving slowly: that is the
-            // header timeout's business).
-            let last = state.last_done.get().max(state.last_read.get());
-            let deadline = last.checked_add(keep_alive);
-            let now = Instant::now();
-            if state.in_flight.get() == 0 && deadline.is_some_and(|d| now >= d) {
+        if timer.poll_sleep(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let now = Instant::now();
+        match state.deadline(keep_alive, header_timeout) {
+            Deadline::Busy => timer.reset(now.checked_add(period).unwrap_or(now + LONG_WAIT)),
+            Deadline::Head(d) if now >= d => {
+                // Slowloris, or a head that stopped halfway: close without
+                // an answer (there is no request to answer).
+                return Poll::Ready(None);
+            }
+            Deadline::Idle(d) if now >= d => {
+                if closing {
+                    // Asked to close while idle and still open: a client
+                    // holding a half-sent pipelined head. Drop it.
+                    return Poll::Ready(None);
+                }
                 Pin::new(&mut conn).graceful_shutdown();
                 closing = true;
-                continue;
+                timer.reset(now.checked_add(period).unwrap_or(now + LONG_WAIT));
             }
-            let next = match deadline {
-                Some(d) if state.in_flight.get() == 0 => d,
-                _ => now.checked_add(keep_alive).unwrap_or(now + LONG_WAIT),
-            };
-            idle.reset(next);
-            continue;
+            Deadline::Head(d) | Deadline::Idle(d) => timer.reset(d),
+            Deadline::Never => timer.reset(now + LONG_WAIT),
         }
-        return Poll::Pending;
     })
     .await;
+    let Some(result) = result else {
+        return; // timed out: dropping the connection closes the socket
+    };
     if let Err(e) = &result {
         // Clients that vanish, send garbage or time out are normal on a
         // public port: hyper has answered what could be answered.
@@ -129,8 +150,10 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     }
 }
 
-/// The longest timer the idle check arms (a week); longer timeouts
-/// re-arm it.
+/// hyper's header-count limit when none is set (kept on the stack).
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
+/// The longest the connection's timer sleeps at once (a week).
 const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Closes a connection whose writing side is done: reads and drops what the
@@ -163,10 +186,42 @@ pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture
 pub(crate) struct ConnState {
     in_flight: Cell<usize>,
     last_done: Cell<Instant>,
-    /// When the socket last gave bytes (kept by the I/O adapter).
-    last_read: Rc<Cell<Instant>>,
+    /// When the socket last gave bytes, and when the head now arriving
+    /// began (kept by the I/O adapter).
+    reads: Rc<ReadClock>,
     /// Set by an accepted WebSocket handshake.
     pub(crate) upgrade: RefCell<Option<UpgradeFn>>,
+}
+
+/// What the connection's timer is waiting for.
+enum Deadline {
+    /// A request is running: neither timeout applies.
+    Busy,
+    /// A request head is arriving: it must be complete by then.
+    Head(Instant),
+    /// Nothing is happening: the connection closes then.
+    Idle(Instant),
+    /// Both timeouts are off.
+    Never,
+}
+
+impl ConnState {
+    fn deadline(&self, keep_alive: std::time::Duration, header_timeout: std::time::Duration) -> Deadline {
+        if self.in_flight.get() > 0 {
+            return Deadline::Busy;
+        }
+        match self.reads.head_started.get() {
+            Some(start) if !header_timeout.is_zero() => {
+                Deadline::Head(start.checked_add(header_timeout).unwrap_or(start + LONG_WAIT))
+            }
+            Some(_) => Deadline::Never,
+            None if !keep_alive.is_zero() => {
+                let last = self.last_done.get().max(self.reads.last.get());
+                Deadline::Idle(last.checked_add(keep_alive).unwrap_or(last + LONG_WAIT))
+            }
+            None => Deadline::Never,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -184,6 +239,8 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let this = self.clone();
         this.conn.in_flight.set(this.conn.in_flight.get() + 1);
+        // The head is complete.
+        this.conn.reads.head_started.set(None);
         // Made now, so the count is given back even if hyper drops the
         // future before polling it.
         let mut guard = InFlight {
@@ -319,6 +376,8 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.conn.in_flight.set(self.conn.in_flight.get() - 1);
         self.conn.last_done.set(Instant::now());
+        // Bytes read while the request ran were its body's, not a new head.
+        self.conn.reads.head_started.set(None);
         if self.armed {
             self.background.start(&self.worker);
         } else {

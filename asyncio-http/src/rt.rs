@@ -29,18 +29,34 @@ use futures_io::{AsyncRead, AsyncWrite};
 pub(crate) struct HyperIo<T> {
     inner: T,
     scratch: Box<[u8]>,
-    /// Stamped with the loop's time whenever bytes arrive.
-    last_read: Option<Rc<Cell<asyncio::time::Instant>>>,
+    /// Stamped whenever bytes arrive.
+    reads: Option<Rc<ReadClock>>,
+}
+
+/// When a connection last received bytes, and when the request head now
+/// arriving began (cleared by the connection once a head is complete).
+pub(crate) struct ReadClock {
+    pub(crate) last: Cell<asyncio::time::Instant>,
+    pub(crate) head_started: Cell<Option<asyncio::time::Instant>>,
+}
+
+impl ReadClock {
+    pub(crate) fn new(now: asyncio::time::Instant) -> Rc<ReadClock> {
+        Rc::new(ReadClock {
+            last: Cell::new(now),
+            head_started: Cell::new(None),
+        })
+    }
 }
 
 const SCRATCH: usize = 16 * 1024;
 
 impl<T> HyperIo<T> {
-    pub(crate) fn new(inner: T, last_read: Option<Rc<Cell<asyncio::time::Instant>>>) -> Self {
+    pub(crate) fn new(inner: T, reads: Option<Rc<ReadClock>>) -> Self {
         HyperIo {
             inner,
             scratch: Box::default(),
-            last_read,
+            reads,
         }
     }
 
@@ -68,8 +84,12 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         };
         buf.put_slice(&this.scratch[..n]);
         if n > 0 {
-            if let Some(t) = &this.last_read {
-                t.set(asyncio::time::Instant::now());
+            if let Some(r) = &this.reads {
+                let now = asyncio::time::Instant::now();
+                r.last.set(now);
+                if r.head_started.get().is_none() {
+                    r.head_started.set(Some(now));
+                }
             }
         }
         Poll::Ready(Ok(()))
