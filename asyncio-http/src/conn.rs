@@ -21,14 +21,14 @@
 //!
 //! One lazy timer per connection keeps both the keep-alive idle timeout
 //! and the header timeout, with no timer work per request. The I/O adapter
-//! stamps the time of each read, and the time the head now arriving began
-//! (cleared once the head is complete, and when a response finishes). When
-//! the timer fires, it works out the one deadline that applies: none while a
-//! request runs; the header deadline while a head is arriving (past it the
-//! connection is dropped without an answer: slowloris); otherwise the idle
-//! deadline, counted from the last response or byte (past it, hyper's
-//! graceful shutdown closes the connection). If that deadline is still
-//! ahead, it sleeps until then.
+//! stamps the time the head now arriving began (its first read after the
+//! stamp was cleared: once the head is complete, and when a response
+//! finishes). When the timer fires, it works out the one deadline that
+//! applies: none while a request runs; the header deadline while a head is
+//! arriving (past it the connection is dropped without an answer:
+//! slowloris); otherwise the idle deadline, counted from the last response
+//! (past it, hyper's graceful shutdown closes the connection). If that
+//! deadline is still ahead, it sleeps until then.
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
@@ -61,7 +61,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
         last_done: Cell::new(now),
-        reads: ReadClock::new(now),
+        reads: Rc::default(),
         upgrade: RefCell::new(None),
     });
     let service = Service {
@@ -186,8 +186,7 @@ pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture
 pub(crate) struct ConnState {
     in_flight: Cell<usize>,
     last_done: Cell<Instant>,
-    /// When the socket last gave bytes, and when the head now arriving
-    /// began (kept by the I/O adapter).
+    /// When the head now arriving began (kept by the I/O adapter).
     reads: Rc<ReadClock>,
     /// Set by an accepted WebSocket handshake.
     pub(crate) upgrade: RefCell<Option<UpgradeFn>>,
@@ -216,7 +215,7 @@ impl ConnState {
             }
             Some(_) => Deadline::Never,
             None if !keep_alive.is_zero() => {
-                let last = self.last_done.get().max(self.reads.last.get());
+                let last = self.last_done.get();
                 Deadline::Idle(last.checked_add(keep_alive).unwrap_or(last + LONG_WAIT))
             }
             None => Deadline::Never,
@@ -249,35 +248,57 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
             background: Background::default(),
             armed: false,
         };
-        Box::pin(async move {
-            let response = respond(&this.worker, &this.conn, req, this.peer, &guard.background).await;
+        // Routing and the request's checks run here, synchronously: the
+        // future then carries only the handler's (boxed) future.
+        let prepared = prepare(&this.worker, &this.conn, req, this.peer, &guard.background);
+        let f = async move {
+            let response = match prepared {
+                Ok(p) => respond(&this.worker, &this.conn, p, &guard.background).await,
+                Err(answer) => *answer,
+            };
             guard.armed = true;
             Ok(response.map(|inner| TrackedBody { inner, guard }))
-        })
+        };
+        Box::pin(f)
     }
 }
 
-async fn respond(
+/// What a request turns into before its handler runs.
+struct Prepared {
+    handler: Pin<Box<dyn Future<Output = Response>>>,
+    body: Option<Rc<RefCell<BodyState>>>,
+    expects_continue: bool,
+    /// For the report if the handler panics (shares the request's bytes).
+    method: http::Method,
+    uri: http::Uri,
+}
+
+/// The synchronous part of a request: framing checks, the [`Request`], and
+/// the route's handler future (or the answer, when there is one already).
+fn prepare(
     worker: &Rc<Worker>,
     conn: &Rc<ConnState>,
     req: http::Request<Incoming>,
     peer: SocketAddr,
     bg: &Background,
-) -> Response {
+) -> Result<Prepared, Box<Response>> {
     let limit = worker.config.max_body_bytes;
-    if let Some(len) = declared_length(req.headers()) {
-        if len > limit {
-            return HttpError::from(BodyError::TooLarge { limit }).into_response();
+    let has_body = !req.body().is_end_stream();
+    if has_body {
+        if let Some(len) = declared_length(req.headers()) {
+            if len > limit {
+                return Err(Box::new(HttpError::from(BodyError::TooLarge { limit }).into_response()));
+            }
         }
     }
-    let expects_continue = req
-        .headers()
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let expects_continue = has_body
+        && req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (head, incoming) = req.into_parts();
-    // For the report if the handler panics (both clones share, not copy).
     let (method, uri) = (head.method.clone(), head.uri.clone());
-    let body = (!incoming.is_end_stream()).then(|| BodyState::new(incoming, limit));
+    let body = has_body.then(|| BodyState::new(incoming, limit));
     let request = Request {
         head,
         body: RequestBody { state: body.clone() },
@@ -287,7 +308,24 @@ async fn respond(
         worker: Some(worker.clone()),
         conn: Some(conn.clone()),
     };
-    let mut response = match CatchUnwind::new(worker.router.handle(request)).await {
+    Ok(Prepared {
+        handler: worker.router.dispatch(request),
+        body,
+        expects_continue,
+        method,
+        uri,
+    })
+}
+
+async fn respond(worker: &Rc<Worker>, conn: &Rc<ConnState>, prepared: Prepared, bg: &Background) -> Response {
+    let Prepared {
+        handler,
+        body,
+        expects_continue,
+        method,
+        uri,
+    } = prepared;
+    let mut response = match CatchUnwind::new(handler).await {
         Ok(r) => r,
         Err(msg) => {
             report::error(format_args!(
@@ -299,26 +337,9 @@ async fn respond(
         }
     };
     if let Some(state) = body {
-        if Rc::strong_count(&state) == 1 {
-            if expects_continue && !state.borrow().touched {
-                // The client waits for `100 Continue` before sending the
-                // body, and the handler answered without wanting it: do not
-                // invite the upload only to drop it.
-                close_after(&mut response);
-            } else {
-                // The handler is done with the body: read what it left.
-                let timeout = worker.config.header_read_timeout;
-                let timeout = if timeout.is_zero() { LONG_WAIT } else { timeout };
-                match asyncio::timeout(timeout, drain(&state)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e @ BodyError::Malformed(_))) => response = HttpError::from(e).into_response(),
-                    Ok(Err(_)) | Err(_) => close_after(&mut response),
-                }
-            }
-        }
-        if state.borrow().failed {
-            close_after(&mut response);
-        }
+        // Rare enough (requests with a body) to be boxed: the common path's
+        // future does not carry its size.
+        response = Box::pin(after_body(worker, state, response, expects_continue)).await;
     }
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let closing = response.headers().get(CONNECTION).is_some_and(|v| v == "close");
@@ -333,6 +354,37 @@ async fn respond(
         // A handshake the handler accepted but did not answer with (it
         // returned something else, or panicked) runs no WebSocket.
         drop(conn.upgrade.borrow_mut().take());
+    }
+    response
+}
+
+/// After a handler that had a request body: reads what it left unread,
+/// and closes the connection when the body's framing cannot be trusted.
+async fn after_body(
+    worker: &Worker,
+    state: Rc<RefCell<BodyState>>,
+    mut response: Response,
+    expects_continue: bool,
+) -> Response {
+    if Rc::strong_count(&state) == 1 {
+        if expects_continue && !state.borrow().touched {
+            // The client waits for `100 Continue` before sending the body,
+            // and the handler answered without wanting it: do not invite the
+            // upload only to drop it.
+            close_after(&mut response);
+        } else {
+            // The handler is done with the body: read what it left.
+            let timeout = worker.config.header_read_timeout;
+            let timeout = if timeout.is_zero() { LONG_WAIT } else { timeout };
+            match asyncio::timeout(timeout, drain(&state)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e @ BodyError::Malformed(_))) => response = HttpError::from(e).into_response(),
+                Ok(Err(_)) | Err(_) => close_after(&mut response),
+            }
+        }
+    }
+    if state.borrow().failed {
+        close_after(&mut response);
     }
     response
 }

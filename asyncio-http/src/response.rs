@@ -61,14 +61,16 @@ impl IntoResponse for () {
     }
 }
 
-fn with_type(body: Body, content_type: &'static str) -> Response {
+fn with_type(body: Body, content_type: HeaderValue) -> Response {
     let mut r = http::Response::new(body);
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(CONTENT_TYPE, content_type);
     r
 }
 
-const TEXT: &str = "text/plain; charset=utf-8";
+// Checked once, at compile time (`from_static` is a `const fn`).
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
@@ -84,7 +86,7 @@ impl IntoResponse for String {
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
-        with_type(Body::from(self), "application/octet-stream")
+        with_type(Body::from(self), OCTETS)
     }
 }
 
@@ -117,7 +119,7 @@ pub struct Html<T>(pub T);
 
 impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
-        with_type(self.0.into(), "text/html; charset=utf-8")
+        with_type(self.0.into(), HTML)
     }
 }
 

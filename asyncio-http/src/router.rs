@@ -22,7 +22,7 @@ use http::{Method, StatusCode};
 use crate::request::{LocalFuture, Request};
 use crate::response::{HttpError, IntoResponse, Response};
 
-type BoxHandler = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response>>>>;
+type BoxHandler = Rc<dyn Handler>;
 type Hook = Box<dyn FnOnce() -> LocalFuture>;
 
 /// A request handler: an async function (or closure) from [`Request`] to
@@ -102,7 +102,7 @@ impl Router {
     /// conflicting pattern) was routed before: a routing table with a
     /// mistake should not start serving.
     pub fn route(mut self, method: Method, path: &str, handler: impl Handler) -> Router {
-        let handler: BoxHandler = Rc::new(move |req| handler.call(req));
+        let handler: BoxHandler = Rc::new(handler);
         let index = match self.tree.at(path) {
             Ok(m) if self.paths[*m.value].pattern == path => *m.value,
             _ => {
@@ -153,7 +153,7 @@ impl Router {
 
     /// The handler for requests no route matches (default: `404`).
     pub fn fallback(mut self, handler: impl Handler) -> Router {
-        self.fallback = Some(Rc::new(move |req| handler.call(req)));
+        self.fallback = Some(Rc::new(handler));
         self
     }
 
@@ -181,48 +181,57 @@ impl Router {
     }
 
     /// Routes one request and runs its handler.
-    pub async fn handle(&self, mut req: Request) -> Response {
+    pub async fn handle(&self, req: Request) -> Response {
+        self.dispatch(req).await
+    }
+
+    /// Routes one request: the handler's future, or the `404`/`405`/`400`
+    /// answer, ready at once. Synchronous, so the caller holds one boxed
+    /// future and not a routing state machine around it.
+    pub(crate) fn dispatch(&self, mut req: Request) -> Pin<Box<dyn Future<Output = Response>>> {
+        let answer = |r: Response| -> Pin<Box<dyn Future<Output = Response>>> { Box::pin(std::future::ready(r)) };
         // The URI's bytes are shared, so this clone copies no path.
         let uri = req.uri().clone();
-        match self.tree.at(uri.path()) {
-            Ok(m) => {
-                let routes = &self.paths[*m.value].methods;
-                let mut params = Vec::with_capacity(m.params.len());
-                for (k, v) in m.params.iter() {
-                    match percent_encoding::percent_decode_str(v).decode_utf8() {
-                        Ok(v) => params.push((k.to_owned(), v.into_owned())),
-                        Err(_) => {
-                            return HttpError::new(StatusCode::BAD_REQUEST, "path parameter is not UTF-8")
-                                .into_response()
-                        }
-                    }
-                }
-                req.params = params;
-                let method = req.method().clone();
-                let found = routes.iter().find(|(rm, _)| *rm == method).or_else(|| {
-                    (method == Method::HEAD)
-                        .then(|| routes.iter().find(|(rm, _)| *rm == Method::GET))
-                        .flatten()
-                });
-                match found {
-                    Some((_, h)) => h(req).await,
-                    None => {
-                        let mut allow: Vec<&str> = routes.iter().map(|(m, _)| m.as_str()).collect();
-                        if allow.contains(&"GET") && !allow.contains(&"HEAD") {
-                            allow.push("HEAD");
-                        }
-                        let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
-                        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
-                            r.headers_mut().insert(ALLOW, v);
-                        }
-                        r
+        let Ok(m) = self.tree.at(uri.path()) else {
+            return match &self.fallback {
+                Some(h) => h.call(req),
+                None => answer((StatusCode::NOT_FOUND, "Not Found\n").into_response()),
+            };
+        };
+        let routes = &self.paths[*m.value].methods;
+        if !m.params.is_empty() {
+            let mut params = Vec::with_capacity(m.params.len());
+            for (k, v) in m.params.iter() {
+                match percent_encoding::percent_decode_str(v).decode_utf8() {
+                    Ok(v) => params.push((k.to_owned(), v.into_owned())),
+                    Err(_) => {
+                        return answer(
+                            HttpError::new(StatusCode::BAD_REQUEST, "path parameter is not UTF-8").into_response(),
+                        )
                     }
                 }
             }
-            Err(_) => match &self.fallback {
-                Some(h) => h(req).await,
-                None => (StatusCode::NOT_FOUND, "Not Found\n").into_response(),
-            },
+            req.params = params;
+        }
+        let method = req.method();
+        let found = routes.iter().find(|(rm, _)| rm == method).or_else(|| {
+            (method == Method::HEAD)
+                .then(|| routes.iter().find(|(rm, _)| *rm == Method::GET))
+                .flatten()
+        });
+        match found {
+            Some((_, h)) => h.call(req),
+            None => {
+                let mut allow: Vec<&str> = routes.iter().map(|(m, _)| m.as_str()).collect();
+                if allow.contains(&"GET") && !allow.contains(&"HEAD") {
+                    allow.push("HEAD");
+                }
+                let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                    r.headers_mut().insert(ALLOW, v);
+                }
+                answer(r)
+            }
         }
     }
 }

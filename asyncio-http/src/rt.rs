@@ -29,24 +29,17 @@ use futures_io::{AsyncRead, AsyncWrite};
 pub(crate) struct HyperIo<T> {
     inner: T,
     scratch: Box<[u8]>,
-    /// Stamped whenever bytes arrive.
+    /// Stamped when a request head starts arriving.
     reads: Option<Rc<ReadClock>>,
 }
 
-/// When a connection last received bytes, and when the request head now
-/// arriving began (cleared by the connection once a head is complete).
+/// When the request head now arriving began: stamped by the first read
+/// after the connection clears it (once a head is complete, and when a
+/// response finishes). Any read while no request runs starts a head, so
+/// this is all the idle and header timeouts need: no clock read per read.
+#[derive(Default)]
 pub(crate) struct ReadClock {
-    pub(crate) last: Cell<asyncio::time::Instant>,
     pub(crate) head_started: Cell<Option<asyncio::time::Instant>>,
-}
-
-impl ReadClock {
-    pub(crate) fn new(now: asyncio::time::Instant) -> Rc<ReadClock> {
-        Rc::new(ReadClock {
-            last: Cell::new(now),
-            head_started: Cell::new(None),
-        })
-    }
 }
 
 const SCRATCH: usize = 16 * 1024;
@@ -85,10 +78,8 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         buf.put_slice(&this.scratch[..n]);
         if n > 0 {
             if let Some(r) = &this.reads {
-                let now = asyncio::time::Instant::now();
-                r.last.set(now);
                 if r.head_started.get().is_none() {
-                    r.head_started.set(Some(now));
+                    r.head_started.set(Some(asyncio::time::Instant::now()));
                 }
             }
         }
