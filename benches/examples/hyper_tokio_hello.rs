@@ -1,0 +1,262 @@
+//! Hello-world HTTP/1.1 server on hyper and tokio: the peer of
+//! `asyncio-http`'s `hello` example in `benches/http/run.sh` (wrk, keep-alive,
+//! 100 connections).
+//!
+//! ```sh
+//! cargo run --release -p asyncio-benches --example hyper_tokio_hello -- --port 8080 --workers 2
+//! cargo run --release -p asyncio-benches --example hyper_tokio_hello -- --port 8080 --workers 2 --flavor mt
+//! ```
+//!
+//! Every request gets `200 OK`, `content-type: text/plain; charset=utf-8`
+//! (what asyncio-http sends for a `&str` body, so both servers put the same
+//! bytes on the wire) and the body `Hello, world!`; hyper adds `date` and
+//! `content-length` and nothing else.
+//! Each connection is served by `hyper::server::conn::http1::Builder`
+//! (keep-alive on, the default), `TCP_NODELAY` set (asyncio's transports set
+//! it too), no header-read timeout (it would need a hyper timer).
+//!
+//! Flavors:
+//! - `--flavor percore` (the default): "one loop per core", the shape of
+//!   `asyncio-http`'s server: N OS threads, each with its own tokio
+//!   current-thread runtime and its own `SO_REUSEPORT` listener on the same
+//!   port (the kernel spreads incoming connections over the N listeners);
+//!   a connection stays on the thread that accepted it.
+//! - `--flavor mt`: one tokio multi-thread runtime with N worker threads and
+//!   a single listener, whose accept loop spawns a task per connection (the
+//!   usual hyper-on-tokio server; tokio's work stealing moves tasks).
+//!
+//! Listeners are bound with `SO_REUSEADDR` and a backlog of 1024 (asyncio's
+//! default). Prints `listening on 127.0.0.1:P (...)` on stdout once every
+//! listener is bound; runs until killed.
+
+use std::convert::Infallible;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::mpsc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+const BODY: &[u8] = b"Hello, world!";
+
+fn usage() -> ! {
+    eprintln!("usage: hyper_tokio_hello --port P [--workers N] [--flavor percore|mt] [--host ADDR]");
+    std::process::exit(2);
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Flavor {
+    PerCore,
+    Mt,
+}
+
+fn main() {
+    let mut port: Option<u16> = None;
+    let mut workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut flavor = Flavor::PerCore;
+    let mut host = String::from("127.0.0.1");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--port" => port = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--workers" => workers = value().parse().unwrap_or_else(|_| usage()),
+            "--host" => host = value(),
+            "--flavor" => {
+                flavor = match value().as_str() {
+                    "percore" | "per-core" | "ct" => Flavor::PerCore,
+                    "mt" => Flavor::Mt,
+                    _ => usage(),
+                }
+            }
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    let port = port.unwrap_or_else(|| usage());
+    if workers == 0 {
+        usage();
+    }
+    let addr: SocketAddr = format!("{host}:{port}").parse().unwrap_or_else(|_| usage());
+
+    match flavor {
+        Flavor::PerCore => per_core(addr, workers),
+        Flavor::Mt => multi_thread(addr, workers),
+    }
+}
+
+/// A listening socket: `SO_REUSEADDR`, `SO_REUSEPORT` if asked, nonblocking,
+/// backlog 1024.
+fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn per_core(addr: SocketAddr, workers: usize) {
+    // Bind every listener before serving on any (and before announcing), so
+    // the kernel's SO_REUSEPORT group is complete when the first connection
+    // arrives: otherwise early connections all hash to the first listener.
+    let listeners: Vec<std::net::TcpListener> = (0..workers)
+        .map(|_| bind(addr, true).unwrap_or_else(|e| panic!("bind {addr}: {e}")))
+        .collect();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, std_listener)| {
+            let ready_tx = ready_tx.clone();
+            std::thread::Builder::new()
+                .name(format!("hello-worker-{i}"))
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("tokio current-thread runtime");
+                    rt.block_on(async move {
+                        let listener = TcpListener::from_std(std_listener).expect("register listener");
+                        ready_tx.send(()).unwrap();
+                        drop(ready_tx);
+                        loop {
+                            let stream = match listener.accept().await {
+                                Ok((stream, _)) => stream,
+                                Err(e) => {
+                                    accept_error(e).await;
+                                    continue;
+                                }
+                            };
+                            tokio::spawn(serve(stream));
+                        }
+                    });
+                })
+                .expect("spawn worker thread")
+        })
+        .collect();
+    drop(ready_tx);
+    for _ in 0..workers {
+        ready_rx.recv().expect("a worker died before listening");
+    }
+    println!("listening on {addr} (hyper on tokio, {workers} current-thread runtimes, SO_REUSEPORT)");
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+fn multi_thread(addr: SocketAddr, workers: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio multi-thread runtime");
+    rt.block_on(async move {
+        let std_listener = bind(addr, false).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+        let listener = TcpListener::from_std(std_listener).expect("register listener");
+        println!("listening on {addr} (hyper on tokio, multi-thread runtime, {workers} workers)");
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_error(e).await;
+                    continue;
+                }
+            };
+            tokio::spawn(serve(stream));
+        }
+    });
+}
+
+/// Out of file descriptors and the like: say so and back off a little
+/// instead of spinning.
+async fn accept_error(e: io::Error) {
+    eprintln!("accept: {e}");
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+}
+
+async fn serve(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(None)
+        .serve_connection(TokioIo(stream), service_fn(hello));
+    // Clients going away mid-request (wrk stopping) are not errors here.
+    let _ = conn.await;
+}
+
+async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}
+
+/// hyper's I/O traits over a tokio `TcpStream`: what `hyper_util::rt::TokioIo`
+/// does, written out to keep hyper-util out of the tree.
+struct TokioIo(TcpStream);
+
+impl hyper::rt::Read for TokioIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = {
+            // SAFETY: the slice is handed only to tokio's `ReadBuf`, which
+            // never de-initializes memory, and we advance the cursor by
+            // exactly what tokio reports as filled.
+            let unfilled: &mut [MaybeUninit<u8>] = unsafe { buf.as_mut() };
+            let mut tbuf = ReadBuf::uninit(unfilled);
+            match Pin::new(&mut self.0).poll_read(cx, &mut tbuf) {
+                Poll::Ready(Ok(())) => tbuf.filled().len(),
+                other => return other,
+            }
+        };
+        // SAFETY: tokio's `poll_read` initialized and filled the first `n`
+        // bytes of the unfilled part.
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl hyper::rt::Write for TokioIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+}
