@@ -233,34 +233,125 @@ struct Service {
 impl hyper::service::Service<http::Request<Incoming>> for Service {
     type Response = http::Response<TrackedBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>>>>;
+    type Future = ServiceFuture;
 
-    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
-        let this = self.clone();
-        this.conn.in_flight.set(this.conn.in_flight.get() + 1);
+    fn call(&self, req: http::Request<Incoming>) -> ServiceFuture {
+        self.conn.in_flight.set(self.conn.in_flight.get() + 1);
         // The head is complete.
-        this.conn.reads.head_started.set(None);
+        self.conn.reads.head_started.set(None);
         // Made now, so the count is given back even if hyper drops the
         // future before polling it.
-        let mut guard = InFlight {
-            conn: this.conn.clone(),
-            worker: this.worker.clone(),
+        let guard = InFlight {
+            conn: self.conn.clone(),
+            worker: self.worker.clone(),
             background: Background::default(),
             armed: false,
         };
         // Routing and the request's checks run here, synchronously: the
-        // future then carries only the handler's (boxed) future.
-        let prepared = prepare(&this.worker, &this.conn, req, this.peer, &guard.background);
-        let f = async move {
-            let response = match prepared {
-                Ok(p) => respond(&this.worker, &this.conn, p, &guard.background).await,
-                Err(answer) => *answer,
-            };
-            guard.armed = true;
-            Ok(response.map(|inner| TrackedBody { inner, guard }))
+        // future then holds the handler's boxed future and little else.
+        let stage = match prepare(&self.worker, &self.conn, req, self.peer, &guard.background) {
+            Ok(p) => Stage::Handler(p),
+            Err(answer) => Stage::Answer(answer),
         };
-        Box::pin(f)
+        ServiceFuture {
+            stage,
+            guard: Some(guard),
+        }
     }
+}
+
+/// One request's response, as hyper polls it: a named future (not a boxed
+/// one), since it runs once per request.
+pub(crate) struct ServiceFuture {
+    stage: Stage,
+    guard: Option<InFlight>,
+}
+
+enum Stage {
+    /// Answered before any handler ran (a refused body, say).
+    Answer(Box<Response>),
+    /// The route's handler is running.
+    Handler(Prepared),
+    /// The handler has answered; the rest of its request body is being read.
+    AfterBody(Pin<Box<dyn Future<Output = Response>>>),
+    Done,
+}
+
+impl Future for ServiceFuture {
+    type Output = Result<http::Response<TrackedBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let guard = this.guard.as_ref().expect("polled after completion");
+        let response = match &mut this.stage {
+            Stage::Answer(_) => match std::mem::replace(&mut this.stage, Stage::Done) {
+                Stage::Answer(r) => *r,
+                _ => unreachable!(),
+            },
+            Stage::Handler(p) => {
+                let outcome = match catch_unwind(AssertUnwindSafe(|| p.handler.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(r)) => Ok(r),
+                    Err(payload) => Err(report::panic_message(&*payload)),
+                };
+                let Stage::Handler(p) = std::mem::replace(&mut this.stage, Stage::Done) else {
+                    unreachable!()
+                };
+                let response = match outcome {
+                    Ok(r) => r,
+                    Err(msg) => {
+                        report::error(format_args!(
+                            "asyncio-http: handler for {} {} panicked: {msg}",
+                            p.method,
+                            p.uri.path()
+                        ));
+                        guard.background.abandon();
+                        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+                    }
+                };
+                match p.body {
+                    // Rare enough (requests with a body) to be boxed.
+                    Some(state) => {
+                        let worker = guard.worker.clone();
+                        this.stage = Stage::AfterBody(Box::pin(async move {
+                            after_body(&worker, state, response, p.expects_continue).await
+                        }));
+                        return Pin::new(this).poll(cx);
+                    }
+                    None => response,
+                }
+            }
+            Stage::AfterBody(f) => {
+                let r = std::task::ready!(f.as_mut().poll(cx));
+                this.stage = Stage::Done;
+                r
+            }
+            Stage::Done => panic!("polled after completion"),
+        };
+        let response = check_upgrade(&guard.conn, response);
+        let mut guard = this.guard.take().expect("present until completion");
+        guard.armed = true;
+        Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, guard })))
+    }
+}
+
+/// A `101` stands only if the request's own body was sound; any other
+/// answer runs no WebSocket (the handler accepted a handshake but answered
+/// something else, or panicked).
+fn check_upgrade(conn: &ConnState, mut response: Response) -> Response {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let closing = response.headers().get(CONNECTION).is_some_and(|v| v == "close");
+        if closing {
+            // The upgrade request's own body was bad: no WebSocket.
+            response = HttpError::new(StatusCode::BAD_REQUEST, "malformed upgrade request")
+                .closing()
+                .into_response();
+        }
+    }
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        drop(conn.upgrade.borrow_mut().take());
+    }
+    response
 }
 
 /// What a request turns into before its handler runs.
@@ -315,47 +406,6 @@ fn prepare(
         method,
         uri,
     })
-}
-
-async fn respond(worker: &Rc<Worker>, conn: &Rc<ConnState>, prepared: Prepared, bg: &Background) -> Response {
-    let Prepared {
-        handler,
-        body,
-        expects_continue,
-        method,
-        uri,
-    } = prepared;
-    let mut response = match CatchUnwind::new(handler).await {
-        Ok(r) => r,
-        Err(msg) => {
-            report::error(format_args!(
-                "asyncio-http: handler for {method} {} panicked: {msg}",
-                uri.path()
-            ));
-            bg.abandon();
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-        }
-    };
-    if let Some(state) = body {
-        // Rare enough (requests with a body) to be boxed: the common path's
-        // future does not carry its size.
-        response = Box::pin(after_body(worker, state, response, expects_continue)).await;
-    }
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let closing = response.headers().get(CONNECTION).is_some_and(|v| v == "close");
-        if closing {
-            // The upgrade request's own body was bad: no WebSocket.
-            response = HttpError::new(StatusCode::BAD_REQUEST, "malformed upgrade request")
-                .closing()
-                .into_response();
-        }
-    }
-    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        // A handshake the handler accepted but did not answer with (it
-        // returned something else, or panicked) runs no WebSocket.
-        drop(conn.upgrade.borrow_mut().take());
-    }
-    response
 }
 
 /// After a handler that had a request body: reads what it left unread,

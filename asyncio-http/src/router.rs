@@ -190,29 +190,31 @@ impl Router {
     /// future and not a routing state machine around it.
     pub(crate) fn dispatch(&self, mut req: Request) -> Pin<Box<dyn Future<Output = Response>>> {
         let answer = |r: Response| -> Pin<Box<dyn Future<Output = Response>>> { Box::pin(std::future::ready(r)) };
-        // The URI's bytes are shared, so this clone copies no path.
-        let uri = req.uri().clone();
-        let Ok(m) = self.tree.at(uri.path()) else {
-            return match &self.fallback {
-                Some(h) => h.call(req),
-                None => answer((StatusCode::NOT_FOUND, "Not Found\n").into_response()),
-            };
-        };
-        let routes = &self.paths[*m.value].methods;
-        if !m.params.is_empty() {
-            let mut params = Vec::with_capacity(m.params.len());
-            for (k, v) in m.params.iter() {
-                match percent_encoding::percent_decode_str(v).decode_utf8() {
-                    Ok(v) => params.push((k.to_owned(), v.into_owned())),
-                    Err(_) => {
-                        return answer(
-                            HttpError::new(StatusCode::BAD_REQUEST, "path parameter is not UTF-8").into_response(),
-                        )
+        let (index, params) = match self.tree.at(req.uri().path()) {
+            Ok(m) if m.params.is_empty() => (*m.value, Vec::new()),
+            Ok(m) => {
+                let mut params = Vec::with_capacity(m.params.len());
+                for (k, v) in m.params.iter() {
+                    match percent_encoding::percent_decode_str(v).decode_utf8() {
+                        Ok(v) => params.push((k.to_owned(), v.into_owned())),
+                        Err(_) => {
+                            return answer(
+                                HttpError::new(StatusCode::BAD_REQUEST, "path parameter is not UTF-8").into_response(),
+                            )
+                        }
                     }
                 }
+                (*m.value, params)
             }
-            req.params = params;
-        }
+            Err(_) => {
+                return match &self.fallback {
+                    Some(h) => h.call(req),
+                    None => answer((StatusCode::NOT_FOUND, "Not Found\n").into_response()),
+                }
+            }
+        };
+        req.params = params;
+        let routes = &self.paths[index].methods;
         let method = req.method();
         let found = routes.iter().find(|(rm, _)| rm == method).or_else(|| {
             (method == Method::HEAD)
