@@ -73,25 +73,19 @@ impl WebSocket {
     /// # Cancel safety
     /// Cancel safe: a message is only taken when it is returned.
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
-        loop {
-            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.inner).poll_next(cx)).await;
-            match next {
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                Some(Err(e)) => {
-                    // Fail the WebSocket with the code the error calls for
-                    // (RFC 6455 section 7.4.1), briefly: the peer may be gone.
-                    if let Some(code) = close_code_for(&e) {
-                        let frame = CloseFrame {
-                            code,
-                            reason: "".into(),
-                        };
-                        let _ = asyncio::timeout(CLOSE_GRACE, self.inner.close(Some(frame))).await;
-                    }
-                    return Some(Err(e));
-                }
-                other => return other,
+        let next = next_message(&mut self.inner).await;
+        if let Some(Err(e)) = &next {
+            // Fail the WebSocket with the code the error calls for (RFC 6455
+            // section 7.4.1), briefly: the peer may be gone.
+            if let Some(code) = close_code_for(e) {
+                let frame = CloseFrame {
+                    code,
+                    reason: "".into(),
+                };
+                let _ = asyncio::timeout(CLOSE_GRACE, self.inner.close(Some(frame))).await;
             }
         }
+        next
     }
 
     /// Sends one message.
@@ -216,13 +210,7 @@ impl WsReceiver {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
-        loop {
-            let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut self.inner).poll_next(cx)).await;
-            match next {
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                other => return other,
-            }
-        }
+        next_message(&mut self.inner).await
     }
 
     /// As [`WebSocket::shutdown_signal`].
@@ -242,6 +230,20 @@ impl fmt::Debug for WsSender {
 impl fmt::Debug for WsReceiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WsReceiver").finish_non_exhaustive()
+    }
+}
+
+/// The next text, binary or close message from either kind of receiving
+/// end (pings are answered by tungstenite; pongs and raw frames skipped).
+async fn next_message<S>(stream: &mut S) -> Option<Result<Message, WsError>>
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    loop {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut *stream).poll_next(cx)).await {
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            other => return other,
+        }
     }
 }
 
