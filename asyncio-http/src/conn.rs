@@ -42,7 +42,7 @@ use std::task::{Context, Poll};
 use asyncio::net::TcpStream;
 use asyncio::time::Instant;
 use bytes::Bytes;
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -239,6 +239,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
         self.conn.in_flight.set(self.conn.in_flight.get() + 1);
         // The head is complete.
         self.conn.reads.head_started.set(None);
+        self.conn.reads.capturing.set(false);
         // Made now, so the count is given back even if hyper drops the
         // future before polling it.
         let guard = InFlight {
@@ -373,8 +374,17 @@ fn prepare(
     peer: SocketAddr,
     bg: &Background,
 ) -> Result<Prepared, Box<Response>> {
-    let limit = worker.config.max_body_bytes;
+    // A request without a body (hyper saw no length, or a zero one) has no
+    // framing to smuggle anything through.
     let has_body = !req.body().is_end_stream();
+    if has_body && ambiguous_framing(&req, &conn.reads.head.borrow()) {
+        return Err(Box::new(
+            HttpError::new(StatusCode::BAD_REQUEST, "ambiguous request framing")
+                .closing()
+                .into_response(),
+        ));
+    }
+    let limit = worker.config.max_body_bytes;
     if has_body {
         if let Some(len) = declared_length(req.headers()) {
             if len > limit {
@@ -449,6 +459,87 @@ async fn drain(state: &Rc<std::cell::RefCell<BodyState>>) -> Result<(), BodyErro
         }
     })
     .await
+}
+
+/// True if the request's raw head declares its length ambiguously: both
+/// `Content-Length` and `Transfer-Encoding`, more than one
+/// `Content-Length`, or a list of lengths. (hyper refuses unequal lengths
+/// itself, frames by `Transfer-Encoding` alone when both are sent, and
+/// merges equal duplicates, so these are looked for in the raw bytes.)
+///
+/// The head is found in `raw` (the bytes read since it began, which may
+/// hold earlier pipelined requests too): one that parses, with this
+/// request's method, target and header names (but for the lengths). If none
+/// does (a head larger than the capture, say), hyper's own handling stands.
+fn ambiguous_framing(req: &http::Request<Incoming>, raw: &[u8]) -> bool {
+    if req
+        .headers()
+        .get_all(CONTENT_LENGTH)
+        .iter()
+        .any(|v| v.as_bytes().contains(&b','))
+    {
+        return true;
+    }
+    // The common case, one length and no coding, costs one scan.
+    if !req.headers().contains_key(TRANSFER_ENCODING) && mentions(raw, b"content-length:") < 2 {
+        return false;
+    }
+    // hyper's view of the headers, but for the lengths it may have dropped
+    // or merged: a raw head must show the same names to be this request's.
+    let mut seen: Vec<&str> = req
+        .headers()
+        .keys()
+        .flat_map(|k| std::iter::repeat_n(k.as_str(), req.headers().get_all(k).iter().count()))
+        .filter(|k| *k != "content-length")
+        .collect();
+    seen.sort_unstable();
+    let method = req.method().as_str().as_bytes();
+    let target = req.uri().path_and_query().map_or("", |p| p.as_str()).as_bytes();
+    // Wherever this request's method starts what parses as a head (a
+    // pipelined head may follow a body directly).
+    for start in 0..raw.len() {
+        let rest = &raw[start..];
+        if !rest.starts_with(method) || rest.get(method.len()) != Some(&b' ') {
+            continue;
+        }
+        let mut headers = vec![httparse::EMPTY_HEADER; 256];
+        let mut parsed = httparse::Request::new(&mut headers);
+        if !matches!(parsed.parse(rest), Ok(httparse::Status::Complete(_))) {
+            continue;
+        }
+        if parsed.path.map(str::as_bytes) != Some(target) {
+            continue;
+        }
+        let mut names: Vec<String> = parsed
+            .headers
+            .iter()
+            .map(|h| h.name.to_ascii_lowercase())
+            .filter(|n| n != "content-length")
+            .collect();
+        names.sort_unstable();
+        if !names.iter().map(String::as_str).eq(seen.iter().copied()) {
+            continue; // another request's head (pipelined before this one)
+        }
+        let count = |name: &str| {
+            parsed
+                .headers
+                .iter()
+                .filter(|h| h.name.eq_ignore_ascii_case(name))
+                .count()
+        };
+        let (lengths, codings) = (count("content-length"), count("transfer-encoding"));
+        if lengths > 1 || (lengths > 0 && codings > 0) {
+            return true;
+        }
+    }
+    false
+}
+
+/// How many times `needle` (lowercase ASCII) occurs in `hay`, ignoring case.
+fn mentions(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .filter(|w| w.eq_ignore_ascii_case(needle))
+        .count()
 }
 
 /// The `Content-Length` a request declares (hyper has already refused

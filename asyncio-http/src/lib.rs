@@ -57,17 +57,15 @@
 //! | WebSocket message or frame | 16 MiB | close code 1009 |
 //!
 //! Ambiguous framing is refused with `400` and a closed connection: two
-//! different `Content-Length`s, a list or a malformed number, a transfer
+//! `Content-Length`s (equal or not), a list or a malformed number, a transfer
 //! coding other than a final `chunked`, `Transfer-Encoding` in HTTP/1.0,
 //! whitespace before a header's colon, folded headers, and bad chunk sizes
 //! (also when the handler never reads the body: the server reads the rest
-//! before answering). A request with both `Content-Length` and
-//! `Transfer-Encoding: chunked` is framed by the chunked coding alone and
-//! the connection is closed after its response (RFC 9112 section 6.1, which
-//! allows this or a `400`; hyper drops the `Content-Length` before the
-//! application sees it), so bytes smuggled after the body are never read as
-//! a request. A handler that panics is answered `500`; the connection, the
-//! loop and every other request go on.
+//! before answering), and both `Content-Length` and `Transfer-Encoding`, or
+//! the same length twice (hyper would frame the first by its coding and
+//! merge the second; the server re-reads the raw head for these). A
+//! handler that panics is answered `500`; the connection, the loop and
+//! every other request go on.
 //!
 //! HTTP/2 is not offered: hyper's HTTP/2 goes through the `h2` crate, which
 //! needs tokio's I/O traits and tokio-util.

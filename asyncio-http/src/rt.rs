@@ -14,7 +14,7 @@
 //! `unsafe`, and unsafe code stays in the runtime's engine. The copy is
 //! of what one `read` returned, at most 16 KiB.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -37,10 +37,21 @@ pub(crate) struct HyperIo<T> {
 /// after the connection clears it (once a head is complete, and when a
 /// response finishes). Any read while no request runs starts a head, so
 /// this is all the idle and header timeouts need: no clock read per read.
+///
+/// It also keeps the raw bytes read from the head's start until the head
+/// is complete (up to [`HEAD_CAPTURE`]): hyper's parsed view hides two
+/// request-smuggling shapes (it drops a `Content-Length` sent along with a
+/// `Transfer-Encoding`, and merges equal duplicate lengths), so the
+/// connection re-reads the raw head when a request declares its framing.
 #[derive(Default)]
 pub(crate) struct ReadClock {
     pub(crate) head_started: Cell<Option<asyncio::time::Instant>>,
+    pub(crate) head: RefCell<Vec<u8>>,
+    pub(crate) capturing: Cell<bool>,
 }
+
+/// The most raw head bytes kept (the default header limit is 16 KiB).
+pub(crate) const HEAD_CAPTURE: usize = 64 * 1024;
 
 const SCRATCH: usize = 16 * 1024;
 
@@ -80,6 +91,13 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
             if let Some(r) = &this.reads {
                 if r.head_started.get().is_none() {
                     r.head_started.set(Some(asyncio::time::Instant::now()));
+                    r.head.borrow_mut().clear();
+                    r.capturing.set(true);
+                }
+                if r.capturing.get() {
+                    let mut head = r.head.borrow_mut();
+                    let room = HEAD_CAPTURE.saturating_sub(head.len());
+                    head.extend_from_slice(&this.scratch[..n.min(room)]);
                 }
             }
         }
