@@ -78,10 +78,7 @@ impl WebSocket {
             // Fail the WebSocket with the code the error calls for (RFC 6455
             // section 7.4.1), briefly: the peer may be gone.
             if let Some(code) = close_code_for(e) {
-                let frame = CloseFrame {
-                    code,
-                    reason: "".into(),
-                };
+                let frame = close_frame(code, "");
                 let _ = asyncio::timeout(CLOSE_GRACE, self.inner.close(Some(frame))).await;
             }
         }
@@ -109,14 +106,7 @@ impl WebSocket {
     /// # Cancel safety
     /// Not cancel safe: the close frame may be partly written.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WsError> {
-        let frame = CloseFrame {
-            code,
-            reason: reason.to_owned().into(),
-        };
-        match self.inner.close(Some(frame)).await {
-            Ok(()) | Err(WsError::ConnectionClosed) => {}
-            Err(e) => return Err(e),
-        }
+        already_closed_is_ok(self.inner.close(Some(close_frame(code, reason))).await)?;
         let peer_close = async {
             while let Some(r) = self.recv().await {
                 match r {
@@ -182,14 +172,7 @@ impl WsSender {
     /// # Cancel safety
     /// Not cancel safe.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), WsError> {
-        let frame = CloseFrame {
-            code,
-            reason: reason.to_owned().into(),
-        };
-        match self.inner.close(Some(frame)).await {
-            Ok(()) | Err(WsError::ConnectionClosed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        already_closed_is_ok(self.inner.close(Some(close_frame(code, reason))).await)
     }
 }
 
@@ -244,6 +227,21 @@ where
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
             other => return other,
         }
+    }
+}
+
+fn close_frame(code: CloseCode, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.to_owned().into(),
+    }
+}
+
+/// Closing a WebSocket the peer already closed is not an error.
+fn already_closed_is_ok(r: Result<(), WsError>) -> Result<(), WsError> {
+    match r {
+        Err(WsError::ConnectionClosed) => Ok(()),
+        r => r,
     }
 }
 
