@@ -31,11 +31,8 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::mpsc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -44,8 +41,8 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 const BODY: &[u8] = b"Hello, world!";
@@ -194,7 +191,7 @@ async fn serve(stream: TcpStream) {
     let conn = http1::Builder::new()
         .keep_alive(true)
         .header_read_timeout(None)
-        .serve_connection(TokioIo(stream), service_fn(hello));
+        .serve_connection(TokioIo::new(stream), service_fn(hello));
     // Clients going away mid-request (wrk stopping) are not errors here.
     let _ = conn.await;
 }
@@ -205,58 +202,4 @@ async fn hello(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     Ok(response)
-}
-
-/// hyper's I/O traits over a tokio `TcpStream`: what `hyper_util::rt::TokioIo`
-/// does, written out to keep hyper-util out of the tree.
-struct TokioIo(TcpStream);
-
-impl hyper::rt::Read for TokioIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: hyper::rt::ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = {
-            // SAFETY: the slice is handed only to tokio's `ReadBuf`, which
-            // never de-initializes memory, and we advance the cursor by
-            // exactly what tokio reports as filled.
-            let unfilled: &mut [MaybeUninit<u8>] = unsafe { buf.as_mut() };
-            let mut tbuf = ReadBuf::uninit(unfilled);
-            match Pin::new(&mut self.0).poll_read(cx, &mut tbuf) {
-                Poll::Ready(Ok(())) => tbuf.filled().len(),
-                other => return other,
-            }
-        };
-        // SAFETY: tokio's `poll_read` initialized and filled the first `n`
-        // bytes of the unfilled part.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl hyper::rt::Write for TokioIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
 }
