@@ -131,16 +131,7 @@ fn per_core(addr: SocketAddr, workers: usize) {
                         let listener = TcpListener::from_std(std_listener).expect("register listener");
                         ready_tx.send(()).unwrap();
                         drop(ready_tx);
-                        loop {
-                            let stream = match listener.accept().await {
-                                Ok((stream, _)) => stream,
-                                Err(e) => {
-                                    accept_error(e).await;
-                                    continue;
-                                }
-                            };
-                            tokio::spawn(serve(stream));
-                        }
+                        accept_loop(listener).await
                     });
                 })
                 .expect("spawn worker thread")
@@ -166,17 +157,18 @@ fn multi_thread(addr: SocketAddr, workers: usize) {
         let std_listener = bind(addr, false).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         let listener = TcpListener::from_std(std_listener).expect("register listener");
         println!("listening on {addr} (hyper on tokio, multi-thread runtime, {workers} workers)");
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    accept_error(e).await;
-                    continue;
-                }
-            };
-            tokio::spawn(serve(stream));
-        }
+        accept_loop(listener).await
     });
+}
+
+/// Accepts forever, one task per connection on the current runtime.
+async fn accept_loop(listener: TcpListener) -> ! {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => drop(tokio::spawn(serve(stream))),
+            Err(e) => accept_error(e).await,
+        }
+    }
 }
 
 /// Out of file descriptors and the like: say so and back off a little

@@ -434,7 +434,8 @@ impl Core {
             None
         };
         if t.state() & DETACHED != 0 {
-            // SAFETY: complete, on the loop thread.
+            // SAFETY: on the loop thread; the task is complete, and being
+            // detached, nobody has taken (or will take) its output.
             if debugger.is_some() && !cancelled && unsafe { t.output_failed() } {
                 report::debug(&format!(
                     "Task exception was never retrieved: {} (created at {}) panicked and its handle was dropped \
