@@ -6,6 +6,7 @@
 #   bash benches/callgrind.sh                  # every workload and runtime (about a minute)
 #   N1=50000 N2=100000 bash benches/callgrind.sh
 #   WORKLOADS="spawn wake" RUNTIMES="asyncio tokio-ct" bash benches/callgrind.sh
+#   RUNTIMES="asyncio asyncio-debug" bash benches/callgrind.sh   # what debug mode costs
 #
 # Each workload runs alone in a fresh process (the `instructions` bench
 # target, benches/benches/instructions.rs) at two sizes N1 < N2; the

@@ -8,7 +8,7 @@
 //! instructions WORKLOAD N [RUNTIME]
 //!   WORKLOAD  spawn | wake | timer | sleep
 //!   N         the number of operations
-//!   RUNTIME   asyncio (default) | tokio-ct | smol-local
+//!   RUNTIME   asyncio (default) | asyncio-debug | tokio-ct | smol-local
 //! ```
 //!
 //! - `spawn`: spawn N empty tasks, then await each handle in order;
@@ -77,6 +77,10 @@ mod on_asyncio {
     workloads!(asyncio_benches::Asyncio);
 }
 
+mod on_asyncio_debug {
+    workloads!(asyncio_benches::AsyncioDebug);
+}
+
 mod on_tokio_ct {
     workloads!(asyncio_benches::TokioCt);
 }
@@ -94,12 +98,13 @@ const WORKLOADS: [(&str, &str); 4] = [
 ];
 
 /// The runtimes, with their column titles.
-const RUNTIMES: [&str; 3] = ["asyncio", "tokio-ct", "smol-local"];
+const RUNTIMES: [&str; 4] = ["asyncio", "asyncio-debug", "tokio-ct", "smol-local"];
 
 /// Runs `workload` at size `n` on `runtime`; `None` if either is unknown.
 fn run(runtime: &str, workload: &str, n: usize) -> Option<Duration> {
     match runtime {
         "asyncio" => on_asyncio::run(workload, n),
+        "asyncio-debug" => on_asyncio_debug::run(workload, n),
         "tokio-ct" => on_tokio_ct::run(workload, n),
         "smol-local" => on_smol_local::run(workload, n),
         _ => None,

@@ -676,20 +676,29 @@ pub trait Runtime {
     fn block_on<F: Future>(&mut self, future: F) -> F::Output;
 }
 
-/// asyncio's single-threaded loop (`asyncio::Runner`).
-pub struct Asyncio {
+/// asyncio's single-threaded loop (`asyncio::Runner`), with debug mode
+/// `DEBUG` (whatever `ASYNCIO_DEBUG` says): [`Asyncio`] or [`AsyncioDebug`].
+pub struct AsyncioLoop<const DEBUG: bool> {
     runner: asyncio::Runner,
 }
 
-impl Runtime for Asyncio {
-    const NAME: &'static str = "asyncio";
+/// asyncio's loop as users run it: debug mode off.
+pub type Asyncio = AsyncioLoop<false>;
+
+/// asyncio's loop in debug mode, with a slow-callback threshold no poll
+/// reaches (the bookkeeping is measured, not reports).
+pub type AsyncioDebug = AsyncioLoop<true>;
+
+impl<const DEBUG: bool> Runtime for AsyncioLoop<DEBUG> {
+    const NAME: &'static str = if DEBUG { "asyncio-debug" } else { "asyncio" };
 
     fn new() -> Self {
-        // Debug mode off whatever ASYNCIO_DEBUG says; create the loop now so
-        // that its construction is not timed.
-        let mut runner = asyncio::Runner::new().debug(false);
+        // Create the loop now so that its construction is not timed.
+        let mut runner = asyncio::Runner::new()
+            .debug(DEBUG)
+            .slow_callback_duration(Duration::from_secs(3600));
         let _ = runner.get_loop();
-        Asyncio { runner }
+        AsyncioLoop { runner }
     }
 
     fn block_on<F: Future>(&mut self, future: F) -> F::Output {
@@ -697,13 +706,13 @@ impl Runtime for Asyncio {
     }
 }
 
-impl Drop for Asyncio {
+impl<const DEBUG: bool> Drop for AsyncioLoop<DEBUG> {
     fn drop(&mut self) {
         self.runner.close();
     }
 }
 
-impl Asyncio {
+impl<const DEBUG: bool> AsyncioLoop<DEBUG> {
     /// `asyncio::create_task`.
     #[inline]
     pub fn spawn<F: Future + 'static>(f: F) -> Unwrap<asyncio::Task<F::Output>> {

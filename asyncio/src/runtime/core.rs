@@ -33,7 +33,7 @@ use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
 use super::task::{
-    schedule_local, spawn_raw, waker_ref, JoinHandle, Meta, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
+    schedule_local, spawn_raw, waker_ref, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
     DETACHED, NOTIFIED, RUNNING, SCHEDULED,
 };
 use super::timer::{TimerAction, TimerKey, Wheel};
@@ -162,17 +162,20 @@ impl Core {
         assert!(!self.closed.get(), "create_task() called on a closed event loop");
         let id = self.next_id();
         // SAFETY: forwarded from the caller.
-        let meta = match &*self.debugger.borrow() {
+        let debugger = self.debugger.borrow();
+        let (name, record) = match &*debugger {
             Some(d) => {
                 let parent = self.current.get().map(|p| p.header().id);
-                let meta = Meta::new(name, Some(d.record(id, location, parent)));
-                d.spawned(meta.clone());
-                Some(meta)
+                (None, Some(d.record(id, name, location, parent)))
             }
-            None => name.map(|n| Meta::new(Some(n), None)),
+            None => (name.map(Box::new), None),
         };
         // SAFETY: forwarded from the caller.
-        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, meta) };
+        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, name, record) };
+        if let Some(d) = &*debugger {
+            d.spawned(t);
+        }
+        drop(debugger);
         self.tasks.borrow_mut().push_back(t);
         t.set(SCHEDULED);
         self.push_ready(Ready::Task(t));
@@ -379,11 +382,9 @@ impl Core {
             // SAFETY: on the loop thread; live and not complete.
             let done = unsafe { t.poll(&mut cx) };
             let took_ns = d.end(start);
-            t.with_meta(|m| {
-                if let Some(r) = m.and_then(|m| m.debug.as_ref()) {
-                    r.polled(took_ns);
-                }
-            });
+            if let Some(r) = t.record() {
+                r.polled(took_ns);
+            }
             let took = Duration::from_nanos(took_ns);
             if took >= self.slow_callback.get() {
                 report::debug(&format!(
@@ -447,15 +448,21 @@ impl Core {
             // SAFETY: complete, on the loop thread; nobody can read it.
             unsafe { t.drop_output() };
         }
-        if let Some(d) = debugger {
-            if let Some(meta) = t.meta().filter(|m| m.debug.is_some()) {
-                d.finished(meta);
-            }
-        }
         if let Some(w) = t.header().join_waker.take() {
             w.wake();
         }
-        if t.state() & SCHEDULED == 0 {
+        // The loop's reference, unless a ready-queue entry releases it
+        // (a task cancelled by `close` while queued).
+        let mut loop_ref = t.state() & SCHEDULED == 0;
+        if let Some(d) = debugger {
+            if let Some(r) = t.record() {
+                // SAFETY: with `loop_ref`, the loop's reference is handed
+                // over, and not released below.
+                unsafe { d.finished(t, r, loop_ref) };
+                loop_ref = false;
+            }
+        }
+        if loop_ref {
             // SAFETY: the loop's reference, released once, here.
             unsafe { t.dec_ref() };
         }
@@ -624,11 +631,8 @@ impl Core {
         }
         let _enter = context::enter(self);
         if let Some(d) = &*self.debugger.borrow() {
-            let pending: Vec<_> = self
-                .all_tasks()
-                .iter()
-                .filter_map(|t| t.meta().filter(|m| m.debug.is_some()))
-                .collect();
+            let all = self.all_tasks();
+            let pending: Vec<_> = all.iter().filter_map(RawTask::record).collect();
             d.report_pending(&pending);
         }
         loop {

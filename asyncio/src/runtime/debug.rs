@@ -5,11 +5,14 @@
 //! Everything here exists only for a loop in debug mode; a loop not in
 //! debug mode pays one predictable branch per poll. In debug mode the costs
 //! are kept off the per-poll path:
-//! - each task's record (`TaskRecord`: creation site, parent, TaskGroup,
-//!   age, poll count, busy time) is allocated once at spawn; the task's own
-//!   metadata points at it, so a poll updates its counters without a lock;
+//! - each task's record (`TaskRecord`: name, creation site, parent,
+//!   TaskGroup, age, poll count, busy time) lives in the task's own
+//!   allocation, just before its header (`task/cell.rs`): no allocation of
+//!   its own, and a poll updates its counters without a lock;
 //! - records reach the shared table (read by dumps from other threads)
-//!   in batches, once per loop turn, under one lock;
+//!   in batches, once per loop turn, under one lock; a task leaves the
+//!   table, under that lock, when it completes, which is before its
+//!   allocation can be freed: whatever a dump finds in the table is alive;
 //! - a poll reads the clock once (its start is the previous poll's end
 //!   within a turn), and that clock is the coarse monotonic one (a few ns
 //!   to read, millisecond resolution): a poll's time is exact to a few ms,
@@ -26,6 +29,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::num::NonZeroU64;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -33,16 +37,20 @@ use std::thread::Thread;
 use std::time::Duration;
 
 use super::report;
-use super::task::Meta;
+use super::task::{Name, RawTask};
 use crate::task::TaskId;
 
-/// One task, as debug mode knows it: part of the task's [`Meta`] (whose
-/// name it shares). Written by the loop thread only.
+/// One task, as debug mode knows it: stored in the task's allocation
+/// (`task/cell.rs`). Written by the loop thread only; read by dumps from
+/// any thread while the task is in the shared table.
 pub(crate) struct TaskRecord {
     id: TaskId,
+    name: Mutex<Option<Name>>,
     site: &'static Location<'static>,
-    parent: Option<TaskId>,
-    group: Option<u64>,
+    /// The creating task's id (ids start at 1).
+    parent: Option<NonZeroU64>,
+    /// The TaskGroup's id (ids start at 1).
+    group: Option<NonZeroU64>,
     /// Coarse clock, ns.
     created: u64,
     polls: AtomicU64,
@@ -59,12 +67,49 @@ impl TaskRecord {
         let busy = self.busy_ns.load(Ordering::Relaxed) + took_ns;
         self.busy_ns.store(busy, Ordering::Relaxed);
     }
+
+    /// The name the task was given, if any.
+    pub(crate) fn name(&self) -> Option<Box<str>> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).as_deref().cloned()
+    }
+
+    pub(crate) fn set_name(&self, name: Box<str>) {
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(name));
+    }
+
+    fn parent(&self) -> Option<TaskId> {
+        self.parent.map(|p| TaskId(p.get()))
+    }
+
+    /// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
+    fn name_or_id(&self) -> String {
+        match self.name() {
+            Some(n) => format!("Task-{} '{n}'", self.id),
+            None => format!("Task-{}", self.id),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} (created at {})", self.name_or_id(), self.site)
+    }
 }
 
-/// The record of a task's metadata (present for every task spawned while
-/// debug mode is on).
-fn rec(meta: &Meta) -> &TaskRecord {
-    meta.debug.as_ref().expect("debug records hold metadata with a record")
+/// A task in the shared table.
+#[derive(Clone, Copy)]
+struct Published(RawTask);
+
+// SAFETY: other threads reach a published task only through the table's
+// lock, and only its record (`Published::record`), whose mutable parts are
+// atomics and a mutex. The loop removes a task from the table, under the
+// lock, when it completes, before its allocation can be freed (the loop's
+// own reference is released after that), and clears the table when debug
+// mode ends: no entry outlives its task.
+unsafe impl Send for Published {}
+
+impl Published {
+    fn record(&self) -> &TaskRecord {
+        self.0.record().expect("only traced tasks are published")
+    }
 }
 
 /// The part shared with the watchdog and other threads.
@@ -88,36 +133,47 @@ pub(crate) struct Watch {
     watchdog: Mutex<Option<Thread>>,
 }
 
-/// The published records: a slab (a record knows its slot).
+/// The published tasks: a slab (a record knows its slot).
 #[derive(Default)]
 struct Table {
-    slots: Vec<Option<Arc<Meta>>>,
+    slots: Vec<Option<Published>>,
     free: Vec<usize>,
 }
 
 impl Table {
-    fn insert(&mut self, r: Arc<Meta>) {
+    fn insert(&mut self, t: RawTask) {
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        rec(&r).slot.store(slot, Ordering::Relaxed);
+        let t = Published(t);
+        t.record().slot.store(slot, Ordering::Relaxed);
         if slot == self.slots.len() {
-            self.slots.push(Some(r));
+            self.slots.push(Some(t));
         } else {
-            self.slots[slot] = Some(r);
+            self.slots[slot] = Some(t);
         }
     }
 
-    fn remove(&mut self, r: &Meta) {
-        let slot = rec(r).slot.load(Ordering::Relaxed);
+    /// Removes `t` if it is here (a task published by an earlier debug
+    /// session is not).
+    fn remove(&mut self, t: RawTask, r: &TaskRecord) {
+        let slot = r.slot.swap(usize::MAX, Ordering::Relaxed);
         if let Some(s) = self.slots.get_mut(slot) {
-            if s.as_ref().is_some_and(|x| rec(x).id == rec(r).id) {
+            if s.is_some_and(|x| x.0 == t) {
                 *s = None;
                 self.free.push(slot);
             }
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Arc<Meta>> {
-        self.slots.iter().flatten()
+    /// Empties the table, marking every record unpublished.
+    fn clear(&mut self) {
+        for t in self.slots.drain(..).flatten() {
+            t.record().slot.store(usize::MAX, Ordering::Relaxed);
+        }
+        self.free.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &TaskRecord> {
+        self.slots.iter().flatten().map(Published::record)
     }
 
     fn len(&self) -> usize {
@@ -128,9 +184,15 @@ impl Table {
 /// The coarse monotonic clock, in ns: a few ns to read, resolution of the
 /// kernel's tick (1–4 ms).
 pub(crate) fn coarse_now() -> u64 {
+    // Through libc, whose vDSO lookup valgrind understands (rustix's own
+    // faults under valgrind: bytecodealliance/rustix#1559).
     #[cfg(target_os = "linux")]
     {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `t` is a valid, writable timespec for the call's duration,
+        // and CLOCK_MONOTONIC_COARSE exists on every Linux this builds for;
+        // on failure `t` stays zero, which callers read as "no time yet".
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
         t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
     }
     #[cfg(not(target_os = "linux"))]
@@ -140,17 +202,21 @@ pub(crate) fn coarse_now() -> u64 {
     }
 }
 
+/// How many completed tasks (and their memory) wait at most for the next
+/// publication.
+const REMOVAL_BATCH: usize = 256;
+
 /// Every live debug-mode loop, for `dump_all`.
 static WATCHES: Mutex<Vec<Weak<Watch>>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// The TaskGroup a task being spawned right now belongs to.
-    static SPAWN_GROUP: Cell<Option<u64>> = const { Cell::new(None) };
+    static SPAWN_GROUP: Cell<Option<NonZeroU64>> = const { Cell::new(None) };
 }
 
 /// Runs `f` with spawns attributed to TaskGroup `group`.
 pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
-    let old = SPAWN_GROUP.with(|g| g.replace(Some(group)));
+    let old = SPAWN_GROUP.with(|g| g.replace(NonZeroU64::new(group)));
     let r = f();
     SPAWN_GROUP.with(|g| g.set(old));
     r
@@ -160,8 +226,13 @@ pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
 /// yet published, and the clock reading the next poll can start from.
 pub(crate) struct Debugger {
     watch: Arc<Watch>,
-    added: RefCell<Vec<Arc<Meta>>>,
-    removed: RefCell<Vec<Arc<Meta>>>,
+    /// Tasks spawned since the last publication (all alive: a task is
+    /// published before it is first polled, and `finished` publishes any
+    /// that complete unpolled).
+    added: RefCell<Vec<RawTask>>,
+    /// Tasks completed since the last publication, each with the loop's
+    /// reference (`finished`).
+    removed: RefCell<Vec<RawTask>>,
     /// The previous poll's end within this turn (0: read the clock).
     clock: Cell<u64>,
     /// The running poll's start: the creation time of tasks it spawns.
@@ -216,16 +287,23 @@ impl Debugger {
     }
 
     /// The record of a task being created (`parent`: the task creating it),
-    /// for its metadata.
-    pub(crate) fn record(&self, id: TaskId, site: &'static Location<'static>, parent: Option<TaskId>) -> TaskRecord {
+    /// to be stored with it.
+    pub(crate) fn record(
+        &self,
+        id: TaskId,
+        name: Option<Box<str>>,
+        site: &'static Location<'static>,
+        parent: Option<TaskId>,
+    ) -> TaskRecord {
         let created = match self.poll_start.get() {
             0 => coarse_now(),
             t => t,
         };
         TaskRecord {
             id,
+            name: Mutex::new(name.map(Box::new)),
             site,
-            parent,
+            parent: parent.and_then(|p| NonZeroU64::new(p.0)),
             group: SPAWN_GROUP.with(Cell::get),
             created,
             polls: AtomicU64::new(0),
@@ -234,14 +312,36 @@ impl Debugger {
         }
     }
 
-    /// A task was created, with `meta` holding its record.
-    pub(crate) fn spawned(&self, meta: Arc<Meta>) {
-        self.added.borrow_mut().push(meta);
+    /// A task was created with a record.
+    pub(crate) fn spawned(&self, t: RawTask) {
+        self.added.borrow_mut().push(t);
     }
 
-    /// A task completed.
-    pub(crate) fn finished(&self, meta: Arc<Meta>) {
-        self.removed.borrow_mut().push(meta);
+    /// A task with a record completed. It must leave the table before its
+    /// allocation can be freed: with `loop_ref` the caller hands over the
+    /// loop's reference to the task, and the task leaves the table with
+    /// the next publication, which then releases that reference (one lock
+    /// per batch, not per task); without, it leaves the table now.
+    ///
+    /// # Safety
+    /// With `loop_ref`, the caller owns a reference to `t` and gives it up.
+    pub(crate) unsafe fn finished(&self, t: RawTask, r: &TaskRecord, loop_ref: bool) {
+        if loop_ref {
+            let mut removed = self.removed.borrow_mut();
+            removed.push(t);
+            let full = removed.len() >= REMOVAL_BATCH;
+            drop(removed);
+            if full {
+                self.publish();
+            }
+            return;
+        }
+        if r.slot.load(Ordering::Relaxed) == usize::MAX {
+            // Completed without a poll (cancelled first): it may still be
+            // in `added`, which must hold live tasks only.
+            self.publish();
+        }
+        self.watch.tasks().remove(t, r);
     }
 
     /// A poll of task `id` or, for `id` 0, a callback starts; returns its
@@ -249,7 +349,7 @@ impl Debugger {
     /// first, so the watchdog can name whichever task this is.
     pub(crate) fn begin(&self, id: u64) -> u64 {
         if !self.added.borrow().is_empty() {
-            self.turn_ends_keep_clock();
+            self.publish();
         }
         let now = match self.clock.replace(0) {
             0 => coarse_now(),
@@ -278,36 +378,50 @@ impl Debugger {
     /// next turn's first poll from a fresh clock reading.
     pub(crate) fn turn_ends(&self) {
         self.clock.set(0);
-        self.turn_ends_keep_clock();
+        self.publish();
     }
 
-    /// Publishes the records and removals not yet published.
-    fn turn_ends_keep_clock(&self) {
+    /// Publishes the tasks spawned since the last publication.
+    /// Publishes the tasks spawned since the last publication, and takes
+    /// the tasks completed since then out of the table, releasing the
+    /// references `finished` was handed.
+    fn publish(&self) {
         let mut added = self.added.borrow_mut();
         let mut removed = self.removed.borrow_mut();
         if added.is_empty() && removed.is_empty() {
             return;
         }
         let mut tasks = self.watch.tasks();
-        for r in added.drain(..) {
-            tasks.insert(r);
+        for t in added.drain(..) {
+            tasks.insert(t);
         }
-        for r in removed.drain(..) {
-            tasks.remove(&r);
+        for &t in removed.iter() {
+            if let Some(r) = t.record() {
+                tasks.remove(t, r);
+            }
+        }
+        drop(tasks);
+        drop(added);
+        let done = std::mem::take(&mut *removed);
+        drop(removed);
+        for t in done {
+            // SAFETY: `finished` was handed this reference, and it is
+            // released once: the batch was taken out above. No longer in the
+            // table, the task may be freed.
+            unsafe { t.dec_ref() };
         }
     }
 
     /// Reports the tasks still pending as the loop closes (asyncio's "Task
     /// was destroyed but it is pending!"): the first 50 one by one, then
     /// how many more.
-    pub(crate) fn report_pending(&self, pending: &[Arc<Meta>]) {
+    pub(crate) fn report_pending(&self, pending: &[&TaskRecord]) {
         const SHOWN: usize = 50;
         let now = coarse_now();
-        for meta in pending.iter().take(SHOWN) {
-            let r = rec(meta);
+        for r in pending.iter().take(SHOWN) {
             report::debug(&format!(
                 "Task was destroyed but it is pending: {} (age {:.3} s, {} polls); cancelling it",
-                describe(meta),
+                r.describe(),
                 now.saturating_sub(r.created) as f64 / 1e9,
                 r.polls.load(Ordering::Relaxed)
             ));
@@ -326,9 +440,11 @@ impl Debugger {
         self.watch.dump()
     }
 
-    /// Stops the watchdog.
+    /// Stops the watchdog, and empties the table: the tasks in it may
+    /// outlive debug mode, the table (held by dumps) may outlive the loop.
     pub(crate) fn close(&self) {
-        self.turn_ends();
+        self.publish();
+        self.watch.tasks().clear();
         self.watch.closed.store(true, Ordering::Release);
         // No capture may signal this thread once it goes on from here.
         #[cfg(target_os = "linux")]
@@ -339,6 +455,15 @@ impl Debugger {
     }
 }
 
+impl Drop for Debugger {
+    fn drop(&mut self) {
+        // Normally done by `close`; a loop dropped without closing must not
+        // leave entries that outlive their tasks, or references, either.
+        self.publish();
+        self.watch.tasks().clear();
+    }
+}
+
 impl Watch {
     fn tasks(&self) -> MutexGuard<'_, Table> {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner())
@@ -346,8 +471,8 @@ impl Watch {
 
     /// How reports name the running task `id` (published by `begin`).
     fn describe_running(&self, id: u64) -> String {
-        match self.tasks().iter().find(|m| rec(m).id.0 == id) {
-            Some(meta) => describe(meta),
+        match self.tasks().iter().find(|r| r.id.0 == id) {
+            Some(r) => r.describe(),
             None => format!("Task-{id}"),
         }
     }
@@ -366,36 +491,35 @@ impl Watch {
             tasks.len(),
             if running == Some(0) { ", running a callback" } else { "" }
         );
-        let live: HashMap<TaskId, &Meta> = tasks.iter().map(|m| (rec(m).id, &**m)).collect();
-        let mut children: HashMap<Option<TaskId>, Vec<&Meta>> = HashMap::new();
-        for meta in live.values() {
+        let live: HashMap<TaskId, &TaskRecord> = tasks.iter().map(|r| (r.id, r)).collect();
+        let mut children: HashMap<Option<TaskId>, Vec<&TaskRecord>> = HashMap::new();
+        for r in live.values() {
             // A parent that finished: show the child at the top level.
-            let parent = rec(meta).parent.filter(|p| live.contains_key(p));
-            children.entry(parent).or_default().push(meta);
+            let parent = r.parent().filter(|p| live.contains_key(p));
+            children.entry(parent).or_default().push(r);
         }
         for list in children.values_mut() {
-            list.sort_by_key(|m| (rec(m).created, rec(m).id.0));
+            list.sort_by_key(|r| (r.created, r.id.0));
         }
         // Depth-first, children in creation order.
         fn walk(
             out: &mut String,
-            children: &HashMap<Option<TaskId>, Vec<&Meta>>,
+            children: &HashMap<Option<TaskId>, Vec<&TaskRecord>>,
             parent: Option<TaskId>,
             prefix: &str,
             now: u64,
             running: Option<u64>,
         ) {
             let Some(list) = children.get(&parent) else { return };
-            for (i, meta) in list.iter().enumerate() {
+            for (i, r) in list.iter().enumerate() {
                 let last = i + 1 == list.len();
-                let r = rec(meta);
                 let state = if running == Some(r.id.0) { "running" } else { "waiting" };
                 let group = r.group.map(|g| format!(" in TaskGroup-{g}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{prefix}{} {} [{state}]{group} created at {}, age {:.3} s, {} polls, busy {:.3} ms",
                     if last { "└──" } else { "├──" },
-                    name_of(meta),
+                    r.name_or_id(),
                     r.site,
                     now.saturating_sub(r.created) as f64 / 1e9,
                     r.polls.load(Ordering::Relaxed),
@@ -408,19 +532,6 @@ impl Watch {
         walk(&mut out, &children, None, "", now, running);
         out
     }
-}
-
-/// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
-fn name_of(meta: &Meta) -> String {
-    let id = rec(meta).id;
-    match meta.name() {
-        Some(n) => format!("Task-{id} '{n}'"),
-        None => format!("Task-{id}"),
-    }
-}
-
-fn describe(meta: &Meta) -> String {
-    format!("{} (created at {})", name_of(meta), rec(meta).site)
 }
 
 /// Dumps every live debug-mode loop in the process.

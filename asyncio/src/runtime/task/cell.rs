@@ -4,7 +4,21 @@
 //! header is a pointer to the cell. The stage moves one way:
 //! `Running(F)` → `Finished(Result<F::Output, TaskError>)` → `Consumed`.
 //! The future is pinned inside the cell and is dropped in place, never moved.
+//!
+//! A task spawned in debug mode also carries its [`TaskRecord`] in the same
+//! allocation, placed immediately *before* the header:
+//!
+//! ```text
+//! [ padding | TaskRecord | Header, stage ]
+//!                        ^ every pointer to the task points here
+//! ```
+//!
+//! so that the record is found from the header alone, at a fixed negative
+//! offset whatever the future's type (`record_of`), and the task costs one
+//! allocation in debug mode as it does without. Such cells have their own
+//! vtable (`traced: true`), whose `dealloc` knows the larger layout.
 
+use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -14,7 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{Header, RawTask, Vtable};
+use super::{Header, Name, RawTask, Vtable};
+use crate::runtime::debug::TaskRecord;
 use crate::runtime::remote::Shared;
 use crate::task::{TaskError, TaskId};
 
@@ -40,7 +55,42 @@ impl<F: Future> VtableFor<F> {
         drop_output: drop_output::<F>,
         dealloc: dealloc::<F>,
         output_failed: output_failed::<F>,
+        traced: false,
     };
+
+    /// The vtable of a cell with a record before it.
+    const TRACED_VTABLE: Vtable = Vtable {
+        dealloc: dealloc_traced::<F>,
+        traced: true,
+        ..Self::VTABLE
+    };
+
+    /// Where the cell starts in a traced allocation (the record ends there),
+    /// and that allocation's layout.
+    const TRACED: (usize, Layout) = traced_layout(Layout::new::<TaskCell<F>>());
+}
+
+/// The layout of a record followed by a cell of layout `cell`: the record
+/// ends exactly where the cell starts, and the padding comes first.
+const fn traced_layout(cell: Layout) -> (usize, Layout) {
+    let record = Layout::new::<TaskRecord>();
+    // The header (pointers, a u32) already needs 8-byte alignment, as much
+    // as the record's u64s; a record size that is a multiple of the cell's
+    // alignment leaves the record aligned too.
+    assert!(record.align() <= cell.align());
+    let offset = record.size().next_multiple_of(cell.align());
+    let Ok(layout) = Layout::from_size_align(offset + cell.size(), cell.align()) else {
+        panic!("task too large");
+    };
+    (offset, layout)
+}
+
+/// The record of a traced task, from its header.
+///
+/// Only the address is computed here; it is a record only for a cell made
+/// with a record (`vtable.traced`).
+pub(crate) fn record_of(ptr: NonNull<Header>) -> *const TaskRecord {
+    ptr.as_ptr().cast::<u8>().wrapping_sub(size_of::<TaskRecord>()).cast()
 }
 
 /// Allocates a task cell holding `future`, with two references: the loop's
@@ -50,16 +100,18 @@ impl<F: Future> VtableFor<F> {
 /// `future` (and its output) must stay valid until the loop drops them: for
 /// `'static` futures that is always true; `run` also spawns its borrowed main
 /// future and guarantees that future is dropped before `run` returns.
+#[inline]
 pub(crate) unsafe fn spawn_raw<F: Future>(
     future: F,
     shared: Arc<Shared>,
     id: TaskId,
     location: &'static Location<'static>,
-    meta: Option<Arc<super::Meta>>,
+    name: Option<Name>,
+    record: Option<TaskRecord>,
 ) -> RawTask {
-    let cell = Box::new(TaskCell {
+    let cell = |vtable: &'static Vtable, name: Option<Name>, shared: Arc<Shared>| TaskCell {
         header: Header {
-            vtable: &VtableFor::<F>::VTABLE,
+            vtable,
             refs: AtomicU32::new(2),
             state: Cell::new(0),
             remote_queued: AtomicBool::new(false),
@@ -68,12 +120,40 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
             join_waker: Cell::new(None),
             prev: Cell::new(None),
             next: Cell::new(None),
-            meta: Cell::new(meta),
+            name: Cell::new(name),
             location,
         },
         stage: UnsafeCell::new(Stage::Running(future)),
-    });
-    RawTask(NonNull::from(Box::leak(cell)).cast())
+    };
+    let Some(record) = record else {
+        // The common case: one Box, the cell built in place.
+        let cell = Box::new(cell(&VtableFor::<F>::VTABLE, name, shared));
+        return RawTask(NonNull::from(Box::leak(cell)).cast());
+    };
+    traced(cell(&VtableFor::<F>::TRACED_VTABLE, name, shared), record)
+}
+
+/// `spawn_raw`'s debug-mode allocation: the record, then `cell`.
+#[cold]
+#[inline(never)]
+fn traced<F: Future>(cell: TaskCell<F>, record: TaskRecord) -> RawTask {
+    let (offset, layout) = VtableFor::<F>::TRACED;
+    // SAFETY: the layout has a non-zero size (it holds a header).
+    let base = unsafe { std::alloc::alloc(layout) };
+    if base.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `base` is a fresh allocation of `layout`: the cell fits at
+    // `offset` (aligned: `offset` is a multiple of the cell's alignment,
+    // which the layout has), and the record right before it (aligned:
+    // `traced_layout`); `record_of` finds it there again.
+    unsafe {
+        let header = base.add(offset);
+        header.cast::<TaskCell<F>>().write(cell);
+        let header = NonNull::new_unchecked(header).cast::<Header>();
+        record_of(header).cast_mut().write(record);
+        RawTask(header)
+    }
 }
 
 /// # Safety
@@ -220,6 +300,27 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
         Stage::Consumed
     ));
     drop(cell);
+}
+
+/// `dealloc` for a cell with a record before it.
+///
+/// # Safety
+/// As `dealloc`, for a cell made by `spawn_raw` with a record.
+unsafe fn dealloc_traced<F: Future>(ptr: NonNull<Header>) {
+    let (offset, layout) = VtableFor::<F>::TRACED;
+    // SAFETY: called once, with the last reference, on the allocation
+    // `spawn_raw` made with this layout: the cell at `offset` and the record
+    // before it are initialized and dropped exactly once here (the stage is
+    // empty, so whichever thread this is may drop them).
+    unsafe {
+        debug_assert!(matches!(
+            &*ptr.cast::<TaskCell<F>>().as_ref().stage.get(),
+            Stage::Consumed
+        ));
+        std::ptr::drop_in_place(ptr.cast::<TaskCell<F>>().as_ptr());
+        std::ptr::drop_in_place(record_of(ptr).cast_mut());
+        std::alloc::dealloc(ptr.as_ptr().cast::<u8>().sub(offset), layout);
+    }
 }
 
 /// Lets `RawTask` reach `read_output` with a typed destination.

@@ -31,6 +31,11 @@
 //! `close` while queued, is handled by [`Core::close`](super::core::Core): the
 //! loop's reference is then released by the queue drain.)
 //!
+//! In debug mode the loop's reference outlives completion a little: it is
+//! handed to the debugger, which releases it once the task is out of the
+//! table other threads dump from (at the end of the loop turn, or after a
+//! batch of completions), so a dump never reads a freed record.
+//!
 //! ## Who may free the allocation
 //!
 //! The future and the output may be `!Send`, so they are dropped on the loop
@@ -40,7 +45,9 @@
 //! name, an empty stage) is `Send`, so whichever thread drops the last
 //! reference may free the memory. A pending task is always referenced by its
 //! loop, so a foreign thread can never drop the last reference to a task whose
-//! future is still alive.
+//! future is still alive. A task spawned in debug mode also carries its debug
+//! record in the same allocation (before the header, see `cell.rs`): a name,
+//! counters and immutable facts, all `Send`.
 //!
 //! ## State bits (loop thread only)
 //!
@@ -70,6 +77,8 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+
+use crate::runtime::debug::TaskRecord;
 use std::task::{Context, Waker};
 
 use super::remote::Shared;
@@ -104,35 +113,13 @@ pub(crate) struct Vtable {
     /// Whether the stored output is an error (panic, cancellation, or a
     /// `Result::Err` written by the task); used by debug reports.
     pub(crate) output_failed: unsafe fn(NonNull<Header>) -> bool,
+    /// Whether the allocation carries a debug-mode [`TaskRecord`] just before
+    /// the header (tasks spawned while debug mode is on; see `cell.rs`).
+    pub(crate) traced: bool,
 }
 
-/// Rarely-read facts about a task, kept out of the hot lines: its name, and
-/// in debug mode its record. One allocation, shared (in debug mode) with
-/// the table that dumps read from other threads, hence the `Arc` and the
-/// lock around the name.
-pub(crate) struct Meta {
-    name: std::sync::Mutex<Option<Box<str>>>,
-    /// Debug mode's record of the task (only in debug mode).
-    pub(crate) debug: Option<crate::runtime::debug::TaskRecord>,
-}
-
-impl Meta {
-    pub(crate) fn new(name: Option<Box<str>>, debug: Option<crate::runtime::debug::TaskRecord>) -> Arc<Meta> {
-        Arc::new(Meta {
-            name: std::sync::Mutex::new(name),
-            debug,
-        })
-    }
-
-    /// The name the task was given, if any.
-    pub(crate) fn name(&self) -> Option<Box<str>> {
-        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set_name(&self, name: Box<str>) {
-        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = Some(name);
-    }
-}
+/// A task's name, boxed twice so that the header spends one word on it.
+pub(crate) type Name = Box<Box<str>>;
 
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
 /// count, state and remote flag share one word).
@@ -148,7 +135,9 @@ pub(crate) struct Header {
     pub(crate) join_waker: Cell<Option<Waker>>,
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
-    pub(crate) meta: Cell<Option<Arc<Meta>>>,
+    /// The name given to a task without a debug record (a traced task's
+    /// name lives in its record, where dumps can read it).
+    pub(crate) name: Cell<Option<Name>>,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -243,9 +232,21 @@ impl RawTask {
         unsafe { (self.header().vtable.output_failed)(self.0) }
     }
 
+    /// The name the task was given, if any (loop thread).
+    fn given_name(&self) -> Option<Box<str>> {
+        if let Some(r) = self.record() {
+            return r.name();
+        }
+        let h = self.header();
+        let name = h.name.take();
+        let out = name.as_deref().cloned();
+        h.name.set(name);
+        out
+    }
+
     /// The task's name: the one it was given, or `Task-<id>`.
     pub(crate) fn name(&self) -> String {
-        match self.with_meta(|m| m.and_then(Meta::name)) {
+        match self.given_name() {
             Some(n) => n.into(),
             None => format!("Task-{}", self.header().id.0),
         }
@@ -255,40 +256,31 @@ impl RawTask {
     /// reports name a task.
     pub(crate) fn debug_name(&self) -> String {
         let id = self.header().id;
-        match self.with_meta(|m| m.and_then(Meta::name)) {
+        match self.given_name() {
             Some(n) => format!("Task-{id} '{n}'"),
             None => format!("Task-{id}"),
         }
     }
 
-    /// Names the task (creating its metadata if it has none).
+    /// Names the task (loop thread).
     pub(crate) fn set_name(&self, name: Box<str>) {
-        let h = self.header();
-        match h.meta.take() {
-            Some(m) => {
-                m.set_name(name);
-                h.meta.set(Some(m));
-            }
-            None => h.meta.set(Some(Meta::new(Some(name), None))),
+        match self.record() {
+            Some(r) => r.set_name(name),
+            None => self.header().name.set(Some(Box::new(name))),
         }
     }
 
-    /// Reads the task's metadata, if it has any, through `f`.
-    pub(crate) fn with_meta<R>(&self, f: impl FnOnce(Option<&Meta>) -> R) -> R {
-        let h = self.header();
-        let meta = h.meta.take();
-        let r = f(meta.as_deref());
-        h.meta.set(meta);
-        r
-    }
-
-    /// The task's metadata, shared.
-    pub(crate) fn meta(&self) -> Option<Arc<Meta>> {
-        let h = self.header();
-        let meta = h.meta.take();
-        let out = meta.clone();
-        h.meta.set(meta);
-        out
+    /// The task's debug-mode record, if it was spawned in debug mode.
+    pub(crate) fn record(&self) -> Option<&TaskRecord> {
+        if !self.header().vtable.traced {
+            return None;
+        }
+        // SAFETY: a traced cell is allocated with its record immediately
+        // before the header (`cell::spawn_raw`), initialized there and
+        // dropped only by `dealloc`; the task is alive while this RawTask is
+        // used (module notes), and the record is only read through `&`
+        // (its mutable parts are atomics and a mutex).
+        Some(unsafe { &*cell::record_of(self.0) })
     }
 }
 
@@ -319,5 +311,7 @@ mod tests {
     fn header_stays_small() {
         assert_eq!(std::mem::size_of::<super::Header>(), 80);
         assert_eq!(std::mem::size_of::<crate::TaskError>(), 24);
+        // Debug mode's per-task record, stored with the task.
+        assert_eq!(std::mem::size_of::<crate::runtime::debug::TaskRecord>(), 80);
     }
 }
