@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per operation (spawn, wake, timer, sleep) under asyncio, tokio's
+# Instructions per operation (spawn, wake, timer, sleep, gather) under asyncio, tokio's
 # current-thread runtime and smol's LocalExecutor, counted by callgrind:
 # repeatable where wall times on a shared machine are not.
 #
@@ -64,6 +64,7 @@ unit() {
     spawn | sleep) echo task ;;
     wake) echo yield ;;
     timer) echo timeout ;;
+    gather) echo future ;;
     *) echo op ;;
     esac
 }

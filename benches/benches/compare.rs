@@ -569,7 +569,7 @@ fn main() {
                  only zip), so all four peer columns run the same runtime-neutral join_all from src/lib.rs (a Vec of \
                  futures all polled on every wake with the parent's waker, as futures::future::join_all does up to 30 \
                  futures): they measure that combinator, not the runtime. asyncio::gather gives each child a waker of \
-                 its own (one Arc per child, a mutex-guarded ready list), which costs more here but keeps a wake \
+                 its own (one shared block of per-child wakers, a lock-free stack of woken children), which costs more here but keeps a wake \
                  O(1) where join_all re-polls all n"
             ),
             runs: per_runtime!(gather_ready(gather_n)),

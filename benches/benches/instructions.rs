@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! instructions WORKLOAD N [RUNTIME]
-//!   WORKLOAD  spawn | wake | timer | sleep
+//!   WORKLOAD  spawn | wake | timer | sleep | gather
 //!   N         the number of operations
 //!   RUNTIME   asyncio (default) | asyncio-debug | tokio-ct | smol-local
 //! ```
@@ -19,7 +19,9 @@
 //!   (plus the one self-wake of that future);
 //! - `sleep`: N tasks each sleeping 1 ms, then each handle awaited: the
 //!   timer is armed and fires (how many fire per loop turn depends on the
-//!   clock, so this one is the least repeatable).
+//!   clock, so this one is the least repeatable);
+//! - `gather`: N ready futures joined in place (`gather`; the peers: the
+//!   bench crate's `join_all`, which polls every child on every wake).
 //!
 //! Without a workload and a count (as `cargo bench` runs it) every workload
 //! runs once at a small size under every runtime and its wall time per
@@ -58,6 +60,15 @@ macro_rules! workloads {
             })
         }
 
+        /// Joins `n` ready futures in place (asyncio: `gather`; peers: the
+        /// bench crate's runtime-neutral `join_all`).
+        pub fn gather(n: usize) -> Duration {
+            time_on::<R, _>(async move {
+                let out = R::join_all((0..n as u64).map(std::future::ready)).await;
+                assert_eq!(out.len(), n);
+            })
+        }
+
         /// Runs the workload called `name` at size `n`; `None` for an
         /// unknown name.
         pub fn run(name: &str, n: usize) -> Option<Duration> {
@@ -67,6 +78,7 @@ macro_rules! workloads {
                 "timer" => timer_churn(n),
                 // `n` tasks each sleeping 1 ms, awaited in order.
                 "sleep" => timers(&vec![Duration::from_millis(1); n]),
+                "gather" => gather(n),
                 _ => return None,
             })
         }
@@ -90,11 +102,12 @@ mod on_smol_local {
 }
 
 /// The workloads, with the unit of one operation.
-const WORKLOADS: [(&str, &str); 4] = [
+const WORKLOADS: [(&str, &str); 5] = [
     ("spawn", "task"),
     ("wake", "yield"),
     ("timer", "timeout"),
     ("sleep", "task"),
+    ("gather", "future"),
 ];
 
 /// The runtimes, with their column titles.

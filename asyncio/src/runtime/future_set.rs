@@ -16,6 +16,9 @@
 //! - the wakers are [`Node`]s in one `Arc`ed block; a child's `Waker` points
 //!   at its node, and cloning it counts a reference to the block. No waker
 //!   is allocated per child, not even for a child that is ready at once.
+//!   The block is allocated zeroed (all-zero is a valid unused node) and a
+//!   node is filled in just before its child's first poll, so building a
+//!   set is one allocation and no pass over the nodes.
 //!
 //! A wake (from any thread) sets the node's `queued` flag and pushes the
 //! node on a lock-free stack (a CAS on the head); the parent takes the whole
@@ -32,7 +35,7 @@ use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use atomic_waker::AtomicWaker;
@@ -44,15 +47,41 @@ enum Slot<F: Future> {
     Empty,
 }
 
-/// One child's waker state.
+/// One child's waker state (its index is its position in the block). All
+/// zero bytes make a valid node: null pointers, not queued.
 struct Node {
     /// The next woken node on the stack (meaningful while `queued`).
     next: AtomicPtr<Node>,
     /// On the stack, or about to be; cleared just before the child is polled.
     queued: AtomicBool,
-    index: u32,
-    /// The block this node lives in (valid while any waker or the set lives).
-    shared: *const Shared,
+    /// The block this node lives in (valid while any waker or the set lives);
+    /// null until the child's first poll, set by the set's thread before it
+    /// makes the node's first waker (so every waker sees it set).
+    shared: AtomicPtr<Shared>,
+}
+
+impl Node {
+    fn shared(&self) -> *const Shared {
+        self.shared.load(Ordering::Relaxed)
+    }
+}
+
+/// `n` unused nodes, in one zeroed allocation.
+fn zeroed_nodes(n: usize) -> Box<[Node]> {
+    if n == 0 {
+        return Box::new([]);
+    }
+    let layout = std::alloc::Layout::array::<Node>(n).expect("too many futures for one set");
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Node>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` is a global-allocator allocation of exactly `n` nodes'
+    // layout, and all-zero bytes are a valid `Node` (null atomic pointers,
+    // a false atomic flag), so it is `n` initialized nodes that the box may
+    // own and free.
+    unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, n)) }
 }
 
 /// What the child wakers share with the parent.
@@ -61,14 +90,6 @@ struct Shared {
     parent: AtomicWaker,
     nodes: Box<[Node]>,
 }
-
-// SAFETY: the raw pointers in `Node` point into this same `Shared` (`next`
-// at other nodes of `nodes`, `shared` at the block itself), which outlives
-// every use because each waker holds a strong count of the `Arc`; every
-// field touched across threads is atomic.
-unsafe impl Send for Shared {}
-// SAFETY: as above; all shared mutation goes through atomics.
-unsafe impl Sync for Shared {}
 
 static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake_by_ref, drop_waker);
 
@@ -85,7 +106,7 @@ unsafe fn node<'a>(p: *const ()) -> &'a Node {
 unsafe fn clone(p: *const ()) -> RawWaker {
     // SAFETY: `p` comes from one of our wakers; the block is alive, and a
     // clone owns one more strong count of it.
-    unsafe { Arc::increment_strong_count(node(p).shared) };
+    unsafe { Arc::increment_strong_count(node(p).shared()) };
     RawWaker::new(p, &VTABLE)
 }
 
@@ -108,7 +129,7 @@ unsafe fn wake_by_ref(p: *const ()) {
         return;
     }
     // SAFETY: the waker keeps the block alive.
-    let shared = unsafe { &*n.shared };
+    let shared = unsafe { &*n.shared() };
     let me = n as *const Node as *mut Node;
     let mut head = shared.head.load(Ordering::Relaxed);
     loop {
@@ -128,7 +149,7 @@ unsafe fn wake_by_ref(p: *const ()) {
 /// As `clone`; releases the count the waker owned.
 unsafe fn drop_waker(p: *const ()) {
     // SAFETY: each of our owned wakers holds one strong count.
-    unsafe { Arc::decrement_strong_count(node(p).shared) };
+    unsafe { Arc::decrement_strong_count(node(p).shared()) };
 }
 
 /// Futures polled together; completions come out one at a time with the
@@ -149,17 +170,10 @@ impl<F: Future> FutureSet<F> {
         let slots: Box<[Slot<F>]> = futures.into_iter().map(Slot::Live).collect();
         let n = slots.len();
         assert!(n < u32::MAX as usize, "too many futures for one set");
-        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| Shared {
+        let shared = Arc::new(Shared {
             head: AtomicPtr::new(ptr::null_mut()),
             parent: AtomicWaker::new(),
-            nodes: (0..n as u32)
-                .map(|index| Node {
-                    next: AtomicPtr::new(ptr::null_mut()),
-                    queued: AtomicBool::new(false),
-                    index,
-                    shared: weak.as_ptr(),
-                })
-                .collect(),
+            nodes: zeroed_nodes(n),
         });
         FutureSet {
             slots: Box::into_pin(slots),
@@ -224,7 +238,7 @@ impl<F: Future> FutureSet<F> {
             if self.cursor < self.slots.len() {
                 let i = self.cursor;
                 self.cursor += 1;
-                if let Some(out) = self.poll_child(i, keep) {
+                if let Some(out) = self.poll_child(i, keep, true) {
                     return Poll::Ready(Some((i, out)));
                 }
                 if keep && self.live == 0 {
@@ -244,7 +258,7 @@ impl<F: Future> FutureSet<F> {
             }
         }
         while let Some(i) = self.batch.pop() {
-            let done = self.poll_child(i as usize, keep);
+            let done = self.poll_child(i as usize, keep, false);
             if let Some(out) = done {
                 return Poll::Ready(Some((i as usize, out)));
             }
@@ -268,18 +282,31 @@ impl<F: Future> FutureSet<F> {
         while !p.is_null() {
             // SAFETY: nodes on the stack are in our live block.
             let n = unsafe { &*p };
-            self.batch.push(n.index);
+            // SAFETY: both pointers are into the same block (`nodes`).
+            let index = unsafe { p.cast_const().offset_from(self.shared.nodes.as_ptr()) };
+            self.batch.push(index as u32);
             p = n.next.load(Ordering::Relaxed);
         }
     }
 
     /// Polls child `i`; on completion drops its future in place and either
-    /// returns the output or (with `keep`) stores it in the slot.
-    fn poll_child(&mut self, i: usize, keep: bool) -> Option<F::Output> {
+    /// returns the output or (with `keep`) stores it in the slot. `first`:
+    /// the child's first poll (the first pass).
+    fn poll_child(&mut self, i: usize, keep: bool, first: bool) -> Option<F::Output> {
         let node = &self.shared.nodes[i];
-        // A swap, not a store: see `accept_remote` in core.rs (a waker that
-        // found the flag still set must have its writes seen by this poll).
-        node.queued.swap(false, Ordering::AcqRel);
+        // Before its first poll no waker for this node exists, so nobody
+        // can have queued it: the flag is still the `false` it was made
+        // with, and the (costly) read-modify-write is skipped; the node
+        // learns its block.
+        if first {
+            node.shared
+                .store(Arc::as_ptr(&self.shared).cast_mut(), Ordering::Relaxed);
+        } else {
+            // A swap, not a store: see `accept_remote` in core.rs (a waker
+            // that found the flag still set must have its writes seen by
+            // this poll).
+            node.queued.swap(false, Ordering::AcqRel);
+        }
         let data = node as *const Node as *const ();
         // SAFETY: a waker for node `i` borrowing the set's own reference to
         // the block (ManuallyDrop: it releases nothing); clones made by the
