@@ -327,6 +327,12 @@ impl Core {
         impl Drop for Running<'_> {
             fn drop(&mut self) {
                 self.0.running.set(false);
+                // Debug mode: what finished in the last turn leaves the
+                // dump table now (and its memory is released), not at the
+                // next run.
+                if let Some(d) = self.0.debugger() {
+                    d.turn_ends();
+                }
             }
         }
         self.running.set(true);
@@ -664,8 +670,10 @@ impl Core {
 
     /// Turns debug mode on or off (starting or stopping its watchdog).
     pub(crate) fn set_debug(&self, on: bool) {
-        self.debug.set(on);
+        // The flag changes only with the debugger (completions rely on the
+        // two agreeing: a traced task in the table is handed to it).
         let mut debugger = self.debugger.borrow_mut();
+        self.debug.set(on);
         match (on, debugger.is_some()) {
             (true, false) => {
                 let d = Debugger::new(self.slow_callback.get());

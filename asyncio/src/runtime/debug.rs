@@ -99,10 +99,11 @@ impl TaskRecord {
 struct Published(RawTask);
 
 // SAFETY: other threads reach a published task only through the table's
-// lock, and only its record (`Published::record`), whose mutable parts are
-// atomics and a mutex. The loop removes a task from the table, under the
-// lock, when it completes, before its allocation can be freed (the loop's
-// own reference is released after that), and clears the table when debug
+// lock, and only its header's vtable pointer (never written after spawn)
+// and its record (`Published::record`), whose mutable parts are atomics and
+// a mutex. A completed task leaves the table, under the lock, at the next
+// publication (or at once if cancelled while queued), and the loop's
+// reference keeps it allocated until then; the table is cleared when debug
 // mode ends: no entry outlives its task.
 unsafe impl Send for Published {}
 
@@ -226,9 +227,11 @@ pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
 /// yet published, and the clock reading the next poll can start from.
 pub(crate) struct Debugger {
     watch: Arc<Watch>,
-    /// Tasks spawned since the last publication (all alive: a task is
-    /// published before it is first polled, and `finished` publishes any
-    /// that complete unpolled).
+    /// Tasks spawned since the last publication, all alive: a task is
+    /// published before it is first polled, and one completed before that
+    /// is either still held by the reference handed to `finished` (until
+    /// the publication, which adds then removes it) or, cancelled while
+    /// queued, published by `finished` before it leaves the table.
     added: RefCell<Vec<RawTask>>,
     /// Tasks completed since the last publication, each with the loop's
     /// reference (`finished`).
@@ -381,7 +384,6 @@ impl Debugger {
         self.publish();
     }
 
-    /// Publishes the tasks spawned since the last publication.
     /// Publishes the tasks spawned since the last publication, and takes
     /// the tasks completed since then out of the table, releasing the
     /// references `finished` was handed.

@@ -21,8 +21,8 @@
 //!   set is one allocation and no pass over the nodes.
 //!
 //! A wake (from any thread) sets the node's `queued` flag and pushes the
-//! node on a lock-free stack (a CAS on the head); the parent takes the whole
-//! stack with one swap — push-by-CAS plus take-all-by-swap has no ABA
+//! node on a lock-free stack (a CAS on the head), waking the parent only if
+//! the stack was empty; the parent takes the whole stack with one swap — push-by-CAS plus take-all-by-swap has no ABA
 //! problem — and polls those children in wake order. The first pass polls
 //! every child once, in input order, from a cursor.
 //!
@@ -34,11 +34,9 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use atomic_waker::AtomicWaker;
+use super::sync::{Arc, AtomicBool, AtomicPtr, AtomicWaker, Ordering};
 
 /// A child: running, finished with its output kept, or empty.
 enum Slot<F: Future> {
@@ -66,7 +64,20 @@ impl Node {
     }
 }
 
+/// `n` unused nodes (loom's atomics are not plain memory: made one by one).
+#[cfg(asyncio_loom)]
+fn zeroed_nodes(n: usize) -> Box<[Node]> {
+    (0..n)
+        .map(|_| Node {
+            next: AtomicPtr::new(ptr::null_mut()),
+            queued: AtomicBool::new(false),
+            shared: AtomicPtr::new(ptr::null_mut()),
+        })
+        .collect()
+}
+
 /// `n` unused nodes, in one zeroed allocation.
+#[cfg(not(asyncio_loom))]
 fn zeroed_nodes(n: usize) -> Box<[Node]> {
     if n == 0 {
         return Box::new([]);
@@ -142,7 +153,12 @@ unsafe fn wake_by_ref(p: *const ()) {
             Err(h) => head = h,
         }
     }
-    shared.parent.wake();
+    // Only the wake that found the stack empty wakes the parent: one on a
+    // non-empty stack comes after such a wake, and before the parent takes
+    // the stack (which it always looks at, after registering, when polled).
+    if head.is_null() {
+        shared.parent.wake();
+    }
 }
 
 /// # Safety
@@ -354,7 +370,9 @@ impl<F: Future> FutureSet<F> {
     }
 }
 
-#[cfg(test)]
+// Under loom the primitives are loom's, which only run inside a model:
+// `loom_future_set.rs` models the wake path instead.
+#[cfg(all(test, not(asyncio_loom)))]
 mod tests {
     use super::*;
     use std::cell::Cell;

@@ -34,6 +34,8 @@ pub(crate) mod timer;
 pub(crate) mod wait_queue;
 
 #[cfg(all(test, asyncio_loom))]
+mod loom_future_set;
+#[cfg(all(test, asyncio_loom))]
 mod loom_remote;
 
 pub(crate) use self::core::Core;

@@ -74,9 +74,10 @@ impl<F: Future> VtableFor<F> {
 /// ends exactly where the cell starts, and the padding comes first.
 const fn traced_layout(cell: Layout) -> (usize, Layout) {
     let record = Layout::new::<TaskRecord>();
-    // The header (pointers, a u32) already needs 8-byte alignment, as much
-    // as the record's u64s; a record size that is a multiple of the cell's
-    // alignment leaves the record aligned too.
+    // The record sits at `offset - record.size()`: aligned if the cell's
+    // alignment (a multiple of `offset`) is at least the record's. On 64-bit
+    // targets the header's pointers give the cell 8, as much as the
+    // record's atomics need; a target where they differ fails to build here.
     assert!(record.align() <= cell.align());
     let offset = record.size().next_multiple_of(cell.align());
     let Ok(layout) = Layout::from_size_align(offset + cell.size(), cell.align()) else {
