@@ -11,6 +11,9 @@
 //! - `asyncio`: `asyncio::net::TcpListener` and `TcpStream`, a task per
 //!   connection looping `read` into a 16 KiB buffer and `write_all` of what
 //!   was read;
+//! - `asyncio-w2`: the same on two asyncio loops, each on its own thread
+//!   with its own `SO_REUSEPORT` listener on one port (one loop per core, as
+//!   asyncio scales): the row to hold against `tokio-mt(2)`;
 //! - `asyncio-streams`: the same loop on asyncio's streams API:
 //!   `asyncio::start_server` with a handler looping `StreamReader::read(16 KiB)`,
 //!   `StreamWriter::write` and `drain` (Python's echo server, as written with
@@ -71,14 +74,16 @@ const SERVER_BUF: usize = 16 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
     Asyncio,
+    AsyncioW2,
     AsyncioStreams,
     TokioCt,
     TokioMt,
     SmolLocal,
 }
 
-const SERVERS: [Server; 5] = [
+const SERVERS: [Server; 6] = [
     Server::Asyncio,
+    Server::AsyncioW2,
     Server::AsyncioStreams,
     Server::TokioCt,
     Server::TokioMt,
@@ -89,6 +94,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Asyncio => "asyncio",
+            Server::AsyncioW2 => "asyncio-w2",
             Server::AsyncioStreams => "asyncio-streams",
             Server::TokioCt => "tokio-ct",
             Server::TokioMt => "tokio-mt(2)",
@@ -116,7 +122,8 @@ impl Running {
         let thread = std::thread::Builder::new()
             .name(format!("echo-{}", server.name()))
             .spawn(move || match server {
-                Server::Asyncio => servers::asyncio_sockets(addr_tx, s),
+                Server::Asyncio => servers::asyncio_sockets(None, addr_tx, s),
+                Server::AsyncioW2 => servers::asyncio_per_core(addr_tx, s),
                 Server::AsyncioStreams => servers::asyncio_streams(addr_tx, s),
                 Server::TokioCt => servers::tokio::<asyncio_benches::TokioCt>(addr_tx, s),
                 Server::TokioMt => servers::tokio::<asyncio_benches::TokioMt>(addr_tx, s),
@@ -142,11 +149,21 @@ mod servers {
 
     use super::SERVER_BUF;
 
-    /// asyncio's `TcpListener`/`TcpStream`: a task per connection.
-    pub fn asyncio_sockets(addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
+    /// asyncio's `TcpListener`/`TcpStream`: a task per connection. With
+    /// `shared`, the listener is one of several `SO_REUSEPORT` sockets on
+    /// one port (`Some(None)`: the first, on a port of its own choosing;
+    /// `Some(Some(addr))`: joining `addr`).
+    pub fn asyncio_sockets(shared: Option<Option<SocketAddr>>, addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
         let mut rt = Asyncio::new();
         rt.block_on(async move {
-            let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let options = asyncio::net::ListenOptions {
+                reuse_port: shared.is_some(),
+                ..Default::default()
+            };
+            let addr = shared.flatten().unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+            let listener = asyncio::net::TcpListener::bind_with(addr, &options)
+                .await
+                .expect("bind");
             addr_tx
                 .send(listener.local_addr().expect("local address"))
                 .expect("send address");
@@ -172,6 +189,25 @@ mod servers {
             stop.wait().await;
             acceptor.cancel();
         });
+    }
+
+    /// One asyncio loop per core (2), as a server scales with asyncio: each
+    /// loop on its own thread with its own `SO_REUSEPORT` listener on the
+    /// same port, the kernel spreading the connections over them.
+    pub fn asyncio_per_core(addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
+        let (first_tx, first_rx) = mpsc::channel();
+        let stop_other = Arc::new(Signal::new());
+        let other = {
+            let stop_other = stop_other.clone();
+            std::thread::Builder::new()
+                .name("echo-asyncio-w2-1".into())
+                .spawn(move || asyncio_sockets(Some(None), first_tx, stop_other))
+                .expect("spawn the second loop's thread")
+        };
+        let addr = first_rx.recv().expect("the first listener's address");
+        asyncio_sockets(Some(Some(addr)), addr_tx, stop);
+        stop_other.notify();
+        other.join().expect("the second loop's thread");
     }
 
     /// asyncio's streams: `start_server` with a read / write / drain handler.
@@ -655,6 +691,7 @@ fn main() {
             "workload",
             "asyncio / tokio-ct",
             "asyncio / tokio-mt(2)",
+            "asyncio-w2 / tokio-mt(2)",
             "asyncio / smol-local",
             "asyncio-streams / asyncio",
             "asyncio-streams / tokio-ct",
@@ -669,6 +706,7 @@ fn main() {
                 r.name.clone(),
                 ratio(Server::Asyncio, Server::TokioCt),
                 ratio(Server::Asyncio, Server::TokioMt),
+                ratio(Server::AsyncioW2, Server::TokioMt),
                 ratio(Server::Asyncio, Server::SmolLocal),
                 ratio(Server::AsyncioStreams, Server::Asyncio),
                 ratio(Server::AsyncioStreams, Server::TokioCt),
