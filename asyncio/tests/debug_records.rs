@@ -138,21 +138,38 @@ fn debug_switched_while_tasks_live(n: usize) {
     runner.close();
 }
 
-/// Dumps from another thread, as fast as they go, while the loop spawns,
-/// names and completes tasks in many turns.
-fn dumps_while_tasks_come_and_go(n: usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let dumper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
+/// A thread calling `dump_all` as fast as it goes until stopped.
+struct Dumper {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<usize>,
+}
+
+impl Dumper {
+    fn start() -> Dumper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
             let mut dumps = 0;
-            while !stop.load(Ordering::Relaxed) {
+            while !flag.load(Ordering::Relaxed) {
                 std::hint::black_box(asyncio::debug::dump_all());
                 dumps += 1;
             }
             dumps
-        })
-    };
+        });
+        Dumper { stop, thread }
+    }
+
+    /// Stops the thread; how many dumps it made.
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Dumps from another thread, as fast as they go, while the loop spawns,
+/// names and completes tasks in many turns.
+fn dumps_while_tasks_come_and_go(n: usize) {
+    let dumper = Dumper::start();
     let mut runner = asyncio::Runner::new().debug(true);
     runner.run(async move {
         for round in 0..n {
@@ -173,8 +190,7 @@ fn dumps_while_tasks_come_and_go(n: usize) {
         }
     });
     runner.close();
-    stop.store(true, Ordering::Relaxed);
-    assert!(dumper.join().unwrap() > 0);
+    assert!(dumper.stop() > 0);
 }
 
 /// Tasks still in the ready queue when the loop closes: cancelled there,
@@ -203,15 +219,7 @@ fn queued_at_close(n: usize) {
 /// The last reference to each task dropped on another thread (wakers sent
 /// away), while a third thread dumps.
 fn last_reference_elsewhere(n: usize) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let dumper = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::hint::black_box(asyncio::debug::dump_all());
-            }
-        })
-    };
+    let dumper = Dumper::start();
     let (tx, rx) = std::sync::mpsc::channel::<std::task::Waker>();
     let holder = std::thread::spawn(move || {
         let mut held = Vec::new();
@@ -236,8 +244,7 @@ fn last_reference_elsewhere(n: usize) {
     runner.close();
     drop(runner);
     holder.join().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    dumper.join().unwrap();
+    dumper.stop();
 }
 
 /// A future aligned far beyond the record's 8 bytes, pending a few times.

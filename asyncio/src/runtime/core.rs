@@ -161,7 +161,6 @@ impl Core {
     ) -> RawTask {
         assert!(!self.closed.get(), "create_task() called on a closed event loop");
         let id = self.next_id();
-        // SAFETY: forwarded from the caller.
         let debugger = self.debugger.borrow();
         let (name, record) = match &*debugger {
             Some(d) => {
