@@ -22,9 +22,10 @@
 //!
 //! A wake (from any thread) sets the node's `queued` flag and pushes the
 //! node on a lock-free stack (a CAS on the head), waking the parent only if
-//! the stack was empty; the parent takes the whole stack with one swap — push-by-CAS plus take-all-by-swap has no ABA
-//! problem — and polls those children in wake order. The first pass polls
-//! every child once, in input order, from a cursor.
+//! the stack was empty; the parent takes the whole stack with one swap
+//! (push-by-CAS plus take-all-by-swap has no ABA problem) and polls those
+//! children in wake order. The first pass polls every child once, in input
+//! order, from a cursor.
 //!
 //! Fairness: one `poll_next` polls at most the children that were woken when
 //! it started; children woken meanwhile wait for the next poll (the parent
@@ -153,9 +154,11 @@ unsafe fn wake_by_ref(p: *const ()) {
             Err(h) => head = h,
         }
     }
-    // Only the wake that found the stack empty wakes the parent: one on a
-    // non-empty stack comes after such a wake, and before the parent takes
-    // the stack (which it always looks at, after registering, when polled).
+    // Only the push that found the stack empty wakes the parent: a push
+    // onto a non-empty stack comes after such a push (whose wake may still
+    // be on its way: a short delay, never a lost wake-up), and the parent
+    // looks at the stack after registering on every path that returns
+    // `Pending` (the take, or the re-check after a batch).
     if head.is_null() {
         shared.parent.wake();
     }
@@ -283,7 +286,10 @@ impl<F: Future> FutureSet<F> {
             }
         }
         // The batch is spent; children woken meanwhile wait for the next
-        // turn of the loop.
+        // turn of the loop. This look is required, not only fair: their
+        // wake may have gone to a turn that did not poll this set (after a
+        // `poll_next` that returned in the middle of a batch), and a push
+        // onto a non-empty stack wakes no one.
         if !self.shared.head.load(Ordering::Acquire).is_null() {
             cx.waker().wake_by_ref();
         }
@@ -494,5 +500,58 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(done, 64);
+    }
+
+    /// `poll_next` returned in the middle of a batch; a child woken before
+    /// the next poll, whose wake a turn that never polled the set used up,
+    /// must not be stranded (the re-check of the stack after the batch).
+    #[test]
+    fn a_wake_between_a_mid_batch_ready_and_the_next_poll_is_not_lost() {
+        use std::cell::RefCell;
+        use std::sync::atomic::AtomicUsize;
+
+        #[derive(Default)]
+        struct Gate {
+            open: Cell<bool>,
+            waker: RefCell<Option<Waker>>,
+        }
+        struct G(Rc<Gate>);
+        impl Future for G {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                if self.0.open.get() {
+                    return Poll::Ready(());
+                }
+                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let wake = |g: &Gate| g.waker.borrow().as_ref().unwrap().wake_by_ref();
+        let gates: Vec<Rc<Gate>> = (0..3).map(|_| Rc::default()).collect();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let parent = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&parent);
+        let mut set = FutureSet::new(gates.iter().map(|g| G(g.clone())));
+        assert!(set.poll_next(&mut cx).is_pending());
+        gates[0].open.set(true);
+        wake(&gates[0]);
+        wake(&gates[1]); // spurious: still pending
+        assert!(matches!(set.poll_next(&mut cx), Poll::Ready(Some((0, ())))));
+        gates[2].open.set(true);
+        wake(&gates[2]); // its wake goes to a turn that does not poll the set
+        let seen = count.0.load(std::sync::atomic::Ordering::SeqCst);
+        match set.poll_next(&mut cx) {
+            Poll::Ready(r) => assert_eq!(r.map(|(i, _)| i), Some(2)),
+            Poll::Pending => assert!(
+                count.0.load(std::sync::atomic::Ordering::SeqCst) > seen,
+                "child 2 was woken but the set neither polled it nor asked to be polled again"
+            ),
+        }
     }
 }

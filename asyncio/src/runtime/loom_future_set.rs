@@ -1,7 +1,7 @@
-//! Loom model of the future set's wake path (`future_set.rs`): children
+//! Loom models of the future set's wake path (`future_set.rs`): children
 //! woken from other threads while the parent is polling, registering or
 //! deciding to wait must never leave the parent waiting with a woken child
-//! unpolled. Only a wake that finds the stack empty wakes the parent, so
+//! unpolled, through `poll_all` (gather) or `poll_next` (as_completed, wait). Only a wake that finds the stack empty wakes the parent, so
 //! this is the case to check: a wake onto a non-empty stack relies on an
 //! earlier one, and on the parent looking at the stack after registering.
 //!
@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
@@ -132,4 +133,80 @@ fn loom_future_set_two_remote_wakes_never_lost() {
 #[test]
 fn loom_future_set_repeated_wakes_never_lost() {
     model(1, true);
+}
+
+/// Ready once its flag is set (by the waking thread, before it wakes).
+struct Flagged {
+    index: usize,
+    ready: Arc<AtomicBool>,
+    slot: Arc<Mutex<Option<Waker>>>,
+}
+
+impl Future for Flagged {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        if self.ready.load(Ordering::Acquire) {
+            return Poll::Ready(self.index);
+        }
+        *self.slot.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// `poll_next`, as `as_completed` and `wait` use it: it may return in the
+/// middle of a batch, and the consumer then awaits something else, whose
+/// turn uses up any wake that arrives meanwhile; the set must still find
+/// the children woken then. One remote thread wakes child 1 (ready), child
+/// 0 (spuriously: still pending), child 2 (ready), then child 0 (ready).
+#[test]
+fn loom_future_set_poll_next_mid_batch() {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(|| {
+        let driver = Arc::new(Driver {
+            woken: Mutex::new(false),
+            cv: Condvar::new(),
+        });
+        let parent = Waker::from(StdArc::new(ParentWaker(driver.clone())));
+        let flags: Vec<_> = (0..3).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let slots: Vec<_> = (0..3).map(|_| Arc::new(Mutex::new(None))).collect();
+        let mut set = FutureSet::new((0..3).map(|index| Flagged {
+            index,
+            ready: flags[index].clone(),
+            slot: slots[index].clone(),
+        }));
+        let mut cx = Context::from_waker(&parent);
+        assert!(set.poll_next(&mut cx).is_pending());
+        let w: Vec<Waker> = slots.iter().map(|s| s.lock().unwrap().clone().unwrap()).collect();
+        let f = flags.clone();
+        let t = thread::spawn(move || {
+            f[1].store(true, Ordering::Release);
+            w[1].wake_by_ref();
+            w[0].wake_by_ref();
+            f[2].store(true, Ordering::Release);
+            w[2].wake_by_ref();
+            f[0].store(true, Ordering::Release);
+            w[0].wake_by_ref();
+        });
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match set.poll_next(&mut cx) {
+                Poll::Ready(Some((i, _))) => {
+                    got.push(i);
+                    // The consumer's other awaits take the task's next turn,
+                    // and with it any wake that came meanwhile.
+                    thread::yield_now();
+                    *driver.woken.lock().unwrap() = false;
+                }
+                Poll::Ready(None) => break,
+                Poll::Pending => driver.wait(),
+            }
+        }
+        t.join().unwrap();
+        got.sort();
+        assert_eq!(got, [0, 1, 2]);
+    });
 }
