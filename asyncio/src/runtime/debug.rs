@@ -10,9 +10,10 @@
 //!   allocation, just before its header (`task/cell.rs`): no allocation of
 //!   its own, and a poll updates its counters without a lock;
 //! - records reach the shared table (read by dumps from other threads)
-//!   in batches, once per loop turn, under one lock; a task leaves the
-//!   table, under that lock, when it completes, which is before its
-//!   allocation can be freed: whatever a dump finds in the table is alive;
+//!   in batches, once per loop turn, under one lock; a completed task
+//!   leaves the table, under that lock, with the next batch, and the
+//!   loop's reference keeps it allocated until then: whatever a dump finds
+//!   in the table is alive;
 //! - a poll reads the clock once (its start is the previous poll's end
 //!   within a turn), and that clock is the coarse monotonic one (a few ns
 //!   to read, millisecond resolution): a poll's time is exact to a few ms,
@@ -83,10 +84,7 @@ impl TaskRecord {
 
     /// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
     fn name_or_id(&self) -> String {
-        match self.name() {
-            Some(n) => format!("Task-{} '{n}'", self.id),
-            None => format!("Task-{}", self.id),
-        }
+        super::task::label(self.id, self.name().as_deref())
     }
 
     fn describe(&self) -> String {

@@ -77,11 +77,10 @@ use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
-
-use crate::runtime::debug::TaskRecord;
 use std::task::{Context, Waker};
 
 use super::remote::Shared;
+use crate::runtime::debug::TaskRecord;
 use crate::task::TaskId;
 
 pub(crate) const SCHEDULED: u16 = 1 << 0;
@@ -139,6 +138,15 @@ pub(crate) struct Header {
     /// name lives in its record, where dumps can read it).
     pub(crate) name: Cell<Option<Name>>,
     pub(crate) location: &'static Location<'static>,
+}
+
+/// `Task-7 'name'`, or `Task-7` for a task without a name: how debug
+/// reports name a task.
+pub(crate) fn label(id: TaskId, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("Task-{id} '{n}'"),
+        None => format!("Task-{id}"),
+    }
 }
 
 /// A non-owning pointer to a task header. Copy; the holder must know the task
@@ -255,11 +263,7 @@ impl RawTask {
     /// `Task-7 'name'`, or `Task-7` for a task without a name: how debug
     /// reports name a task.
     pub(crate) fn debug_name(&self) -> String {
-        let id = self.header().id;
-        match self.given_name() {
-            Some(n) => format!("Task-{id} '{n}'"),
-            None => format!("Task-{id}"),
-        }
+        label(self.header().id, self.given_name().as_deref())
     }
 
     /// Names the task (loop thread).
