@@ -32,12 +32,12 @@ use super::debug::Debugger;
 use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
+use super::task::TaskId;
 use super::task::{
     schedule_local, spawn_raw, waker_ref, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
     DETACHED, NOTIFIED, RUNNING, SCHEDULED,
 };
 use super::timer::{TimerAction, TimerKey, Wheel};
-use crate::task::TaskId;
 
 /// Ready-queue entries run between two looks at I/O, timers and remote wakes.
 pub(crate) const EVENT_INTERVAL: usize = 61;
@@ -203,7 +203,7 @@ impl Core {
         &self,
         fut: F,
         location: &'static Location<'static>,
-    ) -> Result<F::Output, crate::task::TaskError> {
+    ) -> Result<F::Output, super::task::TaskError> {
         struct Main<'a, T> {
             core: &'a Core,
             handle: Option<JoinHandle<T>>,

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use super::report;
 use super::task::{Name, RawTask};
-use crate::task::TaskId;
+use crate::runtime::task::TaskId;
 
 /// One task, as debug mode knows it: stored in the task's allocation
 /// (`task/cell.rs`). Written by the loop thread only; read by dumps from

@@ -36,16 +36,15 @@
 
 mod as_completed;
 mod builder;
-mod error;
 mod gather;
 mod group;
 mod shield;
 mod wait;
 mod yield_now;
 
+pub use crate::runtime::task::{TaskError, TaskId};
 pub use as_completed::{as_completed, AsCompleted, AsCompletedTimeout};
 pub use builder::Builder;
-pub use error::TaskError;
 pub use gather::{gather, try_gather, Gather, TryFuture, TryGather};
 #[doc(hidden)]
 pub use gather::{GatherTuple, MaybeDone, TryGatherTuple};
@@ -62,23 +61,6 @@ use std::task::{Context, Poll};
 
 use crate::runtime::context;
 use crate::runtime::task::{JoinHandle, OwnedTask};
-
-/// A task's id: unique in the process, never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(pub(crate) u64);
-
-impl TaskId {
-    /// The id as a number.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// Schedules `future` on the running loop and returns its [`Task`].
 ///

@@ -29,9 +29,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::{Header, Name, RawTask, Vtable};
+use super::{TaskError, TaskId};
 use crate::runtime::debug::TaskRecord;
 use crate::runtime::remote::Shared;
-use crate::task::{TaskError, TaskId};
 
 enum Stage<F: Future> {
     Running(F),

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::task::{Context, Poll};
 
 use super::{cell, waker, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE, DETACHED, FINISHING, RUNNING};
-use crate::task::{TaskError, TaskId};
+use super::{TaskError, TaskId};
 
 /// One counted, untyped reference to a task.
 pub(crate) struct OwnedTask {

@@ -24,7 +24,7 @@
 //! ## References
 //!
 //! `refs` counts: one for the loop while the task is live (not yet complete),
-//! one for the [`Task`](crate::Task) handle while it exists, one per `Waker`
+//! one for the `Task` handle while it exists, one per `Waker`
 //! clone, and one per entry in the remote queue. The ready queue holds *no*
 //! reference: a task is only ever in the ready queue while it is live, and the
 //! loop's reference keeps it alive. (The one exception, a task cancelled by
@@ -63,12 +63,16 @@
 //! | `FINISHING` | the future returned, panicked or is being cancelled, and is being dropped: it is too late to cancel, and a cancel from inside that drop (a destructor dropping the task's own `TaskGroup`) must not drop it a second time |
 
 mod cell;
+mod error;
 mod handle;
+mod id;
 mod list;
 mod waker;
 
 pub(crate) use cell::spawn_raw;
+pub use error::TaskError;
 pub(crate) use handle::{JoinHandle, OwnedTask};
+pub use id::TaskId;
 pub(crate) use list::OwnedList;
 pub(crate) use waker::{schedule_local, waker_ref};
 
@@ -81,7 +85,6 @@ use std::task::{Context, Waker};
 
 use super::remote::Shared;
 use crate::runtime::debug::TaskRecord;
-use crate::task::TaskId;
 
 pub(crate) const SCHEDULED: u16 = 1 << 0;
 pub(crate) const RUNNING: u16 = 1 << 1;
@@ -314,7 +317,7 @@ mod tests {
     #[test]
     fn header_stays_small() {
         assert_eq!(std::mem::size_of::<super::Header>(), 80);
-        assert_eq!(std::mem::size_of::<crate::TaskError>(), 24);
+        assert_eq!(std::mem::size_of::<TaskError>(), 24);
         // Debug mode's per-task record, stored with the task.
         assert_eq!(std::mem::size_of::<crate::runtime::debug::TaskRecord>(), 80);
     }

@@ -1,9 +1,10 @@
-//! [`TaskError`]: why awaiting a task gave no value.
+//! [`TaskError`]: why awaiting a task gave no value. Defined beside the
+//! task cells that produce it; the public path is `asyncio::TaskError`.
 
 use std::any::Any;
 use std::fmt;
 
-use super::TaskId;
+use super::{PanicPayload, TaskId};
 use crate::runtime::report::panic_message;
 
 /// Why a task produced no output: it was cancelled, or it panicked.
@@ -35,7 +36,7 @@ enum Repr {
 
 struct Panic {
     message: String,
-    payload: crate::runtime::task::PanicPayload,
+    payload: PanicPayload,
 }
 
 impl TaskError {
@@ -59,7 +60,7 @@ impl TaskError {
             id: Some(id),
             repr: Repr::Panic(Box::new(Panic {
                 message,
-                payload: crate::runtime::task::PanicPayload::new(payload),
+                payload: PanicPayload::new(payload),
             })),
         }
     }
