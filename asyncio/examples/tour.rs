@@ -500,9 +500,9 @@ fn main() {
         2,
         async {
             println!("(main process pid {})", std::process::id());
-            let executor = asyncio::executor::ProcessPoolExecutor::with_default_workers().unwrap();
-            let task1 = executor.run(fetch_data_sync, 1);
-            let task2 = executor.run(fetch_data_sync, 2);
+            let executor = asyncio::executor::ProcessPoolExecutor::builder().build().unwrap();
+            let task1 = asyncio::run_in_executor(&executor, (fetch_data_sync, 1));
+            let task2 = asyncio::run_in_executor(&executor, (fetch_data_sync, 2));
             let result1 = task1.await.unwrap();
             println!("Process 1 fully completed");
             let result2 = task2.await.unwrap();

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::completion::Completion;
-use crate::executor::{JobHandle, ThreadPoolExecutor};
+use crate::executor::{CancelOnDrop, ExecutorArg, ThreadPoolExecutor};
 use crate::runtime::core::{CallbackCell, Ready};
 use crate::runtime::remote::{Remote, Shared};
 use crate::runtime::timer::TimerAction;
@@ -112,15 +112,15 @@ impl EventLoop {
     /// [`default_max_workers`](crate::executor::default_max_workers) threads
     /// named `asyncio-worker-<n>`.
     pub fn default_executor(&self) -> ThreadPoolExecutor {
-        self.core
-            .default_executor
-            .borrow_mut()
-            .get_or_insert_with(|| {
-                ThreadPoolExecutor::builder()
-                    .thread_name_prefix("asyncio-worker")
-                    .build()
-            })
-            .clone()
+        let mut slot = self.core.default_executor.borrow_mut();
+        let pool = slot.get_or_insert_with(|| {
+            ThreadPoolExecutor::builder()
+                .thread_name_prefix("asyncio-worker")
+                .build()
+                .engine()
+                .clone()
+        });
+        ThreadPoolExecutor::from_engine(pool.clone())
     }
 
     /// Makes `executor` the loop's default thread pool
@@ -128,25 +128,34 @@ impl EventLoop {
     /// in Python: a pool of the loop's own making shuts down (without
     /// waiting) once its last handle is gone; one of yours stays yours.
     pub fn set_default_executor(&self, executor: ThreadPoolExecutor) {
-        let old = self.core.default_executor.borrow_mut().replace(executor);
+        let old = self
+            .core
+            .default_executor
+            .borrow_mut()
+            .replace(executor.engine().clone());
         drop(old);
     }
 
-    /// Runs `f` on `executor`, or on the default pool for `None`
-    /// (`loop.run_in_executor(executor, f)`).
+    /// Runs `job` on `executor`, or on this loop's default thread pool for
+    /// `None` (`loop.run_in_executor(executor, f, *args)`): `&pool` of
+    /// either kind takes the job that pool runs (see
+    /// [`Executor`](crate::executor::Executor)); `None` takes a closure.
     ///
     /// # Cancel safety
     /// Dropping the returned future cancels the job if it has not started; a
     /// started job runs on and its result is discarded.
-    pub fn run_in_executor<F, T>(&self, executor: Option<&ThreadPoolExecutor>, f: F) -> JobHandle<T>
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let lp = asyncio::get_running_loop();
+    ///     assert_eq!(lp.run_in_executor(None, || 6 * 7).await.unwrap(), 42);
+    /// });
+    /// ```
+    pub fn run_in_executor<X, J>(&self, executor: X, job: J) -> CancelOnDrop<X::Output>
     where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
+        X: ExecutorArg<J>,
     {
-        match executor {
-            Some(e) => crate::executor::run_in_executor(e, f),
-            None => crate::executor::run_in_executor(&self.default_executor(), f),
-        }
+        executor.submit_on(self, job).cancel_on_drop()
     }
 
     /// Schedules `future` on this loop (`loop.create_task`). Works before the

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::event_loop::EventLoop;
+use crate::runtime::pool::{PoolHandle, ThreadPool};
 use crate::runtime::{context, Core};
 
 /// [`Runner::executor_shutdown_timeout`]'s default: asyncio's 300 s.
@@ -205,15 +206,15 @@ impl Runner {
 
     /// Shuts `executor` down and waits (up to the timeout) for its threads,
     /// running the loop meanwhile when it can.
-    fn wait_for_executor(&self, core: &Rc<Core>, executor: crate::executor::ThreadPoolExecutor) {
+    fn wait_for_executor(&self, core: &Rc<Core>, executor: PoolHandle<ThreadPool>) {
         let timeout = self.executor_shutdown_timeout;
         let done = if context::current_core().is_null() {
             let (tx, rx) = crate::sync::oneshot::channel();
             let waiter = std::thread::Builder::new()
                 .name("asyncio-executor-shutdown".into())
                 .spawn(move || {
-                    let done = executor.shutdown_timeout(timeout);
-                    let _ = tx.send((done, executor.threads()));
+                    let done = executor.close(timeout);
+                    let _ = tx.send((done, executor.counts().0));
                 });
             match waiter {
                 Ok(_) => core
@@ -225,7 +226,7 @@ impl Runner {
             }
         } else {
             // Closed from inside another running loop: no nested run.
-            (executor.shutdown_timeout(timeout), executor.threads())
+            (executor.close(timeout), executor.counts().0)
         };
         if !done.0 {
             crate::runtime::report::warning(&format!(

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use asyncio::executor::{JobError, JobHandle, PoolError, ProcessPoolExecutor};
+use asyncio::executor::{run_in_executor, JobError, JobHandle, PoolError, ProcessPoolExecutor};
 use serde::{Serialize, Serializer};
 
 fn square(n: u64) -> u64 {
@@ -27,6 +27,19 @@ fn pid(_: ()) -> u32 {
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
+}
+
+/// Blocks until the file at `path` exists (a gate the test opens with
+/// [`Gate::open`]); gives up after a minute.
+fn wait_for_file(path: String) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::path::Path::new(&path).exists() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
 
 fn exit_with(code: i32) -> u32 {
@@ -79,7 +92,7 @@ fn read_stdin(_: ()) -> usize {
 
 /// Starts a child that outlives this worker, then dies.
 fn orphan_then_abort(_: ()) -> u32 {
-    let _child = std::process::Command::new("sleep").arg("5").spawn();
+    let _child = std::process::Command::new("sleep").arg("30").spawn();
     std::process::abort()
 }
 
@@ -89,6 +102,7 @@ asyncio::process_fn!(
     boom,
     pid,
     sleep_ms,
+    wait_for_file,
     exit_with,
     kill_self,
     chatty,
@@ -99,6 +113,46 @@ asyncio::process_fn!(
 );
 
 const LIMIT: Duration = Duration::from_secs(10);
+
+/// How soon a dead worker must be noticed: far below the 20-30 s its job
+/// (or an orphan holding its socket) would otherwise take, far above any
+/// scheduling delay.
+const NOTICED: Duration = Duration::from_secs(5);
+
+/// A file whose creation releases the jobs blocked in [`wait_for_file`]: a
+/// signal across processes, so no test guesses how long a job runs.
+struct Gate(std::path::PathBuf);
+
+impl Gate {
+    fn new(name: &str) -> Gate {
+        let path = std::env::temp_dir().join(format!("asyncio-pool-gate-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        Gate(path)
+    }
+
+    fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+
+    fn open(&self) {
+        std::fs::write(&self.0, b"open").unwrap();
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Polls `cond` until it holds, failing after [`LIMIT`].
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "not within {LIMIT:?}: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
 
 fn wait<T>(h: JobHandle<T>) -> Result<T, JobError> {
     h.result_timeout(Some(LIMIT))
@@ -112,7 +166,11 @@ fn results_and_awaiting() {
     let mapped: Vec<u64> = pool.map(square, 1..=5).map(Result::unwrap).collect();
     assert_eq!(mapped, [1, 4, 9, 16, 25]);
     let from_loop = asyncio::run(async {
-        let (a, b) = asyncio::gather!(pool.run(square, 3), pool.run(add, (1, 1))).await;
+        let (a, b) = asyncio::gather!(
+            run_in_executor(&pool, (square, 3)),
+            run_in_executor(&pool, (add, (1, 1)))
+        )
+        .await;
         (a.unwrap(), b.unwrap())
     });
     assert_eq!(from_loop, (9, 2));
@@ -122,14 +180,16 @@ fn results_and_awaiting() {
 
 fn parallel_on_two_workers() {
     let pool = ProcessPoolExecutor::new(2).unwrap();
-    let handles: Vec<_> = (0..2).map(|_| pool.submit(sleep_ms, 300)).collect();
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        handles.iter().all(JobHandle::running),
-        "both jobs run at once on two workers"
-    );
+    let gate = Gate::new("parallel");
+    let handles: Vec<_> = (0..2).map(|_| pool.submit(wait_for_file, gate.path())).collect();
+    // Neither can finish before the gate opens: both running at once is
+    // two workers, not one after the other.
+    until("both jobs run at once on two workers", || {
+        handles.iter().all(JobHandle::running)
+    });
+    gate.open();
     for h in handles {
-        wait(h).unwrap();
+        assert!(wait(h).unwrap());
     }
     assert_eq!(pool.worker_pids().into_iter().collect::<HashSet<_>>().len(), 2);
     pool.shutdown(true, false);
@@ -152,11 +212,7 @@ fn killed_worker_fails_its_job_and_is_replaced() {
     let first = wait(pool.submit(pid, ())).unwrap();
     let start = Instant::now();
     let err = wait(pool.submit(kill_self, ())).unwrap_err();
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "death noticed in {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < NOTICED, "death noticed in {:?}", start.elapsed());
     match &err {
         JobError::WorkerDied { pid, status } => {
             assert_eq!(*pid, first);
@@ -188,7 +244,7 @@ fn killed_from_outside_mid_job() {
     let start = Instant::now();
     kill9(pids[0]);
     let err = wait(job).unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(start.elapsed() < NOTICED, "death noticed in {:?}", start.elapsed());
     assert!(matches!(err, JobError::WorkerDied { .. }), "{err:?}");
     pool.shutdown(true, false);
 }
@@ -231,11 +287,7 @@ fn workers_stdin_is_not_the_pool_socket() {
     let start = Instant::now();
     let err = wait(pool.submit(orphan_then_abort, ())).unwrap_err();
     assert!(matches!(err, JobError::WorkerDied { .. }), "{err:?}");
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "death noticed in {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < NOTICED, "death noticed in {:?}", start.elapsed());
     assert_eq!(wait(pool.submit(square, 2)).unwrap(), 4);
     pool.shutdown(true, false);
 }
@@ -250,46 +302,61 @@ fn dropped_pool_still_finishes_its_jobs() {
 
 fn shutdown_cancels_queued_jobs_on_request() {
     let pool = ProcessPoolExecutor::new(1).unwrap();
-    let running = pool.submit(sleep_ms, 200);
+    let gate = Gate::new("shutdown");
+    let running = pool.submit(wait_for_file, gate.path());
     let queued: Vec<_> = (0..5).map(|i| pool.submit(square, i)).collect();
-    let deadline = Instant::now() + LIMIT;
-    while !running.running() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    until("the first job runs", || running.running());
+    // The running job ends only once the shutdown has taken the queue.
+    let watcher = pool.clone();
+    let gate_file = gate.0.clone();
+    let opener = std::thread::spawn(move || {
+        until("the pool is shut down", || watcher.is_shutdown());
+        std::fs::write(gate_file, b"open").unwrap();
+    });
     pool.shutdown(true, true);
-    assert_eq!(wait(running).unwrap(), 200);
+    opener.join().unwrap();
+    assert!(wait(running).unwrap());
     for h in queued {
         assert!(wait(h).unwrap_err().is_cancelled());
     }
-    assert!(matches!(wait(pool.submit(square, 1)), Err(JobError::Shutdown)));
+    assert!(matches!(wait(pool.submit(square, 1)), Err(JobError::ShutDown)));
 }
 
 fn cancelled_handle_never_runs() {
     let pool = ProcessPoolExecutor::new(1).unwrap();
-    let blocker = pool.submit(sleep_ms, 200);
+    let gate = Gate::new("cancel");
+    let blocker = pool.submit(wait_for_file, gate.path());
     let victim = pool.submit(kill_self, ());
     assert!(victim.cancel());
     assert!(victim.cancelled());
     assert!(wait(victim).unwrap_err().is_cancelled());
-    wait(blocker).unwrap();
+    gate.open();
+    assert!(wait(blocker).unwrap());
     // Had the victim run, the worker would have died and this pid changed.
     let p1 = wait(pool.submit(pid, ())).unwrap();
     let p2 = wait(pool.submit(pid, ())).unwrap();
     assert_eq!(p1, p2);
-    // Dropping an awaiting future (`run`) cancels a queued job the same way.
+    // Dropping an awaiting future (`run_in_executor`) cancels a queued job the same way.
+    // The blocker holds the one worker until the gate opens, so the victim
+    // is still queued when the timeout drops its future.
+    let gate = Gate::new("cancel-on-drop");
     asyncio::run(async {
-        let blocker = pool.run(sleep_ms, 100);
-        let r = asyncio::timeout(Duration::from_millis(20), pool.run(kill_self, ())).await;
+        let blocker = run_in_executor(&pool, (wait_for_file, gate.path()));
+        let r = asyncio::timeout(Duration::from_millis(20), run_in_executor(&pool, (kill_self, ()))).await;
         assert!(r.is_err());
-        blocker.await.unwrap();
+        gate.open();
+        assert!(blocker.await.unwrap());
     });
     assert_eq!(wait(pool.submit(pid, ())).unwrap(), p1);
     pool.shutdown(true, false);
 }
 
 fn max_tasks_per_child_replaces_workers() {
-    let pool = ProcessPoolExecutor::with_max_tasks_per_child(1, Some(2)).unwrap();
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(Some(2))
+        .build()
+        .unwrap();
     let pids: Vec<u32> = (0..6).map(|_| wait(pool.submit(pid, ())).unwrap()).collect();
     assert_eq!(pids[0], pids[1]);
     assert_ne!(pids[1], pids[2]);
@@ -413,10 +480,10 @@ fn main() {
         let start = Instant::now();
         let outcome = std::panic::catch_unwind(test);
         let took = start.elapsed();
-        // A worker told to exit is reaped by its manager a moment later: give
-        // that moment before calling what is left a zombie.
+        // A worker told to exit is reaped by its manager a moment later: poll
+        // (to a generous deadline) before calling what is left a zombie.
         let mut zombies = zombies();
-        let grace = Instant::now() + Duration::from_secs(1);
+        let grace = Instant::now() + LIMIT;
         while !zombies.is_empty() && Instant::now() < grace {
             std::thread::sleep(Duration::from_millis(10));
             zombies = self::zombies();

@@ -19,6 +19,16 @@ impl Drop for DropCount {
     }
 }
 
+/// Blocks this (pool) thread until `pool` is shut down: the runner closing
+/// its loop shuts the default executor down first, then waits for its jobs.
+fn until_shut_down(pool: &ThreadPoolExecutor) {
+    let deadline = Instant::now() + LIMIT;
+    while !pool.is_shutdown() {
+        assert!(Instant::now() < deadline, "the pool was not shut down within {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn wait<T>(h: JobHandle<T>) -> Result<T, JobError> {
     h.result_timeout(Some(LIMIT))
         .unwrap_or_else(|_| panic!("job not done within {LIMIT:?}"))
@@ -225,7 +235,7 @@ fn shutdown_refuses_new_jobs_and_can_cancel_queued_ones() {
         let h_err = wait(h).unwrap_err();
         assert!(h_err.is_cancelled());
     }
-    assert!(matches!(wait(pool.submit(|| 1)), Err(JobError::Shutdown)));
+    assert!(matches!(wait(pool.submit(|| 1)), Err(JobError::ShutDown)));
     release.send(()).unwrap();
     assert!(wait(running).unwrap());
     pool.shutdown(true, false);
@@ -291,9 +301,12 @@ fn closing_the_runner_waits_for_running_jobs() {
     let f = finished.clone();
     let (started_tx, started) = mpsc::channel::<()>();
     asyncio::run(async move {
+        let pool = asyncio::get_running_loop().default_executor();
         drop(asyncio::create_task(asyncio::to_thread(move || {
             started_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_millis(50));
+            // Still running once the runner is closing: its wait is what
+            // lets the count reach 1 before run() returns.
+            until_shut_down(&pool);
             f.fetch_add(1, Ordering::SeqCst);
         })));
         // Left running when main returns.
@@ -460,8 +473,9 @@ fn jobs_can_call_back_into_the_loop_while_the_runner_closes() {
     let s = served.clone();
     asyncio::run(async move {
         let handle = asyncio::get_running_loop().handle();
-        drop(asyncio::get_running_loop().default_executor().submit(move || {
-            std::thread::sleep(Duration::from_millis(50)); // main has returned by now
+        let pool = asyncio::get_running_loop().default_executor();
+        drop(pool.clone().submit(move || {
+            until_shut_down(&pool); // main has returned and the runner is closing
             let s2 = s.clone();
             handle
                 .call_soon_threadsafe(move || {

@@ -281,7 +281,7 @@ fn process_seq_loop(pool: &ProcessPoolExecutor, n: usize) -> Duration {
     let pool = pool.clone();
     time_after::<Asyncio, _, _>(async {}, async move {
         for i in 0..n as u64 {
-            assert_eq!(pool.run(add_one, i).await.expect("job"), i + 1);
+            assert_eq!(run_in_executor(&pool, (add_one, i)).await.expect("job"), i + 1);
         }
     })
 }
@@ -301,7 +301,7 @@ fn process_seq_thread(pool: &ProcessPoolExecutor, n: usize) -> Duration {
 fn process_inflight_loop(pool: &ProcessPoolExecutor, n: usize) -> Duration {
     let pool = pool.clone();
     time_after::<Asyncio, _, _>(async {}, async move {
-        let handles: Vec<_> = (0..n as u64).map(|i| pool.run(add_one, i)).collect();
+        let handles: Vec<_> = (0..n as u64).map(|i| run_in_executor(&pool, (add_one, i))).collect();
         for (i, h) in (0..).zip(handles) {
             assert_eq!(h.await.expect("job"), i + 1);
         }
@@ -325,7 +325,7 @@ fn process_cold_loop() -> Duration {
     let (took, pool) = rt.block_on(async {
         let start = Instant::now();
         let pool = ProcessPoolExecutor::new(2).expect("main calls the worker hook");
-        assert_eq!(pool.run(add_one, 1).await.expect("job"), 2);
+        assert_eq!(run_in_executor(&pool, (add_one, 1)).await.expect("job"), 2);
         (start.elapsed(), pool)
     });
     drop(rt);
@@ -441,7 +441,7 @@ fn main() {
             ops: proc_seq_n as u64,
             note: format!(
                 "{proc_seq_n} jobs add_one(i) one after the other on a fresh ProcessPoolExecutor of {workers} \
-                 workers per sample (both started before timing): pool.run(..).await on a fresh loop, or \
+                 workers per sample (both started before timing): run_in_executor(&pool, ..).await on a fresh loop, or \
                  pool.submit(..).result() from the main thread. A round trip is four hand-offs: caller -> \
                  manager thread (condition variable), manager -> worker process and back (socket), manager -> \
                  caller"

@@ -1610,7 +1610,7 @@ smol_event_fns!(SmolMt);
 impl Asyncio {
     /// `asyncio::to_thread`: `f` on the running loop's default thread pool.
     #[inline]
-    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<asyncio::executor::JobHandle<T>>
+    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<asyncio::executor::CancelOnDrop<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 
+use crate::runtime::pool::NotRun;
 use crate::runtime::report::panic_message;
 use crate::runtime::task::PanicPayload;
 
@@ -29,12 +30,14 @@ pub enum JobError {
     /// only the message crosses the pipe.
     Panicked(Panicked),
     /// The job was cancelled before it started ([`JobHandle::cancel`],
-    /// a dropped awaiting future, or `shutdown` with `cancel_futures`).
+    /// a dropped [`CancelOnDrop`], or `shutdown` with `cancel_futures`).
     ///
     /// [`JobHandle::cancel`]: super::JobHandle::cancel
+    /// [`CancelOnDrop`]: super::CancelOnDrop
     Cancelled,
-    /// The executor was shut down before the job was submitted.
-    Shutdown,
+    /// The executor was shut down before the job was submitted (spelled as
+    /// the queue's [`QueueShutDown`](crate::sync::QueueShutDown)).
+    ShutDown,
     /// The worker process running the job died (it exited, was killed, or
     /// aborted on a panic). Only this job fails; the pool starts a new
     /// worker for the next one. Python's `BrokenProcessPool`, without
@@ -124,7 +127,7 @@ impl fmt::Display for JobError {
         match self {
             JobError::Panicked(p) => write!(f, "job panicked: {}", p.message),
             JobError::Cancelled => f.write_str("job was cancelled before it started"),
-            JobError::Shutdown => f.write_str("executor was shut down before the job was submitted"),
+            JobError::ShutDown => f.write_str("executor was shut down before the job was submitted"),
             JobError::WorkerDied { pid, status } => {
                 write!(f, "worker process {pid} died while running the job ({status})")
             }
@@ -141,3 +144,13 @@ impl fmt::Display for JobError {
 }
 
 impl std::error::Error for JobError {}
+
+impl From<NotRun> for JobError {
+    fn from(why: NotRun) -> Self {
+        match why {
+            NotRun::ShutDown => JobError::ShutDown,
+            NotRun::Cancelled => JobError::Cancelled,
+            NotRun::WorkerStart(why) => JobError::WorkerStart(why),
+        }
+    }
+}

@@ -1,9 +1,11 @@
 //! [`JobHandle`]: a submitted job's result (`concurrent.futures.Future`),
-//! and the blocking helpers over many of them ([`JobHandle::as_completed`],
-//! [`MapResults`]).
+//! [`CancelOnDrop`]: the same as a future that cancels its queued job when
+//! dropped, and the blocking helpers over many handles
+//! ([`JobHandle::as_completed`], [`MapResults`]).
 
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::JobError;
 use crate::completion::Completion;
-use crate::runtime::context;
+pub(crate) use crate::runtime::pool::assert_off_loop;
 
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,13 +90,15 @@ pub(crate) fn fail_queued<T>(cell: &JobCell<T>, err: JobError) -> bool {
 /// [`result`](JobHandle::result). Its output is the function's return
 /// value, or a [`JobError`].
 ///
-/// A handle from `submit` does not cancel its job when dropped: the job runs
-/// and its result is discarded, as in Python. The futures that
-/// [`to_thread`](super::to_thread) and [`run_in_executor`](super::run_in_executor)
-/// return do: dropping them (a `timeout` that expired, a cancelled task)
-/// cancels the job if it has not started. A started job is never
-/// interrupted: a thread cannot be stopped from outside, and a worker
-/// process is left to finish (its result is discarded).
+/// Dropping a `JobHandle` never cancels its job, whichever call made it:
+/// the job runs and its result is discarded, as in Python. For a future
+/// whose drop cancels the job (a `timeout` that expired, a cancelled task),
+/// turn it into a [`CancelOnDrop`] with
+/// [`cancel_on_drop`](JobHandle::cancel_on_drop); that is what
+/// [`to_thread`](super::to_thread) and
+/// [`run_in_executor`](super::run_in_executor) return. A started job is
+/// never interrupted either way: a thread cannot be stopped from outside,
+/// and a worker process is left to finish (its result is discarded).
 ///
 /// ```
 /// use asyncio::executor::ThreadPoolExecutor;
@@ -104,19 +108,43 @@ pub(crate) fn fail_queued<T>(cell: &JobCell<T>, err: JobError) -> bool {
 /// ```
 pub struct JobHandle<T> {
     cell: Arc<JobCell<T>>,
-    cancel_on_drop: bool,
 }
 
 impl<T> JobHandle<T> {
-    pub(crate) fn new(cell: Arc<JobCell<T>>, cancel_on_drop: bool) -> Self {
-        JobHandle { cell, cancel_on_drop }
+    pub(crate) fn new(cell: Arc<JobCell<T>>) -> Self {
+        JobHandle { cell }
     }
 
     /// A handle already failed with `err`.
-    pub(crate) fn failed(err: JobError, cancel_on_drop: bool) -> Self {
+    pub(crate) fn failed(err: JobError) -> Self {
         let cell = queued(None);
         finish(&cell, Err(err));
-        JobHandle::new(cell, cancel_on_drop)
+        JobHandle::new(cell)
+    }
+
+    /// This handle as a future that cancels the job if it is dropped before
+    /// the job started (asyncio's `run_in_executor` future, whose
+    /// cancellation cancels the `concurrent.futures.Future` it wraps).
+    ///
+    /// ```
+    /// use asyncio::executor::ThreadPoolExecutor;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::{mpsc, Arc};
+    ///
+    /// let pool = ThreadPoolExecutor::new(1);
+    /// let (release, gate) = mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || gate.recv().unwrap());
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let r = ran.clone();
+    /// let queued = pool.submit(move || r.store(true, Ordering::SeqCst)).cancel_on_drop();
+    /// drop(queued); // still queued behind the blocker: cancelled
+    /// release.send(()).unwrap();
+    /// blocker.result().unwrap();
+    /// pool.shutdown(true, false);
+    /// assert!(!ran.load(Ordering::SeqCst));
+    /// ```
+    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
+        CancelOnDrop { handle: Some(self) }
     }
 
     /// Cancels the job if it has not started; true if it is cancelled (now
@@ -208,14 +236,6 @@ impl<T> Future for JobHandle<T> {
     }
 }
 
-impl<T> Drop for JobHandle<T> {
-    fn drop(&mut self) {
-        if self.cancel_on_drop {
-            self.cancel();
-        }
-    }
-}
-
 impl<T> fmt::Debug for JobHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.cell.lock();
@@ -226,12 +246,60 @@ impl<T> fmt::Debug for JobHandle<T> {
     }
 }
 
-pub(crate) fn assert_off_loop(what: &str) {
-    let on_loop = context::with_core(|c| c.is_some());
-    assert!(
-        !on_loop,
-        "{what} would block the event loop's thread: await the job instead"
-    );
+/// A job's future that cancels the job when dropped before it started: what
+/// [`to_thread`](super::to_thread) and
+/// [`run_in_executor`](super::run_in_executor) return, and what
+/// [`JobHandle::cancel_on_drop`] makes of any handle.
+///
+/// It derefs to its [`JobHandle`] ([`cancel`](JobHandle::cancel),
+/// [`done`](JobHandle::done), ...). A job already running when this is
+/// dropped runs on, and its result is discarded. To keep the job whatever
+/// happens, take the plain handle back with
+/// [`into_handle`](CancelOnDrop::into_handle).
+///
+/// # Cancel safety
+/// Dropping it cancels the job if it has not started; that is its purpose.
+pub struct CancelOnDrop<T> {
+    /// `Some` until `into_handle` takes it.
+    handle: Option<JobHandle<T>>,
+}
+
+impl<T> CancelOnDrop<T> {
+    /// The plain handle, whose drop leaves the job running.
+    pub fn into_handle(mut self) -> JobHandle<T> {
+        self.handle.take().expect("present until into_handle")
+    }
+}
+
+impl<T> Deref for CancelOnDrop<T> {
+    type Target = JobHandle<T>;
+
+    fn deref(&self) -> &JobHandle<T> {
+        self.handle.as_ref().expect("present until into_handle")
+    }
+}
+
+impl<T> Future for CancelOnDrop<T> {
+    type Output = Result<T, JobError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let handle = self.handle.as_mut().expect("present until into_handle");
+        Pin::new(handle).poll(cx)
+    }
+}
+
+impl<T> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.cancel();
+        }
+    }
+}
+
+impl<T> fmt::Debug for CancelOnDrop<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CancelOnDrop").field(&self.handle).finish()
+    }
 }
 
 /// Results in completion order: see [`JobHandle::as_completed`].

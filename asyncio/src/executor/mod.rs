@@ -31,20 +31,46 @@
 //!   replaces it. When the runner closes, it waits for the threads still
 //!   running jobs (up to [`Runner::executor_shutdown_timeout`], 300 s by
 //!   default, as `asyncio.run`).
-//! - [`run_in_executor`] runs a closure on a pool of your own.
+//! - [`run_in_executor`] runs a job on a pool of your own, of either kind:
+//!   a closure on a [`ThreadPoolExecutor`], a registered function and its
+//!   argument on a [`ProcessPoolExecutor`] (the [`Executor`] trait says
+//!   what each pool takes).
 //! - [`ProcessPoolExecutor`] runs registered functions in worker processes.
 //!
-//! Each returns a [`JobHandle`]: await it on a loop, or block on
+//! ```no_run
+//! use asyncio::executor::{run_in_executor, ProcessPoolExecutor, ThreadPoolExecutor};
+//!
+//! fn cpu_heavy(n: u64) -> u64 {
+//!     (0..n).fold(0u64, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
+//! }
+//! asyncio::process_fn!(cpu_heavy);
+//!
+//! #[asyncio::main]
+//! async fn main() {
+//!     let threads = ThreadPoolExecutor::new(4);
+//!     let processes = ProcessPoolExecutor::new(2).expect("main is #[asyncio::main]");
+//!     let a = run_in_executor(&threads, || cpu_heavy(1_000)).await.unwrap();
+//!     let b = run_in_executor(&processes, (cpu_heavy, 1_000)).await.unwrap();
+//!     assert_eq!(a, b);
+//! }
+//! ```
+//!
+//! A pool's `submit` returns a [`JobHandle`]: await it on a loop, or block on
 //! [`JobHandle::result`] from a plain thread. The job starts when it is
-//! submitted, not when first awaited.
+//! submitted, not when first awaited. Both pools are built the same way
+//! (`new(max_workers)` or a builder) and shut down the same way
+//! (`shutdown(wait, cancel_futures)`, `shutdown_timeout(timeout,
+//! cancel_futures)`; dropping the last clone shuts down without waiting).
 //!
 //! # Cancellation
 //!
 //! A thread cannot be stopped from outside, and neither can a job in a
-//! worker process. Dropping the future of [`to_thread`], [`run_in_executor`]
-//! or [`ProcessPoolExecutor::run`] (a `timeout` expiring, a cancelled task)
-//! cancels the job if it has not started yet; a started job runs to the end
-//! and its result is discarded, as in Python.
+//! worker process. Dropping a [`JobHandle`] leaves its job running; dropping
+//! the [`CancelOnDrop`] future that [`to_thread`] and [`run_in_executor`]
+//! return (a `timeout` expiring, a cancelled task) cancels the job if it has
+//! not started yet, as asyncio's does; a started job runs to the end and its
+//! result is discarded, as in Python. [`JobHandle::cancel_on_drop`] makes
+//! the one from the other.
 //!
 //! [`EventLoop::set_default_executor`]: crate::EventLoop::set_default_executor
 //! [`Runner::executor_shutdown_timeout`]: crate::Runner::executor_shutdown_timeout
@@ -52,12 +78,12 @@
 mod error;
 mod handle;
 mod process_pool;
-mod queue;
 mod thread_pool;
 
+use crate::EventLoop;
 pub use error::{JobError, Panicked};
-pub use handle::{AsCompleted, JobHandle, MapResults};
-pub use process_pool::{worker_entry, PoolError, ProcessPoolExecutor};
+pub use handle::{AsCompleted, CancelOnDrop, JobHandle, MapResults};
+pub use process_pool::{worker_entry, PoolError, ProcessPoolBuilder, ProcessPoolExecutor};
 pub use thread_pool::{default_max_workers, ThreadPoolBuilder, ThreadPoolExecutor, DEFAULT_IDLE_TIMEOUT};
 
 /// What [`process_fn!`](crate::process_fn) expands to; not public API.
@@ -65,6 +91,29 @@ pub use thread_pool::{default_max_workers, ThreadPoolBuilder, ThreadPoolExecutor
 pub mod __private {
     pub use super::process_pool::{call_fn, fn_name, ProcessFnEntry, ProcessFnReply};
     pub use inventory;
+}
+
+/// An executor that runs jobs of type `J`: what [`run_in_executor`] takes
+/// (`concurrent.futures.Executor`).
+///
+/// Both pools implement it, each for what it can run:
+///
+/// | executor | `J` | `Output` |
+/// |---|---|---|
+/// | [`ThreadPoolExecutor`] | a closure `F: FnOnce() -> T + Send + 'static` | `T` |
+/// | [`ProcessPoolExecutor`] | `(f, arg)`: a [`process_fn!`](crate::process_fn) function and its argument | `f`'s result |
+///
+/// The job type is a parameter rather than fixed per executor because a
+/// thread pool takes any closure (each its own type) and a process pool any
+/// registered function with its serde argument: one trait, one
+/// `run_in_executor`, and the compiler checks that the job suits the pool.
+pub trait Executor<J> {
+    /// The job's result.
+    type Output;
+
+    /// Submits `job`; as the pool's own `submit`, the handle's drop leaves
+    /// the job running.
+    fn submit_job(&self, job: J) -> JobHandle<Self::Output>;
 }
 
 /// Runs the blocking closure `f` on the running loop's default thread pool
@@ -75,7 +124,7 @@ pub mod __private {
 ///
 /// # Cancel safety
 /// Dropping the returned future cancels the job if it has not started; a
-/// started job runs on and its result is discarded.
+/// started job runs on and its result is discarded (see [`CancelOnDrop`]).
 ///
 /// # Panics
 /// If no event loop is running on this thread.
@@ -86,20 +135,22 @@ pub mod __private {
 ///     println!("{n} entries");
 /// });
 /// ```
-pub fn to_thread<F, T>(f: F) -> JobHandle<T>
+pub fn to_thread<F, T>(f: F) -> CancelOnDrop<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    crate::get_running_loop().default_executor().submit_with(f, true)
+    crate::get_running_loop().default_executor().submit(f).cancel_on_drop()
 }
 
-/// Runs `f` on `executor` and returns a future of its result
-/// (`loop.run_in_executor(executor, f)`); for the loop's default pool, see
-/// [`to_thread`].
+/// Runs `job` on `executor` and returns a future of its result
+/// (`loop.run_in_executor(executor, f, *args)`): a closure on a
+/// [`ThreadPoolExecutor`], `(f, arg)` on a [`ProcessPoolExecutor`] (see
+/// [`Executor`]). For the loop's default pool, see [`to_thread`].
 ///
 /// # Cancel safety
-/// As [`to_thread`].
+/// As [`to_thread`]: dropping the future cancels the job if it has not
+/// started.
 ///
 /// ```
 /// use asyncio::executor::{run_in_executor, ThreadPoolExecutor};
@@ -108,10 +159,45 @@ where
 ///     assert_eq!(run_in_executor(&pool, || 6 * 7).await.unwrap(), 42);
 /// });
 /// ```
-pub fn run_in_executor<F, T>(executor: &ThreadPoolExecutor, f: F) -> JobHandle<T>
+pub fn run_in_executor<E, J>(executor: &E, job: J) -> CancelOnDrop<E::Output>
 where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
+    E: Executor<J> + ?Sized,
 {
-    executor.submit_with(f, true)
+    executor.submit_job(job).cancel_on_drop()
+}
+
+/// What [`EventLoop::run_in_executor`](crate::EventLoop::run_in_executor) takes as its executor: `&pool` of
+/// either kind (any [`Executor`]), or `Option<&ThreadPoolExecutor>`, where
+/// `None` is the loop's default thread pool, as asyncio's `None`.
+pub trait ExecutorArg<J> {
+    /// The job's result.
+    type Output;
+
+    /// Submits `job` to the executor this names, on `lp`.
+    fn submit_on(self, lp: &EventLoop, job: J) -> JobHandle<Self::Output>;
+}
+
+impl<E, J> ExecutorArg<J> for &E
+where
+    E: Executor<J> + ?Sized,
+{
+    type Output = E::Output;
+
+    fn submit_on(self, _: &EventLoop, job: J) -> JobHandle<E::Output> {
+        self.submit_job(job)
+    }
+}
+
+impl<J> ExecutorArg<J> for Option<&ThreadPoolExecutor>
+where
+    ThreadPoolExecutor: Executor<J>,
+{
+    type Output = <ThreadPoolExecutor as Executor<J>>::Output;
+
+    fn submit_on(self, lp: &EventLoop, job: J) -> JobHandle<Self::Output> {
+        match self {
+            Some(pool) => pool.submit_job(job),
+            None => lp.default_executor().submit_job(job),
+        }
+    }
 }

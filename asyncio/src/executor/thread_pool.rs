@@ -4,11 +4,11 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::handle::{claim, fail_queued, finish, queued, JobCell, MapResults};
-use super::queue::{JobQueue, QueuedJob};
-use super::{JobError, JobHandle, Panicked};
+use super::{Executor, JobError, JobHandle, Panicked};
+use crate::runtime::pool::{NotRun, PoolHandle, ThreadJob, ThreadPool};
 
 /// How long an idle pool thread waits for work before it exits.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -19,13 +19,7 @@ pub fn default_max_workers() -> usize {
     (cpus + 4).min(32)
 }
 
-/// A job queued on a thread pool: its cell, which holds the function.
-trait ThreadJob: Send + Sync {
-    fn run(&self);
-    /// Ends the job unrun (its function is dropped) with `err`.
-    fn fail(&self, err: JobError);
-}
-
+/// A thread-pool job is its cell, which holds the function until it runs.
 impl<T: Send> ThreadJob for JobCell<T> {
     fn run(&self) {
         let Some(Some(f)) = claim(self) else {
@@ -35,53 +29,8 @@ impl<T: Send> ThreadJob for JobCell<T> {
         finish(self, result);
     }
 
-    fn fail(&self, err: JobError) {
-        fail_queued(self, err);
-    }
-}
-
-struct Pool {
-    queue: JobQueue<Arc<dyn ThreadJob>>,
-    name_prefix: String,
-    idle_timeout: Option<Duration>,
-    threads_started: AtomicUsize,
-}
-
-impl Pool {
-    fn submit(self: &Arc<Self>, job: Arc<dyn ThreadJob>) {
-        self.queue.submit_job(job, || self.start_worker());
-    }
-
-    fn start_worker(self: &Arc<Self>) -> std::io::Result<()> {
-        let n = self.threads_started.fetch_add(1, Ordering::Relaxed);
-        let pool = self.clone();
-        std::thread::Builder::new()
-            .name(format!("{}-{n}", self.name_prefix))
-            .spawn(move || {
-                pool.queue.enter_worker();
-                while let Some(job) = pool.queue.next(pool.idle_timeout) {
-                    job.run();
-                }
-                pool.queue.worker_exited();
-            })
-            .map(drop)
-    }
-}
-
-impl QueuedJob for Arc<dyn ThreadJob> {
-    fn fail(self, err: JobError) {
-        ThreadJob::fail(&*self, err);
-    }
-}
-
-/// Shuts the pool down when the last user handle goes.
-struct Owner {
-    pool: Arc<Pool>,
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.pool.queue.shutdown(false);
+    fn fail(&self, why: NotRun) {
+        fail_queued(self, why.into());
     }
 }
 
@@ -118,7 +67,7 @@ impl Drop for Owner {
 /// ```
 #[derive(Clone)]
 pub struct ThreadPoolExecutor {
-    owner: Arc<Owner>,
+    pool: PoolHandle<ThreadPool>,
 }
 
 /// Options for a [`ThreadPoolExecutor`].
@@ -160,14 +109,7 @@ impl ThreadPoolBuilder {
             .name_prefix
             .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", POOLS.fetch_add(1, Ordering::Relaxed)));
         ThreadPoolExecutor {
-            owner: Arc::new(Owner {
-                pool: Arc::new(Pool {
-                    queue: JobQueue::new(self.max_workers),
-                    name_prefix,
-                    idle_timeout: self.idle_timeout,
-                    threads_started: AtomicUsize::new(0),
-                }),
-            }),
+            pool: PoolHandle::new(ThreadPool::new(self.max_workers, name_prefix, self.idle_timeout)),
         }
     }
 }
@@ -190,29 +132,30 @@ impl ThreadPoolExecutor {
         }
     }
 
+    /// The loop's default executor is kept in the engine as the pool itself.
+    pub(crate) fn from_engine(pool: PoolHandle<ThreadPool>) -> Self {
+        ThreadPoolExecutor { pool }
+    }
+
+    pub(crate) fn engine(&self) -> &PoolHandle<ThreadPool> {
+        &self.pool
+    }
+
     /// Runs `f` on a pool thread; the handle gives its result. Dropping the
-    /// handle does not cancel the job.
+    /// handle does not cancel the job (see [`JobHandle::cancel_on_drop`]).
     ///
     /// After [`shutdown`](Self::shutdown), the handle fails with
-    /// [`JobError::Shutdown`].
+    /// [`JobError::ShutDown`].
     pub fn submit<F, T>(&self, f: F) -> JobHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(f, false)
-    }
-
-    pub(crate) fn submit_with<F, T>(&self, f: F, cancel_on_drop: bool) -> JobHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
         // After shutdown the queue refuses the job and it fails with
-        // `Shutdown` (one lock per submit, not two).
+        // `ShutDown` (one lock per submit, not two).
         let cell = queued::<T>(Some(Box::new(f)));
-        self.owner.pool.submit(cell.clone());
-        JobHandle::new(cell, cancel_on_drop)
+        self.pool.pool().submit(cell.clone());
+        JobHandle::new(cell)
     }
 
     /// Runs `f` on every item, in parallel; the results come back in input
@@ -234,52 +177,66 @@ impl ThreadPoolExecutor {
         MapResults::new(handles)
     }
 
-    /// Stops taking jobs (later submits fail with [`JobError::Shutdown`]).
+    /// Stops taking jobs (later submits fail with [`JobError::ShutDown`]).
     /// With `cancel_futures`, jobs not started yet end with
     /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
-    /// blocks until every thread has exited.
+    /// blocks until every thread has exited (`Executor.shutdown`).
     ///
     /// # Panics
     /// With `wait`, on a thread running an event loop (it would block the
-    /// loop).
+    /// loop) or in one of this pool's jobs (it would wait for itself).
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let what = "ThreadPoolExecutor::shutdown(wait = true)";
-        self.owner.pool.queue.shutdown_executor(what, wait, cancel_futures);
+        self.pool.shutdown(wait, cancel_futures);
     }
 
-    /// Shuts down (queued jobs still run) and waits up to `timeout` for the
-    /// threads to exit; false if some were still running then.
-    pub(crate) fn shutdown_timeout(&self, timeout: Duration) -> bool {
-        self.owner.pool.queue.shutdown(false);
-        self.owner.pool.queue.wait_exited(Some(Instant::now() + timeout))
+    /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
+    /// if every thread had exited by then.
+    ///
+    /// # Panics
+    /// As [`shutdown`](Self::shutdown) with `wait`.
+    pub fn shutdown_timeout(&self, timeout: Duration, cancel_futures: bool) -> bool {
+        self.pool.shutdown_timeout(timeout, cancel_futures)
     }
 
     /// True once [`shutdown`](Self::shutdown) was called (or the last
     /// handle dropped).
     pub fn is_shutdown(&self) -> bool {
-        self.owner.pool.queue.is_shutdown()
+        self.pool.is_shutdown()
     }
 
     /// The most threads this pool runs at once.
     pub fn max_workers(&self) -> usize {
-        self.owner.pool.queue.max_workers()
+        self.pool.max_workers()
     }
 
     /// Threads alive now (busy or idle).
     pub fn threads(&self) -> usize {
-        self.owner.pool.queue.counts().0
+        self.pool.counts().0
     }
 }
 
 impl fmt::Debug for ThreadPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (threads, idle) = self.owner.pool.queue.counts();
+        let (threads, idle) = self.pool.counts();
         f.debug_struct("ThreadPoolExecutor")
-            .field("name", &self.owner.pool.name_prefix)
+            .field("name", &self.pool.pool().name())
             .field("max_workers", &self.max_workers())
             .field("threads", &threads)
             .field("idle", &idle)
             .field("shutdown", &self.is_shutdown())
             .finish()
+    }
+}
+
+/// A thread pool runs closures: `run_in_executor(&pool, || work())`.
+impl<F, T> Executor<F> for ThreadPoolExecutor
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+
+    fn submit_job(&self, job: F) -> JobHandle<T> {
+        self.submit(job)
     }
 }

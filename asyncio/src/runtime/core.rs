@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use super::clock::Clock;
 use super::context;
 use super::debug::Debugger;
+use super::pool::{PoolHandle, ThreadPool};
 use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
@@ -91,9 +92,9 @@ pub(crate) struct Core {
     remote_buf: RefCell<Vec<Remote>>,
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
-    /// The thread pool `to_thread` uses, created at first use (a facade type
-    /// kept here because it belongs to the loop: asyncio's default executor).
-    pub(crate) default_executor: RefCell<Option<crate::executor::ThreadPoolExecutor>>,
+    /// The thread pool `to_thread` uses, created at first use (asyncio's
+    /// default executor; the facade's `ThreadPoolExecutor` wraps it).
+    pub(crate) default_executor: RefCell<Option<PoolHandle<ThreadPool>>>,
     /// Debug mode's records and watchdog; `Some` exactly while `debug` is on.
     debugger: RefCell<Option<Rc<Debugger>>>,
 }

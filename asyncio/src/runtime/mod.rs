@@ -11,6 +11,7 @@
 //! | [`context`] | the thread's running loop |
 //! | [`debug`] | debug mode's task records and the stall watchdog |
 //! | `stall_trace` | the stuck loop thread's backtrace, by signal (Linux) |
+//! | [`pool`] | the executors' job queue, worker threads and shutdown |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
 //! | [`wait_queue`] | the FIFO hand-off queue under every sync primitive |
 //!
@@ -22,6 +23,7 @@ pub(crate) mod context;
 pub(crate) mod core;
 pub(crate) mod debug;
 pub(crate) mod future_set;
+pub(crate) mod pool;
 pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;

@@ -33,14 +33,14 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::handle::{assert_off_loop, claim, fail_queued, finish, queued, JobCell, MapResults};
-use super::queue::{JobQueue, QueuedJob};
-use super::{JobError, JobHandle, Panicked};
+use super::handle::{claim, fail_queued, finish, queued, JobCell, MapResults};
+use super::{Executor, JobError, JobHandle, Panicked};
+use crate::runtime::pool::{JobQueue, NotRun, Pool, PoolHandle, QueuedJob};
 use wire::{Reply, Request};
 
 pub use worker::worker_entry;
@@ -114,8 +114,8 @@ struct Job<T> {
 }
 
 impl QueuedJob for Box<dyn ProcessJob> {
-    fn fail(self, err: JobError) {
-        ProcessJob::fail(self, err);
+    fn fail(self, why: NotRun) {
+        ProcessJob::fail(self, why.into());
     }
 }
 
@@ -237,7 +237,7 @@ impl Worker {
     }
 }
 
-struct Pool {
+struct ProcessPool {
     queue: JobQueue<Box<dyn ProcessJob>>,
     program: PathBuf,
     max_tasks_per_child: Option<usize>,
@@ -246,7 +246,16 @@ struct Pool {
     pids: Mutex<Vec<u32>>,
 }
 
-impl Pool {
+impl Pool for ProcessPool {
+    type Job = Box<dyn ProcessJob>;
+    const NAME: &'static str = "ProcessPoolExecutor";
+
+    fn queue(&self) -> &JobQueue<Self::Job> {
+        &self.queue
+    }
+}
+
+impl ProcessPool {
     fn submit(self: &Arc<Self>, job: Box<dyn ProcessJob>) {
         self.queue.submit_job(job, || self.start_manager());
     }
@@ -318,17 +327,6 @@ impl Pool {
     }
 }
 
-/// Shuts the pool down when the last user handle goes.
-struct Owner {
-    pool: Arc<Pool>,
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.pool.queue.shutdown(false);
-    }
-}
-
 /// A pool of worker processes for CPU-bound work
 /// (`concurrent.futures.ProcessPoolExecutor`).
 ///
@@ -342,9 +340,10 @@ impl Drop for Owner {
 /// ([`JobError::WorkerDied`], for that job only: a new worker replaces it),
 /// data that cannot be (de)serialized ([`JobError::Wire`]).
 ///
-/// Cancelling a job (or dropping the future of [`run`](Self::run)) before
-/// it starts removes it from the queue; a running job is not interrupted,
-/// and its result is discarded.
+/// On a loop, [`run_in_executor`](super::run_in_executor)`(&pool, (f, arg))`
+/// submits and awaits. Cancelling a job (or dropping that future) before it
+/// starts removes it from the queue; a running job is not interrupted, and
+/// its result is discarded.
 ///
 /// Dropping the last clone shuts the pool down without waiting: submitted
 /// jobs still run and their handles still get results, then the workers are
@@ -362,40 +361,57 @@ impl Drop for Owner {
 /// #[asyncio::main]
 /// async fn main() {
 ///     let pool = ProcessPoolExecutor::new(2).expect("main is #[asyncio::main]");
-///     let (a, b) = asyncio::gather!(pool.run(cpu_heavy, 50_000_000), pool.run(cpu_heavy, 60_000_000)).await;
+///     let (a, b) = asyncio::gather!(
+///         asyncio::run_in_executor(&pool, (cpu_heavy, 50_000_000)),
+///         asyncio::run_in_executor(&pool, (cpu_heavy, 60_000_000)),
+///     )
+///     .await;
 ///     println!("{} {}", a.unwrap(), b.unwrap());
 /// }
 /// ```
 #[derive(Clone)]
 pub struct ProcessPoolExecutor {
-    owner: Arc<Owner>,
+    pool: PoolHandle<ProcessPool>,
 }
 
-impl ProcessPoolExecutor {
-    /// A pool of at most `max_workers` worker processes, started as jobs
-    /// arrive.
+/// Options for a [`ProcessPoolExecutor`], as [`ThreadPoolBuilder`](super::ThreadPoolBuilder)
+/// for threads.
+#[derive(Debug, Clone)]
+pub struct ProcessPoolBuilder {
+    max_workers: usize,
+    max_tasks_per_child: Option<usize>,
+}
+
+impl ProcessPoolBuilder {
+    /// At most this many worker processes (default: the machine's CPUs,
+    /// Python's default).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    pub fn max_workers(mut self, n: usize) -> Self {
+        assert!(n > 0, "max_workers must be at least 1");
+        self.max_workers = n;
+        self
+    }
+
+    /// Replace each worker by a fresh process after this many jobs (`None`,
+    /// the default: never).
+    ///
+    /// # Panics
+    /// If `n` is `Some(0)`.
+    pub fn max_tasks_per_child(mut self, n: Option<usize>) -> Self {
+        assert!(n != Some(0), "max_tasks_per_child must be at least 1");
+        self.max_tasks_per_child = n;
+        self
+    }
+
+    /// The pool; no worker starts until the first job.
     ///
     /// # Errors
     /// [`PoolError::MissingWorkerHook`] if `main` never called
-    /// [`worker_entry`]; [`PoolError::InsideWorker`] in a worker.
-    ///
-    /// # Panics
-    /// If `max_workers` is 0.
-    pub fn new(max_workers: usize) -> Result<Self, PoolError> {
-        Self::with_max_tasks_per_child(max_workers, None)
-    }
-
-    /// As [`new`](Self::new), with each worker replaced by a fresh process
-    /// after `max_tasks_per_child` jobs (`None`: never).
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    ///
-    /// # Panics
-    /// If `max_workers` or `max_tasks_per_child` is 0.
-    pub fn with_max_tasks_per_child(max_workers: usize, max_tasks_per_child: Option<usize>) -> Result<Self, PoolError> {
-        assert!(max_workers > 0, "max_workers must be at least 1");
-        assert!(max_tasks_per_child != Some(0), "max_tasks_per_child must be at least 1");
+    /// [`worker_entry`]; [`PoolError::InsideWorker`] in a worker;
+    /// [`PoolError::Program`] if this program's path cannot be found.
+    pub fn build(self) -> Result<ProcessPoolExecutor, PoolError> {
         if !worker::hook_called() {
             return Err(PoolError::MissingWorkerHook);
         }
@@ -404,56 +420,48 @@ impl ProcessPoolExecutor {
         }
         let program = program().map_err(PoolError::Program)?;
         Ok(ProcessPoolExecutor {
-            owner: Arc::new(Owner {
-                pool: Arc::new(Pool {
-                    queue: JobQueue::new(max_workers),
-                    program,
-                    max_tasks_per_child,
-                    managers_started: AtomicUsize::new(0),
-                    pids: Mutex::new(Vec::new()),
-                }),
+            pool: PoolHandle::new(ProcessPool {
+                queue: JobQueue::new(self.max_workers),
+                program,
+                max_tasks_per_child: self.max_tasks_per_child,
+                managers_started: AtomicUsize::new(0),
+                pids: Mutex::new(Vec::new()),
             }),
         })
     }
+}
 
-    /// As many workers as the machine has CPUs (Python's default).
+impl ProcessPoolExecutor {
+    /// A pool of at most `max_workers` worker processes, started as jobs
+    /// arrive.
     ///
     /// # Errors
-    /// As [`new`](Self::new).
-    pub fn with_default_workers() -> Result<Self, PoolError> {
-        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    /// As [`ProcessPoolBuilder::build`].
+    ///
+    /// # Panics
+    /// If `max_workers` is 0.
+    pub fn new(max_workers: usize) -> Result<Self, PoolError> {
+        Self::builder().max_workers(max_workers).build()
+    }
+
+    /// A builder, for the number of workers and their replacement.
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder {
+            max_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_tasks_per_child: None,
+        }
     }
 
     /// Runs `f(arg)` in a worker process; the handle gives the result.
-    /// Dropping the handle does not cancel the job.
+    /// Dropping the handle does not cancel the job (see
+    /// [`JobHandle::cancel_on_drop`]).
     ///
     /// `f` must be registered with [`process_fn!`](crate::process_fn); if it
     /// is not, the handle fails at once with [`JobError::UnknownFunction`].
     /// An argument that cannot be serialized fails it with
     /// [`JobError::Wire`]; after [`shutdown`](Self::shutdown), with
-    /// [`JobError::Shutdown`].
+    /// [`JobError::ShutDown`].
     pub fn submit<F, A, R>(&self, f: F, arg: A) -> JobHandle<R>
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize,
-        R: DeserializeOwned + Send + 'static,
-    {
-        self.submit_with(f, &arg, false)
-    }
-
-    /// As [`submit`](Self::submit), for awaiting on a loop: dropping the
-    /// returned future before the job starts cancels it (asyncio's
-    /// `loop.run_in_executor(pool, f, arg)`).
-    pub fn run<F, A, R>(&self, f: F, arg: A) -> JobHandle<R>
-    where
-        F: Fn(A) -> R + Copy + 'static,
-        A: Serialize,
-        R: DeserializeOwned + Send + 'static,
-    {
-        self.submit_with(f, &arg, true)
-    }
-
-    fn submit_with<F, A, R>(&self, f: F, arg: &A, cancel_on_drop: bool) -> JobHandle<R>
     where
         F: Fn(A) -> R + Copy + 'static,
         A: Serialize,
@@ -461,28 +469,28 @@ impl ProcessPoolExecutor {
     {
         let name = worker::fn_name(&f);
         if !worker::is_fn_item::<F>() || !worker::is_registered(name) {
-            return JobHandle::failed(JobError::UnknownFunction(name.to_owned()), cancel_on_drop);
+            return JobHandle::failed(JobError::UnknownFunction(name.to_owned()));
         }
         if self.is_shutdown() {
-            return JobHandle::failed(JobError::Shutdown, cancel_on_drop);
+            return JobHandle::failed(JobError::ShutDown);
         }
-        let arg = match postcard::to_stdvec(arg) {
+        let arg = match postcard::to_stdvec(&arg) {
             Ok(bytes) => bytes,
             Err(e) => {
                 let why = format!(
                     "the argument ({}) could not be serialized: {e}",
                     std::any::type_name::<A>()
                 );
-                return JobHandle::failed(JobError::Wire(why), cancel_on_drop);
+                return JobHandle::failed(JobError::Wire(why));
             }
         };
         let cell = queued(None);
-        self.owner.pool.submit(Box::new(Job {
+        self.pool.pool().submit(Box::new(Job {
             name,
             arg,
             cell: cell.clone(),
         }));
-        JobHandle::new(cell, cancel_on_drop)
+        JobHandle::new(cell)
     }
 
     /// Runs `f` on every item in the workers; results in input order
@@ -496,16 +504,16 @@ impl ProcessPoolExecutor {
         MapResults::new(items.into_iter().map(|a| self.submit(f, a)).collect())
     }
 
-    /// Stops taking jobs (later submits fail with [`JobError::Shutdown`]).
+    /// Stops taking jobs (later submits fail with [`JobError::ShutDown`]).
     /// With `cancel_futures`, jobs not started end with
     /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
-    /// blocks until every worker has exited and been reaped.
+    /// blocks until every worker has exited and been reaped
+    /// (`Executor.shutdown`).
     ///
     /// # Panics
     /// With `wait`, on a thread running an event loop.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let what = "ProcessPoolExecutor::shutdown(wait = true)";
-        self.owner.pool.queue.shutdown_executor(what, wait, cancel_futures);
+        self.pool.shutdown(wait, cancel_futures);
     }
 
     /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
@@ -513,25 +521,23 @@ impl ProcessPoolExecutor {
     ///
     /// # Panics
     /// On a thread running an event loop.
-    pub fn shutdown_timeout(&self, cancel_futures: bool, timeout: Duration) -> bool {
-        assert_off_loop("ProcessPoolExecutor::shutdown_timeout");
-        self.shutdown(false, cancel_futures);
-        self.owner.pool.queue.wait_exited(Some(Instant::now() + timeout))
+    pub fn shutdown_timeout(&self, timeout: Duration, cancel_futures: bool) -> bool {
+        self.pool.shutdown_timeout(timeout, cancel_futures)
     }
 
     /// True once shut down.
     pub fn is_shutdown(&self) -> bool {
-        self.owner.pool.queue.is_shutdown()
+        self.pool.is_shutdown()
     }
 
     /// The most worker processes this pool runs at once.
     pub fn max_workers(&self) -> usize {
-        self.owner.pool.queue.max_workers()
+        self.pool.max_workers()
     }
 
     /// The process ids of the live workers.
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.owner.pool.pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.pool.pool().pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -542,5 +548,20 @@ impl fmt::Debug for ProcessPoolExecutor {
             .field("workers", &self.worker_pids())
             .field("shutdown", &self.is_shutdown())
             .finish()
+    }
+}
+
+/// A process pool runs a [`process_fn!`](crate::process_fn) function on an
+/// argument: `run_in_executor(&pool, (f, arg))`.
+impl<F, A, R> Executor<(F, A)> for ProcessPoolExecutor
+where
+    F: Fn(A) -> R + Copy + 'static,
+    A: Serialize,
+    R: DeserializeOwned + Send + 'static,
+{
+    type Output = R;
+
+    fn submit_job(&self, (f, arg): (F, A)) -> JobHandle<R> {
+        self.submit(f, arg)
     }
 }

@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::JobError;
+use super::{assert_off_loop, NotRun};
 
 thread_local! {
     /// The queue this thread works for (its address), if it is a worker.
@@ -49,9 +49,9 @@ pub(crate) struct JobQueue<J> {
 }
 
 /// A queued job as the queue's helpers see it: something that can be ended
-/// unrun with an error.
+/// unrun, saying why.
 pub(crate) trait QueuedJob {
-    fn fail(self, err: JobError);
+    fn fail(self, why: NotRun);
 }
 
 /// What a submit asks of its caller.
@@ -124,30 +124,34 @@ impl<J> JobQueue<J> {
             Submit::StartWorker => {
                 if let Err(e) = start_worker() {
                     for job in self.start_failed() {
-                        job.fail(JobError::WorkerStart(format!("thread spawn failed: {e}")));
+                        job.fail(NotRun::WorkerStart(format!("thread spawn failed: {e}")));
                     }
                 }
             }
-            Submit::Refused(job) => job.fail(JobError::Shutdown),
+            Submit::Refused(job) => job.fail(NotRun::ShutDown),
         }
     }
 
-    /// An executor's `shutdown(wait, cancel_futures)` (`what` names it in
-    /// the panic for waiting on a loop).
-    pub(crate) fn shutdown_executor(&self, what: &str, wait: bool, cancel_futures: bool)
+    /// An executor's shutdown: stops taking jobs (with `cancel_futures`,
+    /// the queued ones end [`NotRun::Cancelled`]), then, with `wait`, waits
+    /// for every worker to exit until the deadline it holds (`None`: for
+    /// ever); true if they all did (and always without `wait`).
+    ///
+    /// # Panics
+    /// With `wait`, on a thread running an event loop or on one of this
+    /// queue's own workers (`what` names the call in the message).
+    pub(crate) fn shutdown_executor(&self, what: &str, wait: Option<Option<Instant>>, cancel_futures: bool) -> bool
     where
         J: QueuedJob,
     {
-        if wait {
-            super::handle::assert_off_loop(what);
+        if wait.is_some() {
+            assert_off_loop(what);
             self.assert_not_own_worker();
         }
         for job in self.shutdown(cancel_futures) {
-            job.fail(JobError::Cancelled);
+            job.fail(NotRun::Cancelled);
         }
-        if wait {
-            self.wait_exited(None);
-        }
+        wait.is_none_or(|deadline| self.wait_exited(deadline))
     }
 
     /// A worker that [`Submit::StartWorker`] asked for could not be started:
