@@ -317,7 +317,7 @@ mod tests {
     #[test]
     fn header_stays_small() {
         assert_eq!(std::mem::size_of::<super::Header>(), 80);
-        assert_eq!(std::mem::size_of::<TaskError>(), 24);
+        assert_eq!(std::mem::size_of::<super::TaskError>(), 24);
         // Debug mode's per-task record, stored with the task.
         assert_eq!(std::mem::size_of::<crate::runtime::debug::TaskRecord>(), 80);
     }
