@@ -110,6 +110,16 @@ pub struct JobHandle<T> {
     cell: Arc<JobCell<T>>,
 }
 
+impl<T> fmt::Debug for JobHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.cell.lock();
+        f.debug_struct("JobHandle")
+            .field("phase", &s.extra.phase)
+            .field("done", &s.is_done())
+            .finish()
+    }
+}
+
 impl<T> JobHandle<T> {
     pub(crate) fn new(cell: Arc<JobCell<T>>) -> Self {
         JobHandle { cell }
@@ -233,16 +243,6 @@ impl<T> Future for JobHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.cell.poll_take(cx, "JobHandle")
-    }
-}
-
-impl<T> fmt::Debug for JobHandle<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.cell.lock();
-        f.debug_struct("JobHandle")
-            .field("phase", &s.extra.phase)
-            .field("done", &s.is_done())
-            .finish()
     }
 }
 

@@ -75,6 +75,51 @@
 //! [`EventLoop::set_default_executor`]: crate::EventLoop::set_default_executor
 //! [`Runner::executor_shutdown_timeout`]: crate::Runner::executor_shutdown_timeout
 
+/// The shutdown and size methods both pools share, written once: `$pool`
+/// has a `pool: PoolHandle<_>` field; `$worker` and `$workers` name what it
+/// runs jobs on.
+macro_rules! shutdown_methods {
+    ($pool:ident, $worker:literal, $workers:literal) => {
+        impl $pool {
+            /// Stops taking jobs (later submits fail with
+            /// [`JobError::ShutDown`](crate::executor::JobError::ShutDown)).
+            /// With `cancel_futures`, jobs not started yet end with
+            /// [`JobError::Cancelled`](crate::executor::JobError::Cancelled);
+            /// otherwise they still run.
+            #[doc = concat!("With `wait`, blocks until every ", $worker, " has exited (`Executor.shutdown`).")]
+            ///
+            /// # Panics
+            /// With `wait`, on a thread running an event loop (it would
+            /// block the loop) or in one of this pool's jobs (it would wait
+            /// for itself).
+            pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+                self.pool.shutdown(wait, cancel_futures);
+            }
+
+            /// As `shutdown(true, cancel_futures)`, giving up after
+            #[doc = concat!("`timeout`; true if every ", $worker, " had exited by then.")]
+            ///
+            /// # Panics
+            /// As [`shutdown`](Self::shutdown) with `wait`.
+            pub fn shutdown_timeout(&self, timeout: std::time::Duration, cancel_futures: bool) -> bool {
+                self.pool.shutdown_timeout(timeout, cancel_futures)
+            }
+
+            /// True once [`shutdown`](Self::shutdown) was called (or the
+            /// last clone dropped).
+            pub fn is_shutdown(&self) -> bool {
+                self.pool.is_shutdown()
+            }
+
+            #[doc = concat!("The most ", $workers, " this pool runs at once.")]
+            pub fn max_workers(&self) -> usize {
+                self.pool.max_workers()
+            }
+        }
+    };
+}
+use shutdown_methods;
+
 mod error;
 mod handle;
 mod process_pool;

@@ -177,43 +177,13 @@ impl ThreadPoolExecutor {
         MapResults::new(handles)
     }
 
-    /// Stops taking jobs (later submits fail with [`JobError::ShutDown`]).
-    /// With `cancel_futures`, jobs not started yet end with
-    /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
-    /// blocks until every thread has exited (`Executor.shutdown`).
-    ///
-    /// # Panics
-    /// With `wait`, on a thread running an event loop (it would block the
-    /// loop) or in one of this pool's jobs (it would wait for itself).
-    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.pool.shutdown(wait, cancel_futures);
-    }
-
-    /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
-    /// if every thread had exited by then.
-    ///
-    /// # Panics
-    /// As [`shutdown`](Self::shutdown) with `wait`.
-    pub fn shutdown_timeout(&self, timeout: Duration, cancel_futures: bool) -> bool {
-        self.pool.shutdown_timeout(timeout, cancel_futures)
-    }
-
-    /// True once [`shutdown`](Self::shutdown) was called (or the last
-    /// handle dropped).
-    pub fn is_shutdown(&self) -> bool {
-        self.pool.is_shutdown()
-    }
-
-    /// The most threads this pool runs at once.
-    pub fn max_workers(&self) -> usize {
-        self.pool.max_workers()
-    }
-
     /// Threads alive now (busy or idle).
     pub fn threads(&self) -> usize {
         self.pool.counts().0
     }
 }
+
+super::shutdown_methods!(ThreadPoolExecutor, "thread", "threads");
 
 impl fmt::Debug for ThreadPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -504,42 +504,13 @@ impl ProcessPoolExecutor {
         MapResults::new(items.into_iter().map(|a| self.submit(f, a)).collect())
     }
 
-    /// Stops taking jobs (later submits fail with [`JobError::ShutDown`]).
-    /// With `cancel_futures`, jobs not started end with
-    /// [`JobError::Cancelled`]; otherwise they still run. With `wait`,
-    /// blocks until every worker has exited and been reaped
-    /// (`Executor.shutdown`).
-    ///
-    /// # Panics
-    /// With `wait`, on a thread running an event loop.
-    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.pool.shutdown(wait, cancel_futures);
-    }
-
-    /// As `shutdown(true, cancel_futures)`, giving up after `timeout`; true
-    /// if every worker had exited by then.
-    ///
-    /// # Panics
-    /// On a thread running an event loop.
-    pub fn shutdown_timeout(&self, timeout: Duration, cancel_futures: bool) -> bool {
-        self.pool.shutdown_timeout(timeout, cancel_futures)
-    }
-
-    /// True once shut down.
-    pub fn is_shutdown(&self) -> bool {
-        self.pool.is_shutdown()
-    }
-
-    /// The most worker processes this pool runs at once.
-    pub fn max_workers(&self) -> usize {
-        self.pool.max_workers()
-    }
-
     /// The process ids of the live workers.
     pub fn worker_pids(&self) -> Vec<u32> {
         self.pool.pool().pids.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
+
+super::shutdown_methods!(ProcessPoolExecutor, "worker process", "worker processes");
 
 impl fmt::Debug for ProcessPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
