@@ -545,7 +545,7 @@ impl Worker {
     /// has been cancelled at the end of shutdown.
     pub(crate) fn spawn(&self, what: &'static str, job: impl std::future::Future<Output = ()> + 'static) {
         let caught = conn::CatchUnwind::new(job);
-        let r = self.tasks.spawn(async move {
+        let r = self.tasks.create_task(async move {
             if let Err(msg) = caught.await {
                 report::error(format_args!("asyncio-http: {what} panicked: {msg}"));
             }

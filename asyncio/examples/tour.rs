@@ -359,7 +359,7 @@ fn main() {
             let tasks: Vec<_> = [2, 1, 3]
                 .into_iter()
                 .enumerate()
-                .map(|(i, sleep_units)| tg.spawn(fetch_record(i as u32 + 1, sleep_units)).unwrap())
+                .map(|(i, sleep_units)| tg.create_task(fetch_record(i as u32 + 1, sleep_units)).unwrap())
                 .collect();
             tg.join().await.unwrap();
             // After the group, all tasks have completed.
@@ -376,7 +376,7 @@ fn main() {
         async {
             let tg = asyncio::TaskGroup::new();
             for i in 1..=3 {
-                tg.create_task(fetch_or_fail(i, 2)).unwrap();
+                tg.try_create_task(fetch_or_fail(i, 2)).unwrap();
             }
             let err = tg.join().await.unwrap_err();
             println!("TaskGroup error: {err}");

@@ -35,7 +35,7 @@ fn results_are_readable_after_join() {
         let handles: Vec<_> = [2u64, 1, 3]
             .iter()
             .enumerate()
-            .map(|(i, &s)| tg.create_task(ok_after(i as u32, s)).unwrap())
+            .map(|(i, &s)| tg.try_create_task(ok_after(i as u32, s)).unwrap())
             .collect();
         tg.join().await.unwrap();
         assert_eq!(start.elapsed(), secs(3));
@@ -52,9 +52,9 @@ fn first_failure_cancels_the_others_and_join_reports_it() {
     vrun(async move {
         let start = Instant::now();
         let tg = TaskGroup::new();
-        let slow = tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
-        let _fail = tg.create_task(err_after("disk on fire", 1)).unwrap();
-        let slower = tg.create_task(c.wrap(ok_after(2, 200))).unwrap();
+        let slow = tg.try_create_task(c.wrap(ok_after(1, 100))).unwrap();
+        let _fail = tg.try_create_task(err_after("disk on fire", 1)).unwrap();
+        let slower = tg.try_create_task(c.wrap(ok_after(2, 200))).unwrap();
         let err = tg.join().await.unwrap_err();
         assert_eq!(start.elapsed(), secs(1), "siblings were cancelled, not awaited");
         assert_eq!(err.failures().len(), 1);
@@ -70,9 +70,9 @@ fn every_failure_is_reported_with_task_names() {
     vrun(async {
         let tg = TaskGroup::new();
         // Both fail in the same instant: both are reported.
-        let a = tg.create_task(err_after("first", 1)).unwrap();
-        let b = tg.create_task(err_after("second", 1)).unwrap();
-        let c = tg.spawn(async {
+        let a = tg.try_create_task(err_after("first", 1)).unwrap();
+        let b = tg.try_create_task(err_after("second", 1)).unwrap();
+        let c = tg.create_task(async {
             asyncio::sleep(secs(1)).await;
             panic!("third panicked")
         });
@@ -92,20 +92,20 @@ fn every_failure_is_reported_with_task_names() {
 fn create_task_is_refused_after_abort_cancel_and_join() {
     vrun(async {
         let tg = TaskGroup::new();
-        tg.create_task(err_after("boom", 0)).unwrap();
+        tg.try_create_task(err_after("boom", 0)).unwrap();
         asyncio::sleep(secs(1)).await;
-        let e = tg.create_task(ok_after(1, 1)).unwrap_err();
+        let e = tg.try_create_task(ok_after(1, 1)).unwrap_err();
         assert!(e.to_string().contains("aborting"), "{e}");
         let _ = tg.join().await;
         assert!(tg
-            .create_task(ok_after(1, 1))
+            .try_create_task(ok_after(1, 1))
             .unwrap_err()
             .to_string()
             .contains("joined"));
 
         let tg2 = TaskGroup::new();
         tg2.cancel();
-        assert!(tg2.spawn(async {}).unwrap_err().to_string().contains("cancelled"));
+        assert!(tg2.create_task(async {}).unwrap_err().to_string().contains("cancelled"));
     });
 }
 
@@ -116,7 +116,7 @@ fn dropping_the_group_cancels_every_child_before_drop_returns() {
     vrun(async move {
         let tg = TaskGroup::new();
         for i in 0..5 {
-            tg.create_task(c.wrap(ok_after(i, 100))).unwrap();
+            tg.try_create_task(c.wrap(ok_after(i, 100))).unwrap();
         }
         asyncio::yield_now().await;
         assert_eq!(asyncio::all_tasks().len(), 6);
@@ -134,8 +134,8 @@ fn leaving_the_scope_early_with_question_mark_cancels_children() {
     vrun(async move {
         async fn body(c: Counts) -> Result<(), io::Error> {
             let tg = TaskGroup::new();
-            tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
-            tg.create_task(c.wrap(ok_after(2, 100))).unwrap();
+            tg.try_create_task(c.wrap(ok_after(1, 100))).unwrap();
+            tg.try_create_task(c.wrap(ok_after(2, 100))).unwrap();
             asyncio::sleep(secs(1)).await;
             err_after("early exit", 0).await?; // returns here; tg dropped
             tg.join().await.unwrap();
@@ -156,10 +156,10 @@ fn cancelling_the_owner_cancels_children_and_is_not_swallowed() {
             let c = c.clone();
             async move {
                 let tg = TaskGroup::new();
-                tg.create_task(c.wrap(ok_after(1, 100))).unwrap();
+                tg.try_create_task(c.wrap(ok_after(1, 100))).unwrap();
                 // A child fails in the same instant the owner is cancelled
                 // (the gh-116720 shape): the owner must still end cancelled.
-                tg.create_task(err_after("child failed", 1)).unwrap();
+                tg.try_create_task(err_after("child failed", 1)).unwrap();
                 tg.join().await.map_err(|e| e.to_string())
             }
         });
@@ -182,7 +182,7 @@ fn owner_cancelled_while_children_run_leaves_no_orphans() {
             async move {
                 let tg = TaskGroup::new();
                 for i in 0..10 {
-                    tg.create_task(c.wrap(ok_after(i, 50))).unwrap();
+                    tg.try_create_task(c.wrap(ok_after(i, 50))).unwrap();
                 }
                 tg.join().await.map_err(|e| e.to_string())
             }
@@ -200,8 +200,8 @@ fn cancel_stops_children_without_failing() {
     vrun(async {
         let start = Instant::now();
         let tg = TaskGroup::new();
-        let a = tg.create_task(ok_after(1, 100)).unwrap();
-        let b = tg.spawn(async { 2 }).unwrap();
+        let a = tg.try_create_task(ok_after(1, 100)).unwrap();
+        let b = tg.create_task(async { 2 }).unwrap();
         asyncio::sleep(secs(1)).await;
         tg.cancel();
         assert!(tg.join().await.is_ok(), "cancel() is not a failure");
@@ -215,8 +215,8 @@ fn cancel_stops_children_without_failing() {
 fn a_cancelled_child_is_not_a_failure() {
     vrun(async {
         let tg = TaskGroup::new();
-        let a = tg.create_task(ok_after(1, 100)).unwrap();
-        let b = tg.create_task(ok_after(2, 1)).unwrap();
+        let a = tg.try_create_task(ok_after(1, 100)).unwrap();
+        let b = tg.try_create_task(ok_after(2, 1)).unwrap();
         asyncio::yield_now().await;
         a.cancel();
         tg.join().await.unwrap();
@@ -239,11 +239,11 @@ fn nested_groups_cancel_all_the_way_down() {
         let outer = TaskGroup::new();
         let l2 = l.clone();
         outer
-            .create_task(async move {
+            .try_create_task(async move {
                 let inner = TaskGroup::new();
                 let n = Note(l2.clone(), "grandchild dropped");
                 inner
-                    .spawn(async move {
+                    .create_task(async move {
                         let _n = n;
                         asyncio::sleep(secs(100)).await;
                     })
@@ -251,7 +251,7 @@ fn nested_groups_cancel_all_the_way_down() {
                 inner.join().await.map_err(|e| io::Error::other(e.to_string()))
             })
             .unwrap();
-        outer.create_task(err_after("sibling failed", 1)).unwrap();
+        outer.try_create_task(err_after("sibling failed", 1)).unwrap();
         let err = outer.join().await.unwrap_err();
         assert_eq!(err.failures().len(), 1);
     });
@@ -278,7 +278,7 @@ fn children_holding_the_group_are_dropped_once_at_close() {
         let tg = Rc::new(TaskGroup::new());
         for _ in 0..2 {
             let tg2 = tg.clone();
-            tg.spawn(c.wrap(async move {
+            tg.create_task(c.wrap(async move {
                 let _keep = tg2;
                 std::future::pending::<()>().await;
             }))
@@ -299,7 +299,7 @@ fn a_group_owned_by_its_cancelled_child_drops_it_once() {
         let tg = TaskGroup::new();
         let s2 = slot.clone();
         let child = tg
-            .spawn(c.wrap(async move {
+            .create_task(c.wrap(async move {
                 let _keep = s2;
                 std::future::pending::<()>().await;
             }))
@@ -337,7 +337,7 @@ fn a_returned_child_is_not_turned_into_a_cancellation_by_its_own_drop() {
     }
     asyncio::run(async {
         let tg = Rc::new(TaskGroup::new());
-        let child = tg.spawn(HoldsGroup(Some(tg.clone()), false)).unwrap();
+        let child = tg.create_task(HoldsGroup(Some(tg.clone()), false)).unwrap();
         drop(tg); // the child now owns the group's last reference
         assert_eq!(child.await, Some(7));
     });

@@ -775,7 +775,8 @@ impl<T: 'static> AsyncioGroup<T> {
     /// `TaskGroup::spawn`; the handle is kept.
     #[inline]
     pub fn spawn<F: Future<Output = T> + 'static>(&mut self, f: F) {
-        self.children.push(self.group.spawn(f).expect("TaskGroup is open"));
+        self.children
+            .push(self.group.create_task(f).expect("TaskGroup is open"));
     }
 
     /// `TaskGroup::join`, then `GroupTask::result` of every child, in spawn
@@ -1946,7 +1947,7 @@ mod tests {
                     assert_eq!(chain.finished(), 50);
                     let mut group = <$r>::group(50);
                     for i in 0..50u64 {
-                        group.spawn(async move { i });
+                        group.create_task(async move { i });
                     }
                     let mut seen = Vec::new();
                     group.join(|v| seen.push(v)).await;

@@ -47,4 +47,9 @@ impl Builder {
             Task::from_handle(core.spawn_task(future, location, name))
         })
     }
+
+    /// The name, for the group's [`spawn_in`](Builder::spawn_in).
+    pub(crate) fn into_name(self) -> Option<Box<str>> {
+        self.name.map(String::into_boxed_str)
+    }
 }

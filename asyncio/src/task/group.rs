@@ -98,8 +98,8 @@ impl Inner {
 ///
 /// asyncio::Runner::new().virtual_time(true).run(async {
 ///     let tg = asyncio::TaskGroup::new();
-///     let a = tg.create_task(fetch(1, 2)).unwrap();
-///     let b = tg.create_task(fetch(2, 1)).unwrap();
+///     let a = tg.try_create_task(fetch(1, 2)).unwrap();
+///     let b = tg.try_create_task(fetch(2, 1)).unwrap();
 ///     tg.join().await.unwrap();
 ///     assert_eq!(a.result().unwrap(), "data 1");
 ///     assert_eq!(b.result().unwrap(), "data 2");
@@ -108,8 +108,8 @@ impl Inner {
 ///
 /// # Semantics
 ///
-/// - A child *fails* when it returns `Err` (children made with
-///   [`create_task`](TaskGroup::create_task)) or panics. The first failure
+/// - A child *fails* when it panics, or returns `Err` if it was made with
+///   [`try_create_task`](TaskGroup::try_create_task). The first failure
 ///   cancels every other child; [`join`](TaskGroup::join) then reports every
 ///   failure, each with its task's name, in a [`TaskGroupError`]. Children
 ///   that were woken in the same instant as the first failure still run
@@ -172,7 +172,12 @@ impl TaskGroup {
         }
     }
 
-    /// Adds a child whose `Err` output fails the group.
+    /// Adds a child running `future`, as [`asyncio::create_task`](crate::create_task)
+    /// takes it: any future; only a panic fails the group (its output,
+    /// whatever it is, is the child's result). For a child whose `Err`
+    /// should fail the group, as an exception does in asyncio, use
+    /// [`try_create_task`](TaskGroup::try_create_task). To name the child,
+    /// use [`Builder::spawn_in`](super::Builder::spawn_in).
     ///
     /// # Errors
     /// [`TaskGroupClosed`] if the group is aborting after a failure, was
@@ -184,25 +189,24 @@ impl TaskGroup {
     /// ```
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     let ok = tg.create_task(async { Ok::<_, std::io::Error>(1) }).unwrap();
-    ///     tg.create_task(async { Err::<u8, _>(std::io::Error::other("bad input")) }).unwrap();
-    ///     let err = tg.join().await.unwrap_err();
-    ///     assert_eq!(err.failures().len(), 1);
-    ///     assert_eq!(ok.result(), Some(1));
+    ///     let t = tg.create_task(async { "plain value" }).unwrap();
+    ///     tg.join().await.unwrap();
+    ///     assert_eq!(t.result(), Some("plain value"));
     /// });
     /// ```
     #[track_caller]
-    pub fn create_task<F, T, E>(&self, future: F) -> Result<GroupTask<T>, TaskGroupClosed>
+    pub fn create_task<F>(&self, future: F) -> Result<GroupTask<F::Output>, TaskGroupClosed>
     where
-        F: Future<Output = Result<T, E>> + 'static,
-        T: 'static,
-        E: Into<BoxError> + 'static,
+        F: Future + 'static,
+        F::Output: 'static,
     {
-        self.add(future, |r: Result<T, E>| r.map_err(Into::into), Location::caller())
+        self.add(future, Ok, Location::caller(), None)
     }
 
-    /// Adds a child whose output is a plain value: only a panic fails the
-    /// group.
+    /// Adds a child whose `Err` output fails the group (asyncio's child
+    /// raising an exception): the siblings are cancelled and
+    /// [`join`](TaskGroup::join) reports the error. Its `Ok` value is the
+    /// child's result.
     ///
     /// # Errors
     /// As [`create_task`](TaskGroup::create_task).
@@ -213,18 +217,26 @@ impl TaskGroup {
     /// ```
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     let t = tg.spawn(async { "plain value" }).unwrap();
-    ///     tg.join().await.unwrap();
-    ///     assert_eq!(t.result(), Some("plain value"));
+    ///     let ok = tg.try_create_task(async { Ok::<_, std::io::Error>(1) }).unwrap();
+    ///     tg.try_create_task(async { Err::<u8, _>(std::io::Error::other("bad input")) }).unwrap();
+    ///     let err = tg.join().await.unwrap_err();
+    ///     assert_eq!(err.failures().len(), 1);
+    ///     assert_eq!(ok.result(), Some(1));
     /// });
     /// ```
     #[track_caller]
-    pub fn spawn<F>(&self, future: F) -> Result<GroupTask<F::Output>, TaskGroupClosed>
+    pub fn try_create_task<F, T, E>(&self, future: F) -> Result<GroupTask<T>, TaskGroupClosed>
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: Into<BoxError> + 'static,
     {
-        self.add(future, Ok, Location::caller())
+        self.add(
+            future,
+            |r: Result<T, E>| r.map_err(Into::into),
+            Location::caller(),
+            None,
+        )
     }
 
     fn add<F, T>(
@@ -232,6 +244,7 @@ impl TaskGroup {
         future: F,
         convert: fn(F::Output) -> Result<T, BoxError>,
         location: &'static Location<'static>,
+        name: Option<Box<str>>,
     ) -> Result<GroupTask<T>, TaskGroupClosed>
     where
         F: Future + 'static,
@@ -266,7 +279,7 @@ impl TaskGroup {
         };
         let group = self.inner.id;
         let handle = context::expect_core("TaskGroup::create_task", |core| {
-            crate::runtime::debug::in_group(group, || core.spawn_task(child, location, None))
+            crate::runtime::debug::in_group(group, || core.spawn_task(child, location, name))
         });
         let task = Task::from_handle(handle);
         if let Some(slot) = self.inner.children.borrow_mut().get_mut(key) {
@@ -291,7 +304,7 @@ impl TaskGroup {
     /// ```
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     tg.spawn(async { panic!("child panicked") }).unwrap();
+    ///     tg.create_task(async { panic!("child panicked") }).unwrap();
     ///     let err = tg.join().await.unwrap_err();
     ///     assert!(err.to_string().contains("child panicked"));
     /// });
@@ -324,7 +337,7 @@ impl TaskGroup {
     /// use std::time::Duration;
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     let t = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
+    ///     let t = tg.create_task(asyncio::sleep(Duration::from_secs(3600))).unwrap();
     ///     tg.cancel();
     ///     assert!(tg.join().await.is_ok());
     ///     assert!(t.cancelled());
@@ -342,7 +355,7 @@ impl TaskGroup {
     /// ```
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     tg.spawn(async {}).unwrap();
+    ///     tg.create_task(async {}).unwrap();
     ///     assert_eq!(tg.len(), 1);
     ///     tg.join().await.unwrap();
     ///     assert_eq!(tg.len(), 0);
@@ -435,7 +448,7 @@ impl<F: Future, T> Future for Child<F, T> {
 /// ```
 /// asyncio::run(async {
 ///     let tg = asyncio::TaskGroup::new();
-///     let child = tg.spawn(async { 7 }).unwrap();
+///     let child = tg.create_task(async { 7 }).unwrap();
 ///     assert!(child.get_name().starts_with("Task-"));
 ///     tg.join().await.unwrap();
 ///     assert!(child.done() && !child.cancelled());
@@ -482,7 +495,7 @@ impl<T> GroupTask<T> {
     /// use std::time::Duration;
     /// asyncio::run(async {
     ///     let tg = asyncio::TaskGroup::new();
-    ///     let child = tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
+    ///     let child = tg.create_task(asyncio::sleep(Duration::from_secs(3600))).unwrap();
     ///     assert!(child.cancel());
     ///     assert!(tg.join().await.is_ok());
     /// });
@@ -543,8 +556,8 @@ pub struct ChildFailure {
 /// use asyncio::task::ChildError;
 /// asyncio::run(async {
 ///     let tg = asyncio::TaskGroup::new();
-///     tg.create_task(async { Err::<(), _>("no disk") }).unwrap();
-///     tg.spawn(async { panic!("no memory") }).unwrap();
+///     tg.try_create_task(async { Err::<(), _>("no disk") }).unwrap();
+///     tg.create_task(async { panic!("no memory") }).unwrap();
 ///     let err = tg.join().await.unwrap_err();
 ///     for failure in err.failures() {
 ///         match &failure.error {
@@ -598,7 +611,7 @@ impl Error for TaskGroupError {
 /// asyncio::run(async {
 ///     let tg = asyncio::TaskGroup::new();
 ///     tg.join().await.unwrap();
-///     let refused = tg.spawn(async {}).unwrap_err();
+///     let refused = tg.create_task(async {}).unwrap_err();
 ///     assert!(refused.to_string().contains("already joined"));
 /// });
 /// ```
@@ -614,3 +627,52 @@ impl fmt::Display for TaskGroupClosed {
 }
 
 impl Error for TaskGroupClosed {}
+
+/// Named children: asyncio's `tg.create_task(coro, name=...)`.
+impl super::Builder {
+    /// Adds `future` to `group` as [`TaskGroup::create_task`] does, with this
+    /// builder's options (its name).
+    ///
+    /// # Errors
+    /// As [`TaskGroup::create_task`].
+    ///
+    /// # Panics
+    /// With no running event loop on the thread.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let tg = asyncio::TaskGroup::new();
+    ///     let t = asyncio::task::Builder::new().name("fetcher").spawn_in(&tg, async { 1 }).unwrap();
+    ///     assert_eq!(t.get_name(), "fetcher");
+    ///     tg.join().await.unwrap();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_in<F>(self, group: &TaskGroup, future: F) -> Result<GroupTask<F::Output>, TaskGroupClosed>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        group.add(future, Ok, Location::caller(), self.into_name())
+    }
+
+    /// Adds `future` to `group` as [`TaskGroup::try_create_task`] does
+    /// (its `Err` fails the group), with this builder's options; the name
+    /// is the one its failure is reported under.
+    ///
+    /// # Errors
+    /// As [`TaskGroup::create_task`].
+    ///
+    /// # Panics
+    /// With no running event loop on the thread.
+    #[track_caller]
+    pub fn try_spawn_in<F, T, E>(self, group: &TaskGroup, future: F) -> Result<GroupTask<T>, TaskGroupClosed>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let convert = |r: Result<T, E>| r.map_err(Into::into);
+        group.add(future, convert, Location::caller(), self.into_name())
+    }
+}
