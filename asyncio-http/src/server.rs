@@ -400,8 +400,8 @@ impl RunningServer {
         }
         let stop = self.handle.clone();
         let signals = asyncio::create_task(async move {
-            let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
-            let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
+            let int = std::pin::pin!(asyncio::signal::recv(asyncio::signal::SIGINT));
+            let term = std::pin::pin!(asyncio::signal::recv(asyncio::signal::SIGTERM));
             let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
             if let Err(e) = first {
                 report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));

@@ -337,6 +337,10 @@ impl LoopHandle {
     ///
     /// # Errors
     /// [`LoopClosed`] if the loop is closed.
+    ///
+    /// # Cancel safety
+    /// Dropping the returned [`ConcurrentFuture`] does not cancel the task
+    /// (see there); [`ConcurrentFuture::cancel`] does.
     pub fn run_coroutine_threadsafe<F>(&self, future: F) -> Result<ConcurrentFuture<F::Output>, LoopClosed>
     where
         F: Future + Send + 'static,
@@ -432,6 +436,14 @@ impl<T> Drop for Watcher<T> {
 ///
 /// Wait for it from a plain thread with [`result`](ConcurrentFuture::result),
 /// or await it from any async context (it is `Send`).
+///
+/// Dropping it does *not* cancel the remote work: the task on the loop runs
+/// to the end and its result is discarded, as a dropped [`Task`] handle's
+/// is (and as Python's `concurrent.futures.Future` left unread). To stop the
+/// task, call [`cancel`](ConcurrentFuture::cancel) first.
+///
+/// # Cancel safety
+/// Dropping the awaiting future loses only the result; the task goes on.
 pub struct ConcurrentFuture<T> {
     slot: Arc<Slot<T>>,
     owner: Arc<Shared>,

@@ -37,7 +37,7 @@
 //! | `asyncio.wait(aws, return_when=...)` | [`wait`]`(tasks, ReturnWhen::..)` |
 //! | `asyncio.as_completed(aws)` | [`as_completed`] |
 //! | `asyncio.shield(task)` | [`shield`] |
-//! | `async with asyncio.TaskGroup() as tg` | [`TaskGroup`]: `create_task`, then `join().await` |
+//! | `async with asyncio.TaskGroup() as tg`, `tg.create_task(c, name=...)` | [`TaskGroup`]: `create_task` / `try_create_task`, then `join().await`; named with [`task::Builder::spawn_in`] |
 //! | `asyncio.Lock`, `Semaphore`, `BoundedSemaphore`, `Event` | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::Event`] |
 //! | `asyncio.Condition`, `Barrier` | [`sync::Condition`], [`sync::Barrier`] |
 //! | `asyncio.Queue`, `LifoQueue`, `PriorityQueue` | [`sync::Queue`], [`sync::LifoQueue`], [`sync::PriorityQueue`] |
@@ -50,13 +50,13 @@
 //! | `asyncio.run_coroutine_threadsafe` | [`LoopHandle::run_coroutine_threadsafe`] → [`ConcurrentFuture`] |
 //! | `loop.create_future()`, `asyncio.Future` | [`create_future`], [`Promise`] |
 //! | `loop.add_reader` / `add_writer` | [`io::AsyncFd`] |
-//! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, f)` |
+//! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f, *args)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, job)` (either pool: [`executor::Executor`]) |
 //! | `concurrent.futures.ThreadPoolExecutor`, `Future` | [`executor::ThreadPoolExecutor`], [`executor::JobHandle`] |
 //! | `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] |
 //! | `asyncio.open_connection`, `start_server` | [`open_connection`], [`start_server`] → [`net::StreamReader`], [`net::StreamWriter`], [`net::Server`] |
 //! | sockets, `loop.getaddrinfo` | [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`], [`net::UnixStream`], [`net::lookup_host`] |
 //! | `asyncio.create_subprocess_exec`, `_shell` | [`subprocess::create_subprocess_exec`], [`subprocess::create_subprocess_shell`] |
-//! | `loop.add_signal_handler` | [`signal::add_signal_handler`], [`signal::ctrl_c`] |
+//! | `loop.add_signal_handler` | [`signal::add_signal_handler`], [`signal::ctrl_c`], [`signal::recv`] |
 //! | `aiofiles.open` (files off the loop) | [`fs::File`], [`fs::read`], [`fs::write`] |
 //!
 //! # Cancellation

@@ -1,6 +1,6 @@
 //! Unix signals on the loop: [`add_signal_handler`],
-//! [`remove_signal_handler`], [`ctrl_c`] (asyncio's
-//! `loop.add_signal_handler`).
+//! [`remove_signal_handler`] (asyncio's `loop.add_signal_handler`), and
+//! [`recv`] and [`ctrl_c`] to await one signal.
 //!
 //! A signal handler cannot run loop code: it may only do async-signal-safe
 //! things. So the process-wide handler (installed through `signal-hook`)
@@ -212,21 +212,22 @@ pub fn remove_signal_handler(signal: i32) -> bool {
     }
 }
 
-/// Waits for the next `signal`. While it waits, the signal's default
-/// action is suspended (a `SIGINT` does not end the program: it ends this
-/// wait).
+/// Waits for the next `signal` (named as a channel's `recv`: asyncio's
+/// `wait_for` is a timeout, here [`timeout`](crate::timeout)). While it
+/// waits, the signal's default action is suspended (a `SIGINT` does not end
+/// the program: it ends this wait).
 ///
 /// # Errors
 /// As [`add_signal_handler`].
 ///
 /// # Cancel safety
 /// Cancel safe: the handler is removed when the future is dropped.
-pub async fn wait_for(signal: i32) -> io::Result<()> {
+pub async fn recv(signal: i32) -> io::Result<()> {
     let listener = Listener::new(signal)?;
     listener.recv().await.map(drop)
 }
 
-/// Waits for Ctrl-C (`SIGINT`): [`wait_for`]`(SIGINT)`.
+/// Waits for Ctrl-C (`SIGINT`): [`recv`]`(SIGINT)`.
 ///
 /// # Errors
 /// As [`add_signal_handler`].
@@ -234,5 +235,5 @@ pub async fn wait_for(signal: i32) -> io::Result<()> {
 /// # Cancel safety
 /// Cancel safe.
 pub async fn ctrl_c() -> io::Result<()> {
-    wait_for(SIGINT).await
+    recv(SIGINT).await
 }

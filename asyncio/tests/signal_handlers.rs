@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use asyncio::signal::{add_signal_handler, ctrl_c, remove_signal_handler, wait_for, SIGINT, SIGUSR1, SIGUSR2};
+use asyncio::signal::{add_signal_handler, ctrl_c, recv, remove_signal_handler, SIGINT, SIGUSR1, SIGUSR2};
 
 fn send(signal: &str) {
     let status = std::process::Command::new("kill")
@@ -43,7 +43,7 @@ fn signals_reach_the_loop() {
         //    either: another listener keeps it handled meanwhile).
         assert!(remove_signal_handler(SIGUSR1));
         assert!(!remove_signal_handler(SIGUSR1));
-        let keep_alive = asyncio::create_task(wait_for(SIGUSR1));
+        let keep_alive = asyncio::create_task(recv(SIGUSR1));
         asyncio::yield_now().await;
         send("USR1");
         keep_alive.await.unwrap().unwrap();

@@ -68,6 +68,11 @@ impl TcpListener {
     ///
     /// # Panics
     /// With no running event loop.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the socket is bound in the step that returns it, so a
+    /// dropped future has bound nothing (a name lookup already running on
+    /// a pool thread finishes there and is discarded).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         Self::bind_with(addr, &ListenOptions::default()).await
     }
@@ -75,6 +80,9 @@ impl TcpListener {
     /// As [`bind`](Self::bind), with options.
     ///
     /// # Errors
+    /// As [`bind`](Self::bind).
+    ///
+    /// # Cancel safety
     /// As [`bind`](Self::bind).
     pub async fn bind_with(addr: impl ToSocketAddrs, options: &ListenOptions) -> io::Result<TcpListener> {
         let mut last = None;

@@ -31,6 +31,11 @@ impl UdpSocket {
     ///
     /// # Panics
     /// With no running event loop.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the socket is bound in the step that returns it, so a
+    /// dropped future has bound nothing (a name lookup already running on
+    /// a pool thread finishes there and is discarded).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         let mut last = None;
         for addr in resolve(&addr).await? {
@@ -58,6 +63,10 @@ impl UdpSocket {
     ///
     /// # Errors
     /// The resolver's or the OS's error.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the peer is set in the step that returns, so a dropped
+    /// future leaves the socket's peer as it was.
     pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
         let addrs = resolve(&addr).await?;
         self.fd.get_ref().connect(&addrs[..])
