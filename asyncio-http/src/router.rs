@@ -181,6 +181,10 @@ impl Router {
     }
 
     /// Routes one request and runs its handler.
+    ///
+    /// # Cancel safety
+    /// As the handler: dropping the future drops the handler's, abandoning
+    /// the request (no response is produced).
     pub async fn handle(&self, req: Request) -> Response {
         self.dispatch(req).await
     }

@@ -211,6 +211,11 @@ impl Server {
     ///
     /// # Panics
     /// With no running event loop on the thread.
+    ///
+    /// # Cancel safety
+    /// Dropping the future before it returns shuts down the workers it had
+    /// started (gracefully, in the background, as dropping a
+    /// [`RunningServer`] does); before the bind, nothing was started.
     pub async fn start<F>(self, app: F) -> io::Result<RunningServer>
     where
         F: Fn() -> Router + Send + Sync + 'static,
