@@ -1,4 +1,4 @@
-//! The seeds' asyncio programs, ported: `cargo run --release --example tour`.
+//! The seeds' asyncio programs, ported: `cargo run --release -p asyncio --features process-pool --example tour`.
 //!
 //! Each section is one example from the notes in `shared/seeds/`, with every
 //! delay scaled to units of 100 ms. It prints what the program prints, then

@@ -118,7 +118,8 @@ impl Runner {
     }
 
     /// In debug mode, stall reports (the loop is blocked *right now*) also
-    /// show where the loop thread is, as a backtrace (Linux; default off).
+    /// show where the loop thread is, as a backtrace (Linux, with the
+    /// `stall-backtrace` cargo feature; default off).
     ///
     /// To get it the watchdog interrupts the loop thread with a signal
     /// (`SIGURG`): a blocking call with a timeout that it interrupts returns

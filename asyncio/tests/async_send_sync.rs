@@ -88,10 +88,15 @@ fn thread_facing_types_are_send_and_sync() {
 fn executors_and_their_handles_cross_threads() {
     is_send::<asyncio::executor::ThreadPoolExecutor>();
     is_sync::<asyncio::executor::ThreadPoolExecutor>();
-    is_send::<asyncio::executor::ProcessPoolExecutor>();
-    is_sync::<asyncio::executor::ProcessPoolExecutor>();
+    #[cfg(feature = "process-pool")]
+    {
+        is_send::<asyncio::executor::ProcessPoolExecutor>();
+        is_sync::<asyncio::executor::ProcessPoolExecutor>();
+    }
     is_send::<asyncio::executor::JobHandle<String>>();
     is_sync::<asyncio::executor::JobHandle<String>>();
+    is_send::<asyncio::executor::CancelOnDrop<String>>();
+    is_sync::<asyncio::executor::CancelOnDrop<String>>();
     is_send::<asyncio::executor::JobError>();
     is_sync::<asyncio::executor::JobError>();
 }

@@ -155,8 +155,9 @@ fn stall_report() {
             .count(),
         1
     );
-    // Then the stuck thread's stack (Linux), symbolized after the report.
-    if cfg!(target_os = "linux") {
+    // Then the stuck thread's stack (Linux, feature `stall-backtrace`),
+    // symbolized after the report.
+    if cfg!(all(target_os = "linux", feature = "stall-backtrace")) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let stack = loop {
             let found = reports("blocked loop thread")
@@ -222,7 +223,7 @@ fn the_task_tree_shows_parents_groups_and_state() {
     let tree = runner.run(async {
         let parent = asyncio::task::Builder::new().name("tree-parent").spawn(async {
             let tg = asyncio::TaskGroup::new();
-            tg.spawn(asyncio::sleep(Duration::from_secs(3600))).unwrap();
+            tg.create_task(asyncio::sleep(Duration::from_secs(3600))).unwrap();
             asyncio::sleep(Duration::from_secs(3600)).await;
         });
         asyncio::sleep(Duration::from_millis(5)).await;

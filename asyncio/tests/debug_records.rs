@@ -95,7 +95,7 @@ fn every_ending(n: usize) {
         }
         let tg = asyncio::TaskGroup::new();
         for _ in 0..n {
-            tg.spawn(async {}).unwrap();
+            tg.create_task(async {}).unwrap();
         }
         tg.join().await.unwrap();
         for h in handles {

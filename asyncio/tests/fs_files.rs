@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use asyncio::executor::{JobHandle, ThreadPoolExecutor};
+use asyncio::executor::{CancelOnDrop, ThreadPoolExecutor};
 use asyncio::fs::{self, File, OpenOptions};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -47,7 +47,7 @@ fn pattern(n: usize) -> Vec<u8> {
 
 /// Makes the loop's default pool a single thread and occupies it until the
 /// returned sender is used (or dropped); jobs started meanwhile queue.
-fn block_the_pool() -> (mpsc::Sender<()>, JobHandle<()>) {
+fn block_the_pool() -> (mpsc::Sender<()>, CancelOnDrop<()>) {
     let pool = ThreadPoolExecutor::new(1);
     asyncio::get_running_loop().set_default_executor(pool);
     let (tx, rx) = mpsc::channel::<()>();

@@ -8,8 +8,8 @@ use crate::runtime::report::panic_message;
 use crate::runtime::task::PanicPayload;
 
 /// Why a job run by a [`ThreadPoolExecutor`](super::ThreadPoolExecutor),
-/// [`ProcessPoolExecutor`](super::ProcessPoolExecutor) or
-/// [`to_thread`](super::to_thread) gave no result.
+/// a `ProcessPoolExecutor` or [`to_thread`](super::to_thread) gave no
+/// result.
 ///
 /// Every job ends with its result or one of these; the executor and the
 /// loop keep running either way.
@@ -57,7 +57,7 @@ pub enum JobError {
     /// serialize or deserialize (the message says which and why).
     Wire(String),
     /// The worker process has no function registered under this name (see
-    /// [`process_fn!`](crate::process_fn)).
+    /// `process_fn!`).
     UnknownFunction(String),
 }
 
@@ -75,6 +75,7 @@ impl Panicked {
         }
     }
 
+    #[cfg(feature = "process-pool")]
     pub(crate) fn from_message(message: String) -> Self {
         Panicked { message, payload: None }
     }

@@ -126,6 +126,7 @@ impl<T> JobHandle<T> {
     }
 
     /// A handle already failed with `err`.
+    #[cfg(feature = "process-pool")]
     pub(crate) fn failed(err: JobError) -> Self {
         let cell = queued(None);
         finish(&cell, Err(err));

@@ -1,5 +1,5 @@
 //! Blocking and CPU-bound work off the loop: [`to_thread`],
-//! [`run_in_executor`], [`ThreadPoolExecutor`] and [`ProcessPoolExecutor`].
+//! [`run_in_executor`], [`ThreadPoolExecutor`] and `ProcessPoolExecutor`.
 //!
 //! The loop runs one thing at a time; a call that blocks (file I/O, a
 //! blocking client library, `std::thread::sleep`) or computes for long holds
@@ -33,27 +33,11 @@
 //!   default, as `asyncio.run`).
 //! - [`run_in_executor`] runs a job on a pool of your own, of either kind:
 //!   a closure on a [`ThreadPoolExecutor`], a registered function and its
-//!   argument on a [`ProcessPoolExecutor`] (the [`Executor`] trait says
+//!   argument on a `ProcessPoolExecutor` (the [`Executor`] trait says
 //!   what each pool takes).
-//! - [`ProcessPoolExecutor`] runs registered functions in worker processes.
-//!
-//! ```no_run
-//! use asyncio::executor::{run_in_executor, ProcessPoolExecutor, ThreadPoolExecutor};
-//!
-//! fn cpu_heavy(n: u64) -> u64 {
-//!     (0..n).fold(0u64, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
-//! }
-//! asyncio::process_fn!(cpu_heavy);
-//!
-//! #[asyncio::main]
-//! async fn main() {
-//!     let threads = ThreadPoolExecutor::new(4);
-//!     let processes = ProcessPoolExecutor::new(2).expect("main is #[asyncio::main]");
-//!     let a = run_in_executor(&threads, || cpu_heavy(1_000)).await.unwrap();
-//!     let b = run_in_executor(&processes, (cpu_heavy, 1_000)).await.unwrap();
-//!     assert_eq!(a, b);
-//! }
-//! ```
+//! - `ProcessPoolExecutor` runs registered functions in worker processes
+//!   (with the `process-pool` cargo feature, which brings serde, postcard
+//!   and inventory).
 //!
 //! A pool's `submit` returns a [`JobHandle`]: await it on a loop, or block on
 //! [`JobHandle::result`] from a plain thread. The job starts when it is
@@ -122,16 +106,25 @@ use shutdown_methods;
 
 mod error;
 mod handle;
+#[cfg(feature = "process-pool")]
 mod process_pool;
 mod thread_pool;
 
 use crate::EventLoop;
 pub use error::{JobError, Panicked};
 pub use handle::{AsCompleted, CancelOnDrop, JobHandle, MapResults};
+#[cfg(feature = "process-pool")]
 pub use process_pool::{worker_entry, PoolError, ProcessPoolBuilder, ProcessPoolExecutor};
 pub use thread_pool::{default_max_workers, ThreadPoolBuilder, ThreadPoolExecutor, DEFAULT_IDLE_TIMEOUT};
 
-/// What [`process_fn!`](crate::process_fn) expands to; not public API.
+/// Makes this process a pool worker if it was started as one. Without the
+/// `process-pool` feature there are no worker processes, and this returns at
+/// once; `#[asyncio::main]` calls it either way.
+#[cfg(not(feature = "process-pool"))]
+pub fn worker_entry() {}
+
+/// What `process_fn!` expands to; not public API.
+#[cfg(feature = "process-pool")]
 #[doc(hidden)]
 pub mod __private {
     pub use super::process_pool::{call_fn, fn_name, ProcessFnEntry, ProcessFnReply};
@@ -146,7 +139,7 @@ pub mod __private {
 /// | executor | `J` | `Output` |
 /// |---|---|---|
 /// | [`ThreadPoolExecutor`] | a closure `F: FnOnce() -> T + Send + 'static` | `T` |
-/// | [`ProcessPoolExecutor`] | `(f, arg)`: a [`process_fn!`](crate::process_fn) function and its argument | `f`'s result |
+/// | `ProcessPoolExecutor` (feature `process-pool`) | `(f, arg)`: a `process_fn!` function and its argument | `f`'s result |
 ///
 /// The job type is a parameter rather than fixed per executor because a
 /// thread pool takes any closure (each its own type) and a process pool any
@@ -190,7 +183,7 @@ where
 
 /// Runs `job` on `executor` and returns a future of its result
 /// (`loop.run_in_executor(executor, f, *args)`): a closure on a
-/// [`ThreadPoolExecutor`], `(f, arg)` on a [`ProcessPoolExecutor`] (see
+/// [`ThreadPoolExecutor`], `(f, arg)` on a `ProcessPoolExecutor` (see
 /// [`Executor`]). For the loop's default pool, see [`to_thread`].
 ///
 /// # Cancel safety

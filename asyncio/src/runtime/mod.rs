@@ -10,7 +10,7 @@
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
 //! | [`debug`] | debug mode's task records and the stall watchdog |
-//! | `stall_trace` | the stuck loop thread's backtrace, by signal (Linux) |
+//! | `stall_trace` | the stuck loop thread's backtrace, by signal (Linux; feature `stall-backtrace`, else `stall_trace_off.rs`) |
 //! | [`pool`] | the executors' job queue, worker threads and shutdown |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
 //! | [`wait_queue`] | the FIFO hand-off queue under every sync primitive |
@@ -28,7 +28,10 @@ pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;
 pub(crate) mod slab;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "stall-backtrace"))]
+pub(crate) mod stall_trace;
+#[cfg(all(target_os = "linux", not(feature = "stall-backtrace")))]
+#[path = "stall_trace_off.rs"]
 pub(crate) mod stall_trace;
 pub(crate) mod sync;
 pub(crate) mod task;
