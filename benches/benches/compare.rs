@@ -79,7 +79,7 @@ macro_rules! workloads {
             time_on::<R, _>(async move {
                 let mut group = R::group(n);
                 for i in 0..n as u64 {
-                    group.create_task(async move { i });
+                    group.spawn(async move { i });
                 }
                 let mut sum = 0u64;
                 group.join(|v| sum += v).await;

@@ -772,7 +772,7 @@ pub struct AsyncioGroup<T> {
 }
 
 impl<T: 'static> AsyncioGroup<T> {
-    /// `TaskGroup::spawn`; the handle is kept.
+    /// `TaskGroup::create_task`; the handle is kept.
     #[inline]
     pub fn spawn<F: Future<Output = T> + 'static>(&mut self, f: F) {
         self.children
@@ -1947,7 +1947,7 @@ mod tests {
                     assert_eq!(chain.finished(), 50);
                     let mut group = <$r>::group(50);
                     for i in 0..50u64 {
-                        group.create_task(async move { i });
+                        group.spawn(async move { i });
                     }
                     let mut seen = Vec::new();
                     group.join(|v| seen.push(v)).await;
