@@ -52,7 +52,10 @@
 //! | `loop.add_reader` / `add_writer` | [`io::AsyncFd`] |
 //! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f, *args)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, job)` (either pool: [`executor::Executor`]) |
 //! | `concurrent.futures.ThreadPoolExecutor`, `Future` | [`executor::ThreadPoolExecutor`], [`executor::JobHandle`] |
-//! | `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] |
+#![cfg_attr(
+    feature = "process-pool",
+    doc = "| `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] (feature `process-pool`) |"
+)]
 //! | `asyncio.open_connection`, `start_server` | [`open_connection`], [`start_server`] → [`net::StreamReader`], [`net::StreamWriter`], [`net::Server`] |
 //! | sockets, `loop.getaddrinfo` | [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`], [`net::UnixStream`], [`net::lookup_host`] |
 //! | `asyncio.create_subprocess_exec`, `_shell` | [`subprocess::create_subprocess_exec`], [`subprocess::create_subprocess_shell`] |
