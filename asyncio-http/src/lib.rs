@@ -75,6 +75,7 @@
 
 mod body;
 mod conn;
+mod framing;
 mod report;
 mod request;
 mod response;
@@ -82,12 +83,16 @@ mod router;
 mod rt;
 mod server;
 pub mod sse;
+mod upgrade;
+mod util;
+mod worker;
 pub mod ws;
 
 pub use body::{Body, BodyError, BodyWriter, RequestBody};
 pub use request::{Background, Request};
 pub use response::{Html, HttpError, IntoResponse, Response};
 pub use router::{Handler, Router};
-pub use server::{RunningServer, Server, ServerHandle, ShutdownSignal};
+pub use server::{RunningServer, Server, ServerHandle};
+pub use worker::ShutdownSignal;
 
 pub use http::{self, Method, StatusCode};

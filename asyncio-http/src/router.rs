@@ -19,8 +19,9 @@ use std::rc::Rc;
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 
-use crate::request::{LocalFuture, Request};
+use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
+use crate::util::LocalFuture;
 
 type BoxHandler = Rc<dyn Handler>;
 type Hook = Box<dyn FnOnce() -> LocalFuture>;

@@ -40,39 +40,11 @@ use asyncio::TaskGroup;
 use crate::conn;
 use crate::report;
 use crate::router::Router;
+use crate::util::{first_of, CatchUnwind};
+use crate::worker::{Config, Worker};
 
 /// The longest any timeout may be (longer ones are treated as this).
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// The limits and timeouts every connection is held to.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_headers: usize,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) keep_alive_timeout: Duration,
-    pub(crate) max_body_bytes: u64,
-    pub(crate) max_connections: usize,
-    pub(crate) graceful_timeout: Duration,
-    pub(crate) ws_max_message: usize,
-    pub(crate) ws_max_frame: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
-            header_read_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(5),
-            max_body_bytes: 1024 * 1024,
-            max_connections: 10_000,
-            graceful_timeout: Duration::from_secs(30),
-            ws_max_message: 16 * 1024 * 1024,
-            ws_max_frame: 16 * 1024 * 1024,
-        }
-    }
-}
 
 /// An HTTP/1.1 and WebSocket server (the `uvicorn` role), configured by
 /// its methods and started with [`serve`](Server::serve) or
@@ -247,7 +219,7 @@ impl Server {
                 let task = asyncio::task::Builder::new()
                     .name("asyncio-http worker 0")
                     .spawn(async move {
-                        let r = match conn::CatchUnwind::new(make_worker()).await {
+                        let r = match CatchUnwind::new(make_worker()).await {
                             Ok(r) => r,
                             Err(msg) => Err(io::Error::other(format!("worker 0 panicked: {msg}"))),
                         };
@@ -402,7 +374,7 @@ impl RunningServer {
         let signals = asyncio::create_task(async move {
             let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
             let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
-            let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
+            let (Ok(first) | Err(first)) = first_of(int, term).await;
             if let Err(e) = first {
                 report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));
                 return;
@@ -495,69 +467,6 @@ impl ServerHandle {
     }
 }
 
-/// Fires when the server begins a graceful shutdown (from
-/// [`Request::shutdown_signal`](crate::Request::shutdown_signal) or
-/// [`WebSocket::shutdown_signal`](crate::ws::WebSocket::shutdown_signal)).
-#[derive(Clone)]
-pub struct ShutdownSignal {
-    pub(crate) worker: Option<Rc<Worker>>,
-}
-
-impl ShutdownSignal {
-    /// Completes once shutdown has begun. Never completes for a request
-    /// made with [`Request::new`](crate::Request::new).
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn wait(&self) {
-        match &self.worker {
-            Some(w) => w.shutdown.wait().await,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// True once shutdown has begun.
-    pub fn is_set(&self) -> bool {
-        self.worker.as_ref().is_some_and(|w| w.shutdown.is_set())
-    }
-}
-
-impl fmt::Debug for ShutdownSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownSignal").field("set", &self.is_set()).finish()
-    }
-}
-
-/// One worker loop's shared state.
-pub(crate) struct Worker {
-    pub(crate) config: Arc<Config>,
-    /// Set when the graceful shutdown starts.
-    pub(crate) shutdown: Event,
-    /// Connections, WebSockets and background jobs.
-    pub(crate) tasks: TaskGroup,
-    pub(crate) router: Router,
-    connections: Cell<usize>,
-}
-
-impl Worker {
-    /// Runs `job` as a child of the worker's task group. A panic in it is
-    /// reported and goes no further. Refused (and reported) once the group
-    /// has been cancelled at the end of shutdown.
-    pub(crate) fn spawn(&self, what: &'static str, job: impl std::future::Future<Output = ()> + 'static) {
-        let caught = conn::CatchUnwind::new(job);
-        let r = self.tasks.spawn(async move {
-            if let Err(msg) = caught.await {
-                report::error(format_args!("asyncio-http: {what} panicked: {msg}"));
-            }
-        });
-        if r.is_err() {
-            report::error(format_args!(
-                "asyncio-http: a {what} was dropped: the server finished shutting down"
-            ));
-        }
-    }
-}
-
 async fn run_worker(
     listener: TcpListener,
     app: &(dyn Fn() -> Router + Send + Sync),
@@ -576,17 +485,17 @@ async fn run_worker(
         config,
         shutdown: Event::new(),
         tasks: TaskGroup::new(),
-        router,
         connections: Cell::new(0),
     });
+    let router = Rc::new(router);
     {
         let stopped = std::pin::pin!(stop.recv());
         let mut stopped = stopped;
         loop {
-            let accepted = conn::first_of(std::pin::pin!(listener.accept()), stopped.as_mut()).await;
+            let accepted = first_of(std::pin::pin!(listener.accept()), stopped.as_mut()).await;
             match accepted {
                 Err(_) => break, // the stop channel closed
-                Ok(Ok((stream, peer))) => accept_one(&worker, stream, peer),
+                Ok(Ok((stream, peer))) => accept_one(&worker, &router, stream, peer),
                 Ok(Err(e)) => {
                     // EMFILE and friends: the connection waits in the
                     // backlog; try again shortly instead of spinning.
@@ -615,17 +524,17 @@ async fn run_worker(
     Ok(())
 }
 
-fn accept_one(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+fn accept_one(worker: &Rc<Worker>, router: &Rc<Router>, stream: TcpStream, peer: SocketAddr) {
     if worker.connections.get() >= worker.config.max_connections {
         worker.spawn("connection", conn::reject_busy(stream));
         return;
     }
     worker.connections.set(worker.connections.get() + 1);
     let guard = ConnCount(worker.clone());
-    let w = worker.clone();
+    let (w, r) = (worker.clone(), router.clone());
     worker.spawn("connection", async move {
         let _guard = guard;
-        conn::serve(w, stream, peer).await;
+        conn::serve(w, r, stream, peer).await;
     });
 }
 
