@@ -40,7 +40,6 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use asyncio::net::TcpStream;
 use asyncio::time::Instant;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION};
@@ -55,12 +54,14 @@ use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
 use crate::router::Router;
 use crate::rt::{HyperIo, LoopTimer, ReadClock, UpgradedIo};
+use crate::transport::Transport;
 use crate::upgrade::UpgradeSlot;
 use crate::worker::Worker;
 
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+/// `peer` is `None` for an in-process connection.
+pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
+    stream.set_nodelay();
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
@@ -145,7 +146,10 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: TcpStr
     if let Err(e) = &result {
         // Clients that vanish, send garbage or time out are normal on a
         // public port: hyper has answered what could be answered.
-        tracing::debug!("asyncio-http: connection from {peer}: {e}");
+        match peer {
+            Some(peer) => tracing::debug!("asyncio-http: connection from {peer}: {e}"),
+            None => tracing::debug!("asyncio-http: in-process connection: {e}"),
+        }
     }
     let upgrade = state.upgrade.take();
     let parts = conn.into_parts();
@@ -165,7 +169,7 @@ const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3
 /// client still sends (a request body nobody read, say) for a moment, so the
 /// kernel does not answer it with a reset that could destroy the response
 /// before the client reads it.
-async fn linger(stream: TcpStream, worker: &Worker) {
+async fn linger(stream: Transport, worker: &Worker) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let budget = if worker.shutdown.is_set() {
         std::time::Duration::from_millis(100)
@@ -230,7 +234,7 @@ struct Service {
     worker: Rc<Worker>,
     router: Rc<Router>,
     conn: Rc<ConnState>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Service {
@@ -402,7 +406,7 @@ fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> 
         head,
         body: RequestBody { state: body.clone() },
         params: Vec::new(),
-        peer: Some(service.peer),
+        peer: service.peer,
         background: bg.clone(),
         worker: Some(worker.clone()),
         upgrade: Some(conn.upgrade.clone()),
@@ -517,7 +521,7 @@ impl http_body::Body for TrackedBody {
 }
 
 /// Answers a connection over the limit with `503` and closes it.
-pub(crate) async fn reject_busy(stream: TcpStream) {
+pub(crate) async fn reject_busy(stream: Transport) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nretry-after: 1\r\nconnection: close\r\n\r\nServer at capacity.\n";
     let _ = asyncio::timeout(std::time::Duration::from_secs(1), stream.write_all(BUSY)).await;
 }

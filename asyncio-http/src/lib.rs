@@ -83,6 +83,7 @@ mod router;
 mod rt;
 mod server;
 pub mod sse;
+mod transport;
 mod upgrade;
 mod util;
 mod worker;

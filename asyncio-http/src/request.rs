@@ -106,7 +106,8 @@ impl Request {
         self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The client's address.
+    /// The client's address (`None` for a request made with
+    /// [`Request::new`] or over [`RunningServer::connect_local`](crate::RunningServer::connect_local)).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }

@@ -8,13 +8,12 @@
 
 use std::cell::RefCell;
 
-use asyncio::net::TcpStream;
-
 use crate::rt::UpgradedIo;
+use crate::transport::Transport;
 use crate::util::LocalFuture;
 
 /// What a WebSocket handler does with the socket once the `101` is sent.
-pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture>;
+pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<Transport>) -> LocalFuture>;
 
 /// One connection's upgrade, if a handler accepted one.
 #[derive(Default)]

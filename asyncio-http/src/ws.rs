@@ -45,13 +45,14 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
 use crate::rt::UpgradedIo;
+use crate::transport::Transport;
 use crate::worker::ShutdownSignal;
 
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Error as WsError, Message};
 
-type Io = UpgradedIo<asyncio::net::TcpStream>;
+type Io = UpgradedIo<Transport>;
 
 /// One side of an open WebSocket: receive and send messages.
 pub struct WebSocket {

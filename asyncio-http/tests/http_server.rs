@@ -382,3 +382,19 @@ async fn jobs_added_after_the_response_start_at_once() {
     server.shutdown().await.unwrap();
     assert_eq!(NESTED.load(Ordering::Relaxed), 1);
 }
+
+async fn peer(req: Request) -> String {
+    format!("{:?}", req.peer_addr())
+}
+
+#[asyncio::test]
+async fn in_process_connections_are_served_without_a_peer_address() {
+    let server = start(|s| s, || Router::new().get("/peer", peer)).await;
+    assert_eq!(get(&server, "/peer").await.text(), "None");
+    let over_tcp = get(server.local_addr(), "/peer").await.text();
+    assert!(over_tcp.starts_with("Some(127.0.0.1:"), "{over_tcp}");
+    server.handle().shutdown();
+    let refused = server.connect_local().unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    server.wait().await.unwrap();
+}
