@@ -53,7 +53,7 @@ use crate::report;
 use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
 use crate::router::Router;
-use crate::rt::{HyperIo, LoopTimer, ReadClock, UpgradedIo};
+use crate::rt::{HyperIo, LoopTimer, ReadClock};
 use crate::transport::Transport;
 use crate::upgrade::UpgradeSlot;
 use crate::worker::Worker;
@@ -61,7 +61,6 @@ use crate::worker::Worker;
 /// Serves one accepted connection until it closes.
 /// `peer` is `None` for an in-process connection.
 pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
-    stream.set_nodelay();
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
@@ -154,7 +153,11 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
     let upgrade = state.upgrade.take();
     let parts = conn.into_parts();
     match upgrade {
-        Some(run) if result.is_ok() => run(UpgradedIo::new(parts.read_buf, parts.io.into_inner())).await,
+        Some(run) if result.is_ok() => {
+            let mut io = parts.io.into_inner();
+            io.unread(parts.read_buf);
+            run(io).await
+        }
         _ => linger(parts.io.into_inner(), &worker).await,
     }
 }
@@ -169,7 +172,7 @@ const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3
 /// client still sends (a request body nobody read, say) for a moment, so the
 /// kernel does not answer it with a reset that could destroy the response
 /// before the client reads it.
-async fn linger(stream: Transport, worker: &Worker) {
+async fn linger(mut stream: Transport, worker: &Worker) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let budget = if worker.shutdown.is_set() {
         std::time::Duration::from_millis(100)

@@ -570,7 +570,7 @@ async fn run_worker(
             };
             let (Ok(next) | Err(next)) = first_of(either, stop).await;
             match next {
-                Next::Accepted(Ok((stream, peer))) => accept_one(&worker, &router, Transport::Tcp(stream), Some(peer)),
+                Next::Accepted(Ok((stream, peer))) => accept_one(&worker, &router, Transport::tcp(stream), Some(peer)),
                 Next::Accepted(Err(e)) => {
                     // EMFILE and friends: the connection waits in the
                     // backlog; try again shortly instead of spinning.
@@ -578,7 +578,7 @@ async fn run_worker(
                     asyncio::sleep(Duration::from_millis(100)).await;
                 }
                 Next::Local(stream) => match UnixStream::from_std(stream) {
-                    Ok(stream) => accept_one(&worker, &router, Transport::Local(stream), None),
+                    Ok(stream) => accept_one(&worker, &router, Transport::local(stream), None),
                     Err(e) => report::error(format_args!("asyncio-http: in-process connection failed: {e}")),
                 },
                 Next::Stop => break, // the stop channel closed

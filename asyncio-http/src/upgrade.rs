@@ -8,12 +8,11 @@
 
 use std::cell::RefCell;
 
-use crate::rt::UpgradedIo;
 use crate::transport::Transport;
 use crate::util::LocalFuture;
 
 /// What a WebSocket handler does with the socket once the `101` is sent.
-pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<Transport>) -> LocalFuture>;
+pub(crate) type UpgradeFn = Box<dyn FnOnce(Transport) -> LocalFuture>;
 
 /// One connection's upgrade, if a handler accepted one.
 #[derive(Default)]

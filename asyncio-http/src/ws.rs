@@ -44,7 +44,6 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
-use crate::rt::UpgradedIo;
 use crate::transport::Transport;
 use crate::worker::ShutdownSignal;
 
@@ -52,7 +51,7 @@ pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Error as WsError, Message};
 
-type Io = UpgradedIo<Transport>;
+type Io = Transport;
 
 /// One side of an open WebSocket: receive and send messages.
 pub struct WebSocket {
