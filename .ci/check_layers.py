@@ -25,6 +25,11 @@ import sys
 TOKEN = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*|::|[{}();,*]|.", re.S)
 
 
+def word_start(text, i):
+    """True if text[i] does not continue an identifier."""
+    return i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")
+
+
 def strip(text):
     """The source with comments, strings and char literals blanked out
     (newlines kept, so line numbers stay right)."""
@@ -46,7 +51,10 @@ def strip(text):
                     j += 1
             out.append("\n" * text.count("\n", i, j))
             i = j
-        elif c == "r" and re.match(r'r#*"', text[i:i + 10]) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        elif c == "r" and re.match(r'r#*"', text[i:i + 10]) and (
+            word_start(text, i) or (text[i - 1] == "b" and word_start(text, i - 1))
+        ):
+            # A raw string, r"..." or r#"..."# (or br"...": the b was kept).
             hashes = re.match(r'r(#*)"', text[i:]).group(1)
             end = text.find('"' + hashes, i + 2 + len(hashes))
             j = n if end < 0 else end + 1 + len(hashes)
