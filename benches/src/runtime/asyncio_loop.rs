@@ -9,7 +9,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::Runtime;
+use super::{unwrapped_spawn_blocking, Runtime};
 use crate::futures::Unwrap;
 
 /// asyncio's single-threaded loop (`asyncio::Runner`), with debug mode
@@ -190,13 +190,9 @@ impl Asyncio {
 }
 
 impl Asyncio {
-    /// `asyncio::to_thread`: `f` on the running loop's default thread pool.
-    #[inline]
-    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<asyncio::executor::JobHandle<T>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Unwrap(asyncio::to_thread(f))
-    }
+    unwrapped_spawn_blocking!(
+        /// `asyncio::to_thread`: `f` on the running loop's default thread pool.
+        asyncio::executor::JobHandle<T>,
+        asyncio::to_thread
+    );
 }

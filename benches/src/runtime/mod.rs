@@ -68,6 +68,43 @@ pub use tokio_common::TokioGroup;
 pub use tokio_ct::TokioCt;
 pub use tokio_mt::TokioMt;
 
+/// The `join_all` of an adapter whose runtime has none: the runtime-neutral
+/// [`join_all`](crate::join_all).
+macro_rules! neutral_join_all {
+    ($runtime:literal) => {
+        #[doc = concat!("The runtime-neutral [`join_all`](crate::join_all) (", $runtime, " has none).")]
+        #[inline]
+        pub fn join_all<I>(futures: I) -> $crate::JoinAll<I::Item>
+        where
+            I: IntoIterator,
+            I::Item: std::future::Future + Unpin,
+        {
+            $crate::join_all(futures)
+        }
+    };
+}
+
+use neutral_join_all;
+
+/// A `spawn_blocking` whose runtime's handle yields a `Result`: `$spawn(f)`
+/// (documented by the attributes before it), its handle `$handle<T>` wrapped
+/// in [`Unwrap`](crate::Unwrap).
+macro_rules! unwrapped_spawn_blocking {
+    ($(#[$attr:meta])* $handle:path, $spawn:path) => {
+        $(#[$attr])*
+        #[inline]
+        pub fn spawn_blocking<F, T>(f: F) -> $crate::Unwrap<$handle>
+        where
+            F: FnOnce() -> T + Send + 'static,
+            T: Send + 'static,
+        {
+            $crate::Unwrap($spawn(f))
+        }
+    };
+}
+
+use unwrapped_spawn_blocking;
+
 /// A runtime built for one measured run. Besides this trait, each adapter has
 /// inherent associated functions with the same names and shapes (`spawn`,
 /// `detach`, `yield_now`, `sleep`, `timeout`, `join_all`, `group`), used by
@@ -125,6 +162,20 @@ mod tests {
     use crate::futures::{StaggerChain, YieldThen};
     use crate::join::assert_in_order;
 
+    /// Runs `$body` once per runtime adapter (all five, or those listed),
+    /// with the type alias `$r` naming the adapter.
+    macro_rules! on_runtimes {
+        (|$r:ident| $body:block) => {
+            on_runtimes!(Asyncio, TokioCt, SmolLocal, TokioMt, SmolMt; |$r| $body)
+        };
+        ($($rt:ident),+; |$r:ident| $body:block) => {
+            $({
+                type $r = $rt;
+                $body
+            })+
+        };
+    }
+
     #[test]
     fn every_runtime_runs_a_task() {
         fn check<R: Runtime>(spawn_and_join: impl Future<Output = u32>) {
@@ -139,184 +190,148 @@ mod tests {
 
     #[test]
     fn every_runtime_joins_and_groups() {
-        macro_rules! check {
-            ($r:ty) => {{
-                let out = <$r>::new().block_on(async {
-                    let joined = <$r>::join_all((0..50u64).map(YieldThen::new)).await;
-                    assert_in_order(&joined, 50);
-                    let chain = StaggerChain::new(50);
-                    let joined = <$r>::join_all(chain.children()).await;
-                    assert_in_order(&joined, 50);
-                    assert_eq!(chain.finished(), 50);
-                    let mut group = <$r>::group(50);
-                    for i in 0..50u64 {
-                        group.spawn(async move { i });
-                    }
-                    let mut seen = Vec::new();
-                    group.join(|v| seen.push(v)).await;
-                    seen.sort_unstable();
-                    seen
-                });
-                assert_in_order(&out, 50);
-            }};
-        }
-        check!(Asyncio);
-        check!(TokioCt);
-        check!(SmolLocal);
-        check!(TokioMt);
-        check!(SmolMt);
+        on_runtimes!(|R| {
+            let out = R::new().block_on(async {
+                let joined = R::join_all((0..50u64).map(YieldThen::new)).await;
+                assert_in_order(&joined, 50);
+                let chain = StaggerChain::new(50);
+                let joined = R::join_all(chain.children()).await;
+                assert_in_order(&joined, 50);
+                assert_eq!(chain.finished(), 50);
+                let mut group = R::group(50);
+                for i in 0..50u64 {
+                    group.spawn(async move { i });
+                }
+                let mut seen = Vec::new();
+                group.join(|v| seen.push(v)).await;
+                seen.sort_unstable();
+                seen
+            });
+            assert_in_order(&out, 50);
+        });
     }
 
     #[test]
     fn every_runtime_locks_and_queues() {
-        macro_rules! check {
-            ($r:ty) => {{
-                <$r>::new().block_on(async {
-                    let lock = <$r>::new_lock();
-                    let guard = <$r>::lock(&lock).await;
-                    drop(guard);
-                    let sem = <$r>::new_semaphore(2);
-                    let (a, b) = (<$r>::acquire(&sem).await, <$r>::acquire(&sem).await);
-                    drop((a, b));
-                    let (tx, mut rx) = <$r>::spsc_queue::<u64>(4);
-                    for i in 0..3 {
-                        tx.enqueue(i).await;
-                    }
-                    tx.close_queue();
-                    let mut got = Vec::new();
-                    while let Some(v) = rx.dequeue().await {
-                        got.push(v);
-                    }
-                    assert_in_order(&got, 3);
-                    let (tx, rx) = <$r>::mpmc_queue::<u64>(4);
-                    let mut rx2 = rx.clone();
-                    tx.clone().enqueue(7).await;
-                    tx.close_queue();
-                    assert_eq!(rx2.dequeue().await, Some(7));
-                    assert_eq!(rx2.dequeue().await, None);
-                });
-            }};
-        }
-        check!(Asyncio);
-        check!(TokioCt);
-        check!(SmolLocal);
-        check!(TokioMt);
-        check!(SmolMt);
+        on_runtimes!(|R| {
+            R::new().block_on(async {
+                let lock = R::new_lock();
+                let guard = R::lock(&lock).await;
+                drop(guard);
+                let sem = R::new_semaphore(2);
+                let (a, b) = (R::acquire(&sem).await, R::acquire(&sem).await);
+                drop((a, b));
+                let (tx, mut rx) = R::spsc_queue::<u64>(4);
+                for i in 0..3 {
+                    tx.enqueue(i).await;
+                }
+                tx.close_queue();
+                let mut got = Vec::new();
+                while let Some(v) = rx.dequeue().await {
+                    got.push(v);
+                }
+                assert_in_order(&got, 3);
+                let (tx, rx) = R::mpmc_queue::<u64>(4);
+                let mut rx2 = rx.clone();
+                tx.clone().enqueue(7).await;
+                tx.close_queue();
+                assert_eq!(rx2.dequeue().await, Some(7));
+                assert_eq!(rx2.dequeue().await, None);
+            });
+        });
     }
+
     #[test]
     fn every_runtime_hands_events_back_and_forth() {
-        macro_rules! check {
-            ($r:ty) => {{
-                <$r>::new().block_on(async {
-                    // A notification sent before anyone waits is kept.
-                    let early = <$r>::new_event();
-                    <$r>::notify_event(&early);
-                    <$r>::wait_event(&early).await;
-                    // Strict alternation: each side sees exactly the turns
-                    // the other has taken, never a stale notification.
-                    let (ping, pong) = (<$r>::new_event(), <$r>::new_event());
-                    let turns = Arc::new(std::sync::atomic::AtomicU64::new(0));
-                    let a = {
-                        let (ping, pong, turns) = (ping.clone(), pong.clone(), turns.clone());
-                        <$r>::spawn(async move {
-                            for i in 0..100u64 {
-                                turns.fetch_add(1, Ordering::Relaxed);
-                                <$r>::notify_event(&ping);
-                                <$r>::wait_event(&pong).await;
-                                assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 2);
-                            }
-                        })
-                    };
-                    let b = <$r>::spawn(async move {
+        on_runtimes!(|R| {
+            R::new().block_on(async {
+                // A notification sent before anyone waits is kept.
+                let early = R::new_event();
+                R::notify_event(&early);
+                R::wait_event(&early).await;
+                // Strict alternation: each side sees exactly the turns
+                // the other has taken, never a stale notification.
+                let (ping, pong) = (R::new_event(), R::new_event());
+                let turns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let a = {
+                    let (ping, pong, turns) = (ping.clone(), pong.clone(), turns.clone());
+                    R::spawn(async move {
                         for i in 0..100u64 {
-                            <$r>::wait_event(&ping).await;
-                            assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 1);
                             turns.fetch_add(1, Ordering::Relaxed);
-                            <$r>::notify_event(&pong);
+                            R::notify_event(&ping);
+                            R::wait_event(&pong).await;
+                            assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 2);
                         }
-                    });
-                    a.await;
-                    b.await;
+                    })
+                };
+                let b = R::spawn(async move {
+                    for i in 0..100u64 {
+                        R::wait_event(&ping).await;
+                        assert_eq!(turns.load(Ordering::Relaxed), 2 * i + 1);
+                        turns.fetch_add(1, Ordering::Relaxed);
+                        R::notify_event(&pong);
+                    }
                 });
-            }};
-        }
-        check!(Asyncio);
-        check!(TokioCt);
-        check!(SmolLocal);
-        check!(TokioMt);
-        check!(SmolMt);
+                a.await;
+                b.await;
+            });
+        });
     }
 
     #[test]
     fn every_runtime_runs_blocking_calls_on_a_pool() {
-        macro_rules! check {
-            ($r:ty) => {{
-                let out = <$r>::new().block_on(async {
-                    let caller = std::thread::current().id();
-                    assert_ne!(
-                        <$r>::spawn_blocking(move || std::thread::current().id()).await,
-                        caller
-                    );
-                    let handles: Vec<_> = (0..50u64).map(|i| <$r>::spawn_blocking(move || i)).collect();
-                    let mut out = Vec::new();
-                    for h in handles {
-                        out.push(h.await);
-                    }
-                    out
-                });
-                assert_in_order(&out, 50);
-            }};
-        }
-        check!(Asyncio);
-        check!(TokioCt);
-        check!(SmolLocal);
+        on_runtimes!(Asyncio, TokioCt, SmolLocal; |R| {
+            R::new().block_on(async {
+                let caller = std::thread::current().id();
+                let elsewhere = R::spawn_blocking(move || std::thread::current().id()).await;
+                assert_ne!(elsewhere, caller);
+                // Many at once, each result awaited in submission order.
+                let handles: Vec<_> = (0..50u64).map(|i| R::spawn_blocking(move || i)).collect();
+                for (i, h) in (0..50u64).zip(handles) {
+                    assert_eq!(h.await, i);
+                }
+            });
+        });
     }
 
     #[test]
     fn every_runtime_crosses_threads_on_channels() {
-        macro_rules! check {
-            ($r:ty) => {{
-                <$r>::new().block_on(async {
-                    // A std thread sends, a task receives.
-                    let (tx, mut rx) = <$r>::thread_channel::<u64>(4);
-                    let sender = std::thread::spawn(move || {
-                        for i in 0..100 {
-                            tx.enqueue_blocking(i);
-                        }
-                    });
-                    let receiver = <$r>::spawn(async move {
-                        let mut got = Vec::new();
-                        while let Some(v) = rx.dequeue().await {
-                            got.push(v);
-                        }
-                        got
-                    });
-                    assert_in_order(&receiver.await, 100);
-                    sender.join().expect("sender thread");
-                    // A task sends, a std thread receives.
-                    let (tx, mut rx) = <$r>::thread_channel::<u64>(4);
-                    let receiver = std::thread::spawn(move || {
-                        let mut got = Vec::new();
-                        while let Some(v) = rx.dequeue_blocking() {
-                            got.push(v);
-                        }
-                        got
-                    });
-                    let sender = <$r>::spawn(async move {
-                        for i in 0..100 {
-                            tx.enqueue(i).await;
-                        }
-                        tx.close_queue();
-                    });
-                    sender.await;
-                    assert_in_order(&receiver.join().expect("receiver thread"), 100);
+        on_runtimes!(|R| {
+            R::new().block_on(async {
+                // A std thread sends, a task receives.
+                let (tx, mut rx) = R::thread_channel::<u64>(4);
+                let sender = std::thread::spawn(move || {
+                    for i in 0..100 {
+                        tx.enqueue_blocking(i);
+                    }
                 });
-            }};
-        }
-        check!(Asyncio);
-        check!(TokioCt);
-        check!(SmolLocal);
-        check!(TokioMt);
-        check!(SmolMt);
+                let receiver = R::spawn(async move {
+                    let mut got = Vec::new();
+                    while let Some(v) = rx.dequeue().await {
+                        got.push(v);
+                    }
+                    got
+                });
+                assert_in_order(&receiver.await, 100);
+                sender.join().expect("sender thread");
+                // A task sends, a std thread receives.
+                let (tx, mut rx) = R::thread_channel::<u64>(4);
+                let receiver = std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while let Some(v) = rx.dequeue_blocking() {
+                        got.push(v);
+                    }
+                    got
+                });
+                let sender = R::spawn(async move {
+                    for i in 0..100 {
+                        tx.enqueue(i).await;
+                    }
+                    tx.close_queue();
+                });
+                sender.await;
+                assert_in_order(&receiver.join().expect("receiver thread"), 100);
+            });
+        });
     }
 }

@@ -114,15 +114,7 @@ macro_rules! smol_adapter {
                 async_io::Timer::after(d)
             }
 
-            /// The runtime-neutral [`join_all`](crate::join_all) (smol has none).
-            #[inline]
-            pub fn join_all<I>(futures: I) -> $crate::JoinAll<I::Item>
-            where
-                I: IntoIterator,
-                I::Item: std::future::Future + Unpin,
-            {
-                $crate::join_all(futures)
-            }
+            $crate::runtime::neutral_join_all!("smol");
 
             /// A `Vec` of `Task` handles (smol has no group type).
             #[inline]

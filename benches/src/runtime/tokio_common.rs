@@ -88,15 +88,7 @@ macro_rules! tokio_adapter {
                 tokio::time::timeout(d, f)
             }
 
-            /// The runtime-neutral [`join_all`](crate::join_all) (tokio has none).
-            #[inline]
-            pub fn join_all<I>(futures: I) -> $crate::JoinAll<I::Item>
-            where
-                I: IntoIterator,
-                I::Item: std::future::Future + Unpin,
-            {
-                $crate::join_all(futures)
-            }
+            $crate::runtime::neutral_join_all!("tokio");
 
             /// An empty `tokio::task::JoinSet` (it needs no capacity).
             #[inline]

@@ -3,7 +3,7 @@
 //! has (`tokio_common`) and `spawn_blocking`.
 
 use super::tokio_common::tokio_adapter;
-use crate::futures::Unwrap;
+use super::unwrapped_spawn_blocking;
 
 tokio_adapter!(
     /// tokio's current-thread runtime, all drivers enabled.
@@ -13,13 +13,9 @@ tokio_adapter!(
 );
 
 impl TokioCt {
-    /// `tokio::task::spawn_blocking`: `f` on the runtime's blocking pool.
-    #[inline]
-    pub fn spawn_blocking<F, T>(f: F) -> Unwrap<tokio::task::JoinHandle<T>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        Unwrap(tokio::task::spawn_blocking(f))
-    }
+    unwrapped_spawn_blocking!(
+        /// `tokio::task::spawn_blocking`: `f` on the runtime's blocking pool.
+        tokio::task::JoinHandle<T>,
+        tokio::task::spawn_blocking
+    );
 }
