@@ -95,8 +95,8 @@ impl Future for YieldOnce {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // The first poll marks the future yielded and wakes it; the second
         // finds the mark.
-        let yielded = std::mem::replace(&mut self.yielded, true);
-        if !yielded {
+        if !self.yielded {
+            self.yielded = true;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
