@@ -133,7 +133,14 @@ pub const RUNTIME_NAMES: [&str; 5] = [
 /// the time `body` took, measured inside the root future (building and
 /// dropping the runtime are not timed).
 pub fn time_on<R: Runtime, F: Future<Output = ()>>(body: F) -> Duration {
-    time_after::<R, _, _>(async {}, body)
+    let mut rt = R::new();
+    let took = rt.block_on(async move {
+        let start = Instant::now();
+        body.await;
+        start.elapsed()
+    });
+    drop(rt);
+    took
 }
 
 /// Builds a runtime of type `R`, runs `warmup` and then `body` in its root
@@ -143,12 +150,17 @@ pub fn time_after<R: Runtime, W: Future, B: Future<Output = ()>>(warmup: W, body
     let mut rt = R::new();
     let took = rt.block_on(async move {
         warmup.await;
-        let start = Instant::now();
-        body.await;
-        start.elapsed()
+        elapsed(body).await
     });
     drop(rt);
     took
+}
+
+/// The time `body` takes to complete.
+async fn elapsed(body: impl Future<Output = ()>) -> Duration {
+    let start = Instant::now();
+    body.await;
+    start.elapsed()
 }
 
 #[cfg(test)]
