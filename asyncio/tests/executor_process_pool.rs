@@ -174,6 +174,9 @@ fn results_and_awaiting() {
         (a.unwrap(), b.unwrap())
     });
     assert_eq!(from_loop, (9, 2));
+    // The loop's method takes either pool too.
+    let on_loop = asyncio::run(async { asyncio::get_running_loop().run_in_executor(&pool, (square, 4)).await });
+    assert_eq!(on_loop.unwrap(), 16);
     assert_eq!(wait(pool.submit(chatty, 1)).unwrap(), 2);
     pool.shutdown(true, false);
 }

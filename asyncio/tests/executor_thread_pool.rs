@@ -158,6 +158,33 @@ fn submit_handles_do_not_cancel_on_drop() {
 }
 
 #[test]
+fn a_handles_drop_depends_on_its_type_not_on_the_call_that_made_it() {
+    // One thread, held by a blocker, so every job below is still queued
+    // when its handle is dropped.
+    let pool = ThreadPoolExecutor::new(1);
+    let (release, gate) = mpsc::channel::<()>();
+    let blocker = pool.submit(move || gate.recv_timeout(LIMIT).is_ok());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let job = |bit: usize| {
+        let r = ran.clone();
+        move || {
+            r.fetch_or(bit, Ordering::SeqCst);
+        }
+    };
+    // A JobHandle never cancels, from `submit` or taken back out of a
+    // CancelOnDrop; a CancelOnDrop always does, from `run_in_executor` or
+    // made of a `submit` handle.
+    drop(pool.submit(job(1)));
+    drop(run_in_executor(&pool, job(2)).into_handle());
+    drop(run_in_executor(&pool, job(4)));
+    drop(pool.submit(job(8)).cancel_on_drop());
+    release.send(()).unwrap();
+    assert!(wait(blocker).unwrap());
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 1 | 2);
+}
+
+#[test]
 fn never_more_threads_than_max_workers() {
     let pool = ThreadPoolExecutor::new(3);
     let now = Arc::new(AtomicUsize::new(0));
