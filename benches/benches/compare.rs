@@ -554,7 +554,7 @@ fn main() {
             ops: group_n as u64,
             note: format!(
                 "spawn {group_n} tasks (each returns its index) into a group, wait for all, sum the outputs. \
-                 asyncio: TaskGroup::spawn, join().await, then GroupTask::result of each kept handle; tokio: \
+                 asyncio: TaskGroup::create_task, join().await, then GroupTask::result of each kept handle; tokio: \
                  JoinSet::spawn, then join_next until empty; smol has no group type: Executor::spawn, the Task \
                  handles kept in a Vec and awaited in order (what spawn_await does, plus the outputs)"
             ),
