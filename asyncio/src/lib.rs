@@ -97,6 +97,8 @@ mod runtime;
 
 #[forbid(unsafe_code)]
 mod completion;
+#[forbid(unsafe_code)]
+pub mod context;
 
 #[forbid(unsafe_code)]
 pub mod debug;
@@ -126,6 +128,7 @@ pub mod task;
 pub mod time;
 
 pub use asyncio_macros::{main, test};
+pub use context::{copy_context, ContextVar};
 pub use event_loop::{
     get_running_loop, try_get_running_loop, ConcurrentFuture, EventLoop, Handle, LoopClosed, LoopHandle, TimerHandle,
 };

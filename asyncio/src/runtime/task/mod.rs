@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `refs` | any thread (waker clone/drop) | `AtomicUsize` |
 //! | `remote_queued` | any thread (remote wake) | `AtomicBool` |
-//! | `state`, `join_waker`, list links, name | the loop thread only | `Cell` |
+//! | `state`, `join_waker`, list links, name and context | the loop thread only | `Cell` |
 //!
 //! So the hot path of a same-thread wake touches no atomic at all: `wake_by_ref`
 //! flips a `Cell` bit and pushes the task on the loop's ready queue. A wake from
@@ -42,7 +42,7 @@
 //! thread: the future when the task completes or is cancelled (always by the
 //! loop), the output by the `Task` handle (which is `!Send`) or at completion if
 //! the handle is gone. Once both are gone, what remains (header, an `Arc`, a
-//! name, an empty stage) is `Send`, so whichever thread drops the last
+//! name, a context whose values are `Send + Sync`, an empty stage) is `Send`, so whichever thread drops the last
 //! reference may free the memory. A pending task is always referenced by its
 //! loop, so a foreign thread can never drop the last reference to a task whose
 //! future is still alive. A task spawned in debug mode also carries its debug
@@ -79,6 +79,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use super::ctxvars::{Ctx, Map, Value};
 use super::remote::Shared;
 use crate::runtime::debug::TaskRecord;
 use crate::task::TaskId;
@@ -117,8 +118,17 @@ pub(crate) struct Vtable {
     pub(crate) traced: bool,
 }
 
-/// A task's name, boxed twice so that the header spends one word on it.
+/// A task's name, boxed twice so that it costs one word where it is kept.
 pub(crate) type Name = Box<Box<str>>;
+
+/// What few tasks carry, boxed so that the header spends one word on it:
+/// a name given to a task without a debug record, and a non-empty context
+/// (context variables; see `runtime::ctxvars`).
+#[derive(Default)]
+pub(crate) struct Extra {
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) ctx: Ctx,
+}
 
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
 /// count, state and remote flag share one word).
@@ -135,8 +145,9 @@ pub(crate) struct Header {
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
     /// The name given to a task without a debug record (a traced task's
-    /// name lives in its record, where dumps can read it).
-    pub(crate) name: Cell<Option<Name>>,
+    /// name lives in its record, where dumps can read it) and its context:
+    /// `None` for an unnamed task with an empty context.
+    pub(crate) extra: Cell<Option<Box<Extra>>>,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -245,11 +256,34 @@ impl RawTask {
         if let Some(r) = self.record() {
             return r.name();
         }
+        self.with_extra(|e| e.as_ref().and_then(|e| e.name.clone()))
+    }
+
+    /// Calls `f` with the task's `extra` slot (loop thread; `f` runs no
+    /// user code).
+    fn with_extra<R>(&self, f: impl FnOnce(&mut Option<Box<Extra>>) -> R) -> R {
         let h = self.header();
-        let name = h.name.take();
-        let out = name.as_deref().cloned();
-        h.name.set(name);
+        let mut extra = h.extra.take();
+        let out = f(&mut extra);
+        h.extra.set(extra);
         out
+    }
+
+    /// The task's context's contents (loop thread).
+    #[inline]
+    pub(crate) fn context_map(&self) -> Option<Arc<Map>> {
+        self.with_extra(|e| e.as_ref().and_then(|e| e.ctx.map().cloned()))
+    }
+
+    /// The value of variable `var` in the task's context (loop thread).
+    pub(crate) fn context_lookup(&self, var: u64) -> Option<Value> {
+        self.with_extra(|e| e.as_ref().and_then(|e| e.ctx.lookup(var)))
+    }
+
+    /// Calls `f` with the task's context (loop thread; `f` runs no user
+    /// code).
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        self.with_extra(|e| f(&mut e.get_or_insert_with(Default::default).ctx))
     }
 
     /// The task's name: the one it was given, or `Task-<id>`.
@@ -270,7 +304,7 @@ impl RawTask {
     pub(crate) fn set_name(&self, name: Box<str>) {
         match self.record() {
             Some(r) => r.set_name(name),
-            None => self.header().name.set(Some(Box::new(name))),
+            None => self.with_extra(|e| e.get_or_insert_with(Default::default).name = Some(name)),
         }
     }
 
