@@ -187,14 +187,9 @@ impl Core {
             }
             None => (name, None),
         };
-        let ctx = ctxvars::inherit(self.current.get());
-        let extra = if name.is_none() && ctx.is_none() {
-            None
-        } else {
-            Some(Box::new(Extra {
-                name,
-                ctx: ctxvars::Ctx::new(ctx),
-            }))
+        let extra = match (name, ctxvars::inherit(self.current.get())) {
+            (None, None) => None,
+            (name, ctx) => extra(name, ctx),
         };
         // SAFETY: forwarded from the caller.
         let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, extra, record) };
@@ -252,8 +247,9 @@ impl Core {
     /// now). The creator goes on after that: the eager task's first step
     /// runs before anything the creator does next, and before every entry
     /// already in the ready queue.
+    #[inline(never)]
     fn run_eager(&self, t: RawTask) {
-        self.poll_task(t);
+        self.poll_task(t, self.current.get());
     }
 
     /// Runs the loop until `fut`, run as the main task, completes; returns
@@ -443,15 +439,18 @@ impl Core {
             self.complete(t, true);
             return;
         }
-        self.poll_task(t);
+        // From the loop's turn: no task is current.
+        self.poll_task(t, None);
     }
 
     /// Polls `t` once as the current task, then completes or requeues it.
-    /// The task is live, not complete, not queued and not running; the
-    /// previous current task (an eager task's creator) is restored after.
-    fn poll_task(&self, t: RawTask) {
+    /// The task is live, not complete, not queued and not running; `prev`,
+    /// the current task now (an eager task's creator), is current again
+    /// after.
+    #[inline(always)]
+    fn poll_task(&self, t: RawTask, prev: Option<RawTask>) {
         t.set(RUNNING);
-        let prev = self.current.replace(Some(t));
+        self.current.set(Some(t));
         let waker = waker_ref(t);
         let mut cx = Context::from_waker(&waker);
         let debugger = if self.debug.get() {
@@ -793,6 +792,16 @@ impl Core {
     pub(crate) fn debugger(&self) -> Option<Rc<Debugger>> {
         self.debugger.borrow().clone()
     }
+}
+
+/// A task's `extra` slot, for a task with a name or a context.
+#[cold]
+#[inline(never)]
+fn extra(name: Option<Box<str>>, ctx: Option<Arc<ctxvars::Map>>) -> Option<Box<Extra>> {
+    Some(Box::new(Extra {
+        name,
+        ctx: ctxvars::Ctx::new(ctx),
+    }))
 }
 
 impl Drop for Core {

@@ -193,6 +193,7 @@ pub(crate) fn inherit(creator: Option<RawTask>) -> Option<Arc<Map>> {
 }
 
 /// The current context's contents (`copy_context`).
+#[inline(never)]
 pub(crate) fn snapshot() -> Option<Arc<Map>> {
     match place() {
         Place::Frame(i) => FRAMES.with(|f| f.borrow()[i].ctx.map.clone()),

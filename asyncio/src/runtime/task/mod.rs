@@ -272,7 +272,14 @@ impl RawTask {
     /// The task's context's contents (loop thread).
     #[inline]
     pub(crate) fn context_map(&self) -> Option<Arc<Map>> {
-        self.with_extra(|e| e.as_ref().and_then(|e| e.ctx.map().cloned()))
+        // SAFETY: `extra` is touched only on the loop thread (this one), and
+        // only through `Cell` methods that move values in and out, so no
+        // other reference into it exists; this shared borrow ends before the
+        // function returns, and nothing in between (an `Arc` clone) can
+        // write the cell. (Read in place, rather than taken and put back:
+        // this runs at every task creation.)
+        let extra = unsafe { &*self.header().extra.as_ptr() };
+        extra.as_ref().and_then(|e| e.ctx.map().cloned())
     }
 
     /// The value of variable `var` in the task's context (loop thread).
