@@ -203,8 +203,8 @@ fn downcast<T: 'static>(v: &Value) -> &T {
 }
 
 /// What [`ContextVar::set`] returns: the previous value, for
-/// [`ContextVar::reset`].
-#[must_use = "a token is only useful to reset the variable with"]
+/// [`ContextVar::reset`]. Dropping it is fine (most `set`s are never
+/// reset).
 pub struct Token<T> {
     var: u64,
     name: &'static str,

@@ -161,7 +161,7 @@ fn cg(workload: &str, n: usize) {
     let with_ctx = workload.ends_with("-ctx");
     runner.run(async move {
         if with_ctx {
-            let _ = REQUEST.set(42);
+            REQUEST.set(42);
         }
         match workload {
             "spawn" | "spawn-ctx" | "spawn-eager" => {
