@@ -64,8 +64,6 @@
 //! per poll for contexts; the values are `Send + Sync` because contexts
 //! cross threads with `to_thread`.
 
-#![forbid(unsafe_code)]
-
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
