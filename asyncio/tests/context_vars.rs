@@ -399,3 +399,68 @@ fn values_cross_threads_and_plain_threads_have_their_own_context() {
     .unwrap();
     assert_eq!(joined, Some(8));
 }
+
+#[test]
+fn callbacks_from_an_empty_context_see_neither_the_threads_nor_each_others() {
+    // The thread has a context of its own (set outside any loop); the
+    // loop's main task inherits it, but a callback scheduled from an empty
+    // context must run in an empty one, and a set there must not reach the
+    // next callback.
+    let _ = REQUEST.set(1);
+    vrun(async {
+        assert_eq!(REQUEST.get(), Some(1));
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let mut empty = Context::new();
+        let scheduler = empty.run(|| {
+            asyncio::create_task(async move {
+                let lp = asyncio::get_running_loop();
+                let s1 = s.clone();
+                lp.call_soon(move || {
+                    s1.borrow_mut().push(REQUEST.get());
+                    let _ = REQUEST.set(9);
+                });
+                lp.call_soon(move || s.borrow_mut().push(REQUEST.get()));
+            })
+        });
+        scheduler.await.unwrap();
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+        assert_eq!(*seen.borrow(), [None, None]);
+        assert_eq!(REQUEST.get(), Some(1));
+    });
+    assert_eq!(REQUEST.get(), Some(1), "the thread's context is untouched");
+}
+
+#[test]
+fn an_eager_task_created_inside_context_run_sees_that_context_and_keeps_its_own() {
+    let mut runner = asyncio::Runner::new().virtual_time(true).eager_tasks(true);
+    runner.run(async {
+        let _ = REQUEST.set(1);
+        let mut ctx = copy_context();
+        let (t, after) = ctx.run(|| {
+            let _ = REQUEST.set(2);
+            let t = asyncio::create_task(async {
+                let seen = REQUEST.get();
+                let _ = REQUEST.set(3);
+                (seen, REQUEST.get())
+            });
+            assert!(t.done(), "ran eagerly inside run");
+            (t, REQUEST.get())
+        });
+        assert_eq!(after, Some(2), "the eager task's set stayed in its own context");
+        assert_eq!(t.await.unwrap(), (Some(2), Some(3)));
+        assert_eq!(REQUEST.get(), Some(1));
+        assert_eq!(ctx.get(&REQUEST), Some(2));
+    });
+    runner.close();
+}
+
+#[test]
+fn contexts_and_tokens_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Context>();
+    send_sync::<asyncio::context::Token<String>>();
+    send_sync::<ContextVar<String>>();
+    send_sync::<ResetError>();
+}

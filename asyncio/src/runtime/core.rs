@@ -34,8 +34,8 @@ use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
 use super::task::{
-    schedule_local, spawn_raw, waker_ref, Extra, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
-    DETACHED, NOTIFIED, RUNNING, SCHEDULED,
+    schedule_local, spawn_raw, waker_ref, ExtraSlot, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED,
+    COMPLETE, DETACHED, NOTIFIED, RUNNING, SCHEDULED,
 };
 use super::timer::{TimerAction, TimerKey, Wheel};
 use crate::task::TaskId;
@@ -187,10 +187,7 @@ impl Core {
             }
             None => (name, None),
         };
-        let extra = match (name, ctxvars::inherit(self.current.get())) {
-            (None, None) => None,
-            (name, ctx) => extra(name, ctx),
-        };
+        let extra = ExtraSlot::new(name, ctxvars::inherit(self.current.get()));
         // SAFETY: forwarded from the caller.
         let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, extra, record) };
         if let Some(d) = &*debugger {
@@ -394,14 +391,6 @@ impl Core {
         }
         self.running.set(true);
         let _running = Running(self);
-        // Started inside `Context::run`: callbacks must not see that context.
-        struct Frames(bool);
-        impl Drop for Frames {
-            fn drop(&mut self) {
-                ctxvars::end_run(self.0);
-            }
-        }
-        let _frames = Frames(ctxvars::begin_run());
         while !main.is_complete() {
             let mut n = 0;
             while n < EVENT_INTERVAL {
@@ -563,7 +552,7 @@ impl Core {
             None
         };
         let start = debugger.as_ref().map(|d| d.begin(0));
-        let depth = ctxvars::callback_depth();
+        let depth = ctxvars::begin_callback();
         if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
             report::callback_panicked(&format!("callback scheduled at {}", cb.location), &*p);
         }
@@ -792,16 +781,6 @@ impl Core {
     pub(crate) fn debugger(&self) -> Option<Rc<Debugger>> {
         self.debugger.borrow().clone()
     }
-}
-
-/// A task's `extra` slot, for a task with a name or a context.
-#[cold]
-#[inline(never)]
-fn extra(name: Option<Box<str>>, ctx: Option<Arc<ctxvars::Map>>) -> Option<Box<Extra>> {
-    Some(Box::new(Extra {
-        name,
-        ctx: ctxvars::Ctx::new(ctx),
-    }))
 }
 
 impl Drop for Core {

@@ -17,8 +17,9 @@
 //!
 //! ## Which context is current
 //!
-//! A running task's context lives in its header's `extra` slot
-//! ([`Extra`](super::task::Extra)); the loop does nothing per poll: a lookup
+//! A running task's context lives in its header's `extra` slot (see
+//! `task/extra.rs`: a bare `Arc<Map>` for a task that only inherited one,
+//! no allocation of its own); the loop does nothing per poll: a lookup
 //! asks the loop which task is being polled and reads that task's slot.
 //! Everything else that runs code in a context ([`run_in`]: `Context::run`,
 //! a callback scheduled with a context, a `to_thread` job) pushes a *frame*
@@ -40,9 +41,9 @@
 //!
 //! A loop callback runs with no current task. One scheduled from an empty
 //! context runs in a fresh empty one: a `set` there pushes a frame that the
-//! loop pops when the callback returns ([`callback_depth`],
-//! [`end_callback`]), and a loop started inside `Context::run` pushes an
-//! empty frame for its run, so such callbacks do not see the outer context.
+//! loop pops when the callback returns, and if frames are on the stack
+//! already (the loop runs inside `Context::run`) the loop pushes an empty
+//! one for the callback ([`begin_callback`], [`end_callback`]).
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -63,7 +64,7 @@ pub(crate) struct Map {
 }
 
 impl Map {
-    fn get(&self, var: u64) -> Option<&Value> {
+    pub(crate) fn get(&self, var: u64) -> Option<&Value> {
         self.entries
             .binary_search_by_key(&var, |(id, _)| *id)
             .ok()
@@ -120,7 +121,7 @@ impl Ctx {
     /// this context's identity. The old value is handed back, not dropped
     /// here (the caller drops it outside any borrow: a value's destructor
     /// may read context variables).
-    fn write(&mut self, var: u64, value: Option<Value>) -> (Option<Value>, u64) {
+    pub(crate) fn write(&mut self, var: u64, value: Option<Value>) -> (Option<Value>, u64) {
         let id = self.identity();
         let map = Arc::make_mut(self.map.get_or_insert_with(Default::default));
         let at = map.entries.binary_search_by_key(&var, |(id, _)| *id);
@@ -272,13 +273,25 @@ pub(crate) fn run_in<R>(ctx: &mut Ctx, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// A loop run begins: if frames are on the stack (the loop was started
-/// inside `Context::run`), callbacks must not see them. Returns what
-/// [`end_run`] needs.
-pub(crate) fn begin_run() -> bool {
-    if DEPTH.get() == 0 {
-        return false;
+/// A loop callback is about to run: returns the frame depth to go back
+/// to after it ([`end_callback`]).
+///
+/// With no frame on the stack (the usual case) there is nothing to do: a
+/// `set` in the callback makes the thread's context, which `end_callback`
+/// drops. With frames (the loop runs inside `Context::run`, or the thread
+/// has a context of its own) an empty frame is pushed, so the callback
+/// neither sees nor changes theirs.
+#[inline]
+pub(crate) fn begin_callback() -> usize {
+    let depth = DEPTH.get();
+    if depth > 0 {
+        push_empty();
     }
+    depth
+}
+
+#[cold]
+fn push_empty() {
     FRAMES.with(|f| {
         f.borrow_mut().push(Frame {
             ctx: Ctx::default(),
@@ -286,24 +299,11 @@ pub(crate) fn begin_run() -> bool {
         })
     });
     DEPTH.set(DEPTH.get() + 1);
-    true
 }
 
-/// The loop run that [`begin_run`] saw ends.
-pub(crate) fn end_run(pushed: bool) {
-    if pushed {
-        end_callback(DEPTH.get() - 1);
-    }
-}
-
-/// The frame depth before a callback runs.
-#[inline]
-pub(crate) fn callback_depth() -> usize {
-    DEPTH.get()
-}
-
-/// A callback returned: drops the context a `set` in it may have created
-/// (frames above `depth`), so the next callback does not see it.
+/// A callback returned: drops the frames it left above `depth` (the one
+/// [`begin_callback`] pushed, or the context a `set` in it made), so the
+/// next callback does not see them.
 #[inline]
 pub(crate) fn end_callback(depth: usize) {
     if DEPTH.get() > depth {

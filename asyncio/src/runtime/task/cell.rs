@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{Extra, Header, RawTask, Vtable};
+use super::{ExtraSlot, Header, RawTask, Vtable};
 use crate::runtime::debug::TaskRecord;
 use crate::runtime::remote::Shared;
 use crate::task::{TaskError, TaskId};
@@ -107,10 +107,10 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
     shared: Arc<Shared>,
     id: TaskId,
     location: &'static Location<'static>,
-    extra: Option<Box<Extra>>,
+    extra: ExtraSlot,
     record: Option<TaskRecord>,
 ) -> RawTask {
-    let cell = |vtable: &'static Vtable, extra: Option<Box<Extra>>, shared: Arc<Shared>| TaskCell {
+    let cell = |vtable: &'static Vtable, extra: ExtraSlot, shared: Arc<Shared>| TaskCell {
         header: Header {
             vtable,
             refs: AtomicU32::new(2),
@@ -121,7 +121,7 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
             join_waker: Cell::new(None),
             prev: Cell::new(None),
             next: Cell::new(None),
-            extra: Cell::new(extra),
+            extra,
             location,
         },
         stage: UnsafeCell::new(Stage::Running(future)),

@@ -63,11 +63,13 @@
 //! | `FINISHING` | the future returned, panicked or is being cancelled, and is being dropped: it is too late to cancel, and a cancel from inside that drop (a destructor dropping the task's own `TaskGroup`) must not drop it a second time |
 
 mod cell;
+mod extra;
 mod handle;
 mod list;
 mod waker;
 
 pub(crate) use cell::spawn_raw;
+pub(crate) use extra::ExtraSlot;
 pub(crate) use handle::{JoinHandle, OwnedTask};
 pub(crate) use list::OwnedList;
 pub(crate) use waker::{schedule_local, waker_ref};
@@ -121,15 +123,6 @@ pub(crate) struct Vtable {
 /// A task's name, boxed twice so that it costs one word where it is kept.
 pub(crate) type Name = Box<Box<str>>;
 
-/// What few tasks carry, boxed so that the header spends one word on it:
-/// a name given to a task without a debug record, and a non-empty context
-/// (context variables; see `runtime::ctxvars`).
-#[derive(Default)]
-pub(crate) struct Extra {
-    pub(crate) name: Option<Box<str>>,
-    pub(crate) ctx: Ctx,
-}
-
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
 /// count, state and remote flag share one word).
 #[repr(C)]
@@ -147,7 +140,7 @@ pub(crate) struct Header {
     /// The name given to a task without a debug record (a traced task's
     /// name lives in its record, where dumps can read it) and its context:
     /// `None` for an unnamed task with an empty context.
-    pub(crate) extra: Cell<Option<Box<Extra>>>,
+    pub(crate) extra: ExtraSlot,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -256,41 +249,24 @@ impl RawTask {
         if let Some(r) = self.record() {
             return r.name();
         }
-        self.with_extra(|e| e.as_ref().and_then(|e| e.name.clone()))
-    }
-
-    /// Calls `f` with the task's `extra` slot (loop thread; `f` runs no
-    /// user code).
-    fn with_extra<R>(&self, f: impl FnOnce(&mut Option<Box<Extra>>) -> R) -> R {
-        let h = self.header();
-        let mut extra = h.extra.take();
-        let out = f(&mut extra);
-        h.extra.set(extra);
-        out
+        self.header().extra.name()
     }
 
     /// The task's context's contents (loop thread).
     #[inline]
     pub(crate) fn context_map(&self) -> Option<Arc<Map>> {
-        // SAFETY: `extra` is touched only on the loop thread (this one), and
-        // only through `Cell` methods that move values in and out, so no
-        // other reference into it exists; this shared borrow ends before the
-        // function returns, and nothing in between (an `Arc` clone) can
-        // write the cell. (Read in place, rather than taken and put back:
-        // this runs at every task creation.)
-        let extra = unsafe { &*self.header().extra.as_ptr() };
-        extra.as_ref().and_then(|e| e.ctx.map().cloned())
+        self.header().extra.map()
     }
 
     /// The value of variable `var` in the task's context (loop thread).
     pub(crate) fn context_lookup(&self, var: u64) -> Option<Value> {
-        self.with_extra(|e| e.as_ref().and_then(|e| e.ctx.lookup(var)))
+        self.header().extra.lookup(var)
     }
 
     /// Calls `f` with the task's context (loop thread; `f` runs no user
     /// code).
     pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Ctx) -> R) -> R {
-        self.with_extra(|e| f(&mut e.get_or_insert_with(Default::default).ctx))
+        self.header().extra.with_extra(|e| f(&mut e.ctx))
     }
 
     /// The task's name: the one it was given, or `Task-<id>`.
@@ -311,7 +287,7 @@ impl RawTask {
     pub(crate) fn set_name(&self, name: Box<str>) {
         match self.record() {
             Some(r) => r.set_name(name),
-            None => self.with_extra(|e| e.get_or_insert_with(Default::default).name = Some(name)),
+            None => self.header().extra.with_extra(|e| e.name = Some(name)),
         }
     }
 
