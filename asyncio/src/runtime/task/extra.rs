@@ -43,14 +43,14 @@ impl ExtraSlot {
     /// A slot for a task named `name` starting in the context `ctx`.
     #[inline]
     pub(crate) fn new(name: Option<Box<str>>, ctx: Option<Arc<Map>>) -> ExtraSlot {
-        match (name, ctx) {
-            (None, None) => ExtraSlot(Cell::new(std::ptr::null())),
-            (None, Some(map)) => ExtraSlot(Cell::new(Arc::into_raw(map).cast())),
-            (name, ctx) => ExtraSlot(Cell::new(boxed(Extra {
-                name,
+        let word = match name {
+            None => ctx.map_or(std::ptr::null(), |map| Arc::into_raw(map).cast()),
+            Some(name) => boxed(Extra {
+                name: Some(name),
                 ctx: Ctx::new(ctx),
-            }))),
-        }
+            }),
+        };
+        ExtraSlot(Cell::new(word))
     }
 
     /// The context's contents (loop thread).
@@ -149,18 +149,27 @@ fn untag(word: *const ()) -> *const () {
 }
 
 impl Drop for ExtraSlot {
+    #[inline]
     fn drop(&mut self) {
         let word = self.0.get();
-        if word.is_null() {
-            return;
+        if !word.is_null() {
+            free(word);
         }
-        if word.addr() & BOXED == 0 {
-            // SAFETY: the slot owns this `Arc<Map>`; dropped once, here.
-            drop(unsafe { Arc::from_raw(word.cast::<Map>()) });
-        } else {
-            // SAFETY: the slot owns this `Box<Extra>`; dropped once, here.
-            drop(unsafe { Box::from_raw(untag(word).cast_mut().cast::<Extra>()) });
-        }
+    }
+}
+
+/// Frees a non-null word (the slot's `Drop`).
+#[cold]
+#[inline(never)]
+fn free(word: *const ()) {
+    if word.addr() & BOXED == 0 {
+        // SAFETY: the slot owned this `Arc<Map>` and is being dropped: this
+        // releases its count, once.
+        drop(unsafe { Arc::from_raw(word.cast::<Map>()) });
+    } else {
+        // SAFETY: the slot owned this `Box<Extra>` and is being dropped:
+        // freed once, here.
+        drop(unsafe { Box::from_raw(untag(word).cast_mut().cast::<Extra>()) });
     }
 }
 
