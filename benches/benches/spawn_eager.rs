@@ -145,12 +145,23 @@ async fn smol_spawn_await(n: usize, batch: usize) -> u64 {
 
 const COLUMNS: [&str; 4] = [AsyncioEager::NAME, AsyncioLazy::NAME, TokioCt::NAME, SmolLocal::NAME];
 
+/// Runs column `col` once. The workload runs in a spawned task on every
+/// runtime (tokio's and smol's root future is polled by `block_on`, not as
+/// a task, and is woken another way).
 fn run_column(col: usize, n: usize, batch: usize) -> Sample {
     match col {
-        0 => measure(AsyncioEager::new(), n, asyncio_spawn_await(n, batch)),
-        1 => measure(AsyncioLazy::new(), n, asyncio_spawn_await(n, batch)),
-        2 => measure(TokioCt::new(), n, tokio_spawn_await(n, batch)),
-        _ => measure(SmolLocal::new(), n, smol_spawn_await(n, batch)),
+        0 => measure(AsyncioEager::new(), n, async move {
+            asyncio::create_task(asyncio_spawn_await(n, batch)).await.unwrap()
+        }),
+        1 => measure(AsyncioLazy::new(), n, async move {
+            asyncio::create_task(asyncio_spawn_await(n, batch)).await.unwrap()
+        }),
+        2 => measure(TokioCt::new(), n, async move {
+            tokio::task::spawn(tokio_spawn_await(n, batch)).await.unwrap()
+        }),
+        _ => measure(SmolLocal::new(), n, async move {
+            SmolLocal::spawn(smol_spawn_await(n, batch)).await
+        }),
     }
 }
 
