@@ -1,8 +1,10 @@
 //! Eager against lazy task start: `create_task` + await of a future that is
 //! ready at once, on asyncio with eager tasks, asyncio's ordinary (lazy)
 //! path, tokio's current-thread runtime and smol's `LocalExecutor` (both
-//! lazy: neither has an eager start). Wall time and CPU time per task, from
-//! one interleaved run (each round runs every column once, in turn).
+//! lazy: neither has an eager start). Wall time and CPU time per task (the
+//! process's, every thread, from the scheduler's counters), from one
+//! interleaved run (each round runs every column once, in turn); on a
+//! loaded machine the CPU column is the steadier one.
 //!
 //! ```text
 //! cargo bench -p asyncio-benches --bench spawn_eager            # the table
@@ -244,10 +246,11 @@ fn main() {
             "runtime",
             "wall ns/task (median)",
             "range",
-            "CPU ns/task",
+            "CPU ns/task (median)",
             "wall / asyncio eager",
         ]);
         let eager = Summary::per_op_ns(&wall[0], n as u64).median;
+        let eager_cpu = Summary::of(&cpu[0]).median;
         for col in 0..COLUMNS.len() {
             let w = Summary::per_op_ns(&wall[col], n as u64);
             let c = Summary::of(&cpu[col]);
@@ -257,6 +260,7 @@ fn main() {
                 format!("{}–{}", fmt_num(w.min), fmt_num(w.max)),
                 fmt_num(c.median),
                 fmt_ratio(w.median / eager),
+                fmt_ratio(c.median / eager_cpu),
             ]);
         }
         println!("{}", table.render());
