@@ -248,6 +248,7 @@ fn main() {
             "range",
             "CPU ns/task (median)",
             "wall / asyncio eager",
+            "CPU / asyncio eager",
         ]);
         let eager = Summary::per_op_ns(&wall[0], n as u64).median;
         let eager_cpu = Summary::of(&cpu[0]).median;
