@@ -464,3 +464,48 @@ fn contexts_and_tokens_are_send_and_sync() {
     send_sync::<ContextVar<String>>();
     send_sync::<ResetError>();
 }
+
+/// Records the value `REQUEST` has when it is dropped.
+struct DropProbe(Rc<RefCell<Vec<Option<u32>>>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.0.borrow_mut().push(REQUEST.get());
+    }
+}
+
+#[test]
+fn a_cancelled_tasks_destructors_run_in_its_context() {
+    vrun(async {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for id in [1, 2] {
+            let probe = DropProbe(seen.clone());
+            tasks.push(asyncio::create_task(async move {
+                let _probe = probe;
+                let _ = REQUEST.set(id);
+                asyncio::sleep(Duration::from_secs(3600)).await;
+            }));
+        }
+        asyncio::yield_now().await;
+        let _ = REQUEST.set(99);
+        // Cancelled between polls (dropped at the loop's next turn) and by a
+        // TaskGroup's abort (dropped at once, inside this task's poll).
+        tasks[0].cancel();
+        let tg = asyncio::TaskGroup::new();
+        let probe = DropProbe(seen.clone());
+        tg.spawn(async move {
+            let _probe = probe;
+            let _ = REQUEST.set(3);
+            asyncio::sleep(Duration::from_secs(3600)).await;
+        })
+        .unwrap();
+        asyncio::yield_now().await;
+        drop(tg);
+        for t in tasks.drain(..1) {
+            assert!(t.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(*seen.borrow(), [Some(1), Some(3)]);
+        assert_eq!(REQUEST.get(), Some(99), "the destructors' context did not leak");
+    });
+}

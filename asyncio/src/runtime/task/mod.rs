@@ -81,7 +81,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
-use super::ctxvars::{Ctx, Map, Value};
+use super::ctxvars::{self, Ctx, Map, Value};
 use super::remote::Shared;
 use crate::runtime::debug::TaskRecord;
 use crate::task::TaskId;
@@ -219,11 +219,17 @@ impl RawTask {
 
     /// Drops the future and stores a cancelled error.
     ///
+    /// The future's destructors run in (a copy of) the task's context, as
+    /// its code did: a guard that logs the request id still finds it when
+    /// the task is cancelled from outside, between polls.
+    ///
     /// # Safety
     /// On the loop thread, the task live and not complete.
     pub(crate) unsafe fn cancel_now(&self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { (self.header().vtable.cancel)(self.0) }
+        let mut ctx = Ctx::new(self.context_map());
+        // SAFETY: forwarded from the caller (the closure runs at once, on
+        // this thread).
+        ctxvars::run_in(&mut ctx, || unsafe { (self.header().vtable.cancel)(self.0) })
     }
 
     /// Drops the stored output.
