@@ -59,10 +59,15 @@
 //! # Cost
 //!
 //! A copy is a reference count: the values live in an immutable map that
-//! `set` copies on write (in place when nothing else holds it). A task
-//! created in an empty context stores nothing, and the loop does nothing
-//! per poll for contexts; the values are `Send + Sync` because contexts
-//! cross threads with `to_thread`.
+//! `set` copies on write (in place when nothing else holds it; contexts
+//! hold a few variables, so the map is a small sorted vector). A task
+//! created in an empty context stores nothing; one created in a non-empty
+//! context holds a reference to its creator's map, until its first `set`.
+//! The loop does nothing per poll for contexts. The values are
+//! `Send + Sync` because contexts cross threads with `to_thread`.
+//!
+//! A cancelled task's future is dropped in the task's context, so
+//! destructors see the values its code saw.
 
 use std::any::Any;
 use std::fmt;
