@@ -142,20 +142,36 @@ impl Runner {
     /// runs. A task that finishes in that poll never goes through the
     /// ready queue: its [`Task`](crate::Task) is done when `create_task`
     /// returns, which saves a loop turn per short task (CPython measured up
-    /// to 50% on async-tree benchmarks). A task that waits is then
-    /// scheduled as any other. The main task is never eager.
+    /// to 50% on async-tree benchmarks). A task that returns `Pending` is
+    /// then scheduled as any other: by its waker (if it woke itself during
+    /// the poll, it is queued behind everything already ready). The main
+    /// task, and tasks created while the loop is not running, start lazily.
     /// [`task::Builder::eager`](crate::task::Builder::eager) overrides this
-    /// per task.
+    /// per task; [`EventLoop::set_eager_tasks`](crate::EventLoop::set_eager_tasks)
+    /// switches it on a running loop.
     ///
-    /// Ordering, as asyncio's: the eager task's first step runs before the
-    /// creator's next statement and before every task already ready; what
-    /// the creator does in between is not interleaved with it. Re-entrancy:
-    /// an eager task may create tasks (eager ones start at once, nested in
-    /// its poll); [`current_task`](crate::current_task) names the new task
-    /// during its first poll and the creator again after; a panic in the
-    /// first poll becomes the task's [`TaskError`](crate::TaskError) and
-    /// does not reach the creator; a cancel requested during the first poll
-    /// ends the task cancelled, as for any poll.
+    /// Ordering, as asyncio documents it: the eager task's first step runs
+    /// before the creator's next statement and before every task and
+    /// callback already ready, so an eager task can finish before tasks
+    /// created lazily before it even start.
+    ///
+    /// Re-entrancy:
+    /// - the first poll runs inside the creator's poll (or callback), on
+    ///   the same stack; a task created eagerly from inside it starts at
+    ///   once too, nested one level deeper, and the levels unwind in order;
+    /// - [`current_task`](crate::current_task) names the new task during
+    ///   its first poll, and the creator (or `None`, in a callback) again
+    ///   after;
+    /// - the task runs in its own copy of the creator's
+    ///   [context](crate::context): what it sets is not seen by the creator;
+    /// - a panic in the first poll becomes the task's
+    ///   [`TaskError`](crate::TaskError) (the future is dropped there and
+    ///   then); `create_task` returns normally and the creator goes on;
+    /// - a cancel requested during the first poll (by the task itself, or
+    ///   by code it runs) ends the task cancelled: at once if the poll
+    ///   returned, else at the loop's next turn, as for any poll;
+    /// - in debug mode the first poll is timed and watched as any poll; the
+    ///   creator's poll, which it interrupts, is watched again after.
     ///
     /// ```
     /// use std::cell::Cell;

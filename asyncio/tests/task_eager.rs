@@ -370,3 +370,39 @@ fn debug_mode_with_eager_tasks() {
     });
     r.close();
 }
+
+#[test]
+fn created_eagerly_from_a_callback() {
+    eager_run(async {
+        let log: Rc<RefCell<Vec<String>>> = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        let handle = Rc::new(RefCell::new(None));
+        let h = handle.clone();
+        asyncio::get_running_loop().call_soon(move || {
+            let l2 = l.clone();
+            let t = asyncio::create_task(async move {
+                let me = asyncio::current_task().expect("the eager task is current");
+                l2.borrow_mut().push(format!("task {}", me.id()));
+                asyncio::yield_now().await;
+                l2.borrow_mut().push("task resumed".into());
+            });
+            l.borrow_mut().push(format!(
+                "callback goes on, current_task is {:?}",
+                asyncio::current_task().map(|t| t.id())
+            ));
+            *h.borrow_mut() = Some(t);
+        });
+        asyncio::yield_now().await;
+        let t = handle.borrow_mut().take().unwrap();
+        let id = t.id();
+        t.await.unwrap();
+        assert_eq!(
+            *log.borrow(),
+            [
+                format!("task {id}"),
+                "callback goes on, current_task is None".to_string(),
+                "task resumed".to_string()
+            ]
+        );
+    });
+}
