@@ -406,3 +406,51 @@ fn created_eagerly_from_a_callback() {
         );
     });
 }
+
+#[test]
+fn an_eager_task_group_child_failing_cancels_its_siblings() {
+    eager_run(async {
+        let tg = asyncio::TaskGroup::new();
+        let counts = Counts::new();
+        let sibling = tg
+            .spawn(counts.wrap(asyncio::sleep(Duration::from_secs(3600))))
+            .unwrap();
+        assert!(!sibling.done());
+        // Fails inside create_task: the group aborts there and then.
+        tg.spawn(async { panic!("eager child failed") }).unwrap();
+        let err = tg.join().await.unwrap_err();
+        assert!(err.to_string().contains("eager child failed"), "{err}");
+        assert_eq!(counts.drops(), 1, "the sibling was cancelled");
+    });
+}
+
+#[test]
+fn debug_mode_attributes_only_the_groups_children_to_it() {
+    let mut r = Runner::new().virtual_time(true).eager_tasks(true).debug(true);
+    r.run(async {
+        let tg = asyncio::TaskGroup::new();
+        let (fut, _w) = forever();
+        let grandchild = Rc::new(RefCell::new(None));
+        let g = grandchild.clone();
+        tg.spawn(async move {
+            // Created during the child's eager first poll, inside
+            // TaskGroup::spawn: not a member of the group.
+            *g.borrow_mut() = Some(Builder::new().name("grandchild").spawn(fut));
+            asyncio::sleep(Duration::from_secs(1)).await;
+        })
+        .unwrap();
+        let dump = asyncio::debug::dump();
+        let line = dump
+            .lines()
+            .find(|l| l.contains("'grandchild'"))
+            .unwrap_or_else(|| panic!("no grandchild in {dump}"));
+        assert!(!line.contains("in TaskGroup"), "{line}");
+        assert!(
+            dump.lines().any(|l| l.contains("in TaskGroup")),
+            "the child is the group's: {dump}"
+        );
+        tg.join().await.unwrap();
+        grandchild.borrow().as_ref().unwrap().cancel();
+    });
+    r.close();
+}

@@ -246,7 +246,14 @@ impl Core {
     /// already in the ready queue.
     #[inline(never)]
     fn run_eager(&self, t: RawTask) {
-        self.poll_task(t, self.current.get());
+        let prev = self.current.get();
+        if self.debug.get() {
+            // Created by a TaskGroup: what the task creates in its first
+            // poll is not the group's.
+            super::debug::in_group(0, || self.poll_task(t, prev));
+        } else {
+            self.poll_task(t, prev);
+        }
     }
 
     /// Runs the loop until `fut`, run as the main task, completes; returns
