@@ -158,7 +158,9 @@ impl Runner {
     /// Re-entrancy:
     /// - the first poll runs inside the creator's poll (or callback), on
     ///   the same stack; a task created eagerly from inside it starts at
-    ///   once too, nested one level deeper, and the levels unwind in order;
+    ///   once too, nested one level deeper, and the levels unwind in order
+    ///   (a chain of tasks each creating the next in its first poll nests
+    ///   as deep on the thread's stack, as in asyncio);
     /// - [`current_task`](crate::current_task) names the new task during
     ///   its first poll, and the creator (or `None`, in a callback) again
     ///   after;
