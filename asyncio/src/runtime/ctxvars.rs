@@ -171,7 +171,14 @@ enum Place {
 fn place() -> Place {
     let task = current_task();
     let depth = DEPTH.get();
-    if depth > 0 && FRAMES.with(|f| f.borrow().last().is_some_and(|top| top.owner == task)) {
+    // `try_with`: a value's destructor may read a variable while the
+    // thread's locals are being torn down; it then sees no frame.
+    let top_applies = || {
+        FRAMES
+            .try_with(|f| f.borrow().last().is_some_and(|top| top.owner == task))
+            .unwrap_or(false)
+    };
+    if depth > 0 && top_applies() {
         return Place::Frame(depth - 1);
     }
     match task {
