@@ -249,7 +249,17 @@ pub(crate) fn identity() -> u64 {
     }
 }
 
+/// Whether any frame is on this thread's stack.
+#[inline]
+pub(crate) fn any_frame() -> bool {
+    DEPTH.get() > 0
+}
+
 /// Runs `f` in `ctx` (`Context::run`), writing what `f` set back into it.
+///
+/// While the thread's locals are being torn down (a loop closed from a
+/// thread-local destructor) there is no stack to push on: `f` then runs
+/// without entering `ctx`.
 pub(crate) fn run_in<R>(ctx: &mut Ctx, f: impl FnOnce() -> R) -> R {
     struct Pop<'a> {
         ctx: &'a mut Ctx,
@@ -267,6 +277,9 @@ pub(crate) fn run_in<R>(ctx: &mut Ctx, f: impl FnOnce() -> R) -> R {
                 *self.ctx = frame.ctx;
             }
         }
+    }
+    if FRAMES.try_with(|_| ()).is_err() {
+        return f();
     }
     let owner = current_task();
     let depth = DEPTH.get();

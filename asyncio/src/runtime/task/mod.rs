@@ -12,7 +12,8 @@
 //! |---|---|---|
 //! | `refs` | any thread (waker clone/drop) | `AtomicUsize` |
 //! | `remote_queued` | any thread (remote wake) | `AtomicBool` |
-//! | `state`, `join_waker`, list links, name and context | the loop thread only | `Cell` |
+//! | `state`, `join_waker`, list links | the loop thread only | `Cell` |
+//! | name and context (`extra`) | the loop thread only (and `Drop`) | a tagged word (`extra.rs`) |
 //!
 //! So the hot path of a same-thread wake touches no atomic at all: `wake_by_ref`
 //! flips a `Cell` bit and pushes the task on the loop's ready queue. A wake from
@@ -42,8 +43,9 @@
 //! thread: the future when the task completes or is cancelled (always by the
 //! loop), the output by the `Task` handle (which is `!Send`) or at completion if
 //! the handle is gone. Once both are gone, what remains (header, an `Arc`, a
-//! name, a context whose values are `Send + Sync`, an empty stage) is `Send`, so whichever thread drops the last
-//! reference may free the memory. A pending task is always referenced by its
+//! name, a context whose values are `Send + Sync`, an empty stage) is
+//! `Send`, so whichever thread drops the last reference may free the
+//! memory. A pending task is always referenced by its
 //! loop, so a foreign thread can never drop the last reference to a task whose
 //! future is still alive. A task spawned in debug mode also carries its debug
 //! record in the same allocation (before the header, see `cell.rs`): a name,
@@ -226,10 +228,16 @@ impl RawTask {
     /// # Safety
     /// On the loop thread, the task live and not complete.
     pub(crate) unsafe fn cancel_now(&self) {
-        let mut ctx = Ctx::new(self.context_map());
-        // SAFETY: forwarded from the caller (the closure runs at once, on
-        // this thread).
-        ctxvars::run_in(&mut ctx, || unsafe { (self.header().vtable.cancel)(self.0) })
+        let cancel = || {
+            // SAFETY: forwarded from the caller (this runs at once, on this
+            // thread).
+            unsafe { (self.header().vtable.cancel)(self.0) }
+        };
+        match self.context_map() {
+            // Empty, and no other context around to hide: nothing to enter.
+            None if !ctxvars::any_frame() => cancel(),
+            map => ctxvars::run_in(&mut Ctx::new(map), cancel),
+        }
     }
 
     /// Drops the stored output.
