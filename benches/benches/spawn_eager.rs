@@ -10,7 +10,7 @@
 //! cargo bench -p asyncio-benches --bench spawn_eager            # the table
 //! cargo bench -p asyncio-benches --bench spawn_eager -- --smoke # quick check
 //! BIN cg WORKLOAD N                                             # one run, for callgrind
-//!   WORKLOAD  spawn | spawn-ctx | wake | wake-ctx | spawn-eager
+//!   WORKLOAD  spawn | spawn-ctx | wake | wake-ctx | spawn-eager | get-ctx | set-ctx
 //! ```
 //!
 //! The `cg` mode runs one workload at one size under asyncio and nothing
@@ -19,7 +19,8 @@
 //! target's workloads (N empty tasks spawned then awaited; one task yielding
 //! N times), `spawn-ctx` and `wake-ctx` the same with one context variable
 //! set in the spawning or yielding task, `spawn-eager` the `spawn` workload
-//! on a loop with eager tasks.
+//! on a loop with eager tasks, `get-ctx` and `set-ctx` N reads or sets of
+//! that variable in one task.
 
 #![forbid(unsafe_code)]
 
@@ -191,7 +192,25 @@ fn cg(workload: &str, n: usize) {
                 });
                 worker.await.unwrap();
             }
-            other => panic!("unknown workload {other:?} (spawn | spawn-ctx | wake | wake-ctx | spawn-eager)"),
+            "get-ctx" | "set-ctx" => {
+                // One variable read (or set) N times in a task.
+                let set = workload == "set-ctx";
+                let worker = asyncio::create_task(async move {
+                    let mut sum = 0u64;
+                    for i in 0..n as u64 {
+                        if set {
+                            REQUEST.set(i);
+                        } else {
+                            sum += REQUEST.get().unwrap_or(0);
+                        }
+                    }
+                    std::hint::black_box(sum);
+                });
+                worker.await.unwrap();
+            }
+            other => panic!(
+                "unknown workload {other:?} (spawn | spawn-ctx | wake | wake-ctx | spawn-eager | get-ctx | set-ctx)"
+            ),
         }
     });
     runner.close();
