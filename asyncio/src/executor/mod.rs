@@ -178,7 +178,12 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    crate::get_running_loop().default_executor().submit(f).cancel_on_drop()
+    // asyncio.to_thread: `f` runs in a copy of the caller's context.
+    let mut ctx = crate::context::copy_context();
+    crate::get_running_loop()
+        .default_executor()
+        .submit(move || ctx.run(f))
+        .cancel_on_drop()
 }
 
 /// Runs `job` on `executor` and returns a future of its result

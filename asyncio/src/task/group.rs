@@ -200,7 +200,7 @@ impl TaskGroup {
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.add(future, Ok, Location::caller(), None)
+        self.add(future, Ok, Location::caller(), (None, None))
     }
 
     /// Adds a child whose `Err` output fails the group (asyncio's child
@@ -235,7 +235,7 @@ impl TaskGroup {
             future,
             |r: Result<T, E>| r.map_err(Into::into),
             Location::caller(),
-            None,
+            (None, None),
         )
     }
 
@@ -244,7 +244,7 @@ impl TaskGroup {
         future: F,
         convert: fn(F::Output) -> Result<T, BoxError>,
         location: &'static Location<'static>,
-        name: Option<Box<str>>,
+        (name, eager): (Option<Box<str>>, Option<bool>),
     ) -> Result<GroupTask<T>, TaskGroupClosed>
     where
         F: Future + 'static,
@@ -279,7 +279,7 @@ impl TaskGroup {
         };
         let group = self.inner.id;
         let handle = context::expect_core("TaskGroup::create_task", |core| {
-            crate::runtime::debug::in_group(group, || core.spawn_task(child, location, name))
+            crate::runtime::debug::in_group(group, || core.spawn_task_with(child, location, name, eager))
         });
         let task = Task::from_handle(handle);
         if let Some(slot) = self.inner.children.borrow_mut().get_mut(key) {
@@ -631,7 +631,7 @@ impl Error for TaskGroupClosed {}
 /// Named children: asyncio's `tg.create_task(coro, name=...)`.
 impl super::Builder {
     /// Adds `future` to `group` as [`TaskGroup::create_task`] does, with this
-    /// builder's options (its name).
+    /// builder's options (its name, eager start).
     ///
     /// # Errors
     /// As [`TaskGroup::create_task`].
@@ -653,7 +653,7 @@ impl super::Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        group.add(future, Ok, Location::caller(), self.into_name())
+        group.add(future, Ok, Location::caller(), self.into_parts())
     }
 
     /// Adds `future` to `group` as [`TaskGroup::try_create_task`] does
@@ -673,6 +673,6 @@ impl super::Builder {
         E: Into<BoxError> + 'static,
     {
         let convert = |r: Result<T, E>| r.map_err(Into::into);
-        group.add(future, convert, Location::caller(), self.into_name())
+        group.add(future, convert, Location::caller(), self.into_parts())
     }
 }
