@@ -168,6 +168,12 @@ impl<T> Promise<T> {
     ///     assert_eq!(seen.get(), 0, "scheduled, not run inline");
     ///     asyncio::yield_now().await;
     ///     assert_eq!(seen.get(), 7);
+    ///     // Added once done: scheduled at once, still not run inline.
+    ///     let s = seen.clone();
+    ///     fut.add_done_callback(move |_| s.set(8));
+    ///     assert_eq!(seen.get(), 7);
+    ///     asyncio::yield_now().await;
+    ///     assert_eq!(seen.get(), 8);
     /// });
     /// ```
     pub fn add_done_callback(&self, f: impl FnOnce(&Promise<T>) + 'static) -> DoneCallbackId
