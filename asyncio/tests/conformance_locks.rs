@@ -103,7 +103,7 @@ fn lock_acquire_cancel() {
         asyncio::get_running_loop().call_soon(move || {
             r.cancel();
         });
-        assert!(task.await.err().expect("cancelled").is_cancelled());
+        assert!(task.await.expect_err("cancelled").is_cancelled());
         // `lock._waiters` is empty: released, the lock is free at once.
         drop(g);
         assert!(!lock.locked());
@@ -166,7 +166,7 @@ fn lock_cancel_release_race() {
             r1.cancel();
             drop(g.borrow_mut().take()); // lock.release()
         });
-        assert!(t1.await.err().expect("cancelled").is_cancelled());
+        assert!(t1.await.expect_err("cancelled").is_cancelled());
         assert_eq!(lock_count.get(), 1, "only one lock was taken");
         assert_eq!(call_count.get(), 3);
         assert!(t2.done());
@@ -263,7 +263,7 @@ fn event_wait_cancel() {
         asyncio::get_running_loop().call_soon(move || {
             r.cancel();
         });
-        assert!(wait.await.err().expect("cancelled").is_cancelled());
+        assert!(wait.await.expect_err("cancelled").is_cancelled());
         // The cancelled waiter left the queue: setting wakes nobody, and a
         // new waiter passes at once.
         ev.set();
@@ -646,7 +646,7 @@ fn semaphore_acquire_cancel() {
         asyncio::get_running_loop().call_soon(move || {
             r.cancel();
         });
-        assert!(acquire.await.err().expect("cancelled").is_cancelled());
+        assert!(acquire.await.expect_err("cancelled").is_cancelled());
         assert_eq!(sem.waiters(), 0);
     });
 }

@@ -671,6 +671,7 @@ fn gather_result_exception_one_cancellation() {
 
 // CPython: test_tasks.py CoroutineGatherTests.test_success
 #[test]
+#[allow(clippy::redundant_async_block)] // a coroutine around each future, as CPython's `wrap_futures`
 fn gather_coroutines_success() {
     vrun(async {
         let [a, b, c] = promises();

@@ -197,55 +197,53 @@ impl Future for BarrierWait<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let b = self.barrier;
-        loop {
-            match self.stage {
-                Stage::Start => {}
-                Stage::Blocked(key) => {
-                    if b.blocked.borrow_mut().poll(key, cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                }
-                Stage::Arrived(key, index) => {
-                    if b.arrived.borrow_mut().poll(key, cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    self.stage = Stage::Done;
-                    // Decided now, as asyncio decides when the task runs:
-                    // a reset or an abort after the release still breaks it.
-                    let out = match b.state.get() {
-                        State::Resetting | State::Broken => Err(BrokenBarrierError),
-                        State::Filling | State::Draining => Ok(index),
-                    };
-                    b.exit();
-                    return Poll::Ready(out);
-                }
-                Stage::Done => panic!("BarrierWait polled after completion"),
-            }
-            // Start, or woken from the blocked queue: try to arrive.
-            b.bound.check("Barrier");
-            match b.state.get() {
-                State::Broken => {
-                    self.stage = Stage::Done;
-                    return Poll::Ready(Err(BrokenBarrierError));
-                }
-                State::Draining | State::Resetting => {
-                    self.stage = Stage::Blocked(b.blocked.borrow_mut().push(0, cx.waker()));
+        match self.stage {
+            Stage::Start => {}
+            Stage::Blocked(key) => {
+                if b.blocked.borrow_mut().poll(key, cx).is_pending() {
                     return Poll::Pending;
                 }
-                State::Filling => {}
             }
-            let index = b.count.get();
-            b.count.set(index + 1);
-            if index + 1 == b.parties {
-                b.state.set(State::Draining);
-                b.arrived.borrow_mut().grant_all();
+            Stage::Arrived(key, index) => {
+                if b.arrived.borrow_mut().poll(key, cx).is_pending() {
+                    return Poll::Pending;
+                }
                 self.stage = Stage::Done;
+                // Decided now, as asyncio decides when the task runs: a
+                // reset or an abort after the release still breaks it.
+                let out = match b.state.get() {
+                    State::Resetting | State::Broken => Err(BrokenBarrierError),
+                    State::Filling | State::Draining => Ok(index),
+                };
                 b.exit();
-                return Poll::Ready(Ok(index));
+                return Poll::Ready(out);
             }
-            self.stage = Stage::Arrived(b.arrived.borrow_mut().push(0, cx.waker()), index);
-            return Poll::Pending;
+            Stage::Done => panic!("BarrierWait polled after completion"),
         }
+        // Start, or woken from the blocked queue: try to arrive.
+        b.bound.check("Barrier");
+        match b.state.get() {
+            State::Broken => {
+                self.stage = Stage::Done;
+                return Poll::Ready(Err(BrokenBarrierError));
+            }
+            State::Draining | State::Resetting => {
+                self.stage = Stage::Blocked(b.blocked.borrow_mut().push(0, cx.waker()));
+                return Poll::Pending;
+            }
+            State::Filling => {}
+        }
+        let index = b.count.get();
+        b.count.set(index + 1);
+        if index + 1 == b.parties {
+            b.state.set(State::Draining);
+            b.arrived.borrow_mut().grant_all();
+            self.stage = Stage::Done;
+            b.exit();
+            return Poll::Ready(Ok(index));
+        }
+        self.stage = Stage::Arrived(b.arrived.borrow_mut().push(0, cx.waker()), index);
+        Poll::Pending
     }
 }
 
