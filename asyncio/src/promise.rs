@@ -318,3 +318,44 @@ impl<T> fmt::Debug for Promise<T> {
         write!(f, "<Promise {state}>")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::Promise;
+
+    #[test]
+    fn done_callbacks_without_a_loop_run_at_once_in_order() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let p = Promise::<u8>::new();
+        let (a, b) = (seen.clone(), seen.clone());
+        let first = p.add_done_callback(move |p| a.borrow_mut().push(p.result().unwrap().unwrap()));
+        let second = p.add_done_callback(move |_| b.borrow_mut().push(0));
+        assert_ne!(first, second);
+        assert_eq!(p.remove_done_callback(second), 1);
+        assert_eq!(p.remove_done_callback(second), 0);
+        p.set_result(9).unwrap();
+        assert_eq!(*seen.borrow(), [9], "no loop runs here: called at once");
+        assert_eq!(p.remove_done_callback(first), 0, "already run");
+        let c = seen.clone();
+        p.add_done_callback(move |_| c.borrow_mut().push(1));
+        assert_eq!(*seen.borrow(), [9, 1], "added when done: called at once");
+    }
+
+    #[test]
+    fn a_callback_may_use_the_promise_it_is_given() {
+        let p = Promise::<u8>::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        p.add_done_callback(move |p| {
+            assert!(p.done() && p.cancelled());
+            // The promise's state is not borrowed while its callbacks run.
+            assert_eq!(p.remove_done_callback(super::DoneCallbackId(99)), 0);
+            s.borrow_mut().push(p.cancelled());
+        });
+        assert!(p.cancel());
+        assert_eq!(*seen.borrow(), [true]);
+    }
+}
