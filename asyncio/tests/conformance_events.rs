@@ -14,7 +14,7 @@
 //! `test_callback_with_exception` mocks the exception handler; a panicking
 //! callback is covered in `loop_callbacks.rs`.
 
-mod support;
+mod conformance;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -22,7 +22,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use asyncio::sync::Event;
-use support::vrun;
+use conformance::vrun;
 
 type Log = Rc<RefCell<Vec<&'static str>>>;
 

@@ -26,7 +26,7 @@
 //!   list from a Python `__eq__`; a callback is removed by its
 //!   [`asyncio::DoneCallbackId`], which compares no user code.
 
-mod support;
+mod conformance;
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -34,7 +34,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use asyncio::{FutureError, InvalidStateError, Promise};
-use support::vrun;
+use conformance::vrun;
 
 type Bag = Rc<RefCell<Vec<i32>>>;
 

@@ -32,7 +32,7 @@
 //! - Asserts on the private `_waiters` are translated where a public count
 //!   exists (`Semaphore::waiters`) and otherwise left out.
 
-mod support;
+mod conformance;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use support::vrun;
+use conformance::vrun;
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))

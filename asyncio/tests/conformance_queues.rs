@@ -19,7 +19,7 @@
 //!   what they protect (a cancelled waiter holds no place) is checked by
 //!   the next put or get going through.
 
-mod support;
+mod conformance;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use support::vrun;
+use conformance::vrun;
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))

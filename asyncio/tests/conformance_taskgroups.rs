@@ -30,14 +30,14 @@
 //!   `test_coro_closed_when_tg_closed`: the context-manager protocol; a
 //!   group here is open from `new()` until `join()`.
 
-mod support;
+mod conformance;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_task, sleep, TaskGroup};
-use support::vrun;
+use conformance::vrun;
 
 /// Adds one to its counter when dropped: the future it lives in was
 /// cancelled (or finished).

@@ -49,14 +49,14 @@
 //! - The `gather` constructor tests about loops (`*_without_loop`,
 //!   `*_use_global_loop`, `*_heterogenous_futures`): one loop per thread.
 
-mod support;
+mod conformance;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_future, create_task, shield, sleep, wait, yield_now, FutureError, ReturnWhen, Task};
-use support::vrun;
+use conformance::vrun;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -26,14 +26,14 @@
 //!   exception chaining and code that runs on after catching
 //!   `CancelledError`; cancellation is drop here.
 
-mod support;
+mod conformance;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_task, sleep, timeout, timeout_at, yield_now};
-use support::vrun;
+use conformance::vrun;
 
 /// Sets its flag when dropped: the body was cancelled.
 struct DropFlag(Rc<Cell<bool>>);

@@ -23,12 +23,12 @@
 //!   zero timeout a future that is ready at once still wins (asyncio's
 //!   `wait_for` never starts the coroutine). See the README.
 
-mod support;
+mod conformance;
 
 use std::time::Duration;
 
 use asyncio::{create_task, shield, sleep, timeout};
-use support::vrun;
+use conformance::vrun;
 
 // CPython: test_waitfor.py AsyncioWaitForTest.test_wait_for_timeout_less_then_0_or_0_future_done
 #[test]
