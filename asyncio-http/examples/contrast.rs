@@ -15,17 +15,12 @@
 //! 100-150 µs of CPU per connection in all; the thread pool's time is the
 //! queueing the table shows.
 
-#[path = "common/load.rs"]
-mod load;
-#[path = "common/threaded.rs"]
-mod threaded;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use asyncio_examples_support::load::{hit_all, LoadResult};
+use asyncio_examples_support::threaded::ThreadedServer;
 use asyncio_http::{Request, Router, Server};
-use load::{hit_all, LoadResult};
-use threaded::ThreadedServer;
 
 const IO: Duration = Duration::from_millis(100);
 const THREADS: usize = 15;

@@ -1,10 +1,11 @@
-//! Server-Sent Events clock: `cargo run --release -p asyncio-http --example sse_clock`, then open
+//! Server-Sent Events clock: `cargo run --release -p asyncio-http --example sse_clock -- [--port 8080] [--workers 1]`, then open
 //! http://127.0.0.1:8080/ in a browser, or `curl -N http://127.0.0.1:8080/events`:
 //! one event per second for every client, all on one thread; each
 //! producer stops when its client leaves.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use asyncio_examples_support::args::{ServerArgs, Workers};
 use asyncio_http::{sse, Html, Request, Response, Router, Server};
 use futures_lite::future::or;
 
@@ -62,7 +63,9 @@ async fn events(req: Request) -> Response {
 
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let server = Server::bind("127.0.0.1:8080")
+    let args = ServerArgs::from_env("sse_clock", Workers::Default(1));
+    let server = Server::bind(args.addr().to_string())
+        .workers(args.workers)
         .graceful_timeout(Duration::from_secs(2))
         .start(|| Router::new().get("/", page).get("/events", events))
         .await?;

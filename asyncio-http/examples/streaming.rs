@@ -1,4 +1,4 @@
-//! Streaming both ways: `cargo run --release -p asyncio-http --example streaming`, then
+//! Streaming both ways: `cargo run --release -p asyncio-http --example streaming -- [--port 8080] [--workers 1]`, then
 //! `curl -N http://127.0.0.1:8080/count` (ten lines, one every 200 ms, sent
 //! as they are produced) and
 //! `head -c 50000000 /dev/zero | curl -sT - http://127.0.0.1:8080/upload`
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use asyncio_examples_support::args::{ServerArgs, Workers};
 use asyncio_http::{Body, BodyError, Request, Router, Server};
 
 /// A response written as it is produced (Starlette's StreamingResponse).
@@ -32,7 +33,9 @@ async fn upload(mut req: Request) -> Result<String, BodyError> {
 
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let server = Server::bind("127.0.0.1:8080")
+    let args = ServerArgs::from_env("streaming", Workers::Default(1));
+    let server = Server::bind(args.addr().to_string())
+        .workers(args.workers)
         .max_body_bytes(64 * 1024 * 1024)
         .start(|| {
             Router::new()

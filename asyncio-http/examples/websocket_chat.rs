@@ -1,4 +1,4 @@
-//! WebSocket chat room: `cargo run --release -p asyncio-http --example websocket_chat`, then open
+//! WebSocket chat room: `cargo run --release -p asyncio-http --example websocket_chat -- [--port 8080]`, then open
 //! http://127.0.0.1:8080/ in two browser tabs: what one sends, all see.
 //! The room is plain `Rc<RefCell<..>>` state on the loop (no locks, no
 //! `Send`); each member has a bounded outbox, so a slow reader loses
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use asyncio::sync::Queue;
+use asyncio_examples_support::args::{ServerArgs, Workers};
 use asyncio_http::ws::{Message, WebSocket};
 use asyncio_http::{Html, Request, Response, Router, Server};
 use futures_lite::future::or;
@@ -75,7 +76,8 @@ async fn chat(room: Rc<Room>, req: Request) -> Response {
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
     // One worker: one room (each worker loop would have its own).
-    let server = Server::bind("127.0.0.1:8080")
+    let args = ServerArgs::from_env("websocket_chat", Workers::One);
+    let server = Server::bind(args.addr().to_string())
         .workers(1)
         .start(|| {
             let room = Rc::new(Room::default());

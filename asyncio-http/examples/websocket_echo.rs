@@ -1,9 +1,10 @@
-//! WebSocket echo: `cargo run --release -p asyncio-http --example websocket_echo`, then open
+//! WebSocket echo: `cargo run --release -p asyncio-http --example websocket_echo -- [--port 8080] [--workers 1]`, then open
 //! http://127.0.0.1:8080/ in a browser (or point any WebSocket client at
 //! ws://127.0.0.1:8080/ws): every text or binary message comes back.
 //! This is also the server the Autobahn conformance run tests
 //! (asyncio-http/tests/autobahn/run.sh).
 
+use asyncio_examples_support::args::{ServerArgs, Workers};
 use asyncio_http::ws::{CloseCode, Message, WebSocket};
 use asyncio_http::{Html, Request, Response, Router, Server};
 use futures_lite::future::or;
@@ -47,17 +48,11 @@ async fn echo(req: Request) -> Response {
     })
 }
 
-fn port() -> u16 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(8080)
-}
-
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let server = Server::bind(format!("127.0.0.1:{}", port()))
+    let args = ServerArgs::from_env("websocket_echo", Workers::Default(1));
+    let server = Server::bind(args.addr().to_string())
+        .workers(args.workers)
         .websocket_max_message(64 * 1024 * 1024)
         .start(|| Router::new().get("/", page).get("/ws", echo))
         .await?;

@@ -1,5 +1,6 @@
 //! One connection: hyper's HTTP/1.1 state machine, our service around the
-//! router, the keep-alive idle timer, and the request-framing checks.
+//! router, the keep-alive idle timer, and where the request-framing checks
+//! (`framing`) and the upgrade slot (`upgrade`) are applied.
 //!
 //! # Per request
 //!
@@ -39,33 +40,37 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use asyncio::net::TcpStream;
 use asyncio::time::Instant;
 use bytes::Bytes;
-use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{HeaderValue, CONNECTION};
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::body::{Body, BodyError, BodyState, RequestBody};
+use crate::framing::{ambiguous_framing, declared_length};
 use crate::report;
-use crate::request::{Background, LocalFuture, Request};
+use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
-use crate::rt::{HyperIo, LoopTimer, ReadClock, UpgradedIo};
-use crate::server::Worker;
+use crate::router::Router;
+use crate::rt::{HyperIo, LoopTimer, ReadClock};
+use crate::transport::Transport;
+use crate::upgrade::UpgradeSlot;
+use crate::worker::Worker;
 
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+/// `peer` is `None` for an in-process connection.
+pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
         last_done: Cell::new(now),
         reads: Rc::default(),
-        upgrade: RefCell::new(None),
+        upgrade: Rc::default(),
     });
     let service = Service {
         worker: worker.clone(),
+        router,
         conn: state.clone(),
         peer,
     };
@@ -140,12 +145,19 @@ pub(crate) async fn serve(worker: Rc<Worker>, stream: TcpStream, peer: SocketAdd
     if let Err(e) = &result {
         // Clients that vanish, send garbage or time out are normal on a
         // public port: hyper has answered what could be answered.
-        tracing::debug!("asyncio-http: connection from {peer}: {e}");
+        match peer {
+            Some(peer) => tracing::debug!("asyncio-http: connection from {peer}: {e}"),
+            None => tracing::debug!("asyncio-http: in-process connection: {e}"),
+        }
     }
-    let upgrade = state.upgrade.borrow_mut().take();
+    let upgrade = state.upgrade.take();
     let parts = conn.into_parts();
     match upgrade {
-        Some(run) if result.is_ok() => run(UpgradedIo::new(parts.read_buf, parts.io.into_inner())).await,
+        Some(run) if result.is_ok() => {
+            let mut io = parts.io.into_inner();
+            io.unread(parts.read_buf);
+            run(io).await
+        }
         _ => linger(parts.io.into_inner(), &worker).await,
     }
 }
@@ -160,7 +172,7 @@ const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3
 /// client still sends (a request body nobody read, say) for a moment, so the
 /// kernel does not answer it with a reset that could destroy the response
 /// before the client reads it.
-async fn linger(stream: TcpStream, worker: &Worker) {
+async fn linger(mut stream: Transport, worker: &Worker) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let budget = if worker.shutdown.is_set() {
         std::time::Duration::from_millis(100)
@@ -180,16 +192,13 @@ async fn linger(stream: TcpStream, worker: &Worker) {
     .await;
 }
 
-/// What a WebSocket handler does with the socket once the `101` is sent.
-pub(crate) type UpgradeFn = Box<dyn FnOnce(UpgradedIo<TcpStream>) -> LocalFuture>;
-
 pub(crate) struct ConnState {
     in_flight: Cell<usize>,
     last_done: Cell<Instant>,
     /// When the head now arriving began (kept by the I/O adapter).
     reads: Rc<ReadClock>,
     /// Set by an accepted WebSocket handshake.
-    pub(crate) upgrade: RefCell<Option<UpgradeFn>>,
+    upgrade: Rc<UpgradeSlot>,
 }
 
 /// What the connection's timer is waiting for.
@@ -226,8 +235,9 @@ impl ConnState {
 #[derive(Clone)]
 struct Service {
     worker: Rc<Worker>,
+    router: Rc<Router>,
     conn: Rc<ConnState>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Service {
@@ -250,7 +260,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
         };
         // Routing and the request's checks run here, synchronously: the
         // future then holds the handler's boxed future and little else.
-        let stage = match prepare(&self.worker, &self.conn, req, self.peer, &guard.background) {
+        let stage = match prepare(self, req, &guard.background) {
             Ok(p) => Stage::Handler(p),
             Err(answer) => Stage::Answer(answer),
         };
@@ -350,7 +360,7 @@ fn check_upgrade(conn: &ConnState, mut response: Response) -> Response {
         }
     }
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-        drop(conn.upgrade.borrow_mut().take());
+        drop(conn.upgrade.take());
     }
     response
 }
@@ -367,13 +377,8 @@ struct Prepared {
 
 /// The synchronous part of a request: framing checks, the [`Request`], and
 /// the route's handler future (or the answer, when there is one already).
-fn prepare(
-    worker: &Rc<Worker>,
-    conn: &Rc<ConnState>,
-    req: http::Request<Incoming>,
-    peer: SocketAddr,
-    bg: &Background,
-) -> Result<Prepared, Box<Response>> {
+fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> Result<Prepared, Box<Response>> {
+    let (worker, conn) = (&service.worker, &service.conn);
     // A request without a body (hyper saw no length, or a zero one) has no
     // framing to smuggle anything through.
     let has_body = !req.body().is_end_stream();
@@ -404,13 +409,13 @@ fn prepare(
         head,
         body: RequestBody { state: body.clone() },
         params: Vec::new(),
-        peer: Some(peer),
+        peer: service.peer,
         background: bg.clone(),
         worker: Some(worker.clone()),
-        conn: Some(conn.clone()),
+        upgrade: Some(conn.upgrade.clone()),
     };
     Ok(Prepared {
-        handler: worker.router.dispatch(request),
+        handler: service.router.dispatch(request),
         body,
         expects_continue,
         method,
@@ -459,93 +464,6 @@ async fn drain(state: &Rc<std::cell::RefCell<BodyState>>) -> Result<(), BodyErro
         }
     })
     .await
-}
-
-/// True if the request's raw head declares its length ambiguously: both
-/// `Content-Length` and `Transfer-Encoding`, more than one
-/// `Content-Length`, or a list of lengths. (hyper refuses unequal lengths
-/// itself, frames by `Transfer-Encoding` alone when both are sent, and
-/// merges equal duplicates, so these are looked for in the raw bytes.)
-///
-/// The head is found in `raw` (the bytes read since it began, which may
-/// hold earlier pipelined requests too): one that parses, with this
-/// request's method, target and header names (but for the lengths). If none
-/// does (a head larger than the capture, say), hyper's own handling stands.
-fn ambiguous_framing(req: &http::Request<Incoming>, raw: &[u8]) -> bool {
-    if req
-        .headers()
-        .get_all(CONTENT_LENGTH)
-        .iter()
-        .any(|v| v.as_bytes().contains(&b','))
-    {
-        return true;
-    }
-    // The common case, one length and no coding, costs one scan.
-    if !req.headers().contains_key(TRANSFER_ENCODING) && mentions(raw, b"content-length:") < 2 {
-        return false;
-    }
-    // hyper's view of the headers, but for the lengths it may have dropped
-    // or merged: a raw head must show the same names to be this request's.
-    let mut seen: Vec<&str> = req
-        .headers()
-        .keys()
-        .flat_map(|k| std::iter::repeat_n(k.as_str(), req.headers().get_all(k).iter().count()))
-        .filter(|k| *k != "content-length")
-        .collect();
-    seen.sort_unstable();
-    let method = req.method().as_str().as_bytes();
-    let target = req.uri().path_and_query().map_or("", |p| p.as_str()).as_bytes();
-    // Wherever this request's method starts what parses as a head (a
-    // pipelined head may follow a body directly).
-    for start in 0..raw.len() {
-        let rest = &raw[start..];
-        if !rest.starts_with(method) || rest.get(method.len()) != Some(&b' ') {
-            continue;
-        }
-        let mut headers = vec![httparse::EMPTY_HEADER; 256];
-        let mut parsed = httparse::Request::new(&mut headers);
-        if !matches!(parsed.parse(rest), Ok(httparse::Status::Complete(_))) {
-            continue;
-        }
-        if parsed.path.map(str::as_bytes) != Some(target) {
-            continue;
-        }
-        let mut names: Vec<String> = parsed
-            .headers
-            .iter()
-            .map(|h| h.name.to_ascii_lowercase())
-            .filter(|n| n != "content-length")
-            .collect();
-        names.sort_unstable();
-        if !names.iter().map(String::as_str).eq(seen.iter().copied()) {
-            continue; // another request's head (pipelined before this one)
-        }
-        let count = |name: &str| {
-            parsed
-                .headers
-                .iter()
-                .filter(|h| h.name.eq_ignore_ascii_case(name))
-                .count()
-        };
-        let (lengths, codings) = (count("content-length"), count("transfer-encoding"));
-        if lengths > 1 || (lengths > 0 && codings > 0) {
-            return true;
-        }
-    }
-    false
-}
-
-/// How many times `needle` (lowercase ASCII) occurs in `hay`, ignoring case.
-fn mentions(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len())
-        .filter(|w| w.eq_ignore_ascii_case(needle))
-        .count()
-}
-
-/// The `Content-Length` a request declares (hyper has already refused
-/// conflicting or malformed ones).
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn close_after(response: &mut Response) {
@@ -606,49 +524,7 @@ impl http_body::Body for TrackedBody {
 }
 
 /// Answers a connection over the limit with `503` and closes it.
-pub(crate) async fn reject_busy(stream: TcpStream) {
+pub(crate) async fn reject_busy(stream: Transport) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nretry-after: 1\r\nconnection: close\r\n\r\nServer at capacity.\n";
     let _ = asyncio::timeout(std::time::Duration::from_secs(1), stream.write_all(BUSY)).await;
-}
-
-pin_project_lite::pin_project! {
-    /// A future whose panic becomes an `Err` with the panic's message.
-    pub(crate) struct CatchUnwind<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F> CatchUnwind<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        CatchUnwind { inner }
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.project().inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(report::panic_message(&*payload))),
-        }
-    }
-}
-
-/// Waits for whichever of two futures finishes first: `Ok` with the first's
-/// output, `Err` with the second's. The other is dropped.
-pub(crate) async fn first_of<A: Future, B: Future>(a: A, b: B) -> Result<A::Output, B::Output> {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    poll_fn(|cx| {
-        if let Poll::Ready(v) = a.as_mut().poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        if let Poll::Ready(v) = b.as_mut().poll(cx) {
-            return Poll::Ready(Err(v));
-        }
-        Poll::Pending
-    })
-    .await
 }

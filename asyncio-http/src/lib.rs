@@ -44,6 +44,7 @@
 //! | `@app.websocket("/ws")`, `websocket.accept()` | [`Request::websocket`] |
 //! | `lifespan` startup/shutdown | [`Router::on_startup`], [`Router::on_shutdown`] |
 //! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
+//! | Starlette's `TestClient(app)` | [`RunningServer::connect_local`] (a connection with no network in between) |
 //!
 //! # Limits and malformed requests
 //!
@@ -73,8 +74,19 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The modules form layers: each uses only modules named before it here
+// (.ci/check_layers.py fails CI on an import cycle).
+//
+//   report, util, framing, body, rt, transport      leaves and helpers
+//   worker         the per-loop context: limits, shutdown event, task group
+//   upgrade        the slot a WebSocket handshake fills (request side)
+//   request, response, sse
+//   router, ws
+//   conn           one connection: hyper, the service, the timers
+//   server         the public builder, listeners and worker loops
 mod body;
 mod conn;
+mod framing;
 mod report;
 mod request;
 mod response;
@@ -82,12 +94,17 @@ mod router;
 mod rt;
 mod server;
 pub mod sse;
+mod transport;
+mod upgrade;
+mod util;
+mod worker;
 pub mod ws;
 
 pub use body::{Body, BodyError, BodyWriter, RequestBody};
 pub use request::{Background, Request};
 pub use response::{Html, HttpError, IntoResponse, Response};
 pub use router::{Handler, Router};
-pub use server::{RunningServer, Server, ServerHandle, ShutdownSignal};
+pub use server::{RunningServer, Server, ServerHandle};
+pub use worker::ShutdownSignal;
 
 pub use http::{self, Method, StatusCode};

@@ -4,17 +4,15 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 
 use crate::body::{BodyError, RequestBody};
-use crate::conn::ConnState;
-use crate::server::{ShutdownSignal, Worker};
-
-pub(crate) type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
+use crate::upgrade::UpgradeSlot;
+use crate::util::LocalFuture;
+use crate::worker::{ShutdownSignal, Worker};
 
 /// An HTTP request: its head, its streaming body, the path parameters the
 /// router matched, and a way to schedule work after the response.
@@ -25,7 +23,8 @@ pub struct Request {
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) background: Background,
     pub(crate) worker: Option<Rc<Worker>>,
-    pub(crate) conn: Option<Rc<ConnState>>,
+    /// The connection's upgrade slot (none for a request made here).
+    pub(crate) upgrade: Option<Rc<UpgradeSlot>>,
 }
 
 impl Request {
@@ -39,7 +38,7 @@ impl Request {
             peer: None,
             background: Background::default(),
             worker: None,
-            conn: None,
+            upgrade: None,
         }
     }
 
@@ -107,7 +106,8 @@ impl Request {
         self.params.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The client's address.
+    /// The client's address (`None` for a request made with
+    /// [`Request::new`] or over [`RunningServer::connect_local`](crate::RunningServer::connect_local)).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }

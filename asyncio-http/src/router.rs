@@ -19,11 +19,16 @@ use std::rc::Rc;
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 
-use crate::request::{LocalFuture, Request};
+use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
+use crate::util::LocalFuture;
 
 type BoxHandler = Rc<dyn Handler>;
 type Hook = Box<dyn FnOnce() -> LocalFuture>;
+
+fn boxed_hook<Fut: Future<Output = ()> + 'static>(hook: impl FnOnce() -> Fut + 'static) -> Hook {
+    Box::new(move || Box::pin(hook()))
+}
 
 /// A request handler: an async function (or closure) from [`Request`] to
 /// anything that is [`IntoResponse`].
@@ -159,24 +164,22 @@ impl Router {
 
     /// Runs `hook` on each worker loop before it accepts connections
     /// (the lifespan's startup half).
-    pub fn on_startup<F, Fut>(mut self, hook: F) -> Router
+    pub fn on_startup<Fut>(mut self, hook: impl FnOnce() -> Fut + 'static) -> Router
     where
-        F: FnOnce() -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        self.startup.push(Box::new(move || Box::pin(hook())));
+        self.startup.push(boxed_hook(hook));
         self
     }
 
     /// Runs `hook` on each worker loop after its connections and
     /// background tasks are finished or cancelled (the lifespan's shutdown
     /// half).
-    pub fn on_shutdown<F, Fut>(mut self, hook: F) -> Router
+    pub fn on_shutdown<Fut>(mut self, hook: impl FnOnce() -> Fut + 'static) -> Router
     where
-        F: FnOnce() -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        self.shutdown.push(Box::new(move || Box::pin(hook())));
+        self.shutdown.push(boxed_hook(hook));
         self
     }
 

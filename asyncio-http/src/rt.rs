@@ -7,7 +7,7 @@
 //! as an ordinary task on the loop. hyper's `Executor` trait is only used by
 //! its HTTP/2 and client code, which this crate does not build; and its
 //! upgrade machinery wants `Send` sockets, so upgrades (WebSockets) take the
-//! socket back from the finished connection instead ([`UpgradedIo`]).
+//! socket back from the finished connection instead (see `transport`).
 //!
 //! Reads go through a small per-connection buffer and are copied into
 //! hyper's: hyper's zero-copy entry point (`ReadBufCursor::advance`) is
@@ -21,7 +21,6 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_io::{AsyncRead, AsyncWrite};
 
 /// A `futures-io` stream (an asyncio socket, an upgraded connection) seen
@@ -127,54 +126,6 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_close(cx)
-    }
-}
-
-/// The socket of an upgraded connection (a WebSocket after its `101`):
-/// first the bytes hyper had already read past the request head, then the
-/// socket itself.
-pub(crate) struct UpgradedIo<T> {
-    prefix: Bytes,
-    inner: T,
-}
-
-impl<T> UpgradedIo<T> {
-    pub(crate) fn new(prefix: Bytes, inner: T) -> Self {
-        UpgradedIo { prefix, inner }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for UpgradedIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.len());
-            buf[..n].copy_from_slice(&this.prefix.split_to(n));
-            return Poll::Ready(Ok(n));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for UpgradedIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
     }
 }

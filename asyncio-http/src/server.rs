@@ -33,46 +33,19 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncio::net::{TcpListener, TcpStream};
+use asyncio::net::{TcpListener, UnixStream};
 use asyncio::sync::Event;
 use asyncio::TaskGroup;
 
 use crate::conn;
 use crate::report;
 use crate::router::Router;
+use crate::transport::Transport;
+use crate::util::{first_of, CatchUnwind};
+use crate::worker::{Config, Worker};
 
 /// The longest any timeout may be (longer ones are treated as this).
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// The limits and timeouts every connection is held to.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) max_header_bytes: usize,
-    pub(crate) max_headers: usize,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) keep_alive_timeout: Duration,
-    pub(crate) max_body_bytes: u64,
-    pub(crate) max_connections: usize,
-    pub(crate) graceful_timeout: Duration,
-    pub(crate) ws_max_message: usize,
-    pub(crate) ws_max_frame: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            max_header_bytes: 16 * 1024,
-            max_headers: 100,
-            header_read_timeout: Duration::from_secs(10),
-            keep_alive_timeout: Duration::from_secs(5),
-            max_body_bytes: 1024 * 1024,
-            max_connections: 10_000,
-            graceful_timeout: Duration::from_secs(30),
-            ws_max_message: 16 * 1024 * 1024,
-            ws_max_frame: 16 * 1024 * 1024,
-        }
-    }
-}
 
 /// An HTTP/1.1 and WebSocket server (the `uvicorn` role), configured by
 /// its methods and started with [`serve`](Server::serve) or
@@ -222,24 +195,30 @@ impl Server {
         let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
         let (ready_tx, ready_rx) = async_channel::unbounded::<io::Result<()>>();
         let (done_tx, done_rx) = async_channel::unbounded::<io::Result<()>>();
+        let (local_tx, local_rx) = async_channel::unbounded::<std::os::unix::net::UnixStream>();
         let app: Arc<dyn Fn() -> Router + Send + Sync> = Arc::new(app);
         let config = Arc::new(self.config);
         let mut running = RunningServer {
             local_addr,
             handle: ServerHandle { stop: stop_tx },
+            local: local_tx,
             threads: Vec::new(),
             workers: 0,
             done: done_rx,
             handle_signals: self.handle_signals,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
-            let (app, config, stop_rx, done_tx) = (app.clone(), config.clone(), stop_rx.clone(), done_tx.clone());
+            let (app, config, done_tx) = (app.clone(), config.clone(), done_tx.clone());
+            let sources = Sources {
+                stop: stop_rx.clone(),
+                local: local_rx.clone(),
+            };
             let ready = ReadyGuard(Some(ready_tx.clone()));
             // Made into a future on the worker's own thread (the future
             // is not `Send`; what it starts from is).
             let make_worker = move || async move {
                 let listener = TcpListener::from_std(listener)?;
-                run_worker(listener, &*app, config, stop_rx, ready).await
+                run_worker(listener, &*app, config, sources, ready).await
             };
             if i == 0 {
                 // Worker 0 is a task of the calling loop; it reports its end
@@ -247,7 +226,7 @@ impl Server {
                 let task = asyncio::task::Builder::new()
                     .name("asyncio-http worker 0")
                     .spawn(async move {
-                        let r = match conn::CatchUnwind::new(make_worker()).await {
+                        let r = match CatchUnwind::new(make_worker()).await {
                             Ok(r) => r,
                             Err(msg) => Err(io::Error::other(format!("worker 0 panicked: {msg}"))),
                         };
@@ -365,6 +344,8 @@ fn bind_listeners(addr: SocketAddr, workers: usize) -> io::Result<Vec<std::net::
 pub struct RunningServer {
     local_addr: SocketAddr,
     handle: ServerHandle,
+    /// In-process connections, to whichever worker takes them first.
+    local: async_channel::Sender<std::os::unix::net::UnixStream>,
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Workers started (worker 0 on the calling loop, the rest on threads).
     workers: usize,
@@ -382,6 +363,42 @@ impl RunningServer {
     /// A handle that shuts the server down from anywhere (any thread).
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
+    }
+
+    /// A connection to the server that does not go through the network
+    /// (Starlette's `TestClient` role): one end of a Unix socket pair, the
+    /// other end served by a worker as if its listener had accepted it
+    /// (same limits and timeouts, same shutdown; its requests have no
+    /// [`peer_addr`](crate::Request::peer_addr)). Bytes written to it are
+    /// ready for the server at once, with no network stack in between,
+    /// which keeps tests on the virtual clock deterministic.
+    ///
+    /// ```no_run
+    /// # async fn demo(server: asyncio_http::RunningServer) -> std::io::Result<()> {
+    /// let conn = server.connect_local()?;
+    /// conn.write_all(b"GET / HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The server is shutting down, or the OS refused a socket pair.
+    ///
+    /// # Panics
+    /// With no running event loop on the thread.
+    pub fn connect_local(&self) -> io::Result<UnixStream> {
+        if self.handle.is_shutting_down() {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "the server is shutting down",
+            ));
+        }
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let ours = UnixStream::from_std(ours)?;
+        self.local
+            .try_send(theirs)
+            .map_err(|_| io::Error::new(io::ErrorKind::ConnectionRefused, "the server has stopped"))?;
+        Ok(ours)
     }
 
     /// Waits until the server has shut down: after [`ServerHandle::shutdown`],
@@ -402,7 +419,7 @@ impl RunningServer {
         let signals = asyncio::create_task(async move {
             let int = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGINT));
             let term = std::pin::pin!(asyncio::signal::wait_for(asyncio::signal::SIGTERM));
-            let (Ok(first) | Err(first)) = conn::first_of(int, term).await;
+            let (Ok(first) | Err(first)) = first_of(int, term).await;
             if let Err(e) = first {
                 report::error(format_args!("asyncio-http: cannot wait for signals: {e}"));
                 return;
@@ -495,74 +512,26 @@ impl ServerHandle {
     }
 }
 
-/// Fires when the server begins a graceful shutdown (from
-/// [`Request::shutdown_signal`](crate::Request::shutdown_signal) or
-/// [`WebSocket::shutdown_signal`](crate::ws::WebSocket::shutdown_signal)).
-#[derive(Clone)]
-pub struct ShutdownSignal {
-    pub(crate) worker: Option<Rc<Worker>>,
+/// What a worker's accept loop waits on besides its listener.
+struct Sources {
+    /// Closed when the server shuts down.
+    stop: async_channel::Receiver<()>,
+    /// In-process connections ([`RunningServer::connect_local`]).
+    local: async_channel::Receiver<std::os::unix::net::UnixStream>,
 }
 
-impl ShutdownSignal {
-    /// Completes once shutdown has begun. Never completes for a request
-    /// made with [`Request::new`](crate::Request::new).
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn wait(&self) {
-        match &self.worker {
-            Some(w) => w.shutdown.wait().await,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// True once shutdown has begun.
-    pub fn is_set(&self) -> bool {
-        self.worker.as_ref().is_some_and(|w| w.shutdown.is_set())
-    }
-}
-
-impl fmt::Debug for ShutdownSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownSignal").field("set", &self.is_set()).finish()
-    }
-}
-
-/// One worker loop's shared state.
-pub(crate) struct Worker {
-    pub(crate) config: Arc<Config>,
-    /// Set when the graceful shutdown starts.
-    pub(crate) shutdown: Event,
-    /// Connections, WebSockets and background jobs.
-    pub(crate) tasks: TaskGroup,
-    pub(crate) router: Router,
-    connections: Cell<usize>,
-}
-
-impl Worker {
-    /// Runs `job` as a child of the worker's task group. A panic in it is
-    /// reported and goes no further. Refused (and reported) once the group
-    /// has been cancelled at the end of shutdown.
-    pub(crate) fn spawn(&self, what: &'static str, job: impl std::future::Future<Output = ()> + 'static) {
-        let caught = conn::CatchUnwind::new(job);
-        let r = self.tasks.spawn(async move {
-            if let Err(msg) = caught.await {
-                report::error(format_args!("asyncio-http: {what} panicked: {msg}"));
-            }
-        });
-        if r.is_err() {
-            report::error(format_args!(
-                "asyncio-http: a {what} was dropped: the server finished shutting down"
-            ));
-        }
-    }
+/// What woke a worker's accept loop.
+enum Next {
+    Accepted(io::Result<(asyncio::net::TcpStream, SocketAddr)>),
+    Local(std::os::unix::net::UnixStream),
+    Stop,
 }
 
 async fn run_worker(
     listener: TcpListener,
     app: &(dyn Fn() -> Router + Send + Sync),
     config: Arc<Config>,
-    stop: async_channel::Receiver<()>,
+    sources: Sources,
     mut ready: ReadyGuard,
 ) -> io::Result<()> {
     let mut router = app();
@@ -576,27 +545,48 @@ async fn run_worker(
         config,
         shutdown: Event::new(),
         tasks: TaskGroup::new(),
-        router,
         connections: Cell::new(0),
     });
+    let router = Rc::new(router);
     {
-        let stopped = std::pin::pin!(stop.recv());
-        let mut stopped = stopped;
+        let mut stopped = std::pin::pin!(sources.stop.recv());
         loop {
-            let accepted = conn::first_of(std::pin::pin!(listener.accept()), stopped.as_mut()).await;
-            match accepted {
-                Err(_) => break, // the stop channel closed
-                Ok(Ok((stream, peer))) => accept_one(&worker, stream, peer),
-                Ok(Err(e)) => {
+            let accepted = async { Next::Accepted(listener.accept().await) };
+            let local = async {
+                match sources.local.recv().await {
+                    Ok(stream) => Next::Local(stream),
+                    // Every sender is gone (the server is being dropped,
+                    // so the stop is coming): none will come.
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let stop = async {
+                let _ = stopped.as_mut().await;
+                Next::Stop
+            };
+            let either = async {
+                let (Ok(next) | Err(next)) = first_of(accepted, local).await;
+                next
+            };
+            let (Ok(next) | Err(next)) = first_of(either, stop).await;
+            match next {
+                Next::Accepted(Ok((stream, peer))) => accept_one(&worker, &router, Transport::tcp(stream), Some(peer)),
+                Next::Accepted(Err(e)) => {
                     // EMFILE and friends: the connection waits in the
                     // backlog; try again shortly instead of spinning.
                     report::error(format_args!("asyncio-http: accept failed: {e}"));
                     asyncio::sleep(Duration::from_millis(100)).await;
                 }
+                Next::Local(stream) => match UnixStream::from_std(stream) {
+                    Ok(stream) => accept_one(&worker, &router, Transport::local(stream), None),
+                    Err(e) => report::error(format_args!("asyncio-http: in-process connection failed: {e}")),
+                },
+                Next::Stop => break, // the stop channel closed
             }
         }
     }
     drop(listener);
+    drop(sources.local);
     worker.shutdown.set();
     let w = worker.clone();
     let drained = asyncio::timeout(w.config.graceful_timeout, w.tasks.join()).await;
@@ -615,17 +605,17 @@ async fn run_worker(
     Ok(())
 }
 
-fn accept_one(worker: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+fn accept_one(worker: &Rc<Worker>, router: &Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
     if worker.connections.get() >= worker.config.max_connections {
         worker.spawn("connection", conn::reject_busy(stream));
         return;
     }
     worker.connections.set(worker.connections.get() + 1);
     let guard = ConnCount(worker.clone());
-    let w = worker.clone();
+    let (w, r) = (worker.clone(), router.clone());
     worker.spawn("connection", async move {
         let _guard = guard;
-        conn::serve(w, stream, peer).await;
+        conn::serve(w, r, stream, peer).await;
     });
 }
 

@@ -32,7 +32,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::rc::Rc;
 
 use async_tungstenite::WebSocketStream;
 use futures_core::Stream;
@@ -45,19 +44,19 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
-use crate::rt::UpgradedIo;
-use crate::server::{ShutdownSignal, Worker};
+use crate::transport::Transport;
+use crate::worker::ShutdownSignal;
 
 pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Error as WsError, Message};
 
-type Io = UpgradedIo<asyncio::net::TcpStream>;
+type Io = Transport;
 
 /// One side of an open WebSocket: receive and send messages.
 pub struct WebSocket {
     inner: WebSocketStream<Io>,
-    worker: Option<Rc<Worker>>,
+    shutdown: ShutdownSignal,
 }
 
 impl WebSocket {
@@ -124,9 +123,7 @@ impl WebSocket {
     /// The server's shutdown signal: when it fires, close the WebSocket
     /// (code 1001, "going away").
     pub fn shutdown_signal(&self) -> ShutdownSignal {
-        ShutdownSignal {
-            worker: self.worker.clone(),
-        }
+        self.shutdown.clone()
     }
 }
 
@@ -140,7 +137,7 @@ impl WebSocket {
             WsSender { inner: tx },
             WsReceiver {
                 inner: rx,
-                worker: self.worker,
+                shutdown: self.shutdown,
             },
         )
     }
@@ -179,7 +176,7 @@ impl WsSender {
 /// The receiving half of a split [`WebSocket`].
 pub struct WsReceiver {
     inner: async_tungstenite::WebSocketReceiver<Io>,
-    worker: Option<Rc<Worker>>,
+    shutdown: ShutdownSignal,
 }
 
 impl WsReceiver {
@@ -198,9 +195,7 @@ impl WsReceiver {
 
     /// As [`WebSocket::shutdown_signal`].
     pub fn shutdown_signal(&self) -> ShutdownSignal {
-        ShutdownSignal {
-            worker: self.worker.clone(),
-        }
+        self.shutdown.clone()
     }
 }
 
@@ -305,7 +300,7 @@ impl Request {
             .and_then(|p| HeaderValue::from_str(p).ok());
         match self.accept_websocket() {
             Ok(accept) => {
-                let Some(conn) = self.conn.clone() else {
+                let Some(slot) = self.upgrade.clone() else {
                     return HttpError::new(StatusCode::BAD_REQUEST, "not on a connection").into_response();
                 };
                 let worker = self.worker.clone();
@@ -314,10 +309,11 @@ impl Request {
                         .max_message_size(Some(w.config.ws_max_message))
                         .max_frame_size(Some(w.config.ws_max_frame))
                 });
-                *conn.upgrade.borrow_mut() = Some(Box::new(move |io: Io| {
+                let shutdown = ShutdownSignal { worker };
+                slot.set(Box::new(move |io: Io| {
                     Box::pin(async move {
                         let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                        handler(WebSocket { inner, worker }).await;
+                        handler(WebSocket { inner, shutdown }).await;
                     })
                 }));
                 let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();

@@ -195,16 +195,18 @@ fn streaming_app() -> Router {
         .get("/events", events)
 }
 
-#[asyncio::test]
+// On the virtual clock over in-process connections (see `support`): a
+// sleep returns only once the loop has nothing left to run, so a producer
+// still going after one would show; no real time is waited for.
+#[asyncio::test(virtual_time)]
 async fn streamed_responses_back_pressure_and_disconnect() {
     let server = start(|s| s, streaming_app).await;
-    let addr = server.local_addr();
-    let r = get(addr, "/count").await;
+    let r = get(&server, "/count").await;
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "0\n1\n2\n3\n4\n");
     assert!(PRODUCER_DROPPED.with(Cell::get));
 
-    let r = get(addr, "/handed-off").await;
+    let r = get(&server, "/handed-off").await;
     assert_eq!(
         r.text(),
         "from another task 0\nfrom another task 1\nfrom another task 2\n"
@@ -214,7 +216,7 @@ async fn streamed_responses_back_pressure_and_disconnect() {
     // buffers are full (back-pressure), and is dropped when the client goes.
     PRODUCED.with(|p| p.set(0));
     PRODUCER_DROPPED.with(|d| d.set(false));
-    let c = Conn::open(addr).await;
+    let c = Conn::open(&server).await;
     c.send(b"GET /endless HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
     asyncio::sleep(Duration::from_millis(300)).await;
     let produced = PRODUCED.with(Cell::get);
@@ -235,7 +237,7 @@ async fn streamed_responses_back_pressure_and_disconnect() {
     assert!(PRODUCER_DROPPED.with(Cell::get), "the producer outlived its client");
 
     // A producer error truncates the body: never a complete-looking response.
-    let mut c = Conn::open(addr).await;
+    let mut c = Conn::open(&server).await;
     c.send(b"GET /failing HTTP/1.1\r\nHost: t\r\n\r\n").await.unwrap();
     // (hyper drops what it had buffered, so the client may see no bytes at
     // all, or a body cut short: either way no response that looks whole.)
@@ -281,17 +283,18 @@ fn jobs_app() -> Router {
     Router::new().get("/job", with_job).get("/", hello).get("/boom", boom)
 }
 
-#[asyncio::test]
+// On the virtual clock over in-process connections: the job's 50 ms cannot
+// pass while the client is still reading its response.
+#[asyncio::test(virtual_time)]
 async fn background_jobs_run_after_the_response_and_panics_stay_contained() {
     let server = start(|s| s, jobs_app).await;
-    let addr = server.local_addr();
-    let r = get(addr, "/job").await;
+    let r = get(&server, "/job").await;
     assert_eq!(r.text(), "queued");
     assert_eq!(*JOB_LOG.lock().unwrap(), vec!["handler returned", "job started"]);
     // A panicking handler answers 500; the next request is served.
-    let r = get(addr, "/boom").await;
+    let r = get(&server, "/boom").await;
     assert_eq!(r.status, 500);
-    assert_eq!(get(addr, "/").await.text(), "Hello, world!");
+    assert_eq!(get(&server, "/").await.text(), "Hello, world!");
     // Shutdown waits for the job.
     server.shutdown().await.unwrap();
     assert_eq!(
@@ -381,4 +384,20 @@ async fn jobs_added_after_the_response_start_at_once() {
     assert_eq!(get(server.local_addr(), "/").await.text(), "ok");
     server.shutdown().await.unwrap();
     assert_eq!(NESTED.load(Ordering::Relaxed), 1);
+}
+
+async fn peer(req: Request) -> String {
+    format!("{:?}", req.peer_addr())
+}
+
+#[asyncio::test]
+async fn in_process_connections_are_served_without_a_peer_address() {
+    let server = start(|s| s, || Router::new().get("/peer", peer)).await;
+    assert_eq!(get(&server, "/peer").await.text(), "None");
+    let over_tcp = get(server.local_addr(), "/peer").await.text();
+    assert!(over_tcp.starts_with("Some(127.0.0.1:"), "{over_tcp}");
+    server.handle().shutdown();
+    let refused = server.connect_local().unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    server.wait().await.unwrap();
 }

@@ -1,22 +1,17 @@
-//! The thread-per-request example server (`examples/common/threaded.rs`)
-//! and the load generator (`examples/common/load.rs`): the queueing of a
+//! The thread-per-request example server (`asyncio_examples_support::threaded`)
+//! and the load generator (`asyncio_examples_support::load`): the queueing of a
 //! fixed worker pool is real, and the server speaks HTTP/1.1 correctly.
 //!
 //! Timing checks use wide margins: lower bounds come from the sleeps
 //! themselves (which never end early), upper bounds are several times the
 //! expected time.
 
-#[path = "../examples/common/threaded.rs"]
-mod threaded;
-
-#[path = "../examples/common/load.rs"]
-mod load;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use threaded::ThreadedServer;
+use asyncio_examples_support::load;
+use asyncio_examples_support::threaded::{self, ThreadedServer};
 
 fn start(workers: usize) -> ThreadedServer {
     ThreadedServer::start("127.0.0.1:0".parse().unwrap(), workers).expect("server starts")

@@ -552,10 +552,7 @@ fn main() {
 // servers"): the thread-per-request server and the load generator are the
 // ones asyncio-http's `contrast` example uses (that example also runs 1,000
 // clients).
-#[path = "../../asyncio-http/examples/common/load.rs"]
-mod load;
-#[path = "../../asyncio-http/examples/common/threaded.rs"]
-mod threaded;
+use asyncio_examples_support::{load, threaded};
 
 async fn io_endpoint(_req: asyncio_http::Request) -> &'static str {
     asyncio::sleep(UNIT).await; // the database call, awaited

@@ -61,9 +61,13 @@ impl EventLoop {
     /// Runs `f` at the loop's next turn, after what is already ready (FIFO).
     /// A panic in `f` is reported to stderr and the loop goes on, as asyncio
     /// logs an exception in a callback.
+    ///
+    /// `f` runs in a copy of the current [context](crate::context), as
+    /// do the callbacks of [`call_later`](EventLoop::call_later) and
+    /// [`call_at`](EventLoop::call_at).
     #[track_caller]
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
-        let cell = CallbackCell::new(Box::new(f), Location::caller());
+        let cell = CallbackCell::new(crate::context::bind(f), Location::caller());
         self.core.push_soon(Ready::Callback(cell.clone()));
         Handle {
             cell,
@@ -75,13 +79,13 @@ impl EventLoop {
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
         let when = Instant(self.core.clock.now() + delay);
-        self.call_at_located(when, Box::new(f), Location::caller())
+        self.call_at_located(when, crate::context::bind(f), Location::caller())
     }
 
     /// Runs `f` at `when` on the loop's clock.
     #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
-        self.call_at_located(when, Box::new(f), Location::caller())
+        self.call_at_located(when, crate::context::bind(f), Location::caller())
     }
 
     fn call_at_located(
@@ -179,6 +183,19 @@ impl EventLoop {
     /// True once the loop was closed.
     pub fn is_closed(&self) -> bool {
         self.core.is_closed()
+    }
+
+    /// Whether tasks start eagerly by default (see
+    /// [`Runner::eager_tasks`](crate::Runner::eager_tasks)).
+    pub fn get_eager_tasks(&self) -> bool {
+        self.core.eager_tasks()
+    }
+
+    /// Makes tasks created from now on start eagerly by default, or not
+    /// (`loop.set_task_factory(asyncio.eager_task_factory)`; see
+    /// [`Runner::eager_tasks`](crate::Runner::eager_tasks)).
+    pub fn set_eager_tasks(&self, on: bool) {
+        self.core.set_eager_tasks(on);
     }
 
     /// Whether debug mode is on.
@@ -315,12 +332,15 @@ pub struct LoopHandle {
 
 impl LoopHandle {
     /// Runs `f` on the loop at its next turn (`loop.call_soon_threadsafe`),
-    /// waking it if it sleeps.
+    /// waking it if it sleeps. `f` runs in a copy of the calling thread's
+    /// [context](crate::context).
     ///
     /// # Errors
     /// [`LoopClosed`] if the loop is closed.
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> Result<(), LoopClosed> {
-        self.shared.push(Remote::Call(Box::new(f))).map_err(|_| LoopClosed)
+        self.shared
+            .push(Remote::Call(crate::context::bind_send(f)))
+            .map_err(|_| LoopClosed)
     }
 
     /// Submits `future` to the loop from any thread and returns a

@@ -32,6 +32,8 @@
 //! | `asyncio.Task`, `task.cancel()`, `task.done()` | [`Task`], [`Task::cancel`], [`Task::done`] |
 //! | `asyncio.CancelledError`, exception in a task | [`TaskError`] |
 //! | `asyncio.current_task()`, `asyncio.all_tasks()` | [`current_task`], [`all_tasks`] |
+//! | `eager_task_factory`, `create_eager_task_factory` | [`Runner::eager_tasks`], [`EventLoop::set_eager_tasks`], [`task::Builder::eager`] |
+//! | `contextvars.ContextVar`, `copy_context()`, `Context.run` | [`ContextVar`], [`copy_context`], [`context::Context::run`] |
 //! | `await asyncio.gather(a, b)`, `gather(*aws)` | [`gather!`]`(a, b).await`, [`gather()`]`(aws).await` |
 //! | `gather(..., return_exceptions=False)` | [`try_gather!`], [`try_gather()`] |
 //! | `asyncio.wait(aws, return_when=...)` | [`wait`]`(tasks, ReturnWhen::..)` |
@@ -97,6 +99,8 @@ mod runtime;
 
 #[forbid(unsafe_code)]
 mod completion;
+#[forbid(unsafe_code)]
+pub mod context;
 
 #[forbid(unsafe_code)]
 pub mod debug;
@@ -126,6 +130,7 @@ pub mod task;
 pub mod time;
 
 pub use asyncio_macros::{main, test};
+pub use context::{copy_context, ContextVar};
 pub use event_loop::{
     get_running_loop, try_get_running_loop, ConcurrentFuture, EventLoop, Handle, LoopClosed, LoopHandle, TimerHandle,
 };

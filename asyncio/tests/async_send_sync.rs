@@ -12,34 +12,34 @@ use asyncio::{ConcurrentFuture, EventLoop, Handle, LoopHandle, Promise, Task, Ta
 fn is_send<T: Send>() {}
 fn is_sync<T: Sync>() {}
 
-/// `assert_not_send!(T)` fails to compile if `T: Send` (the ambiguity trick:
-/// two blanket impls apply only when `T: Send`).
-macro_rules! assert_not_send {
-    ($t:ty) => {
+/// `assert_not_impl!(T, Send)` fails to compile if `T: Send` (the ambiguity
+/// trick: two blanket impls apply only when `T` has the trait).
+macro_rules! assert_not_impl {
+    ($t:ty, $trait:path) => {
         const _: fn() = || {
-            trait AmbiguousIfSend<A> {
+            trait AmbiguousIfImpl<A> {
                 fn check() {}
             }
-            impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-            impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
-            let _ = <$t as AmbiguousIfSend<_>>::check;
+            impl<T: ?Sized> AmbiguousIfImpl<()> for T {}
+            impl<T: ?Sized + $trait> AmbiguousIfImpl<u8> for T {}
+            let _ = <$t as AmbiguousIfImpl<_>>::check;
         };
     };
 }
 
-/// `assert_not_sync!(T)`: as `assert_not_send!`, for `Sync`. The loop-bound
-/// primitives may move to a thread before use (they are `Send` when idle),
-/// but can never be shared between threads.
+/// `assert_not_send!(T)`: `T` is not `Send`.
+macro_rules! assert_not_send {
+    ($t:ty) => {
+        assert_not_impl!($t, Send);
+    };
+}
+
+/// `assert_not_sync!(T)`: `T` is not `Sync`. The loop-bound primitives may
+/// move to a thread before use (they are `Send` when idle), but can never be
+/// shared between threads.
 macro_rules! assert_not_sync {
     ($t:ty) => {
-        const _: fn() = || {
-            trait AmbiguousIfSync<A> {
-                fn check() {}
-            }
-            impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-            impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
-            let _ = <$t as AmbiguousIfSync<_>>::check;
-        };
+        assert_not_impl!($t, Sync);
     };
 }
 

@@ -45,6 +45,13 @@ fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
+/// Opens `path` for reading and writing, created or truncated.
+async fn create_rw(path: &Path) -> File {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(true);
+    options.open(path).await.unwrap()
+}
+
 /// Makes the loop's default pool a single thread and occupies it until the
 /// returned sender is used (or dropped); jobs started meanwhile queue.
 fn block_the_pool() -> (mpsc::Sender<()>, JobHandle<()>) {
@@ -216,14 +223,7 @@ fn writes_then_seek_then_read() {
     let dir = TempDir::new("write-seek");
     run(async {
         let path = dir.path("w.bin");
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let mut f = create_rw(&path).await;
         let data = pattern(3 * CHUNK + 1123);
         // Pieces of uneven sizes, some larger than a chunk.
         let mut at = 0;
@@ -312,14 +312,7 @@ fn a_cancelled_seek_and_flush_leave_the_file_consistent() {
     let dir = TempDir::new("cancel-write");
     run(async {
         let path = dir.path("c.bin");
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let mut f = create_rw(&path).await;
         let data = pattern(2 * CHUNK + 500);
 
         let (release, blocker) = block_the_pool();
@@ -458,14 +451,7 @@ fn futures_io_traits() {
     let dir = TempDir::new("traits");
     run(async {
         let path = dir.path("t.txt");
-        let mut f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let mut f = create_rw(&path).await;
         let text: String = (0..5000).map(|i| format!("row {i}\n")).collect();
         AsyncWriteExt::write_all(&mut f, text.as_bytes()).await.unwrap();
         AsyncWriteExt::flush(&mut f).await.unwrap();

@@ -144,6 +144,23 @@ fn proc_state(pid: u32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
+/// Polls (on the loop) until process `pid` is gone or `limit` has passed.
+async fn reaped_within(pid: u32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while proc_state(pid).is_some() && Instant::now() < deadline {
+        asyncio::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Polls (blocking this thread; no loop runs) until process `pid` is gone or
+/// `limit` has passed.
+fn wait_reaped_blocking(pid: u32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while proc_state(pid).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_dropped_process_is_still_reaped() {
     let pid = asyncio::run(async {
@@ -151,10 +168,7 @@ fn a_dropped_process_is_still_reaped() {
         let pid = p.pid();
         drop(p);
         // The loop reaps it when it exits.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while proc_state(pid).is_some() && Instant::now() < deadline {
-            asyncio::sleep(Duration::from_millis(10)).await;
-        }
+        reaped_within(pid, Duration::from_secs(5)).await;
         pid
     });
     assert_eq!(proc_state(pid), None, "no zombie left");
@@ -164,10 +178,7 @@ fn a_dropped_process_is_still_reaped() {
         p.pid()
         // `p` dropped here, then the loop closes before the child exits.
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proc_state(pid).is_some() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_reaped_blocking(pid, Duration::from_secs(5));
     assert_eq!(proc_state(pid), None, "no zombie left after the loop closed");
 }
 
@@ -177,10 +188,7 @@ fn kill_on_drop_kills() {
         let p = Command::new("sleep").arg("30").kill_on_drop(true).spawn().unwrap();
         let pid = p.pid();
         drop(p);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while proc_state(pid).is_some() && Instant::now() < deadline {
-            asyncio::sleep(Duration::from_millis(10)).await;
-        }
+        reaped_within(pid, Duration::from_secs(5)).await;
         pid
     });
     assert_eq!(proc_state(pid), None);
@@ -198,9 +206,6 @@ fn a_process_dropped_while_the_loop_closes_is_reaped_by_a_thread() {
         pid
     });
     runner.close();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proc_state(pid).is_some() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_reaped_blocking(pid, Duration::from_secs(5));
     assert_eq!(proc_state(pid), None, "no zombie left");
 }

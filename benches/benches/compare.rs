@@ -13,7 +13,7 @@
 //! for each runtime, so the five implementations are the same code over each
 //! runtime's own `spawn`, `yield_now`, `sleep`, `timeout` and task group, and
 //! asyncio's `gather` or the peers' runtime-neutral `join_all` (see the
-//! adapters in `src/lib.rs`). The runtimes take turns round-robin, one sample
+//! adapters in `src/runtime/`). The runtimes take turns round-robin, one sample
 //! each per round, the starting runtime rotating from round to round, after
 //! one untimed warm-up round.
 
@@ -21,7 +21,8 @@
 
 use std::time::Duration;
 
-use asyncio_benches::{fmt_ratio, Config, Summary, Table, XorShift64, RUNTIME_NAMES};
+use asyncio_benches::report::{heading, print_ratio_table, summary_table, Row};
+use asyncio_benches::{measure, per_runtime, runtime_modules, Config, Run, Summary, XorShift64, RUNTIME_NAMES};
 
 /// The workloads, generic over the runtime type alias `R`. Every function
 /// builds a fresh runtime, runs the workload as its root future, and returns
@@ -34,7 +35,8 @@ macro_rules! workloads {
         use std::time::Duration;
 
         use asyncio_benches::{
-            assert_in_order, time_on, QueueRx, QueueTx, Signal, StaggerChain, ThreadRx, ThreadTx, YieldThen,
+            assert_count_and_sum, assert_in_order, count_and_sum, count_and_sum_blocking, time_on, QueueRx, QueueTx,
+            Signal, StaggerChain, ThreadTx, YieldThen,
         };
 
         type R = $rt;
@@ -305,14 +307,7 @@ macro_rules! workloads {
                 let mut getters = Vec::with_capacity(consumers);
                 for _ in 0..consumers {
                     let mut rx = rx.clone();
-                    getters.push(R::spawn(async move {
-                        let (mut got, mut sum) = (0u64, 0u64);
-                        while let Some(v) = rx.dequeue().await {
-                            got += 1;
-                            sum += v;
-                        }
-                        (got, sum)
-                    }));
+                    getters.push(R::spawn(async move { count_and_sum(&mut rx).await }));
                 }
                 drop(rx);
                 let mut putters = Vec::with_capacity(producers);
@@ -335,9 +330,7 @@ macro_rules! workloads {
                     got += g;
                     sum += s;
                 }
-                let n = (producers * per_producer) as u64;
-                assert_eq!(got, n, "items lost or duplicated");
-                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+                assert_count_and_sum(got, sum, (producers * per_producer) as u64);
             })
         }
 
@@ -355,19 +348,10 @@ macro_rules! workloads {
                         tx.enqueue_blocking(i);
                     }
                 });
-                let consumer = R::spawn(async move {
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while let Some(v) = rx.dequeue().await {
-                        got += 1;
-                        sum += v;
-                    }
-                    (got, sum)
-                });
+                let consumer = R::spawn(async move { count_and_sum(&mut rx).await });
                 let (got, sum) = consumer.await;
                 producer.join().expect("producer thread");
-                let n = n as u64;
-                assert_eq!(got, n, "items lost or duplicated");
-                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+                assert_count_and_sum(got, sum, n as u64);
             })
         }
 
@@ -381,14 +365,7 @@ macro_rules! workloads {
         pub fn channel_cross_thread_to_thread(n: usize, capacity: usize) -> Duration {
             time_on::<R, _>(async move {
                 let (tx, mut rx) = R::thread_channel::<u64>(capacity);
-                let consumer = std::thread::spawn(move || {
-                    let (mut got, mut sum) = (0u64, 0u64);
-                    while let Some(v) = rx.dequeue_blocking() {
-                        got += 1;
-                        sum += v;
-                    }
-                    (got, sum)
-                });
+                let consumer = std::thread::spawn(move || count_and_sum_blocking(&mut rx));
                 let producer = R::spawn(async move {
                     for i in 0..n as u64 {
                         tx.enqueue(i).await;
@@ -397,45 +374,13 @@ macro_rules! workloads {
                 });
                 producer.await;
                 let (got, sum) = consumer.join().expect("consumer thread");
-                let n = n as u64;
-                assert_eq!(got, n, "items lost or duplicated");
-                assert_eq!(sum, n * (n - 1) / 2, "wrong items");
+                assert_count_and_sum(got, sum, n as u64);
             })
         }
     };
 }
 
-mod rt_asyncio {
-    workloads!(asyncio_benches::Asyncio);
-}
-mod rt_tokio_ct {
-    workloads!(asyncio_benches::TokioCt);
-}
-mod rt_smol_local {
-    workloads!(asyncio_benches::SmolLocal);
-}
-mod rt_tokio_mt {
-    workloads!(asyncio_benches::TokioMt);
-}
-mod rt_smol_mt {
-    workloads!(asyncio_benches::SmolMt);
-}
-
-/// One closure per runtime (in [`RUNTIME_NAMES`] order) calling the same
-/// workload function with the same arguments.
-macro_rules! per_runtime {
-    ($f:ident ( $($arg:expr),* )) => {
-        [
-            Box::new(move || rt_asyncio::$f($($arg),*)) as Run<'_>,
-            Box::new(move || rt_tokio_ct::$f($($arg),*)),
-            Box::new(move || rt_smol_local::$f($($arg),*)),
-            Box::new(move || rt_tokio_mt::$f($($arg),*)),
-            Box::new(move || rt_smol_mt::$f($($arg),*)),
-        ]
-    };
-}
-
-type Run<'a> = Box<dyn Fn() -> Duration + 'a>;
+runtime_modules!(workloads);
 
 struct Workload<'a> {
     name: &'static str,
@@ -566,7 +511,7 @@ fn main() {
                 "join {gather_n} futures that are ready at once (std::future::ready(i)) in place, no task spawned, \
                  in the root future; the outputs are checked to be 0..n in order. asyncio: asyncio::gather(iter). \
                  tokio and smol have no join-all of their own (tokio::join! takes a fixed number, futures-lite has \
-                 only zip), so all four peer columns run the same runtime-neutral join_all from src/lib.rs (a Vec of \
+                 only zip), so all four peer columns run the same runtime-neutral join_all from src/join.rs (a Vec of \
                  futures all polled on every wake with the parent's waker, as futures::future::join_all does up to 30 \
                  futures): they measure that combinator, not the runtime. asyncio::gather gives each child a waker of \
                  its own (one shared block of per-child wakers, a lock-free stack of woken children), which costs more here but keeps a wake \
@@ -739,70 +684,34 @@ fn main() {
         return;
     }
 
-    let k = RUNTIME_NAMES.len();
-    let mut results: Vec<(&Workload, Vec<Summary>)> = Vec::new();
-    for w in selected {
-        eprintln!("{}: warm-up", w.name);
-        for run in &w.runs {
-            run();
-        }
-        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(cfg.rounds); k];
-        for round in 0..cfg.rounds {
-            for j in 0..k {
-                let i = (round + j) % k;
-                samples[i].push((w.runs[i])());
-            }
-        }
-        let sums: Vec<Summary> = samples.iter().map(|s| Summary::per_op_ns(s, w.ops)).collect();
-        let line: Vec<String> = RUNTIME_NAMES
-            .iter()
-            .zip(&sums)
-            .map(|(n, s)| format!("{n} {}", s.display()))
-            .collect();
-        eprintln!("{}: {} {}", w.name, line.join(", "), w.unit);
-        results.push((w, sums));
+    let mut results: Vec<Row> = Vec::new();
+    for w in &selected {
+        let sums = measure(w.name, &RUNTIME_NAMES, &w.runs, cfg.rounds, w.unit, |s| {
+            Summary::per_op_ns(s, w.ops)
+        });
+        results.push(Row {
+            name: w.name.to_owned(),
+            unit: w.unit.to_owned(),
+            sums,
+        });
     }
 
-    let mode = if cfg.smoke {
-        "smoke sizes (1/1000)"
-    } else {
-        "full sizes"
-    };
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!();
-    println!(
-        "## asyncio vs tokio vs smol: time per operation, median [min–max] of {} rounds",
+    heading(&format!(
+        "asyncio vs tokio vs smol: time per operation, median [min–max] of {} rounds",
         cfg.rounds
+    ));
+    println!(
+        "{}; {} cores; lower is better. The first three columns are single-threaded.",
+        cfg.sizes_label(),
+        asyncio_benches::report::cores()
     );
     println!();
-    println!("{mode}; {cores} cores; lower is better. The first three columns are single-threaded.");
-    println!();
-    let mut header = vec!["workload".to_owned(), "unit".to_owned()];
-    header.extend(RUNTIME_NAMES.iter().map(|s| s.to_string()));
-    let mut table = Table::new(&header);
-    for (w, sums) in &results {
-        let mut row = vec![w.name.to_owned(), w.unit.to_owned()];
-        row.extend(sums.iter().map(Summary::display));
-        table.row(row);
-    }
-    print!("{}", table.render());
-
-    println!();
-    println!("## Ratio peer / asyncio of the medians (> 1: asyncio is faster)");
-    println!();
-    let mut header = vec!["workload".to_owned()];
-    header.extend(RUNTIME_NAMES[1..].iter().map(|s| format!("{s} / asyncio")));
-    let mut table = Table::new(&header);
-    for (w, sums) in &results {
-        let mut row = vec![w.name.to_owned()];
-        row.extend(sums[1..].iter().map(|s| fmt_ratio(s.median / sums[0].median)));
-        table.row(row);
-    }
-    print!("{}", table.render());
+    print!("{}", summary_table(&RUNTIME_NAMES, &results).render());
+    print_ratio_table(&RUNTIME_NAMES, &results);
 
     println!();
     println!("Workloads:");
-    for (w, _) in &results {
+    for w in &selected {
         println!("- {}: {}.", w.name, w.note);
     }
     println!(

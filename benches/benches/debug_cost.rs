@@ -5,22 +5,14 @@
 //! (Debug mode *off* against a build without debug mode at all is a
 //! before/after across commits; see BENCHMARKS.md.)
 
-use std::time::{Duration, Instant};
+use asyncio_benches::{time_on, Asyncio, AsyncioDebug, Config, Runtime, Summary};
 
-use asyncio_benches::{Config, Summary};
-
-fn runner(debug: bool) -> asyncio::Runner {
-    // A threshold no poll reaches: measure the bookkeeping, not reports.
-    asyncio::Runner::new()
-        .debug(debug)
-        .slow_callback_duration(Duration::from_secs(3600))
-}
-
-/// ns per task: spawn `n` tasks, then await them all.
-fn spawn_await(debug: bool, n: usize) -> f64 {
-    let mut r = runner(debug);
-    let took = r.run(async move {
-        let start = Instant::now();
+/// ns per task: spawn `n` tasks, then await them all, on the loop `R`
+/// ([`Asyncio`] or [`AsyncioDebug`]: debug mode off or on, with a
+/// slow-callback threshold no poll reaches, so that the bookkeeping is
+/// measured, not reports).
+fn spawn_await<R: Runtime>(n: usize) -> f64 {
+    let took = time_on::<R, _>(async move {
         let mut tasks = Vec::with_capacity(n);
         for i in 0..n {
             tasks.push(asyncio::create_task(async move { i }));
@@ -28,17 +20,14 @@ fn spawn_await(debug: bool, n: usize) -> f64 {
         for t in tasks {
             std::hint::black_box(t.await.unwrap());
         }
-        start.elapsed()
     });
-    r.close();
     took.as_nanos() as f64 / n as f64
 }
 
-/// ns per yield: two tasks yielding to each other `n` times each.
-fn yield_pingpong(debug: bool, n: usize) -> f64 {
-    let mut r = runner(debug);
-    let took = r.run(async move {
-        let start = Instant::now();
+/// ns per yield: two tasks yielding to each other `n` times each, on the
+/// loop `R`.
+fn yield_pingpong<R: Runtime>(n: usize) -> f64 {
+    let took = time_on::<R, _>(async move {
         let a = asyncio::create_task(async move {
             for _ in 0..n {
                 asyncio::yield_now().await;
@@ -51,9 +40,7 @@ fn yield_pingpong(debug: bool, n: usize) -> f64 {
         });
         a.await.unwrap();
         b.await.unwrap();
-        start.elapsed()
     });
-    r.close();
     took.as_nanos() as f64 / (2 * n) as f64
 }
 
@@ -65,22 +52,33 @@ fn main() {
         cfg.rounds
     );
     println!("{:<16} {:>10} {:>10} {:>8}", "workload", "off", "on", "on/off");
-    type Workload = fn(bool, usize) -> f64;
-    let workloads: [(&str, Workload, usize); 2] = [
-        ("spawn_await", spawn_await, 200_000),
-        ("yield_pingpong", yield_pingpong, 500_000),
+    type Workload = fn(usize) -> f64;
+    // Name, debug mode off, debug mode on, full size.
+    let workloads: [(&str, Workload, Workload, usize); 2] = [
+        (
+            "spawn_await",
+            spawn_await::<Asyncio>,
+            spawn_await::<AsyncioDebug>,
+            200_000,
+        ),
+        (
+            "yield_pingpong",
+            yield_pingpong::<Asyncio>,
+            yield_pingpong::<AsyncioDebug>,
+            500_000,
+        ),
     ];
-    for (name, f, full) in workloads {
+    for (name, f_off, f_on, full) in workloads {
         if !cfg.selected(name) {
             continue;
         }
         let n = cfg.size(full);
-        f(false, n); // warm-up
-        f(true, n);
+        f_off(n); // warm-up
+        f_on(n);
         let (mut off, mut on) = (Vec::new(), Vec::new());
         for _ in 0..cfg.rounds {
-            off.push(f(false, n));
-            on.push(f(true, n));
+            off.push(f_off(n));
+            on.push(f_on(n));
         }
         let (off, on) = (Summary::of(&off), Summary::of(&on));
         println!(

@@ -31,11 +31,14 @@
 
 #![forbid(unsafe_code)]
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use asyncio::executor::{run_in_executor, ProcessPoolExecutor, ThreadPoolExecutor};
-use asyncio_benches::{fmt_num, fmt_ratio, Asyncio, Config, Runtime, SmolLocal, Summary, Table, TokioCt};
+use asyncio_benches::report::{cores, heading, print_ratio_table, summary_cells, summary_header, summary_table, Row};
+use asyncio_benches::{
+    fmt_num, fmt_ratio, measure, per_runtime, runtime_modules, time_after, Asyncio, Config, Run, Runtime, SmolLocal,
+    Summary, Table, TokioCt,
+};
 
 /// The process pool's job: as small as a job gets, so that the figures are
 /// the pool's own cost.
@@ -58,21 +61,6 @@ const PEER_NAMES: [&str; 3] = [Asyncio::NAME, TokioCt::NAME, SmolLocal::NAME];
 /// The columns of the second table, in order.
 const WAITER_NAMES: [&str; 2] = ["on asyncio's loop (await)", "plain thread (.result())"];
 
-/// Builds a runtime of type `R`, runs `warmup` and then `body` in its root
-/// future, and returns the time `body` alone took (building and dropping the
-/// runtime and the warm-up are not timed).
-fn time_after<R: Runtime, W: Future, B: Future<Output = ()>>(warmup: W, body: B) -> Duration {
-    let mut rt = R::new();
-    let took = rt.block_on(async move {
-        warmup.await;
-        let start = Instant::now();
-        body.await;
-        start.elapsed()
-    });
-    drop(rt);
-    took
-}
-
 /// The thread-pool workloads, written once over the runtime alias `R` and
 /// its `spawn_blocking` (asyncio: `to_thread`; tokio: `spawn_blocking`; smol:
 /// `blocking::unblock`). Each sample builds a fresh runtime and first runs
@@ -83,7 +71,7 @@ macro_rules! offload_workloads {
     ($rt:ty) => {
         use std::time::Duration;
 
-        use super::time_after;
+        use asyncio_benches::time_after;
 
         type R = $rt;
 
@@ -128,29 +116,15 @@ macro_rules! offload_workloads {
     };
 }
 
-mod rt_asyncio {
-    offload_workloads!(asyncio_benches::Asyncio);
-}
-mod rt_tokio_ct {
-    offload_workloads!(asyncio_benches::TokioCt);
-}
-mod rt_smol_local {
-    offload_workloads!(asyncio_benches::SmolLocal);
-}
+runtime_modules!(offload_workloads: rt_asyncio = Asyncio, rt_tokio_ct = TokioCt, rt_smol_local = SmolLocal);
 
-/// One closure per runtime (in [`PEER_NAMES`] order) calling the same
-/// workload function with the same arguments.
-macro_rules! per_runtime {
-    ($f:ident ( $($arg:expr),* )) => {
-        vec![
-            Box::new(move || rt_asyncio::$f($($arg),*)) as Run<'_>,
-            Box::new(move || rt_tokio_ct::$f($($arg),*)),
-            Box::new(move || rt_smol_local::$f($($arg),*)),
-        ]
+/// One [`Run`] per runtime of the first table (in [`PEER_NAMES`] order)
+/// calling the same workload function with the same arguments.
+macro_rules! peers {
+    ($f:ident $args:tt) => {
+        Vec::from(per_runtime!($f $args in rt_asyncio, rt_tokio_ct, rt_smol_local))
     };
 }
-
-type Run<'a> = Box<dyn Fn() -> Duration + 'a>;
 
 /// How a row of the second table shows its samples.
 #[derive(Clone, Copy)]
@@ -196,22 +170,23 @@ struct Workload<'a> {
     runs: Vec<Run<'a>>,
 }
 
-/// Runs every closure once untimed, then `rounds` rounds in which each runs
-/// once, the first to run rotating from round to round; the samples of each.
-fn alternate(name: &str, runs: &[Run<'_>], rounds: usize) -> Vec<Vec<Duration>> {
-    eprintln!("{name}: warm-up");
-    for run in runs {
-        run();
-    }
-    let k = runs.len();
-    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); k];
-    for round in 0..rounds {
-        for j in 0..k {
-            let i = (round + j) % k;
-            samples[i].push((runs[i])());
-        }
-    }
-    samples
+/// Measures every selected row of `rows` (its columns titled `columns`): the
+/// row and its figures, for the tables.
+fn measure_rows<'w>(rows: &'w [Workload<'_>], columns: &[&str], cfg: &Config) -> Vec<(&'w Workload<'w>, Row)> {
+    rows.iter()
+        .filter(|w| cfg.selected(w.name))
+        .map(|w| {
+            let sums = measure(w.name, columns, &w.runs, cfg.rounds, w.unit.label(), |s| {
+                w.unit.summarise(s, w.ops)
+            });
+            let row = Row {
+                name: w.name.to_owned(),
+                unit: w.unit.label().to_owned(),
+                sums,
+            };
+            (w, row)
+        })
+        .collect()
 }
 
 /// Builds a thread pool of `threads`, sends `warm` jobs through it one by
@@ -375,7 +350,7 @@ fn main() {
                 "{seq_n} jobs (move || i) one after the other, each awaited before the next is submitted: \
                  the round-trip latency (loop -> pool thread -> loop); bimodal, see the note on core placement below"
             ),
-            runs: per_runtime!(sequential(seq_n, warm)),
+            runs: peers!(sequential(seq_n, warm)),
         },
         Workload {
             name: "to_thread_batch100",
@@ -385,7 +360,7 @@ fn main() {
                 "{batch_n} jobs in batches of {batch_size}: a batch is submitted at once, its handles awaited in \
                  order, then the next batch (the shape of PERF_FLOORS.md's 'to_thread, batches of 100')"
             ),
-            runs: per_runtime!(batches(batch_n, batch_size, warm)),
+            runs: peers!(batches(batch_n, batch_size, warm)),
         },
         Workload {
             name: "to_thread_burst10k",
@@ -396,22 +371,11 @@ fn main() {
                  under a burst (asyncio's default pool has min(32, cpus + 4) threads, tokio's blocking pool \
                  up to 512, blocking's up to 500, started while the queue outgrows the idle threads)"
             ),
-            runs: per_runtime!(batches(burst_n, burst_n, warm)),
+            runs: peers!(batches(burst_n, burst_n, warm)),
         },
     ];
 
-    let mut peer_results: Vec<(&Workload, Vec<Summary>)> = Vec::new();
-    for w in peer_rows.iter().filter(|w| cfg.selected(w.name)) {
-        let samples = alternate(w.name, &w.runs, cfg.rounds);
-        let sums: Vec<Summary> = samples.iter().map(|s| w.unit.summarise(s, w.ops)).collect();
-        let line: Vec<String> = PEER_NAMES
-            .iter()
-            .zip(&sums)
-            .map(|(n, s)| format!("{n} {}", s.display()))
-            .collect();
-        eprintln!("{}: {} {}", w.name, line.join(", "), w.unit.label());
-        peer_results.push((w, sums));
-    }
+    let peer_results = measure_rows(&peer_rows, &PEER_NAMES, &cfg);
 
     // ---------------------------------------------------------------------
     // asyncio's pools alone: awaited on the loop, or waited for by a thread
@@ -477,18 +441,7 @@ fn main() {
         runs: vec![Box::new(process_cold_loop) as Run<'_>, Box::new(process_cold_thread)],
     });
 
-    let mut pool_results: Vec<(&Workload, Vec<Summary>)> = Vec::new();
-    for w in pool_rows.iter().filter(|w| cfg.selected(w.name)) {
-        let samples = alternate(w.name, &w.runs, cfg.rounds);
-        let sums: Vec<Summary> = samples.iter().map(|s| w.unit.summarise(s, w.ops)).collect();
-        let line: Vec<String> = WAITER_NAMES
-            .iter()
-            .zip(&sums)
-            .map(|(n, s)| format!("{n} {}", s.display()))
-            .collect();
-        eprintln!("{}: {} {}", w.name, line.join(", "), w.unit.label());
-        pool_results.push((w, sums));
-    }
+    let pool_results = measure_rows(&pool_rows, &WAITER_NAMES, &cfg);
 
     if peer_results.is_empty() && pool_results.is_empty() {
         eprintln!("no workload matches {:?}", cfg.filters);
@@ -499,80 +452,51 @@ fn main() {
     // Report
     // ---------------------------------------------------------------------
 
-    let mode = if cfg.smoke {
-        "smoke sizes (1/1000)"
-    } else {
-        "full sizes"
-    };
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let (mode, cores) = (cfg.sizes_label(), cores());
 
     if !peer_results.is_empty() {
-        println!();
-        println!(
-            "## to_thread vs tokio spawn_blocking vs smol unblock: ns per job, median [min–max] of {} rounds",
+        let rows: Vec<Row> = peer_results.iter().map(|(_, row)| row.clone()).collect();
+        heading(&format!(
+            "to_thread vs tokio spawn_blocking vs smol unblock: ns per job, median [min–max] of {} rounds",
             cfg.rounds
-        );
-        println!();
+        ));
         println!("{mode}; {cores} cores; lower is better; every loop single-threaded.");
         println!();
-        let mut header = vec!["workload".to_owned(), "unit".to_owned()];
-        header.extend(PEER_NAMES.iter().map(|s| s.to_string()));
-        let mut table = Table::new(&header);
-        for (w, sums) in &peer_results {
-            let mut row = vec![w.name.to_owned(), w.unit.label().to_owned()];
-            row.extend(sums.iter().map(Summary::display));
-            table.row(row);
-        }
-        print!("{}", table.render());
-
-        println!();
-        println!("## Ratio peer / asyncio of the medians (> 1: asyncio is faster)");
-        println!();
-        let mut header = vec!["workload".to_owned()];
-        header.extend(PEER_NAMES[1..].iter().map(|s| format!("{s} / asyncio")));
-        let mut table = Table::new(&header);
-        for (w, sums) in &peer_results {
-            let mut row = vec![w.name.to_owned()];
-            row.extend(sums[1..].iter().map(|s| fmt_ratio(s.median / sums[0].median)));
-            table.row(row);
-        }
-        print!("{}", table.render());
+        print!("{}", summary_table(&PEER_NAMES, &rows).render());
+        print_ratio_table(&PEER_NAMES, &rows);
     }
 
     if !pool_results.is_empty() {
-        println!();
-        println!(
-            "## asyncio's thread and process pools (no tokio or smol peer): median [min–max] of {} rounds",
+        heading(&format!(
+            "asyncio's thread and process pools (no tokio or smol peer): median [min–max] of {} rounds",
             cfg.rounds
-        );
-        println!();
+        ));
         println!(
             "{mode}; {cores} cores; jobs/s: higher is better, the rest lower. \
              Cross-thread wake floor here ~33 µs one way (shared/PERF_FLOORS.md)."
         );
         println!();
-        let mut header = vec!["workload".to_owned(), "unit".to_owned()];
-        header.extend(WAITER_NAMES.iter().map(|s| s.to_string()));
+        let mut header = summary_header(&WAITER_NAMES);
         header.push("thread / loop".to_owned());
         let mut table = Table::new(&header);
-        for (w, sums) in &pool_results {
-            let mut row = vec![w.name.to_owned(), w.unit.label().to_owned()];
-            row.extend(sums.iter().map(Summary::display));
+        for (w, row) in &pool_results {
+            let mut cells = summary_cells(row);
+            let sums = &row.sums;
             // Above 1: the loop is faster, whatever the unit.
             let speedup = match w.unit {
                 Unit::JobsPerSec => sums[0].median / sums[1].median,
                 _ => sums[1].median / sums[0].median,
             };
-            row.push(fmt_ratio(speedup));
-            table.row(row);
+            cells.push(fmt_ratio(speedup));
+            table.row(cells);
         }
         print!("{}", table.render());
-        if let Some((_, sums)) = pool_results.iter().find(|(w, _)| w.name == "process_inflight") {
+        if let Some((_, row)) = pool_results.iter().find(|(w, _)| w.name == "process_inflight") {
             println!();
             println!(
                 "process_inflight: {} µs per job on the loop, {} µs from a thread ({workers} workers).",
-                fmt_num(1e6 / sums[0].median),
-                fmt_num(1e6 / sums[1].median)
+                fmt_num(1e6 / row.sums[0].median),
+                fmt_num(1e6 / row.sums[1].median)
             );
         }
     }

@@ -32,7 +32,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use asyncio_benches::{fmt_num, Config, CpuUsage, Summary, Table, RUNTIME_NAMES};
+use asyncio_benches::report::{cores, heading};
+use asyncio_benches::{fmt_num, runtime_modules, Config, CpuUsage, Summary, Table, RUNTIME_NAMES};
 
 /// Set in a child's environment: `RUNTIME_INDEX WINDOW_MS`.
 const CHILD_ENV: &str = "ASYNCIO_BENCH_IDLE_CHILD";
@@ -70,21 +71,7 @@ macro_rules! idle_workload {
     };
 }
 
-mod rt_asyncio {
-    idle_workload!(asyncio_benches::Asyncio);
-}
-mod rt_tokio_ct {
-    idle_workload!(asyncio_benches::TokioCt);
-}
-mod rt_smol_local {
-    idle_workload!(asyncio_benches::SmolLocal);
-}
-mod rt_tokio_mt {
-    idle_workload!(asyncio_benches::TokioMt);
-}
-mod rt_smol_mt {
-    idle_workload!(asyncio_benches::SmolMt);
-}
+runtime_modules!(idle_workload);
 
 /// The child: one runtime, one window; prints
 /// `result TICKS ON_CPU_NS VOLUNTARY INVOLUNTARY THREADS`, the time on CPU
@@ -120,13 +107,7 @@ fn main() {
     }
 
     let cfg = Config::from_env();
-    let rounds = if std::env::var_os("BENCH_ROUNDS").is_some() {
-        cfg.rounds
-    } else if cfg.smoke {
-        1
-    } else {
-        3
-    };
+    let rounds = cfg.rounds_or(3);
     let window_ms: u64 = if cfg.smoke { 200 } else { 10_000 };
     let chosen: Vec<usize> = (0..RUNTIME_NAMES.len())
         .filter(|&i| cfg.selected(RUNTIME_NAMES[i]))
@@ -176,16 +157,14 @@ fn main() {
     }
 
     let secs = window_ms as f64 / 1000.0;
-    println!();
-    println!(
-        "## Idle CPU: one task asleep for an hour, the loop idle for {} s; median [min–max] of {rounds} rounds",
+    heading(&format!(
+        "Idle CPU: one task asleep for an hour, the loop idle for {} s; median [min–max] of {rounds} rounds",
         fmt_num(secs)
-    );
-    println!();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    ));
     println!(
-        "{}; {cores} cores; lower is better; each runtime in a process of its own, all at once.",
-        if cfg.smoke { "smoke window" } else { "full window" }
+        "{}; {} cores; lower is better; each runtime in a process of its own, all at once.",
+        if cfg.smoke { "smoke window" } else { "full window" },
+        cores()
     );
     println!();
     let mut table = Table::new(&[

@@ -32,7 +32,7 @@
 
 use std::time::Duration;
 
-use asyncio_benches::{fmt_num, Config, Table};
+use asyncio_benches::{fmt_num, runtime_modules, Config, Table};
 
 /// The workloads, generic over the runtime type alias `R`: each builds a
 /// fresh runtime, runs the workload as its root future and returns the time
@@ -85,21 +85,12 @@ macro_rules! workloads {
     };
 }
 
-mod on_asyncio {
-    workloads!(asyncio_benches::Asyncio);
-}
-
-mod on_asyncio_debug {
-    workloads!(asyncio_benches::AsyncioDebug);
-}
-
-mod on_tokio_ct {
-    workloads!(asyncio_benches::TokioCt);
-}
-
-mod on_smol_local {
-    workloads!(asyncio_benches::SmolLocal);
-}
+runtime_modules!(
+    workloads: on_asyncio = Asyncio,
+    on_asyncio_debug = AsyncioDebug,
+    on_tokio_ct = TokioCt,
+    on_smol_local = SmolLocal
+);
 
 /// The workloads, with the unit of one operation.
 const WORKLOADS: [(&str, &str); 5] = [

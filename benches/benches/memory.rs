@@ -15,7 +15,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use asyncio_benches::{fmt_bytes, fmt_ratio, Config, Table, RUNTIME_NAMES};
+use asyncio_benches::report::{heading, over_first};
+use asyncio_benches::{fmt_bytes, fmt_ratio, runtime_modules, Config, Table, RUNTIME_NAMES};
 
 /// The system allocator, counting live bytes and their high-water mark.
 struct Counting;
@@ -171,21 +172,7 @@ macro_rules! workloads {
     };
 }
 
-mod rt_asyncio {
-    workloads!(asyncio_benches::Asyncio);
-}
-mod rt_tokio_ct {
-    workloads!(asyncio_benches::TokioCt);
-}
-mod rt_smol_local {
-    workloads!(asyncio_benches::SmolLocal);
-}
-mod rt_tokio_mt {
-    workloads!(asyncio_benches::TokioMt);
-}
-mod rt_smol_mt {
-    workloads!(asyncio_benches::SmolMt);
-}
+runtime_modules!(workloads);
 
 type Measure = fn(usize) -> Usage;
 
@@ -226,14 +213,7 @@ fn main() {
     eprintln!("asyncio: {big} sleeping tasks");
     let one_m = rt_asyncio::sleep_1h(big);
 
-    let mode = if cfg.smoke {
-        "smoke sizes (1/1000)"
-    } else {
-        "full sizes"
-    };
-    println!();
-    println!("## Heap bytes per idle task, {n} tasks ({mode})");
-    println!();
+    heading(&format!("Heap bytes per idle task, {n} tasks ({})", cfg.sizes_label()));
     println!("live: heap growth once every task was polled once, per task; peak: highest growth meanwhile, per task.");
     println!("In parentheses: live / asyncio's live (> 1: asyncio uses less).");
     println!();
@@ -244,20 +224,20 @@ fn main() {
         "sleep(1 h): live",
         "sleep(1 h): peak",
     ]);
-    let (base_p, base_s) = (results[0].1.live_per_task(), results[0].2.live_per_task());
-    for (name, p, s) in &results {
+    // The ratio of every comparison table: each runtime's figure over asyncio's.
+    let ratio_p = over_first(&results.iter().map(|r| r.1.live_per_task()).collect::<Vec<_>>());
+    let ratio_s = over_first(&results.iter().map(|r| r.2.live_per_task()).collect::<Vec<_>>());
+    for (i, (name, p, s)) in results.iter().enumerate() {
         t.row(vec![
             name.to_string(),
-            format!("{:.0} B ({})", p.live_per_task(), fmt_ratio(p.live_per_task() / base_p)),
+            format!("{:.0} B ({})", p.live_per_task(), fmt_ratio(ratio_p[i])),
             format!("{:.0} B", p.peak_per_task()),
-            format!("{:.0} B ({})", s.live_per_task(), fmt_ratio(s.live_per_task() / base_s)),
+            format!("{:.0} B ({})", s.live_per_task(), fmt_ratio(ratio_s[i])),
             format!("{:.0} B", s.peak_per_task()),
         ]);
     }
     print!("{}", t.render());
-    println!();
-    println!("## asyncio, {big} tasks in a 1-hour sleep");
-    println!();
+    heading(&format!("asyncio, {big} tasks in a 1-hour sleep"));
     let mut t = Table::new(&["tasks", "live", "live/task", "peak", "peak/task"]);
     t.row(vec![
         big.to_string(),

@@ -37,9 +37,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::sync::{Lock, Queue, Semaphore};
-use asyncio_benches::{Asyncio, Config, Runtime, Summary, Table};
+use asyncio_benches::{echo_streams, time_on, Asyncio, Config, Runtime, Summary, Table};
 
 /// The workloads' sizes.
 #[derive(Clone, Copy, Debug)]
@@ -85,14 +84,7 @@ impl Sizes {
 /// Runs `body` on a fresh loop and returns the time it took inside the root
 /// future.
 fn timed<F: std::future::Future<Output = ()>>(body: F) -> Duration {
-    let mut rt = Asyncio::new();
-    let took = rt.block_on(async move {
-        let start = Instant::now();
-        body.await;
-        start.elapsed()
-    });
-    drop(rt);
-    took
+    time_on::<Asyncio, _>(body)
 }
 
 /// 100,000 tasks sleeping 1–10 ms each, gathered.
@@ -211,27 +203,12 @@ fn queue(z: Sizes) -> Duration {
     })
 }
 
-/// The echo server's handler: read up to 16 KiB, write it back, drain.
-async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) {
-    loop {
-        let data = match reader.read(16 * 1024).await {
-            Ok(data) if !data.is_empty() => data,
-            _ => break,
-        };
-        writer.write(&data);
-        if writer.drain().await.is_err() {
-            break;
-        }
-    }
-    writer.close();
-}
-
 /// 100 clients × 1,000 round trips of 64 B through a streams echo server,
 /// all on one loop.
 fn echo(z: Sizes) -> Duration {
     let mut rt = Asyncio::new();
     let took = rt.block_on(async move {
-        let server = asyncio::start_server(handle_echo, "127.0.0.1:0")
+        let server = asyncio::start_server(echo_streams, "127.0.0.1:0")
             .await
             .expect("start_server");
         let addr = server.local_addrs()[0];
@@ -294,13 +271,7 @@ fn main() {
         return;
     }
 
-    let rounds = if std::env::var_os("BENCH_ROUNDS").is_some() {
-        cfg.rounds
-    } else if cfg.smoke {
-        1
-    } else {
-        5
-    };
+    let rounds = cfg.rounds_or(5);
     let mut table = Table::new(&["workload", "ms per run", "unit", "per operation"]);
     for (name, unit, ops, run) in &chosen {
         let samples: Vec<Duration> = (0..rounds).map(|_| run(z)).collect();

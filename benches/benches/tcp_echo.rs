@@ -62,13 +62,33 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc};
 
+use asyncio_benches::report::{cores, heading};
 use asyncio_benches::{fmt_num, fmt_ratio, Config, CpuUsage, Signal, Summary, Table};
 
 /// Set in the client process's environment: `ADDR CONNS SIZE WARMUP_MS WINDOW_MS`.
 const CLIENT_ENV: &str = "ASYNCIO_BENCH_ECHO_CLIENT";
 
 /// Every server's read buffer.
-const SERVER_BUF: usize = 16 * 1024;
+const SERVER_BUF: usize = asyncio_benches::ECHO_BUF;
+
+/// The loop every server runs per connection over its own `read` and
+/// `write_all` (asyncio's, tokio's or futures-lite's): echo what each read
+/// returns, until end of stream or an error.
+macro_rules! echo_until_closed {
+    ($stream:ident) => {{
+        let mut buf = vec![0u8; $crate::SERVER_BUF];
+        loop {
+            match $stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if $stream.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }};
+}
 
 /// The servers, in table order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,9 +165,7 @@ mod servers {
     use std::net::SocketAddr;
     use std::sync::{mpsc, Arc};
 
-    use asyncio_benches::{Asyncio, Runtime, Signal, SmolLocal};
-
-    use super::SERVER_BUF;
+    use asyncio_benches::{echo_streams, Asyncio, Runtime, Signal, SmolLocal};
 
     /// asyncio's `TcpListener`/`TcpStream`: a task per connection. With
     /// `shared`, the listener is one of several `SO_REUSEPORT` sockets on
@@ -172,17 +190,7 @@ mod servers {
                     let (stream, _) = listener.accept().await.expect("accept");
                     stream.set_nodelay(true).expect("TCP_NODELAY");
                     drop(asyncio::create_task(async move {
-                        let mut buf = vec![0u8; SERVER_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                        echo_until_closed!(stream);
                     }));
                 }
             });
@@ -214,24 +222,9 @@ mod servers {
     pub fn asyncio_streams(addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
         let mut rt = Asyncio::new();
         rt.block_on(async move {
-            let server = asyncio::start_server(
-                |mut reader: asyncio::net::StreamReader, writer: asyncio::net::StreamWriter| async move {
-                    loop {
-                        let data = match reader.read(SERVER_BUF).await {
-                            Ok(data) if !data.is_empty() => data,
-                            _ => break,
-                        };
-                        writer.write(&data);
-                        if writer.drain().await.is_err() {
-                            break;
-                        }
-                    }
-                    writer.close();
-                },
-                "127.0.0.1:0",
-            )
-            .await
-            .expect("start_server");
+            let server = asyncio::start_server(echo_streams, "127.0.0.1:0")
+                .await
+                .expect("start_server");
             addr_tx.send(server.local_addrs()[0]).expect("send address");
             stop.wait().await;
             server.close();
@@ -254,17 +247,7 @@ mod servers {
                     let (mut stream, _) = listener.accept().await.expect("accept");
                     stream.set_nodelay(true).expect("TCP_NODELAY");
                     tokio::spawn(async move {
-                        let mut buf = vec![0u8; SERVER_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                        echo_until_closed!(stream);
                     });
                 }
             });
@@ -287,17 +270,7 @@ mod servers {
                     let (mut stream, _) = listener.accept().await.expect("accept");
                     stream.get_ref().set_nodelay(true).expect("TCP_NODELAY");
                     SmolLocal::spawn(async move {
-                        let mut buf = vec![0u8; SERVER_BUF];
-                        loop {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    if stream.write_all(&buf[..n]).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                        echo_until_closed!(stream);
                     })
                     .detach();
                 }
@@ -554,13 +527,7 @@ fn main() {
     }
 
     let cfg = Config::from_env();
-    let rounds = if std::env::var_os("BENCH_ROUNDS").is_some() {
-        cfg.rounds
-    } else if cfg.smoke {
-        1
-    } else {
-        5
-    };
+    let rounds = cfg.rounds_or(5);
     let (warmup_ms, window_ms) = if cfg.smoke { (5, 20) } else { (100, 300) };
     let conn_counts: [usize; 3] = if cfg.smoke { [1, 4, 16] } else { [1, 100, 1000] };
     let sizes = [64usize, 4096];
@@ -661,14 +628,12 @@ fn main() {
     } else {
         "full sizes"
     };
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = cores();
     for (placement, rows) in &reports {
-        println!();
-        println!(
-            "## TCP echo, {}: round trips per second, median [min–max] of {rounds} rounds",
+        heading(&format!(
+            "TCP echo, {}: round trips per second, median [min–max] of {rounds} rounds",
             placement.label()
-        );
-        println!();
+        ));
         println!(
             "{mode}; {cores} cores; higher is better; each sample a {window_ms} ms window after {warmup_ms} ms of \
              warm-up; the load from a separate process (a tokio current-thread client, one task per connection)."

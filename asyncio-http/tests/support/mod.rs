@@ -1,5 +1,10 @@
 //! A raw HTTP/1.1 client for the server tests: bytes in, parsed responses
 //! out, so malformed requests can be sent exactly as written.
+//!
+//! A client connects over TCP (to a [`SocketAddr`]) or in-process (to a
+//! [`RunningServer`], through `connect_local`): the tests that measure
+//! time on the virtual clock use the second, where bytes written are ready
+//! for the other side at once and the clock cannot jump past them.
 
 #![allow(dead_code)]
 
@@ -7,7 +12,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use asyncio::net::TcpStream;
+use asyncio::net::{TcpStream, UnixStream};
 use asyncio_http::{Router, RunningServer, Server};
 
 /// Starts `app` on a free port with the server shaped by `config`.
@@ -44,21 +49,60 @@ impl Resp {
     }
 }
 
+/// Where a client connects: a server's TCP address, or the server itself
+/// (an in-process connection).
+pub trait Target {
+    async fn connect(&self) -> Stream;
+}
+
+impl Target for SocketAddr {
+    async fn connect(&self) -> Stream {
+        let stream = TcpStream::connect(*self).await.expect("connect");
+        // Without it, Nagle holds a small write back until the previous one
+        // is acknowledged, which the peer delays by 40 ms of real time.
+        stream.set_nodelay(true).expect("nodelay");
+        Stream::Tcp(stream)
+    }
+}
+
+impl Target for &RunningServer {
+    async fn connect(&self) -> Stream {
+        Stream::Local(self.connect_local().expect("in-process connection"))
+    }
+}
+
+/// A client's socket.
+pub enum Stream {
+    Tcp(TcpStream),
+    Local(UnixStream),
+}
+
+impl Stream {
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf).await,
+            Stream::Local(s) => s.read(buf).await,
+        }
+    }
+
+    pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(buf).await,
+            Stream::Local(s) => s.write_all(buf).await,
+        }
+    }
+}
+
 /// A client connection with a read buffer.
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    pub async fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        // Without it, Nagle holds a small write back until the previous one
-        // is acknowledged, which the peer delays by 40 ms of real time: an
-        // eternity on the virtual clock.
-        stream.set_nodelay(true).expect("nodelay");
+    pub async fn open(to: impl Target) -> Conn {
         Conn {
-            stream,
+            stream: to.connect().await,
             buf: Vec::new(),
         }
     }
@@ -179,16 +223,16 @@ impl Conn {
 }
 
 /// Sends `raw` on a new connection and reads one response.
-pub async fn request(addr: SocketAddr, raw: &str) -> Resp {
-    let mut c = Conn::open(addr).await;
+pub async fn request(to: impl Target, raw: &str) -> Resp {
+    let mut c = Conn::open(to).await;
     c.send(raw.as_bytes()).await.expect("send");
     c.response().await.expect("response").expect("a response")
 }
 
 /// `GET path` with `Connection: close`.
-pub async fn get(addr: SocketAddr, path: &str) -> Resp {
+pub async fn get(to: impl Target, path: &str) -> Resp {
     request(
-        addr,
+        to,
         &format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
     )
     .await

@@ -91,7 +91,11 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    crate::get_running_loop().default_executor().submit_with(f, true)
+    // asyncio.to_thread: `f` runs in a copy of the caller's context.
+    let mut ctx = crate::context::copy_context();
+    crate::get_running_loop()
+        .default_executor()
+        .submit_with(move || ctx.run(f), true)
 }
 
 /// Runs `f` on `executor` and returns a future of its result

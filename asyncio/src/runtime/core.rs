@@ -32,13 +32,14 @@ use std::time::{Duration, Instant};
 
 use super::clock::Clock;
 use super::context;
+use super::ctxvars;
 use super::debug::Debugger;
 use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
 use super::task::{
-    schedule_local, spawn_raw, waker_ref, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED, COMPLETE,
-    DETACHED, NOTIFIED, RUNNING, SCHEDULED,
+    schedule_local, spawn_raw, waker_ref, ExtraSlot, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED,
+    COMPLETE, DETACHED, NOTIFIED, RUNNING, SCHEDULED,
 };
 use super::timer::{TimerAction, TimerKey, Wheel};
 use crate::task::TaskId;
@@ -86,6 +87,9 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     pub(crate) reactor: Reactor,
     current: Cell<Option<RawTask>>,
+    /// Tasks run their first poll inside `create_task` (asyncio's
+    /// `eager_task_factory`) unless created with `eager(false)`.
+    eager: Cell<bool>,
     pub(crate) debug: Cell<bool>,
     pub(crate) slow_callback: Cell<Duration>,
     /// Debug mode: stall reports carry the loop thread's backtrace.
@@ -119,6 +123,7 @@ impl Core {
             clock: Clock::new(virtual_time),
             reactor,
             current: Cell::new(None),
+            eager: Cell::new(false),
             debug: Cell::new(debug),
             slow_callback: Cell::new(Duration::from_millis(100)),
             stall_backtraces: Cell::new(false),
@@ -149,6 +154,16 @@ impl Core {
         TaskId(NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// Whether tasks start eagerly by default.
+    pub(crate) fn eager_tasks(&self) -> bool {
+        self.eager.get()
+    }
+
+    /// Makes tasks start eagerly by default (or not).
+    pub(crate) fn set_eager_tasks(&self, on: bool) {
+        self.eager.set(on);
+    }
+
     pub(crate) fn push_ready(&self, entry: Ready) {
         self.ready.borrow_mut().push_back(entry);
     }
@@ -165,7 +180,9 @@ impl Core {
         self.push_ready(entry);
     }
 
-    /// Creates a task and schedules its first poll.
+    /// Creates a task in a copy of the current context and schedules its
+    /// first poll, or, with `eager` while the loop runs, polls it once now
+    /// (see [`run_eager`](Core::run_eager)).
     ///
     /// # Safety
     /// As [`spawn_raw`]: `fut` must stay valid until the loop drops it.
@@ -174,6 +191,7 @@ impl Core {
         fut: F,
         location: &'static Location<'static>,
         name: Option<Box<str>>,
+        eager: bool,
     ) -> RawTask {
         assert!(!self.closed.get(), "create_task() called on a closed event loop");
         let id = self.next_id();
@@ -183,31 +201,75 @@ impl Core {
                 let parent = self.current.get().map(|p| p.header().id);
                 (None, Some(d.record(id, name, location, parent)))
             }
-            None => (name.map(Box::new), None),
+            None => (name, None),
         };
+        let extra = ExtraSlot::new(name, ctxvars::inherit(self.current.get()));
         // SAFETY: forwarded from the caller.
-        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, name, record) };
+        let t = unsafe { spawn_raw(fut, self.shared.clone(), id, location, extra, record) };
         if let Some(d) = &*debugger {
             d.spawned(t);
         }
         drop(debugger);
         self.tasks.borrow_mut().push_back(t);
-        t.set(SCHEDULED);
-        self.push_ready(Ready::Task(t));
+        if eager && self.running.get() {
+            self.run_eager(t);
+        } else {
+            t.set(SCHEDULED);
+            self.push_ready(Ready::Task(t));
+        }
         t
     }
 
     /// Creates a task for a `'static` future; the handle reads its output.
+    /// `eager`: start it inside this call (`None`: the loop's default).
     pub(crate) fn spawn_task<F: Future + 'static>(
         &self,
         fut: F,
         location: &'static Location<'static>,
         name: Option<Box<str>>,
     ) -> JoinHandle<F::Output> {
+        self.spawn_task_with(fut, location, name, None)
+    }
+
+    /// [`spawn_task`](Core::spawn_task), choosing eager or lazy start
+    /// (`None`: the loop's default).
+    pub(crate) fn spawn_task_with<F: Future + 'static>(
+        &self,
+        fut: F,
+        location: &'static Location<'static>,
+        name: Option<Box<str>>,
+        eager: Option<bool>,
+    ) -> JoinHandle<F::Output> {
+        let eager = eager.unwrap_or(self.eager.get());
         // SAFETY: a 'static future stays valid for as long as the loop keeps
         // it; the handle adopts the reference spawn reserved for it, and the
         // output type is F::Output.
-        unsafe { JoinHandle::adopt(self.spawn(fut, location, name)) }
+        unsafe { JoinHandle::adopt(self.spawn(fut, location, name, eager)) }
+    }
+
+    /// An eager task's first poll, inside `create_task` (asyncio 3.12's
+    /// eager tasks).
+    ///
+    /// The new task is the current task for the poll (whatever ran before,
+    /// a task or a callback, is current again after), and the poll is an
+    /// ordinary one: a panic becomes the task's error, a cancel requested
+    /// during it ends the task cancelled, debug mode times it. A task that
+    /// finishes here is complete before `create_task` returns and never
+    /// enters the ready queue; one that returns `Pending` waits for its
+    /// waker like any task (or, woken during the poll, is queued at the back
+    /// now). The creator goes on after that: the eager task's first step
+    /// runs before anything the creator does next, and before every entry
+    /// already in the ready queue.
+    #[inline(never)]
+    fn run_eager(&self, t: RawTask) {
+        let prev = self.current.get();
+        if self.debug.get() {
+            // Created by a TaskGroup: what the task creates in its first
+            // poll is not the group's.
+            super::debug::in_group(0, || self.poll_task(t, prev));
+        } else {
+            self.poll_task(t, prev);
+        }
     }
 
     /// Runs the loop until `fut`, run as the main task, completes; returns
@@ -243,7 +305,7 @@ impl Core {
         // SAFETY: `Main` drops the future before this function returns or
         // unwinds past it, so the future's borrows outlive its use; the
         // handle adopts the reference reserved for it, output type F::Output.
-        let handle = unsafe { JoinHandle::<F::Output>::adopt(self.spawn(fut, location, None)) };
+        let handle = unsafe { JoinHandle::<F::Output>::adopt(self.spawn(fut, location, None, false)) };
         let main = handle.task().raw();
         let mut guard = Main {
             core: self,
@@ -389,6 +451,16 @@ impl Core {
             self.complete(t, true);
             return;
         }
+        // From the loop's turn: no task is current.
+        self.poll_task(t, None);
+    }
+
+    /// Polls `t` once as the current task, then completes or requeues it.
+    /// The task is live, not complete, not queued and not running; `prev`,
+    /// the current task now (an eager task's creator), is current again
+    /// after.
+    #[inline(always)]
+    fn poll_task(&self, t: RawTask, prev: Option<RawTask>) {
         t.set(RUNNING);
         self.current.set(Some(t));
         let waker = waker_ref(t);
@@ -399,10 +471,16 @@ impl Core {
             None
         };
         let done = if let Some(d) = debugger {
+            // An eager task's poll nests in its creator's: that one goes on
+            // after it, as the watchdog's running poll.
+            let outer = d.running();
             let start = d.begin(t.header().id.0);
             // SAFETY: on the loop thread; live and not complete.
             let done = unsafe { t.poll(&mut cx) };
             let took_ns = d.end(start);
+            if let Some(outer) = outer {
+                d.resume(outer);
+            }
             if let Some(r) = t.record() {
                 r.polled(took_ns);
             }
@@ -421,7 +499,7 @@ impl Core {
             // SAFETY: on the loop thread; live and not complete.
             unsafe { t.poll(&mut cx) }
         };
-        self.current.set(None);
+        self.current.set(prev);
         let s = t.state();
         t.clear(RUNNING | NOTIFIED);
         if done {
@@ -497,9 +575,11 @@ impl Core {
             None
         };
         let start = debugger.as_ref().map(|d| d.begin(0));
+        let depth = ctxvars::begin_callback();
         if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
             report::callback_panicked(&format!("callback scheduled at {}", cb.location), &*p);
         }
+        ctxvars::end_callback(depth);
         if let (Some(d), Some(start)) = (debugger, start) {
             let took = Duration::from_nanos(d.end(start));
             if took >= self.slow_callback.get() {

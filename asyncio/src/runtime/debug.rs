@@ -221,6 +221,13 @@ pub(crate) fn in_group<R>(group: u64, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// A poll that a nested one interrupted ([`Debugger::running`]).
+pub(crate) struct OuterPoll {
+    id: u64,
+    started: u64,
+    poll_start: u64,
+}
+
 /// The loop thread's side: the shared part, plus records and removals not
 /// yet published, and the clock reading the next poll can start from.
 pub(crate) struct Debugger {
@@ -364,6 +371,31 @@ impl Debugger {
             .store(w.poll_seq.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         w.poll_started.store(now, Ordering::Release);
         now
+    }
+
+    /// The poll running now, if any: what [`resume`](Debugger::resume)
+    /// restores after a poll nested in it (an eager task's first poll,
+    /// inside its creator's).
+    pub(crate) fn running(&self) -> Option<OuterPoll> {
+        let w = &self.watch;
+        let started = w.poll_started.load(Ordering::Relaxed);
+        (started != 0).then(|| OuterPoll {
+            id: w.running_id.load(Ordering::Relaxed),
+            started,
+            poll_start: self.poll_start.get(),
+        })
+    }
+
+    /// The poll `outer` goes on after a nested one ended: the watchdog
+    /// watches it again, from its own start (under a new sequence number,
+    /// so a stall of it is reported even if the nested poll's was).
+    pub(crate) fn resume(&self, outer: OuterPoll) {
+        self.poll_start.set(outer.poll_start);
+        let w = &self.watch;
+        w.running_id.store(outer.id, Ordering::Relaxed);
+        w.poll_seq
+            .store(w.poll_seq.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        w.poll_started.store(outer.started, Ordering::Release);
     }
 
     /// The poll begun at `start` ended; how long it took, in ns.

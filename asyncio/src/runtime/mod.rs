@@ -9,6 +9,7 @@
 //! | [`reactor`] | mio readiness driver and I/O registrations |
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
+//! | [`ctxvars`] | context variables' maps, and which context is current |
 //! | [`debug`] | debug mode's task records and the stall watchdog |
 //! | `stall_trace` | the stuck loop thread's backtrace, by signal (Linux) |
 //! | [`future_set`] | futures polled in place with a waker each (gather, wait) |
@@ -20,6 +21,7 @@
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
+pub(crate) mod ctxvars;
 pub(crate) mod debug;
 pub(crate) mod future_set;
 pub(crate) mod reactor;

@@ -1,4 +1,4 @@
-//! [`Builder`]: a task with options (a name).
+//! [`Builder`]: a task with options (a name, eager start).
 
 use std::future::Future;
 use std::panic::Location;
@@ -18,6 +18,7 @@ use crate::runtime::context;
 #[derive(Default, Debug, Clone)]
 pub struct Builder {
     name: Option<String>,
+    eager: Option<bool>,
 }
 
 impl Builder {
@@ -32,7 +33,25 @@ impl Builder {
         self
     }
 
-    /// Schedules `future` on the running loop.
+    /// Starts the task eagerly (`true`) or lazily (`false`) whatever the
+    /// loop's default ([`Runner::eager_tasks`](crate::Runner::eager_tasks),
+    /// where eager start is explained), as asyncio 3.14's
+    /// `create_task(..., eager_start=...)`.
+    ///
+    /// ```
+    /// asyncio::run(async {
+    ///     let t = asyncio::task::Builder::new().eager(true).spawn(async { 1 });
+    ///     assert!(t.done(), "finished inside spawn, without a loop turn");
+    ///     assert_eq!(t.await.unwrap(), 1);
+    /// });
+    /// ```
+    pub fn eager(mut self, eager: bool) -> Self {
+        self.eager = Some(eager);
+        self
+    }
+
+    /// Schedules `future` on the running loop (or, eager, runs its first
+    /// poll now).
     ///
     /// # Panics
     /// If no event loop is running on this thread.
@@ -44,7 +63,7 @@ impl Builder {
         let location = Location::caller();
         let name = self.name.map(String::into_boxed_str);
         context::expect_core("asyncio::task::Builder::spawn", |core| {
-            Task::from_handle(core.spawn_task(future, location, name))
+            Task::from_handle(core.spawn_task_with(future, location, name, self.eager))
         })
     }
 }

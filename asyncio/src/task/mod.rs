@@ -82,8 +82,10 @@ impl fmt::Display for TaskId {
 
 /// Schedules `future` on the running loop and returns its [`Task`].
 ///
-/// The task starts at the loop's next turn, after the tasks already ready
-/// (FIFO), not inside this call.
+/// The task starts with a copy of the current [context](crate::context),
+/// at the loop's next turn, after the tasks already ready (FIFO), not inside
+/// this call; on a loop with [eager tasks](crate::Runner::eager_tasks) its
+/// first poll runs inside this call.
 ///
 /// # Panics
 /// If no event loop is running on this thread.

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{Header, Name, RawTask, Vtable};
+use super::{ExtraSlot, Header, RawTask, Vtable};
 use crate::runtime::debug::TaskRecord;
 use crate::runtime::remote::Shared;
 use crate::task::{TaskError, TaskId};
@@ -107,10 +107,10 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
     shared: Arc<Shared>,
     id: TaskId,
     location: &'static Location<'static>,
-    name: Option<Name>,
+    extra: ExtraSlot,
     record: Option<TaskRecord>,
 ) -> RawTask {
-    let cell = |vtable: &'static Vtable, name: Option<Name>, shared: Arc<Shared>| TaskCell {
+    let cell = |vtable: &'static Vtable, extra: ExtraSlot, shared: Arc<Shared>| TaskCell {
         header: Header {
             vtable,
             refs: AtomicU32::new(2),
@@ -121,17 +121,17 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
             join_waker: Cell::new(None),
             prev: Cell::new(None),
             next: Cell::new(None),
-            name: Cell::new(name),
+            extra,
             location,
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     };
     let Some(record) = record else {
         // The common case: one Box, the cell built in place.
-        let cell = Box::new(cell(&VtableFor::<F>::VTABLE, name, shared));
+        let cell = Box::new(cell(&VtableFor::<F>::VTABLE, extra, shared));
         return RawTask(NonNull::from(Box::leak(cell)).cast());
     };
-    traced(cell(&VtableFor::<F>::TRACED_VTABLE, name, shared), record)
+    traced(cell(&VtableFor::<F>::TRACED_VTABLE, extra, shared), record)
 }
 
 /// `spawn_raw`'s debug-mode allocation: the record, then `cell`.

@@ -12,7 +12,8 @@
 //! |---|---|---|
 //! | `refs` | any thread (waker clone/drop) | `AtomicUsize` |
 //! | `remote_queued` | any thread (remote wake) | `AtomicBool` |
-//! | `state`, `join_waker`, list links, name | the loop thread only | `Cell` |
+//! | `state`, `join_waker`, list links | the loop thread only | `Cell` |
+//! | name and context (`extra`) | the loop thread only (and `Drop`) | a tagged word (`extra.rs`) |
 //!
 //! So the hot path of a same-thread wake touches no atomic at all: `wake_by_ref`
 //! flips a `Cell` bit and pushes the task on the loop's ready queue. A wake from
@@ -42,8 +43,9 @@
 //! thread: the future when the task completes or is cancelled (always by the
 //! loop), the output by the `Task` handle (which is `!Send`) or at completion if
 //! the handle is gone. Once both are gone, what remains (header, an `Arc`, a
-//! name, an empty stage) is `Send`, so whichever thread drops the last
-//! reference may free the memory. A pending task is always referenced by its
+//! name, a context whose values are `Send + Sync`, an empty stage) is
+//! `Send`, so whichever thread drops the last reference may free the
+//! memory. A pending task is always referenced by its
 //! loop, so a foreign thread can never drop the last reference to a task whose
 //! future is still alive. A task spawned in debug mode also carries its debug
 //! record in the same allocation (before the header, see `cell.rs`): a name,
@@ -63,11 +65,13 @@
 //! | `FINISHING` | the future returned, panicked or is being cancelled, and is being dropped: it is too late to cancel, and a cancel from inside that drop (a destructor dropping the task's own `TaskGroup`) must not drop it a second time |
 
 mod cell;
+mod extra;
 mod handle;
 mod list;
 mod waker;
 
 pub(crate) use cell::spawn_raw;
+pub(crate) use extra::ExtraSlot;
 pub(crate) use handle::{JoinHandle, OwnedTask};
 pub(crate) use list::OwnedList;
 pub(crate) use waker::{schedule_local, waker_ref};
@@ -79,6 +83,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 
+use super::ctxvars::{self, Ctx, Map, Value};
 use super::remote::Shared;
 use crate::runtime::debug::TaskRecord;
 use crate::task::TaskId;
@@ -117,7 +122,7 @@ pub(crate) struct Vtable {
     pub(crate) traced: bool,
 }
 
-/// A task's name, boxed twice so that the header spends one word on it.
+/// A task's name, boxed twice so that it costs one word where it is kept.
 pub(crate) type Name = Box<Box<str>>;
 
 /// The fixed part of every task allocation (80 bytes on 64-bit targets; the
@@ -135,8 +140,9 @@ pub(crate) struct Header {
     pub(crate) prev: Cell<Option<NonNull<Header>>>,
     pub(crate) next: Cell<Option<NonNull<Header>>>,
     /// The name given to a task without a debug record (a traced task's
-    /// name lives in its record, where dumps can read it).
-    pub(crate) name: Cell<Option<Name>>,
+    /// name lives in its record, where dumps can read it) and its context:
+    /// `None` for an unnamed task with an empty context.
+    pub(crate) extra: ExtraSlot,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -215,11 +221,23 @@ impl RawTask {
 
     /// Drops the future and stores a cancelled error.
     ///
+    /// The future's destructors run in (a copy of) the task's context, as
+    /// its code did: a guard that logs the request id still finds it when
+    /// the task is cancelled from outside, between polls.
+    ///
     /// # Safety
     /// On the loop thread, the task live and not complete.
     pub(crate) unsafe fn cancel_now(&self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { (self.header().vtable.cancel)(self.0) }
+        let cancel = || {
+            // SAFETY: forwarded from the caller (this runs at once, on this
+            // thread).
+            unsafe { (self.header().vtable.cancel)(self.0) }
+        };
+        match self.context_map() {
+            // Empty, and no other context around to hide: nothing to enter.
+            None if !ctxvars::any_frame() => cancel(),
+            map => ctxvars::run_in(&mut Ctx::new(map), cancel),
+        }
     }
 
     /// Drops the stored output.
@@ -245,11 +263,24 @@ impl RawTask {
         if let Some(r) = self.record() {
             return r.name();
         }
-        let h = self.header();
-        let name = h.name.take();
-        let out = name.as_deref().cloned();
-        h.name.set(name);
-        out
+        self.header().extra.name()
+    }
+
+    /// The task's context's contents (loop thread).
+    #[inline]
+    pub(crate) fn context_map(&self) -> Option<Arc<Map>> {
+        self.header().extra.map()
+    }
+
+    /// The value of variable `var` in the task's context (loop thread).
+    pub(crate) fn context_lookup(&self, var: u64) -> Option<Value> {
+        self.header().extra.lookup(var)
+    }
+
+    /// Calls `f` with the task's context (loop thread; `f` runs no user
+    /// code).
+    pub(crate) fn with_context<R>(&self, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        self.header().extra.with_extra(|e| f(&mut e.ctx))
     }
 
     /// The task's name: the one it was given, or `Task-<id>`.
@@ -270,7 +301,7 @@ impl RawTask {
     pub(crate) fn set_name(&self, name: Box<str>) {
         match self.record() {
             Some(r) => r.set_name(name),
-            None => self.header().name.set(Some(Box::new(name))),
+            None => self.header().extra.with_extra(|e| e.name = Some(name)),
         }
     }
 

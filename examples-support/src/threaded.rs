@@ -25,17 +25,17 @@
 //! gets `400` and the connection is closed; a request with a
 //! `Transfer-Encoding` (a chunked body) gets `501`.
 //!
-//! Include it with `#[path = "common/threaded.rs"] mod threaded;`.
+//! ```no_run
+//! use asyncio_examples_support::threaded::{ThreadedServer, DEFAULT_WORKERS};
 //!
-//! ```ignore
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let server = ThreadedServer::start("127.0.0.1:0".parse()?, DEFAULT_WORKERS)?;
 //! println!("listening on http://{}", server.local_addr());
 //! // ...
 //! server.shutdown(); // stops accepting, finishes in-flight requests, joins every thread
+//! # Ok(())
+//! # }
 //! ```
-
-// Each example or test that includes this module uses part of it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -107,7 +107,7 @@ impl ThreadedServer {
     /// Binding or listening fails (address in use, permission), or a thread
     /// cannot be spawned.
     pub fn start(addr: SocketAddr, workers: usize) -> io::Result<ThreadedServer> {
-        raise_open_files_limit();
+        crate::raise_open_files_limit();
         let workers = workers.max(1);
         let listener = bind(addr)?;
         let local_addr = listener.local_addr()?;
@@ -629,28 +629,6 @@ fn reject(mut stream: TcpStream, response: &Response) {
             Ok(n) => drained += n as u64,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
-        }
-    }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit, best effort (the
-/// default soft limit is often 1,024).
-fn raise_open_files_limit() {
-    #[cfg(unix)]
-    {
-        use rustix::process::{getrlimit, setrlimit, Resource};
-        let limit = getrlimit(Resource::Nofile);
-        // No hard limit: ask for a large one (the kernel caps it at
-        // `fs.nr_open`; if refused, the soft limit stays as it was).
-        let target = limit.maximum.unwrap_or(1 << 20);
-        if limit.current.is_some_and(|current| current < target) {
-            let _ = setrlimit(
-                Resource::Nofile,
-                rustix::process::Rlimit {
-                    current: Some(target),
-                    maximum: limit.maximum,
-                },
-            );
         }
     }
 }

@@ -5,15 +5,13 @@
 //! loop's), so the client side never queues: what the timings show is the
 //! server's concurrency.
 //!
-//! Include it with `#[path = "common/load.rs"] mod load;`.
+//! ```no_run
+//! # let addr = "127.0.0.1:8080".parse().unwrap();
+//! use asyncio_examples_support::load;
 //!
-//! ```ignore
 //! let result = asyncio::run(load::hit_all(addr, "/io", 1000));
 //! println!("{result}"); // 1000 clients: 1000 ok (200), 0 other, 0 errors in 6.71 s; latency min 101 ms, ...
 //! ```
-
-// Each example or test that includes this module uses part of it.
-#![allow(dead_code)]
 
 use std::fmt;
 use std::io;
@@ -117,7 +115,7 @@ impl fmt::Display for Millis {
 /// files is raised to the hard limit first: each client holds a descriptor,
 /// and a server in the same process one more per connection.
 pub async fn hit_all(addr: SocketAddr, path: &str, clients: usize) -> LoadResult {
-    raise_open_files_limit();
+    crate::raise_open_files_limit();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let start = Instant::now();
     let outcomes = asyncio::gather((0..clients).map(|_| client(addr, request.as_bytes()))).await;
@@ -230,26 +228,4 @@ fn parse_response_head(buf: &[u8]) -> io::Result<Option<(u16, Option<usize>)>> {
         })
         .transpose()?;
     Ok(Some((status, content_length.map(|n| head_len + n))))
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit, best effort (the
-/// default soft limit is often 1,024).
-fn raise_open_files_limit() {
-    #[cfg(unix)]
-    {
-        use rustix::process::{getrlimit, setrlimit, Resource};
-        let limit = getrlimit(Resource::Nofile);
-        // No hard limit: ask for a large one (the kernel caps it at
-        // `fs.nr_open`; if refused, the soft limit stays as it was).
-        let target = limit.maximum.unwrap_or(1 << 20);
-        if limit.current.is_some_and(|current| current < target) {
-            let _ = setrlimit(
-                Resource::Nofile,
-                rustix::process::Rlimit {
-                    current: Some(target),
-                    maximum: limit.maximum,
-                },
-            );
-        }
-    }
 }
