@@ -24,7 +24,9 @@
 //!   drop, and a drop cannot raise.
 //! - `test_taskgroup_task_name`: naming a group's children is being added
 //!   in parallel (issue 15); its translation belongs with it.
-//! - `test_taskgroup_task_context`: context variables (issue 15 item 7).
+//! - `test_taskgroup_task_context`: a child starts in a copy of its
+//!   creator's context, as in asyncio, but creating one in a given
+//!   `Context` (`create_task(coro, context=ctx)`) is not offered.
 //! - `test_taskgroup_already_entered`, `test_taskgroup_double_enter`,
 //!   `test_taskgroup_not_entered`, `test_taskgroup_without_parent_task`,
 //!   `test_coro_closed_when_tg_closed`: the context-manager protocol; a
