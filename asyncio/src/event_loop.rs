@@ -68,7 +68,7 @@ impl EventLoop {
     #[track_caller]
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> Handle {
         let cell = CallbackCell::new(crate::context::bind(f), Location::caller());
-        self.core.push_ready(Ready::Callback(cell.clone()));
+        self.core.push_soon(Ready::Callback(cell.clone()));
         Handle {
             cell,
             core: Rc::downgrade(&self.core),

@@ -139,7 +139,7 @@ pub use event_loop::{
 };
 pub use executor::{run_in_executor, to_thread};
 pub use net::{open_connection, open_unix_connection, start_server, start_unix_server};
-pub use promise::{create_future, FutureError, InvalidStateError, Promise};
+pub use promise::{create_future, DoneCallbackId, FutureError, InvalidStateError, Promise};
 pub use runner::{run, Runner};
 pub use task::{
     all_tasks, as_completed, create_task, current_task, gather, shield, try_gather, wait, yield_now, ReturnWhen, Task,

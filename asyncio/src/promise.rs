@@ -3,6 +3,12 @@
 //! Rust already calls every awaitable a `Future`, so asyncio's settable
 //! one-shot object is named `Promise` here (JavaScript's word for the same
 //! thing). `loop.create_future()` is [`create_future`].
+//!
+//! Done callbacks ([`Promise::add_done_callback`]) run as asyncio's do: each
+//! is scheduled with `call_soon` when the promise completes (at once if it
+//! already has), in the order they were added. Rust closures cannot be
+//! compared, so a callback is removed by the [`DoneCallbackId`] its
+//! `add_done_callback` returned, not by the function itself.
 
 use std::cell::RefCell;
 use std::error::Error;
@@ -58,11 +64,23 @@ impl fmt::Display for InvalidStateError {
 
 impl Error for InvalidStateError {}
 
+/// A done callback, as stored: given the promise, it makes the closure that
+/// `call_soon` runs (made where `T: 'static` is known).
+type DoneCallback<T> = Box<dyn FnOnce(&Promise<T>) -> Box<dyn FnOnce()>>;
+
 struct State<T> {
     outcome: Option<Result<T, FutureError>>,
     waiters: Vec<Option<Waker>>,
     free: Vec<usize>,
+    callbacks: Vec<(DoneCallbackId, DoneCallback<T>)>,
+    next_callback: u64,
 }
+
+/// Names a callback added with [`Promise::add_done_callback`], to remove it
+/// with [`Promise::remove_done_callback`] (asyncio passes the function
+/// itself; Rust closures cannot be compared). Unique per promise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DoneCallbackId(u64);
 
 /// A one-shot value set from outside and awaited by any number of waiters;
 /// asyncio's `Future`. Loop-bound (`!Send`).
@@ -95,22 +113,98 @@ impl<T> Promise<T> {
                 outcome: None,
                 waiters: Vec::new(),
                 free: Vec::new(),
+                callbacks: Vec::new(),
+                next_callback: 0,
             })),
             slot: None,
         }
     }
 
     fn resolve(&self, outcome: Result<T, FutureError>) -> Result<(), InvalidStateError> {
-        let wakers: Vec<Waker> = {
+        let (wakers, callbacks): (Vec<Waker>, _) = {
             let mut s = self.state.borrow_mut();
             if s.outcome.is_some() {
                 return Err(InvalidStateError);
             }
             s.outcome = Some(outcome);
-            s.waiters.iter_mut().filter_map(Option::take).collect()
+            let wakers = s.waiters.iter_mut().filter_map(Option::take).collect();
+            (wakers, std::mem::take(&mut s.callbacks))
         };
         wakers.into_iter().for_each(Waker::wake);
+        for (_, f) in callbacks {
+            self.schedule(f);
+        }
         Ok(())
+    }
+
+    /// Runs a done callback soon: with `call_soon` on the running loop, or
+    /// here and now if no loop runs on this thread.
+    fn schedule(&self, f: DoneCallback<T>) {
+        let run = f(self);
+        match crate::try_get_running_loop() {
+            Some(lp) => {
+                lp.call_soon(run);
+            }
+            None => run(),
+        }
+    }
+
+    /// Adds a callback to run once the promise is done, given the promise
+    /// (`fut.add_done_callback(fn)`). It is scheduled with
+    /// [`call_soon`](crate::EventLoop::call_soon) when the promise
+    /// completes, or at once if it already has; callbacks run in the order
+    /// they were added. With no loop running on this thread when it is due,
+    /// it runs right away instead. Returns the id that removes it.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// asyncio::run(async {
+    ///     let fut = asyncio::create_future::<u32>();
+    ///     let seen = Rc::new(Cell::new(0));
+    ///     let s = seen.clone();
+    ///     fut.add_done_callback(move |f| s.set(f.result().unwrap().unwrap()));
+    ///     fut.set_result(7).unwrap();
+    ///     assert_eq!(seen.get(), 0, "scheduled, not run inline");
+    ///     asyncio::yield_now().await;
+    ///     assert_eq!(seen.get(), 7);
+    ///     // Added once done: scheduled at once, still not run inline.
+    ///     let s = seen.clone();
+    ///     fut.add_done_callback(move |_| s.set(8));
+    ///     assert_eq!(seen.get(), 7);
+    ///     asyncio::yield_now().await;
+    ///     assert_eq!(seen.get(), 8);
+    /// });
+    /// ```
+    pub fn add_done_callback(&self, f: impl FnOnce(&Promise<T>) + 'static) -> DoneCallbackId
+    where
+        T: 'static,
+    {
+        let f: DoneCallback<T> = Box::new(move |p: &Promise<T>| {
+            let p = p.clone();
+            Box::new(move || f(&p))
+        });
+        let mut s = self.state.borrow_mut();
+        let id = DoneCallbackId(s.next_callback);
+        s.next_callback += 1;
+        if s.outcome.is_some() {
+            drop(s);
+            self.schedule(f);
+        } else {
+            s.callbacks.push((id, f));
+        }
+        id
+    }
+
+    /// Removes a callback that has not been scheduled yet
+    /// (`fut.remove_done_callback(fn)`); returns how many were removed: 1,
+    /// or 0 if it was removed before or the promise is done (its callbacks
+    /// are then already scheduled).
+    pub fn remove_done_callback(&self, id: DoneCallbackId) -> usize {
+        let mut s = self.state.borrow_mut();
+        let before = s.callbacks.len();
+        s.callbacks.retain(|(cb, _)| *cb != id);
+        before - s.callbacks.len()
     }
 
     /// Sets the value and wakes every waiter.
@@ -222,5 +316,46 @@ impl<T> fmt::Debug for Promise<T> {
             Some(Err(FutureError::Exception(_))) => "failed",
         };
         write!(f, "<Promise {state}>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::Promise;
+
+    #[test]
+    fn done_callbacks_without_a_loop_run_at_once_in_order() {
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let p = Promise::<u8>::new();
+        let (a, b) = (seen.clone(), seen.clone());
+        let first = p.add_done_callback(move |p| a.borrow_mut().push(p.result().unwrap().unwrap()));
+        let second = p.add_done_callback(move |_| b.borrow_mut().push(0));
+        assert_ne!(first, second);
+        assert_eq!(p.remove_done_callback(second), 1);
+        assert_eq!(p.remove_done_callback(second), 0);
+        p.set_result(9).unwrap();
+        assert_eq!(*seen.borrow(), [9], "no loop runs here: called at once");
+        assert_eq!(p.remove_done_callback(first), 0, "already run");
+        let c = seen.clone();
+        p.add_done_callback(move |_| c.borrow_mut().push(1));
+        assert_eq!(*seen.borrow(), [9, 1], "added when done: called at once");
+    }
+
+    #[test]
+    fn a_callback_may_use_the_promise_it_is_given() {
+        let p = Promise::<u8>::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let s = seen.clone();
+        p.add_done_callback(move |p| {
+            assert!(p.done() && p.cancelled());
+            // The promise's state is not borrowed while its callbacks run.
+            assert_eq!(p.remove_done_callback(super::DoneCallbackId(99)), 0);
+            s.borrow_mut().push(p.cancelled());
+        });
+        assert!(p.cancel());
+        assert_eq!(*seen.borrow(), [true]);
     }
 }

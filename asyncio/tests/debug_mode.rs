@@ -279,8 +279,10 @@ fn without_debug_mode_nothing_is_reported() {
 #[test]
 fn using_an_event_from_another_loops_thread_names_both_threads() {
     let event = Arc::new(Mutex::new(Some(asyncio::sync::Event::new())));
-    let e = event.clone();
-    std::thread::Builder::new()
+    let (put_back, put_back_seen) = std::sync::mpsc::channel();
+    let b_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (e, done) = (event.clone(), b_done.clone());
+    let loop_a = std::thread::Builder::new()
         .name("loop-a".into())
         .spawn(move || {
             asyncio::run(async move {
@@ -288,12 +290,19 @@ fn using_an_event_from_another_loops_thread_names_both_threads() {
                 // Waiting binds the event to this loop.
                 assert!(asyncio::timeout(Duration::from_millis(5), ev.wait()).await.is_err());
                 *e.lock().unwrap() = Some(ev);
-                // Keep loop A alive while loop B misuses the event.
-                asyncio::sleep(Duration::from_millis(300)).await;
+                put_back.send(()).unwrap();
+                // Keep loop A alive while loop B misuses the event (polled,
+                // to a generous deadline).
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while !done.load(std::sync::atomic::Ordering::SeqCst) && Instant::now() < deadline {
+                    asyncio::sleep(Duration::from_millis(1)).await;
+                }
             })
         })
         .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    put_back_seen
+        .recv_timeout(Duration::from_secs(30))
+        .expect("loop A put the event back");
     let ev = event.lock().unwrap().take().expect("loop A put it back");
     let err = std::thread::Builder::new()
         .name("loop-b".into())
@@ -305,6 +314,8 @@ fn using_an_event_from_another_loops_thread_names_both_threads() {
         .unwrap()
         .join()
         .unwrap_err();
+    b_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    loop_a.join().unwrap();
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(
         msg.contains("'loop-a'") && msg.contains("'loop-b'") && msg.contains("Event"),

@@ -1,7 +1,11 @@
 //! Wakes from other threads: a task parked on a waker is woken by another
 //! thread while the loop sleeps in epoll, many times, from many threads.
+//!
+//! A lost wake would leave the loop asleep forever; each test runs under a
+//! watchdog that fails it, with a message, instead of hanging CI.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
@@ -33,8 +37,37 @@ impl Mailbox {
     }
 }
 
+/// Runs `body` on its own thread and fails the test if it has not finished
+/// within `limit` (a generous bound: these tests take milliseconds).
+fn with_watchdog(what: &'static str, limit: Duration, body: impl FnOnce() + Send + 'static) {
+    let (finished, watch) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = finished.send(());
+    });
+    match watch.recv_timeout(limit) {
+        Ok(()) => worker.join().unwrap(),
+        // The body panicked: report its panic.
+        Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = worker.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => panic!(
+            "{what}: not finished after {limit:?}; a wake from another thread was lost and the loop sleeps \
+             forever"
+        ),
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
 #[test]
 fn ping_pong_with_another_thread() {
+    with_watchdog("ping_pong_with_another_thread", LIMIT, ping_pong);
+}
+
+fn ping_pong() {
     const ROUNDS: u64 = 2000;
     let to_loop = Arc::new(Mailbox::default());
     let to_thread = Arc::new(Mailbox::default());
@@ -58,6 +91,10 @@ fn ping_pong_with_another_thread() {
 
 #[test]
 fn many_threads_wake_many_tasks() {
+    with_watchdog("many_threads_wake_many_tasks", LIMIT, many_threads);
+}
+
+fn many_threads() {
     const TASKS: usize = 64;
     let boxes: Vec<Arc<Mailbox>> = (0..TASKS).map(|_| Arc::default()).collect();
     let bx = boxes.clone();
@@ -93,6 +130,14 @@ fn many_threads_wake_many_tasks() {
 
 #[test]
 fn a_waker_dropped_on_another_thread_releases_the_task() {
+    with_watchdog(
+        "a_waker_dropped_on_another_thread_releases_the_task",
+        LIMIT,
+        waker_dropped_elsewhere,
+    );
+}
+
+fn waker_dropped_elsewhere() {
     // The last reference to a finished task may be dropped off the loop
     // thread; that must free it without touching the (gone) future.
     let slot: Arc<Mutex<Option<Waker>>> = Arc::default();

@@ -10,6 +10,10 @@
 //! 3. Turn remote wakes and `call_soon_threadsafe` callbacks into local ones.
 //! 4. Fire due timers.
 //!
+//! A `call_soon` also does step 3 first when something came from another
+//! thread (one relaxed load otherwise): a `call_soon_threadsafe` made before
+//! a `call_soon` runs before it, as in asyncio's single ready queue.
+//!
 //! Step 1's bound is the fairness guarantee: a task that only yields can
 //! delay I/O, timers and remote wakes by at most 61 polls (the same interval
 //! tokio uses). With a virtual clock, step 2 never sleeps while timers are
@@ -163,6 +167,18 @@ impl Core {
 
     pub(crate) fn push_ready(&self, entry: Ready) {
         self.ready.borrow_mut().push_back(entry);
+    }
+
+    /// Queues a `call_soon` callback. What other threads sent before it
+    /// (`call_soon_threadsafe`, remote wakes) is queued first, so the two
+    /// kinds of callback run in the order they were made, as in asyncio,
+    /// where both append to one ready queue. Costs one relaxed load when
+    /// nothing came from elsewhere.
+    pub(crate) fn push_soon(&self, entry: Ready) {
+        if self.shared.queue.has_pending() {
+            self.drain_remote();
+        }
+        self.push_ready(entry);
     }
 
     /// Creates a task in a copy of the current context and schedules its

@@ -75,6 +75,16 @@ impl<T> RemoteQueue<T> {
         Ok(())
     }
 
+    /// Loop side: true if items may have been pushed since the last drain.
+    /// A relaxed load: a push that happens-before this call is seen (the
+    /// load reads its `PENDING`, or the later drain that cleared it), which
+    /// is all `call_soon`'s ordering needs; a push racing with it may or may
+    /// not be, as either order is then right.
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & PENDING != 0
+    }
+
     /// Loop side: moves every pushed item into `out`. Cheap when empty.
     pub(crate) fn drain_into(&self, out: &mut Vec<T>) {
         // A stale read here only delays the items to the next turn: `park`

@@ -11,9 +11,14 @@
 //! resource "free" while waiters are queued; it [`grant`](WaitQueue::grant_front)s
 //! it to the head waiter, which leaves the queue at once as *granted* and
 //! owns the resource before it even runs. A newcomer checks
-//! [`is_empty`](WaitQueue::is_empty) before taking the fast path, so it
-//! cannot barge past a queued waiter, nor past a granted one that has not
-//! run yet (CPython gh-90155 is that bug).
+//! [`is_quiet`](WaitQueue::is_quiet) before taking the fast path: nobody
+//! waiting, and nobody granted who has not run yet. So it cannot barge past
+//! a queued waiter (CPython gh-90155 is that bug), nor take a permit freed
+//! while a granted waiter has not run yet: asyncio's woken waiters stay in
+//! the queue until they run, and a task that releases and re-acquires at
+//! once queues behind them (`test_acquire_fifo_order_2`). What such a
+//! newcomer queues for is handed over when the granted waiter runs (see
+//! [`granted`](WaitQueue::granted)).
 //!
 //! Cancellation is solved here once too: a waiter future that is dropped
 //! calls [`cancel`](WaitQueue::cancel). If it was still waiting it just
@@ -51,6 +56,8 @@ pub(crate) struct WaitQueue {
     head: u32,
     tail: u32,
     waiting: usize,
+    /// Granted, but not yet polled (nor cancelled).
+    granted: usize,
 }
 
 impl Default for WaitQueue {
@@ -60,6 +67,7 @@ impl Default for WaitQueue {
             head: NIL,
             tail: NIL,
             waiting: 0,
+            granted: 0,
         }
     }
 }
@@ -69,6 +77,18 @@ impl WaitQueue {
     /// not count: what they were granted is already theirs).
     pub(crate) fn is_empty(&self) -> bool {
         self.waiting == 0
+    }
+
+    /// True if nobody is waiting and nobody granted has run yet: the
+    /// condition for a newcomer to take a free resource without queueing.
+    #[inline]
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.waiting == 0 && self.granted == 0
+    }
+
+    /// How many were granted and have not run yet.
+    pub(crate) fn granted(&self) -> usize {
+        self.granted
     }
 
     /// How many are waiting.
@@ -107,6 +127,7 @@ impl WaitQueue {
         match node.state {
             State::Granted(value) => {
                 self.nodes.remove(key);
+                self.granted -= 1;
                 Poll::Ready(value)
             }
             State::Waiting => {
@@ -133,7 +154,10 @@ impl WaitQueue {
             self.unlink(key.index);
         }
         match self.nodes.remove(key)?.state {
-            State::Granted(value) => Some(value),
+            State::Granted(value) => {
+                self.granted -= 1;
+                Some(value)
+            }
             State::Waiting => None,
         }
     }
@@ -158,6 +182,7 @@ impl WaitQueue {
         self.unlink(i);
         let node = self.nodes.at_mut(i);
         node.state = State::Granted(value);
+        self.granted += 1;
         if let Some(w) = node.waker.take() {
             w.wake();
         }
@@ -210,6 +235,8 @@ mod tests {
         assert!(!q.cancel(keys[1]), "a waiting waiter leaves quietly");
         assert!(q.grant_front());
         assert_eq!(q.front_want(), Some(2), "granted waiters leave the queue");
+        assert_eq!(q.granted(), 1);
+        assert!(!q.is_quiet());
         assert!(q.cancel(keys[0]), "a granted waiter reports it must pass on");
         assert!(q.poll(keys[2], &mut cx()).is_pending());
         assert!(q.grant_front());
@@ -217,7 +244,9 @@ mod tests {
         q.grant_all();
         assert!(q.is_empty());
         assert!(q.poll(keys[3], &mut cx()).is_ready());
+        assert!(!q.is_quiet(), "granted waiters that have not run count");
         assert!(q.poll(keys[4], &mut cx()).is_ready());
+        assert!(q.is_quiet());
         assert!(!q.grant_front());
     }
 }

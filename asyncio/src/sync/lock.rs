@@ -82,9 +82,12 @@ impl Lock {
         self.sem.try_acquire().map(|permit| LockGuard { _permit: permit })
     }
 
-    /// True if held (or handed to a waiter that has not run yet).
+    /// True if a task holds the lock (`lock.locked()`). As in asyncio, a
+    /// lock handed to a waiter that has not run yet is not held yet; it is
+    /// not free either: [`try_acquire`](Self::try_acquire) fails and an
+    /// [`acquire`](Self::acquire) queues behind that waiter.
     pub fn locked(&self) -> bool {
-        self.sem.available_permits() == 0
+        self.sem.available_permits() == 0 && self.sem.handed_over() == 0
     }
 }
 

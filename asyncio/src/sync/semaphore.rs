@@ -59,7 +59,8 @@ impl Semaphore {
         Acquire { sem: self, key: None }
     }
 
-    /// A permit if one is free and nobody is waiting; never waits.
+    /// A permit if one is free and nobody is waiting (nor was handed a
+    /// permit and has not run yet); never waits.
     ///
     /// ```
     /// let sem = asyncio::sync::Semaphore::new(1);
@@ -70,7 +71,7 @@ impl Semaphore {
     #[inline]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         let free = self.permits.get();
-        if free > 0 && self.waiters.borrow().is_empty() {
+        if free > 0 && self.waiters.borrow().is_quiet() {
             self.permits.set(free - 1);
             Some(SemaphorePermit { sem: self })
         } else {
@@ -122,14 +123,23 @@ impl Semaphore {
         self.permits.get()
     }
 
-    /// True if [`acquire`](Self::acquire) would wait (`sem.locked()`).
+    /// True if [`acquire`](Self::acquire) would wait (`sem.locked()`): no
+    /// permit is free, or some task is queued, or was handed a permit and
+    /// has not run yet (asyncio counts those woken waiters too).
     pub fn locked(&self) -> bool {
-        self.permits.get() == 0 || !self.waiters.borrow().is_empty()
+        self.permits.get() == 0 || !self.waiters.borrow().is_quiet()
     }
 
-    /// How many tasks wait for a permit.
+    /// Permits handed to waiters that have not run yet.
+    pub(crate) fn handed_over(&self) -> usize {
+        self.waiters.borrow().granted()
+    }
+
+    /// How many tasks wait for a permit, counting those handed one that
+    /// have not run yet (asyncio's `len(sem._waiters)`).
     pub fn waiters(&self) -> usize {
-        self.waiters.borrow().len()
+        let w = self.waiters.borrow();
+        w.len() + w.granted()
     }
 }
 
@@ -156,14 +166,23 @@ impl<'a> Future for Acquire<'a> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let sem = self.sem;
         match self.key {
-            Some(key) => match sem.waiters.borrow_mut().poll(key, cx) {
-                Poll::Ready(()) => {}
-                Poll::Pending => return Poll::Pending,
-            },
+            Some(key) => {
+                match sem.waiters.borrow_mut().poll(key, cx) {
+                    Poll::Ready(()) => {}
+                    Poll::Pending => return Poll::Pending,
+                }
+                if sem.permits.get() > 0 {
+                    // Permits freed while this waiter had been granted but
+                    // had not run went unclaimed by newcomers, who queued
+                    // behind it: hand them on now (asyncio wakes the next
+                    // waiters when a woken one runs).
+                    sem.add_permits(0);
+                }
+            }
             None => {
                 let free = sem.permits.get();
                 let mut waiters = sem.waiters.borrow_mut();
-                if free > 0 && waiters.is_empty() {
+                if free > 0 && waiters.is_quiet() {
                     sem.permits.set(free - 1);
                 } else {
                     sem.bound.check(sem.name);
@@ -182,10 +201,9 @@ impl Drop for Acquire<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             let granted = self.sem.waiters.borrow_mut().cancel(key);
-            if granted {
-                // Handed a permit but never took it: pass it on.
-                self.sem.add_permits(1);
-            }
+            // Handed a permit but never took it: pass it on. Either way,
+            // free permits left for the queue go to it now.
+            self.sem.add_permits(usize::from(granted));
         }
     }
 }

@@ -18,8 +18,12 @@
 //! all its timers; a higher slot is re-inserted relative to its start and so
 //! cascades down (each timer moves at most once per level).
 //!
-//! Timers due at or before `elapsed` go to an `expired` list and fire at the
-//! next advance; within a tick, timers fire in insertion order.
+//! Timers due at or before `elapsed` go to an `expired` list, kept sorted
+//! by deadline, and fire at the next advance: `call_later` with deadlines
+//! already past fire in deadline order, as asyncio's heap has them. Timers
+//! arrive there in deadline order in the common case (a cascade, or a
+//! deadline just past), so the sorted insertion looks at the tail only;
+//! within a tick, timers fire in insertion order.
 
 use crate::runtime::slab::{Key, Slab};
 
@@ -182,11 +186,11 @@ impl<T> Wheel<T> {
             self.occupied[level] |= 1u64 << slot;
             (level * SLOTS + slot) as u16
         };
-        let list = if place == EXPIRED {
-            &mut self.expired
-        } else {
-            &mut self.slots[place as usize]
-        };
+        if place == EXPIRED {
+            self.link_expired(index, when);
+            return;
+        }
+        let list = &mut self.slots[place as usize];
         let tail = list.tail;
         if tail == NIL {
             list.head = index;
@@ -199,6 +203,30 @@ impl<T> Wheel<T> {
         node.prev = tail;
         node.next = NIL;
         node.place = place;
+    }
+
+    /// Links node `index`, due at `when`, into the expired list after every
+    /// node due no later (a walk back from the tail, which is where it
+    /// belongs unless deadlines already past arrive out of order).
+    fn link_expired(&mut self, index: u32, when: u64) {
+        let mut prev = self.expired.tail;
+        while prev != NIL && self.nodes.at(prev).when > when {
+            prev = self.nodes.at(prev).prev;
+        }
+        let next = if prev == NIL {
+            std::mem::replace(&mut self.expired.head, index)
+        } else {
+            std::mem::replace(&mut self.nodes.at_mut(prev).next, index)
+        };
+        if next == NIL {
+            self.expired.tail = index;
+        } else {
+            self.nodes.at_mut(next).prev = index;
+        }
+        let node = self.nodes.at_mut(index);
+        node.prev = prev;
+        node.next = next;
+        node.place = EXPIRED;
     }
 
     fn unlink(&mut self, index: u32) {
@@ -311,6 +339,28 @@ mod tests {
         w.insert(20, 7);
         assert_eq!(w.next_deadline(), Some(50));
         assert_eq!(fire(&mut w, 50), vec![7]);
+    }
+
+    #[test]
+    fn past_deadlines_fire_in_deadline_order() {
+        let mut w = Wheel::default();
+        assert!(fire(&mut w, 100).is_empty());
+        for d in [50u64, 20, 80, 20, 10, 99, 0] {
+            w.insert(d, d);
+        }
+        assert_eq!(fire(&mut w, 100), vec![0, 10, 20, 20, 50, 80, 99]);
+        let mut w = Wheel::default();
+        assert!(fire(&mut w, 100).is_empty());
+        let a = w.insert(30, 1);
+        w.insert(10, 2);
+        w.insert(30, 3);
+        w.insert(20, 4);
+        assert_eq!(w.remove(a), Some(1));
+        assert_eq!(
+            fire(&mut w, 100),
+            vec![2, 4, 3],
+            "sorted, stable, and removal keeps the list whole"
+        );
     }
 
     #[test]

@@ -1,0 +1,1338 @@
+//! Conformance: CPython 3.13's `Lib/test/test_asyncio/test_locks.py`,
+//! translated to this crate's public API. Each test names the one it
+//! translates. `asyncio.sleep(0)` is [`asyncio::yield_now`]; `release()` is
+//! dropping the guard or permit that `acquire()` gave. Where a CPython task
+//! returns while still holding a lock, the lock is leaked to `'static` so
+//! that the task can hand its guard back to the test, which drops it where
+//! CPython calls `release()`.
+//!
+//! Not translated, and why:
+//! - `test_repr` (all classes), `test_lock`, `test_semaphore`,
+//!   `test_barrier`, `test_lock_doesnt_accept_loop_parameter`,
+//!   `test_lock_by_with_statement`: Python's `repr` text and `TypeError`s
+//!   for misuse the Rust compiler rejects (`await lock`, `loop=`).
+//! - `LockTests.test_release_not_acquired`,
+//!   `ConditionTests.test_wait_unacquired`, `test_wait_for_unacquired`,
+//!   `test_notify_unacquired`, `test_notify_all_unacquired`: releasing,
+//!   waiting or notifying without holding the lock cannot be written (it
+//!   takes the guard).
+//! - `SemaphoreTests.test_semaphore_value`: a negative count is not a
+//!   `usize`.
+//! - `ConditionTests.test_wait_cancel`, `test_wait_cancel_contested`,
+//!   `test_cancelled_error_wakeup`, `test_cancelled_error_re_aquire`:
+//!   cancellation is drop. A cancelled `Condition` wait does not take the
+//!   lock back (its guard went with the dropped future), and there is no
+//!   `CancelledError` object to compare.
+//! - `ConditionTests.test_explicit_lock`: a `Condition` owns its lock;
+//!   sharing an existing `Lock` is not offered.
+//! - `ConditionTests.test_ambiguous_loops`: it sets the private `_loop`;
+//!   the loop check here is a panic, tested in `sync_lock.rs`.
+//! - `BarrierTests.test_reset_barrier_when_tasks_half_draining`: it reads
+//!   the private `_count`.
+//! - Asserts on the private `_waiters` are translated where a public count
+//!   exists (`Semaphore::waiters`) and otherwise left out.
+
+mod conformance;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
+use asyncio::{create_task, yield_now, Task};
+use conformance::vrun;
+
+fn leak<T>(t: T) -> &'static T {
+    Box::leak(Box::new(t))
+}
+
+type Log<T> = Rc<RefCell<Vec<T>>>;
+
+fn log<T>() -> Log<T> {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+// ----- Lock ---------------------------------------------------------------
+
+// CPython: test_locks.py LockTests.test_acquire
+#[test]
+fn lock_acquire() {
+    vrun(async {
+        let lock = leak(Lock::new());
+        let result = log();
+        let g0 = lock.acquire().await;
+        let c = |n: u32| {
+            let result = result.clone();
+            async move {
+                let guard = lock.acquire().await;
+                result.borrow_mut().push(n);
+                guard
+            }
+        };
+        let t1 = create_task(c(1));
+        let t2 = create_task(c(2));
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        drop(g0);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        let t3 = create_task(c(3));
+        assert!(t1.done());
+        drop(t1.await.unwrap()); // lock.release()
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2]);
+        assert!(t2.done());
+        drop(t2.await.unwrap());
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        assert!(t3.done());
+        drop(t3.await.unwrap());
+    });
+}
+
+// CPython: test_locks.py LockTests.test_acquire_cancel
+#[test]
+fn lock_acquire_cancel() {
+    vrun(async {
+        let lock = leak(Lock::new());
+        let g = lock.acquire().await;
+        let task = create_task(lock.acquire());
+        let r = task.task_ref();
+        asyncio::get_running_loop().call_soon(move || {
+            r.cancel();
+        });
+        assert!(task.await.expect_err("cancelled").is_cancelled());
+        // `lock._waiters` is empty: released, the lock is free at once.
+        drop(g);
+        assert!(!lock.locked());
+        assert!(lock.try_acquire().is_some());
+    });
+}
+
+// CPython: test_locks.py LockTests.test_cancel_race
+#[test]
+fn lock_cancel_race() {
+    vrun(async {
+        let lock = leak(Lock::new());
+        let lockit = |blocker: Option<asyncio::Promise<()>>| async move {
+            let _guard = lock.acquire().await;
+            if let Some(b) = blocker {
+                b.await.unwrap();
+            }
+        };
+        let fa = asyncio::create_future::<()>();
+        let ta = create_task(lockit(Some(fa.clone())));
+        yield_now().await;
+        assert!(lock.locked());
+        let tb = create_task(lockit(None));
+        yield_now().await;
+        let tc = create_task(lockit(None));
+        yield_now().await;
+        fa.set_result(()).unwrap();
+        tb.cancel();
+        yield_now().await;
+        assert!(!lock.locked());
+        assert!(ta.done());
+        assert!(tb.cancelled());
+        tc.await.unwrap();
+    });
+}
+
+// CPython: test_locks.py LockTests.test_cancel_release_race
+#[test]
+fn lock_cancel_release_race() {
+    vrun(async {
+        let lock = leak(Lock::new());
+        let lock_count = Rc::new(Cell::new(0));
+        let call_count = Rc::new(Cell::new(0));
+        let lockit = || {
+            let (lock_count, call_count) = (lock_count.clone(), call_count.clone());
+            async move {
+                call_count.set(call_count.get() + 1);
+                let guard = lock.acquire().await;
+                lock_count.set(lock_count.get() + 1);
+                guard
+            }
+        };
+        let g0 = Rc::new(RefCell::new(Some(lock.acquire().await)));
+        let t1 = create_task(lockit());
+        let t2 = create_task(lockit());
+        let t3 = create_task(lockit());
+        yield_now().await;
+        let (r1, g) = (t1.task_ref(), g0.clone());
+        asyncio::get_running_loop().call_soon(move || {
+            r1.cancel();
+            drop(g.borrow_mut().take()); // lock.release()
+        });
+        assert!(t1.await.expect_err("cancelled").is_cancelled());
+        assert_eq!(lock_count.get(), 1, "only one lock was taken");
+        assert_eq!(call_count.get(), 3);
+        assert!(t2.done());
+        t3.cancel();
+        yield_now().await;
+        assert!(t3.cancelled());
+    });
+}
+
+// CPython: test_locks.py LockTests.test_finished_waiter_cancelled
+//
+// One step later than CPython: `tb.cancel()` takes effect at tb's turn (its
+// future is dropped then), which hands the lock on to tc, which takes it at
+// its own next turn; CPython cancels tb's waiter future at once.
+#[test]
+fn lock_finished_waiter_cancelled() {
+    vrun(async {
+        let lock = leak(Lock::new());
+        let g = lock.acquire().await;
+        assert!(lock.locked());
+        let tb = create_task(lock.acquire());
+        yield_now().await;
+        let tc = create_task(lock.acquire());
+        tb.cancel();
+        drop(g);
+        yield_now().await;
+        yield_now().await;
+        assert!(lock.locked());
+        assert!(tb.cancelled());
+        drop(tc.await.unwrap());
+    });
+}
+
+// CPython: test_locks.py LockTests.test_release_no_waiters
+// CPython: test_locks.py LockTests.test_context_manager
+#[test]
+fn lock_release_no_waiters() {
+    vrun(async {
+        let lock = Lock::new();
+        assert!(!lock.locked());
+        let g = lock.acquire().await;
+        assert!(lock.locked());
+        drop(g);
+        assert!(!lock.locked());
+    });
+}
+
+// ----- Event --------------------------------------------------------------
+
+// CPython: test_locks.py EventTests.test_wait
+#[test]
+fn event_wait() {
+    vrun(async {
+        let ev = leak(Event::new());
+        assert!(!ev.is_set());
+        let result = log();
+        let c = |n: u32| {
+            let result = result.clone();
+            async move {
+                ev.wait().await;
+                result.borrow_mut().push(n);
+            }
+        };
+        let t1 = create_task(c(1));
+        let t2 = create_task(c(2));
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        let t3 = create_task(c(3));
+        ev.set();
+        yield_now().await;
+        assert_eq!(*result.borrow(), [3, 1, 2]);
+        assert!(t1.done() && t2.done() && t3.done());
+    });
+}
+
+// CPython: test_locks.py EventTests.test_wait_on_set
+#[test]
+fn event_wait_on_set() {
+    vrun(async {
+        let ev = Event::new();
+        ev.set();
+        ev.wait().await;
+        assert!(ev.is_set());
+    });
+}
+
+// CPython: test_locks.py EventTests.test_wait_cancel
+#[test]
+fn event_wait_cancel() {
+    vrun(async {
+        let ev = leak(Event::new());
+        let wait = create_task(ev.wait());
+        let r = wait.task_ref();
+        asyncio::get_running_loop().call_soon(move || {
+            r.cancel();
+        });
+        assert!(wait.await.expect_err("cancelled").is_cancelled());
+        // The cancelled waiter left the queue: setting wakes nobody, and a
+        // new waiter passes at once.
+        ev.set();
+        ev.wait().await;
+    });
+}
+
+// CPython: test_locks.py EventTests.test_clear
+#[test]
+fn event_clear() {
+    let ev = Event::new();
+    assert!(!ev.is_set());
+    ev.set();
+    assert!(ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+// CPython: test_locks.py EventTests.test_clear_with_waiters
+#[test]
+fn event_clear_with_waiters() {
+    vrun(async {
+        let ev = leak(Event::new());
+        let result = log();
+        let r = result.clone();
+        let t = create_task(async move {
+            ev.wait().await;
+            r.borrow_mut().push(1);
+            true
+        });
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        ev.set();
+        ev.clear();
+        assert!(!ev.is_set());
+        ev.set();
+        ev.set();
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(t.done());
+        assert!(t.await.unwrap());
+    });
+}
+
+// ----- Condition ----------------------------------------------------------
+
+// CPython: test_locks.py ConditionTests.test_wait
+#[test]
+fn condition_wait() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let result = log();
+        let c = |n: u32| {
+            let result = result.clone();
+            async move {
+                let g = cond.acquire().await;
+                let g = g.wait().await;
+                result.borrow_mut().push(n);
+                g // returns holding the lock, as CPython's c1..c3 do
+            }
+        };
+        let t1 = create_task(c(1));
+        let t2 = create_task(c(2));
+        let t3 = create_task(c(3));
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        assert!(!cond.locked());
+
+        let g = cond.acquire().await;
+        g.notify(1);
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        assert!(cond.locked());
+
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(cond.locked());
+
+        let g1 = t1.await.unwrap(); // the lock t1 holds
+        g1.notify(2);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(cond.locked());
+
+        drop(g1);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2]);
+        assert!(cond.locked());
+
+        drop(t2.await.unwrap());
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        assert!(cond.locked());
+        drop(t3.await.unwrap());
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_wait_cancel_after_notify
+#[test]
+fn condition_wait_cancel_after_notify() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let waited = Rc::new(Cell::new(false));
+        let w = waited.clone();
+        let waiter = create_task(async move {
+            let g = cond.acquire().await;
+            w.set(true);
+            let _g = g.wait().await;
+        });
+        yield_now().await;
+        let g = cond.acquire().await;
+        g.notify(1);
+        yield_now().await; // the waiter gets to re-acquiring
+        waiter.cancel();
+        yield_now().await; // the cancellation happens
+        drop(g);
+        yield_now().await;
+        assert!(waiter.cancelled());
+        assert!(waited.get());
+        assert!(!cond.locked(), "the cancelled waiter did not keep the lock");
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_wait_for
+#[test]
+fn condition_wait_for() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let presult = Rc::new(Cell::new(false));
+        let result = log();
+        let (p, r) = (presult.clone(), result.clone());
+        let t = create_task(async move {
+            let g = cond.acquire().await;
+            let g = g.wait_for(|| p.get()).await;
+            r.borrow_mut().push(1);
+            drop(g);
+            true
+        });
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+
+        let g = cond.acquire().await;
+        g.notify(1);
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+
+        presult.set(true);
+        let g = cond.acquire().await;
+        g.notify(1);
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(t.done());
+        assert!(t.await.unwrap());
+    });
+}
+
+fn notified_appender(cond: &'static Condition, result: &Log<u32>, n: u32) -> Task<bool> {
+    let result = result.clone();
+    create_task(async move {
+        let g = cond.acquire().await;
+        let g = g.wait().await;
+        result.borrow_mut().push(n);
+        drop(g);
+        true
+    })
+}
+
+// CPython: test_locks.py ConditionTests.test_notify
+#[test]
+fn condition_notify() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let result = log();
+        let tasks: Vec<_> = (1..=3).map(|n| notified_appender(cond, &result, n)).collect();
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+
+        let g = cond.acquire().await;
+        g.notify(1);
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+
+        let g = cond.acquire().await;
+        g.notify(1);
+        g.notify(2048);
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2, 3]);
+        for t in tasks {
+            assert!(t.done());
+            assert!(t.await.unwrap());
+        }
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_notify_all
+#[test]
+fn condition_notify_all() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let result = log();
+        let tasks: Vec<_> = (1..=2).map(|n| notified_appender(cond, &result, n)).collect();
+        yield_now().await;
+        assert_eq!(*result.borrow(), []);
+        let g = cond.acquire().await;
+        g.notify_all();
+        drop(g);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1, 2]);
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_context_manager
+#[test]
+fn condition_context_manager() {
+    vrun(async {
+        let cond = Condition::new();
+        assert!(!cond.locked());
+        let g = cond.acquire().await;
+        assert!(cond.locked());
+        drop(g);
+        assert!(!cond.locked());
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_timeout_in_block
+#[test]
+fn condition_timeout_in_block() {
+    vrun(async {
+        let cond = Condition::new();
+        let g = cond.acquire().await;
+        let out = asyncio::timeout(Duration::from_millis(500), g.wait()).await;
+        assert!(out.is_err(), "timed out");
+    });
+}
+
+fn consumer(cond: &'static Condition, state: &Rc<Cell<i32>>) -> Task<()> {
+    let state = state.clone();
+    create_task(async move {
+        let mut g = cond.acquire().await;
+        loop {
+            g = g.wait_for(|| state.get() != 0).await;
+            if state.get() < 0 {
+                return;
+            }
+            state.set(state.get() - 1);
+        }
+    })
+}
+
+// CPython: test_locks.py ConditionTests.test_cancelled_wakeup
+#[test]
+fn condition_cancelled_wakeup() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let state = Rc::new(Cell::new(0));
+        let c0 = consumer(cond, &state);
+        let c1 = consumer(cond, &state);
+        yield_now().await;
+        let g = cond.acquire().await;
+        state.set(state.get() + 1);
+        g.notify(1);
+        c0.cancel(); // while it waits to run
+        let s = state.clone();
+        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
+            Ok(g) => g,
+            Err(_) => cond.acquire().await,
+        };
+        assert_eq!(
+            state.get(),
+            0,
+            "the notification was not lost with the cancelled consumer"
+        );
+        state.set(-1);
+        g.notify_all();
+        drop(g);
+        c1.await.unwrap();
+    });
+}
+
+// CPython: test_locks.py ConditionTests.test_cancelled_wakeup_relock
+#[test]
+fn condition_cancelled_wakeup_relock() {
+    vrun(async {
+        let cond = leak(Condition::new());
+        let state = Rc::new(Cell::new(0));
+        let c0 = consumer(cond, &state);
+        let c1 = consumer(cond, &state);
+        yield_now().await;
+        let g = cond.acquire().await;
+        state.set(state.get() + 1);
+        g.notify(1);
+        yield_now().await; // c0 wakes and waits for the lock again
+        c0.cancel();
+        let s = state.clone();
+        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
+            Ok(g) => g,
+            Err(_) => cond.acquire().await,
+        };
+        assert_eq!(
+            state.get(),
+            0,
+            "the notification was not lost with the cancelled consumer"
+        );
+        state.set(-1);
+        g.notify_all();
+        drop(g);
+        c1.await.unwrap();
+    });
+}
+
+// ----- Semaphore ----------------------------------------------------------
+
+// CPython: test_locks.py SemaphoreTests.test_initial_value_zero
+#[test]
+fn semaphore_initial_value_zero() {
+    assert!(Semaphore::new(0).locked());
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire
+#[test]
+fn semaphore_acquire() {
+    vrun(async {
+        let sem = leak(Semaphore::new(3));
+        let result = log();
+        sem.acquire().await.forget();
+        sem.acquire().await.forget();
+        assert!(!sem.locked());
+        let c = |n: u32| {
+            let result = result.clone();
+            create_task(async move {
+                sem.acquire().await.forget();
+                result.borrow_mut().push(n);
+                true
+            })
+        };
+        let t1 = c(1);
+        let t2 = c(2);
+        let t3 = c(3);
+        yield_now().await;
+        assert_eq!(*result.borrow(), [1]);
+        assert!(sem.locked());
+        assert_eq!(sem.waiters(), 2);
+        assert_eq!(sem.available_permits(), 0);
+
+        let t4 = c(4);
+        sem.release();
+        sem.release();
+        assert_eq!(sem.available_permits(), 0);
+        yield_now().await;
+        assert_eq!(sem.available_permits(), 0);
+        assert_eq!(result.borrow().len(), 3);
+        assert!(sem.locked());
+        assert_eq!(sem.waiters(), 1);
+        assert!(t1.done());
+        let race = [t2, t3, t4];
+        assert_eq!(race.iter().filter(|t| t.done()).count(), 2);
+        sem.release();
+        for t in asyncio::gather(race).await {
+            assert!(t.unwrap());
+        }
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_cancel
+#[test]
+fn semaphore_acquire_cancel() {
+    vrun(async {
+        let sem = leak(Semaphore::new(1));
+        sem.acquire().await.forget();
+        let acquire = create_task(sem.acquire());
+        let r = acquire.task_ref();
+        asyncio::get_running_loop().call_soon(move || {
+            r.cancel();
+        });
+        assert!(acquire.await.expect_err("cancelled").is_cancelled());
+        assert_eq!(sem.waiters(), 0);
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_cancel_before_awoken
+#[test]
+fn semaphore_acquire_cancel_before_awoken() {
+    vrun(async {
+        let sem = leak(Semaphore::new(0));
+        let t: Vec<_> = (0..4).map(|_| create_task(sem.acquire())).collect();
+        yield_now().await;
+        t[0].cancel();
+        t[1].cancel();
+        sem.release();
+        yield_now().await;
+        yield_now().await;
+        assert_eq!(t[2..].iter().filter(|t| t.done()).count(), 1);
+        assert!(t[2].done());
+        assert!(!t[3].done());
+        t[2].cancel();
+        t[3].cancel();
+        yield_now().await;
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_hang
+#[test]
+fn semaphore_acquire_hang() {
+    vrun(async {
+        let sem = leak(Semaphore::new(0));
+        let t1 = create_task(sem.acquire());
+        let t2 = create_task(sem.acquire());
+        yield_now().await;
+        t1.cancel();
+        sem.release();
+        yield_now().await;
+        yield_now().await;
+        assert!(sem.locked());
+        assert!(t2.done());
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_no_hang
+#[test]
+fn semaphore_acquire_no_hang() {
+    vrun(async {
+        let sem = leak(Semaphore::new(1));
+        let t2_ref: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
+        let r = t2_ref.clone();
+        let t1 = create_task(async move {
+            {
+                let _p = sem.acquire().await;
+                yield_now().await;
+            }
+            r.borrow().as_ref().unwrap().cancel();
+        });
+        let t2 = create_task(async move {
+            let _p = sem.acquire().await;
+            panic!("t2 must not get the permit");
+        });
+        *t2_ref.borrow_mut() = Some(t2.task_ref());
+        let (r1, r2) = asyncio::gather!(t1, t2).await;
+        assert!(r1.is_ok());
+        assert!(r2.err().unwrap().is_cancelled());
+        let p = asyncio::timeout(Duration::from_secs(1), sem.acquire()).await;
+        assert!(p.is_ok(), "the permit of the cancelled waiter was passed on");
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_release_not_acquired
+#[test]
+fn bounded_semaphore_release_not_acquired() {
+    let sem = BoundedSemaphore::new(1);
+    assert!(sem.release().is_err());
+}
+
+// CPython: test_locks.py SemaphoreTests.test_release_no_waiters
+#[test]
+fn semaphore_release_no_waiters() {
+    vrun(async {
+        let sem = Semaphore::new(1);
+        let p = sem.acquire().await;
+        assert!(sem.locked());
+        drop(p);
+        assert!(!sem.locked());
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order
+#[test]
+fn semaphore_acquire_fifo_order() {
+    vrun(async {
+        let sem = leak(Semaphore::new(1));
+        let result = log();
+        let coro = |tag: &'static str| {
+            let result = result.clone();
+            async move {
+                let p = sem.acquire().await;
+                result.borrow_mut().push(format!("{tag}_1"));
+                asyncio::sleep(Duration::from_millis(10)).await;
+                drop(p);
+                let p = sem.acquire().await;
+                result.borrow_mut().push(format!("{tag}_2"));
+                asyncio::sleep(Duration::from_millis(10)).await;
+                drop(p);
+            }
+        };
+        let tg = asyncio::TaskGroup::new();
+        for tag in ["c1", "c2", "c3"] {
+            drop(tg.spawn(coro(tag)).unwrap());
+        }
+        tg.join().await.unwrap();
+        assert_eq!(*result.borrow(), ["c1_1", "c2_1", "c3_1", "c1_2", "c2_2", "c3_2"]);
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order_2
+#[test]
+fn semaphore_acquire_fifo_order_2() {
+    vrun(async {
+        let sem = leak(Semaphore::new(1));
+        let result = log();
+        let (r1, r2, r3) = (result.clone(), result.clone(), result.clone());
+        let t1 = create_task(async move {
+            sem.acquire().await.forget();
+            r1.borrow_mut().push(1);
+        });
+        let t2 = create_task(async move {
+            sem.acquire().await.forget();
+            r2.borrow_mut().push(2);
+            sem.release();
+            sem.acquire().await.forget();
+            r2.borrow_mut().push(4);
+        });
+        let t3 = create_task(async move {
+            sem.acquire().await.forget();
+            r3.borrow_mut().push(3);
+        });
+        yield_now().await;
+        sem.release();
+        sem.release();
+        for r in asyncio::gather([t1, t2, t3]).await {
+            r.unwrap();
+        }
+        assert_eq!(*result.borrow(), [1, 2, 3, 4]);
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order_3
+#[test]
+fn semaphore_acquire_fifo_order_3() {
+    vrun(async {
+        let sem = leak(Semaphore::new(0));
+        let result = log();
+        let c = |n: u32| {
+            let result = result.clone();
+            create_task(async move {
+                sem.acquire().await.forget();
+                result.borrow_mut().push(n);
+            })
+        };
+        let tasks = [c(1), c(2), c(3)];
+        yield_now().await;
+        tasks[0].cancel();
+        yield_now().await;
+        sem.release();
+        sem.release();
+        asyncio::gather(tasks).await;
+        assert_eq!(*result.borrow(), [2, 3]);
+    });
+}
+
+// CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order_4
+#[test]
+fn semaphore_acquire_fifo_order_4() {
+    vrun(async {
+        let sem = leak(Semaphore::new(0));
+        let result = log();
+        let t4: Rc<RefCell<Option<Task<()>>>> = Rc::default();
+        let (r, t4_slot) = (result.clone(), t4.clone());
+        let t1 = create_task(async move {
+            assert_eq!(sem.available_permits(), 0);
+            sem.acquire().await.forget();
+            assert_eq!(sem.available_permits(), 0, "the other waiters were woken");
+            let r4 = r.clone();
+            *t4_slot.borrow_mut() = Some(create_task(async move { r4.borrow_mut().push(4) }));
+            r.borrow_mut().push(1);
+        });
+        let r = result.clone();
+        let t2 = create_task(async move {
+            sem.release();
+            sem.release();
+            sem.release();
+            assert_eq!(sem.available_permits(), 2);
+            assert!(sem.locked(), "t1 was woken and has not run");
+            sem.acquire().await.forget();
+            r.borrow_mut().push(2);
+        });
+        let r = result.clone();
+        let t3 = create_task(async move {
+            sem.acquire().await.forget();
+            assert!(sem.locked());
+            r.borrow_mut().push(3);
+        });
+        yield_now().await;
+        assert_eq!(sem.available_permits(), 2);
+        assert_eq!(sem.waiters(), 3);
+        yield_now().await;
+        let t4 = t4.borrow_mut().take().expect("t1 created t4");
+        for r in asyncio::gather([t1, t2, t3, t4]).await {
+            r.unwrap();
+        }
+        assert_eq!(*result.borrow(), [1, 2, 3, 4]);
+    });
+}
+
+// ----- Barrier ------------------------------------------------------------
+
+const N: usize = 5;
+
+fn make_tasks<T: 'static, F: std::future::Future<Output = T> + 'static>(
+    n: usize,
+    mut coro: impl FnMut() -> F,
+) -> Vec<Task<T>> {
+    (0..n).map(|_| create_task(coro())).collect()
+}
+
+async fn gather_tasks<T: 'static, F: std::future::Future<Output = T> + 'static>(
+    n: usize,
+    coro: impl FnMut() -> F,
+) -> Vec<T> {
+    asyncio::gather(make_tasks(n, coro))
+        .await
+        .into_iter()
+        .map(|r| r.expect("a party failed"))
+        .collect()
+}
+
+fn state_of(b: &Barrier) -> String {
+    format!("{b:?}")
+}
+
+// CPython: test_locks.py BarrierTests.test_barrier_parties
+#[test]
+fn barrier_parties() {
+    assert!(std::panic::catch_unwind(|| Barrier::new(0)).is_err());
+    assert_eq!(Barrier::new(N).parties(), N);
+}
+
+// CPython: test_locks.py BarrierTests.test_context_manager
+#[test]
+fn barrier_context_manager() {
+    vrun(async {
+        let barrier = leak(Barrier::new(3));
+        let mut results = gather_tasks(3, || async { barrier.wait().await.unwrap() }).await;
+        results.sort();
+        assert_eq!(results, [0, 1, 2]);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_filling_one_task
+#[test]
+fn barrier_filling_one_task() {
+    vrun(async {
+        let barrier = Barrier::new(1);
+        assert_eq!(barrier.wait().await, Ok(0));
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_filling_one_task_twice
+#[test]
+fn barrier_filling_one_task_twice() {
+    vrun(async {
+        let barrier = leak(Barrier::new(1));
+        let t1 = create_task(barrier.wait());
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 0);
+        let t2 = create_task(barrier.wait());
+        yield_now().await;
+        assert_eq!(t1.done(), t2.done());
+        assert_eq!(t1.await.unwrap(), t2.await.unwrap());
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_filling_task_by_task
+#[test]
+fn barrier_filling_task_by_task() {
+    vrun(async {
+        let barrier = leak(Barrier::new(3));
+        let t1 = create_task(barrier.wait());
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 1);
+        assert!(state_of(barrier).contains("filling"));
+        let t2 = create_task(barrier.wait());
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 2);
+        assert!(state_of(barrier).contains("filling"));
+        let t3 = create_task(barrier.wait());
+        yield_now().await;
+        asyncio::wait([t1, t2, t3], asyncio::ReturnWhen::AllCompleted).await;
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_filling_tasks_wait_twice
+// CPython: test_locks.py BarrierTests.test_filling_tasks_check_return_value
+#[test]
+fn barrier_filling_tasks_wait_twice() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let mut res = gather_tasks(N, || {
+            let (r1, r2) = (results1.clone(), results2.clone());
+            async move {
+                barrier.wait().await.unwrap();
+                r1.borrow_mut().push(true);
+                let i = barrier.wait().await.unwrap();
+                r2.borrow_mut().push(true);
+                i
+            }
+        })
+        .await;
+        assert_eq!(results1.borrow().len(), N);
+        assert_eq!(results2.borrow().len(), N);
+        res.sort();
+        assert_eq!(res, (0..N).collect::<Vec<_>>());
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_draining_state
+#[test]
+fn barrier_draining_state() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results = log();
+        gather_tasks(N, || {
+            let r = results.clone();
+            async move {
+                barrier.wait().await.unwrap();
+                r.borrow_mut().push(state_of(barrier).contains("draining"));
+            }
+        })
+        .await;
+        let results = results.borrow();
+        assert_eq!(results.len(), N);
+        assert!(!results[N - 1], "the last task out finds the barrier filling again");
+        assert!(results[..N - 1].iter().all(|d| *d));
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_blocking_tasks_while_draining
+#[test]
+fn barrier_blocking_tasks_while_draining() {
+    vrun(async {
+        let rewait = 2;
+        let barrier = leak(Barrier::new(N));
+        let barrier_nowaiting = leak(Barrier::new(N - rewait));
+        let rewait_n = Rc::new(Cell::new(rewait));
+        gather_tasks(N, || {
+            let rewait_n = rewait_n.clone();
+            async move {
+                barrier.wait().await.unwrap();
+                if rewait_n.get() > 0 {
+                    rewait_n.set(rewait_n.get() - 1);
+                    barrier.wait().await.unwrap();
+                } else {
+                    barrier_nowaiting.wait().await.unwrap();
+                    barrier.wait().await.unwrap();
+                }
+            }
+        })
+        .await;
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_filling_tasks_cancel_one
+#[test]
+fn barrier_filling_tasks_cancel_one() {
+    vrun(async {
+        let barrier = leak(Barrier::new(3));
+        let results = log();
+        let coro = || {
+            let r = results.clone();
+            create_task(async move {
+                barrier.wait().await.unwrap();
+                r.borrow_mut().push(true);
+            })
+        };
+        let t1 = coro();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 1);
+        let t2 = coro();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 2);
+        t1.cancel();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 1);
+        assert!(t1.await.err().unwrap().is_cancelled());
+        let t3 = coro();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 2);
+        let t4 = coro();
+        for r in asyncio::gather([t2, t3, t4]).await {
+            r.unwrap();
+        }
+        assert_eq!(results.borrow().len(), 3);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_reset_barrier
+#[test]
+fn barrier_reset_barrier() {
+    vrun(async {
+        let barrier = Barrier::new(1);
+        barrier.reset();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_reset_barrier_while_tasks_waiting
+#[test]
+fn barrier_reset_while_tasks_waiting() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results = log();
+        let tasks = make_tasks(N - 1, || {
+            let r = results.clone();
+            async move {
+                if barrier.wait().await == Err(BrokenBarrierError) {
+                    r.borrow_mut().push(true);
+                }
+            }
+        });
+        yield_now().await;
+        drop(create_task(async move { barrier.reset() }));
+        asyncio::gather(tasks).await;
+        assert_eq!(results.borrow().len(), N - 1);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!state_of(barrier).contains("resetting"));
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_reset_barrier_when_tasks_half_draining_half_blocking
+#[test]
+fn barrier_reset_when_half_draining_half_blocking() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let blocking_tasks = N / 2;
+        let count = Rc::new(Cell::new(0));
+        gather_tasks(N, || {
+            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
+            async move {
+                if barrier.wait().await.is_err() {
+                    r1.borrow_mut().push(true);
+                    barrier.wait().await.unwrap();
+                } else {
+                    count.set(count.get() + 1);
+                    if count.get() > blocking_tasks {
+                        barrier.reset();
+                        barrier.wait().await.unwrap();
+                    } else if barrier.wait().await.is_err() {
+                        r2.borrow_mut().push(true);
+                    }
+                }
+            }
+        })
+        .await;
+        assert_eq!(results1.borrow().len(), blocking_tasks);
+        assert_eq!(results2.borrow().len(), 0);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!state_of(barrier).contains("resetting"));
+        assert!(!barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_reset_barrier_while_tasks_waiting_and_waiting_again
+#[test]
+fn barrier_reset_while_waiting_and_waiting_again() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let tasks = make_tasks(N - 1, || {
+            let (r1, r2) = (results1.clone(), results2.clone());
+            async move {
+                if barrier.wait().await.is_err() {
+                    r1.borrow_mut().push(true);
+                }
+                barrier.wait().await.unwrap();
+                r2.borrow_mut().push(true);
+            }
+        });
+        drop(create_task(async move { barrier.reset() }));
+        yield_now().await;
+        let r2 = results2.clone();
+        drop(create_task(async move {
+            barrier.wait().await.unwrap();
+            r2.borrow_mut().push(true);
+        }));
+        for r in asyncio::gather(tasks).await {
+            r.unwrap();
+        }
+        yield_now().await;
+        assert!(!barrier.broken());
+        assert_eq!(results1.borrow().len(), N - 1);
+        assert_eq!(results2.borrow().len(), N);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_reset_barrier_while_tasks_draining
+#[test]
+fn barrier_reset_while_tasks_draining() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let results3 = log();
+        let count = Rc::new(Cell::new(0));
+        gather_tasks(N, || {
+            let (r1, r2, r3, count) = (results1.clone(), results2.clone(), results3.clone(), count.clone());
+            async move {
+                barrier.wait().await.unwrap();
+                count.set(count.get() + 1);
+                if count.get() == N {
+                    barrier.reset();
+                    barrier.wait().await.unwrap();
+                } else if barrier.wait().await.is_ok() {
+                    r1.borrow_mut().push(true);
+                } else {
+                    r2.borrow_mut().push(true);
+                }
+                barrier.wait().await.unwrap();
+                r3.borrow_mut().push(true);
+            }
+        })
+        .await;
+        assert!(!barrier.broken());
+        assert_eq!(results1.borrow().len(), N - 1);
+        assert_eq!(results2.borrow().len(), 0);
+        assert_eq!(results3.borrow().len(), N);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_abort_barrier
+#[test]
+fn barrier_abort_barrier() {
+    vrun(async {
+        let barrier = Barrier::new(1);
+        barrier.abort();
+        yield_now().await;
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(barrier.broken());
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_abort_barrier_when_tasks_half_draining_half_blocking
+#[test]
+fn barrier_abort_when_half_draining_half_blocking() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let blocking_tasks = N / 2;
+        let count = Rc::new(Cell::new(0));
+        gather_tasks(N, || {
+            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
+            async move {
+                if barrier.wait().await.is_err() {
+                    // released, but aborted before it ran
+                    r1.borrow_mut().push(true);
+                } else {
+                    count.set(count.get() + 1);
+                    if count.get() > blocking_tasks {
+                        barrier.abort();
+                    } else if barrier.wait().await.is_err() {
+                        r2.borrow_mut().push(true);
+                    }
+                }
+            }
+        })
+        .await;
+        assert!(barrier.broken());
+        assert_eq!(results1.borrow().len(), blocking_tasks);
+        assert_eq!(results2.borrow().len(), N - blocking_tasks - 1);
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!state_of(barrier).contains("resetting"));
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_abort_barrier_when_exception
+#[test]
+fn barrier_abort_when_exception() {
+    vrun(async {
+        let barrier = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        gather_tasks(N, || {
+            let (r1, r2) = (results1.clone(), results2.clone());
+            async move {
+                let outcome: Result<(), &str> = async {
+                    let i = barrier.wait().await.map_err(|_| "broken")?;
+                    if i == N / 2 {
+                        return Err("error");
+                    }
+                    barrier.wait().await.map_err(|_| "broken")?;
+                    r1.borrow_mut().push(true);
+                    Ok(())
+                }
+                .await;
+                match outcome {
+                    Err("broken") => r2.borrow_mut().push(true),
+                    Err(_) => barrier.abort(),
+                    Ok(()) => {}
+                }
+            }
+        })
+        .await;
+        assert!(barrier.broken());
+        assert_eq!(results1.borrow().len(), 0);
+        assert_eq!(results2.borrow().len(), N - 1);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+// CPython: test_locks.py BarrierTests.test_abort_barrier_when_exception_then_resetting
+#[test]
+fn barrier_abort_when_exception_then_resetting() {
+    vrun(async {
+        let barrier1 = leak(Barrier::new(N));
+        let barrier2 = leak(Barrier::new(N));
+        let results1 = log();
+        let results2 = log();
+        let results3 = log();
+        gather_tasks(N, || {
+            let (r1, r2, r3) = (results1.clone(), results2.clone(), results3.clone());
+            async move {
+                let outcome: Result<(), &str> = async {
+                    let i = barrier1.wait().await.map_err(|_| "broken")?;
+                    if i == N / 2 {
+                        return Err("error");
+                    }
+                    barrier1.wait().await.map_err(|_| "broken")?;
+                    r1.borrow_mut().push(true);
+                    Ok(())
+                }
+                .await;
+                match outcome {
+                    Err("broken") => r2.borrow_mut().push(true),
+                    Err(_) => barrier1.abort(),
+                    Ok(()) => {}
+                }
+                let i = barrier2.wait().await.unwrap();
+                if i == N / 2 {
+                    barrier1.reset();
+                }
+                barrier2.wait().await.unwrap();
+                barrier1.wait().await.unwrap();
+                r3.borrow_mut().push(true);
+            }
+        })
+        .await;
+        assert!(!barrier1.broken());
+        assert_eq!(results1.borrow().len(), 0);
+        assert_eq!(results2.borrow().len(), N - 1);
+        assert_eq!(results3.borrow().len(), N);
+        assert_eq!(barrier1.n_waiting(), 0);
+    });
+}
