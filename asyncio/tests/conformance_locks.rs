@@ -756,7 +756,7 @@ fn semaphore_acquire_fifo_order() {
         };
         let tg = asyncio::TaskGroup::new();
         for tag in ["c1", "c2", "c3"] {
-            drop(tg.spawn(coro(tag)).unwrap());
+            drop(tg.create_task(coro(tag)).unwrap());
         }
         tg.join().await.unwrap();
         assert_eq!(*result.borrow(), ["c1_1", "c2_1", "c3_1", "c1_2", "c2_2", "c3_2"]);

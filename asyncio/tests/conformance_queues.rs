@@ -182,12 +182,12 @@ fn why_are_getters_waiting() {
         let q = leak(Queue::new(1));
         let n = 5;
         let tg = asyncio::TaskGroup::new();
-        drop(tg.spawn(async move {
+        drop(tg.create_task(async move {
             for i in 0..n {
                 q.put(i).await.unwrap();
             }
         }));
-        drop(tg.spawn(async move {
+        drop(tg.create_task(async move {
             for _ in 0..n {
                 q.get().await.unwrap();
             }
@@ -366,14 +366,14 @@ fn why_are_putters_waiting() {
     vrun(async {
         let q = leak(Queue::new(2));
         let tg = asyncio::TaskGroup::new();
-        drop(tg.spawn(async move {
+        drop(tg.create_task(async move {
             yield_now().await;
             for _ in 0..q.qsize() {
                 q.get_nowait().unwrap();
             }
         }));
         for item in 0..4 {
-            drop(tg.spawn(async move { q.put(item).await.unwrap() }));
+            drop(tg.create_task(async move { q.put(item).await.unwrap() }));
         }
         tg.join().await.unwrap();
     });
@@ -453,7 +453,7 @@ macro_rules! join_and_shutdown_tests {
                     let running = leak(Cell::new(true));
                     let tg = asyncio::TaskGroup::new();
                     for _ in 0..2 {
-                        drop(tg.spawn(async move {
+                        drop(tg.create_task(async move {
                             while running.get() {
                                 let item = q.get().await.unwrap();
                                 accumulator.set(accumulator.get() + item);

@@ -76,8 +76,8 @@ fn is_zero_division(e: &asyncio::TaskGroupError) -> bool {
 fn taskgroup_01() {
     vrun(async {
         let g = TaskGroup::new();
-        let t1 = g.spawn(after(0.1, 42)).unwrap();
-        let t2 = g.spawn(after(0.2, 11)).unwrap();
+        let t1 = g.create_task(after(0.1, 42)).unwrap();
+        let t2 = g.create_task(after(0.2, 11)).unwrap();
         g.join().await.unwrap();
         assert_eq!(t1.result(), Some(42));
         assert_eq!(t2.result(), Some(11));
@@ -89,9 +89,9 @@ fn taskgroup_01() {
 fn taskgroup_02() {
     vrun(async {
         let g = TaskGroup::new();
-        let t1 = g.spawn(after(0.1, 42)).unwrap();
+        let t1 = g.create_task(after(0.1, 42)).unwrap();
         sleep(Duration::from_millis(150)).await;
-        let t2 = g.spawn(after(0.2, 11)).unwrap();
+        let t2 = g.create_task(after(0.2, 11)).unwrap();
         g.join().await.unwrap();
         assert_eq!(t1.result(), Some(42));
         assert_eq!(t2.result(), Some(11));
@@ -103,10 +103,10 @@ fn taskgroup_02() {
 fn taskgroup_03() {
     vrun(async {
         let g = TaskGroup::new();
-        let t1 = g.spawn(after(1.0, 42)).unwrap();
+        let t1 = g.create_task(after(1.0, 42)).unwrap();
         sleep(Duration::from_millis(150)).await;
         t1.cancel(); // everything else goes on as usual
-        let t2 = g.spawn(after(0.2, 11)).unwrap();
+        let t2 = g.create_task(after(0.2, 11)).unwrap();
         g.join().await.unwrap();
         assert!(t1.cancelled());
         assert_eq!(t2.result(), Some(11));
@@ -122,10 +122,10 @@ fn taskgroup_04() {
         let (n, c) = (num.clone(), t2_cancel.clone());
         let runner = create_task(async move {
             let g = TaskGroup::new();
-            g.spawn(crash_after(0.1)).unwrap();
+            g.create_task(crash_after(0.1)).unwrap();
             let (n2, c2) = (n.clone(), c.clone());
             let t2 = g
-                .spawn(async move {
+                .create_task(async move {
                     let guard = OnDrop(c2, 1);
                     sleep(Duration::from_secs(1)).await;
                     std::mem::forget(guard);
@@ -156,7 +156,7 @@ fn cancellation_reaches_children_and_body() {
             let g = TaskGroup::new();
             for _ in 0..5 {
                 let n = n.clone();
-                g.spawn(async move {
+                g.create_task(async move {
                     let _cancelled = OnDrop(n, 1);
                     sleep(Duration::from_secs(5)).await;
                 })
@@ -180,8 +180,8 @@ fn body_fails_after(delay: Option<f64>) {
         let t = tasks.clone();
         let runner = async move {
             let g = TaskGroup::new();
-            t.borrow_mut().push(g.spawn(after(1.0, 42)).unwrap());
-            t.borrow_mut().push(g.spawn(after(2.0, 11)).unwrap());
+            t.borrow_mut().push(g.create_task(after(1.0, 42)).unwrap());
+            t.borrow_mut().push(g.create_task(after(2.0, 11)).unwrap());
             if let Some(d) = delay {
                 sleep(Duration::from_secs_f64(d)).await;
             }
@@ -217,13 +217,13 @@ fn taskgroup_14() {
         let d = g1_child_dropped.clone();
         let runner = create_task(async move {
             let g1 = TaskGroup::new();
-            g1.spawn(async move {
+            g1.create_task(async move {
                 let _guard = OnDrop(d, 1);
                 crash_after(10.0).await;
             })
             .unwrap();
             let g2 = TaskGroup::new();
-            g2.spawn(crash_after(0.1)).unwrap();
+            g2.create_task(crash_after(0.1)).unwrap();
             g2.join().await?;
             g1.join().await
         });
@@ -242,8 +242,8 @@ fn cancelling_the_owner_cancels_group_and_body() {
         let n = num.clone();
         let r = create_task(async move {
             let g = TaskGroup::new();
-            g.spawn(after(1.0, 42)).unwrap();
-            g.spawn(after(2.0, 11)).unwrap();
+            g.create_task(after(1.0, 42)).unwrap();
+            g.create_task(after(2.0, 11)).unwrap();
             let _body = OnDrop(n, 10);
             sleep(Duration::from_secs(10)).await;
             g.join().await.unwrap();
@@ -263,7 +263,7 @@ fn taskgroup_23() {
         let g = TaskGroup::new();
         for count in 0..10 {
             sleep(Duration::from_millis(100)).await;
-            drop(g.spawn(sleep(Duration::from_millis(300))).unwrap());
+            drop(g.create_task(sleep(Duration::from_millis(300))).unwrap());
             if count == 5 {
                 assert!(g.len() < 5, "finished children leave the group");
             }
@@ -279,10 +279,10 @@ fn taskgroup_23() {
 fn taskgroup_24() {
     vrun(async {
         let g = leak(TaskGroup::new());
-        g.spawn(async move {
+        g.create_task(async move {
             sleep(Duration::from_millis(100)).await;
-            g.spawn(sleep(Duration::from_millis(100))).unwrap();
-            g.spawn(sleep(Duration::from_millis(200))).unwrap();
+            g.create_task(sleep(Duration::from_millis(100))).unwrap();
+            g.create_task(sleep(Duration::from_millis(200))).unwrap();
         })
         .unwrap();
         g.join().await.unwrap();
@@ -303,12 +303,12 @@ fn taskgroup_25() {
                 n.set(n.get() + 1);
                 sleep(Duration::from_millis(10)).await;
                 // Refused once the group aborts, as asyncio's RuntimeError.
-                let _ = g.spawn(hydra(g, n));
-                let _ = g.spawn(hydra(g, n));
+                let _ = g.create_task(hydra(g, n));
+                let _ = g.create_task(hydra(g, n));
             })
         }
-        g.spawn(hydra(g, nhydras)).unwrap();
-        g.spawn(async move {
+        g.create_task(hydra(g, nhydras)).unwrap();
+        g.create_task(async move {
             while nhydras.get() < 10 {
                 sleep(Duration::from_millis(15)).await;
             }
@@ -328,12 +328,12 @@ fn no_create_task_after_failure() {
     vrun(async {
         let g = leak(TaskGroup::new());
         let refused = leak(Cell::new(false));
-        g.spawn(crash_after(0.001)).unwrap();
-        g.spawn(async move {
+        g.create_task(crash_after(0.001)).unwrap();
+        g.create_task(async move {
             struct TryOnCancel(&'static TaskGroup, &'static Cell<bool>);
             impl Drop for TryOnCancel {
                 fn drop(&mut self) {
-                    self.1.set(self.0.spawn(async {}).is_err());
+                    self.1.set(self.0.create_task(async {}).is_err());
                 }
             }
             let _on_cancel = TryOnCancel(g, refused);
@@ -352,7 +352,7 @@ fn taskgroup_finished() {
     vrun(async {
         let g = TaskGroup::new();
         g.join().await.unwrap();
-        assert!(g.spawn(sleep(Duration::ZERO)).is_err());
+        assert!(g.create_task(sleep(Duration::ZERO)).is_err());
     });
 }
 
@@ -361,7 +361,7 @@ fn taskgroup_finished() {
 fn cancelling_level_preserved() {
     vrun(async {
         let g = TaskGroup::new();
-        g.spawn(crash_after(0.0)).unwrap();
+        g.create_task(crash_after(0.0)).unwrap();
         assert!(g.join().await.is_err());
         assert!(!asyncio::current_task().unwrap().cancelling());
     });
