@@ -40,11 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::vrun;
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
-}
+use conformance::{leak, vrun};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 

@@ -27,11 +27,7 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::vrun;
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
-}
+use conformance::{leak, vrun};
 
 // CPython: test_queues.py QueueBasicTests.test_empty
 #[test]
