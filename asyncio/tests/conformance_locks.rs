@@ -40,7 +40,11 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::{leak, vrun};
+use conformance::vrun;
+
+fn leak<T>(t: T) -> &'static T {
+    Box::leak(Box::new(t))
+}
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 

@@ -27,7 +27,11 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::{leak, vrun};
+use conformance::vrun;
+
+fn leak<T>(t: T) -> &'static T {
+    Box::leak(Box::new(t))
+}
 
 // CPython: test_queues.py QueueBasicTests.test_empty
 #[test]

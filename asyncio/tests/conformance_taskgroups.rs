@@ -39,7 +39,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_task, sleep, TaskGroup};
-use conformance::{leak, vrun};
+use conformance::vrun;
 
 /// Adds one to its counter when dropped: the future it lives in was
 /// cancelled (or finished).
@@ -49,6 +49,10 @@ impl Drop for OnDrop {
     fn drop(&mut self) {
         self.0.set(self.0.get() + self.1);
     }
+}
+
+fn leak<T>(t: T) -> &'static T {
+    Box::leak(Box::new(t))
 }
 
 async fn after(secs: f64, value: u32) -> u32 {

@@ -2,7 +2,6 @@
 //! and a deadlock turned into a failure instead of a hung CI job.
 
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// One virtual hour: far beyond any test's own timers.
@@ -24,17 +23,4 @@ pub fn vrun<F: Future>(f: F) -> F::Output {
     });
     runner.close();
     out
-}
-
-/// `t` for the rest of the process, for tasks that borrow it (`create_task`
-/// takes `'static` futures). Its address is kept in a static, so that leak
-/// checkers (CI's AddressSanitizer step) see it as kept on purpose, not lost.
-#[allow(dead_code)] // not every suite file borrows this way
-pub fn leak<T>(t: T) -> &'static T {
-    static KEPT: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-    let t: &'static T = Box::leak(Box::new(t));
-    KEPT.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(t as *const T as usize);
-    t
 }
