@@ -52,6 +52,26 @@ fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
 }
 
+/// Checks that `locked()` is true exactly while the guard or permit that
+/// `acquire` gives is alive: CPython's `acquire()`, `locked()`, `release()`.
+async fn locked_while_held<G>(locked: impl Fn() -> bool, acquire: impl std::future::Future<Output = G>) {
+    assert!(!locked(), "free before acquire()");
+    let g = acquire.await;
+    assert!(locked(), "locked while held");
+    drop(g);
+    assert!(!locked(), "free after release()");
+}
+
+/// Cancels `task` from a `call_soon` callback, as CPython's
+/// `loop.call_soon(task.cancel)`, and checks that it ended cancelled.
+async fn cancel_soon<T: 'static>(task: Task<T>) {
+    let r = task.task_ref();
+    asyncio::get_running_loop().call_soon(move || {
+        r.cancel();
+    });
+    assert!(task.await.err().expect("cancelled, not finished").is_cancelled());
+}
+
 // ----- Lock ---------------------------------------------------------------
 
 // CPython: test_locks.py LockTests.test_acquire
@@ -99,11 +119,7 @@ fn lock_acquire_cancel() {
         let lock = leak(Lock::new());
         let g = lock.acquire().await;
         let task = create_task(lock.acquire());
-        let r = task.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(task.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(task).await;
         // `lock._waiters` is empty: released, the lock is free at once.
         drop(g);
         assert!(!lock.locked());
@@ -206,11 +222,7 @@ fn lock_finished_waiter_cancelled() {
 fn lock_release_no_waiters() {
     vrun(async {
         let lock = Lock::new();
-        assert!(!lock.locked());
-        let g = lock.acquire().await;
-        assert!(lock.locked());
-        drop(g);
-        assert!(!lock.locked());
+        locked_while_held(|| lock.locked(), lock.acquire()).await;
     });
 }
 
@@ -259,11 +271,7 @@ fn event_wait_cancel() {
     vrun(async {
         let ev = leak(Event::new());
         let wait = create_task(ev.wait());
-        let r = wait.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(wait.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(wait).await;
         // The cancelled waiter left the queue: setting wakes nobody, and a
         // new waiter passes at once.
         ev.set();
@@ -488,11 +496,7 @@ fn condition_notify_all() {
 fn condition_context_manager() {
     vrun(async {
         let cond = Condition::new();
-        assert!(!cond.locked());
-        let g = cond.acquire().await;
-        assert!(cond.locked());
-        drop(g);
-        assert!(!cond.locked());
+        locked_while_held(|| cond.locked(), cond.acquire()).await;
     });
 }
 
@@ -521,65 +525,49 @@ fn consumer(cond: &'static Condition, state: &Rc<Cell<i32>>) -> Task<()> {
     })
 }
 
+/// CPython's `test_cancelled_wakeup` and `test_cancelled_wakeup_relock`:
+/// two consumers wait, one is notified and then cancelled, either while it
+/// waits to run (`relock == false`) or after it woke and waits for the lock
+/// again (`relock == true`). The notification must not be lost with it.
+async fn cancelled_wakeup(relock: bool) {
+    let cond = leak(Condition::new());
+    let state = Rc::new(Cell::new(0));
+    let c0 = consumer(cond, &state);
+    let c1 = consumer(cond, &state);
+    yield_now().await;
+    let g = cond.acquire().await;
+    state.set(state.get() + 1);
+    g.notify(1);
+    if relock {
+        yield_now().await; // c0 wakes and waits for the lock again
+    }
+    c0.cancel();
+    let s = state.clone();
+    let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
+        Ok(g) => g,
+        Err(_) => cond.acquire().await,
+    };
+    assert_eq!(
+        state.get(),
+        0,
+        "the notification was not lost with the cancelled consumer (relock: {relock})"
+    );
+    state.set(-1);
+    g.notify_all();
+    drop(g);
+    c1.await.unwrap();
+}
+
 // CPython: test_locks.py ConditionTests.test_cancelled_wakeup
 #[test]
 fn condition_cancelled_wakeup() {
-    vrun(async {
-        let cond = leak(Condition::new());
-        let state = Rc::new(Cell::new(0));
-        let c0 = consumer(cond, &state);
-        let c1 = consumer(cond, &state);
-        yield_now().await;
-        let g = cond.acquire().await;
-        state.set(state.get() + 1);
-        g.notify(1);
-        c0.cancel(); // while it waits to run
-        let s = state.clone();
-        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
-            Ok(g) => g,
-            Err(_) => cond.acquire().await,
-        };
-        assert_eq!(
-            state.get(),
-            0,
-            "the notification was not lost with the cancelled consumer"
-        );
-        state.set(-1);
-        g.notify_all();
-        drop(g);
-        c1.await.unwrap();
-    });
+    vrun(cancelled_wakeup(false)); // c0 is cancelled while it waits to run
 }
 
 // CPython: test_locks.py ConditionTests.test_cancelled_wakeup_relock
 #[test]
 fn condition_cancelled_wakeup_relock() {
-    vrun(async {
-        let cond = leak(Condition::new());
-        let state = Rc::new(Cell::new(0));
-        let c0 = consumer(cond, &state);
-        let c1 = consumer(cond, &state);
-        yield_now().await;
-        let g = cond.acquire().await;
-        state.set(state.get() + 1);
-        g.notify(1);
-        yield_now().await; // c0 wakes and waits for the lock again
-        c0.cancel();
-        let s = state.clone();
-        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
-            Ok(g) => g,
-            Err(_) => cond.acquire().await,
-        };
-        assert_eq!(
-            state.get(),
-            0,
-            "the notification was not lost with the cancelled consumer"
-        );
-        state.set(-1);
-        g.notify_all();
-        drop(g);
-        c1.await.unwrap();
-    });
+    vrun(cancelled_wakeup(true));
 }
 
 // ----- Semaphore ----------------------------------------------------------
@@ -642,11 +630,7 @@ fn semaphore_acquire_cancel() {
         let sem = leak(Semaphore::new(1));
         sem.acquire().await.forget();
         let acquire = create_task(sem.acquire());
-        let r = acquire.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(acquire.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(acquire).await;
         assert_eq!(sem.waiters(), 0);
     });
 }
@@ -728,10 +712,7 @@ fn bounded_semaphore_release_not_acquired() {
 fn semaphore_release_no_waiters() {
     vrun(async {
         let sem = Semaphore::new(1);
-        let p = sem.acquire().await;
-        assert!(sem.locked());
-        drop(p);
-        assert!(!sem.locked());
+        locked_while_held(|| sem.locked(), sem.acquire()).await;
     });
 }
 
@@ -889,6 +870,36 @@ fn state_of(b: &Barrier) -> String {
     format!("{b:?}")
 }
 
+/// CPython's closing `assertEqual(barrier.n_waiting, 0)` and
+/// `assertFalse(barrier.broken)`.
+#[track_caller]
+fn assert_idle(b: &Barrier) {
+    assert_eq!(b.n_waiting(), 0, "no task is left waiting");
+    assert!(!b.broken(), "the barrier is not broken");
+}
+
+/// The first phase of CPython's `test_abort_barrier_when_exception*`: each
+/// task waits twice on `barrier` and logs to `passed`, but the one the
+/// first wait numbers `N / 2` "raises" and aborts the barrier; the others
+/// log to `broken` when their wait finds it broken.
+async fn wait_twice_or_abort(barrier: &Barrier, passed: &Log<bool>, broken: &Log<bool>) {
+    let outcome: Result<(), &str> = async {
+        let i = barrier.wait().await.map_err(|_| "broken")?;
+        if i == N / 2 {
+            return Err("error");
+        }
+        barrier.wait().await.map_err(|_| "broken")?;
+        passed.borrow_mut().push(true);
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Err("broken") => broken.borrow_mut().push(true),
+        Err(_) => barrier.abort(),
+        Ok(()) => {}
+    }
+}
+
 // CPython: test_locks.py BarrierTests.test_barrier_parties
 #[test]
 fn barrier_parties() {
@@ -904,8 +915,7 @@ fn barrier_context_manager() {
         let mut results = gather_tasks(3, || async { barrier.wait().await.unwrap() }).await;
         results.sort();
         assert_eq!(results, [0, 1, 2]);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -915,8 +925,7 @@ fn barrier_filling_one_task() {
     vrun(async {
         let barrier = Barrier::new(1);
         assert_eq!(barrier.wait().await, Ok(0));
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -932,8 +941,7 @@ fn barrier_filling_one_task_twice() {
         yield_now().await;
         assert_eq!(t1.done(), t2.done());
         assert_eq!(t1.await.unwrap(), t2.await.unwrap());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -953,8 +961,7 @@ fn barrier_filling_task_by_task() {
         let t3 = create_task(barrier.wait());
         yield_now().await;
         asyncio::wait([t1, t2, t3], asyncio::ReturnWhen::AllCompleted).await;
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -981,8 +988,7 @@ fn barrier_filling_tasks_wait_twice() {
         assert_eq!(results2.borrow().len(), N);
         res.sort();
         assert_eq!(res, (0..N).collect::<Vec<_>>());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1004,8 +1010,7 @@ fn barrier_draining_state() {
         assert_eq!(results.len(), N);
         assert!(!results[N - 1], "the last task out finds the barrier filling again");
         assert!(results[..N - 1].iter().all(|d| *d));
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1065,8 +1070,7 @@ fn barrier_filling_tasks_cancel_one() {
             r.unwrap();
         }
         assert_eq!(results.borrow().len(), 3);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1077,8 +1081,7 @@ fn barrier_reset_barrier() {
         let barrier = Barrier::new(1);
         barrier.reset();
         yield_now().await;
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -1100,9 +1103,8 @@ fn barrier_reset_while_tasks_waiting() {
         drop(create_task(async move { barrier.reset() }));
         asyncio::gather(tasks).await;
         assert_eq!(results.borrow().len(), N - 1);
-        assert_eq!(barrier.n_waiting(), 0);
         assert!(!state_of(barrier).contains("resetting"));
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1135,9 +1137,8 @@ fn barrier_reset_when_half_draining_half_blocking() {
         .await;
         assert_eq!(results1.borrow().len(), blocking_tasks);
         assert_eq!(results2.borrow().len(), 0);
-        assert_eq!(barrier.n_waiting(), 0);
         assert!(!state_of(barrier).contains("resetting"));
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1169,10 +1170,9 @@ fn barrier_reset_while_waiting_and_waiting_again() {
             r.unwrap();
         }
         yield_now().await;
-        assert!(!barrier.broken());
         assert_eq!(results1.borrow().len(), N - 1);
         assert_eq!(results2.borrow().len(), N);
-        assert_eq!(barrier.n_waiting(), 0);
+        assert_idle(barrier);
     });
 }
 
@@ -1203,11 +1203,10 @@ fn barrier_reset_while_tasks_draining() {
             }
         })
         .await;
-        assert!(!barrier.broken());
         assert_eq!(results1.borrow().len(), N - 1);
         assert_eq!(results2.borrow().len(), 0);
         assert_eq!(results3.borrow().len(), N);
-        assert_eq!(barrier.n_waiting(), 0);
+        assert_idle(barrier);
     });
 }
 
@@ -1267,21 +1266,7 @@ fn barrier_abort_when_exception() {
         gather_tasks(N, || {
             let (r1, r2) = (results1.clone(), results2.clone());
             async move {
-                let outcome: Result<(), &str> = async {
-                    let i = barrier.wait().await.map_err(|_| "broken")?;
-                    if i == N / 2 {
-                        return Err("error");
-                    }
-                    barrier.wait().await.map_err(|_| "broken")?;
-                    r1.borrow_mut().push(true);
-                    Ok(())
-                }
-                .await;
-                match outcome {
-                    Err("broken") => r2.borrow_mut().push(true),
-                    Err(_) => barrier.abort(),
-                    Ok(()) => {}
-                }
+                wait_twice_or_abort(barrier, &r1, &r2).await;
             }
         })
         .await;
@@ -1304,21 +1289,7 @@ fn barrier_abort_when_exception_then_resetting() {
         gather_tasks(N, || {
             let (r1, r2, r3) = (results1.clone(), results2.clone(), results3.clone());
             async move {
-                let outcome: Result<(), &str> = async {
-                    let i = barrier1.wait().await.map_err(|_| "broken")?;
-                    if i == N / 2 {
-                        return Err("error");
-                    }
-                    barrier1.wait().await.map_err(|_| "broken")?;
-                    r1.borrow_mut().push(true);
-                    Ok(())
-                }
-                .await;
-                match outcome {
-                    Err("broken") => r2.borrow_mut().push(true),
-                    Err(_) => barrier1.abort(),
-                    Ok(()) => {}
-                }
+                wait_twice_or_abort(barrier1, &r1, &r2).await;
                 let i = barrier2.wait().await.unwrap();
                 if i == N / 2 {
                     barrier1.reset();
@@ -1329,10 +1300,9 @@ fn barrier_abort_when_exception_then_resetting() {
             }
         })
         .await;
-        assert!(!barrier1.broken());
         assert_eq!(results1.borrow().len(), 0);
         assert_eq!(results2.borrow().len(), N - 1);
         assert_eq!(results3.borrow().len(), N);
-        assert_eq!(barrier1.n_waiting(), 0);
+        assert_idle(barrier1);
     });
 }
