@@ -52,6 +52,25 @@ fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
 }
 
+/// CPython's `async def cN(): await <wait>; result.append(N); return ...`:
+/// a task that awaits `wait`, logs `n` at once, and returns what `wait`
+/// gave.
+fn log_after<T: 'static>(result: &Log<u32>, n: u32, wait: impl std::future::Future<Output = T> + 'static) -> Task<T> {
+    let result = result.clone();
+    create_task(async move {
+        let out = wait.await;
+        result.borrow_mut().push(n);
+        out
+    })
+}
+
+/// One turn of the loop (CPython's `await asyncio.sleep(0)`), then
+/// `assertEqual(result, expected)`.
+async fn turn_then_expect(result: &Log<u32>, expected: &[u32]) {
+    yield_now().await;
+    assert_eq!(*result.borrow(), expected, "the log after one more turn");
+}
+
 /// Checks that `locked()` is true exactly while the guard or permit that
 /// `acquire` gives is alive: CPython's `acquire()`, `locked()`, `release()`.
 async fn locked_while_held<G>(locked: impl Fn() -> bool, acquire: impl std::future::Future<Output = G>) {
@@ -81,32 +100,20 @@ fn lock_acquire() {
         let lock = leak(Lock::new());
         let result = log();
         let g0 = lock.acquire().await;
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                let guard = lock.acquire().await;
-                result.borrow_mut().push(n);
-                guard
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        let c = |n| log_after(&result, n, lock.acquire());
+        let t1 = c(1);
+        let t2 = c(2);
+        turn_then_expect(&result, &[]).await;
         drop(g0);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        let t3 = create_task(c(3));
+        turn_then_expect(&result, &[1]).await;
+        turn_then_expect(&result, &[1]).await;
+        let t3 = c(3);
         assert!(t1.done());
         drop(t1.await.unwrap()); // lock.release()
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
+        turn_then_expect(&result, &[1, 2]).await;
         assert!(t2.done());
         drop(t2.await.unwrap());
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
+        turn_then_expect(&result, &[1, 2, 3]).await;
         assert!(t3.done());
         drop(t3.await.unwrap());
     });
@@ -235,21 +242,13 @@ fn event_wait() {
         let ev = leak(Event::new());
         assert!(!ev.is_set());
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                ev.wait().await;
-                result.borrow_mut().push(n);
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
-        let t3 = create_task(c(3));
+        let c = |n| log_after(&result, n, ev.wait());
+        let t1 = c(1);
+        let t2 = c(2);
+        turn_then_expect(&result, &[]).await;
+        let t3 = c(3);
         ev.set();
-        yield_now().await;
-        assert_eq!(*result.borrow(), [3, 1, 2]);
+        turn_then_expect(&result, &[3, 1, 2]).await;
         assert!(t1.done() && t2.done() && t3.done());
     });
 }
@@ -296,21 +295,17 @@ fn event_clear_with_waiters() {
     vrun(async {
         let ev = leak(Event::new());
         let result = log();
-        let r = result.clone();
-        let t = create_task(async move {
+        let t = log_after(&result, 1, async {
             ev.wait().await;
-            r.borrow_mut().push(1);
             true
         });
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
         ev.set();
         ev.clear();
         assert!(!ev.is_set());
         ev.set();
         ev.set();
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(t.done());
         assert!(t.await.unwrap());
     });
@@ -324,47 +319,34 @@ fn condition_wait() {
     vrun(async {
         let cond = leak(Condition::new());
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                let g = cond.acquire().await;
-                let g = g.wait().await;
-                result.borrow_mut().push(n);
-                g // returns holding the lock, as CPython's c1..c3 do
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        let t3 = create_task(c(3));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        // Each returns holding the lock, as CPython's c1..c3 do.
+        let c = |n| log_after(&result, n, async { cond.acquire().await.wait().await });
+        let t1 = c(1);
+        let t2 = c(2);
+        let t3 = c(3);
+        turn_then_expect(&result, &[]).await;
         assert!(!cond.locked());
 
         let g = cond.acquire().await;
         g.notify(1);
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
         assert!(cond.locked());
 
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(cond.locked());
 
         let g1 = t1.await.unwrap(); // the lock t1 holds
         g1.notify(2);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(cond.locked());
 
         drop(g1);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
+        turn_then_expect(&result, &[1, 2]).await;
         assert!(cond.locked());
 
         drop(t2.await.unwrap());
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
+        turn_then_expect(&result, &[1, 2, 3]).await;
         assert!(cond.locked());
         drop(t3.await.unwrap());
     });
@@ -403,41 +385,32 @@ fn condition_wait_for() {
         let cond = leak(Condition::new());
         let presult = Rc::new(Cell::new(false));
         let result = log();
-        let (p, r) = (presult.clone(), result.clone());
-        let t = create_task(async move {
-            let g = cond.acquire().await;
-            let g = g.wait_for(|| p.get()).await;
-            r.borrow_mut().push(1);
-            drop(g);
+        let p = presult.clone();
+        let t = log_after(&result, 1, async move {
+            drop(cond.acquire().await.wait_for(move || p.get()).await);
             true
         });
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
 
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        notify_one(cond).await;
+        turn_then_expect(&result, &[]).await;
 
         presult.set(true);
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        notify_one(cond).await;
+        turn_then_expect(&result, &[1]).await;
         assert!(t.done());
         assert!(t.await.unwrap());
     });
 }
 
+/// CPython's `async with cond: cond.notify(1)`.
+async fn notify_one(cond: &Condition) {
+    cond.acquire().await.notify(1);
+}
+
 fn notified_appender(cond: &'static Condition, result: &Log<u32>, n: u32) -> Task<bool> {
-    let result = result.clone();
-    create_task(async move {
-        let g = cond.acquire().await;
-        let g = g.wait().await;
-        result.borrow_mut().push(n);
-        drop(g);
+    log_after(result, n, async {
+        drop(cond.acquire().await.wait().await);
         true
     })
 }
@@ -449,21 +422,16 @@ fn condition_notify() {
         let cond = leak(Condition::new());
         let result = log();
         let tasks: Vec<_> = (1..=3).map(|n| notified_appender(cond, &result, n)).collect();
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
 
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        notify_one(cond).await;
+        turn_then_expect(&result, &[1]).await;
 
         let g = cond.acquire().await;
         g.notify(1);
         g.notify(2048);
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
+        turn_then_expect(&result, &[1, 2, 3]).await;
         for t in tasks {
             assert!(t.done());
             assert!(t.await.unwrap());
@@ -478,13 +446,11 @@ fn condition_notify_all() {
         let cond = leak(Condition::new());
         let result = log();
         let tasks: Vec<_> = (1..=2).map(|n| notified_appender(cond, &result, n)).collect();
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
         let g = cond.acquire().await;
         g.notify_all();
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
+        turn_then_expect(&result, &[1, 2]).await;
         for t in tasks {
             assert!(t.await.unwrap());
         }
@@ -587,19 +553,16 @@ fn semaphore_acquire() {
         sem.acquire().await.forget();
         sem.acquire().await.forget();
         assert!(!sem.locked());
-        let c = |n: u32| {
-            let result = result.clone();
-            create_task(async move {
+        let c = |n| {
+            log_after(&result, n, async {
                 sem.acquire().await.forget();
-                result.borrow_mut().push(n);
                 true
             })
         };
         let t1 = c(1);
         let t2 = c(2);
         let t3 = c(3);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(sem.locked());
         assert_eq!(sem.waiters(), 2);
         assert_eq!(sem.available_permits(), 0);
@@ -782,13 +745,7 @@ fn semaphore_acquire_fifo_order_3() {
     vrun(async {
         let sem = leak(Semaphore::new(0));
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            create_task(async move {
-                sem.acquire().await.forget();
-                result.borrow_mut().push(n);
-            })
-        };
+        let c = |n| log_after(&result, n, async { sem.acquire().await.forget() });
         let tasks = [c(1), c(2), c(3)];
         yield_now().await;
         tasks[0].cancel();
