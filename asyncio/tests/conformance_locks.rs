@@ -835,23 +835,41 @@ fn assert_idle(b: &Barrier) {
     assert!(!b.broken(), "the barrier is not broken");
 }
 
+/// CPython's `results1`, `results2`, `results3` lists in the barrier tests,
+/// of which only the lengths are checked: three counters the tasks share.
+#[derive(Clone, Default)]
+struct Results(Rc<[Cell<usize>; 3]>);
+
+impl Results {
+    /// `resultsK.append(True)`.
+    fn push(&self, k: usize) {
+        let c = &self.0[k - 1];
+        c.set(c.get() + 1);
+    }
+
+    /// `len(resultsK)`.
+    fn count(&self, k: usize) -> usize {
+        self.0[k - 1].get()
+    }
+}
+
 /// The first phase of CPython's `test_abort_barrier_when_exception*`: each
-/// task waits twice on `barrier` and logs to `passed`, but the one the
+/// task waits twice on `barrier` and counts in `results1`, but the one the
 /// first wait numbers `N / 2` "raises" and aborts the barrier; the others
-/// log to `broken` when their wait finds it broken.
-async fn wait_twice_or_abort(barrier: &Barrier, passed: &Log<bool>, broken: &Log<bool>) {
+/// count in `results2` when their wait finds it broken.
+async fn wait_twice_or_abort(barrier: &Barrier, results: &Results) {
     let outcome: Result<(), &str> = async {
         let i = barrier.wait().await.map_err(|_| "broken")?;
         if i == N / 2 {
             return Err("error");
         }
         barrier.wait().await.map_err(|_| "broken")?;
-        passed.borrow_mut().push(true);
+        results.push(1);
         Ok(())
     }
     .await;
     match outcome {
-        Err("broken") => broken.borrow_mut().push(true),
+        Err("broken") => results.push(2),
         Err(_) => barrier.abort(),
         Ok(()) => {}
     }
@@ -928,21 +946,20 @@ fn barrier_filling_task_by_task() {
 fn barrier_filling_tasks_wait_twice() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let results = Results::default();
         let mut res = gather_tasks(N, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
                 barrier.wait().await.unwrap();
-                r1.borrow_mut().push(true);
+                results.push(1);
                 let i = barrier.wait().await.unwrap();
-                r2.borrow_mut().push(true);
+                results.push(2);
                 i
             }
         })
         .await;
-        assert_eq!(results1.borrow().len(), N);
-        assert_eq!(results2.borrow().len(), N);
+        assert_eq!(results.count(1), N);
+        assert_eq!(results.count(2), N);
         res.sort();
         assert_eq!(res, (0..N).collect::<Vec<_>>());
         assert_idle(barrier);
@@ -1065,35 +1082,56 @@ fn barrier_reset_while_tasks_waiting() {
     });
 }
 
+/// How many tasks wait on the barrier a second time in CPython's
+/// `test_*_barrier_when_tasks_half_draining_half_blocking`.
+const BLOCKING_TASKS: usize = N / 2;
+
+/// The scenario of CPython's
+/// `test_reset_barrier_when_tasks_half_draining_half_blocking` (`reset`)
+/// and `test_abort_barrier_when_tasks_half_draining_half_blocking`: N tasks
+/// fill the barrier; as they drain, the first `BLOCKING_TASKS` wait on it
+/// again and the next one resets it (and waits again) or aborts it. Tasks
+/// still draining find their first wait broken (`results1`), those waiting
+/// again their second (`results2`).
+async fn half_draining_half_blocking(barrier: &'static Barrier, reset: bool) -> Results {
+    let results = Results::default();
+    let count = Rc::new(Cell::new(0));
+    gather_tasks(N, || {
+        let (results, count) = (results.clone(), count.clone());
+        async move {
+            if barrier.wait().await.is_err() {
+                // released, but reset or aborted before it ran
+                results.push(1);
+                if reset {
+                    barrier.wait().await.unwrap();
+                }
+            } else {
+                count.set(count.get() + 1);
+                if count.get() > BLOCKING_TASKS {
+                    if reset {
+                        barrier.reset();
+                        barrier.wait().await.unwrap();
+                    } else {
+                        barrier.abort();
+                    }
+                } else if barrier.wait().await.is_err() {
+                    results.push(2);
+                }
+            }
+        }
+    })
+    .await;
+    results
+}
+
 // CPython: test_locks.py BarrierTests.test_reset_barrier_when_tasks_half_draining_half_blocking
 #[test]
 fn barrier_reset_when_half_draining_half_blocking() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let blocking_tasks = N / 2;
-        let count = Rc::new(Cell::new(0));
-        gather_tasks(N, || {
-            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
-            async move {
-                if barrier.wait().await.is_err() {
-                    r1.borrow_mut().push(true);
-                    barrier.wait().await.unwrap();
-                } else {
-                    count.set(count.get() + 1);
-                    if count.get() > blocking_tasks {
-                        barrier.reset();
-                        barrier.wait().await.unwrap();
-                    } else if barrier.wait().await.is_err() {
-                        r2.borrow_mut().push(true);
-                    }
-                }
-            }
-        })
-        .await;
-        assert_eq!(results1.borrow().len(), blocking_tasks);
-        assert_eq!(results2.borrow().len(), 0);
+        let results = half_draining_half_blocking(barrier, true).await;
+        assert_eq!(results.count(1), BLOCKING_TASKS);
+        assert_eq!(results.count(2), 0);
         assert!(!state_of(barrier).contains("resetting"));
         assert_idle(barrier);
     });
@@ -1104,31 +1142,30 @@ fn barrier_reset_when_half_draining_half_blocking() {
 fn barrier_reset_while_waiting_and_waiting_again() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let results = Results::default();
         let tasks = make_tasks(N - 1, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
                 if barrier.wait().await.is_err() {
-                    r1.borrow_mut().push(true);
+                    results.push(1);
                 }
                 barrier.wait().await.unwrap();
-                r2.borrow_mut().push(true);
+                results.push(2);
             }
         });
         drop(create_task(async move { barrier.reset() }));
         yield_now().await;
-        let r2 = results2.clone();
+        let r = results.clone();
         drop(create_task(async move {
             barrier.wait().await.unwrap();
-            r2.borrow_mut().push(true);
+            r.push(2);
         }));
         for r in asyncio::gather(tasks).await {
             r.unwrap();
         }
         yield_now().await;
-        assert_eq!(results1.borrow().len(), N - 1);
-        assert_eq!(results2.borrow().len(), N);
+        assert_eq!(results.count(1), N - 1);
+        assert_eq!(results.count(2), N);
         assert_idle(barrier);
     });
 }
@@ -1138,12 +1175,10 @@ fn barrier_reset_while_waiting_and_waiting_again() {
 fn barrier_reset_while_tasks_draining() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let results3 = log();
+        let results = Results::default();
         let count = Rc::new(Cell::new(0));
         gather_tasks(N, || {
-            let (r1, r2, r3, count) = (results1.clone(), results2.clone(), results3.clone(), count.clone());
+            let (results, count) = (results.clone(), count.clone());
             async move {
                 barrier.wait().await.unwrap();
                 count.set(count.get() + 1);
@@ -1151,18 +1186,18 @@ fn barrier_reset_while_tasks_draining() {
                     barrier.reset();
                     barrier.wait().await.unwrap();
                 } else if barrier.wait().await.is_ok() {
-                    r1.borrow_mut().push(true);
+                    results.push(1);
                 } else {
-                    r2.borrow_mut().push(true);
+                    results.push(2);
                 }
                 barrier.wait().await.unwrap();
-                r3.borrow_mut().push(true);
+                results.push(3);
             }
         })
         .await;
-        assert_eq!(results1.borrow().len(), N - 1);
-        assert_eq!(results2.borrow().len(), 0);
-        assert_eq!(results3.borrow().len(), N);
+        assert_eq!(results.count(1), N - 1);
+        assert_eq!(results.count(2), 0);
+        assert_eq!(results.count(3), N);
         assert_idle(barrier);
     });
 }
@@ -1184,30 +1219,10 @@ fn barrier_abort_barrier() {
 fn barrier_abort_when_half_draining_half_blocking() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let blocking_tasks = N / 2;
-        let count = Rc::new(Cell::new(0));
-        gather_tasks(N, || {
-            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
-            async move {
-                if barrier.wait().await.is_err() {
-                    // released, but aborted before it ran
-                    r1.borrow_mut().push(true);
-                } else {
-                    count.set(count.get() + 1);
-                    if count.get() > blocking_tasks {
-                        barrier.abort();
-                    } else if barrier.wait().await.is_err() {
-                        r2.borrow_mut().push(true);
-                    }
-                }
-            }
-        })
-        .await;
+        let results = half_draining_half_blocking(barrier, false).await;
         assert!(barrier.broken());
-        assert_eq!(results1.borrow().len(), blocking_tasks);
-        assert_eq!(results2.borrow().len(), N - blocking_tasks - 1);
+        assert_eq!(results.count(1), BLOCKING_TASKS);
+        assert_eq!(results.count(2), N - BLOCKING_TASKS - 1);
         assert_eq!(barrier.n_waiting(), 0);
         assert!(!state_of(barrier).contains("resetting"));
     });
@@ -1218,18 +1233,17 @@ fn barrier_abort_when_half_draining_half_blocking() {
 fn barrier_abort_when_exception() {
     vrun(async {
         let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let results = Results::default();
         gather_tasks(N, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
-                wait_twice_or_abort(barrier, &r1, &r2).await;
+                wait_twice_or_abort(barrier, &results).await;
             }
         })
         .await;
         assert!(barrier.broken());
-        assert_eq!(results1.borrow().len(), 0);
-        assert_eq!(results2.borrow().len(), N - 1);
+        assert_eq!(results.count(1), 0);
+        assert_eq!(results.count(2), N - 1);
         assert_eq!(barrier.n_waiting(), 0);
     });
 }
@@ -1240,26 +1254,24 @@ fn barrier_abort_when_exception_then_resetting() {
     vrun(async {
         let barrier1 = leak(Barrier::new(N));
         let barrier2 = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let results3 = log();
+        let results = Results::default();
         gather_tasks(N, || {
-            let (r1, r2, r3) = (results1.clone(), results2.clone(), results3.clone());
+            let results = results.clone();
             async move {
-                wait_twice_or_abort(barrier1, &r1, &r2).await;
+                wait_twice_or_abort(barrier1, &results).await;
                 let i = barrier2.wait().await.unwrap();
                 if i == N / 2 {
                     barrier1.reset();
                 }
                 barrier2.wait().await.unwrap();
                 barrier1.wait().await.unwrap();
-                r3.borrow_mut().push(true);
+                results.push(3);
             }
         })
         .await;
-        assert_eq!(results1.borrow().len(), 0);
-        assert_eq!(results2.borrow().len(), N - 1);
-        assert_eq!(results3.borrow().len(), N);
+        assert_eq!(results.count(1), 0);
+        assert_eq!(results.count(2), N - 1);
+        assert_eq!(results.count(3), N);
         assert_idle(barrier1);
     });
 }
