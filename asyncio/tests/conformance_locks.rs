@@ -408,21 +408,29 @@ async fn notify_one(cond: &Condition) {
     cond.acquire().await.notify(1);
 }
 
-fn notified_appender(cond: &'static Condition, result: &Log<u32>, n: u32) -> Task<bool> {
-    log_after(result, n, async {
-        drop(cond.acquire().await.wait().await);
-        true
-    })
+/// The setup of CPython's `test_notify` and `test_notify_all`: `n` tasks
+/// wait on a new condition, each to log its number once notified; after a
+/// turn, none has.
+async fn notified_appenders(n: u32) -> (&'static Condition, Log<u32>, Vec<Task<bool>>) {
+    let cond = leak(Condition::new());
+    let result = log();
+    let tasks = (1..=n)
+        .map(|i| {
+            log_after(&result, i, async {
+                drop(cond.acquire().await.wait().await);
+                true
+            })
+        })
+        .collect();
+    turn_then_expect(&result, &[]).await;
+    (cond, result, tasks)
 }
 
 // CPython: test_locks.py ConditionTests.test_notify
 #[test]
 fn condition_notify() {
     vrun(async {
-        let cond = leak(Condition::new());
-        let result = log();
-        let tasks: Vec<_> = (1..=3).map(|n| notified_appender(cond, &result, n)).collect();
-        turn_then_expect(&result, &[]).await;
+        let (cond, result, tasks) = notified_appenders(3).await;
 
         notify_one(cond).await;
         turn_then_expect(&result, &[1]).await;
@@ -443,10 +451,7 @@ fn condition_notify() {
 #[test]
 fn condition_notify_all() {
     vrun(async {
-        let cond = leak(Condition::new());
-        let result = log();
-        let tasks: Vec<_> = (1..=2).map(|n| notified_appender(cond, &result, n)).collect();
-        turn_then_expect(&result, &[]).await;
+        let (cond, result, tasks) = notified_appenders(2).await;
         let g = cond.acquire().await;
         g.notify_all();
         drop(g);
