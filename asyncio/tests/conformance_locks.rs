@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::vrun;
+use conformance::{done_result, vrun};
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
@@ -108,14 +108,11 @@ fn lock_acquire() {
         turn_then_expect(&result, &[1]).await;
         turn_then_expect(&result, &[1]).await;
         let t3 = c(3);
-        assert!(t1.done());
-        drop(t1.await.unwrap()); // lock.release()
+        drop(done_result(t1).await); // lock.release()
         turn_then_expect(&result, &[1, 2]).await;
-        assert!(t2.done());
-        drop(t2.await.unwrap());
+        drop(done_result(t2).await);
         turn_then_expect(&result, &[1, 2, 3]).await;
-        assert!(t3.done());
-        drop(t3.await.unwrap());
+        drop(done_result(t3).await);
     });
 }
 
@@ -306,8 +303,7 @@ fn event_clear_with_waiters() {
         ev.set();
         ev.set();
         turn_then_expect(&result, &[1]).await;
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -398,8 +394,7 @@ fn condition_wait_for() {
         presult.set(true);
         notify_one(cond).await;
         turn_then_expect(&result, &[1]).await;
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -441,8 +436,7 @@ fn condition_notify() {
         drop(g);
         turn_then_expect(&result, &[1, 2, 3]).await;
         for t in tasks {
-            assert!(t.done());
-            assert!(t.await.unwrap());
+            assert!(done_result(t).await);
         }
     });
 }

@@ -27,10 +27,27 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::vrun;
+use conformance::{done_result, vrun};
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
+}
+
+/// The body of CPython's `test_order` tests: puts 1, 3, 2 into the empty
+/// queue `$q` (any kind), then gets three items, and gives them in the order
+/// they came out.
+macro_rules! order_of_1_3_2 {
+    ($q:expr) => {{
+        let q = $q;
+        for i in [1, 3, 2] {
+            q.put(i).await.unwrap();
+        }
+        let mut items = Vec::new();
+        for _ in 0..3 {
+            items.push(q.get().await.unwrap());
+        }
+        items
+    }};
 }
 
 // CPython: test_queues.py QueueBasicTests.test_empty
@@ -62,15 +79,7 @@ fn full() {
 #[test]
 fn order() {
     vrun(async {
-        let q = Queue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 3, 2]);
+        assert_eq!(order_of_1_3_2!(Queue::new(0)), [1, 3, 2]);
     });
 }
 
@@ -98,8 +107,7 @@ fn maxsize() {
         assert_eq!(*have_been_put.borrow(), [0, 1, 2]);
         assert_eq!(q.get().await.unwrap(), 1);
         assert_eq!(q.get().await.unwrap(), 2);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -322,8 +330,7 @@ fn put_cancelled() {
             true
         });
         assert_eq!(q.get().await.unwrap(), 1);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -400,15 +407,7 @@ fn cancelled_puts_not_held() {
 #[test]
 fn lifo_order() {
     vrun(async {
-        let q = LifoQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [2, 3, 1]);
+        assert_eq!(order_of_1_3_2!(LifoQueue::new(0)), [2, 3, 1]);
     });
 }
 
@@ -416,15 +415,7 @@ fn lifo_order() {
 #[test]
 fn priority_order() {
     vrun(async {
-        let q = PriorityQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(order_of_1_3_2!(PriorityQueue::new(0)), [1, 2, 3]);
     });
 }
 
@@ -433,6 +424,16 @@ macro_rules! join_and_shutdown_tests {
     ($kind:ident, $Q:ident) => {
         mod $kind {
             use super::*;
+
+            /// After `shutdown()`: `put`, `put_nowait`, and `get` and
+            /// `get_nowait` on the (now empty) queue all raise
+            /// `QueueShutDown`.
+            async fn refuses_all_after_shutdown(q: &$Q<&'static str>) {
+                assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
+                assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
+                assert_eq!(q.get().await, Err(QueueShutDown(())));
+                assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+            }
 
             // CPython: test_queues.py _QueueJoinTestMixin.test_task_done_underflow
             #[test]
@@ -492,12 +493,8 @@ macro_rules! join_and_shutdown_tests {
                     assert_eq!(q.qsize(), 0);
                     q.join().await;
                     yield_now().await;
-                    assert!(get_task.done());
-                    assert_eq!(get_task.await.unwrap(), Err(QueueShutDown(())));
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    assert_eq!(done_result(get_task).await, Err(QueueShutDown(())));
+                    refuses_all_after_shutdown(q).await;
                 });
             }
 
@@ -514,19 +511,14 @@ macro_rules! join_and_shutdown_tests {
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 1);
                     yield_now().await;
-                    assert!(put_task.done());
-                    assert_eq!(put_task.await.unwrap(), Err(QueueShutDown("data2")));
+                    assert_eq!(done_result(put_task).await, Err(QueueShutDown("data2")));
                     assert_eq!(q.get().await, Ok("data"));
                     yield_now().await;
                     assert!(!join_task.done());
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    refuses_all_after_shutdown(q).await;
                     q.task_done().unwrap();
                     yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
+                    done_result(join_task).await;
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                 });
             }
@@ -541,12 +533,8 @@ macro_rules! join_and_shutdown_tests {
                     q.shutdown(true);
                     assert_eq!(q.qsize(), 0);
                     yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    done_result(join_task).await;
+                    refuses_all_after_shutdown(q).await;
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                 });
             }
@@ -564,15 +552,11 @@ macro_rules! join_and_shutdown_tests {
                     assert_eq!(q.qsize(), 0);
                     yield_now().await;
                     assert!(!join_task.done());
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    refuses_all_after_shutdown(q).await;
                     q.task_done().unwrap();
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                     yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
+                    done_result(join_task).await;
                 });
             }
         }

@@ -1,5 +1,9 @@
 //! The conformance suite's runner (`conformance_*.rs`): the virtual clock,
-//! and a deadlock turned into a failure instead of a hung CI job.
+//! and a deadlock turned into a failure instead of a hung CI job; and the
+//! few checks several of the files make.
+
+// Each `conformance_*.rs` includes this module and uses part of it.
+#![allow(dead_code)]
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,4 +27,17 @@ pub fn vrun<F: Future>(f: F) -> F::Output {
     });
     runner.close();
     out
+}
+
+/// CPython's `self.assertTrue(t.done())` followed by `t.result()`: checks
+/// that `task` has finished, then gives its output.
+///
+/// # Panics
+/// If `task` has not finished, or failed or was cancelled.
+pub async fn done_result<T: 'static>(task: asyncio::Task<T>) -> T {
+    assert!(task.done(), "the task has finished");
+    match task.await {
+        Ok(out) => out,
+        Err(e) => panic!("the task did not succeed: {e:?}"),
+    }
 }
