@@ -545,13 +545,33 @@ fn promises<const N: usize>() -> [asyncio::Promise<u32>; N] {
     std::array::from_fn(|_| create_future())
 }
 
+/// `K` new promises, and a task that gathers them with `gather_fn`
+/// (`asyncio::gather` or `asyncio::try_gather`).
+fn gathering<const K: usize, G: std::future::Future + 'static>(
+    gather_fn: impl FnOnce([asyncio::Promise<u32>; K]) -> G,
+) -> (Task<G::Output>, [asyncio::Promise<u32>; K]) {
+    let ps = promises();
+    (create_task(gather_fn(ps.clone())), ps)
+}
+
+/// Gathered outcomes as CPython's tests print them: the value, the
+/// exception's text, or "None" for a cancelled one.
+fn shown(res: Vec<Result<u32, FutureError>>) -> Vec<String> {
+    res.into_iter()
+        .map(|r| match r {
+            Ok(v) => v.to_string(),
+            Err(FutureError::Cancelled) => "None".to_string(),
+            Err(e) => e.to_string(),
+        })
+        .collect()
+}
+
 // CPython: test_tasks.py GatherTestsBase.test_success
 // CPython: test_tasks.py GatherTestsBase.test_result_exception_success
 #[test]
 fn gather_success() {
     vrun(async {
-        let [a, b, c] = promises();
-        let fut = create_task(asyncio::gather([a.clone(), b.clone(), c.clone()]));
+        let (fut, [a, b, c]) = gathering(asyncio::gather);
         b.set_result(1).unwrap();
         a.set_result(2).unwrap();
         yield_now().await;
@@ -567,14 +587,7 @@ fn gather_success() {
 #[test]
 fn gather_one_exception() {
     vrun(async {
-        let [a, b, c, d, e] = promises();
-        let fut = create_task(asyncio::try_gather([
-            a.clone(),
-            b.clone(),
-            c.clone(),
-            d.clone(),
-            e.clone(),
-        ]));
+        let (fut, [a, b, c, d, e]) = gathering(asyncio::try_gather);
         a.set_result(1).unwrap();
         b.set_exception("ZeroDivisionError").unwrap();
         yield_now().await;
@@ -594,8 +607,7 @@ fn gather_one_exception() {
 #[test]
 fn gather_return_exceptions() {
     vrun(async {
-        let [a, b, c, d] = promises();
-        let fut = create_task(asyncio::gather([a.clone(), b.clone(), c.clone(), d.clone()]));
+        let (fut, [a, b, c, d]) = gathering(asyncio::gather);
         b.set_result(1).unwrap();
         c.set_exception("ZeroDivisionError").unwrap();
         a.set_result(3).unwrap();
@@ -603,15 +615,10 @@ fn gather_return_exceptions() {
         yield_now().await;
         assert!(!fut.done());
         d.set_exception("RuntimeError").unwrap();
-        let res = fut.await.unwrap();
-        let shown: Vec<String> = res
-            .into_iter()
-            .map(|r| match r {
-                Ok(v) => v.to_string(),
-                Err(e) => e.to_string(),
-            })
-            .collect();
-        assert_eq!(shown, ["3", "1", "ZeroDivisionError", "RuntimeError"]);
+        assert_eq!(
+            shown(fut.await.unwrap()),
+            ["3", "1", "ZeroDivisionError", "RuntimeError"]
+        );
     });
 }
 
@@ -619,14 +626,7 @@ fn gather_return_exceptions() {
 #[test]
 fn gather_one_cancellation() {
     vrun(async {
-        let [a, b, c, d, e] = promises();
-        let fut = create_task(asyncio::try_gather([
-            a.clone(),
-            b.clone(),
-            c.clone(),
-            d.clone(),
-            e.clone(),
-        ]));
+        let (fut, [a, b, c, d, e]) = gathering(asyncio::try_gather);
         a.set_result(1).unwrap();
         b.cancel();
         yield_now().await;
@@ -643,9 +643,7 @@ fn gather_one_cancellation() {
 #[test]
 fn gather_result_exception_one_cancellation() {
     vrun(async {
-        let [a, b, c, d, e, f] = promises();
-        let all = [a.clone(), b.clone(), c.clone(), d.clone(), e.clone(), f.clone()];
-        let fut = create_task(asyncio::gather(all));
+        let (fut, [a, b, c, d, e, f]) = gathering(asyncio::gather);
         a.set_result(1).unwrap();
         b.set_exception("ZeroDivisionError").unwrap();
         c.cancel();
@@ -657,15 +655,10 @@ fn gather_result_exception_one_cancellation() {
         let res = fut.await.unwrap();
         assert!(matches!(res[2], Err(FutureError::Cancelled)));
         assert!(matches!(res[4], Err(FutureError::Cancelled)));
-        let shown: Vec<String> = res
-            .into_iter()
-            .map(|r| match r {
-                Ok(v) => v.to_string(),
-                Err(FutureError::Cancelled) => "None".to_string(),
-                Err(e) => e.to_string(),
-            })
-            .collect();
-        assert_eq!(shown, ["1", "ZeroDivisionError", "None", "3", "None", "RuntimeError"]);
+        assert_eq!(
+            shown(res),
+            ["1", "ZeroDivisionError", "None", "3", "None", "RuntimeError"]
+        );
     });
 }
 
