@@ -67,6 +67,15 @@ async fn crash_after(secs: f64) {
     let _ = 1 / zero;
 }
 
+/// CPython's `await asyncio.sleep(d); self.assertFalse(r.done());
+/// r.cancel()` and then `with self.assertRaises(CancelledError): await r`.
+async fn cancel_after<T: 'static>(d: Duration, r: asyncio::Task<T>) {
+    sleep(d).await;
+    assert!(!r.done(), "still running after {d:?}");
+    r.cancel();
+    assert!(r.await.err().expect("cancelled, not finished").is_cancelled());
+}
+
 fn is_zero_division(e: &asyncio::TaskGroupError) -> bool {
     !e.failures().is_empty() && e.to_string().contains("divide by zero")
 }
@@ -166,10 +175,7 @@ fn cancellation_reaches_children_and_body() {
             sleep(Duration::from_secs(10)).await;
             g.join().await.unwrap();
         });
-        sleep(Duration::from_millis(100)).await;
-        assert!(!r.done());
-        r.cancel();
-        assert!(r.await.unwrap_err().is_cancelled());
+        cancel_after(Duration::from_millis(100), r).await;
         assert_eq!(num.get(), 15);
     });
 }
@@ -248,10 +254,7 @@ fn cancelling_the_owner_cancels_group_and_body() {
             sleep(Duration::from_secs(10)).await;
             g.join().await.unwrap();
         });
-        sleep(Duration::from_millis(50)).await;
-        assert!(!r.done());
-        r.cancel();
-        assert!(r.await.unwrap_err().is_cancelled());
+        cancel_after(Duration::from_millis(50), r).await;
         assert_eq!(num.get(), 10);
     });
 }
