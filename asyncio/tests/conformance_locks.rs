@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::{done_result, vrun};
+use conformance::{done_result, started, vrun};
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
@@ -143,13 +143,10 @@ fn lock_cancel_race() {
             }
         };
         let fa = asyncio::create_future::<()>();
-        let ta = create_task(lockit(Some(fa.clone())));
-        yield_now().await;
+        let ta = started(lockit(Some(fa.clone()))).await;
         assert!(lock.locked());
-        let tb = create_task(lockit(None));
-        yield_now().await;
-        let tc = create_task(lockit(None));
-        yield_now().await;
+        let tb = started(lockit(None)).await;
+        let tc = started(lockit(None)).await;
         fa.set_result(()).unwrap();
         tb.cancel();
         yield_now().await;
@@ -179,8 +176,7 @@ fn lock_cancel_release_race() {
         let g0 = Rc::new(RefCell::new(Some(lock.acquire().await)));
         let t1 = create_task(lockit());
         let t2 = create_task(lockit());
-        let t3 = create_task(lockit());
-        yield_now().await;
+        let t3 = started(lockit()).await;
         let (r1, g) = (t1.task_ref(), g0.clone());
         asyncio::get_running_loop().call_soon(move || {
             r1.cancel();
@@ -207,8 +203,7 @@ fn lock_finished_waiter_cancelled() {
         let lock = leak(Lock::new());
         let g = lock.acquire().await;
         assert!(lock.locked());
-        let tb = create_task(lock.acquire());
-        yield_now().await;
+        let tb = started(lock.acquire()).await;
         let tc = create_task(lock.acquire());
         tb.cancel();
         drop(g);
@@ -624,8 +619,7 @@ fn semaphore_acquire_hang() {
     vrun(async {
         let sem = leak(Semaphore::new(0));
         let t1 = create_task(sem.acquire());
-        let t2 = create_task(sem.acquire());
-        yield_now().await;
+        let t2 = started(sem.acquire()).await;
         t1.cancel();
         sem.release();
         yield_now().await;
@@ -908,11 +902,9 @@ fn barrier_filling_one_task() {
 fn barrier_filling_one_task_twice() {
     vrun(async {
         let barrier = leak(Barrier::new(1));
-        let t1 = create_task(barrier.wait());
-        yield_now().await;
+        let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 0);
-        let t2 = create_task(barrier.wait());
-        yield_now().await;
+        let t2 = started(barrier.wait()).await;
         assert_eq!(t1.done(), t2.done());
         assert_eq!(t1.await.unwrap(), t2.await.unwrap());
         assert_idle(barrier);
@@ -924,16 +916,13 @@ fn barrier_filling_one_task_twice() {
 fn barrier_filling_task_by_task() {
     vrun(async {
         let barrier = leak(Barrier::new(3));
-        let t1 = create_task(barrier.wait());
-        yield_now().await;
+        let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 1);
         assert!(state_of(barrier).contains("filling"));
-        let t2 = create_task(barrier.wait());
-        yield_now().await;
+        let t2 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 2);
         assert!(state_of(barrier).contains("filling"));
-        let t3 = create_task(barrier.wait());
-        yield_now().await;
+        let t3 = started(barrier.wait()).await;
         asyncio::wait([t1, t2, t3], asyncio::ReturnWhen::AllCompleted).await;
         assert_idle(barrier);
     });

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::{done_result, vrun};
+use conformance::{done_result, started, vrun};
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
@@ -160,8 +160,7 @@ fn get_cancelled_race() {
     vrun(async {
         let q = leak(Queue::new(0));
         let t1 = create_task(q.get());
-        let t2 = create_task(q.get());
-        yield_now().await;
+        let t2 = started(q.get()).await;
         t1.cancel();
         yield_now().await;
         assert!(t1.done());
@@ -256,8 +255,7 @@ fn blocking_put_wait() {
 fn get_cancel_drop_one_pending_reader() {
     vrun(async {
         let q = leak(Queue::new(0));
-        let reader = create_task(q.get());
-        yield_now().await;
+        let reader = started(q.get()).await;
         q.put_nowait(1).unwrap();
         q.put_nowait(2).unwrap();
         reader.cancel();
@@ -279,8 +277,7 @@ fn get_cancel_drop_many_pending_readers() {
         let q = leak(Queue::new(0));
         let reader1 = create_task(q.get());
         let reader2 = create_task(q.get());
-        let reader3 = create_task(q.get());
-        yield_now().await;
+        let reader3 = started(q.get()).await;
         q.put_nowait(1).unwrap();
         q.put_nowait(2).unwrap();
         reader1.cancel();
@@ -299,8 +296,7 @@ fn put_cancel_drop() {
     vrun(async {
         let q = leak(Queue::new(1));
         q.put_nowait(1).unwrap();
-        let writer = create_task(q.put(2));
-        yield_now().await;
+        let writer = started(q.put(2)).await;
         assert_eq!(q.get_nowait(), Ok(1));
         writer.cancel();
         if let Err(e) = writer.await {
@@ -341,8 +337,7 @@ fn put_cancelled_race() {
         let q = leak(Queue::new(1));
         let put_a = create_task(q.put("a"));
         let put_b = create_task(q.put("b"));
-        let put_c = create_task(q.put("X"));
-        yield_now().await;
+        let put_c = started(q.put("X")).await;
         assert!(put_a.done());
         assert!(!put_b.done());
         put_c.cancel();
@@ -360,8 +355,7 @@ fn put_cancelled_race() {
 fn put_with_waiting_getters() {
     vrun(async {
         let q = leak(Queue::new(0));
-        let t = create_task(q.get());
-        yield_now().await;
+        let t = started(q.get()).await;
         q.put("a").await.unwrap();
         assert_eq!(t.await.unwrap().unwrap(), "a");
     });
@@ -392,8 +386,7 @@ fn cancelled_puts_not_held() {
     vrun(async {
         let q = leak(Queue::new(1));
         q.put_nowait(1).unwrap();
-        let put_task = create_task(q.put(1));
-        yield_now().await;
+        let put_task = started(q.put(1)).await;
         put_task.cancel();
         assert!(put_task.await.err().unwrap().is_cancelled());
         // No place held by the cancelled putter: a get frees room for a
@@ -487,8 +480,7 @@ macro_rules! join_and_shutdown_tests {
             fn shutdown_empty() {
                 vrun(async {
                     let q = leak($Q::<&'static str>::new(0));
-                    let get_task = create_task(q.get());
-                    yield_now().await;
+                    let get_task = started(q.get()).await;
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 0);
                     q.join().await;
@@ -505,8 +497,7 @@ macro_rules! join_and_shutdown_tests {
                     let q = leak($Q::new(1));
                     q.put_nowait("data").unwrap();
                     let join_task = create_task(q.join());
-                    let put_task = create_task(q.put("data2"));
-                    yield_now().await;
+                    let put_task = started(q.put("data2")).await;
                     assert!(!put_task.done());
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 1);

@@ -56,7 +56,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_future, create_task, shield, sleep, wait, yield_now, FutureError, ReturnWhen, Task};
-use conformance::vrun;
+use conformance::{started, vrun};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -432,8 +432,7 @@ fn shield_result() {
 fn shield_exception() {
     vrun(async {
         let inner = create_future::<u32>();
-        let outer = create_task(shield(create_task(inner.clone())));
-        yield_now().await;
+        let outer = started(shield(create_task(inner.clone()))).await;
         inner.set_exception("expected").unwrap();
         yield_now().await;
         let out = outer.await.unwrap().unwrap();
@@ -447,8 +446,7 @@ fn shield_cancel_inner() {
     vrun(async {
         let inner = create_task(sleep(Duration::from_secs(10)));
         let r = inner.task_ref();
-        let outer = create_task(shield(inner));
-        yield_now().await;
+        let outer = started(shield(inner)).await;
         r.cancel();
         yield_now().await;
         assert!(outer.await.unwrap().unwrap_err().is_cancelled());
@@ -461,8 +459,7 @@ fn shield_cancel_outer() {
     vrun(async {
         let inner = create_task(sleep(ms(10)));
         let r = inner.task_ref();
-        let outer = create_task(shield(inner));
-        yield_now().await;
+        let outer = started(shield(inner)).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
@@ -505,8 +502,7 @@ fn shield_gather() {
         let (child1, child2) = (create_future::<u32>(), create_future::<u32>());
         let parent = create_task(asyncio::gather([child1.clone(), child2.clone()]));
         let rp = parent.task_ref();
-        let outer = create_task(shield(parent));
-        yield_now().await;
+        let outer = started(shield(parent)).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
@@ -526,8 +522,7 @@ fn gather_shield() {
         let t1 = create_task(child1.clone());
         let t2 = create_task(child2.clone());
         let (r1, r2) = (t1.task_ref(), t2.task_ref());
-        let parent = create_task(asyncio::gather([shield(t1), shield(t2)]));
-        yield_now().await;
+        let parent = started(asyncio::gather([shield(t1), shield(t2)])).await;
         parent.cancel();
         yield_now().await;
         assert!(parent.await.unwrap_err().is_cancelled());

@@ -41,3 +41,11 @@ pub async fn done_result<T: 'static>(task: asyncio::Task<T>) -> T {
         Err(e) => panic!("the task did not succeed: {e:?}"),
     }
 }
+
+/// CPython's `t = asyncio.create_task(coro)` then `await asyncio.sleep(0)`:
+/// a task that has had its first turn, and so waits on what it awaits.
+pub async fn started<F: Future + 'static>(f: F) -> asyncio::Task<F::Output> {
+    let task = asyncio::create_task(f);
+    asyncio::yield_now().await;
+    task
+}
