@@ -421,6 +421,24 @@ macro_rules! join_and_shutdown_tests {
             /// After `shutdown()`: `put`, `put_nowait`, and `get` and
             /// `get_nowait` on the (now empty) queue all raise
             /// `QueueShutDown`.
+            /// A new queue of `maxsize` holding `n` items "data", and a
+            /// task joining it.
+            fn holding_data(maxsize: usize, n: usize) -> (&'static $Q<&'static str>, asyncio::Task<()>) {
+                let q = leak($Q::new(maxsize));
+                for _ in 0..n {
+                    q.put_nowait("data").unwrap();
+                }
+                (q, create_task(q.join()))
+            }
+
+            /// `shutdown(immediate=True)`: the items are dropped at once;
+            /// then one turn for the waiters to see it.
+            async fn shutdown_immediately(q: &$Q<&'static str>) {
+                q.shutdown(true);
+                assert_eq!(q.qsize(), 0, "an immediate shutdown empties the queue");
+                yield_now().await;
+            }
+
             async fn refuses_all_after_shutdown(q: &$Q<&'static str>) {
                 assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
                 assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
@@ -494,9 +512,7 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_nonempty() {
                 vrun(async {
-                    let q = leak($Q::new(1));
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
+                    let (q, join_task) = holding_data(1, 1);
                     let put_task = started(q.put("data2")).await;
                     assert!(!put_task.done());
                     q.shutdown(false);
@@ -518,12 +534,8 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_immediate() {
                 vrun(async {
-                    let q = leak($Q::new(0));
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
-                    q.shutdown(true);
-                    assert_eq!(q.qsize(), 0);
-                    yield_now().await;
+                    let (q, join_task) = holding_data(0, 1);
+                    shutdown_immediately(q).await;
                     done_result(join_task).await;
                     refuses_all_after_shutdown(q).await;
                     assert_eq!(q.task_done(), Err(TaskDoneError));
@@ -534,14 +546,9 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_immediate_with_unfinished() {
                 vrun(async {
-                    let q = leak($Q::new(0));
-                    q.put_nowait("data").unwrap();
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
+                    let (q, join_task) = holding_data(0, 2);
                     assert_eq!(q.get().await, Ok("data"));
-                    q.shutdown(true);
-                    assert_eq!(q.qsize(), 0);
-                    yield_now().await;
+                    shutdown_immediately(q).await;
                     assert!(!join_task.done());
                     refuses_all_after_shutdown(q).await;
                     q.task_done().unwrap();
