@@ -50,6 +50,34 @@ macro_rules! order_of_1_3_2 {
     }};
 }
 
+/// CPython's `test_blocking_get_wait` and `test_blocking_put_wait`: runs
+/// `body` in a task that sets `started` first; once it has, checks that
+/// the task has not finished (it blocks), has the loop call `unblock` 10 ms
+/// later, and awaits the task, which then has finished. Gives its output.
+///
+/// CPython's put test schedules `unblock` before starting the task, its get
+/// test after; on the virtual clock both come due at the same time.
+async fn blocks_until_later<T: 'static>(
+    body: impl std::future::Future<Output = T> + 'static,
+    unblock: impl FnOnce() + 'static,
+) -> T {
+    let started = Rc::new(asyncio::sync::Event::new());
+    let finished = Rc::new(Cell::new(false));
+    let (s, f) = (started.clone(), finished.clone());
+    let task = create_task(async move {
+        s.set();
+        let out = body.await;
+        f.set(true);
+        out
+    });
+    started.wait().await;
+    assert!(!finished.get(), "the task blocks");
+    asyncio::get_running_loop().call_later(Duration::from_millis(10), unblock);
+    let out = task.await.unwrap();
+    assert!(finished.get());
+    out
+}
+
 // CPython: test_queues.py QueueBasicTests.test_empty
 #[test]
 fn empty() {
@@ -127,20 +155,8 @@ fn blocking_get() {
 fn blocking_get_wait() {
     vrun(async {
         let q = leak(Queue::new(0));
-        let started = leak(asyncio::sync::Event::new());
-        let finished = Rc::new(Cell::new(false));
-        let f = finished.clone();
-        let task = create_task(async move {
-            started.set();
-            let res = q.get().await.unwrap();
-            f.set(true);
-            res
-        });
-        started.wait().await;
-        assert!(!finished.get());
-        asyncio::get_running_loop().call_later(Duration::from_millis(10), move || q.put_nowait(1).unwrap());
-        assert_eq!(task.await.unwrap(), 1);
-        assert!(finished.get());
+        let got = blocks_until_later(async { q.get().await.unwrap() }, move || q.put_nowait(1).unwrap()).await;
+        assert_eq!(got, 1);
     });
 }
 
@@ -231,22 +247,14 @@ fn blocking_put() {
 fn blocking_put_wait() {
     vrun(async {
         let q = leak(Queue::new(1));
-        let started = leak(asyncio::sync::Event::new());
-        let finished = Rc::new(Cell::new(false));
-        asyncio::get_running_loop().call_later(Duration::from_millis(10), move || {
-            q.get_nowait().unwrap();
-        });
-        let f = finished.clone();
-        let task = create_task(async move {
-            started.set();
+        let body = async {
             q.put(1).await.unwrap();
             q.put(2).await.unwrap();
-            f.set(true);
-        });
-        started.wait().await;
-        assert!(!finished.get());
-        task.await.unwrap();
-        assert!(finished.get());
+        };
+        blocks_until_later(body, move || {
+            q.get_nowait().unwrap();
+        })
+        .await;
     });
 }
 
