@@ -80,31 +80,31 @@ fn is_zero_division(e: &asyncio::TaskGroupError) -> bool {
     !e.failures().is_empty() && e.to_string().contains("divide by zero")
 }
 
+/// CPython's `test_taskgroup_01` and `_02`: a group runs two children
+/// (42 after 0.1 s, 11 after 0.2 s), the second added after `pause` in the
+/// body if given; `join()` waits for both and they keep their results.
+async fn two_children(pause: Option<Duration>) {
+    let g = TaskGroup::new();
+    let t1 = g.create_task(after(0.1, 42)).unwrap();
+    if let Some(d) = pause {
+        sleep(d).await;
+    }
+    let t2 = g.create_task(after(0.2, 11)).unwrap();
+    g.join().await.unwrap();
+    assert_eq!(t1.result(), Some(42));
+    assert_eq!(t2.result(), Some(11));
+}
+
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_01
 #[test]
 fn taskgroup_01() {
-    vrun(async {
-        let g = TaskGroup::new();
-        let t1 = g.create_task(after(0.1, 42)).unwrap();
-        let t2 = g.create_task(after(0.2, 11)).unwrap();
-        g.join().await.unwrap();
-        assert_eq!(t1.result(), Some(42));
-        assert_eq!(t2.result(), Some(11));
-    });
+    vrun(two_children(None));
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_02
 #[test]
 fn taskgroup_02() {
-    vrun(async {
-        let g = TaskGroup::new();
-        let t1 = g.create_task(after(0.1, 42)).unwrap();
-        sleep(Duration::from_millis(150)).await;
-        let t2 = g.create_task(after(0.2, 11)).unwrap();
-        g.join().await.unwrap();
-        assert_eq!(t1.result(), Some(42));
-        assert_eq!(t2.result(), Some(11));
-    });
+    vrun(two_children(Some(Duration::from_millis(150))));
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_03
