@@ -219,10 +219,8 @@ fn lock_finished_waiter_cancelled() {
 // CPython: test_locks.py LockTests.test_context_manager
 #[test]
 fn lock_release_no_waiters() {
-    vrun(async {
-        let lock = Lock::new();
-        locked_while_held(|| lock.locked(), lock.acquire()).await;
-    });
+    let lock = Lock::new();
+    vrun(locked_while_held(|| lock.locked(), lock.acquire()));
 }
 
 // ----- Event --------------------------------------------------------------
@@ -454,10 +452,8 @@ fn condition_notify_all() {
 // CPython: test_locks.py ConditionTests.test_context_manager
 #[test]
 fn condition_context_manager() {
-    vrun(async {
-        let cond = Condition::new();
-        locked_while_held(|| cond.locked(), cond.acquire()).await;
-    });
+    let cond = Condition::new();
+    vrun(locked_while_held(|| cond.locked(), cond.acquire()));
 }
 
 // CPython: test_locks.py ConditionTests.test_timeout_in_block
@@ -666,10 +662,8 @@ fn bounded_semaphore_release_not_acquired() {
 // CPython: test_locks.py SemaphoreTests.test_release_no_waiters
 #[test]
 fn semaphore_release_no_waiters() {
-    vrun(async {
-        let sem = Semaphore::new(1);
-        locked_while_held(|| sem.locked(), sem.acquire()).await;
-    });
+    let sem = Semaphore::new(1);
+    vrun(locked_while_held(|| sem.locked(), sem.acquire()));
 }
 
 // CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order
