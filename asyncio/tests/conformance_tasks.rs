@@ -415,6 +415,13 @@ fn sleep_zero() {
 
 // ----- shield -------------------------------------------------------------
 
+/// CPython's `outer = asyncio.create_task(shield(inner))` followed by
+/// `test_utils.run_briefly`: the started outer task, and a probe on `inner`.
+async fn shielded<T: 'static>(inner: Task<T>) -> (Task<Result<T, asyncio::TaskError>>, asyncio::TaskRef) {
+    let probe = inner.task_ref();
+    (started(shield(inner)).await, probe)
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_shield_result
 // CPython: test_tasks.py BaseTaskTests.test_shield_shortcut
 #[test]
@@ -432,7 +439,7 @@ fn shield_result() {
 fn shield_exception() {
     vrun(async {
         let inner = create_future::<u32>();
-        let outer = started(shield(create_task(inner.clone()))).await;
+        let (outer, _) = shielded(create_task(inner.clone())).await;
         inner.set_exception("expected").unwrap();
         yield_now().await;
         let out = outer.await.unwrap().unwrap();
@@ -444,9 +451,7 @@ fn shield_exception() {
 #[test]
 fn shield_cancel_inner() {
     vrun(async {
-        let inner = create_task(sleep(Duration::from_secs(10)));
-        let r = inner.task_ref();
-        let outer = started(shield(inner)).await;
+        let (outer, r) = shielded(create_task(sleep(Duration::from_secs(10)))).await;
         r.cancel();
         yield_now().await;
         assert!(outer.await.unwrap().unwrap_err().is_cancelled());
@@ -457,9 +462,7 @@ fn shield_cancel_inner() {
 #[test]
 fn shield_cancel_outer() {
     vrun(async {
-        let inner = create_task(sleep(ms(10)));
-        let r = inner.task_ref();
-        let outer = started(shield(inner)).await;
+        let (outer, r) = shielded(create_task(sleep(ms(10)))).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
@@ -500,9 +503,7 @@ fn shield_effect() {
 fn shield_gather() {
     vrun(async {
         let (child1, child2) = (create_future::<u32>(), create_future::<u32>());
-        let parent = create_task(asyncio::gather([child1.clone(), child2.clone()]));
-        let rp = parent.task_ref();
-        let outer = started(shield(parent)).await;
+        let (outer, rp) = shielded(create_task(asyncio::gather([child1.clone(), child2.clone()]))).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
