@@ -66,6 +66,11 @@ fn elapsed_since(t0: asyncio::time::Instant) -> Duration {
     asyncio::get_running_loop().time().duration_since(t0)
 }
 
+/// The ids of `tasks`, to compare `wait`'s done and pending sets.
+fn ids<T>(tasks: &[Task<T>]) -> Vec<asyncio::TaskId> {
+    tasks.iter().map(|t| t.id()).collect()
+}
+
 fn sleeper(d: Duration) -> Task<()> {
     create_task(sleep(d))
 }
@@ -192,8 +197,8 @@ fn wait_first_completed() {
         let b = sleeper(ms(100));
         let (ra, rb) = (a.task_ref(), b.task_ref());
         let (done, pending) = wait([b, a], ReturnWhen::FirstCompleted).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
-        assert_eq!(pending.iter().map(|t| t.id()).collect::<Vec<_>>(), [ra.id()]);
+        assert_eq!(ids(&done), [rb.id()]);
+        assert_eq!(ids(&pending), [ra.id()]);
         assert!(!ra.done());
         assert!(rb.done());
         assert_eq!(elapsed_since(t0), ms(100));
@@ -218,7 +223,7 @@ fn wait_first_exception() {
         let b = create_task(async { zero_division() });
         let rb = b.task_ref();
         let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
+        assert_eq!(ids(&done), [rb.id()]);
         assert_eq!(pending.len(), 1);
         assert_eq!(elapsed_since(t0), Duration::ZERO);
     });
@@ -236,7 +241,7 @@ fn wait_first_exception_in_wait() {
         });
         let rb = b.task_ref();
         let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
+        assert_eq!(ids(&done), [rb.id()]);
         assert_eq!(pending.len(), 1);
         assert_eq!(elapsed_since(t0), ms(10));
     });
@@ -280,8 +285,8 @@ fn wait_with_timeout() {
             // 100 ms `a`'s timer fires before the wait's.
             yield_now().await;
             let (done, pending) = wait([b, a], ReturnWhen::AllCompleted).timeout(ms(limit)).await;
-            assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [ra.id()]);
-            assert_eq!(pending.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
+            assert_eq!(ids(&done), [ra.id()]);
+            assert_eq!(ids(&pending), [rb.id()]);
             assert_eq!(elapsed_since(t0), ms(waited));
         });
     }
