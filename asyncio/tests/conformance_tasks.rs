@@ -214,37 +214,35 @@ fn zero_division() {
     let _ = 1 / zero;
 }
 
+/// CPython's `test_wait_first_exception` (`b` raises at once) and
+/// `test_wait_first_exception_in_wait` (after `delay`): `wait` with
+/// FIRST_EXCEPTION returns as `b` raises, with `a` (10 s) still pending.
+async fn first_exception_after(delay: Option<Duration>) {
+    let t0 = asyncio::get_running_loop().time();
+    let a = sleeper(Duration::from_secs(10));
+    let b = create_task(async move {
+        if let Some(d) = delay {
+            sleep(d).await;
+        }
+        zero_division();
+    });
+    let rb = b.task_ref();
+    let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
+    assert_eq!(ids(&done), [rb.id()]);
+    assert_eq!(pending.len(), 1);
+    assert_eq!(elapsed_since(t0), delay.unwrap_or(Duration::ZERO));
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_wait_first_exception
 #[test]
 fn wait_first_exception() {
-    vrun(async {
-        let t0 = asyncio::get_running_loop().time();
-        let a = sleeper(Duration::from_secs(10));
-        let b = create_task(async { zero_division() });
-        let rb = b.task_ref();
-        let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(ids(&done), [rb.id()]);
-        assert_eq!(pending.len(), 1);
-        assert_eq!(elapsed_since(t0), Duration::ZERO);
-    });
+    vrun(first_exception_after(None));
 }
 
 // CPython: test_tasks.py BaseTaskTests.test_wait_first_exception_in_wait
 #[test]
 fn wait_first_exception_in_wait() {
-    vrun(async {
-        let t0 = asyncio::get_running_loop().time();
-        let a = sleeper(Duration::from_secs(10));
-        let b = create_task(async {
-            sleep(ms(10)).await;
-            zero_division();
-        });
-        let rb = b.task_ref();
-        let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(ids(&done), [rb.id()]);
-        assert_eq!(pending.len(), 1);
-        assert_eq!(elapsed_since(t0), ms(10));
-    });
+    vrun(first_exception_after(Some(ms(10))));
 }
 
 // CPython: test_tasks.py BaseTaskTests.test_wait_with_exception
