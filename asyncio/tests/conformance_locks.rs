@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::{done_result, started, vrun};
+use conformance::{assert_ends_cancelled, cancel_soon, done_result, started, vrun};
 
 fn leak<T>(t: T) -> &'static T {
     Box::leak(Box::new(t))
@@ -81,16 +81,6 @@ async fn locked_while_held<G>(locked: impl Fn() -> bool, acquire: impl std::futu
     assert!(!locked(), "free after release()");
 }
 
-/// Cancels `task` from a `call_soon` callback, as CPython's
-/// `loop.call_soon(task.cancel)`, and checks that it ended cancelled.
-async fn cancel_soon<T: 'static>(task: Task<T>) {
-    let r = task.task_ref();
-    asyncio::get_running_loop().call_soon(move || {
-        r.cancel();
-    });
-    assert!(task.await.err().expect("cancelled, not finished").is_cancelled());
-}
-
 // ----- Lock ---------------------------------------------------------------
 
 // CPython: test_locks.py LockTests.test_acquire
@@ -123,7 +113,8 @@ fn lock_acquire_cancel() {
         let lock = leak(Lock::new());
         let g = lock.acquire().await;
         let task = create_task(lock.acquire());
-        cancel_soon(task).await;
+        cancel_soon(&task);
+        assert_ends_cancelled(task).await;
         // `lock._waiters` is empty: released, the lock is free at once.
         drop(g);
         assert!(!lock.locked());
@@ -182,7 +173,7 @@ fn lock_cancel_release_race() {
             r1.cancel();
             drop(g.borrow_mut().take()); // lock.release()
         });
-        assert!(t1.await.expect_err("cancelled").is_cancelled());
+        assert_ends_cancelled(t1).await;
         assert_eq!(lock_count.get(), 1, "only one lock was taken");
         assert_eq!(call_count.get(), 3);
         assert!(t2.done());
@@ -260,7 +251,8 @@ fn event_wait_cancel() {
     vrun(async {
         let ev = leak(Event::new());
         let wait = create_task(ev.wait());
-        cancel_soon(wait).await;
+        cancel_soon(&wait);
+        assert_ends_cancelled(wait).await;
         // The cancelled waiter left the queue: setting wakes nobody, and a
         // new waiter passes at once.
         ev.set();
@@ -583,7 +575,8 @@ fn semaphore_acquire_cancel() {
         let sem = leak(Semaphore::new(1));
         sem.acquire().await.forget();
         let acquire = create_task(sem.acquire());
-        cancel_soon(acquire).await;
+        cancel_soon(&acquire);
+        assert_ends_cancelled(acquire).await;
         assert_eq!(sem.waiters(), 0);
     });
 }
@@ -1017,7 +1010,7 @@ fn barrier_filling_tasks_cancel_one() {
         t1.cancel();
         yield_now().await;
         assert_eq!(barrier.n_waiting(), 1);
-        assert!(t1.await.err().unwrap().is_cancelled());
+        assert_ends_cancelled(t1).await;
         let t3 = coro();
         yield_now().await;
         assert_eq!(barrier.n_waiting(), 2);

@@ -56,7 +56,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_future, create_task, shield, sleep, wait, yield_now, FutureError, ReturnWhen, Task};
-use conformance::{started, vrun};
+use conformance::{assert_ends_cancelled, cancel_soon, started, vrun};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -85,15 +85,8 @@ fn cancel() {
             sleep(Duration::from_secs(10)).await;
             12
         });
-        let r = t.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(probe.done());
-        assert!(probe.cancelled());
-        assert!(!probe.cancel());
+        cancel_soon(&t);
+        assert_ends_cancelled(t).await;
     });
 }
 
@@ -108,10 +101,7 @@ fn cancel_yield() {
         });
         yield_now().await; // start the task
         t.cancel();
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
+        assert_ends_cancelled(t).await;
     });
 }
 
@@ -125,12 +115,9 @@ fn cancel_current_task() {
             12
         });
         assert!(!t.cancelled());
-        let probe = t.task_ref();
         let t0 = asyncio::get_running_loop().time();
-        assert!(t.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(t).await;
         assert!(elapsed_since(t0) < Duration::from_secs(100));
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
     });
 }
 
@@ -142,10 +129,7 @@ fn cancel_at_end() {
             asyncio::current_task().unwrap().cancel();
             12
         });
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled(), "cancelled although it returned");
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
+        assert_ends_cancelled(t).await; // although it returned
     });
 }
 
@@ -494,7 +478,7 @@ fn shield_effect() {
         });
         yield_now().await;
         f.cancel();
-        assert!(f.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(f).await;
         waiter.set_result(()).unwrap();
         yield_now().await;
         assert_eq!(proof.get(), 1);
@@ -529,7 +513,7 @@ fn gather_shield() {
         let parent = started(asyncio::gather([shield(t1), shield(t2)])).await;
         parent.cancel();
         yield_now().await;
-        assert!(parent.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(parent).await;
         assert!(!r1.cancelled() && !r2.cancelled(), "the children were shielded");
         child1.set_result(1).unwrap();
         child2.set_result(2).unwrap();

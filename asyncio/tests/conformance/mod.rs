@@ -49,3 +49,21 @@ pub async fn started<F: Future + 'static>(f: F) -> asyncio::Task<F::Output> {
     asyncio::yield_now().await;
     task
 }
+
+/// CPython's `loop.call_soon(task.cancel)`.
+pub fn cancel_soon<T>(task: &asyncio::Task<T>) {
+    let r = task.task_ref();
+    asyncio::get_running_loop().call_soon(move || {
+        r.cancel();
+    });
+}
+
+/// Awaits `task` and checks what CPython checks of a cancelled one: the
+/// await raises `CancelledError`, the task is done and cancelled, and
+/// `cancel()` on it now returns false.
+pub async fn assert_ends_cancelled<T: 'static>(task: asyncio::Task<T>) {
+    let probe = task.task_ref();
+    assert!(task.await.err().expect("cancelled, not finished").is_cancelled());
+    assert!(probe.done() && probe.cancelled(), "the task is done and cancelled");
+    assert!(!probe.cancel(), "cancel() on a finished task returns false");
+}
