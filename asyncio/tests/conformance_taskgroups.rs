@@ -154,29 +154,42 @@ fn taskgroup_04() {
     });
 }
 
+/// CPython's `test_cancellation` and `test_taskgroup_17`/`_22`: an owner
+/// task opens a group, adds children with `spawn_children` (given the
+/// count, for their drop guards), then sleeps 10 s in the body, whose drop
+/// guard adds 10 to the count. The test cancels the owner after `d`, and
+/// gets the count.
+async fn cancel_owner_in_body(d: Duration, spawn_children: impl FnOnce(&TaskGroup, &Rc<Cell<u32>>) + 'static) -> u32 {
+    let num = Rc::new(Cell::new(0));
+    let n = num.clone();
+    let r = create_task(async move {
+        let g = TaskGroup::new();
+        spawn_children(&g, &n);
+        let _body_cancelled = OnDrop(n, 10);
+        sleep(Duration::from_secs(10)).await;
+        g.join().await.unwrap();
+    });
+    cancel_after(d, r).await;
+    num.get()
+}
+
 // CPython: test_taskgroups.py TestTaskGroup.test_cancellation
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_07
 #[test]
 fn cancellation_reaches_children_and_body() {
+    let five_children = |g: &TaskGroup, n: &Rc<Cell<u32>>| {
+        for _ in 0..5 {
+            let n = n.clone();
+            g.create_task(async move {
+                let _cancelled = OnDrop(n, 1);
+                sleep(Duration::from_secs(5)).await;
+            })
+            .unwrap();
+        }
+    };
     vrun(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let r = create_task(async move {
-            let g = TaskGroup::new();
-            for _ in 0..5 {
-                let n = n.clone();
-                g.create_task(async move {
-                    let _cancelled = OnDrop(n, 1);
-                    sleep(Duration::from_secs(5)).await;
-                })
-                .unwrap();
-            }
-            let _body_cancelled = OnDrop(n, 10);
-            sleep(Duration::from_secs(10)).await;
-            g.join().await.unwrap();
-        });
-        cancel_after(Duration::from_millis(100), r).await;
-        assert_eq!(num.get(), 15);
+        let num = cancel_owner_in_body(Duration::from_millis(100), five_children).await;
+        assert_eq!(num, 15, "the five children and the body were cancelled");
     });
 }
 
@@ -243,19 +256,13 @@ fn taskgroup_14() {
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_22
 #[test]
 fn cancelling_the_owner_cancels_group_and_body() {
+    let two_children = |g: &TaskGroup, _: &Rc<Cell<u32>>| {
+        g.create_task(after(1.0, 42)).unwrap();
+        g.create_task(after(2.0, 11)).unwrap();
+    };
     vrun(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let r = create_task(async move {
-            let g = TaskGroup::new();
-            g.create_task(after(1.0, 42)).unwrap();
-            g.create_task(after(2.0, 11)).unwrap();
-            let _body = OnDrop(n, 10);
-            sleep(Duration::from_secs(10)).await;
-            g.join().await.unwrap();
-        });
-        cancel_after(Duration::from_millis(50), r).await;
-        assert_eq!(num.get(), 10);
+        let num = cancel_owner_in_body(Duration::from_millis(50), two_children).await;
+        assert_eq!(num, 10, "the body was cancelled");
     });
 }
 
