@@ -139,13 +139,20 @@ async fn set_foo_then_expect(f: &Promise<&'static str>, bag: &Bag, expected: &[i
     assert_eq!(f.result().unwrap().unwrap(), "foo");
 }
 
+/// A new future with one done callback per thing in `things`, in order,
+/// each appending its thing to the bag; and their ids.
+fn with_callbacks<const K: usize>(things: [i32; K]) -> (Promise<&'static str>, Bag, [asyncio::DoneCallbackId; K]) {
+    let bag = Bag::default();
+    let f = Promise::new();
+    let ids = things.map(|thing| f.add_done_callback(make_callback(&bag, thing)));
+    (f, bag, ids)
+}
+
 /// CPython's `test_callbacks_remove_*`: adds cb1 (42), cb2 (17) and
 /// cb3 (100) to a new future, lets `remove` take some out by their ids,
 /// then sets the result and expects `expected` from those left.
 async fn remove_of_three(remove: impl FnOnce(&Promise<&'static str>, [asyncio::DoneCallbackId; 3]), expected: &[i32]) {
-    let bag = Bag::default();
-    let f = Promise::new();
-    let ids = [42, 17, 100].map(|thing| f.add_done_callback(make_callback(&bag, thing)));
+    let (f, bag, ids) = with_callbacks([42, 17, 100]);
     remove(&f, ids);
     set_foo_then_expect(&f, &bag, expected).await;
 }
@@ -185,10 +192,7 @@ fn callbacks_remove_third_callback() {
 #[test]
 fn callbacks_invoked_on_set_result() {
     vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        f.add_done_callback(make_callback(&bag, 42));
-        f.add_done_callback(make_callback(&bag, 17));
+        let (f, bag, _) = with_callbacks([42, 17]);
         set_foo_then_expect(&f, &bag, &[42, 17]).await;
     });
 }
@@ -197,9 +201,7 @@ fn callbacks_invoked_on_set_result() {
 #[test]
 fn callbacks_invoked_on_set_exception() {
     vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        f.add_done_callback(make_callback(&bag, 100));
+        let (f, bag, _) = with_callbacks([100]);
         assert_eq!(*bag.borrow(), []);
         f.set_exception(RuntimeError).unwrap();
         asyncio::yield_now().await;
