@@ -40,11 +40,7 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::{assert_ends_cancelled, cancel_soon, done_result, started, vrun};
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
-}
+use conformance::{assert_ends_cancelled, cancel_soon, done_result, keep, started, vrun};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 
@@ -87,7 +83,7 @@ async fn locked_while_held<G>(locked: impl Fn() -> bool, acquire: impl std::futu
 #[test]
 fn lock_acquire() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let result = log();
         let g0 = lock.acquire().await;
         let c = |n| log_after(&result, n, lock.acquire());
@@ -110,7 +106,7 @@ fn lock_acquire() {
 #[test]
 fn lock_acquire_cancel() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let g = lock.acquire().await;
         let task = create_task(lock.acquire());
         cancel_soon(&task);
@@ -126,7 +122,7 @@ fn lock_acquire_cancel() {
 #[test]
 fn lock_cancel_race() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let lockit = |blocker: Option<asyncio::Promise<()>>| async move {
             let _guard = lock.acquire().await;
             if let Some(b) = blocker {
@@ -152,7 +148,7 @@ fn lock_cancel_race() {
 #[test]
 fn lock_cancel_release_race() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let lock_count = Rc::new(Cell::new(0));
         let call_count = Rc::new(Cell::new(0));
         let lockit = || {
@@ -191,7 +187,7 @@ fn lock_cancel_release_race() {
 #[test]
 fn lock_finished_waiter_cancelled() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let g = lock.acquire().await;
         assert!(lock.locked());
         let tb = started(lock.acquire()).await;
@@ -220,7 +216,7 @@ fn lock_release_no_waiters() {
 #[test]
 fn event_wait() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         assert!(!ev.is_set());
         let result = log();
         let c = |n| log_after(&result, n, ev.wait());
@@ -249,7 +245,7 @@ fn event_wait_on_set() {
 #[test]
 fn event_wait_cancel() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         let wait = create_task(ev.wait());
         cancel_soon(&wait);
         assert_ends_cancelled(wait).await;
@@ -275,7 +271,7 @@ fn event_clear() {
 #[test]
 fn event_clear_with_waiters() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         let result = log();
         let t = log_after(&result, 1, async {
             ev.wait().await;
@@ -298,7 +294,7 @@ fn event_clear_with_waiters() {
 #[test]
 fn condition_wait() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let result = log();
         // Each returns holding the lock, as CPython's c1..c3 do.
         let c = |n| log_after(&result, n, async { cond.acquire().await.wait().await });
@@ -337,7 +333,7 @@ fn condition_wait() {
 #[test]
 fn condition_wait_cancel_after_notify() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let waited = Rc::new(Cell::new(false));
         let w = waited.clone();
         let waiter = create_task(async move {
@@ -363,7 +359,7 @@ fn condition_wait_cancel_after_notify() {
 #[test]
 fn condition_wait_for() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let presult = Rc::new(Cell::new(false));
         let result = log();
         let p = presult.clone();
@@ -392,7 +388,7 @@ async fn notify_one(cond: &Condition) {
 /// wait on a new condition, each to log its number once notified; after a
 /// turn, none has.
 async fn notified_appenders(n: u32) -> (&'static Condition, Log<u32>, Vec<Task<bool>>) {
-    let cond = leak(Condition::new());
+    let cond = keep(Condition::new());
     let result = log();
     let tasks = (1..=n)
         .map(|i| {
@@ -478,7 +474,7 @@ fn consumer(cond: &'static Condition, state: &Rc<Cell<i32>>) -> Task<()> {
 /// waits to run (`relock == false`) or after it woke and waits for the lock
 /// again (`relock == true`). The notification must not be lost with it.
 async fn cancelled_wakeup(relock: bool) {
-    let cond = leak(Condition::new());
+    let cond = keep(Condition::new());
     let state = Rc::new(Cell::new(0));
     let c0 = consumer(cond, &state);
     let c1 = consumer(cond, &state);
@@ -530,7 +526,7 @@ fn semaphore_initial_value_zero() {
 #[test]
 fn semaphore_acquire() {
     vrun(async {
-        let sem = leak(Semaphore::new(3));
+        let sem = keep(Semaphore::new(3));
         let result = log();
         sem.acquire().await.forget();
         sem.acquire().await.forget();
@@ -572,7 +568,7 @@ fn semaphore_acquire() {
 #[test]
 fn semaphore_acquire_cancel() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         sem.acquire().await.forget();
         let acquire = create_task(sem.acquire());
         cancel_soon(&acquire);
@@ -585,7 +581,7 @@ fn semaphore_acquire_cancel() {
 #[test]
 fn semaphore_acquire_cancel_before_awoken() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let t: Vec<_> = (0..4).map(|_| create_task(sem.acquire())).collect();
         yield_now().await;
         t[0].cancel();
@@ -606,7 +602,7 @@ fn semaphore_acquire_cancel_before_awoken() {
 #[test]
 fn semaphore_acquire_hang() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let t1 = create_task(sem.acquire());
         let t2 = started(sem.acquire()).await;
         t1.cancel();
@@ -622,7 +618,7 @@ fn semaphore_acquire_hang() {
 #[test]
 fn semaphore_acquire_no_hang() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let t2_ref: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
         let r = t2_ref.clone();
         let t1 = create_task(async move {
@@ -663,7 +659,7 @@ fn semaphore_release_no_waiters() {
 #[test]
 fn semaphore_acquire_fifo_order() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let result = log();
         let coro = |tag: &'static str| {
             let result = result.clone();
@@ -691,7 +687,7 @@ fn semaphore_acquire_fifo_order() {
 #[test]
 fn semaphore_acquire_fifo_order_2() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let result = log();
         let (r1, r2, r3) = (result.clone(), result.clone(), result.clone());
         let t1 = create_task(async move {
@@ -723,7 +719,7 @@ fn semaphore_acquire_fifo_order_2() {
 #[test]
 fn semaphore_acquire_fifo_order_3() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let result = log();
         let c = |n| log_after(&result, n, async { sem.acquire().await.forget() });
         let tasks = [c(1), c(2), c(3)];
@@ -741,7 +737,7 @@ fn semaphore_acquire_fifo_order_3() {
 #[test]
 fn semaphore_acquire_fifo_order_4() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let result = log();
         let t4: Rc<RefCell<Option<Task<()>>>> = Rc::default();
         let (r, t4_slot) = (result.clone(), t4.clone());
@@ -866,7 +862,7 @@ fn barrier_parties() {
 #[test]
 fn barrier_context_manager() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
+        let barrier = keep(Barrier::new(3));
         let mut results = gather_tasks(3, || async { barrier.wait().await.unwrap() }).await;
         results.sort();
         assert_eq!(results, [0, 1, 2]);
@@ -888,7 +884,7 @@ fn barrier_filling_one_task() {
 #[test]
 fn barrier_filling_one_task_twice() {
     vrun(async {
-        let barrier = leak(Barrier::new(1));
+        let barrier = keep(Barrier::new(1));
         let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 0);
         let t2 = started(barrier.wait()).await;
@@ -902,7 +898,7 @@ fn barrier_filling_one_task_twice() {
 #[test]
 fn barrier_filling_task_by_task() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
+        let barrier = keep(Barrier::new(3));
         let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 1);
         assert!(state_of(barrier).contains("filling"));
@@ -920,7 +916,7 @@ fn barrier_filling_task_by_task() {
 #[test]
 fn barrier_filling_tasks_wait_twice() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = Results::default();
         let mut res = gather_tasks(N, || {
             let results = results.clone();
@@ -945,7 +941,7 @@ fn barrier_filling_tasks_wait_twice() {
 #[test]
 fn barrier_draining_state() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = log();
         gather_tasks(N, || {
             let r = results.clone();
@@ -968,8 +964,8 @@ fn barrier_draining_state() {
 fn barrier_blocking_tasks_while_draining() {
     vrun(async {
         let rewait = 2;
-        let barrier = leak(Barrier::new(N));
-        let barrier_nowaiting = leak(Barrier::new(N - rewait));
+        let barrier = keep(Barrier::new(N));
+        let barrier_nowaiting = keep(Barrier::new(N - rewait));
         let rewait_n = Rc::new(Cell::new(rewait));
         gather_tasks(N, || {
             let rewait_n = rewait_n.clone();
@@ -992,7 +988,7 @@ fn barrier_blocking_tasks_while_draining() {
 #[test]
 fn barrier_filling_tasks_cancel_one() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
+        let barrier = keep(Barrier::new(3));
         let results = log();
         let coro = || {
             let r = results.clone();
@@ -1038,7 +1034,7 @@ fn barrier_reset_barrier() {
 #[test]
 fn barrier_reset_while_tasks_waiting() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = log();
         let tasks = make_tasks(N - 1, || {
             let r = results.clone();
@@ -1103,7 +1099,7 @@ async fn half_draining_half_blocking(barrier: &'static Barrier, reset: bool) -> 
 #[test]
 fn barrier_reset_when_half_draining_half_blocking() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = half_draining_half_blocking(barrier, true).await;
         assert_eq!(results.count(1), BLOCKING_TASKS);
         assert_eq!(results.count(2), 0);
@@ -1116,7 +1112,7 @@ fn barrier_reset_when_half_draining_half_blocking() {
 #[test]
 fn barrier_reset_while_waiting_and_waiting_again() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = Results::default();
         let tasks = make_tasks(N - 1, || {
             let results = results.clone();
@@ -1149,7 +1145,7 @@ fn barrier_reset_while_waiting_and_waiting_again() {
 #[test]
 fn barrier_reset_while_tasks_draining() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = Results::default();
         let count = Rc::new(Cell::new(0));
         gather_tasks(N, || {
@@ -1193,7 +1189,7 @@ fn barrier_abort_barrier() {
 #[test]
 fn barrier_abort_when_half_draining_half_blocking() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = half_draining_half_blocking(barrier, false).await;
         assert!(barrier.broken());
         assert_eq!(results.count(1), BLOCKING_TASKS);
@@ -1207,7 +1203,7 @@ fn barrier_abort_when_half_draining_half_blocking() {
 #[test]
 fn barrier_abort_when_exception() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = Results::default();
         gather_tasks(N, || {
             let results = results.clone();
@@ -1227,8 +1223,8 @@ fn barrier_abort_when_exception() {
 #[test]
 fn barrier_abort_when_exception_then_resetting() {
     vrun(async {
-        let barrier1 = leak(Barrier::new(N));
-        let barrier2 = leak(Barrier::new(N));
+        let barrier1 = keep(Barrier::new(N));
+        let barrier2 = keep(Barrier::new(N));
         let results = Results::default();
         gather_tasks(N, || {
             let results = results.clone();

@@ -27,11 +27,7 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::{assert_ends_cancelled, done_result, started, vrun};
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
-}
+use conformance::{assert_ends_cancelled, done_result, keep, started, vrun};
 
 /// The body of CPython's `test_order` tests: puts 1, 3, 2 into the empty
 /// queue `$q` (any kind), then gets three items, and gives them in the order
@@ -115,7 +111,7 @@ fn order() {
 #[test]
 fn maxsize() {
     vrun(async {
-        let q = leak(Queue::new(2));
+        let q = keep(Queue::new(2));
         assert_eq!(q.maxsize(), 2);
         let have_been_put = Rc::new(std::cell::RefCell::new(Vec::new()));
         let h = have_been_put.clone();
@@ -154,7 +150,7 @@ fn blocking_get() {
 #[test]
 fn blocking_get_wait() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let got = blocks_until_later(async { q.get().await.unwrap() }, move || q.put_nowait(1).unwrap()).await;
         assert_eq!(got, 1);
     });
@@ -174,7 +170,7 @@ fn nonblocking_get() {
 #[test]
 fn get_cancelled_race() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let t1 = create_task(q.get());
         let t2 = started(q.get()).await;
         t1.cancel();
@@ -190,7 +186,7 @@ fn get_cancelled_race() {
 #[test]
 fn get_with_waiting_putters() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         drop(create_task(q.put("a")));
         drop(create_task(q.put("b")));
         assert_eq!(q.get().await.unwrap(), "a");
@@ -202,7 +198,7 @@ fn get_with_waiting_putters() {
 #[test]
 fn why_are_getters_waiting() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         let n = 5;
         let tg = asyncio::TaskGroup::new();
         drop(tg.create_task(async move {
@@ -246,7 +242,7 @@ fn blocking_put() {
 #[test]
 fn blocking_put_wait() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         let body = async {
             q.put(1).await.unwrap();
             q.put(2).await.unwrap();
@@ -262,7 +258,7 @@ fn blocking_put_wait() {
 #[test]
 fn get_cancel_drop_one_pending_reader() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let reader = started(q.get()).await;
         q.put_nowait(1).unwrap();
         q.put_nowait(2).unwrap();
@@ -282,7 +278,7 @@ fn get_cancel_drop_one_pending_reader() {
 #[test]
 fn get_cancel_drop_many_pending_readers() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let reader1 = create_task(q.get());
         let reader2 = create_task(q.get());
         let reader3 = started(q.get()).await;
@@ -302,7 +298,7 @@ fn get_cancel_drop_many_pending_readers() {
 #[test]
 fn put_cancel_drop() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         q.put_nowait(1).unwrap();
         let writer = started(q.put(2)).await;
         assert_eq!(q.get_nowait(), Ok(1));
@@ -328,7 +324,7 @@ fn nonblocking_put_exception() {
 #[test]
 fn put_cancelled() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let t = create_task(async move {
             q.put(1).await.unwrap();
             true
@@ -342,7 +338,7 @@ fn put_cancelled() {
 #[test]
 fn put_cancelled_race() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         let put_a = create_task(q.put("a"));
         let put_b = create_task(q.put("b"));
         let put_c = started(q.put("X")).await;
@@ -362,7 +358,7 @@ fn put_cancelled_race() {
 #[test]
 fn put_with_waiting_getters() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let t = started(q.get()).await;
         q.put("a").await.unwrap();
         assert_eq!(t.await.unwrap().unwrap(), "a");
@@ -373,7 +369,7 @@ fn put_with_waiting_getters() {
 #[test]
 fn why_are_putters_waiting() {
     vrun(async {
-        let q = leak(Queue::new(2));
+        let q = keep(Queue::new(2));
         let tg = asyncio::TaskGroup::new();
         drop(tg.create_task(async move {
             yield_now().await;
@@ -392,7 +388,7 @@ fn why_are_putters_waiting() {
 #[test]
 fn cancelled_puts_not_held() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         q.put_nowait(1).unwrap();
         let put_task = started(q.put(1)).await;
         put_task.cancel();
@@ -432,7 +428,7 @@ macro_rules! join_and_shutdown_tests {
             /// A new queue of `maxsize` holding `n` items "data", and a
             /// task joining it.
             fn holding_data(maxsize: usize, n: usize) -> (&'static $Q<&'static str>, asyncio::Task<()>) {
-                let q = leak($Q::new(maxsize));
+                let q = keep($Q::new(maxsize));
                 for _ in 0..n {
                     q.put_nowait("data").unwrap();
                 }
@@ -465,12 +461,12 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn task_done() {
                 vrun(async {
-                    let q = leak($Q::new(0));
+                    let q = keep($Q::new(0));
                     for i in 0..100 {
                         q.put_nowait(i).unwrap();
                     }
-                    let accumulator = leak(Cell::new(0));
-                    let running = leak(Cell::new(true));
+                    let accumulator = keep(Cell::new(0));
+                    let running = keep(Cell::new(true));
                     let tg = asyncio::TaskGroup::new();
                     for _ in 0..2 {
                         drop(tg.create_task(async move {
@@ -505,7 +501,7 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_empty() {
                 vrun(async {
-                    let q = leak($Q::<&'static str>::new(0));
+                    let q = keep($Q::<&'static str>::new(0));
                     let get_task = started(q.get()).await;
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 0);

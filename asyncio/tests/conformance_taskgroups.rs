@@ -22,8 +22,6 @@
 //! - `test_taskgroup_08`, `test_taskgroup_11`, `test_taskgroup_12`: a
 //!   child raises from its `finally` while being cancelled; cancellation is
 //!   drop, and a drop cannot raise.
-//! - `test_taskgroup_task_name`: naming a group's children is being added
-//!   in parallel (issue 15); its translation belongs with it.
 //! - `test_taskgroup_task_context`: a child starts in a copy of its
 //!   creator's context, as in asyncio, but creating one in a given
 //!   `Context` (`create_task(coro, context=ctx)`) is not offered.
@@ -39,7 +37,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_task, sleep, TaskGroup};
-use conformance::{assert_ends_cancelled, vrun};
+use conformance::{assert_ends_cancelled, keep, vrun};
 
 /// Adds one to its counter when dropped: the future it lives in was
 /// cancelled (or finished).
@@ -49,10 +47,6 @@ impl Drop for OnDrop {
     fn drop(&mut self) {
         self.0.set(self.0.get() + self.1);
     }
-}
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
 }
 
 async fn after(secs: f64, value: u32) -> u32 {
@@ -99,6 +93,22 @@ async fn two_children(pause: Option<Duration>) {
 #[test]
 fn taskgroup_01() {
     vrun(two_children(None));
+}
+
+// CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_task_name
+#[test]
+fn taskgroup_task_name() {
+    vrun(async {
+        let g = TaskGroup::new();
+        // `g.create_task(coro(), name="yolo")`.
+        let t = asyncio::task::Builder::new()
+            .name("yolo")
+            .spawn_in(&g, asyncio::yield_now())
+            .unwrap();
+        assert_eq!(t.get_name(), "yolo");
+        g.join().await.unwrap();
+        assert_eq!(t.get_name(), "yolo");
+    });
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_02
@@ -288,7 +298,7 @@ fn taskgroup_23() {
 #[test]
 fn taskgroup_24() {
     vrun(async {
-        let g = leak(TaskGroup::new());
+        let g = keep(TaskGroup::new());
         g.create_task(async move {
             sleep(Duration::from_millis(100)).await;
             g.create_task(sleep(Duration::from_millis(100))).unwrap();
@@ -303,8 +313,8 @@ fn taskgroup_24() {
 #[test]
 fn taskgroup_25() {
     vrun(async {
-        let nhydras = leak(Cell::new(0));
-        let g = leak(TaskGroup::new());
+        let nhydras = keep(Cell::new(0));
+        let g = keep(TaskGroup::new());
         fn hydra(
             g: &'static TaskGroup,
             n: &'static Cell<u32>,
@@ -336,8 +346,8 @@ fn taskgroup_25() {
 #[test]
 fn no_create_task_after_failure() {
     vrun(async {
-        let g = leak(TaskGroup::new());
-        let refused = leak(Cell::new(false));
+        let g = keep(TaskGroup::new());
+        let refused = keep(Cell::new(false));
         g.create_task(crash_after(0.001)).unwrap();
         g.create_task(async move {
             struct TryOnCancel(&'static TaskGroup, &'static Cell<bool>);

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One virtual hour: far beyond any test's own timers.
@@ -27,6 +28,25 @@ pub fn vrun<F: Future>(f: F) -> F::Output {
     });
     runner.close();
     out
+}
+
+/// The addresses of what [`keep`] gave out, so that it stays reachable.
+static KEPT: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// `t` for the rest of the process, as a `&'static T`.
+///
+/// CPython's tests make a lock or a queue a local that every coroutine of
+/// the test closes over; our tasks are `'static`, so the primitive gets a
+/// `'static` life: one small allocation per test, kept like a `static`
+/// until the process exits. Its address is recorded here so that it stays
+/// reachable, which it is by design: the AddressSanitizer step's leak check
+/// then reports only memory that nothing points to any more.
+pub fn keep<T: 'static>(t: T) -> &'static T {
+    let kept: &'static T = Box::leak(Box::new(t));
+    KEPT.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(kept as *const T as usize);
+    kept
 }
 
 /// CPython's `self.assertTrue(t.done())` followed by `t.result()`: checks
