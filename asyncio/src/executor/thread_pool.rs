@@ -79,15 +79,7 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
-    /// At most this many threads (default: [`default_max_workers`]).
-    ///
-    /// # Panics
-    /// If `n` is 0.
-    pub fn max_workers(mut self, n: usize) -> Self {
-        assert!(n > 0, "max_workers must be at least 1");
-        self.max_workers = n;
-        self
-    }
+    super::max_workers_setter!("threads", "[`default_max_workers`]");
 
     /// Threads are named `<prefix>-<n>` (default `ThreadPoolExecutor-<pool>`).
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {

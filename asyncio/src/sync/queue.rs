@@ -250,16 +250,10 @@ impl<T> fmt::Debug for PutError<T> {
     }
 }
 
-impl<T> fmt::Display for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PutError::Full(_) => "the queue is full",
-            PutError::ShutDown(_) => "the queue was shut down",
-        })
-    }
-}
-
-impl<T> std::error::Error for PutError<T> {}
+error_message!(PutError<T> {
+    PutError::Full(_) => "the queue is full",
+    PutError::ShutDown(_) => "the queue was shut down",
+});
 
 /// Why [`get_nowait`](Queue::get_nowait) gave nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,16 +264,10 @@ pub enum GetError {
     ShutDown,
 }
 
-impl fmt::Display for GetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GetError::Empty => "the queue is empty",
-            GetError::ShutDown => "the queue was shut down",
-        })
-    }
-}
-
-impl std::error::Error for GetError {}
+error_message!(GetError {
+    GetError::Empty => "the queue is empty",
+    GetError::ShutDown => "the queue was shut down",
+});
 
 /// The queue was shut down (asyncio's `QueueShutDown`); for `put`, the item
 /// comes back.
@@ -292,26 +280,14 @@ impl<T> fmt::Debug for QueueShutDown<T> {
     }
 }
 
-impl<T> fmt::Display for QueueShutDown<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the queue was shut down")
-    }
-}
-
-impl<T> std::error::Error for QueueShutDown<T> {}
+error_message!(QueueShutDown<T> => "the queue was shut down");
 
 /// `task_done` was called more times than items were put (asyncio's
 /// `ValueError`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskDoneError;
 
-impl fmt::Display for TaskDoneError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task_done() called too many times")
-    }
-}
-
-impl std::error::Error for TaskDoneError {}
+error_message!(TaskDoneError => "task_done() called too many times");
 
 /// The future of `put`.
 #[must_use = "futures do nothing unless awaited"]

@@ -31,7 +31,6 @@ use std::io::{self, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ use serde::Serialize;
 
 use super::handle::{claim, fail_queued, finish, queued, JobCell, MapResults};
 use super::{Executor, JobError, JobHandle, Panicked};
-use crate::runtime::pool::{JobQueue, NotRun, Pool, PoolHandle, QueuedJob};
+use crate::runtime::pool::{JobQueue, NotRun, Pool, PoolHandle, QueuedJob, ThreadNames};
 use wire::{Reply, Request};
 
 pub use worker::worker_entry;
@@ -241,7 +240,7 @@ struct ProcessPool {
     queue: JobQueue<Box<dyn ProcessJob>>,
     program: PathBuf,
     max_tasks_per_child: Option<usize>,
-    managers_started: AtomicUsize,
+    managers: ThreadNames,
     /// Live workers' process ids, for introspection (and the fault tests).
     pids: Mutex<Vec<u32>>,
 }
@@ -261,12 +260,8 @@ impl ProcessPool {
     }
 
     fn start_manager(self: &Arc<Self>) -> io::Result<()> {
-        let n = self.managers_started.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
-        std::thread::Builder::new()
-            .name(format!("ProcessPoolExecutor-manager-{n}"))
-            .spawn(move || pool.manage())
-            .map(drop)
+        self.managers.spawn(move || pool.manage())
     }
 
     fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
@@ -383,16 +378,7 @@ pub struct ProcessPoolBuilder {
 }
 
 impl ProcessPoolBuilder {
-    /// At most this many worker processes (default: the machine's CPUs,
-    /// Python's default).
-    ///
-    /// # Panics
-    /// If `n` is 0.
-    pub fn max_workers(mut self, n: usize) -> Self {
-        assert!(n > 0, "max_workers must be at least 1");
-        self.max_workers = n;
-        self
-    }
+    super::max_workers_setter!("worker processes", "the machine's CPUs, Python's default");
 
     /// Replace each worker by a fresh process after this many jobs (`None`,
     /// the default: never).
@@ -424,7 +410,7 @@ impl ProcessPoolBuilder {
                 queue: JobQueue::new(self.max_workers),
                 program,
                 max_tasks_per_child: self.max_tasks_per_child,
-                managers_started: AtomicUsize::new(0),
+                managers: ThreadNames::new("ProcessPoolExecutor-manager".to_owned()),
                 pids: Mutex::new(Vec::new()),
             }),
         })

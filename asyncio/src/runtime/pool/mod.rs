@@ -23,6 +23,8 @@
 pub(crate) mod queue;
 pub(crate) mod threads;
 
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,6 +53,35 @@ pub(crate) trait Pool: Send + Sync + 'static {
     const NAME: &'static str;
     /// The pool's queue.
     fn queue(&self) -> &JobQueue<Self::Job>;
+}
+
+/// Starts a pool's threads, named `<prefix>-<n>` with `n` counting up from 0.
+pub(crate) struct ThreadNames {
+    prefix: String,
+    started: AtomicUsize,
+}
+
+impl ThreadNames {
+    pub(crate) fn new(prefix: String) -> Self {
+        ThreadNames {
+            prefix,
+            started: AtomicUsize::new(0),
+        }
+    }
+
+    /// The threads' name prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Starts the next thread, running `body`.
+    pub(crate) fn spawn(&self, body: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name(format!("{}-{n}", self.prefix))
+            .spawn(body)
+            .map(drop)
+    }
 }
 
 /// Shuts the pool down when the last user handle goes.

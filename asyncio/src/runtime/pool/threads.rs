@@ -7,11 +7,10 @@
 //! thread never unwinds.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{JobQueue, NotRun, Pool, QueuedJob};
+use super::{JobQueue, NotRun, Pool, QueuedJob, ThreadNames};
 
 /// A job queued on a thread pool.
 pub(crate) trait ThreadJob: Send + Sync {
@@ -30,9 +29,8 @@ impl QueuedJob for Arc<dyn ThreadJob> {
 
 pub(crate) struct ThreadPool {
     queue: JobQueue<Arc<dyn ThreadJob>>,
-    name_prefix: String,
+    threads: ThreadNames,
     idle_timeout: Option<Duration>,
-    threads_started: AtomicUsize,
 }
 
 impl Pool for ThreadPool {
@@ -53,15 +51,14 @@ impl ThreadPool {
     pub(crate) fn new(max_workers: usize, name_prefix: String, idle_timeout: Option<Duration>) -> Self {
         ThreadPool {
             queue: JobQueue::new(max_workers),
-            name_prefix,
+            threads: ThreadNames::new(name_prefix),
             idle_timeout,
-            threads_started: AtomicUsize::new(0),
         }
     }
 
     /// The threads' name prefix.
     pub(crate) fn name(&self) -> &str {
-        &self.name_prefix
+        self.threads.prefix()
     }
 
     /// Queues `job`, starting a thread if the queue asks for one; after
@@ -71,17 +68,13 @@ impl ThreadPool {
     }
 
     fn start_worker(self: &Arc<Self>) -> io::Result<()> {
-        let n = self.threads_started.fetch_add(1, Ordering::Relaxed);
         let pool = self.clone();
-        std::thread::Builder::new()
-            .name(format!("{}-{n}", self.name_prefix))
-            .spawn(move || {
-                pool.queue.enter_worker();
-                while let Some(job) = pool.queue.next(pool.idle_timeout) {
-                    job.run();
-                }
-                pool.queue.worker_exited();
-            })
-            .map(drop)
+        self.threads.spawn(move || {
+            pool.queue.enter_worker();
+            while let Some(job) = pool.queue.next(pool.idle_timeout) {
+                job.run();
+            }
+            pool.queue.worker_exited();
+        })
     }
 }
