@@ -39,7 +39,7 @@ use serde::Serialize;
 
 use super::handle::{claim, fail_queued, finish, queued, JobCell, MapResults};
 use super::{Executor, JobError, JobHandle, Panicked};
-use crate::runtime::pool::{JobQueue, NotRun, Pool, PoolHandle, QueuedJob, ThreadNames};
+use crate::runtime::pool::{JobQueue, NotRun, Pool, PoolHandle, QueuedJob};
 use wire::{Reply, Request};
 
 pub use worker::worker_entry;
@@ -236,11 +236,11 @@ impl Worker {
     }
 }
 
+/// The process pool's kind: each worker thread is a manager that drives
+/// one worker process.
 struct ProcessPool {
-    queue: JobQueue<Box<dyn ProcessJob>>,
     program: PathBuf,
     max_tasks_per_child: Option<usize>,
-    managers: ThreadNames,
     /// Live workers' process ids, for introspection (and the fault tests).
     pids: Mutex<Vec<u32>>,
 }
@@ -249,35 +249,13 @@ impl Pool for ProcessPool {
     type Job = Box<dyn ProcessJob>;
     const NAME: &'static str = "ProcessPoolExecutor";
 
-    fn queue(&self) -> &JobQueue<Self::Job> {
-        &self.queue
-    }
-}
-
-impl ProcessPool {
-    fn submit(self: &Arc<Self>, job: Box<dyn ProcessJob>) {
-        self.queue.submit_job(job, || self.start_manager());
-    }
-
-    fn start_manager(self: &Arc<Self>) -> io::Result<()> {
-        let pool = self.clone();
-        self.managers.spawn(move || pool.manage())
-    }
-
-    fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
-        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = old {
-            pids.retain(|&p| p != old);
-        }
-        pids.extend(new);
-    }
-
-    /// A manager thread: one worker process, one job at a time.
-    fn manage(&self) {
-        self.queue.enter_worker();
+    /// A manager thread: one worker process, one job at a time. Returns
+    /// only once its process is reaped, so that `shutdown(wait)`, which
+    /// waits for the threads to be counted out, returns after the reap.
+    fn serve(&self, queue: &JobQueue<Self::Job>) {
         let mut buf = Vec::new();
         let mut worker: Option<Worker> = None;
-        while let Some(job) = self.queue.next(None) {
+        while let Some(job) = queue.next(None) {
             // The worker process first, so a job reads as running (and can
             // no longer be cancelled) only once a process runs it.
             let w = match &mut worker {
@@ -317,8 +295,16 @@ impl ProcessPool {
             self.set_pid(Some(w.child.id()), None);
             w.exit(&mut buf);
         }
-        // Counted out only now, so `shutdown(wait)` returns after the reap.
-        self.queue.worker_exited();
+    }
+}
+
+impl ProcessPool {
+    fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
+        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = old {
+            pids.retain(|&p| p != old);
+        }
+        pids.extend(new);
     }
 }
 
@@ -406,13 +392,15 @@ impl ProcessPoolBuilder {
         }
         let program = program().map_err(PoolError::Program)?;
         Ok(ProcessPoolExecutor {
-            pool: PoolHandle::new(ProcessPool {
-                queue: JobQueue::new(self.max_workers),
-                program,
-                max_tasks_per_child: self.max_tasks_per_child,
-                managers: ThreadNames::new("ProcessPoolExecutor-manager".to_owned()),
-                pids: Mutex::new(Vec::new()),
-            }),
+            pool: PoolHandle::new(
+                ProcessPool {
+                    program,
+                    max_tasks_per_child: self.max_tasks_per_child,
+                    pids: Mutex::new(Vec::new()),
+                },
+                self.max_workers,
+                "ProcessPoolExecutor-manager".to_owned(),
+            ),
         })
     }
 }
@@ -471,7 +459,7 @@ impl ProcessPoolExecutor {
             }
         };
         let cell = queued(None);
-        self.pool.pool().submit(Box::new(Job {
+        self.pool.submit(Box::new(Job {
             name,
             arg,
             cell: cell.clone(),
