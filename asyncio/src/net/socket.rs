@@ -113,11 +113,39 @@ where
     }
 }
 
-/// The reading and writing methods and the `futures-io` traits of a stream
-/// socket type wrapping a [`StreamSocket`] in a field `inner`.
+/// The reading and writing methods, the addresses and the `futures-io`
+/// traits of a stream socket type wrapping a [`StreamSocket`] of `$std` in a
+/// field `inner`.
 macro_rules! stream_methods {
-    ($ty:ty) => {
+    ($ty:ident, $std:ty) => {
         impl $ty {
+            /// Wraps a connected std stream (made non-blocking here).
+            ///
+            /// # Errors
+            /// Registration errors.
+            pub fn from_std(stream: $std) -> io::Result<$ty> {
+                stream.set_nonblocking(true)?;
+                Ok($ty {
+                    inner: $crate::net::socket::StreamSocket::new(stream)?,
+                })
+            }
+
+            /// The peer's address.
+            ///
+            /// # Errors
+            /// The OS error (for TCP, `NotConnected` once the peer is gone).
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.inner.fd.get_ref().peer_addr()
+            }
+
+            /// This end's address.
+            ///
+            /// # Errors
+            /// The OS error.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.inner.fd.get_ref().local_addr()
+            }
+
             /// Reads some bytes into `buf`; `Ok(0)` at end of stream.
             ///
             /// # Cancel safety
@@ -242,11 +270,11 @@ pub(crate) use stream_methods;
 
 /// The methods a datagram socket type shares with the other one: sending to
 /// and receiving from the connected peer, receiving with the sender's
-/// address, and its own address. The type wraps an [`AsyncFd`] in a field
+/// address, its own address and `Debug`. The type wraps an [`AsyncFd`] in a field
 /// `fd`; `$addr` is its address type, `$refused` says when `send` fails with
 /// `ConnectionRefused`.
 macro_rules! datagram_methods {
-    ($ty:ty, $addr:ty, $refused:literal) => {
+    ($ty:ident, $addr:ty, $refused:literal) => {
         impl $ty {
             /// Sends one datagram to the connected peer.
             ///
@@ -282,8 +310,20 @@ macro_rules! datagram_methods {
             pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
                 self.fd.read_with(|s| s.recv(buf)).await
             }
+        }
 
-            /// This end's address.
+        $crate::net::socket::local_addr_and_debug!($ty, $addr, "This end's address.");
+    };
+}
+
+pub(crate) use datagram_methods;
+
+/// `local_addr` (documented by `$doc`) and a `Debug` showing it, for a
+/// socket type wrapping an [`AsyncFd`] in a field `fd`.
+macro_rules! local_addr_and_debug {
+    ($ty:ident, $addr:ty, $doc:literal) => {
+        impl $ty {
+            #[doc = $doc]
             ///
             /// # Errors
             /// The OS error.
@@ -291,10 +331,18 @@ macro_rules! datagram_methods {
                 self.fd.get_ref().local_addr()
             }
         }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("local", &self.local_addr().ok())
+                    .finish()
+            }
+        }
     };
 }
 
-pub(crate) use datagram_methods;
+pub(crate) use local_addr_and_debug;
 
 /// The methods both listener types share: wrapping a std listener,
 /// accepting, and its address. The type wraps an [`AsyncFd`] of `$std` in a
@@ -333,23 +381,9 @@ macro_rules! listener_methods {
                 let (stream, peer) = std::task::ready!(self.fd.poll_read_with(cx, |l| l.accept()))?;
                 Poll::Ready(<$stream>::from_std(stream).map(|s| (s, peer)))
             }
-
-            /// The address it listens on.
-            ///
-            /// # Errors
-            /// The OS error.
-            pub fn local_addr(&self) -> io::Result<$addr> {
-                self.fd.get_ref().local_addr()
-            }
         }
 
-        impl std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("local", &self.local_addr().ok())
-                    .finish()
-            }
-        }
+        $crate::net::socket::local_addr_and_debug!($ty, $addr, "The address it listens on.");
     };
 }
 

@@ -132,7 +132,7 @@ pub struct TcpStream {
     inner: StreamSocket<std::net::TcpStream>,
 }
 
-stream_methods!(TcpStream);
+stream_methods!(TcpStream, std::net::TcpStream);
 
 impl TcpStream {
     /// Connects to `addr`, trying its addresses one after another (host
@@ -187,33 +187,6 @@ impl TcpStream {
         // kernels; asking for the peer settles it.
         stream.peer_addr()?;
         Ok(stream)
-    }
-
-    /// Wraps a connected std stream (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            inner: StreamSocket::new(stream)?,
-        })
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// `NotConnected` once the peer is gone.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().peer_addr()
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().local_addr()
     }
 
     /// `TCP_NODELAY`: send small writes at once instead of coalescing them

@@ -1,6 +1,5 @@
 //! [`UdpSocket`] on the loop's reactor.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
@@ -102,11 +101,3 @@ impl UdpSocket {
 }
 
 datagram_methods!(UdpSocket, SocketAddr, "after an ICMP port unreachable");
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}

@@ -51,7 +51,7 @@ pub struct UnixStream {
     inner: StreamSocket<std_unix::UnixStream>,
 }
 
-stream_methods!(UnixStream);
+stream_methods!(UnixStream, std_unix::UnixStream);
 
 impl UnixStream {
     /// Connects to the socket at `path`.
@@ -88,33 +88,6 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std_unix::UnixStream::pair()?;
         Ok((Self::from_std(a)?, Self::from_std(b)?))
-    }
-
-    /// Wraps a connected std stream (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(stream: std_unix::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            inner: StreamSocket::new(stream)?,
-        })
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().peer_addr()
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().local_addr()
     }
 
     /// The connection as an asyncio stream pair.
@@ -200,11 +173,3 @@ impl UnixDatagram {
 }
 
 datagram_methods!(UnixDatagram, SocketAddr, "once the peer's socket is closed");
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}
