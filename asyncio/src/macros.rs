@@ -33,3 +33,16 @@ macro_rules! error_message {
         impl$(<$g>)? ::std::error::Error for $name$(<$g>)? {}
     };
 }
+
+/// Builder setters that hand their arguments to the same method of the
+/// wrapped std builder in field `$field` and return `&mut Self`, each with
+/// its own doc comment.
+macro_rules! forward_setters {
+    ($field:tt; $($(#[$doc:meta])* fn $name:ident($($arg:ident: $t:ty),*);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&mut self, $($arg: $t),*) -> &mut Self {
+            self.$field.$name($($arg),*);
+            self
+        }
+    )*};
+}
