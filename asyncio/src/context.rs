@@ -359,26 +359,23 @@ pub fn copy_context() -> Context {
 /// context the loop recreates), else a closure entering it. For the loop's
 /// callbacks.
 pub(crate) fn bind<F: FnOnce() + 'static>(f: F) -> Box<dyn FnOnce()> {
-    match ctxvars::snapshot() {
+    match non_empty_copy() {
         None => Box::new(f),
-        Some(map) => {
-            let mut ctx = Context {
-                ctx: Ctx::new(Some(map)),
-            };
-            Box::new(move || ctx.run(f))
-        }
+        Some(mut ctx) => Box::new(move || ctx.run(f)),
     }
 }
 
 /// [`bind`] for closures sent from another thread.
 pub(crate) fn bind_send<F: FnOnce() + Send + 'static>(f: F) -> Box<dyn FnOnce() + Send> {
-    match ctxvars::snapshot() {
+    match non_empty_copy() {
         None => Box::new(f),
-        Some(map) => {
-            let mut ctx = Context {
-                ctx: Ctx::new(Some(map)),
-            };
-            Box::new(move || ctx.run(f))
-        }
+        Some(mut ctx) => Box::new(move || ctx.run(f)),
     }
+}
+
+/// A copy of the current context, or `None` when it is empty.
+fn non_empty_copy() -> Option<Context> {
+    ctxvars::snapshot().map(|map| Context {
+        ctx: Ctx::new(Some(map)),
+    })
 }

@@ -307,13 +307,7 @@ impl fmt::Debug for TimerHandle {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoopClosed;
 
-impl fmt::Display for LoopClosed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the event loop is closed")
-    }
-}
-
-impl std::error::Error for LoopClosed {}
+error_message!(LoopClosed => "the event loop is closed");
 
 /// A `Send + Sync` handle to a loop for other threads.
 ///

@@ -98,6 +98,10 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[macro_use]
+#[forbid(unsafe_code)]
+mod macros;
+
 mod runtime;
 
 #[forbid(unsafe_code)]

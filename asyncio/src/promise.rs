@@ -56,13 +56,7 @@ impl Error for FutureError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidStateError;
 
-impl fmt::Display for InvalidStateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("invalid state: the future is already done")
-    }
-}
-
-impl Error for InvalidStateError {}
+error_message!(InvalidStateError => "invalid state: the future is already done");
 
 /// A done callback, as stored: given the promise, it makes the closure that
 /// `call_soon` runs (made where `T: 'static` is known).

@@ -97,46 +97,29 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable.
-    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
-        self.inner.env(key, value);
-        self
-    }
+    forward_setters! {
+        inner;
 
-    /// Removes an environment variable.
-    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
-        self.inner.env_remove(key);
-        self
-    }
+        /// Sets an environment variable.
+        fn env(key: impl AsRef<OsStr>, value: impl AsRef<OsStr>);
 
-    /// Starts from an empty environment.
-    pub fn env_clear(&mut self) -> &mut Self {
-        self.inner.env_clear();
-        self
-    }
+        /// Removes an environment variable.
+        fn env_remove(key: impl AsRef<OsStr>);
 
-    /// The child's working directory.
-    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
-        self.inner.current_dir(dir);
-        self
-    }
+        /// Starts from an empty environment.
+        fn env_clear();
 
-    /// The child's standard input (`Stdio::piped()` for `Process::stdin`).
-    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stdin(cfg);
-        self
-    }
+        /// The child's working directory.
+        fn current_dir(dir: impl AsRef<Path>);
 
-    /// The child's standard output (`Stdio::piped()` for `Process::stdout`).
-    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stdout(cfg);
-        self
-    }
+        /// The child's standard input (`Stdio::piped()` for `Process::stdin`).
+        fn stdin(cfg: impl Into<Stdio>);
 
-    /// The child's standard error (`Stdio::piped()` for `Process::stderr`).
-    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
-        self.inner.stderr(cfg);
-        self
+        /// The child's standard output (`Stdio::piped()` for `Process::stdout`).
+        fn stdout(cfg: impl Into<Stdio>);
+
+        /// The child's standard error (`Stdio::piped()` for `Process::stderr`).
+        fn stderr(cfg: impl Into<Stdio>);
     }
 
     /// Kill the child (SIGKILL) if the [`Process`] is dropped while it runs

@@ -54,6 +54,15 @@ impl fmt::Display for RuntimeError {
 
 impl Error for RuntimeError {}
 
+/// A done future takes no other outcome: `set_result`, `set_exception`
+/// raise `InvalidStateError` and `cancel()` returns false.
+#[track_caller]
+fn assert_settled(f: &Promise<u32>) {
+    assert_eq!(f.set_result(1), Err(InvalidStateError));
+    assert_eq!(f.set_exception(RuntimeError), Err(InvalidStateError));
+    assert!(!f.cancel());
+}
+
 // CPython: test_futures.py BaseFutureTests.test_initial_state
 #[test]
 fn initial_state() {
@@ -72,9 +81,7 @@ fn cancel() {
     assert!(f.cancelled());
     assert!(f.done());
     assert!(matches!(f.result(), Some(Err(FutureError::Cancelled))));
-    assert_eq!(f.set_result(1), Err(InvalidStateError));
-    assert_eq!(f.set_exception(RuntimeError), Err(InvalidStateError));
-    assert!(!f.cancel());
+    assert_settled(&f);
 }
 
 // CPython: test_futures.py BaseFutureTests.test_result
@@ -86,9 +93,7 @@ fn result() {
     assert!(!f.cancelled());
     assert!(f.done());
     assert_eq!(f.result().unwrap().unwrap(), 42);
-    assert_eq!(f.set_result(1), Err(InvalidStateError));
-    assert_eq!(f.set_exception(RuntimeError), Err(InvalidStateError));
-    assert!(!f.cancel());
+    assert_settled(&f);
 }
 
 // CPython: test_futures.py BaseFutureTests.test_exception
@@ -103,9 +108,7 @@ fn exception() {
         Some(Err(FutureError::Exception(e))) => assert!(e.is::<RuntimeError>()),
         other => panic!("expected the error, got {other:?}"),
     }
-    assert_eq!(f.set_result(1), Err(InvalidStateError));
-    assert_eq!(f.set_exception(RuntimeError), Err(InvalidStateError));
-    assert!(!f.cancel());
+    assert_settled(&f);
 }
 
 // CPython: test_futures.py BaseFutureTests.test_set_result_unless_cancelled
@@ -124,81 +127,73 @@ fn set_result_unless_cancelled() {
     );
 }
 
-/// Adds cb1 (42), cb2 (17), cb3 (100) and gives their ids.
-fn three_callbacks(f: &Promise<&'static str>, bag: &Bag) -> [asyncio::DoneCallbackId; 3] {
-    [
-        f.add_done_callback(make_callback(bag, 42)),
-        f.add_done_callback(make_callback(bag, 17)),
-        f.add_done_callback(make_callback(bag, 100)),
-    ]
+/// The end of CPython's done-callback tests: no callback has run yet;
+/// `set_result("foo")` schedules them (none runs inline); after one turn
+/// the bag holds `expected`, and the result is "foo".
+async fn set_foo_then_expect(f: &Promise<&'static str>, bag: &Bag, expected: &[i32]) {
+    assert_eq!(*bag.borrow(), [], "no callback ran before the result");
+    f.set_result("foo").unwrap();
+    assert_eq!(*bag.borrow(), [], "scheduled with call_soon, not run inline");
+    asyncio::yield_now().await;
+    assert_eq!(*bag.borrow(), expected);
+    assert_eq!(f.result().unwrap().unwrap(), "foo");
+}
+
+/// A new future with one done callback per thing in `things`, in order,
+/// each appending its thing to the bag; and their ids.
+fn with_callbacks<const K: usize>(things: [i32; K]) -> (Promise<&'static str>, Bag, [asyncio::DoneCallbackId; K]) {
+    let bag = Bag::default();
+    let f = Promise::new();
+    let ids = things.map(|thing| f.add_done_callback(make_callback(&bag, thing)));
+    (f, bag, ids)
+}
+
+/// CPython's `test_callbacks_remove_*`: adds cb1 (42), cb2 (17) and
+/// cb3 (100) to a new future, lets `remove` take some out by their ids,
+/// then sets the result and expects `expected` from those left.
+async fn remove_of_three(remove: impl FnOnce(&Promise<&'static str>, [asyncio::DoneCallbackId; 3]), expected: &[i32]) {
+    let (f, bag, ids) = with_callbacks([42, 17, 100]);
+    remove(&f, ids);
+    set_foo_then_expect(&f, &bag, expected).await;
 }
 
 // CPython: test_futures.py BaseFutureDoneCallbackTests.test_callbacks_remove_first_callback
 #[test]
 fn callbacks_remove_first_callback() {
-    vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        let [cb1, _, _] = three_callbacks(&f, &bag);
+    let remove = |f: &Promise<_>, [cb1, _, _]: [_; 3]| {
         assert_eq!(f.remove_done_callback(cb1), 1);
         assert_eq!(f.remove_done_callback(cb1), 0);
-        assert_eq!(*bag.borrow(), []);
-        f.set_result("foo").unwrap();
-        asyncio::yield_now().await;
-        assert_eq!(*bag.borrow(), [17, 100]);
-        assert_eq!(f.result().unwrap().unwrap(), "foo");
-    });
+    };
+    vrun(remove_of_three(remove, &[17, 100]));
 }
 
 // CPython: test_futures.py BaseFutureDoneCallbackTests.test_callbacks_remove_first_and_second_callback
 #[test]
 fn callbacks_remove_first_and_second_callback() {
-    vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        let [cb1, cb2, _] = three_callbacks(&f, &bag);
+    let remove = |f: &Promise<_>, [cb1, cb2, _]: [_; 3]| {
         f.remove_done_callback(cb1);
         f.remove_done_callback(cb2);
         f.remove_done_callback(cb1);
-        assert_eq!(*bag.borrow(), []);
-        f.set_result("foo").unwrap();
-        asyncio::yield_now().await;
-        assert_eq!(*bag.borrow(), [100]);
-        assert_eq!(f.result().unwrap().unwrap(), "foo");
-    });
+    };
+    vrun(remove_of_three(remove, &[100]));
 }
 
 // CPython: test_futures.py BaseFutureDoneCallbackTests.test_callbacks_remove_third_callback
 #[test]
 fn callbacks_remove_third_callback() {
-    vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        let [_, _, cb3] = three_callbacks(&f, &bag);
+    let remove = |f: &Promise<_>, [_, _, cb3]: [_; 3]| {
         f.remove_done_callback(cb3);
         f.remove_done_callback(cb3);
-        assert_eq!(*bag.borrow(), []);
-        f.set_result("foo").unwrap();
-        asyncio::yield_now().await;
-        assert_eq!(*bag.borrow(), [42, 17]);
-        assert_eq!(f.result().unwrap().unwrap(), "foo");
-    });
+    };
+    vrun(remove_of_three(remove, &[42, 17]));
 }
 
 // CPython: test_futures.py BaseFutureDoneCallbackTests.test_callbacks_invoked_on_set_result
 #[test]
 fn callbacks_invoked_on_set_result() {
     vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        f.add_done_callback(make_callback(&bag, 42));
-        f.add_done_callback(make_callback(&bag, 17));
-        assert_eq!(*bag.borrow(), []);
-        f.set_result("foo").unwrap();
-        assert_eq!(*bag.borrow(), [], "scheduled with call_soon, not run inline");
-        asyncio::yield_now().await;
-        assert_eq!(*bag.borrow(), [42, 17]);
-        assert_eq!(f.result().unwrap().unwrap(), "foo");
+        let (f, bag, _) = with_callbacks([42, 17]);
+        set_foo_then_expect(&f, &bag, &[42, 17]).await;
     });
 }
 
@@ -206,9 +201,7 @@ fn callbacks_invoked_on_set_result() {
 #[test]
 fn callbacks_invoked_on_set_exception() {
     vrun(async {
-        let bag = Bag::default();
-        let f = Promise::new();
-        f.add_done_callback(make_callback(&bag, 100));
+        let (f, bag, _) = with_callbacks([100]);
         assert_eq!(*bag.borrow(), []);
         f.set_exception(RuntimeError).unwrap();
         asyncio::yield_now().await;
@@ -240,11 +233,7 @@ fn remove_done_callback() {
         }
         let removed: usize = cb1.into_iter().map(|id| f.remove_done_callback(id)).sum();
         assert_eq!(removed, 6);
-        assert_eq!(*bag.borrow(), []);
-        f.set_result("foo").unwrap();
-        asyncio::yield_now().await;
-        assert_eq!(*bag.borrow(), [2]);
-        assert_eq!(f.result().unwrap().unwrap(), "foo");
+        set_foo_then_expect(&f, &bag, &[2]).await;
     });
 }
 

@@ -40,16 +40,41 @@ use std::time::Duration;
 
 use asyncio::sync::{Barrier, BoundedSemaphore, BrokenBarrierError, Condition, Event, Lock, Semaphore};
 use asyncio::{create_task, yield_now, Task};
-use conformance::vrun;
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
-}
+use conformance::{assert_ends_cancelled, cancel_soon, done_result, keep, started, vrun};
 
 type Log<T> = Rc<RefCell<Vec<T>>>;
 
 fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
+}
+
+/// CPython's `async def cN(): await <wait>; result.append(N); return ...`:
+/// a task that awaits `wait`, logs `n` at once, and returns what `wait`
+/// gave.
+fn log_after<T: 'static>(result: &Log<u32>, n: u32, wait: impl std::future::Future<Output = T> + 'static) -> Task<T> {
+    let result = result.clone();
+    create_task(async move {
+        let out = wait.await;
+        result.borrow_mut().push(n);
+        out
+    })
+}
+
+/// One turn of the loop (CPython's `await asyncio.sleep(0)`), then
+/// `assertEqual(result, expected)`.
+async fn turn_then_expect(result: &Log<u32>, expected: &[u32]) {
+    yield_now().await;
+    assert_eq!(*result.borrow(), expected, "the log after one more turn");
+}
+
+/// Checks that `locked()` is true exactly while the guard or permit that
+/// `acquire` gives is alive: CPython's `acquire()`, `locked()`, `release()`.
+async fn locked_while_held<G>(locked: impl Fn() -> bool, acquire: impl std::future::Future<Output = G>) {
+    assert!(!locked(), "free before acquire()");
+    let g = acquire.await;
+    assert!(locked(), "locked while held");
+    drop(g);
+    assert!(!locked(), "free after release()");
 }
 
 // ----- Lock ---------------------------------------------------------------
@@ -58,37 +83,22 @@ fn log<T>() -> Log<T> {
 #[test]
 fn lock_acquire() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let result = log();
         let g0 = lock.acquire().await;
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                let guard = lock.acquire().await;
-                result.borrow_mut().push(n);
-                guard
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        let c = |n| log_after(&result, n, lock.acquire());
+        let t1 = c(1);
+        let t2 = c(2);
+        turn_then_expect(&result, &[]).await;
         drop(g0);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        let t3 = create_task(c(3));
-        assert!(t1.done());
-        drop(t1.await.unwrap()); // lock.release()
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
-        assert!(t2.done());
-        drop(t2.await.unwrap());
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
-        assert!(t3.done());
-        drop(t3.await.unwrap());
+        turn_then_expect(&result, &[1]).await;
+        turn_then_expect(&result, &[1]).await;
+        let t3 = c(3);
+        drop(done_result(t1).await); // lock.release()
+        turn_then_expect(&result, &[1, 2]).await;
+        drop(done_result(t2).await);
+        turn_then_expect(&result, &[1, 2, 3]).await;
+        drop(done_result(t3).await);
     });
 }
 
@@ -96,14 +106,11 @@ fn lock_acquire() {
 #[test]
 fn lock_acquire_cancel() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let g = lock.acquire().await;
         let task = create_task(lock.acquire());
-        let r = task.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(task.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(&task);
+        assert_ends_cancelled(task).await;
         // `lock._waiters` is empty: released, the lock is free at once.
         drop(g);
         assert!(!lock.locked());
@@ -115,7 +122,7 @@ fn lock_acquire_cancel() {
 #[test]
 fn lock_cancel_race() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let lockit = |blocker: Option<asyncio::Promise<()>>| async move {
             let _guard = lock.acquire().await;
             if let Some(b) = blocker {
@@ -123,13 +130,10 @@ fn lock_cancel_race() {
             }
         };
         let fa = asyncio::create_future::<()>();
-        let ta = create_task(lockit(Some(fa.clone())));
-        yield_now().await;
+        let ta = started(lockit(Some(fa.clone()))).await;
         assert!(lock.locked());
-        let tb = create_task(lockit(None));
-        yield_now().await;
-        let tc = create_task(lockit(None));
-        yield_now().await;
+        let tb = started(lockit(None)).await;
+        let tc = started(lockit(None)).await;
         fa.set_result(()).unwrap();
         tb.cancel();
         yield_now().await;
@@ -144,7 +148,7 @@ fn lock_cancel_race() {
 #[test]
 fn lock_cancel_release_race() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let lock_count = Rc::new(Cell::new(0));
         let call_count = Rc::new(Cell::new(0));
         let lockit = || {
@@ -159,14 +163,13 @@ fn lock_cancel_release_race() {
         let g0 = Rc::new(RefCell::new(Some(lock.acquire().await)));
         let t1 = create_task(lockit());
         let t2 = create_task(lockit());
-        let t3 = create_task(lockit());
-        yield_now().await;
+        let t3 = started(lockit()).await;
         let (r1, g) = (t1.task_ref(), g0.clone());
         asyncio::get_running_loop().call_soon(move || {
             r1.cancel();
             drop(g.borrow_mut().take()); // lock.release()
         });
-        assert!(t1.await.expect_err("cancelled").is_cancelled());
+        assert_ends_cancelled(t1).await;
         assert_eq!(lock_count.get(), 1, "only one lock was taken");
         assert_eq!(call_count.get(), 3);
         assert!(t2.done());
@@ -184,11 +187,10 @@ fn lock_cancel_release_race() {
 #[test]
 fn lock_finished_waiter_cancelled() {
     vrun(async {
-        let lock = leak(Lock::new());
+        let lock = keep(Lock::new());
         let g = lock.acquire().await;
         assert!(lock.locked());
-        let tb = create_task(lock.acquire());
-        yield_now().await;
+        let tb = started(lock.acquire()).await;
         let tc = create_task(lock.acquire());
         tb.cancel();
         drop(g);
@@ -204,14 +206,8 @@ fn lock_finished_waiter_cancelled() {
 // CPython: test_locks.py LockTests.test_context_manager
 #[test]
 fn lock_release_no_waiters() {
-    vrun(async {
-        let lock = Lock::new();
-        assert!(!lock.locked());
-        let g = lock.acquire().await;
-        assert!(lock.locked());
-        drop(g);
-        assert!(!lock.locked());
-    });
+    let lock = Lock::new();
+    vrun(locked_while_held(|| lock.locked(), lock.acquire()));
 }
 
 // ----- Event --------------------------------------------------------------
@@ -220,24 +216,16 @@ fn lock_release_no_waiters() {
 #[test]
 fn event_wait() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         assert!(!ev.is_set());
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                ev.wait().await;
-                result.borrow_mut().push(n);
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
-        let t3 = create_task(c(3));
+        let c = |n| log_after(&result, n, ev.wait());
+        let t1 = c(1);
+        let t2 = c(2);
+        turn_then_expect(&result, &[]).await;
+        let t3 = c(3);
         ev.set();
-        yield_now().await;
-        assert_eq!(*result.borrow(), [3, 1, 2]);
+        turn_then_expect(&result, &[3, 1, 2]).await;
         assert!(t1.done() && t2.done() && t3.done());
     });
 }
@@ -257,13 +245,10 @@ fn event_wait_on_set() {
 #[test]
 fn event_wait_cancel() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         let wait = create_task(ev.wait());
-        let r = wait.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(wait.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(&wait);
+        assert_ends_cancelled(wait).await;
         // The cancelled waiter left the queue: setting wakes nobody, and a
         // new waiter passes at once.
         ev.set();
@@ -286,25 +271,20 @@ fn event_clear() {
 #[test]
 fn event_clear_with_waiters() {
     vrun(async {
-        let ev = leak(Event::new());
+        let ev = keep(Event::new());
         let result = log();
-        let r = result.clone();
-        let t = create_task(async move {
+        let t = log_after(&result, 1, async {
             ev.wait().await;
-            r.borrow_mut().push(1);
             true
         });
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
         ev.set();
         ev.clear();
         assert!(!ev.is_set());
         ev.set();
         ev.set();
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        turn_then_expect(&result, &[1]).await;
+        assert!(done_result(t).await);
     });
 }
 
@@ -314,49 +294,36 @@ fn event_clear_with_waiters() {
 #[test]
 fn condition_wait() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            async move {
-                let g = cond.acquire().await;
-                let g = g.wait().await;
-                result.borrow_mut().push(n);
-                g // returns holding the lock, as CPython's c1..c3 do
-            }
-        };
-        let t1 = create_task(c(1));
-        let t2 = create_task(c(2));
-        let t3 = create_task(c(3));
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        // Each returns holding the lock, as CPython's c1..c3 do.
+        let c = |n| log_after(&result, n, async { cond.acquire().await.wait().await });
+        let t1 = c(1);
+        let t2 = c(2);
+        let t3 = c(3);
+        turn_then_expect(&result, &[]).await;
         assert!(!cond.locked());
 
         let g = cond.acquire().await;
         g.notify(1);
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
         assert!(cond.locked());
 
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(cond.locked());
 
         let g1 = t1.await.unwrap(); // the lock t1 holds
         g1.notify(2);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(cond.locked());
 
         drop(g1);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
+        turn_then_expect(&result, &[1, 2]).await;
         assert!(cond.locked());
 
         drop(t2.await.unwrap());
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
+        turn_then_expect(&result, &[1, 2, 3]).await;
         assert!(cond.locked());
         drop(t3.await.unwrap());
     });
@@ -366,7 +333,7 @@ fn condition_wait() {
 #[test]
 fn condition_wait_cancel_after_notify() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let waited = Rc::new(Cell::new(false));
         let w = waited.clone();
         let waiter = create_task(async move {
@@ -392,73 +359,65 @@ fn condition_wait_cancel_after_notify() {
 #[test]
 fn condition_wait_for() {
     vrun(async {
-        let cond = leak(Condition::new());
+        let cond = keep(Condition::new());
         let presult = Rc::new(Cell::new(false));
         let result = log();
-        let (p, r) = (presult.clone(), result.clone());
-        let t = create_task(async move {
-            let g = cond.acquire().await;
-            let g = g.wait_for(|| p.get()).await;
-            r.borrow_mut().push(1);
-            drop(g);
+        let p = presult.clone();
+        let t = log_after(&result, 1, async move {
+            drop(cond.acquire().await.wait_for(move || p.get()).await);
             true
         });
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        turn_then_expect(&result, &[]).await;
 
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        notify_one(cond).await;
+        turn_then_expect(&result, &[]).await;
 
         presult.set(true);
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        notify_one(cond).await;
+        turn_then_expect(&result, &[1]).await;
+        assert!(done_result(t).await);
     });
 }
 
-fn notified_appender(cond: &'static Condition, result: &Log<u32>, n: u32) -> Task<bool> {
-    let result = result.clone();
-    create_task(async move {
-        let g = cond.acquire().await;
-        let g = g.wait().await;
-        result.borrow_mut().push(n);
-        drop(g);
-        true
-    })
+/// CPython's `async with cond: cond.notify(1)`.
+async fn notify_one(cond: &Condition) {
+    cond.acquire().await.notify(1);
+}
+
+/// The setup of CPython's `test_notify` and `test_notify_all`: `n` tasks
+/// wait on a new condition, each to log its number once notified; after a
+/// turn, none has.
+async fn notified_appenders(n: u32) -> (&'static Condition, Log<u32>, Vec<Task<bool>>) {
+    let cond = keep(Condition::new());
+    let result = log();
+    let tasks = (1..=n)
+        .map(|i| {
+            log_after(&result, i, async {
+                drop(cond.acquire().await.wait().await);
+                true
+            })
+        })
+        .collect();
+    turn_then_expect(&result, &[]).await;
+    (cond, result, tasks)
 }
 
 // CPython: test_locks.py ConditionTests.test_notify
 #[test]
 fn condition_notify() {
     vrun(async {
-        let cond = leak(Condition::new());
-        let result = log();
-        let tasks: Vec<_> = (1..=3).map(|n| notified_appender(cond, &result, n)).collect();
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        let (cond, result, tasks) = notified_appenders(3).await;
 
-        let g = cond.acquire().await;
-        g.notify(1);
-        drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        notify_one(cond).await;
+        turn_then_expect(&result, &[1]).await;
 
         let g = cond.acquire().await;
         g.notify(1);
         g.notify(2048);
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2, 3]);
+        turn_then_expect(&result, &[1, 2, 3]).await;
         for t in tasks {
-            assert!(t.done());
-            assert!(t.await.unwrap());
+            assert!(done_result(t).await);
         }
     });
 }
@@ -467,16 +426,11 @@ fn condition_notify() {
 #[test]
 fn condition_notify_all() {
     vrun(async {
-        let cond = leak(Condition::new());
-        let result = log();
-        let tasks: Vec<_> = (1..=2).map(|n| notified_appender(cond, &result, n)).collect();
-        yield_now().await;
-        assert_eq!(*result.borrow(), []);
+        let (cond, result, tasks) = notified_appenders(2).await;
         let g = cond.acquire().await;
         g.notify_all();
         drop(g);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1, 2]);
+        turn_then_expect(&result, &[1, 2]).await;
         for t in tasks {
             assert!(t.await.unwrap());
         }
@@ -486,14 +440,8 @@ fn condition_notify_all() {
 // CPython: test_locks.py ConditionTests.test_context_manager
 #[test]
 fn condition_context_manager() {
-    vrun(async {
-        let cond = Condition::new();
-        assert!(!cond.locked());
-        let g = cond.acquire().await;
-        assert!(cond.locked());
-        drop(g);
-        assert!(!cond.locked());
-    });
+    let cond = Condition::new();
+    vrun(locked_while_held(|| cond.locked(), cond.acquire()));
 }
 
 // CPython: test_locks.py ConditionTests.test_timeout_in_block
@@ -521,65 +469,49 @@ fn consumer(cond: &'static Condition, state: &Rc<Cell<i32>>) -> Task<()> {
     })
 }
 
+/// CPython's `test_cancelled_wakeup` and `test_cancelled_wakeup_relock`:
+/// two consumers wait, one is notified and then cancelled, either while it
+/// waits to run (`relock == false`) or after it woke and waits for the lock
+/// again (`relock == true`). The notification must not be lost with it.
+async fn cancelled_wakeup(relock: bool) {
+    let cond = keep(Condition::new());
+    let state = Rc::new(Cell::new(0));
+    let c0 = consumer(cond, &state);
+    let c1 = consumer(cond, &state);
+    yield_now().await;
+    let g = cond.acquire().await;
+    state.set(state.get() + 1);
+    g.notify(1);
+    if relock {
+        yield_now().await; // c0 wakes and waits for the lock again
+    }
+    c0.cancel();
+    let s = state.clone();
+    let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
+        Ok(g) => g,
+        Err(_) => cond.acquire().await,
+    };
+    assert_eq!(
+        state.get(),
+        0,
+        "the notification was not lost with the cancelled consumer (relock: {relock})"
+    );
+    state.set(-1);
+    g.notify_all();
+    drop(g);
+    c1.await.unwrap();
+}
+
 // CPython: test_locks.py ConditionTests.test_cancelled_wakeup
 #[test]
 fn condition_cancelled_wakeup() {
-    vrun(async {
-        let cond = leak(Condition::new());
-        let state = Rc::new(Cell::new(0));
-        let c0 = consumer(cond, &state);
-        let c1 = consumer(cond, &state);
-        yield_now().await;
-        let g = cond.acquire().await;
-        state.set(state.get() + 1);
-        g.notify(1);
-        c0.cancel(); // while it waits to run
-        let s = state.clone();
-        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
-            Ok(g) => g,
-            Err(_) => cond.acquire().await,
-        };
-        assert_eq!(
-            state.get(),
-            0,
-            "the notification was not lost with the cancelled consumer"
-        );
-        state.set(-1);
-        g.notify_all();
-        drop(g);
-        c1.await.unwrap();
-    });
+    vrun(cancelled_wakeup(false)); // c0 is cancelled while it waits to run
 }
 
 // CPython: test_locks.py ConditionTests.test_cancelled_wakeup_relock
 #[test]
 fn condition_cancelled_wakeup_relock() {
-    vrun(async {
-        let cond = leak(Condition::new());
-        let state = Rc::new(Cell::new(0));
-        let c0 = consumer(cond, &state);
-        let c1 = consumer(cond, &state);
-        yield_now().await;
-        let g = cond.acquire().await;
-        state.set(state.get() + 1);
-        g.notify(1);
-        yield_now().await; // c0 wakes and waits for the lock again
-        c0.cancel();
-        let s = state.clone();
-        let g = match asyncio::timeout(Duration::from_millis(10), g.wait_for(|| s.get() == 0)).await {
-            Ok(g) => g,
-            Err(_) => cond.acquire().await,
-        };
-        assert_eq!(
-            state.get(),
-            0,
-            "the notification was not lost with the cancelled consumer"
-        );
-        state.set(-1);
-        g.notify_all();
-        drop(g);
-        c1.await.unwrap();
-    });
+    vrun(cancelled_wakeup(true));
 }
 
 // ----- Semaphore ----------------------------------------------------------
@@ -594,24 +526,21 @@ fn semaphore_initial_value_zero() {
 #[test]
 fn semaphore_acquire() {
     vrun(async {
-        let sem = leak(Semaphore::new(3));
+        let sem = keep(Semaphore::new(3));
         let result = log();
         sem.acquire().await.forget();
         sem.acquire().await.forget();
         assert!(!sem.locked());
-        let c = |n: u32| {
-            let result = result.clone();
-            create_task(async move {
+        let c = |n| {
+            log_after(&result, n, async {
                 sem.acquire().await.forget();
-                result.borrow_mut().push(n);
                 true
             })
         };
         let t1 = c(1);
         let t2 = c(2);
         let t3 = c(3);
-        yield_now().await;
-        assert_eq!(*result.borrow(), [1]);
+        turn_then_expect(&result, &[1]).await;
         assert!(sem.locked());
         assert_eq!(sem.waiters(), 2);
         assert_eq!(sem.available_permits(), 0);
@@ -639,14 +568,11 @@ fn semaphore_acquire() {
 #[test]
 fn semaphore_acquire_cancel() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         sem.acquire().await.forget();
         let acquire = create_task(sem.acquire());
-        let r = acquire.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        assert!(acquire.await.expect_err("cancelled").is_cancelled());
+        cancel_soon(&acquire);
+        assert_ends_cancelled(acquire).await;
         assert_eq!(sem.waiters(), 0);
     });
 }
@@ -655,7 +581,7 @@ fn semaphore_acquire_cancel() {
 #[test]
 fn semaphore_acquire_cancel_before_awoken() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let t: Vec<_> = (0..4).map(|_| create_task(sem.acquire())).collect();
         yield_now().await;
         t[0].cancel();
@@ -676,10 +602,9 @@ fn semaphore_acquire_cancel_before_awoken() {
 #[test]
 fn semaphore_acquire_hang() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let t1 = create_task(sem.acquire());
-        let t2 = create_task(sem.acquire());
-        yield_now().await;
+        let t2 = started(sem.acquire()).await;
         t1.cancel();
         sem.release();
         yield_now().await;
@@ -693,7 +618,7 @@ fn semaphore_acquire_hang() {
 #[test]
 fn semaphore_acquire_no_hang() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let t2_ref: Rc<RefCell<Option<asyncio::TaskRef>>> = Rc::default();
         let r = t2_ref.clone();
         let t1 = create_task(async move {
@@ -726,20 +651,15 @@ fn bounded_semaphore_release_not_acquired() {
 // CPython: test_locks.py SemaphoreTests.test_release_no_waiters
 #[test]
 fn semaphore_release_no_waiters() {
-    vrun(async {
-        let sem = Semaphore::new(1);
-        let p = sem.acquire().await;
-        assert!(sem.locked());
-        drop(p);
-        assert!(!sem.locked());
-    });
+    let sem = Semaphore::new(1);
+    vrun(locked_while_held(|| sem.locked(), sem.acquire()));
 }
 
 // CPython: test_locks.py SemaphoreTests.test_acquire_fifo_order
 #[test]
 fn semaphore_acquire_fifo_order() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let result = log();
         let coro = |tag: &'static str| {
             let result = result.clone();
@@ -767,7 +687,7 @@ fn semaphore_acquire_fifo_order() {
 #[test]
 fn semaphore_acquire_fifo_order_2() {
     vrun(async {
-        let sem = leak(Semaphore::new(1));
+        let sem = keep(Semaphore::new(1));
         let result = log();
         let (r1, r2, r3) = (result.clone(), result.clone(), result.clone());
         let t1 = create_task(async move {
@@ -799,15 +719,9 @@ fn semaphore_acquire_fifo_order_2() {
 #[test]
 fn semaphore_acquire_fifo_order_3() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let result = log();
-        let c = |n: u32| {
-            let result = result.clone();
-            create_task(async move {
-                sem.acquire().await.forget();
-                result.borrow_mut().push(n);
-            })
-        };
+        let c = |n| log_after(&result, n, async { sem.acquire().await.forget() });
         let tasks = [c(1), c(2), c(3)];
         yield_now().await;
         tasks[0].cancel();
@@ -823,7 +737,7 @@ fn semaphore_acquire_fifo_order_3() {
 #[test]
 fn semaphore_acquire_fifo_order_4() {
     vrun(async {
-        let sem = leak(Semaphore::new(0));
+        let sem = keep(Semaphore::new(0));
         let result = log();
         let t4: Rc<RefCell<Option<Task<()>>>> = Rc::default();
         let (r, t4_slot) = (result.clone(), t4.clone());
@@ -889,6 +803,54 @@ fn state_of(b: &Barrier) -> String {
     format!("{b:?}")
 }
 
+/// CPython's closing `assertEqual(barrier.n_waiting, 0)` and
+/// `assertFalse(barrier.broken)`.
+#[track_caller]
+fn assert_idle(b: &Barrier) {
+    assert_eq!(b.n_waiting(), 0, "no task is left waiting");
+    assert!(!b.broken(), "the barrier is not broken");
+}
+
+/// CPython's `results1`, `results2`, `results3` lists in the barrier tests,
+/// of which only the lengths are checked: three counters the tasks share.
+#[derive(Clone, Default)]
+struct Results(Rc<[Cell<usize>; 3]>);
+
+impl Results {
+    /// `resultsK.append(True)`.
+    fn push(&self, k: usize) {
+        let c = &self.0[k - 1];
+        c.set(c.get() + 1);
+    }
+
+    /// `len(resultsK)`.
+    fn count(&self, k: usize) -> usize {
+        self.0[k - 1].get()
+    }
+}
+
+/// The first phase of CPython's `test_abort_barrier_when_exception*`: each
+/// task waits twice on `barrier` and counts in `results1`, but the one the
+/// first wait numbers `N / 2` "raises" and aborts the barrier; the others
+/// count in `results2` when their wait finds it broken.
+async fn wait_twice_or_abort(barrier: &Barrier, results: &Results) {
+    let outcome: Result<(), &str> = async {
+        let i = barrier.wait().await.map_err(|_| "broken")?;
+        if i == N / 2 {
+            return Err("error");
+        }
+        barrier.wait().await.map_err(|_| "broken")?;
+        results.push(1);
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Err("broken") => results.push(2),
+        Err(_) => barrier.abort(),
+        Ok(()) => {}
+    }
+}
+
 // CPython: test_locks.py BarrierTests.test_barrier_parties
 #[test]
 fn barrier_parties() {
@@ -900,12 +862,11 @@ fn barrier_parties() {
 #[test]
 fn barrier_context_manager() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
+        let barrier = keep(Barrier::new(3));
         let mut results = gather_tasks(3, || async { barrier.wait().await.unwrap() }).await;
         results.sort();
         assert_eq!(results, [0, 1, 2]);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -915,8 +876,7 @@ fn barrier_filling_one_task() {
     vrun(async {
         let barrier = Barrier::new(1);
         assert_eq!(barrier.wait().await, Ok(0));
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -924,16 +884,13 @@ fn barrier_filling_one_task() {
 #[test]
 fn barrier_filling_one_task_twice() {
     vrun(async {
-        let barrier = leak(Barrier::new(1));
-        let t1 = create_task(barrier.wait());
-        yield_now().await;
+        let barrier = keep(Barrier::new(1));
+        let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 0);
-        let t2 = create_task(barrier.wait());
-        yield_now().await;
+        let t2 = started(barrier.wait()).await;
         assert_eq!(t1.done(), t2.done());
         assert_eq!(t1.await.unwrap(), t2.await.unwrap());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -941,20 +898,16 @@ fn barrier_filling_one_task_twice() {
 #[test]
 fn barrier_filling_task_by_task() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
-        let t1 = create_task(barrier.wait());
-        yield_now().await;
+        let barrier = keep(Barrier::new(3));
+        let t1 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 1);
         assert!(state_of(barrier).contains("filling"));
-        let t2 = create_task(barrier.wait());
-        yield_now().await;
+        let t2 = started(barrier.wait()).await;
         assert_eq!(barrier.n_waiting(), 2);
         assert!(state_of(barrier).contains("filling"));
-        let t3 = create_task(barrier.wait());
-        yield_now().await;
+        let t3 = started(barrier.wait()).await;
         asyncio::wait([t1, t2, t3], asyncio::ReturnWhen::AllCompleted).await;
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -963,26 +916,24 @@ fn barrier_filling_task_by_task() {
 #[test]
 fn barrier_filling_tasks_wait_twice() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let barrier = keep(Barrier::new(N));
+        let results = Results::default();
         let mut res = gather_tasks(N, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
                 barrier.wait().await.unwrap();
-                r1.borrow_mut().push(true);
+                results.push(1);
                 let i = barrier.wait().await.unwrap();
-                r2.borrow_mut().push(true);
+                results.push(2);
                 i
             }
         })
         .await;
-        assert_eq!(results1.borrow().len(), N);
-        assert_eq!(results2.borrow().len(), N);
+        assert_eq!(results.count(1), N);
+        assert_eq!(results.count(2), N);
         res.sort();
         assert_eq!(res, (0..N).collect::<Vec<_>>());
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -990,7 +941,7 @@ fn barrier_filling_tasks_wait_twice() {
 #[test]
 fn barrier_draining_state() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = log();
         gather_tasks(N, || {
             let r = results.clone();
@@ -1004,8 +955,7 @@ fn barrier_draining_state() {
         assert_eq!(results.len(), N);
         assert!(!results[N - 1], "the last task out finds the barrier filling again");
         assert!(results[..N - 1].iter().all(|d| *d));
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1014,8 +964,8 @@ fn barrier_draining_state() {
 fn barrier_blocking_tasks_while_draining() {
     vrun(async {
         let rewait = 2;
-        let barrier = leak(Barrier::new(N));
-        let barrier_nowaiting = leak(Barrier::new(N - rewait));
+        let barrier = keep(Barrier::new(N));
+        let barrier_nowaiting = keep(Barrier::new(N - rewait));
         let rewait_n = Rc::new(Cell::new(rewait));
         gather_tasks(N, || {
             let rewait_n = rewait_n.clone();
@@ -1038,7 +988,7 @@ fn barrier_blocking_tasks_while_draining() {
 #[test]
 fn barrier_filling_tasks_cancel_one() {
     vrun(async {
-        let barrier = leak(Barrier::new(3));
+        let barrier = keep(Barrier::new(3));
         let results = log();
         let coro = || {
             let r = results.clone();
@@ -1056,7 +1006,7 @@ fn barrier_filling_tasks_cancel_one() {
         t1.cancel();
         yield_now().await;
         assert_eq!(barrier.n_waiting(), 1);
-        assert!(t1.await.err().unwrap().is_cancelled());
+        assert_ends_cancelled(t1).await;
         let t3 = coro();
         yield_now().await;
         assert_eq!(barrier.n_waiting(), 2);
@@ -1065,8 +1015,7 @@ fn barrier_filling_tasks_cancel_one() {
             r.unwrap();
         }
         assert_eq!(results.borrow().len(), 3);
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1077,8 +1026,7 @@ fn barrier_reset_barrier() {
         let barrier = Barrier::new(1);
         barrier.reset();
         yield_now().await;
-        assert_eq!(barrier.n_waiting(), 0);
-        assert!(!barrier.broken());
+        assert_idle(&barrier);
     });
 }
 
@@ -1086,7 +1034,7 @@ fn barrier_reset_barrier() {
 #[test]
 fn barrier_reset_while_tasks_waiting() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
+        let barrier = keep(Barrier::new(N));
         let results = log();
         let tasks = make_tasks(N - 1, || {
             let r = results.clone();
@@ -1100,44 +1048,63 @@ fn barrier_reset_while_tasks_waiting() {
         drop(create_task(async move { barrier.reset() }));
         asyncio::gather(tasks).await;
         assert_eq!(results.borrow().len(), N - 1);
-        assert_eq!(barrier.n_waiting(), 0);
         assert!(!state_of(barrier).contains("resetting"));
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
+}
+
+/// How many tasks wait on the barrier a second time in CPython's
+/// `test_*_barrier_when_tasks_half_draining_half_blocking`.
+const BLOCKING_TASKS: usize = N / 2;
+
+/// The scenario of CPython's
+/// `test_reset_barrier_when_tasks_half_draining_half_blocking` (`reset`)
+/// and `test_abort_barrier_when_tasks_half_draining_half_blocking`: N tasks
+/// fill the barrier; as they drain, the first `BLOCKING_TASKS` wait on it
+/// again and the next one resets it (and waits again) or aborts it. Tasks
+/// still draining find their first wait broken (`results1`), those waiting
+/// again their second (`results2`).
+async fn half_draining_half_blocking(barrier: &'static Barrier, reset: bool) -> Results {
+    let results = Results::default();
+    let count = Rc::new(Cell::new(0));
+    gather_tasks(N, || {
+        let (results, count) = (results.clone(), count.clone());
+        async move {
+            if barrier.wait().await.is_err() {
+                // released, but reset or aborted before it ran
+                results.push(1);
+                if reset {
+                    barrier.wait().await.unwrap();
+                }
+            } else {
+                count.set(count.get() + 1);
+                if count.get() > BLOCKING_TASKS {
+                    if reset {
+                        barrier.reset();
+                        barrier.wait().await.unwrap();
+                    } else {
+                        barrier.abort();
+                    }
+                } else if barrier.wait().await.is_err() {
+                    results.push(2);
+                }
+            }
+        }
+    })
+    .await;
+    results
 }
 
 // CPython: test_locks.py BarrierTests.test_reset_barrier_when_tasks_half_draining_half_blocking
 #[test]
 fn barrier_reset_when_half_draining_half_blocking() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let blocking_tasks = N / 2;
-        let count = Rc::new(Cell::new(0));
-        gather_tasks(N, || {
-            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
-            async move {
-                if barrier.wait().await.is_err() {
-                    r1.borrow_mut().push(true);
-                    barrier.wait().await.unwrap();
-                } else {
-                    count.set(count.get() + 1);
-                    if count.get() > blocking_tasks {
-                        barrier.reset();
-                        barrier.wait().await.unwrap();
-                    } else if barrier.wait().await.is_err() {
-                        r2.borrow_mut().push(true);
-                    }
-                }
-            }
-        })
-        .await;
-        assert_eq!(results1.borrow().len(), blocking_tasks);
-        assert_eq!(results2.borrow().len(), 0);
-        assert_eq!(barrier.n_waiting(), 0);
+        let barrier = keep(Barrier::new(N));
+        let results = half_draining_half_blocking(barrier, true).await;
+        assert_eq!(results.count(1), BLOCKING_TASKS);
+        assert_eq!(results.count(2), 0);
         assert!(!state_of(barrier).contains("resetting"));
-        assert!(!barrier.broken());
+        assert_idle(barrier);
     });
 }
 
@@ -1145,34 +1112,32 @@ fn barrier_reset_when_half_draining_half_blocking() {
 #[test]
 fn barrier_reset_while_waiting_and_waiting_again() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let barrier = keep(Barrier::new(N));
+        let results = Results::default();
         let tasks = make_tasks(N - 1, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
                 if barrier.wait().await.is_err() {
-                    r1.borrow_mut().push(true);
+                    results.push(1);
                 }
                 barrier.wait().await.unwrap();
-                r2.borrow_mut().push(true);
+                results.push(2);
             }
         });
         drop(create_task(async move { barrier.reset() }));
         yield_now().await;
-        let r2 = results2.clone();
+        let r = results.clone();
         drop(create_task(async move {
             barrier.wait().await.unwrap();
-            r2.borrow_mut().push(true);
+            r.push(2);
         }));
         for r in asyncio::gather(tasks).await {
             r.unwrap();
         }
         yield_now().await;
-        assert!(!barrier.broken());
-        assert_eq!(results1.borrow().len(), N - 1);
-        assert_eq!(results2.borrow().len(), N);
-        assert_eq!(barrier.n_waiting(), 0);
+        assert_eq!(results.count(1), N - 1);
+        assert_eq!(results.count(2), N);
+        assert_idle(barrier);
     });
 }
 
@@ -1180,13 +1145,11 @@ fn barrier_reset_while_waiting_and_waiting_again() {
 #[test]
 fn barrier_reset_while_tasks_draining() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let results3 = log();
+        let barrier = keep(Barrier::new(N));
+        let results = Results::default();
         let count = Rc::new(Cell::new(0));
         gather_tasks(N, || {
-            let (r1, r2, r3, count) = (results1.clone(), results2.clone(), results3.clone(), count.clone());
+            let (results, count) = (results.clone(), count.clone());
             async move {
                 barrier.wait().await.unwrap();
                 count.set(count.get() + 1);
@@ -1194,20 +1157,19 @@ fn barrier_reset_while_tasks_draining() {
                     barrier.reset();
                     barrier.wait().await.unwrap();
                 } else if barrier.wait().await.is_ok() {
-                    r1.borrow_mut().push(true);
+                    results.push(1);
                 } else {
-                    r2.borrow_mut().push(true);
+                    results.push(2);
                 }
                 barrier.wait().await.unwrap();
-                r3.borrow_mut().push(true);
+                results.push(3);
             }
         })
         .await;
-        assert!(!barrier.broken());
-        assert_eq!(results1.borrow().len(), N - 1);
-        assert_eq!(results2.borrow().len(), 0);
-        assert_eq!(results3.borrow().len(), N);
-        assert_eq!(barrier.n_waiting(), 0);
+        assert_eq!(results.count(1), N - 1);
+        assert_eq!(results.count(2), 0);
+        assert_eq!(results.count(3), N);
+        assert_idle(barrier);
     });
 }
 
@@ -1227,31 +1189,11 @@ fn barrier_abort_barrier() {
 #[test]
 fn barrier_abort_when_half_draining_half_blocking() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let blocking_tasks = N / 2;
-        let count = Rc::new(Cell::new(0));
-        gather_tasks(N, || {
-            let (r1, r2, count) = (results1.clone(), results2.clone(), count.clone());
-            async move {
-                if barrier.wait().await.is_err() {
-                    // released, but aborted before it ran
-                    r1.borrow_mut().push(true);
-                } else {
-                    count.set(count.get() + 1);
-                    if count.get() > blocking_tasks {
-                        barrier.abort();
-                    } else if barrier.wait().await.is_err() {
-                        r2.borrow_mut().push(true);
-                    }
-                }
-            }
-        })
-        .await;
+        let barrier = keep(Barrier::new(N));
+        let results = half_draining_half_blocking(barrier, false).await;
         assert!(barrier.broken());
-        assert_eq!(results1.borrow().len(), blocking_tasks);
-        assert_eq!(results2.borrow().len(), N - blocking_tasks - 1);
+        assert_eq!(results.count(1), BLOCKING_TASKS);
+        assert_eq!(results.count(2), N - BLOCKING_TASKS - 1);
         assert_eq!(barrier.n_waiting(), 0);
         assert!(!state_of(barrier).contains("resetting"));
     });
@@ -1261,33 +1203,18 @@ fn barrier_abort_when_half_draining_half_blocking() {
 #[test]
 fn barrier_abort_when_exception() {
     vrun(async {
-        let barrier = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
+        let barrier = keep(Barrier::new(N));
+        let results = Results::default();
         gather_tasks(N, || {
-            let (r1, r2) = (results1.clone(), results2.clone());
+            let results = results.clone();
             async move {
-                let outcome: Result<(), &str> = async {
-                    let i = barrier.wait().await.map_err(|_| "broken")?;
-                    if i == N / 2 {
-                        return Err("error");
-                    }
-                    barrier.wait().await.map_err(|_| "broken")?;
-                    r1.borrow_mut().push(true);
-                    Ok(())
-                }
-                .await;
-                match outcome {
-                    Err("broken") => r2.borrow_mut().push(true),
-                    Err(_) => barrier.abort(),
-                    Ok(()) => {}
-                }
+                wait_twice_or_abort(barrier, &results).await;
             }
         })
         .await;
         assert!(barrier.broken());
-        assert_eq!(results1.borrow().len(), 0);
-        assert_eq!(results2.borrow().len(), N - 1);
+        assert_eq!(results.count(1), 0);
+        assert_eq!(results.count(2), N - 1);
         assert_eq!(barrier.n_waiting(), 0);
     });
 }
@@ -1296,43 +1223,26 @@ fn barrier_abort_when_exception() {
 #[test]
 fn barrier_abort_when_exception_then_resetting() {
     vrun(async {
-        let barrier1 = leak(Barrier::new(N));
-        let barrier2 = leak(Barrier::new(N));
-        let results1 = log();
-        let results2 = log();
-        let results3 = log();
+        let barrier1 = keep(Barrier::new(N));
+        let barrier2 = keep(Barrier::new(N));
+        let results = Results::default();
         gather_tasks(N, || {
-            let (r1, r2, r3) = (results1.clone(), results2.clone(), results3.clone());
+            let results = results.clone();
             async move {
-                let outcome: Result<(), &str> = async {
-                    let i = barrier1.wait().await.map_err(|_| "broken")?;
-                    if i == N / 2 {
-                        return Err("error");
-                    }
-                    barrier1.wait().await.map_err(|_| "broken")?;
-                    r1.borrow_mut().push(true);
-                    Ok(())
-                }
-                .await;
-                match outcome {
-                    Err("broken") => r2.borrow_mut().push(true),
-                    Err(_) => barrier1.abort(),
-                    Ok(()) => {}
-                }
+                wait_twice_or_abort(barrier1, &results).await;
                 let i = barrier2.wait().await.unwrap();
                 if i == N / 2 {
                     barrier1.reset();
                 }
                 barrier2.wait().await.unwrap();
                 barrier1.wait().await.unwrap();
-                r3.borrow_mut().push(true);
+                results.push(3);
             }
         })
         .await;
-        assert!(!barrier1.broken());
-        assert_eq!(results1.borrow().len(), 0);
-        assert_eq!(results2.borrow().len(), N - 1);
-        assert_eq!(results3.borrow().len(), N);
-        assert_eq!(barrier1.n_waiting(), 0);
+        assert_eq!(results.count(1), 0);
+        assert_eq!(results.count(2), N - 1);
+        assert_eq!(results.count(3), N);
+        assert_idle(barrier1);
     });
 }

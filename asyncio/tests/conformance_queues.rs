@@ -27,10 +27,51 @@ use std::time::Duration;
 
 use asyncio::sync::{GetError, LifoQueue, PriorityQueue, PutError, Queue, QueueShutDown, TaskDoneError};
 use asyncio::{create_task, yield_now};
-use conformance::vrun;
+use conformance::{assert_ends_cancelled, done_result, keep, started, vrun};
 
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
+/// The body of CPython's `test_order` tests: puts 1, 3, 2 into the empty
+/// queue `$q` (any kind), then gets three items, and gives them in the order
+/// they came out.
+macro_rules! order_of_1_3_2 {
+    ($q:expr) => {{
+        let q = $q;
+        for i in [1, 3, 2] {
+            q.put(i).await.unwrap();
+        }
+        let mut items = Vec::new();
+        for _ in 0..3 {
+            items.push(q.get().await.unwrap());
+        }
+        items
+    }};
+}
+
+/// CPython's `test_blocking_get_wait` and `test_blocking_put_wait`: runs
+/// `body` in a task that sets `started` first; once it has, checks that
+/// the task has not finished (it blocks), has the loop call `unblock` 10 ms
+/// later, and awaits the task, which then has finished. Gives its output.
+///
+/// CPython's put test schedules `unblock` before starting the task, its get
+/// test after; on the virtual clock both come due at the same time.
+async fn blocks_until_later<T: 'static>(
+    body: impl std::future::Future<Output = T> + 'static,
+    unblock: impl FnOnce() + 'static,
+) -> T {
+    let started = Rc::new(asyncio::sync::Event::new());
+    let finished = Rc::new(Cell::new(false));
+    let (s, f) = (started.clone(), finished.clone());
+    let task = create_task(async move {
+        s.set();
+        let out = body.await;
+        f.set(true);
+        out
+    });
+    started.wait().await;
+    assert!(!finished.get(), "the task blocks");
+    asyncio::get_running_loop().call_later(Duration::from_millis(10), unblock);
+    let out = task.await.unwrap();
+    assert!(finished.get());
+    out
 }
 
 // CPython: test_queues.py QueueBasicTests.test_empty
@@ -62,15 +103,7 @@ fn full() {
 #[test]
 fn order() {
     vrun(async {
-        let q = Queue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 3, 2]);
+        assert_eq!(order_of_1_3_2!(Queue::new(0)), [1, 3, 2]);
     });
 }
 
@@ -78,7 +111,7 @@ fn order() {
 #[test]
 fn maxsize() {
     vrun(async {
-        let q = leak(Queue::new(2));
+        let q = keep(Queue::new(2));
         assert_eq!(q.maxsize(), 2);
         let have_been_put = Rc::new(std::cell::RefCell::new(Vec::new()));
         let h = have_been_put.clone();
@@ -98,8 +131,7 @@ fn maxsize() {
         assert_eq!(*have_been_put.borrow(), [0, 1, 2]);
         assert_eq!(q.get().await.unwrap(), 1);
         assert_eq!(q.get().await.unwrap(), 2);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -118,21 +150,9 @@ fn blocking_get() {
 #[test]
 fn blocking_get_wait() {
     vrun(async {
-        let q = leak(Queue::new(0));
-        let started = leak(asyncio::sync::Event::new());
-        let finished = Rc::new(Cell::new(false));
-        let f = finished.clone();
-        let task = create_task(async move {
-            started.set();
-            let res = q.get().await.unwrap();
-            f.set(true);
-            res
-        });
-        started.wait().await;
-        assert!(!finished.get());
-        asyncio::get_running_loop().call_later(Duration::from_millis(10), move || q.put_nowait(1).unwrap());
-        assert_eq!(task.await.unwrap(), 1);
-        assert!(finished.get());
+        let q = keep(Queue::new(0));
+        let got = blocks_until_later(async { q.get().await.unwrap() }, move || q.put_nowait(1).unwrap()).await;
+        assert_eq!(got, 1);
     });
 }
 
@@ -150,10 +170,9 @@ fn nonblocking_get() {
 #[test]
 fn get_cancelled_race() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let t1 = create_task(q.get());
-        let t2 = create_task(q.get());
-        yield_now().await;
+        let t2 = started(q.get()).await;
         t1.cancel();
         yield_now().await;
         assert!(t1.done());
@@ -167,7 +186,7 @@ fn get_cancelled_race() {
 #[test]
 fn get_with_waiting_putters() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         drop(create_task(q.put("a")));
         drop(create_task(q.put("b")));
         assert_eq!(q.get().await.unwrap(), "a");
@@ -179,7 +198,7 @@ fn get_with_waiting_putters() {
 #[test]
 fn why_are_getters_waiting() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         let n = 5;
         let tg = asyncio::TaskGroup::new();
         drop(tg.create_task(async move {
@@ -223,23 +242,15 @@ fn blocking_put() {
 #[test]
 fn blocking_put_wait() {
     vrun(async {
-        let q = leak(Queue::new(1));
-        let started = leak(asyncio::sync::Event::new());
-        let finished = Rc::new(Cell::new(false));
-        asyncio::get_running_loop().call_later(Duration::from_millis(10), move || {
-            q.get_nowait().unwrap();
-        });
-        let f = finished.clone();
-        let task = create_task(async move {
-            started.set();
+        let q = keep(Queue::new(1));
+        let body = async {
             q.put(1).await.unwrap();
             q.put(2).await.unwrap();
-            f.set(true);
-        });
-        started.wait().await;
-        assert!(!finished.get());
-        task.await.unwrap();
-        assert!(finished.get());
+        };
+        blocks_until_later(body, move || {
+            q.get_nowait().unwrap();
+        })
+        .await;
     });
 }
 
@@ -247,9 +258,8 @@ fn blocking_put_wait() {
 #[test]
 fn get_cancel_drop_one_pending_reader() {
     vrun(async {
-        let q = leak(Queue::new(0));
-        let reader = create_task(q.get());
-        yield_now().await;
+        let q = keep(Queue::new(0));
+        let reader = started(q.get()).await;
         q.put_nowait(1).unwrap();
         q.put_nowait(2).unwrap();
         reader.cancel();
@@ -268,15 +278,14 @@ fn get_cancel_drop_one_pending_reader() {
 #[test]
 fn get_cancel_drop_many_pending_readers() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let reader1 = create_task(q.get());
         let reader2 = create_task(q.get());
-        let reader3 = create_task(q.get());
-        yield_now().await;
+        let reader3 = started(q.get()).await;
         q.put_nowait(1).unwrap();
         q.put_nowait(2).unwrap();
         reader1.cancel();
-        assert!(reader1.await.err().unwrap().is_cancelled());
+        assert_ends_cancelled(reader1).await;
         let r3 = reader3.await.unwrap().unwrap();
         let r2 = reader2.await.unwrap().unwrap();
         let mut got = [r2, r3];
@@ -289,10 +298,9 @@ fn get_cancel_drop_many_pending_readers() {
 #[test]
 fn put_cancel_drop() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         q.put_nowait(1).unwrap();
-        let writer = create_task(q.put(2));
-        yield_now().await;
+        let writer = started(q.put(2)).await;
         assert_eq!(q.get_nowait(), Ok(1));
         writer.cancel();
         if let Err(e) = writer.await {
@@ -316,14 +324,13 @@ fn nonblocking_put_exception() {
 #[test]
 fn put_cancelled() {
     vrun(async {
-        let q = leak(Queue::new(0));
+        let q = keep(Queue::new(0));
         let t = create_task(async move {
             q.put(1).await.unwrap();
             true
         });
         assert_eq!(q.get().await.unwrap(), 1);
-        assert!(t.done());
-        assert!(t.await.unwrap());
+        assert!(done_result(t).await);
     });
 }
 
@@ -331,11 +338,10 @@ fn put_cancelled() {
 #[test]
 fn put_cancelled_race() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         let put_a = create_task(q.put("a"));
         let put_b = create_task(q.put("b"));
-        let put_c = create_task(q.put("X"));
-        yield_now().await;
+        let put_c = started(q.put("X")).await;
         assert!(put_a.done());
         assert!(!put_b.done());
         put_c.cancel();
@@ -352,9 +358,8 @@ fn put_cancelled_race() {
 #[test]
 fn put_with_waiting_getters() {
     vrun(async {
-        let q = leak(Queue::new(0));
-        let t = create_task(q.get());
-        yield_now().await;
+        let q = keep(Queue::new(0));
+        let t = started(q.get()).await;
         q.put("a").await.unwrap();
         assert_eq!(t.await.unwrap().unwrap(), "a");
     });
@@ -364,7 +369,7 @@ fn put_with_waiting_getters() {
 #[test]
 fn why_are_putters_waiting() {
     vrun(async {
-        let q = leak(Queue::new(2));
+        let q = keep(Queue::new(2));
         let tg = asyncio::TaskGroup::new();
         drop(tg.create_task(async move {
             yield_now().await;
@@ -383,12 +388,11 @@ fn why_are_putters_waiting() {
 #[test]
 fn cancelled_puts_not_held() {
     vrun(async {
-        let q = leak(Queue::new(1));
+        let q = keep(Queue::new(1));
         q.put_nowait(1).unwrap();
-        let put_task = create_task(q.put(1));
-        yield_now().await;
+        let put_task = started(q.put(1)).await;
         put_task.cancel();
-        assert!(put_task.await.err().unwrap().is_cancelled());
+        assert_ends_cancelled(put_task).await;
         // No place held by the cancelled putter: a get frees room for a
         // new put at once.
         assert_eq!(q.get_nowait(), Ok(1));
@@ -400,15 +404,7 @@ fn cancelled_puts_not_held() {
 #[test]
 fn lifo_order() {
     vrun(async {
-        let q = LifoQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [2, 3, 1]);
+        assert_eq!(order_of_1_3_2!(LifoQueue::new(0)), [2, 3, 1]);
     });
 }
 
@@ -416,15 +412,7 @@ fn lifo_order() {
 #[test]
 fn priority_order() {
     vrun(async {
-        let q = PriorityQueue::new(0);
-        for i in [1, 3, 2] {
-            q.put(i).await.unwrap();
-        }
-        let mut items = Vec::new();
-        for _ in 0..3 {
-            items.push(q.get().await.unwrap());
-        }
-        assert_eq!(items, [1, 2, 3]);
+        assert_eq!(order_of_1_3_2!(PriorityQueue::new(0)), [1, 2, 3]);
     });
 }
 
@@ -433,6 +421,34 @@ macro_rules! join_and_shutdown_tests {
     ($kind:ident, $Q:ident) => {
         mod $kind {
             use super::*;
+
+            /// After `shutdown()`: `put`, `put_nowait`, and `get` and
+            /// `get_nowait` on the (now empty) queue all raise
+            /// `QueueShutDown`.
+            /// A new queue of `maxsize` holding `n` items "data", and a
+            /// task joining it.
+            fn holding_data(maxsize: usize, n: usize) -> (&'static $Q<&'static str>, asyncio::Task<()>) {
+                let q = keep($Q::new(maxsize));
+                for _ in 0..n {
+                    q.put_nowait("data").unwrap();
+                }
+                (q, create_task(q.join()))
+            }
+
+            /// `shutdown(immediate=True)`: the items are dropped at once;
+            /// then one turn for the waiters to see it.
+            async fn shutdown_immediately(q: &$Q<&'static str>) {
+                q.shutdown(true);
+                assert_eq!(q.qsize(), 0, "an immediate shutdown empties the queue");
+                yield_now().await;
+            }
+
+            async fn refuses_all_after_shutdown(q: &$Q<&'static str>) {
+                assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
+                assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
+                assert_eq!(q.get().await, Err(QueueShutDown(())));
+                assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+            }
 
             // CPython: test_queues.py _QueueJoinTestMixin.test_task_done_underflow
             #[test]
@@ -445,12 +461,12 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn task_done() {
                 vrun(async {
-                    let q = leak($Q::new(0));
+                    let q = keep($Q::new(0));
                     for i in 0..100 {
                         q.put_nowait(i).unwrap();
                     }
-                    let accumulator = leak(Cell::new(0));
-                    let running = leak(Cell::new(true));
+                    let accumulator = keep(Cell::new(0));
+                    let running = keep(Cell::new(true));
                     let tg = asyncio::TaskGroup::new();
                     for _ in 0..2 {
                         drop(tg.create_task(async move {
@@ -485,19 +501,14 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_empty() {
                 vrun(async {
-                    let q = leak($Q::<&'static str>::new(0));
-                    let get_task = create_task(q.get());
-                    yield_now().await;
+                    let q = keep($Q::<&'static str>::new(0));
+                    let get_task = started(q.get()).await;
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 0);
                     q.join().await;
                     yield_now().await;
-                    assert!(get_task.done());
-                    assert_eq!(get_task.await.unwrap(), Err(QueueShutDown(())));
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    assert_eq!(done_result(get_task).await, Err(QueueShutDown(())));
+                    refuses_all_after_shutdown(q).await;
                 });
             }
 
@@ -505,28 +516,20 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_nonempty() {
                 vrun(async {
-                    let q = leak($Q::new(1));
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
-                    let put_task = create_task(q.put("data2"));
-                    yield_now().await;
+                    let (q, join_task) = holding_data(1, 1);
+                    let put_task = started(q.put("data2")).await;
                     assert!(!put_task.done());
                     q.shutdown(false);
                     assert_eq!(q.qsize(), 1);
                     yield_now().await;
-                    assert!(put_task.done());
-                    assert_eq!(put_task.await.unwrap(), Err(QueueShutDown("data2")));
+                    assert_eq!(done_result(put_task).await, Err(QueueShutDown("data2")));
                     assert_eq!(q.get().await, Ok("data"));
                     yield_now().await;
                     assert!(!join_task.done());
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    refuses_all_after_shutdown(q).await;
                     q.task_done().unwrap();
                     yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
+                    done_result(join_task).await;
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                 });
             }
@@ -535,18 +538,10 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_immediate() {
                 vrun(async {
-                    let q = leak($Q::new(0));
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
-                    q.shutdown(true);
-                    assert_eq!(q.qsize(), 0);
-                    yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    let (q, join_task) = holding_data(0, 1);
+                    shutdown_immediately(q).await;
+                    done_result(join_task).await;
+                    refuses_all_after_shutdown(q).await;
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                 });
             }
@@ -555,24 +550,15 @@ macro_rules! join_and_shutdown_tests {
             #[test]
             fn shutdown_immediate_with_unfinished() {
                 vrun(async {
-                    let q = leak($Q::new(0));
-                    q.put_nowait("data").unwrap();
-                    q.put_nowait("data").unwrap();
-                    let join_task = create_task(q.join());
+                    let (q, join_task) = holding_data(0, 2);
                     assert_eq!(q.get().await, Ok("data"));
-                    q.shutdown(true);
-                    assert_eq!(q.qsize(), 0);
-                    yield_now().await;
+                    shutdown_immediately(q).await;
                     assert!(!join_task.done());
-                    assert_eq!(q.put("data").await, Err(QueueShutDown("data")));
-                    assert_eq!(q.put_nowait("data"), Err(PutError::ShutDown("data")));
-                    assert_eq!(q.get().await, Err(QueueShutDown(())));
-                    assert_eq!(q.get_nowait(), Err(GetError::ShutDown));
+                    refuses_all_after_shutdown(q).await;
                     q.task_done().unwrap();
                     assert_eq!(q.task_done(), Err(TaskDoneError));
                     yield_now().await;
-                    assert!(join_task.done());
-                    join_task.await.unwrap();
+                    done_result(join_task).await;
                 });
             }
         }

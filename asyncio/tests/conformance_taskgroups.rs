@@ -22,8 +22,6 @@
 //! - `test_taskgroup_08`, `test_taskgroup_11`, `test_taskgroup_12`: a
 //!   child raises from its `finally` while being cancelled; cancellation is
 //!   drop, and a drop cannot raise.
-//! - `test_taskgroup_task_name`: naming a group's children is being added
-//!   in parallel (issue 15); its translation belongs with it.
 //! - `test_taskgroup_task_context`: a child starts in a copy of its
 //!   creator's context, as in asyncio, but creating one in a given
 //!   `Context` (`create_task(coro, context=ctx)`) is not offered.
@@ -39,7 +37,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_task, sleep, TaskGroup};
-use conformance::vrun;
+use conformance::{assert_ends_cancelled, keep, vrun};
 
 /// Adds one to its counter when dropped: the future it lives in was
 /// cancelled (or finished).
@@ -49,10 +47,6 @@ impl Drop for OnDrop {
     fn drop(&mut self) {
         self.0.set(self.0.get() + self.1);
     }
-}
-
-fn leak<T>(t: T) -> &'static T {
-    Box::leak(Box::new(t))
 }
 
 async fn after(secs: f64, value: u32) -> u32 {
@@ -67,35 +61,60 @@ async fn crash_after(secs: f64) {
     let _ = 1 / zero;
 }
 
+/// CPython's `await asyncio.sleep(d); self.assertFalse(r.done());
+/// r.cancel()` and then `with self.assertRaises(CancelledError): await r`.
+async fn cancel_after<T: 'static>(d: Duration, r: asyncio::Task<T>) {
+    sleep(d).await;
+    assert!(!r.done(), "still running after {d:?}");
+    r.cancel();
+    assert_ends_cancelled(r).await;
+}
+
 fn is_zero_division(e: &asyncio::TaskGroupError) -> bool {
     !e.failures().is_empty() && e.to_string().contains("divide by zero")
+}
+
+/// CPython's `test_taskgroup_01` and `_02`: a group runs two children
+/// (42 after 0.1 s, 11 after 0.2 s), the second added after `pause` in the
+/// body if given; `join()` waits for both and they keep their results.
+async fn two_children(pause: Option<Duration>) {
+    let g = TaskGroup::new();
+    let t1 = g.create_task(after(0.1, 42)).unwrap();
+    if let Some(d) = pause {
+        sleep(d).await;
+    }
+    let t2 = g.create_task(after(0.2, 11)).unwrap();
+    g.join().await.unwrap();
+    assert_eq!(t1.result(), Some(42));
+    assert_eq!(t2.result(), Some(11));
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_01
 #[test]
 fn taskgroup_01() {
+    vrun(two_children(None));
+}
+
+// CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_task_name
+#[test]
+fn taskgroup_task_name() {
     vrun(async {
         let g = TaskGroup::new();
-        let t1 = g.create_task(after(0.1, 42)).unwrap();
-        let t2 = g.create_task(after(0.2, 11)).unwrap();
+        // `g.create_task(coro(), name="yolo")`.
+        let t = asyncio::task::Builder::new()
+            .name("yolo")
+            .spawn_in(&g, asyncio::yield_now())
+            .unwrap();
+        assert_eq!(t.get_name(), "yolo");
         g.join().await.unwrap();
-        assert_eq!(t1.result(), Some(42));
-        assert_eq!(t2.result(), Some(11));
+        assert_eq!(t.get_name(), "yolo");
     });
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_02
 #[test]
 fn taskgroup_02() {
-    vrun(async {
-        let g = TaskGroup::new();
-        let t1 = g.create_task(after(0.1, 42)).unwrap();
-        sleep(Duration::from_millis(150)).await;
-        let t2 = g.create_task(after(0.2, 11)).unwrap();
-        g.join().await.unwrap();
-        assert_eq!(t1.result(), Some(42));
-        assert_eq!(t2.result(), Some(11));
-    });
+    vrun(two_children(Some(Duration::from_millis(150))));
 }
 
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_03
@@ -145,32 +164,42 @@ fn taskgroup_04() {
     });
 }
 
+/// CPython's `test_cancellation` and `test_taskgroup_17`/`_22`: an owner
+/// task opens a group, adds children with `spawn_children` (given the
+/// count, for their drop guards), then sleeps 10 s in the body, whose drop
+/// guard adds 10 to the count. The test cancels the owner after `d`, and
+/// gets the count.
+async fn cancel_owner_in_body(d: Duration, spawn_children: impl FnOnce(&TaskGroup, &Rc<Cell<u32>>) + 'static) -> u32 {
+    let num = Rc::new(Cell::new(0));
+    let n = num.clone();
+    let r = create_task(async move {
+        let g = TaskGroup::new();
+        spawn_children(&g, &n);
+        let _body_cancelled = OnDrop(n, 10);
+        sleep(Duration::from_secs(10)).await;
+        g.join().await.unwrap();
+    });
+    cancel_after(d, r).await;
+    num.get()
+}
+
 // CPython: test_taskgroups.py TestTaskGroup.test_cancellation
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_07
 #[test]
 fn cancellation_reaches_children_and_body() {
+    let five_children = |g: &TaskGroup, n: &Rc<Cell<u32>>| {
+        for _ in 0..5 {
+            let n = n.clone();
+            g.create_task(async move {
+                let _cancelled = OnDrop(n, 1);
+                sleep(Duration::from_secs(5)).await;
+            })
+            .unwrap();
+        }
+    };
     vrun(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let r = create_task(async move {
-            let g = TaskGroup::new();
-            for _ in 0..5 {
-                let n = n.clone();
-                g.create_task(async move {
-                    let _cancelled = OnDrop(n, 1);
-                    sleep(Duration::from_secs(5)).await;
-                })
-                .unwrap();
-            }
-            let _body_cancelled = OnDrop(n, 10);
-            sleep(Duration::from_secs(10)).await;
-            g.join().await.unwrap();
-        });
-        sleep(Duration::from_millis(100)).await;
-        assert!(!r.done());
-        r.cancel();
-        assert!(r.await.unwrap_err().is_cancelled());
-        assert_eq!(num.get(), 15);
+        let num = cancel_owner_in_body(Duration::from_millis(100), five_children).await;
+        assert_eq!(num, 15, "the five children and the body were cancelled");
     });
 }
 
@@ -237,22 +266,13 @@ fn taskgroup_14() {
 // CPython: test_taskgroups.py TestTaskGroup.test_taskgroup_22
 #[test]
 fn cancelling_the_owner_cancels_group_and_body() {
+    let two_children = |g: &TaskGroup, _: &Rc<Cell<u32>>| {
+        g.create_task(after(1.0, 42)).unwrap();
+        g.create_task(after(2.0, 11)).unwrap();
+    };
     vrun(async {
-        let num = Rc::new(Cell::new(0));
-        let n = num.clone();
-        let r = create_task(async move {
-            let g = TaskGroup::new();
-            g.create_task(after(1.0, 42)).unwrap();
-            g.create_task(after(2.0, 11)).unwrap();
-            let _body = OnDrop(n, 10);
-            sleep(Duration::from_secs(10)).await;
-            g.join().await.unwrap();
-        });
-        sleep(Duration::from_millis(50)).await;
-        assert!(!r.done());
-        r.cancel();
-        assert!(r.await.unwrap_err().is_cancelled());
-        assert_eq!(num.get(), 10);
+        let num = cancel_owner_in_body(Duration::from_millis(50), two_children).await;
+        assert_eq!(num, 10, "the body was cancelled");
     });
 }
 
@@ -278,7 +298,7 @@ fn taskgroup_23() {
 #[test]
 fn taskgroup_24() {
     vrun(async {
-        let g = leak(TaskGroup::new());
+        let g = keep(TaskGroup::new());
         g.create_task(async move {
             sleep(Duration::from_millis(100)).await;
             g.create_task(sleep(Duration::from_millis(100))).unwrap();
@@ -293,8 +313,8 @@ fn taskgroup_24() {
 #[test]
 fn taskgroup_25() {
     vrun(async {
-        let nhydras = leak(Cell::new(0));
-        let g = leak(TaskGroup::new());
+        let nhydras = keep(Cell::new(0));
+        let g = keep(TaskGroup::new());
         fn hydra(
             g: &'static TaskGroup,
             n: &'static Cell<u32>,
@@ -326,8 +346,8 @@ fn taskgroup_25() {
 #[test]
 fn no_create_task_after_failure() {
     vrun(async {
-        let g = leak(TaskGroup::new());
-        let refused = leak(Cell::new(false));
+        let g = keep(TaskGroup::new());
+        let refused = keep(Cell::new(false));
         g.create_task(crash_after(0.001)).unwrap();
         g.create_task(async move {
             struct TryOnCancel(&'static TaskGroup, &'static Cell<bool>);

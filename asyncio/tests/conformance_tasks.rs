@@ -56,7 +56,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use asyncio::{create_future, create_task, shield, sleep, wait, yield_now, FutureError, ReturnWhen, Task};
-use conformance::vrun;
+use conformance::{assert_ends_cancelled, cancel_soon, done_result, started, vrun};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -64,6 +64,11 @@ fn ms(n: u64) -> Duration {
 
 fn elapsed_since(t0: asyncio::time::Instant) -> Duration {
     asyncio::get_running_loop().time().duration_since(t0)
+}
+
+/// The ids of `tasks`, to compare `wait`'s done and pending sets.
+fn ids<T>(tasks: &[Task<T>]) -> Vec<asyncio::TaskId> {
+    tasks.iter().map(|t| t.id()).collect()
 }
 
 fn sleeper(d: Duration) -> Task<()> {
@@ -80,15 +85,8 @@ fn cancel() {
             sleep(Duration::from_secs(10)).await;
             12
         });
-        let r = t.task_ref();
-        asyncio::get_running_loop().call_soon(move || {
-            r.cancel();
-        });
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(probe.done());
-        assert!(probe.cancelled());
-        assert!(!probe.cancel());
+        cancel_soon(&t);
+        assert_ends_cancelled(t).await;
     });
 }
 
@@ -103,10 +101,7 @@ fn cancel_yield() {
         });
         yield_now().await; // start the task
         t.cancel();
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled());
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
+        assert_ends_cancelled(t).await;
     });
 }
 
@@ -120,12 +115,9 @@ fn cancel_current_task() {
             12
         });
         assert!(!t.cancelled());
-        let probe = t.task_ref();
         let t0 = asyncio::get_running_loop().time();
-        assert!(t.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(t).await;
         assert!(elapsed_since(t0) < Duration::from_secs(100));
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
     });
 }
 
@@ -137,10 +129,7 @@ fn cancel_at_end() {
             asyncio::current_task().unwrap().cancel();
             12
         });
-        let probe = t.task_ref();
-        assert!(t.await.unwrap_err().is_cancelled(), "cancelled although it returned");
-        assert!(probe.done() && probe.cancelled());
-        assert!(!probe.cancel());
+        assert_ends_cancelled(t).await; // although it returned
     });
 }
 
@@ -192,8 +181,8 @@ fn wait_first_completed() {
         let b = sleeper(ms(100));
         let (ra, rb) = (a.task_ref(), b.task_ref());
         let (done, pending) = wait([b, a], ReturnWhen::FirstCompleted).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
-        assert_eq!(pending.iter().map(|t| t.id()).collect::<Vec<_>>(), [ra.id()]);
+        assert_eq!(ids(&done), [rb.id()]);
+        assert_eq!(ids(&pending), [ra.id()]);
         assert!(!ra.done());
         assert!(rb.done());
         assert_eq!(elapsed_since(t0), ms(100));
@@ -209,37 +198,35 @@ fn zero_division() {
     let _ = 1 / zero;
 }
 
+/// CPython's `test_wait_first_exception` (`b` raises at once) and
+/// `test_wait_first_exception_in_wait` (after `delay`): `wait` with
+/// FIRST_EXCEPTION returns as `b` raises, with `a` (10 s) still pending.
+async fn first_exception_after(delay: Option<Duration>) {
+    let t0 = asyncio::get_running_loop().time();
+    let a = sleeper(Duration::from_secs(10));
+    let b = create_task(async move {
+        if let Some(d) = delay {
+            sleep(d).await;
+        }
+        zero_division();
+    });
+    let rb = b.task_ref();
+    let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
+    assert_eq!(ids(&done), [rb.id()]);
+    assert_eq!(pending.len(), 1);
+    assert_eq!(elapsed_since(t0), delay.unwrap_or(Duration::ZERO));
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_wait_first_exception
 #[test]
 fn wait_first_exception() {
-    vrun(async {
-        let t0 = asyncio::get_running_loop().time();
-        let a = sleeper(Duration::from_secs(10));
-        let b = create_task(async { zero_division() });
-        let rb = b.task_ref();
-        let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
-        assert_eq!(pending.len(), 1);
-        assert_eq!(elapsed_since(t0), Duration::ZERO);
-    });
+    vrun(first_exception_after(None));
 }
 
 // CPython: test_tasks.py BaseTaskTests.test_wait_first_exception_in_wait
 #[test]
 fn wait_first_exception_in_wait() {
-    vrun(async {
-        let t0 = asyncio::get_running_loop().time();
-        let a = sleeper(Duration::from_secs(10));
-        let b = create_task(async {
-            sleep(ms(10)).await;
-            zero_division();
-        });
-        let rb = b.task_ref();
-        let (done, pending) = wait([b, a], ReturnWhen::FirstException).await;
-        assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
-        assert_eq!(pending.len(), 1);
-        assert_eq!(elapsed_since(t0), ms(10));
-    });
+    vrun(first_exception_after(Some(ms(10))));
 }
 
 // CPython: test_tasks.py BaseTaskTests.test_wait_with_exception
@@ -280,8 +267,8 @@ fn wait_with_timeout() {
             // 100 ms `a`'s timer fires before the wait's.
             yield_now().await;
             let (done, pending) = wait([b, a], ReturnWhen::AllCompleted).timeout(ms(limit)).await;
-            assert_eq!(done.iter().map(|t| t.id()).collect::<Vec<_>>(), [ra.id()]);
-            assert_eq!(pending.iter().map(|t| t.id()).collect::<Vec<_>>(), [rb.id()]);
+            assert_eq!(ids(&done), [ra.id()]);
+            assert_eq!(ids(&pending), [rb.id()]);
             assert_eq!(elapsed_since(t0), ms(waited));
         });
     }
@@ -415,6 +402,13 @@ fn sleep_zero() {
 
 // ----- shield -------------------------------------------------------------
 
+/// CPython's `outer = asyncio.create_task(shield(inner))` followed by
+/// `test_utils.run_briefly`: the started outer task, and a probe on `inner`.
+async fn shielded<T: 'static>(inner: Task<T>) -> (Task<Result<T, asyncio::TaskError>>, asyncio::TaskRef) {
+    let probe = inner.task_ref();
+    (started(shield(inner)).await, probe)
+}
+
 // CPython: test_tasks.py BaseTaskTests.test_shield_result
 // CPython: test_tasks.py BaseTaskTests.test_shield_shortcut
 #[test]
@@ -432,8 +426,7 @@ fn shield_result() {
 fn shield_exception() {
     vrun(async {
         let inner = create_future::<u32>();
-        let outer = create_task(shield(create_task(inner.clone())));
-        yield_now().await;
+        let (outer, _) = shielded(create_task(inner.clone())).await;
         inner.set_exception("expected").unwrap();
         yield_now().await;
         let out = outer.await.unwrap().unwrap();
@@ -445,10 +438,7 @@ fn shield_exception() {
 #[test]
 fn shield_cancel_inner() {
     vrun(async {
-        let inner = create_task(sleep(Duration::from_secs(10)));
-        let r = inner.task_ref();
-        let outer = create_task(shield(inner));
-        yield_now().await;
+        let (outer, r) = shielded(create_task(sleep(Duration::from_secs(10)))).await;
         r.cancel();
         yield_now().await;
         assert!(outer.await.unwrap().unwrap_err().is_cancelled());
@@ -459,10 +449,7 @@ fn shield_cancel_inner() {
 #[test]
 fn shield_cancel_outer() {
     vrun(async {
-        let inner = create_task(sleep(ms(10)));
-        let r = inner.task_ref();
-        let outer = create_task(shield(inner));
-        yield_now().await;
+        let (outer, r) = shielded(create_task(sleep(ms(10)))).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
@@ -491,7 +478,7 @@ fn shield_effect() {
         });
         yield_now().await;
         f.cancel();
-        assert!(f.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(f).await;
         waiter.set_result(()).unwrap();
         yield_now().await;
         assert_eq!(proof.get(), 1);
@@ -503,10 +490,7 @@ fn shield_effect() {
 fn shield_gather() {
     vrun(async {
         let (child1, child2) = (create_future::<u32>(), create_future::<u32>());
-        let parent = create_task(asyncio::gather([child1.clone(), child2.clone()]));
-        let rp = parent.task_ref();
-        let outer = create_task(shield(parent));
-        yield_now().await;
+        let (outer, rp) = shielded(create_task(asyncio::gather([child1.clone(), child2.clone()]))).await;
         outer.cancel();
         yield_now().await;
         assert!(outer.cancelled());
@@ -526,11 +510,10 @@ fn gather_shield() {
         let t1 = create_task(child1.clone());
         let t2 = create_task(child2.clone());
         let (r1, r2) = (t1.task_ref(), t2.task_ref());
-        let parent = create_task(asyncio::gather([shield(t1), shield(t2)]));
-        yield_now().await;
+        let parent = started(asyncio::gather([shield(t1), shield(t2)])).await;
         parent.cancel();
         yield_now().await;
-        assert!(parent.await.unwrap_err().is_cancelled());
+        assert_ends_cancelled(parent).await;
         assert!(!r1.cancelled() && !r2.cancelled(), "the children were shielded");
         child1.set_result(1).unwrap();
         child2.set_result(2).unwrap();
@@ -545,13 +528,42 @@ fn promises<const N: usize>() -> [asyncio::Promise<u32>; N] {
     std::array::from_fn(|_| create_future())
 }
 
+/// `K` new promises, and a task that gathers them with `gather_fn`
+/// (`asyncio::gather` or `asyncio::try_gather`).
+fn gathering<const K: usize, G: std::future::Future + 'static>(
+    gather_fn: impl FnOnce([asyncio::Promise<u32>; K]) -> G,
+) -> (Task<G::Output>, [asyncio::Promise<u32>; K]) {
+    let ps = promises();
+    (create_task(gather_fn(ps.clone())), ps)
+}
+
+/// The end of CPython's `test_one_exception` and `test_one_cancellation`:
+/// the gather has failed already, and the other promises settle (a result,
+/// a cancel, an exception) without effect on it.
+fn settle_late([c, d, e]: [asyncio::Promise<u32>; 3]) {
+    c.set_result(3).unwrap();
+    d.cancel();
+    e.set_exception("RuntimeError").unwrap();
+}
+
+/// Gathered outcomes as CPython's tests print them: the value, the
+/// exception's text, or "None" for a cancelled one.
+fn shown(res: Vec<Result<u32, FutureError>>) -> Vec<String> {
+    res.into_iter()
+        .map(|r| match r {
+            Ok(v) => v.to_string(),
+            Err(FutureError::Cancelled) => "None".to_string(),
+            Err(e) => e.to_string(),
+        })
+        .collect()
+}
+
 // CPython: test_tasks.py GatherTestsBase.test_success
 // CPython: test_tasks.py GatherTestsBase.test_result_exception_success
 #[test]
 fn gather_success() {
     vrun(async {
-        let [a, b, c] = promises();
-        let fut = create_task(asyncio::gather([a.clone(), b.clone(), c.clone()]));
+        let (fut, [a, b, c]) = gathering(asyncio::gather);
         b.set_result(1).unwrap();
         a.set_result(2).unwrap();
         yield_now().await;
@@ -567,26 +579,15 @@ fn gather_success() {
 #[test]
 fn gather_one_exception() {
     vrun(async {
-        let [a, b, c, d, e] = promises();
-        let fut = create_task(asyncio::try_gather([
-            a.clone(),
-            b.clone(),
-            c.clone(),
-            d.clone(),
-            e.clone(),
-        ]));
+        let (fut, [a, b, c, d, e]) = gathering(asyncio::try_gather);
         a.set_result(1).unwrap();
         b.set_exception("ZeroDivisionError").unwrap();
         yield_now().await;
-        assert!(fut.done());
-        match fut.await.unwrap() {
+        match done_result(fut).await {
             Err(FutureError::Exception(err)) => assert_eq!(err.to_string(), "ZeroDivisionError"),
             other => panic!("expected b's error, got {other:?}"),
         }
-        // Does nothing.
-        c.set_result(3).unwrap();
-        d.cancel();
-        e.set_exception("RuntimeError").unwrap();
+        settle_late([c, d, e]);
     });
 }
 
@@ -594,8 +595,7 @@ fn gather_one_exception() {
 #[test]
 fn gather_return_exceptions() {
     vrun(async {
-        let [a, b, c, d] = promises();
-        let fut = create_task(asyncio::gather([a.clone(), b.clone(), c.clone(), d.clone()]));
+        let (fut, [a, b, c, d]) = gathering(asyncio::gather);
         b.set_result(1).unwrap();
         c.set_exception("ZeroDivisionError").unwrap();
         a.set_result(3).unwrap();
@@ -603,15 +603,10 @@ fn gather_return_exceptions() {
         yield_now().await;
         assert!(!fut.done());
         d.set_exception("RuntimeError").unwrap();
-        let res = fut.await.unwrap();
-        let shown: Vec<String> = res
-            .into_iter()
-            .map(|r| match r {
-                Ok(v) => v.to_string(),
-                Err(e) => e.to_string(),
-            })
-            .collect();
-        assert_eq!(shown, ["3", "1", "ZeroDivisionError", "RuntimeError"]);
+        assert_eq!(
+            shown(fut.await.unwrap()),
+            ["3", "1", "ZeroDivisionError", "RuntimeError"]
+        );
     });
 }
 
@@ -619,23 +614,13 @@ fn gather_return_exceptions() {
 #[test]
 fn gather_one_cancellation() {
     vrun(async {
-        let [a, b, c, d, e] = promises();
-        let fut = create_task(asyncio::try_gather([
-            a.clone(),
-            b.clone(),
-            c.clone(),
-            d.clone(),
-            e.clone(),
-        ]));
+        let (fut, [a, b, c, d, e]) = gathering(asyncio::try_gather);
         a.set_result(1).unwrap();
         b.cancel();
         yield_now().await;
-        assert!(fut.done());
         assert!(!fut.cancelled());
-        assert!(matches!(fut.await.unwrap(), Err(FutureError::Cancelled)));
-        c.set_result(3).unwrap();
-        d.cancel();
-        e.set_exception("RuntimeError").unwrap();
+        assert!(matches!(done_result(fut).await, Err(FutureError::Cancelled)));
+        settle_late([c, d, e]);
     });
 }
 
@@ -643,9 +628,7 @@ fn gather_one_cancellation() {
 #[test]
 fn gather_result_exception_one_cancellation() {
     vrun(async {
-        let [a, b, c, d, e, f] = promises();
-        let all = [a.clone(), b.clone(), c.clone(), d.clone(), e.clone(), f.clone()];
-        let fut = create_task(asyncio::gather(all));
+        let (fut, [a, b, c, d, e, f]) = gathering(asyncio::gather);
         a.set_result(1).unwrap();
         b.set_exception("ZeroDivisionError").unwrap();
         c.cancel();
@@ -657,15 +640,10 @@ fn gather_result_exception_one_cancellation() {
         let res = fut.await.unwrap();
         assert!(matches!(res[2], Err(FutureError::Cancelled)));
         assert!(matches!(res[4], Err(FutureError::Cancelled)));
-        let shown: Vec<String> = res
-            .into_iter()
-            .map(|r| match r {
-                Ok(v) => v.to_string(),
-                Err(FutureError::Cancelled) => "None".to_string(),
-                Err(e) => e.to_string(),
-            })
-            .collect();
-        assert_eq!(shown, ["1", "ZeroDivisionError", "None", "3", "None", "RuntimeError"]);
+        assert_eq!(
+            shown(res),
+            ["1", "ZeroDivisionError", "None", "3", "None", "RuntimeError"]
+        );
     });
 }
 

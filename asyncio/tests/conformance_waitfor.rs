@@ -69,6 +69,21 @@ async fn coro() -> &'static str {
     "done"
 }
 
+/// A task running [`coro`], and a probe to watch it once a shield holds it.
+fn coro_task() -> (asyncio::Task<&'static str>, asyncio::TaskRef) {
+    let task = create_task(coro());
+    let probe = task.task_ref();
+    (task, probe)
+}
+
+/// The shield's timeout did not reach the task: it is neither done nor
+/// cancelled.
+#[track_caller]
+fn assert_still_running(probe: &asyncio::TaskRef) {
+    assert!(!probe.done(), "the shielded task runs on");
+    assert!(!probe.cancelled(), "the shielded task was not cancelled");
+}
+
 // CPython: test_waitfor.py WaitForShieldTests.test_zero_timeout
 #[test]
 fn shield_zero_timeout() {
@@ -79,8 +94,7 @@ fn shield_zero_timeout() {
         });
         let probe = task.task_ref();
         assert!(timeout(Duration::ZERO, shield(task)).await.is_err());
-        assert!(!probe.done());
-        assert!(!probe.cancelled());
+        assert_still_running(&probe);
         sleep(Duration::from_millis(100)).await;
         assert!(probe.done());
     });
@@ -90,8 +104,7 @@ fn shield_zero_timeout() {
 #[test]
 fn shield_none_timeout() {
     vrun(async {
-        let task = create_task(coro());
-        let probe = task.task_ref();
+        let (task, probe) = coro_task();
         assert_eq!(shield(task).await.unwrap(), "done");
         assert!(probe.done());
     });
@@ -101,12 +114,10 @@ fn shield_none_timeout() {
 #[test]
 fn shielded_timeout() {
     vrun(async {
-        let task = create_task(coro());
-        let probe = task.task_ref();
+        let (task, probe) = coro_task();
         let mut shielded = shield(task);
         assert!(timeout(Duration::from_millis(10), &mut shielded).await.is_err());
-        assert!(!probe.done());
-        assert!(!probe.cancelled());
+        assert_still_running(&probe);
         assert_eq!(shielded.into_inner().await.unwrap(), "done");
     });
 }

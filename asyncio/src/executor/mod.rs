@@ -104,6 +104,24 @@ macro_rules! shutdown_methods {
 }
 use shutdown_methods;
 
+/// The `max_workers` setter both builders share, written once: the builder
+/// has a `max_workers: usize` field; `$workers` names what the pool runs
+/// jobs on and `$default` says how many by default.
+macro_rules! max_workers_setter {
+    ($workers:literal, $default:literal) => {
+        #[doc = concat!("At most this many ", $workers, " (default: ", $default, ").")]
+        ///
+        /// # Panics
+        /// If `n` is 0.
+        pub fn max_workers(mut self, n: usize) -> Self {
+            assert!(n > 0, "max_workers must be at least 1");
+            self.max_workers = n;
+            self
+        }
+    };
+}
+use max_workers_setter;
+
 mod error;
 mod handle;
 #[cfg(feature = "process-pool")]

@@ -79,15 +79,7 @@ pub struct ThreadPoolBuilder {
 }
 
 impl ThreadPoolBuilder {
-    /// At most this many threads (default: [`default_max_workers`]).
-    ///
-    /// # Panics
-    /// If `n` is 0.
-    pub fn max_workers(mut self, n: usize) -> Self {
-        assert!(n > 0, "max_workers must be at least 1");
-        self.max_workers = n;
-        self
-    }
+    super::max_workers_setter!("threads", "[`default_max_workers`]");
 
     /// Threads are named `<prefix>-<n>` (default `ThreadPoolExecutor-<pool>`).
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -109,7 +101,13 @@ impl ThreadPoolBuilder {
             .name_prefix
             .unwrap_or_else(|| format!("ThreadPoolExecutor-{}", POOLS.fetch_add(1, Ordering::Relaxed)));
         ThreadPoolExecutor {
-            pool: PoolHandle::new(ThreadPool::new(self.max_workers, name_prefix, self.idle_timeout)),
+            pool: PoolHandle::new(
+                ThreadPool {
+                    idle_timeout: self.idle_timeout,
+                },
+                self.max_workers,
+                name_prefix,
+            ),
         }
     }
 }
@@ -154,7 +152,7 @@ impl ThreadPoolExecutor {
         // After shutdown the queue refuses the job and it fails with
         // `ShutDown` (one lock per submit, not two).
         let cell = queued::<T>(Some(Box::new(f)));
-        self.pool.pool().submit(cell.clone());
+        self.pool.submit(cell.clone());
         JobHandle::new(cell)
     }
 
@@ -189,7 +187,7 @@ impl fmt::Debug for ThreadPoolExecutor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (threads, idle) = self.pool.counts();
         f.debug_struct("ThreadPoolExecutor")
-            .field("name", &self.pool.pool().name())
+            .field("name", &self.pool.thread_prefix())
             .field("max_workers", &self.max_workers())
             .field("threads", &threads)
             .field("idle", &idle)

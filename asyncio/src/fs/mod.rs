@@ -67,6 +67,22 @@ use std::path::Path;
 pub use file::File;
 pub use open_options::OpenOptions;
 
+/// The helpers that are one `std::fs` call on one path, each
+/// `std::fs::<name>` run on the loop's pool. Each entry's own doc comment
+/// comes first; the `# Panics` section, the same for all, is added.
+macro_rules! one_path_fns {
+    ($($(#[$doc:meta])* fn $name:ident -> $ret:ty;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Panics
+        /// If no event loop is running on this thread.
+        pub async fn $name(path: impl AsRef<Path>) -> io::Result<$ret> {
+            let path = path.as_ref().to_owned();
+            blocking(move || std::fs::$name(path)).await
+        }
+    )*};
+}
+
 /// Runs the blocking `f` on the loop's pool, a job's failure mapped to an
 /// `io::Error`.
 async fn blocking<T, F>(f: F) -> io::Result<T>
@@ -77,34 +93,93 @@ where
     crate::to_thread(f).await.map_err(engine::job_error)?
 }
 
-/// The whole contents of the file at `path`.
-///
-/// # Errors
-/// As [`std::fs::read`]: `NotFound`, `PermissionDenied`, ...
-///
-/// # Cancel safety
-/// Cancel safe (the read has no effect).
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::read(path)).await
-}
+one_path_fns! {
+    /// The whole contents of the file at `path`.
+    ///
+    /// # Errors
+    /// As [`std::fs::read`]: `NotFound`, `PermissionDenied`, ...
+    ///
+    /// # Cancel safety
+    /// Cancel safe (the read has no effect).
+    fn read -> Vec<u8>;
 
-/// The whole contents of the file at `path`, as text.
-///
-/// # Errors
-/// `InvalidData` if it is not UTF-8; as [`std::fs::read_to_string`].
-///
-/// # Cancel safety
-/// Cancel safe.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::read_to_string(path)).await
+    /// The whole contents of the file at `path`, as text.
+    ///
+    /// # Errors
+    /// `InvalidData` if it is not UTF-8; as [`std::fs::read_to_string`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn read_to_string -> String;
+
+    /// The metadata of `path`, following symbolic links (`os.stat`).
+    ///
+    /// # Errors
+    /// As [`std::fs::metadata`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn metadata -> Metadata;
+
+    /// Whether `path` exists (following symbolic links); errors other than
+    /// "not found" are errors, unlike `os.path.exists`.
+    ///
+    /// # Errors
+    /// As [`std::fs::exists`]: `PermissionDenied` for a directory on the way
+    /// that cannot be searched, ...
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    fn exists -> bool;
+
+    /// Removes the file at `path` (`os.remove`).
+    ///
+    /// # Errors
+    /// As [`std::fs::remove_file`]: `NotFound`, `IsADirectory`, ...
+    ///
+    /// # Cancel safety
+    /// Once started, the removal happens even if the future is dropped.
+    fn remove_file -> ();
+
+    /// Creates the directory `path` (`os.mkdir`).
+    ///
+    /// # Errors
+    /// As [`std::fs::create_dir`]: `AlreadyExists`, `NotFound` for a missing
+    /// parent, ...
+    ///
+    /// # Cancel safety
+    /// Once started, the directory is created even if the future is dropped.
+    fn create_dir -> ();
+
+    /// Creates the directory `path` and its missing parents
+    /// (`os.makedirs(path, exist_ok=True)`).
+    ///
+    /// # Errors
+    /// As [`std::fs::create_dir_all`].
+    ///
+    /// # Cancel safety
+    /// Once started, the directories are created even if the future is
+    /// dropped.
+    fn create_dir_all -> ();
+
+    /// Removes the empty directory `path` (`os.rmdir`).
+    ///
+    /// # Errors
+    /// As [`std::fs::remove_dir`]: `DirectoryNotEmpty`, `NotFound`, ...
+    ///
+    /// # Cancel safety
+    /// Once started, the removal happens even if the future is dropped.
+    fn remove_dir -> ();
+
+    /// Removes the directory `path` and everything in it (`shutil.rmtree`).
+    ///
+    /// # Errors
+    /// As [`std::fs::remove_dir_all`].
+    ///
+    /// # Cancel safety
+    /// Once started, the removal runs to the end even if the future is
+    /// dropped.
+    fn remove_dir_all -> ();
 }
 
 /// Writes `contents` as the whole file at `path`, created if missing and
@@ -123,117 +198,6 @@ pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Re
     let path = path.as_ref().to_owned();
     let contents = contents.as_ref().to_vec();
     blocking(move || std::fs::write(path, contents)).await
-}
-
-/// The metadata of `path`, following symbolic links (`os.stat`).
-///
-/// # Errors
-/// As [`std::fs::metadata`].
-///
-/// # Cancel safety
-/// Cancel safe.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn metadata(path: impl AsRef<Path>) -> io::Result<Metadata> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::metadata(path)).await
-}
-
-/// Whether `path` exists (following symbolic links); errors other than
-/// "not found" are errors, unlike `os.path.exists`.
-///
-/// # Errors
-/// As [`std::fs::exists`]: `PermissionDenied` for a directory on the way
-/// that cannot be searched, ...
-///
-/// # Cancel safety
-/// Cancel safe.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn exists(path: impl AsRef<Path>) -> io::Result<bool> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::exists(path)).await
-}
-
-/// Removes the file at `path` (`os.remove`).
-///
-/// # Errors
-/// As [`std::fs::remove_file`]: `NotFound`, `IsADirectory`, ...
-///
-/// # Cancel safety
-/// Once started, the removal happens even if the future is dropped.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn remove_file(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::remove_file(path)).await
-}
-
-/// Creates the directory `path` (`os.mkdir`).
-///
-/// # Errors
-/// As [`std::fs::create_dir`]: `AlreadyExists`, `NotFound` for a missing
-/// parent, ...
-///
-/// # Cancel safety
-/// Once started, the directory is created even if the future is dropped.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn create_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::create_dir(path)).await
-}
-
-/// Creates the directory `path` and its missing parents
-/// (`os.makedirs(path, exist_ok=True)`).
-///
-/// # Errors
-/// As [`std::fs::create_dir_all`].
-///
-/// # Cancel safety
-/// Once started, the directories are created even if the future is
-/// dropped.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn create_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::create_dir_all(path)).await
-}
-
-/// Removes the empty directory `path` (`os.rmdir`).
-///
-/// # Errors
-/// As [`std::fs::remove_dir`]: `DirectoryNotEmpty`, `NotFound`, ...
-///
-/// # Cancel safety
-/// Once started, the removal happens even if the future is dropped.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn remove_dir(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::remove_dir(path)).await
-}
-
-/// Removes the directory `path` and everything in it (`shutil.rmtree`).
-///
-/// # Errors
-/// As [`std::fs::remove_dir_all`].
-///
-/// # Cancel safety
-/// Once started, the removal runs to the end even if the future is
-/// dropped.
-///
-/// # Panics
-/// If no event loop is running on this thread.
-pub async fn remove_dir_all(path: impl AsRef<Path>) -> io::Result<()> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::remove_dir_all(path)).await
 }
 
 /// Renames `from` to `to`, replacing `to` if it is a file (`os.replace`).

@@ -32,54 +32,34 @@ impl OpenOptions {
         OpenOptions(fs::OpenOptions::new())
     }
 
-    /// Open for reading.
-    pub fn read(&mut self, read: bool) -> &mut Self {
-        self.0.read(read);
-        self
-    }
+    forward_setters! {
+        0;
 
-    /// Open for writing.
-    pub fn write(&mut self, write: bool) -> &mut Self {
-        self.0.write(write);
-        self
-    }
+        /// Open for reading.
+        fn read(read: bool);
 
-    /// Every write goes to the end of the file (implies `write`).
-    pub fn append(&mut self, append: bool) -> &mut Self {
-        self.0.append(append);
-        self
-    }
+        /// Open for writing.
+        fn write(write: bool);
 
-    /// Truncate the file to 0 bytes when opening it (needs `write`).
-    pub fn truncate(&mut self, truncate: bool) -> &mut Self {
-        self.0.truncate(truncate);
-        self
-    }
+        /// Every write goes to the end of the file (implies `write`).
+        fn append(append: bool);
 
-    /// Create the file if it does not exist (needs `write` or `append`).
-    pub fn create(&mut self, create: bool) -> &mut Self {
-        self.0.create(create);
-        self
-    }
+        /// Truncate the file to 0 bytes when opening it (needs `write`).
+        fn truncate(truncate: bool);
 
-    /// Create the file, failing if it exists (atomically); `create` and
-    /// `truncate` are then ignored.
-    pub fn create_new(&mut self, create_new: bool) -> &mut Self {
-        self.0.create_new(create_new);
-        self
-    }
+        /// Create the file if it does not exist (needs `write` or `append`).
+        fn create(create: bool);
 
-    /// The permission bits a created file gets (before the umask); default
-    /// `0o666`.
-    pub fn mode(&mut self, mode: u32) -> &mut Self {
-        self.0.mode(mode);
-        self
-    }
+        /// Create the file, failing if it exists (atomically); `create` and
+        /// `truncate` are then ignored.
+        fn create_new(create_new: bool);
 
-    /// Extra `open(2)` flags (`O_NOFOLLOW`, `O_DIRECT`, ...).
-    pub fn custom_flags(&mut self, flags: i32) -> &mut Self {
-        self.0.custom_flags(flags);
-        self
+        /// The permission bits a created file gets (before the umask); default
+        /// `0o666`.
+        fn mode(mode: u32);
+
+        /// Extra `open(2)` flags (`O_NOFOLLOW`, `O_DIRECT`, ...).
+        fn custom_flags(flags: i32);
     }
 
     /// Opens `path` with these options, on the loop's thread pool.

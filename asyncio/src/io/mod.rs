@@ -142,35 +142,29 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// Runs `op` once the descriptor is readable, until it reports neither
     /// `WouldBlock` (readiness is then cleared and waited for again) nor
     /// `Interrupted` (retried at once).
-    pub fn poll_read_with<R>(
-        &self,
-        cx: &mut Context<'_>,
-        mut op: impl FnMut(&T) -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        loop {
-            if let Err(e) = std::task::ready!(self.poll_read_ready(cx)) {
-                return Poll::Ready(Err(e));
-            }
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_read_ready(),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return Poll::Ready(r),
-            }
-        }
+    pub fn poll_read_with<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+        self.poll_with(Direction::Read, cx, op)
     }
 
     /// As [`poll_read_with`](AsyncFd::poll_read_with), for writing.
-    pub fn poll_write_with<R>(
+    pub fn poll_write_with<R>(&self, cx: &mut Context<'_>, op: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
+        self.poll_with(Direction::Write, cx, op)
+    }
+
+    /// [`poll_read_with`](AsyncFd::poll_read_with) or
+    /// [`poll_write_with`](AsyncFd::poll_write_with), by `dir`.
+    fn poll_with<R>(
         &self,
+        dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
-            if let Err(e) = std::task::ready!(self.poll_write_ready(cx)) {
+            if let Err(e) = std::task::ready!(self.core.reactor.poll_ready(self.key, dir, cx)) {
                 return Poll::Ready(Err(e));
             }
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_write_ready(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.core.reactor.clear_ready(self.key, dir),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 r => return Poll::Ready(r),
             }

@@ -1,5 +1,7 @@
 //! What TCP and Unix stream sockets share: reading and writing on the
-//! reactor, half-close, and the `futures-io` traits.
+//! reactor, half-close, and the `futures-io` traits; and what UDP and Unix
+//! datagram sockets share: sending and receiving on the connected peer; and
+//! what the two listeners share: accepting.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -111,11 +113,39 @@ where
     }
 }
 
-/// The reading and writing methods and the `futures-io` traits of a stream
-/// socket type wrapping a [`StreamSocket`] in a field `inner`.
+/// The reading and writing methods, the addresses and the `futures-io`
+/// traits of a stream socket type wrapping a [`StreamSocket`] of `$std` in a
+/// field `inner`.
 macro_rules! stream_methods {
-    ($ty:ty) => {
+    ($ty:ident, $std:ty) => {
         impl $ty {
+            /// Wraps a connected std stream (made non-blocking here).
+            ///
+            /// # Errors
+            /// Registration errors.
+            pub fn from_std(stream: $std) -> io::Result<$ty> {
+                stream.set_nonblocking(true)?;
+                Ok($ty {
+                    inner: $crate::net::socket::StreamSocket::new(stream)?,
+                })
+            }
+
+            /// The peer's address.
+            ///
+            /// # Errors
+            /// The OS error (for TCP, `NotConnected` once the peer is gone).
+            pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+                self.inner.fd.get_ref().peer_addr()
+            }
+
+            /// This end's address.
+            ///
+            /// # Errors
+            /// The OS error.
+            pub fn local_addr(&self) -> io::Result<SocketAddr> {
+                self.inner.fd.get_ref().local_addr()
+            }
+
             /// Reads some bytes into `buf`; `Ok(0)` at end of stream.
             ///
             /// # Cancel safety
@@ -237,3 +267,124 @@ macro_rules! futures_io_impls {
 
 pub(crate) use futures_io_impls;
 pub(crate) use stream_methods;
+
+/// The methods a datagram socket type shares with the other one: sending to
+/// and receiving from the connected peer, receiving with the sender's
+/// address, its own address and `Debug`. The type wraps an [`AsyncFd`] in a field
+/// `fd`; `$addr` is its address type, `$refused` says when `send` fails with
+/// `ConnectionRefused`.
+macro_rules! datagram_methods {
+    ($ty:ident, $addr:ty, $refused:literal) => {
+        impl $ty {
+            /// Sends one datagram to the connected peer.
+            ///
+            /// # Errors
+            #[doc = concat!("The OS error (`ConnectionRefused` ", $refused, ").")]
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+                self.fd.write_with(|s| s.send(buf)).await
+            }
+
+            /// Receives one datagram and its sender (a datagram longer than
+            /// `buf` is cut).
+            ///
+            /// # Errors
+            /// The OS error.
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, $addr)> {
+                self.fd.read_with(|s| s.recv_from(buf)).await
+            }
+
+            /// Receives one datagram from the connected peer (a datagram
+            /// longer than `buf` is cut).
+            ///
+            /// # Errors
+            /// The OS error.
+            ///
+            /// # Cancel safety
+            /// Cancel safe.
+            pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+                self.fd.read_with(|s| s.recv(buf)).await
+            }
+        }
+
+        $crate::net::socket::local_addr_and_debug!($ty, $addr, "This end's address.");
+    };
+}
+
+pub(crate) use datagram_methods;
+
+/// `local_addr` (documented by `$doc`) and a `Debug` showing it, for a
+/// socket type wrapping an [`AsyncFd`] in a field `fd`.
+macro_rules! local_addr_and_debug {
+    ($ty:ident, $addr:ty, $doc:literal) => {
+        impl $ty {
+            #[doc = $doc]
+            ///
+            /// # Errors
+            /// The OS error.
+            pub fn local_addr(&self) -> io::Result<$addr> {
+                self.fd.get_ref().local_addr()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field("local", &self.local_addr().ok())
+                    .finish()
+            }
+        }
+    };
+}
+
+pub(crate) use local_addr_and_debug;
+
+/// The methods both listener types share: wrapping a std listener,
+/// accepting, and its address. The type wraps an [`AsyncFd`] of `$std` in a
+/// field `fd`; `$stream` is what it accepts and `$addr` its address type.
+macro_rules! listener_methods {
+    ($ty:ident, $std:ty, $stream:ty, $addr:ty) => {
+        impl $ty {
+            /// Wraps a listening std socket (made non-blocking here).
+            ///
+            /// # Errors
+            /// Registration errors.
+            pub fn from_std(listener: $std) -> io::Result<$ty> {
+                listener.set_nonblocking(true)?;
+                Ok($ty {
+                    fd: AsyncFd::with_interest(listener, true, false)?,
+                })
+            }
+
+            /// Waits for a connection.
+            ///
+            /// # Errors
+            /// The accept error: `EMFILE`/`ENFILE` when out of file
+            /// descriptors (the caller should back off, as the servers of
+            /// [`start_server`](super::start_server) and
+            /// [`start_unix_server`](super::start_unix_server) do), a
+            /// connection aborted before it was accepted, ...
+            ///
+            /// # Cancel safety
+            /// Cancel safe: a connection is taken only by a completing call.
+            pub async fn accept(&self) -> io::Result<($stream, $addr)> {
+                std::future::poll_fn(|cx| self.poll_accept(cx)).await
+            }
+
+            /// Polls for a connection.
+            pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<($stream, $addr)>> {
+                let (stream, peer) = std::task::ready!(self.fd.poll_read_with(cx, |l| l.accept()))?;
+                Poll::Ready(<$stream>::from_std(stream).map(|s| (s, peer)))
+            }
+        }
+
+        $crate::net::socket::local_addr_and_debug!($ty, $addr, "The address it listens on.");
+    };
+}
+
+pub(crate) use listener_methods;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::{resolve, ToSocketAddrs};
-use super::socket::{stream_methods, StreamSocket};
+use super::socket::{listener_methods, stream_methods, StreamSocket};
 use crate::io::AsyncFd;
 use crate::time::Sleep;
 
@@ -113,57 +113,13 @@ impl TcpListener {
         socket.listen(options.backlog)?;
         Self::from_std(socket.into())
     }
-
-    /// Wraps a listening std socket (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        listener.set_nonblocking(true)?;
-        Ok(TcpListener {
-            fd: AsyncFd::with_interest(listener, true, false)?,
-        })
-    }
-
-    /// Waits for a connection.
-    ///
-    /// # Errors
-    /// The accept error: `EMFILE`/`ENFILE` when out of file descriptors
-    /// (the caller should back off; [`start_server`](super::start_server)
-    /// does), a connection aborted before it was accepted, ...
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a connection is taken only by a completing call.
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
-    }
-
-    /// Polls for a connection.
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (stream, peer) = std::task::ready!(self.fd.poll_read_with(cx, |l| l.accept()))?;
-        Poll::Ready(TcpStream::from_std(stream).map(|s| (s, peer)))
-    }
-
-    /// The address it listens on.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.fd.get_ref().local_addr()
-    }
 }
+
+listener_methods!(TcpListener, std::net::TcpListener, TcpStream, SocketAddr);
 
 impl std::os::fd::AsRawFd for TcpListener {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("local", &self.local_addr().ok())
-            .finish()
     }
 }
 
@@ -176,7 +132,7 @@ pub struct TcpStream {
     inner: StreamSocket<std::net::TcpStream>,
 }
 
-stream_methods!(TcpStream);
+stream_methods!(TcpStream, std::net::TcpStream);
 
 impl TcpStream {
     /// Connects to `addr`, trying its addresses one after another (host
@@ -231,33 +187,6 @@ impl TcpStream {
         // kernels; asking for the peer settles it.
         stream.peer_addr()?;
         Ok(stream)
-    }
-
-    /// Wraps a connected std stream (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            inner: StreamSocket::new(stream)?,
-        })
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// `NotConnected` once the peer is gone.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().peer_addr()
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().local_addr()
     }
 
     /// `TCP_NODELAY`: send small writes at once instead of coalescing them

@@ -1,10 +1,10 @@
 //! [`UdpSocket`] on the loop's reactor.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
 use super::addr::{resolve, ToSocketAddrs};
+use super::socket::datagram_methods;
 use crate::io::AsyncFd;
 
 /// A UDP socket. Loop-bound.
@@ -83,48 +83,6 @@ impl UdpSocket {
         self.fd.write_with(|s| s.send_to(buf, target)).await
     }
 
-    /// Sends one datagram to the connected peer.
-    ///
-    /// # Errors
-    /// The OS error (`ConnectionRefused` after an ICMP port unreachable).
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write_with(|s| s.send(buf)).await
-    }
-
-    /// Receives one datagram and its sender (a datagram longer than `buf` is
-    /// cut).
-    ///
-    /// # Errors
-    /// The OS error.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd.read_with(|s| s.recv_from(buf)).await
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    /// The OS error.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read_with(|s| s.recv(buf)).await
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.fd.get_ref().local_addr()
-    }
-
     /// The connected peer's address.
     ///
     /// # Errors
@@ -142,10 +100,4 @@ impl UdpSocket {
     }
 }
 
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}
+datagram_methods!(UdpSocket, SocketAddr, "after an ICMP port unreachable");

@@ -6,7 +6,7 @@ use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use super::socket::{stream_methods, StreamSocket};
+use super::socket::{datagram_methods, listener_methods, stream_methods, StreamSocket};
 use crate::io::AsyncFd;
 
 /// A Unix stream socket listening on a path. Loop-bound.
@@ -41,51 +41,9 @@ impl UnixListener {
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         Self::from_std(std_unix::UnixListener::bind(path)?)
     }
-
-    /// Wraps a std listener (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(listener: std_unix::UnixListener) -> io::Result<UnixListener> {
-        listener.set_nonblocking(true)?;
-        Ok(UnixListener {
-            fd: AsyncFd::with_interest(listener, true, false)?,
-        })
-    }
-
-    /// Waits for a connection.
-    ///
-    /// # Errors
-    /// The accept error (`EMFILE` when out of descriptors, ...).
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
-    }
-
-    /// Polls for a connection.
-    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (stream, peer) = std::task::ready!(self.fd.poll_read_with(cx, |l| l.accept()))?;
-        Poll::Ready(UnixStream::from_std(stream).map(|s| (s, peer)))
-    }
-
-    /// The address it listens on.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.fd.get_ref().local_addr()
-    }
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}
+listener_methods!(UnixListener, std_unix::UnixListener, UnixStream, SocketAddr);
 
 /// A Unix stream connection. Loop-bound; `&self` reads and writes, as
 /// [`TcpStream`](super::TcpStream).
@@ -93,7 +51,7 @@ pub struct UnixStream {
     inner: StreamSocket<std_unix::UnixStream>,
 }
 
-stream_methods!(UnixStream);
+stream_methods!(UnixStream, std_unix::UnixStream);
 
 impl UnixStream {
     /// Connects to the socket at `path`.
@@ -130,33 +88,6 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std_unix::UnixStream::pair()?;
         Ok((Self::from_std(a)?, Self::from_std(b)?))
-    }
-
-    /// Wraps a connected std stream (made non-blocking here).
-    ///
-    /// # Errors
-    /// Registration errors.
-    pub fn from_std(stream: std_unix::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            inner: StreamSocket::new(stream)?,
-        })
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().peer_addr()
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.fd.get_ref().local_addr()
     }
 
     /// The connection as an asyncio stream pair.
@@ -239,53 +170,6 @@ impl UnixDatagram {
         let path = path.as_ref();
         self.fd.write_with(|s| s.send_to(buf, path)).await
     }
-
-    /// Sends one datagram to the connected peer.
-    ///
-    /// # Errors
-    /// The OS error.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.write_with(|s| s.send(buf)).await
-    }
-
-    /// Receives one datagram and its sender.
-    ///
-    /// # Errors
-    /// The OS error.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.fd.read_with(|s| s.recv_from(buf)).await
-    }
-
-    /// Receives one datagram.
-    ///
-    /// # Errors
-    /// The OS error.
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.read_with(|s| s.recv(buf)).await
-    }
-
-    /// This end's address.
-    ///
-    /// # Errors
-    /// The OS error.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.fd.get_ref().local_addr()
-    }
 }
 
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("local", &self.local_addr().ok())
-            .finish()
-    }
-}
+datagram_methods!(UnixDatagram, SocketAddr, "once the peer's socket is closed");

@@ -24,39 +24,37 @@ fn tracing_active() -> bool {
     tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>())
 }
 
+/// Sends `message` to the `tracing` subscriber through `event` when there
+/// is one, else to stderr after `prefix`.
+fn emit(message: &str, event: impl FnOnce(&str), prefix: &str) {
+    if tracing_active() {
+        event(message);
+    } else {
+        eprintln!("{prefix}{message}");
+    }
+}
+
 /// Reports a panic caught in loop-driven code that has no awaiter.
 pub(crate) fn callback_panicked(context: &str, payload: &(dyn Any + Send)) {
-    let message = panic_message(payload);
-    if tracing_active() {
-        tracing::error!(target: "asyncio", "exception in {context}: panicked: {message}");
-    } else {
-        eprintln!("asyncio: exception in {context}: panicked: {message}");
-    }
+    let message = format!("exception in {context}: panicked: {}", panic_message(payload));
+    internal(&message);
 }
 
 /// Reports an unexpected condition inside the engine.
 pub(crate) fn internal(message: &str) {
-    if tracing_active() {
-        tracing::error!(target: "asyncio", "{message}");
-    } else {
-        eprintln!("asyncio: {message}");
-    }
+    emit(message, |m| tracing::error!(target: "asyncio", "{m}"), "asyncio: ");
 }
 
 /// A warning the program should see (not an engine fault).
 pub(crate) fn warning(message: &str) {
-    if tracing_active() {
-        tracing::warn!(target: "asyncio", "{message}");
-    } else {
-        eprintln!("asyncio: {message}");
-    }
+    emit(message, |m| tracing::warn!(target: "asyncio", "{m}"), "asyncio: ");
 }
 
 /// A debug-mode finding.
 pub(crate) fn debug(message: &str) {
-    if tracing_active() {
-        tracing::warn!(target: "asyncio", debug_mode = true, "{message}");
-    } else {
-        eprintln!("asyncio debug: {message}");
-    }
+    emit(
+        message,
+        |m| tracing::warn!(target: "asyncio", debug_mode = true, "{m}"),
+        "asyncio debug: ",
+    );
 }

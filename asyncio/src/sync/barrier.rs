@@ -267,10 +267,4 @@ impl Drop for BarrierWait<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BrokenBarrierError;
 
-impl fmt::Display for BrokenBarrierError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the barrier was reset or aborted")
-    }
-}
-
-impl std::error::Error for BrokenBarrierError {}
+error_message!(BrokenBarrierError => "the barrier was reset or aborted");

@@ -268,37 +268,16 @@ impl<T> fmt::Debug for TrySendError<T> {
     }
 }
 
-impl<T> fmt::Display for SendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the channel is closed")
-    }
-}
+error_message!(SendError<T> => "the channel is closed");
 
-impl<T> fmt::Display for TrySendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TrySendError::Full(_) => "the channel is full",
-            TrySendError::Closed(_) => "the channel is closed",
-        })
-    }
-}
+error_message!(TrySendError<T> {
+    TrySendError::Full(_) => "the channel is full",
+    TrySendError::Closed(_) => "the channel is closed",
+});
 
-impl fmt::Display for RecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the channel is closed and empty")
-    }
-}
+error_message!(RecvError => "the channel is closed and empty");
 
-impl fmt::Display for TryRecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TryRecvError::Empty => "the channel is empty",
-            TryRecvError::Closed => "the channel is closed and empty",
-        })
-    }
-}
-
-impl<T> std::error::Error for SendError<T> {}
-impl<T> std::error::Error for TrySendError<T> {}
-impl std::error::Error for RecvError {}
-impl std::error::Error for TryRecvError {}
+error_message!(TryRecvError {
+    TryRecvError::Empty => "the channel is empty",
+    TryRecvError::Closed => "the channel is closed and empty",
+});

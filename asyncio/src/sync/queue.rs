@@ -107,6 +107,25 @@ fn unreserve(reserved: &Cell<usize>) {
     reserved.set(reserved.get().saturating_sub(1));
 }
 
+/// A waiting `put` or `get` was dropped: it leaves `waiters`, and if it had
+/// been granted the slot or item reserved for it in `reserved`, that goes
+/// to the next waiter when `still_there()` (asked after the reservation is
+/// given up) says the slot or item can still be used.
+fn cancel_waiter(
+    waiters: &RefCell<WaitQueue>,
+    key: WaitKey,
+    reserved: &Cell<usize>,
+    still_there: impl FnOnce() -> bool,
+) {
+    let granted = waiters.borrow_mut().cancel_value(key);
+    if granted == Some(RESERVED) {
+        unreserve(reserved);
+        if still_there() {
+            grant_reserved(waiters, reserved);
+        }
+    }
+}
+
 /// The queue machinery, shared by the three orders.
 struct Core<T, S: Store<T>> {
     items: RefCell<S>,
@@ -250,16 +269,10 @@ impl<T> fmt::Debug for PutError<T> {
     }
 }
 
-impl<T> fmt::Display for PutError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PutError::Full(_) => "the queue is full",
-            PutError::ShutDown(_) => "the queue was shut down",
-        })
-    }
-}
-
-impl<T> std::error::Error for PutError<T> {}
+error_message!(PutError<T> {
+    PutError::Full(_) => "the queue is full",
+    PutError::ShutDown(_) => "the queue was shut down",
+});
 
 /// Why [`get_nowait`](Queue::get_nowait) gave nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,16 +283,10 @@ pub enum GetError {
     ShutDown,
 }
 
-impl fmt::Display for GetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GetError::Empty => "the queue is empty",
-            GetError::ShutDown => "the queue was shut down",
-        })
-    }
-}
-
-impl std::error::Error for GetError {}
+error_message!(GetError {
+    GetError::Empty => "the queue is empty",
+    GetError::ShutDown => "the queue was shut down",
+});
 
 /// The queue was shut down (asyncio's `QueueShutDown`); for `put`, the item
 /// comes back.
@@ -292,26 +299,14 @@ impl<T> fmt::Debug for QueueShutDown<T> {
     }
 }
 
-impl<T> fmt::Display for QueueShutDown<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the queue was shut down")
-    }
-}
-
-impl<T> std::error::Error for QueueShutDown<T> {}
+error_message!(QueueShutDown<T> => "the queue was shut down");
 
 /// `task_done` was called more times than items were put (asyncio's
 /// `ValueError`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TaskDoneError;
 
-impl fmt::Display for TaskDoneError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task_done() called too many times")
-    }
-}
-
-impl std::error::Error for TaskDoneError {}
+error_message!(TaskDoneError => "task_done() called too many times");
 
 /// The future of `put`.
 #[must_use = "futures do nothing unless awaited"]
@@ -362,15 +357,11 @@ impl<T, S: Store<T>> Future for Put<'_, T, S> {
 impl<T, S: Store<T>> Drop for Put<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
+            // A slot granted to us goes to the next putter, unless shut down.
             let core = self.core;
-            let granted = core.putters.borrow_mut().cancel_value(key);
-            if granted == Some(RESERVED) {
-                // Granted a slot we will not use: give it to the next putter.
-                unreserve(&core.reserved_slots);
-                if core.shutdown.get() == Shutdown::No {
-                    grant_reserved(&core.putters, &core.reserved_slots);
-                }
-            }
+            cancel_waiter(&core.putters, key, &core.reserved_slots, || {
+                core.shutdown.get() == Shutdown::No
+            });
         }
     }
 }
@@ -417,15 +408,12 @@ impl<T, S: Store<T>> Future for Get<'_, T, S> {
 impl<T, S: Store<T>> Drop for Get<'_, T, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
+            // An item reserved for us goes to the next getter, if still
+            // there beyond the other reservations.
             let core = self.core;
-            let granted = core.getters.borrow_mut().cancel_value(key);
-            if granted == Some(RESERVED) {
-                // An item was reserved for us: hand it to the next getter.
-                unreserve(&core.reserved_items);
-                if core.len() > core.reserved_items.get() {
-                    grant_reserved(&core.getters, &core.reserved_items);
-                }
-            }
+            cancel_waiter(&core.getters, key, &core.reserved_items, || {
+                core.len() > core.reserved_items.get()
+            });
         }
     }
 }

@@ -309,10 +309,4 @@ impl fmt::Debug for BoundedSemaphore {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SemaphoreOverflow;
 
-impl fmt::Display for SemaphoreOverflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BoundedSemaphore released too many times")
-    }
-}
-
-impl std::error::Error for SemaphoreOverflow {}
+error_message!(SemaphoreOverflow => "BoundedSemaphore released too many times");

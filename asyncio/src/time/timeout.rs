@@ -1,6 +1,5 @@
 //! [`timeout`] and [`timeout_at`].
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,13 +14,7 @@ use super::{sleep, sleep_until, Instant, Sleep};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeoutError(());
 
-impl fmt::Display for TimeoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("deadline has elapsed")
-    }
-}
-
-impl std::error::Error for TimeoutError {}
+error_message!(TimeoutError => "deadline has elapsed");
 
 /// A `TimeoutError`, for the crate's other deadline-bound operations.
 pub(crate) fn timeout_error() -> TimeoutError {

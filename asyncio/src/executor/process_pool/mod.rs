@@ -31,7 +31,6 @@ use std::io::{self, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -237,11 +236,11 @@ impl Worker {
     }
 }
 
+/// The process pool's kind: each worker thread is a manager that drives
+/// one worker process.
 struct ProcessPool {
-    queue: JobQueue<Box<dyn ProcessJob>>,
     program: PathBuf,
     max_tasks_per_child: Option<usize>,
-    managers_started: AtomicUsize,
     /// Live workers' process ids, for introspection (and the fault tests).
     pids: Mutex<Vec<u32>>,
 }
@@ -250,39 +249,13 @@ impl Pool for ProcessPool {
     type Job = Box<dyn ProcessJob>;
     const NAME: &'static str = "ProcessPoolExecutor";
 
-    fn queue(&self) -> &JobQueue<Self::Job> {
-        &self.queue
-    }
-}
-
-impl ProcessPool {
-    fn submit(self: &Arc<Self>, job: Box<dyn ProcessJob>) {
-        self.queue.submit_job(job, || self.start_manager());
-    }
-
-    fn start_manager(self: &Arc<Self>) -> io::Result<()> {
-        let n = self.managers_started.fetch_add(1, Ordering::Relaxed);
-        let pool = self.clone();
-        std::thread::Builder::new()
-            .name(format!("ProcessPoolExecutor-manager-{n}"))
-            .spawn(move || pool.manage())
-            .map(drop)
-    }
-
-    fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
-        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = old {
-            pids.retain(|&p| p != old);
-        }
-        pids.extend(new);
-    }
-
-    /// A manager thread: one worker process, one job at a time.
-    fn manage(&self) {
-        self.queue.enter_worker();
+    /// A manager thread: one worker process, one job at a time. Returns
+    /// only once its process is reaped, so that `shutdown(wait)`, which
+    /// waits for the threads to be counted out, returns after the reap.
+    fn serve(&self, queue: &JobQueue<Self::Job>) {
         let mut buf = Vec::new();
         let mut worker: Option<Worker> = None;
-        while let Some(job) = self.queue.next(None) {
+        while let Some(job) = queue.next(None) {
             // The worker process first, so a job reads as running (and can
             // no longer be cancelled) only once a process runs it.
             let w = match &mut worker {
@@ -322,8 +295,16 @@ impl ProcessPool {
             self.set_pid(Some(w.child.id()), None);
             w.exit(&mut buf);
         }
-        // Counted out only now, so `shutdown(wait)` returns after the reap.
-        self.queue.worker_exited();
+    }
+}
+
+impl ProcessPool {
+    fn set_pid(&self, old: Option<u32>, new: Option<u32>) {
+        let mut pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = old {
+            pids.retain(|&p| p != old);
+        }
+        pids.extend(new);
     }
 }
 
@@ -383,16 +364,7 @@ pub struct ProcessPoolBuilder {
 }
 
 impl ProcessPoolBuilder {
-    /// At most this many worker processes (default: the machine's CPUs,
-    /// Python's default).
-    ///
-    /// # Panics
-    /// If `n` is 0.
-    pub fn max_workers(mut self, n: usize) -> Self {
-        assert!(n > 0, "max_workers must be at least 1");
-        self.max_workers = n;
-        self
-    }
+    super::max_workers_setter!("worker processes", "the machine's CPUs, Python's default");
 
     /// Replace each worker by a fresh process after this many jobs (`None`,
     /// the default: never).
@@ -420,13 +392,15 @@ impl ProcessPoolBuilder {
         }
         let program = program().map_err(PoolError::Program)?;
         Ok(ProcessPoolExecutor {
-            pool: PoolHandle::new(ProcessPool {
-                queue: JobQueue::new(self.max_workers),
-                program,
-                max_tasks_per_child: self.max_tasks_per_child,
-                managers_started: AtomicUsize::new(0),
-                pids: Mutex::new(Vec::new()),
-            }),
+            pool: PoolHandle::new(
+                ProcessPool {
+                    program,
+                    max_tasks_per_child: self.max_tasks_per_child,
+                    pids: Mutex::new(Vec::new()),
+                },
+                self.max_workers,
+                "ProcessPoolExecutor-manager".to_owned(),
+            ),
         })
     }
 }
@@ -485,7 +459,7 @@ impl ProcessPoolExecutor {
             }
         };
         let cell = queued(None);
-        self.pool.pool().submit(Box::new(Job {
+        self.pool.submit(Box::new(Job {
             name,
             arg,
             cell: cell.clone(),

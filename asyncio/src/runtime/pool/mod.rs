@@ -3,10 +3,12 @@
 //! executor ([`threads`]), and the user handle both pools share
 //! ([`PoolHandle`]).
 //!
-//! The public `ThreadPoolExecutor` wraps a [`PoolHandle`] of a
-//! [`ThreadPool`]; the public `ProcessPoolExecutor` a [`PoolHandle`] of its
-//! own pool (worker processes and their manager threads, in the facade,
-//! because they are made of serde and the process registry). A job is
+//! The engine keeps each pool's queue and starts its worker threads; a kind
+//! of pool ([`Pool`]) says only what one worker thread does with the jobs.
+//! The public `ThreadPoolExecutor` wraps a [`PoolHandle`] of the
+//! [`ThreadPool`] kind; the public `ProcessPoolExecutor` one of its own kind
+//! (manager threads driving worker processes, in the facade, because they
+//! are made of serde and the process registry). A job is
 //! anything the queue can run or end unrun ([`QueuedJob`]): the facade's job
 //! cells, which the engine does not know the result types of.
 //!
@@ -23,6 +25,8 @@
 pub(crate) mod queue;
 pub(crate) mod threads;
 
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,24 +47,64 @@ pub(crate) enum NotRun {
     WorkerStart(String),
 }
 
-/// A pool behind a [`PoolHandle`]: something with a job queue.
+/// A kind of pool behind a [`PoolHandle`]: what its workers do with the
+/// jobs. The engine keeps the queue and starts the worker threads, on
+/// demand, each counted in before and out after [`serve`](Pool::serve).
 pub(crate) trait Pool: Send + Sync + 'static {
     /// What the queue holds.
-    type Job: QueuedJob;
+    type Job: QueuedJob + Send;
     /// The public type's name, for panic messages.
     const NAME: &'static str;
-    /// The pool's queue.
-    fn queue(&self) -> &JobQueue<Self::Job>;
+    /// One worker thread's work: takes jobs from `queue` until it gives
+    /// none.
+    fn serve(&self, queue: &JobQueue<Self::Job>);
+}
+
+/// Starts a pool's threads, named `<prefix>-<n>` with `n` counting up from 0.
+struct ThreadNames {
+    prefix: String,
+    started: AtomicUsize,
+}
+
+impl ThreadNames {
+    /// Starts the next thread, running `body`.
+    fn spawn(&self, body: impl FnOnce() + Send + 'static) -> io::Result<()> {
+        let n = self.started.fetch_add(1, Ordering::Relaxed);
+        std::thread::Builder::new()
+            .name(format!("{}-{n}", self.prefix))
+            .spawn(body)
+            .map(drop)
+    }
+}
+
+/// A pool: its queue, the threads serving it, and the kind's own state.
+/// Workers hold this, not the [`Owner`].
+struct Shared<P: Pool> {
+    queue: JobQueue<P::Job>,
+    threads: ThreadNames,
+    pool: P,
+}
+
+impl<P: Pool> Shared<P> {
+    /// Starts one more worker thread.
+    fn start_worker(self: &Arc<Self>) -> io::Result<()> {
+        let shared = self.clone();
+        self.threads.spawn(move || {
+            shared.queue.enter_worker();
+            shared.pool.serve(&shared.queue);
+            shared.queue.worker_exited();
+        })
+    }
 }
 
 /// Shuts the pool down when the last user handle goes.
 struct Owner<P: Pool> {
-    pool: Arc<P>,
+    shared: Arc<Shared<P>>,
 }
 
 impl<P: Pool> Drop for Owner<P> {
     fn drop(&mut self) {
-        self.pool.queue().shutdown(false);
+        self.shared.queue.shutdown(false);
     }
 }
 
@@ -78,15 +122,47 @@ impl<P: Pool> Clone for PoolHandle<P> {
 }
 
 impl<P: Pool> PoolHandle<P> {
-    pub(crate) fn new(pool: P) -> Self {
+    /// A pool of at most `max_workers` workers, on threads named
+    /// `<thread_prefix>-<n>`; none starts before the first job.
+    ///
+    /// # Panics
+    /// If `max_workers` is 0.
+    pub(crate) fn new(pool: P, max_workers: usize, thread_prefix: String) -> Self {
+        let shared = Shared {
+            queue: JobQueue::new(max_workers),
+            threads: ThreadNames {
+                prefix: thread_prefix,
+                started: AtomicUsize::new(0),
+            },
+            pool,
+        };
         PoolHandle {
-            owner: Arc::new(Owner { pool: Arc::new(pool) }),
+            owner: Arc::new(Owner {
+                shared: Arc::new(shared),
+            }),
         }
     }
 
-    /// The pool itself, for submitting (workers keep clones of this `Arc`).
-    pub(crate) fn pool(&self) -> &Arc<P> {
-        &self.owner.pool
+    /// The kind's own state (the process pool's live worker ids).
+    #[cfg(feature = "process-pool")]
+    pub(crate) fn pool(&self) -> &P {
+        &self.owner.shared.pool
+    }
+
+    /// The worker threads' name prefix.
+    pub(crate) fn thread_prefix(&self) -> &str {
+        &self.owner.shared.threads.prefix
+    }
+
+    fn queue(&self) -> &JobQueue<P::Job> {
+        &self.owner.shared.queue
+    }
+
+    /// Queues `job`, starting a worker if the queue asks for one; after
+    /// shutdown the job fails with [`NotRun::ShutDown`].
+    pub(crate) fn submit(&self, job: P::Job) {
+        let shared = &self.owner.shared;
+        shared.queue.submit_job(job, || shared.start_worker());
     }
 
     /// An executor's `shutdown(wait, cancel_futures)`.
@@ -95,8 +171,7 @@ impl<P: Pool> PoolHandle<P> {
     /// With `wait`, on a loop's thread or on one of the pool's workers.
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let what = format!("{}::shutdown(wait = true)", P::NAME);
-        self.pool()
-            .queue()
+        self.queue()
             .shutdown_executor(&what, wait.then_some(None), cancel_futures);
     }
 
@@ -109,33 +184,31 @@ impl<P: Pool> PoolHandle<P> {
     pub(crate) fn shutdown_timeout(&self, timeout: Duration, cancel_futures: bool) -> bool {
         let what = format!("{}::shutdown_timeout", P::NAME);
         let deadline = Some(Instant::now() + timeout);
-        self.pool()
-            .queue()
-            .shutdown_executor(&what, Some(deadline), cancel_futures)
+        self.queue().shutdown_executor(&what, Some(deadline), cancel_futures)
     }
 
     /// The runner's close: shuts down (queued jobs still run) and waits up
     /// to `timeout` for the workers; allowed on the closing loop's own
     /// thread, whose tasks are gone by then. True if they all exited.
     pub(crate) fn close(&self, timeout: Duration) -> bool {
-        let queue = self.pool().queue();
+        let queue = self.queue();
         queue.shutdown(false);
         queue.wait_exited(Some(Instant::now() + timeout))
     }
 
     /// True once shut down (explicitly or by the last handle's drop).
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.pool().queue().is_shutdown()
+        self.queue().is_shutdown()
     }
 
     /// The most workers the pool runs at once.
     pub(crate) fn max_workers(&self) -> usize {
-        self.pool().queue().max_workers()
+        self.queue().max_workers()
     }
 
     /// Workers alive now (busy or idle), and how many of them are idle.
     pub(crate) fn counts(&self) -> (usize, usize) {
-        self.pool().queue().counts()
+        self.queue().counts()
     }
 }
 

@@ -6,8 +6,6 @@
 //! queue is empty. Jobs catch their own panics (the facade's cells do), so a
 //! thread never unwinds.
 
-use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,60 +26,19 @@ impl QueuedJob for Arc<dyn ThreadJob> {
     }
 }
 
+/// The thread pool's kind: each worker thread runs jobs itself, and exits
+/// after `idle_timeout` without work (`None`: never).
 pub(crate) struct ThreadPool {
-    queue: JobQueue<Arc<dyn ThreadJob>>,
-    name_prefix: String,
-    idle_timeout: Option<Duration>,
-    threads_started: AtomicUsize,
+    pub(crate) idle_timeout: Option<Duration>,
 }
 
 impl Pool for ThreadPool {
     type Job = Arc<dyn ThreadJob>;
     const NAME: &'static str = "ThreadPoolExecutor";
 
-    fn queue(&self) -> &JobQueue<Self::Job> {
-        &self.queue
-    }
-}
-
-impl ThreadPool {
-    /// A pool of at most `max_workers` threads named `<name_prefix>-<n>`,
-    /// each exiting after `idle_timeout` without work (`None`: never).
-    ///
-    /// # Panics
-    /// If `max_workers` is 0.
-    pub(crate) fn new(max_workers: usize, name_prefix: String, idle_timeout: Option<Duration>) -> Self {
-        ThreadPool {
-            queue: JobQueue::new(max_workers),
-            name_prefix,
-            idle_timeout,
-            threads_started: AtomicUsize::new(0),
+    fn serve(&self, queue: &JobQueue<Self::Job>) {
+        while let Some(job) = queue.next(self.idle_timeout) {
+            job.run();
         }
-    }
-
-    /// The threads' name prefix.
-    pub(crate) fn name(&self) -> &str {
-        &self.name_prefix
-    }
-
-    /// Queues `job`, starting a thread if the queue asks for one; after
-    /// shutdown the job fails with [`NotRun::ShutDown`].
-    pub(crate) fn submit(self: &Arc<Self>, job: Arc<dyn ThreadJob>) {
-        self.queue.submit_job(job, || self.start_worker());
-    }
-
-    fn start_worker(self: &Arc<Self>) -> io::Result<()> {
-        let n = self.threads_started.fetch_add(1, Ordering::Relaxed);
-        let pool = self.clone();
-        std::thread::Builder::new()
-            .name(format!("{}-{n}", self.name_prefix))
-            .spawn(move || {
-                pool.queue.enter_worker();
-                while let Some(job) = pool.queue.next(pool.idle_timeout) {
-                    job.run();
-                }
-                pool.queue.worker_exited();
-            })
-            .map(drop)
     }
 }
