@@ -26,7 +26,9 @@
 
 use std::time::{Duration, Instant};
 
-use asyncio_benches::{fmt_num, fmt_ratio, Config, CpuUsage, Runtime, SmolLocal, Summary, Table, TokioCt};
+use asyncio_benches::{
+    fmt_num, fmt_ratio, Asyncio, AsyncioEager, Config, CpuUsage, Runtime, SmolLocal, Summary, Table, TokioCt,
+};
 
 /// A context variable, set in the `-ctx` workloads.
 static REQUEST: asyncio::ContextVar<u64> = asyncio::ContextVar::new("request");
@@ -50,57 +52,6 @@ fn measure<R: Runtime, F: std::future::Future<Output = u64>>(mut rt: R, n: usize
     drop(rt);
     assert_eq!(sum, (n as u64) * (n as u64 - 1) / 2, "every task ran once");
     Sample { wall, cpu_ns }
-}
-
-/// A runtime built for eager tasks (the bench crate's adapter builds lazy
-/// loops).
-struct AsyncioEager {
-    runner: asyncio::Runner,
-}
-
-impl Runtime for AsyncioEager {
-    const NAME: &'static str = "asyncio eager";
-
-    fn new() -> Self {
-        let mut runner = asyncio::Runner::new().debug(false).eager_tasks(true);
-        let _ = runner.get_loop();
-        AsyncioEager { runner }
-    }
-
-    fn block_on<F: std::future::Future>(&mut self, future: F) -> F::Output {
-        self.runner.run(future)
-    }
-}
-
-impl Drop for AsyncioEager {
-    fn drop(&mut self) {
-        self.runner.close();
-    }
-}
-
-/// asyncio's ordinary loop, for the lazy column.
-struct AsyncioLazy {
-    runner: asyncio::Runner,
-}
-
-impl Runtime for AsyncioLazy {
-    const NAME: &'static str = "asyncio lazy";
-
-    fn new() -> Self {
-        let mut runner = asyncio::Runner::new().debug(false);
-        let _ = runner.get_loop();
-        AsyncioLazy { runner }
-    }
-
-    fn block_on<F: std::future::Future>(&mut self, future: F) -> F::Output {
-        self.runner.run(future)
-    }
-}
-
-impl Drop for AsyncioLazy {
-    fn drop(&mut self) {
-        self.runner.close();
-    }
 }
 
 /// `n` tasks, each created and awaited before the next: `batch` at a time.
@@ -146,7 +97,8 @@ async fn smol_spawn_await(n: usize, batch: usize) -> u64 {
     sum
 }
 
-const COLUMNS: [&str; 4] = [AsyncioEager::NAME, AsyncioLazy::NAME, TokioCt::NAME, SmolLocal::NAME];
+/// The lazy column is asyncio's ordinary loop, named for this table.
+const COLUMNS: [&str; 4] = [AsyncioEager::NAME, "asyncio lazy", TokioCt::NAME, SmolLocal::NAME];
 
 /// Runs column `col` once. The workload runs in a spawned task on every
 /// runtime (tokio's and smol's root future is polled by `block_on`, not as
@@ -156,7 +108,7 @@ fn run_column(col: usize, n: usize, batch: usize) -> Sample {
         0 => measure(AsyncioEager::new(), n, async move {
             asyncio::create_task(asyncio_spawn_await(n, batch)).await.unwrap()
         }),
-        1 => measure(AsyncioLazy::new(), n, async move {
+        1 => measure(Asyncio::new(), n, async move {
             asyncio::create_task(asyncio_spawn_await(n, batch)).await.unwrap()
         }),
         2 => measure(TokioCt::new(), n, async move {

@@ -1,5 +1,6 @@
 //! The asyncio adapter: [`AsyncioLoop`] (asyncio's single-threaded loop,
-//! `asyncio::Runner`, with debug mode off or on: [`Asyncio`], [`AsyncioDebug`])
+//! `asyncio::Runner`, with debug mode off or on: [`Asyncio`], [`AsyncioDebug`];
+//! with eager task start: [`AsyncioEager`])
 //! and its functions over asyncio's own primitives: `create_task`,
 //! `yield_now`, `sleep`, `timeout`, `gather`, `TaskGroup` ([`AsyncioGroup`]),
 //! the `sync` lock, semaphore, queue, channel and event (in `Rc`s: they are
@@ -13,8 +14,9 @@ use super::{unwrapped_spawn_blocking, Runtime};
 use crate::futures::Unwrap;
 
 /// asyncio's single-threaded loop (`asyncio::Runner`), with debug mode
-/// `DEBUG` (whatever `ASYNCIO_DEBUG` says): [`Asyncio`] or [`AsyncioDebug`].
-pub struct AsyncioLoop<const DEBUG: bool> {
+/// `DEBUG` (whatever `ASYNCIO_DEBUG` says) and eager task start `EAGER`
+/// (`Runner::eager_tasks`): [`Asyncio`], [`AsyncioDebug`], [`AsyncioEager`].
+pub struct AsyncioLoop<const DEBUG: bool, const EAGER: bool = false> {
     runner: asyncio::Runner,
 }
 
@@ -25,13 +27,23 @@ pub type Asyncio = AsyncioLoop<false>;
 /// reaches (the bookkeeping is measured, not reports).
 pub type AsyncioDebug = AsyncioLoop<true>;
 
-impl<const DEBUG: bool> Runtime for AsyncioLoop<DEBUG> {
-    const NAME: &'static str = if DEBUG { "asyncio-debug" } else { "asyncio" };
+/// asyncio's loop with eager tasks (a task's first poll runs inside
+/// `create_task`), debug mode off.
+pub type AsyncioEager = AsyncioLoop<false, true>;
+
+impl<const DEBUG: bool, const EAGER: bool> Runtime for AsyncioLoop<DEBUG, EAGER> {
+    const NAME: &'static str = match (DEBUG, EAGER) {
+        (false, false) => "asyncio",
+        (true, false) => "asyncio-debug",
+        (false, true) => "asyncio eager",
+        (true, true) => "asyncio-debug eager",
+    };
 
     fn new() -> Self {
         // Create the loop now so that its construction is not timed.
         let mut runner = asyncio::Runner::new()
             .debug(DEBUG)
+            .eager_tasks(EAGER)
             .slow_callback_duration(Duration::from_secs(3600));
         let _ = runner.get_loop();
         AsyncioLoop { runner }
@@ -42,13 +54,13 @@ impl<const DEBUG: bool> Runtime for AsyncioLoop<DEBUG> {
     }
 }
 
-impl<const DEBUG: bool> Drop for AsyncioLoop<DEBUG> {
+impl<const DEBUG: bool, const EAGER: bool> Drop for AsyncioLoop<DEBUG, EAGER> {
     fn drop(&mut self) {
         self.runner.close();
     }
 }
 
-impl<const DEBUG: bool> AsyncioLoop<DEBUG> {
+impl<const DEBUG: bool, const EAGER: bool> AsyncioLoop<DEBUG, EAGER> {
     /// `asyncio::create_task`.
     #[inline]
     pub fn spawn<F: Future + 'static>(f: F) -> Unwrap<asyncio::Task<F::Output>> {
