@@ -374,7 +374,7 @@ pub(crate) fn bind_send<F: FnOnce() + Send + 'static>(f: F) -> Box<dyn FnOnce() 
 }
 
 /// A copy of the current context, or `None` when it is empty.
-fn non_empty_copy() -> Option<Context> {
+pub(crate) fn non_empty_copy() -> Option<Context> {
     ctxvars::snapshot().map(|map| Context {
         ctx: Ctx::new(Some(map)),
     })

@@ -75,6 +75,13 @@ impl EventLoop {
         }
     }
 
+    /// [`call_soon`](Self::call_soon) for a callback that already carries
+    /// the context it must run in (a promise's done callback carries the
+    /// one it was added in); no handle.
+    pub(crate) fn call_soon_bound(&self, f: Box<dyn FnOnce()>, location: &'static Location<'static>) {
+        self.core.push_soon(Ready::Callback(CallbackCell::new(f, location)));
+    }
+
     /// Runs `f` once `delay` has passed.
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {

@@ -132,13 +132,12 @@ impl<T> Promise<T> {
     }
 
     /// Runs a done callback soon: with `call_soon` on the running loop, or
-    /// here and now if no loop runs on this thread.
+    /// here and now if no loop runs on this thread. It runs in the context
+    /// it was added in, not the one that completed the promise.
     fn schedule(&self, f: DoneCallback<T>) {
         let run = f(self);
         match crate::try_get_running_loop() {
-            Some(lp) => {
-                lp.call_soon(run);
-            }
+            Some(lp) => lp.call_soon_bound(run, std::panic::Location::caller()),
             None => run(),
         }
     }
@@ -147,8 +146,10 @@ impl<T> Promise<T> {
     /// (`fut.add_done_callback(fn)`). It is scheduled with
     /// [`call_soon`](crate::EventLoop::call_soon) when the promise
     /// completes, or at once if it already has; callbacks run in the order
-    /// they were added. With no loop running on this thread when it is due,
-    /// it runs right away instead. Returns the id that removes it.
+    /// they were added, each in a copy of the context that was current when
+    /// it was added (as asyncio's). With no loop running on this thread when
+    /// it is due, it runs right away instead. Returns the id that removes
+    /// it.
     ///
     /// ```
     /// use std::cell::Cell;
@@ -174,9 +175,14 @@ impl<T> Promise<T> {
     where
         T: 'static,
     {
+        // asyncio's `add_done_callback` copies the current context now.
+        let ctx = crate::context::non_empty_copy();
         let f: DoneCallback<T> = Box::new(move |p: &Promise<T>| {
             let p = p.clone();
-            Box::new(move || f(&p))
+            match ctx {
+                None => Box::new(move || f(&p)),
+                Some(mut ctx) => Box::new(move || ctx.run(|| f(&p))),
+            }
         });
         let mut s = self.state.borrow_mut();
         let id = DoneCallbackId(s.next_callback);

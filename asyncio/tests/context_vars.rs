@@ -509,3 +509,32 @@ fn a_cancelled_tasks_destructors_run_in_its_context() {
         assert_eq!(REQUEST.get(), Some(99), "the destructors' context did not leak");
     });
 }
+
+#[test]
+fn a_done_callback_runs_in_the_context_it_was_added_in() {
+    // asyncio's `fut.add_done_callback(cb)` copies the context at the call,
+    // whoever completes the future.
+    vrun(async {
+        let fut = asyncio::create_future::<()>();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        REQUEST.set(1);
+        let s = seen.clone();
+        fut.add_done_callback(move |_| s.borrow_mut().push(REQUEST.get()));
+        let resolver = {
+            let fut = fut.clone();
+            asyncio::create_task(async move {
+                REQUEST.set(2);
+                fut.set_result(()).unwrap();
+            })
+        };
+        resolver.await.unwrap();
+        // Added once done, from an empty context: sees none, not the adder's
+        // earlier value nor the resolver's.
+        let s = seen.clone();
+        let mut empty = Context::default();
+        empty.run(|| fut.add_done_callback(move |_| s.borrow_mut().push(REQUEST.get())));
+        asyncio::yield_now().await;
+        asyncio::yield_now().await;
+        assert_eq!(*seen.borrow(), [Some(1), None]);
+    });
+}

@@ -327,9 +327,20 @@ fn push_empty() {
 #[inline]
 pub(crate) fn end_callback(depth: usize) {
     if DEPTH.get() > depth {
-        let dropped: Vec<Frame> = FRAMES.with(|f| f.borrow_mut().drain(depth..).collect());
-        DEPTH.set(depth);
-        drop(dropped);
+        pop_to(depth);
+    }
+}
+
+/// Pops frames, top first, until `depth` are left. Each is dropped outside
+/// the stack's borrow and after `DEPTH` counts it gone (its values'
+/// destructors may read variables); no allocation, as this runs after every
+/// callback on a thread that has a context of its own.
+#[cold]
+fn pop_to(depth: usize) {
+    while DEPTH.get() > depth {
+        let frame = FRAMES.with(|f| f.borrow_mut().pop());
+        DEPTH.set(DEPTH.get() - 1);
+        drop(frame);
     }
 }
 
