@@ -222,7 +222,7 @@ impl Core {
     }
 
     /// Creates a task for a `'static` future; the handle reads its output.
-    /// `eager`: start it inside this call (`None`: the loop's default).
+    /// Started as the loop's default says (see [`spawn_task_with`](Core::spawn_task_with)).
     pub(crate) fn spawn_task<F: Future + 'static>(
         &self,
         fut: F,
@@ -265,8 +265,8 @@ impl Core {
     fn run_eager(&self, t: RawTask) {
         let prev = self.current.get();
         if self.debug.get() {
-            // Created by a TaskGroup: what the task creates in its first
-            // poll is not the group's.
+            // If created inside a TaskGroup's child, what this task creates
+            // in its first poll is not the group's.
             super::debug::in_group(0, || self.poll_task(t, prev));
         } else {
             self.poll_task(t, prev);

@@ -17,8 +17,9 @@
 //! while a granted waiter has not run yet: asyncio's woken waiters stay in
 //! the queue until they run, and a task that releases and re-acquires at
 //! once queues behind them (`test_acquire_fifo_order_2`). What such a
-//! newcomer queues for is handed over when the granted waiter runs (see
-//! [`granted`](WaitQueue::granted)).
+//! newcomer queues for is the resource owner's to hand over when the
+//! granted waiter runs (the semaphore's `Acquire::poll` does); this queue
+//! only counts the granted ([`granted`](WaitQueue::granted)).
 //!
 //! Cancellation is solved here once too: a waiter future that is dropped
 //! calls [`cancel`](WaitQueue::cancel). If it was still waiting it just

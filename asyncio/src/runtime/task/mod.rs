@@ -144,7 +144,7 @@ pub(crate) struct Header {
     pub(crate) next: Cell<Option<NonNull<Header>>>,
     /// The name given to a task without a debug record (a traced task's
     /// name lives in its record, where dumps can read it) and its context:
-    /// `None` for an unnamed task with an empty context.
+    /// a null word for an unnamed task with an empty context.
     pub(crate) extra: ExtraSlot,
     pub(crate) location: &'static Location<'static>,
 }
