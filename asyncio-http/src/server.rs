@@ -27,10 +27,12 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use asyncio::net::{TcpListener, UnixStream};
@@ -554,26 +556,38 @@ async fn run_worker(
     });
     let router = Rc::new(router);
     {
+        // The stop and in-process receives live across accepts (a receive
+        // registers a waiter on its channel when it first waits: made once,
+        // not once per connection); a new one after each delivery.
         let mut stopped = std::pin::pin!(sources.stop.recv());
+        let mut local = std::pin::pin!(sources.local.recv());
+        // Every in-process sender gone (the server is being dropped, so the
+        // stop is coming): nothing more will come that way.
+        let mut local_open = true;
         loop {
-            let accepted = async { Next::Accepted(listener.accept().await) };
-            let local = async {
-                match sources.local.recv().await {
-                    Ok(stream) => Next::Local(stream),
-                    // Every sender is gone (the server is being dropped,
-                    // so the stop is coming): none will come.
-                    Err(_) => std::future::pending().await,
+            let mut accepted = std::pin::pin!(listener.accept());
+            let next = std::future::poll_fn(|cx| {
+                if let Poll::Ready(r) = accepted.as_mut().poll(cx) {
+                    return Poll::Ready(Some(Next::Accepted(r)));
                 }
+                if local_open {
+                    if let Poll::Ready(r) = local.as_mut().poll(cx) {
+                        return Poll::Ready(r.ok().map(Next::Local));
+                    }
+                }
+                match stopped.as_mut().poll(cx) {
+                    Poll::Ready(_) => Poll::Ready(Some(Next::Stop)),
+                    Poll::Pending => Poll::Pending,
+                }
+            })
+            .await;
+            let Some(next) = next else {
+                local_open = false;
+                continue;
             };
-            let stop = async {
-                let _ = stopped.as_mut().await;
-                Next::Stop
-            };
-            let either = async {
-                let (Ok(next) | Err(next)) = first_of(accepted, local).await;
-                next
-            };
-            let (Ok(next) | Err(next)) = first_of(either, stop).await;
+            if matches!(next, Next::Local(_)) {
+                local.set(sources.local.recv());
+            }
             match next {
                 Next::Accepted(Ok((stream, peer))) => accept_one(&worker, &router, Transport::tcp(stream), Some(peer)),
                 Next::Accepted(Err(e)) => {
