@@ -205,8 +205,11 @@ fn main() {
         }
         let mut wall: Vec<Vec<Duration>> = vec![Vec::new(); COLUMNS.len()];
         let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); COLUMNS.len()];
-        for _ in 0..cfg.rounds {
-            for col in 0..COLUMNS.len() {
+        // Round-robin, the first column rotating from round to round (the
+        // harness's fairness rule: no runtime always runs first).
+        for round in 0..cfg.rounds {
+            for k in 0..COLUMNS.len() {
+                let col = (round + k) % COLUMNS.len();
                 let s = run_column(col, n, batch);
                 wall[col].push(s.wall);
                 cpu[col].push(s.cpu_ns as f64 / n as f64);
