@@ -15,6 +15,9 @@
 //! - [`channels`]: the queue and channel ends' traits ([`QueueTx`],
 //!   [`QueueRx`], [`ThreadTx`], [`ThreadRx`]);
 //! - [`cpu`]: the process's CPU time and context switches ([`CpuUsage`]);
+//! - [`placement`]: a server and its client process pinned to CPUs of their
+//!   own, or not ([`Placement`]);
+//! - [`tls`]: the TLS bench's throwaway PKI, protocol and client process;
 //! - [`workloads`]: workload code shared between bench targets
 //!   ([`shared_workloads!`], [`runtime_modules!`], [`per_runtime!`],
 //!   [`echo_streams`]).
@@ -26,10 +29,12 @@ pub mod config;
 pub mod cpu;
 pub mod futures;
 pub mod join;
+pub mod placement;
 pub mod report;
 pub mod runtime;
 pub mod sampling;
 pub mod stats;
+pub mod tls;
 pub mod workloads;
 
 pub use channels::{assert_count_and_sum, count_and_sum, count_and_sum_blocking, QueueRx, QueueTx, ThreadRx, ThreadTx};
@@ -37,6 +42,7 @@ pub use config::Config;
 pub use cpu::{CpuUsage, CLOCK_TICKS_PER_SEC};
 pub use futures::{Signal, SignalWait, StaggerChain, Staggered, Unwrap, YieldOnce, YieldThen};
 pub use join::{assert_in_order, join_all, JoinAll};
+pub use placement::Placement;
 pub use report::{fmt_bytes, fmt_num, fmt_ratio, Table};
 pub use runtime::{
     time_after, time_on, Asyncio, AsyncioDebug, AsyncioEager, AsyncioGroup, AsyncioLoop, FlagEvent, Runtime, SmolGroup,

@@ -1,0 +1,172 @@
+//! The TLS bench's throwaway PKI: an ECDSA P-256 certificate authority and a
+//! server certificate for `localhost` and `127.0.0.1` signed by it, both made
+//! at start-up with rcgen ([`TestPki::generate`]; no private key is ever
+//! written to the repository), and the rustls configurations built from them
+//! with the ring provider ([`server_config`](TestPki::server_config),
+//! [`client_config`]).
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+/// The name the server certificate is issued for, and the name every client
+/// asks for.
+pub const SERVER_NAME: &str = "localhost";
+
+/// A CA and a server certificate signed by it, as PEM text.
+#[derive(Clone, Debug)]
+pub struct TestPki {
+    /// The CA's certificate: what a client trusts.
+    pub ca_pem: String,
+    /// The server's certificate chain (the leaf alone: the CA is the root
+    /// the client already has).
+    pub chain_pem: String,
+    /// The server certificate's private key (PKCS#8).
+    pub key_pem: String,
+}
+
+impl TestPki {
+    /// A fresh CA and server certificate, both ECDSA P-256 with SHA-256
+    /// (rcgen's default key type), valid from 1975 to 4096 (rcgen's default
+    /// validity: no clock trouble on any machine).
+    ///
+    /// # Panics
+    /// If rcgen fails (it does not for these fixed parameters).
+    pub fn generate() -> TestPki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+            KeyUsagePurpose,
+        };
+
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "asyncio benches throwaway CA");
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        let ca_key = KeyPair::generate().expect("CA key");
+        let ca_cert = ca.self_signed(&ca_key).expect("self-signed CA");
+        let issuer = Issuer::new(ca, ca_key);
+
+        let mut leaf =
+            CertificateParams::new(vec![SERVER_NAME.to_owned(), "127.0.0.1".to_owned()]).expect("leaf parameters");
+        leaf.distinguished_name.push(DnType::CommonName, SERVER_NAME);
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        leaf.use_authority_key_identifier_extension = true;
+        let leaf_key = KeyPair::generate().expect("server key");
+        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("server certificate");
+
+        TestPki {
+            ca_pem: ca_cert.pem(),
+            chain_pem: leaf_cert.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        }
+    }
+
+    /// The server side, as a rustls configuration: this chain and key, the
+    /// ring provider, rustls's defaults otherwise (TLS 1.2 and 1.3, no
+    /// client authentication, a session cache and two TLS 1.3 tickets per
+    /// connection).
+    ///
+    /// # Panics
+    /// If the PEM text does not parse (it always does: made by [`generate`](Self::generate)).
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("certificate PEM");
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("key PEM");
+        let config = ServerConfig::builder_with_provider(ring_provider())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("the key matches the certificate");
+        Arc::new(config)
+    }
+
+    /// Writes `ca.pem`, `cert.pem` and `key.pem` into `dir` (for servers
+    /// started as separate programs, such as the HTTPS script's).
+    ///
+    /// # Errors
+    /// Those of [`std::fs::write`].
+    pub fn write_to(&self, dir: &Path) -> io::Result<()> {
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
+        std::fs::write(dir.join("cert.pem"), &self.chain_pem)?;
+        std::fs::write(dir.join("key.pem"), &self.key_pem)
+    }
+}
+
+/// rustls's ring provider (the one asyncio's `tls` feature uses), named
+/// explicitly so that no process-wide default is needed.
+pub fn ring_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The bench's client side: TLS 1.3 only, trusting only the CA in `ca_pem`,
+/// the ring provider; with `resumption` false, no session is kept, so every
+/// connection makes a full handshake.
+///
+/// # Panics
+/// If `ca_pem` holds no certificate rustls accepts as a root.
+pub fn client_config(ca_pem: &str, resumption: bool) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("a usable root");
+    }
+    assert!(!roots.is_empty(), "no CA certificate in the PEM text");
+    let mut config = ClientConfig::builder_with_provider(ring_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("ring supports TLS 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    if !resumption {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Arc::new(config)
+}
+
+/// [`SERVER_NAME`] as rustls's `ServerName`.
+pub fn server_name() -> ServerName<'static> {
+    ServerName::try_from(SERVER_NAME).expect("a valid DNS name")
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::Connection;
+
+    use super::*;
+
+    /// Moves every TLS byte `from` has to send into `to`.
+    fn transfer(from: &mut Connection, to: &mut Connection) {
+        let mut wire = Vec::new();
+        while from.wants_write() {
+            from.write_tls(&mut wire).expect("write_tls into a Vec");
+        }
+        let mut rest = &wire[..];
+        while !rest.is_empty() {
+            to.read_tls(&mut rest).expect("read_tls from a slice");
+            to.process_new_packets().expect("a valid TLS stream");
+        }
+    }
+
+    #[test]
+    fn a_fresh_pki_makes_a_tls13_handshake() {
+        let pki = TestPki::generate();
+        let client = rustls::ClientConnection::new(client_config(&pki.ca_pem, false), server_name()).expect("client");
+        let server = rustls::ServerConnection::new(pki.server_config()).expect("server");
+        let (mut client, mut server) = (Connection::Client(client), Connection::Server(server));
+        for _ in 0..4 {
+            transfer(&mut client, &mut server);
+            transfer(&mut server, &mut client);
+        }
+        assert!(!client.is_handshaking() && !server.is_handshaking());
+        assert_eq!(client.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
+        let scheme = client.peer_certificates().map(|c| c.len());
+        assert_eq!(scheme, Some(1), "the server sends its leaf alone");
+    }
+}
