@@ -135,6 +135,9 @@ pub mod sync;
 pub mod task;
 #[forbid(unsafe_code)]
 pub mod time;
+#[cfg(feature = "tls")]
+#[forbid(unsafe_code)]
+pub mod tls;
 
 pub use asyncio_macros::{main, test};
 pub use context::{copy_context, ContextVar};
@@ -143,6 +146,10 @@ pub use event_loop::{
 };
 pub use executor::{run_in_executor, to_thread};
 pub use net::{open_connection, open_unix_connection, start_server, start_unix_server};
+#[cfg(feature = "tls")]
+pub use net::{
+    open_tls_connection, open_tls_connection_to, open_unix_tls_connection, start_tls_server, start_unix_tls_server,
+};
 pub use promise::{create_future, DoneCallbackId, FutureError, InvalidStateError, Promise};
 pub use runner::{run, Runner};
 pub use task::{

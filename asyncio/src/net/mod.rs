@@ -37,6 +37,8 @@ mod server;
 mod socket;
 pub(crate) mod streams;
 mod tcp;
+#[cfg(feature = "tls")]
+mod tls;
 #[cfg(feature = "tokio-io")]
 mod tokio_io;
 mod udp;
@@ -46,5 +48,9 @@ pub use addr::{lookup_host, ToSocketAddrs};
 pub use server::{start_server, start_unix_server, Server};
 pub use streams::{open_connection, open_unix_connection, ReadError, StreamReader, StreamWriter, DEFAULT_LIMIT};
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
+#[cfg(feature = "tls")]
+pub use tls::{
+    open_tls_connection, open_tls_connection_to, open_unix_tls_connection, start_tls_server, start_unix_tls_server,
+};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

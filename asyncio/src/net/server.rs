@@ -115,6 +115,16 @@ where
     Fut: Future + 'static,
     Fut::Output: HandlerOutput,
 {
+    bind_tcp(addr, handler).await
+}
+
+/// Binds every address `addr` resolves to and serves them with `handler`.
+pub(crate) async fn bind_tcp<H, Fut>(addr: impl ToSocketAddrs, handler: H) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: HandlerOutput,
+{
     let options = ListenOptions::default();
     let mut listeners = Vec::new();
     let mut addrs = Vec::new();
@@ -136,6 +146,16 @@ where
 /// # Cancel safety
 /// Cancel safe.
 pub async fn start_unix_server<H, Fut>(handler: H, path: impl AsRef<Path>) -> io::Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: HandlerOutput,
+{
+    bind_unix(path, handler)
+}
+
+/// Binds a Unix socket at `path` and serves it with `handler`.
+pub(crate) fn bind_unix<H, Fut>(path: impl AsRef<Path>, handler: H) -> io::Result<Server>
 where
     H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
     Fut: Future + 'static,

@@ -43,6 +43,24 @@ pub(crate) trait Transport {
     fn set_abortive(&self);
     fn peer_addr(&self) -> Option<SocketAddr>;
     fn local_addr(&self) -> Option<SocketAddr>;
+    /// Writes out what the transport itself buffered (TLS records).
+    fn poll_flush(&self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    /// True while the transport holds written data not yet on the socket.
+    fn wants_flush(&self) -> bool {
+        false
+    }
+    /// The half-close or close the writer asked for, once its data is out;
+    /// TLS sends `close_notify` first, which may wait on the socket.
+    fn poll_shutdown(&self, _cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(how))
+    }
+    /// What the TLS handshake negotiated, on a TLS transport.
+    #[cfg(feature = "tls")]
+    fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        None
+    }
 }
 
 /// The `Transport` methods a stream socket type forwards to its
@@ -188,6 +206,25 @@ impl StreamReader {
 
     fn buffered(&self) -> &[u8] {
         &self.buf[self.start..self.end]
+    }
+
+    /// The connection this reader reads.
+    #[cfg(feature = "tls")]
+    pub(crate) fn transport(&self) -> &Rc<dyn Transport> {
+        &self.conn
+    }
+
+    /// Switches to reading `conn` (a TLS layer over the old connection),
+    /// handing back the bytes buffered from the old one: they belong to the
+    /// new layer's input.
+    #[cfg(feature = "tls")]
+    pub(crate) fn replace_transport(&mut self, conn: Rc<dyn Transport>) -> Vec<u8> {
+        let rest = self.buffered().to_vec();
+        self.start = 0;
+        self.end = 0;
+        self.eof = false;
+        self.conn = conn;
+        rest
     }
 
     fn take(&mut self, n: usize) -> Vec<u8> {
@@ -414,6 +451,8 @@ struct WriteState {
     paused: bool,
     flusher_running: bool,
     eof_requested: bool,
+    /// The half-close is done.
+    eof_sent: bool,
     closing: bool,
     closed: bool,
     error: Option<(io::ErrorKind, String)>,
@@ -444,21 +483,37 @@ impl WriteState {
 }
 
 struct WriterShared {
-    conn: Rc<dyn Transport>,
+    /// Replaced once at most, by `start_tls`.
+    conn: RefCell<Rc<dyn Transport>>,
     state: RefCell<WriteState>,
 }
 
 impl WriterShared {
+    fn conn(&self) -> std::cell::Ref<'_, Rc<dyn Transport>> {
+        self.conn.borrow()
+    }
+
     /// Writes the buffer out; Ready once it is empty (or the socket failed).
     fn poll_flush_buf(&self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             let (wakers, done) = {
                 let mut s = self.state.borrow_mut();
-                if s.pending() == 0 || s.error.is_some() {
+                if s.error.is_some() {
                     (Vec::new(), true)
+                } else if s.pending() == 0 {
+                    // What the transport holds itself (TLS records) goes
+                    // out before the writer counts as flushed.
+                    match self.conn().poll_flush(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(())) => (Vec::new(), true),
+                        Poll::Ready(Err(e)) => {
+                            s.error = Some((e.kind(), e.to_string()));
+                            (s.wake_all(), true)
+                        }
+                    }
                 } else {
                     let start = s.start;
-                    match self.conn.poll_write(cx, &s.buf[start..]) {
+                    match self.conn().poll_write(cx, &s.buf[start..]) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(n)) => {
                             s.start += n;
@@ -488,34 +543,46 @@ impl WriterShared {
         }
     }
 
-    /// Starts the task that writes the buffer out.
+    /// Starts the task that writes the buffer out, then does the half-close
+    /// or close asked for meanwhile.
     fn spawn_flusher(self: &Rc<Self>) {
         let shared = self.clone();
         drop(crate::create_task(async move {
             std::future::poll_fn(|cx| shared.poll_flush_buf(cx)).await;
-            shared.finish_flush();
+            std::future::poll_fn(|cx| shared.poll_end(cx)).await;
         }));
     }
 
     /// Once the buffer is out (or when nothing was buffered): the half-close
-    /// or close that was asked for. Data is buffered only while a flusher
-    /// runs, so there is nothing left to write here.
-    fn finish_flush(&self) {
+    /// or close that was asked for, and the end of the flusher's run. Data is
+    /// buffered only while a flusher runs, so there is nothing left to write
+    /// here. Pending only while the transport's shutdown waits on the
+    /// socket (TLS's `close_notify`).
+    fn poll_end(&self, cx: &mut Context<'_>) -> Poll<()> {
         let wakers = {
             let mut s = self.state.borrow_mut();
-            s.flusher_running = false;
-            if s.eof_requested && s.error.is_none() && !s.closed {
-                if let Err(e) = self.conn.shutdown(Shutdown::Write) {
-                    s.error = Some((e.kind(), e.to_string()));
+            if s.eof_requested && s.error.is_none() && !s.closed && !s.eof_sent {
+                match self.conn().poll_shutdown(cx, Shutdown::Write) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => s.eof_sent = true,
+                    Poll::Ready(Err(e)) => s.error = Some((e.kind(), e.to_string())),
                 }
             }
             if s.closing && !s.closed {
+                if s.error.is_none() {
+                    if self.conn().poll_shutdown(cx, Shutdown::Both).is_pending() {
+                        return Poll::Pending;
+                    }
+                } else {
+                    let _ = self.conn().shutdown(Shutdown::Both);
+                }
                 s.closed = true;
-                let _ = self.conn.shutdown(Shutdown::Both);
             }
+            s.flusher_running = false;
             s.wake_all()
         };
         wakers.into_iter().for_each(Waker::wake);
+        Poll::Ready(())
     }
 }
 
@@ -533,13 +600,14 @@ impl StreamWriter {
     pub(crate) fn new(conn: Rc<dyn Transport>) -> Self {
         StreamWriter {
             shared: Rc::new(WriterShared {
-                conn,
+                conn: RefCell::new(conn),
                 state: RefCell::new(WriteState {
                     buf: Vec::new(),
                     start: 0,
                     paused: false,
                     flusher_running: false,
                     eof_requested: false,
+                    eof_sent: false,
                     closing: false,
                     closed: false,
                     error: None,
@@ -564,7 +632,8 @@ impl StreamWriter {
         }
         let mut data = data;
         if s.pending() == 0 {
-            match self.shared.conn.try_write(data) {
+            let conn = self.shared.conn();
+            match conn.try_write(data) {
                 Ok(n) => data = &data[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
@@ -575,7 +644,9 @@ impl StreamWriter {
                     return;
                 }
             }
-            if data.is_empty() {
+            // A TLS transport may hold records the socket did not take:
+            // the flusher writes them out.
+            if data.is_empty() && !conn.wants_flush() {
                 return;
             }
         }
@@ -671,10 +742,16 @@ impl StreamWriter {
         if !mark(&mut s) {
             return;
         }
-        let idle = !s.flusher_running;
+        if s.flusher_running {
+            return;
+        }
+        s.flusher_running = true;
         drop(s);
-        if idle {
-            self.shared.finish_flush();
+        // Done at once on a socket; a TLS transport whose `close_notify`
+        // waits on the socket finishes in a flusher task.
+        let mut cx = Context::from_waker(Waker::noop());
+        if self.shared.poll_end(&mut cx).is_pending() {
+            self.shared.spawn_flusher();
         }
     }
 
@@ -691,8 +768,9 @@ impl StreamWriter {
             s.closing = true;
             if !s.closed {
                 s.closed = true;
-                self.shared.conn.set_abortive();
-                let _ = self.shared.conn.shutdown(Shutdown::Both);
+                let conn = self.shared.conn();
+                conn.set_abortive();
+                let _ = conn.shutdown(Shutdown::Both);
             }
             s.wake_all()
         };
@@ -731,12 +809,32 @@ impl StreamWriter {
 
     /// The peer's address (TCP), asyncio's `get_extra_info("peername")`.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.shared.conn.peer_addr()
+        self.shared.conn().peer_addr()
     }
 
     /// This end's address (TCP), `get_extra_info("sockname")`.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.shared.conn.local_addr()
+        self.shared.conn().local_addr()
+    }
+
+    /// What TLS negotiated (ALPN protocol, version, cipher suite, the
+    /// peer's certificates), asyncio's `get_extra_info('ssl_object')`;
+    /// `None` on a plain connection.
+    #[cfg(feature = "tls")]
+    pub fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
+        self.shared.conn().tls_info()
+    }
+
+    /// The connection under the writer, and a way to put a new layer
+    /// (TLS) in its place.
+    #[cfg(feature = "tls")]
+    pub(crate) fn transport(&self) -> Rc<dyn Transport> {
+        self.shared.conn().clone()
+    }
+
+    #[cfg(feature = "tls")]
+    pub(crate) fn replace_transport(&self, conn: Rc<dyn Transport>) {
+        *self.shared.conn.borrow_mut() = conn;
     }
 }
 
