@@ -9,13 +9,24 @@
 //!
 //! **Servers** (in this process, on a thread of their own, fresh for every
 //! sample; each accepted TCP connection gets `TCP_NODELAY` and a task):
+//! - `asyncio`: `asyncio::net::TcpListener`, then `ServerContext::accept`
+//!   over the accepted `TcpStream`, the `TlsStream` read and written through
+//!   futures-lite's `AsyncReadExt`/`AsyncWriteExt` (`close` sends
+//!   `close_notify`);
+//! - `asyncio-streams`: `asyncio::start_tls_server` with a handler on
+//!   `StreamReader`/`StreamWriter` (`read`, `readexactly`, `write`, `drain`,
+//!   `close`), as a Python server with `ssl=` is written;
 //! - `tokio-ct`: `tokio::net::TcpListener` on a current-thread runtime,
-//!   `tokio_rustls::TlsAcceptor::accept`, tokio's `AsyncReadExt`/`AsyncWriteExt`.
+//!   `tokio_rustls::TlsAcceptor::accept`, tokio's `AsyncReadExt`/`AsyncWriteExt`
+//!   (`shutdown` sends `close_notify`).
 //!
-//! Every server uses **one rustls `ServerConfig`**, built once per run from
-//! a throwaway ECDSA P-256 CA and server certificate made at start-up
-//! (`asyncio_benches::tls::TestPki`): the crypto is the same, so what
-//! differs is what each runtime adds around it.
+//! Every server uses **one rustls `ServerConfig`**: the one inside the
+//! `asyncio::tls::ServerContext` built once per run
+//! (`ServerContext::builder().cert_pem(..)`) from a throwaway ECDSA P-256 CA
+//! and server certificate made at start-up
+//! (`asyncio_benches::tls::TestPki`), handed to tokio-rustls as
+//! `ServerContext::rustls_config()`. The crypto and the certificate lookup
+//! are the same, so what differs is what each runtime adds around them.
 //!
 //! **The load** is this binary started again as a client
 //! (`asyncio_benches::tls::client`): the same for every server, a tokio
@@ -54,6 +65,7 @@ use std::process::Stdio;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use asyncio::tls::ServerContext;
 use asyncio_benches::report::{cores, heading};
 use asyncio_benches::tls::client::{CA_ENV, CLIENT_ENV};
 use asyncio_benches::tls::proto::Mode;
@@ -72,14 +84,18 @@ enum Service {
 /// The servers, in table order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
+    Asyncio,
+    AsyncioStreams,
     TokioCt,
 }
 
-const SERVERS: [Server; 1] = [Server::TokioCt];
+const SERVERS: [Server; 3] = [Server::Asyncio, Server::AsyncioStreams, Server::TokioCt];
 
 impl Server {
     fn name(self) -> &'static str {
         match self {
+            Server::Asyncio => "asyncio",
+            Server::AsyncioStreams => "asyncio-streams",
             Server::TokioCt => "tokio-ct",
         }
     }
@@ -156,14 +172,16 @@ struct Running {
 }
 
 impl Running {
-    fn start(server: Server, service: Service, config: &Arc<rustls::ServerConfig>) -> Running {
+    fn start(server: Server, service: Service, ctx: &ServerContext) -> Running {
         let stop = Arc::new(Signal::new());
         let (addr_tx, addr_rx) = mpsc::channel();
-        let (s, config) = (stop.clone(), config.clone());
+        let (s, ctx) = (stop.clone(), ctx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("tls-{}", server.name()))
             .spawn(move || match server {
-                Server::TokioCt => servers::tokio_ct(service, config, addr_tx, s),
+                Server::Asyncio => servers::asyncio(service, ctx, addr_tx, s),
+                Server::AsyncioStreams => servers::asyncio_streams(service, ctx, addr_tx, s),
+                Server::TokioCt => servers::tokio_ct(service, ctx.rustls_config(), addr_tx, s),
             })
             .expect("spawn the server thread");
         let addr = addr_rx.recv().expect("the server's address");
@@ -181,9 +199,102 @@ mod servers {
     use std::net::SocketAddr;
     use std::sync::{mpsc, Arc};
 
-    use asyncio_benches::{Runtime, Signal, TokioCt};
+    use asyncio::net::{StreamReader, StreamWriter};
+    use asyncio::tls::ServerContext;
+    use asyncio_benches::tls::proto;
+    use asyncio_benches::{echo_streams, Asyncio, Runtime, Signal, TokioCt};
 
     use super::Service;
+
+    /// asyncio's `TcpListener` and `ServerContext::accept`: a task per
+    /// connection serving its `TlsStream`.
+    pub fn asyncio(service: Service, ctx: ServerContext, addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
+        use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+
+        let mut rt = Asyncio::new();
+        rt.block_on(async move {
+            let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            addr_tx
+                .send(listener.local_addr().expect("local address"))
+                .expect("send address");
+            let accept_loop = asyncio::create_task(async move {
+                loop {
+                    let (tcp, _) = listener.accept().await.expect("accept");
+                    tcp.set_nodelay(true).expect("TCP_NODELAY");
+                    let ctx = ctx.clone();
+                    drop(asyncio::create_task(async move {
+                        let Ok(mut tls) = ctx.accept(tcp).await else {
+                            return;
+                        };
+                        serve!(service, tls, close);
+                    }));
+                }
+            });
+            stop.wait().await;
+            accept_loop.cancel();
+        });
+    }
+
+    /// asyncio's streams: `start_tls_server` with the service's handler.
+    pub fn asyncio_streams(service: Service, ctx: ServerContext, addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
+        let mut rt = Asyncio::new();
+        rt.block_on(async move {
+            let addr = "127.0.0.1:0";
+            let server = match service {
+                Service::Handshake => asyncio::start_tls_server(greet_streams, addr, &ctx).await,
+                Service::Echo => asyncio::start_tls_server(echo_streams, addr, &ctx).await,
+                Service::Bulk => asyncio::start_tls_server(bulk_streams, addr, &ctx).await,
+            }
+            .expect("start_tls_server");
+            addr_tx.send(server.local_addrs()[0]).expect("send address");
+            stop.wait().await;
+            server.close();
+        });
+    }
+
+    /// The handshake service on the streams: the greeting, then `close`
+    /// (`close_notify`) and `wait_closed`.
+    async fn greet_streams(_reader: StreamReader, writer: StreamWriter) {
+        writer.write(&[proto::GREETING]);
+        if writer.drain().await.is_ok() {
+            writer.close();
+            let _ = writer.wait_closed().await;
+        }
+    }
+
+    /// The bulk service on the streams: `readexactly` of each request, then
+    /// `read(64 KiB)` until the upload is in and the acknowledgement, or
+    /// `write` of 64 KiB and `drain` until the download is out.
+    async fn bulk_streams(mut reader: StreamReader, writer: StreamWriter) {
+        let chunk = vec![0xa5u8; proto::CHUNK];
+        'requests: while let Ok(req) = reader.readexactly(proto::REQUEST_LEN).await {
+            let Some((upload, mut left)) = req.try_into().ok().and_then(|r| proto::parse_request(&r)) else {
+                break;
+            };
+            while left > 0 {
+                let k = left.min(proto::CHUNK as u64) as usize;
+                if upload {
+                    match reader.read(k).await {
+                        Ok(data) if !data.is_empty() => left -= data.len() as u64,
+                        _ => break 'requests,
+                    }
+                } else {
+                    writer.write(&chunk[..k]);
+                    if writer.drain().await.is_err() {
+                        break 'requests;
+                    }
+                    left -= k as u64;
+                }
+            }
+            if upload {
+                writer.write(&[proto::GREETING]);
+                if writer.drain().await.is_err() {
+                    break;
+                }
+            }
+        }
+        writer.close();
+    }
 
     /// tokio's `TcpListener` on a current-thread runtime, tokio-rustls's
     /// `TlsAcceptor`: a task per connection.
@@ -256,14 +367,8 @@ struct Sample {
 
 /// Runs one sample of `server` on workload `w`; also returns the client's
 /// `info` line (what was negotiated).
-fn sample(
-    server: Server,
-    w: &Workload,
-    config: &Arc<rustls::ServerConfig>,
-    ca_pem: &str,
-    placement: &Placement,
-) -> (Sample, String) {
-    let running = Running::start(server, w.service, config);
+fn sample(server: Server, w: &Workload, ctx: &ServerContext, ca_pem: &str, placement: &Placement) -> (Sample, String) {
+    let running = Running::start(server, w.service, ctx);
     let exe = std::env::current_exe().expect("this bench's path");
     let mut child = placement
         .client_command(&exe)
@@ -435,7 +540,10 @@ fn main() {
     };
 
     let pki = TestPki::generate();
-    let config = pki.server_config();
+    let ctx = ServerContext::builder()
+        .cert_pem(pki.chain_pem.as_bytes(), pki.key_pem.as_bytes())
+        .and_then(|b| b.build())
+        .expect("a server context from the fresh PKI");
     let restore = placement.enter();
     let mut rows = Vec::new();
     let mut negotiated = String::new();
@@ -445,7 +553,7 @@ fn main() {
         for round in 0..rounds {
             for j in 0..servers.len() {
                 let i = (round + j) % servers.len();
-                let (s, info) = sample(servers[i], w, &config, &pki.ca_pem, &placement);
+                let (s, info) = sample(servers[i], w, &ctx, &pki.ca_pem, &placement);
                 samples[i].push(s);
                 negotiated = info;
             }
