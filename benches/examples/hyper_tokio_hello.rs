@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo run --release -p asyncio-benches --example hyper_tokio_hello -- --port 8080 --workers 2
 //! cargo run --release -p asyncio-benches --example hyper_tokio_hello -- --port 8080 --workers 2 --flavor mt
+//! cargo run --release -p asyncio-benches --example hyper_tokio_hello -- --port 8443 --tls cert.pem key.pem
 //! ```
 //!
 //! Every request gets `200 OK`, `content-type: text/plain; charset=utf-8`
@@ -25,6 +26,11 @@
 //!   a single listener, whose accept loop spawns a task per connection (the
 //!   usual hyper-on-tokio server; tokio's work stealing moves tasks).
 //!
+//! With `--tls CERT KEY` (PEM files: the chain and its key) it serves HTTPS:
+//! each accepted connection goes through tokio-rustls's `TlsAcceptor`
+//! (rustls 0.23, ring provider, rustls's defaults: TLS 1.2 and 1.3, no
+//! ALPN) before hyper sees it, the peer of asyncio-http's `hello --tls`.
+//!
 //! Listeners are bound with `SO_REUSEADDR` and a backlog of 1024 (asyncio's
 //! default). Prints `listening on 127.0.0.1:P (...)` on stdout once every
 //! listener is bound; runs until killed.
@@ -44,11 +50,12 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 const BODY: &[u8] = b"Hello, world!";
 
 fn usage() -> ! {
-    eprintln!("usage: hyper_tokio_hello --port P [--workers N] [--flavor percore|mt] [--host ADDR]");
+    eprintln!("usage: hyper_tokio_hello --port P [--workers N] [--flavor percore|mt] [--host ADDR] [--tls CERT KEY]");
     std::process::exit(2);
 }
 
@@ -63,6 +70,7 @@ fn main() {
     let mut workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut flavor = Flavor::PerCore;
     let mut host = String::from("127.0.0.1");
+    let mut tls: Option<(String, String)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -70,6 +78,10 @@ fn main() {
             "--port" => port = Some(value().parse().unwrap_or_else(|_| usage())),
             "--workers" => workers = value().parse().unwrap_or_else(|_| usage()),
             "--host" => host = value(),
+            "--tls" => {
+                let cert = value();
+                tls = Some((cert, value()));
+            }
             "--flavor" => {
                 flavor = match value().as_str() {
                     "percore" | "per-core" | "ct" => Flavor::PerCore,
@@ -87,9 +99,15 @@ fn main() {
     }
     let addr: SocketAddr = format!("{host}:{port}").parse().unwrap_or_else(|_| usage());
 
+    let tls = tls.map(|(cert, key)| {
+        let read = |path: &str| std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        let config = asyncio_benches::tls::server_config(&read(&cert), &read(&key))
+            .unwrap_or_else(|e| panic!("--tls {cert} {key}: {e}"));
+        TlsAcceptor::from(config)
+    });
     match flavor {
-        Flavor::PerCore => per_core(addr, workers),
-        Flavor::Mt => multi_thread(addr, workers),
+        Flavor::PerCore => per_core(addr, workers, tls),
+        Flavor::Mt => multi_thread(addr, workers, tls),
     }
 }
 
@@ -107,7 +125,7 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener>
     Ok(socket.into())
 }
 
-fn per_core(addr: SocketAddr, workers: usize) {
+fn per_core(addr: SocketAddr, workers: usize, tls: Option<TlsAcceptor>) {
     // Bind every listener before serving on any (and before announcing), so
     // the kernel's SO_REUSEPORT group is complete when the first connection
     // arrives: otherwise early connections all hash to the first listener.
@@ -119,7 +137,7 @@ fn per_core(addr: SocketAddr, workers: usize) {
         .into_iter()
         .enumerate()
         .map(|(i, std_listener)| {
-            let ready_tx = ready_tx.clone();
+            let (ready_tx, tls) = (ready_tx.clone(), tls.clone());
             std::thread::Builder::new()
                 .name(format!("hello-worker-{i}"))
                 .spawn(move || {
@@ -131,7 +149,7 @@ fn per_core(addr: SocketAddr, workers: usize) {
                         let listener = TcpListener::from_std(std_listener).expect("register listener");
                         ready_tx.send(()).unwrap();
                         drop(ready_tx);
-                        accept_loop(listener).await
+                        accept_loop(listener, tls).await
                     });
                 })
                 .expect("spawn worker thread")
@@ -141,13 +159,16 @@ fn per_core(addr: SocketAddr, workers: usize) {
     for _ in 0..workers {
         ready_rx.recv().expect("a worker died before listening");
     }
-    println!("listening on {addr} (hyper on tokio, {workers} current-thread runtimes, SO_REUSEPORT)");
+    println!(
+        "listening on {addr} (hyper on tokio, {workers} current-thread runtimes, SO_REUSEPORT{})",
+        if tls.is_some() { ", TLS" } else { "" }
+    );
     for t in threads {
         let _ = t.join();
     }
 }
 
-fn multi_thread(addr: SocketAddr, workers: usize) {
+fn multi_thread(addr: SocketAddr, workers: usize, tls: Option<TlsAcceptor>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -156,16 +177,20 @@ fn multi_thread(addr: SocketAddr, workers: usize) {
     rt.block_on(async move {
         let std_listener = bind(addr, false).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         let listener = TcpListener::from_std(std_listener).expect("register listener");
-        println!("listening on {addr} (hyper on tokio, multi-thread runtime, {workers} workers)");
-        accept_loop(listener).await
+        println!(
+            "listening on {addr} (hyper on tokio, multi-thread runtime, {workers} workers{})",
+            if tls.is_some() { ", TLS" } else { "" }
+        );
+        accept_loop(listener, tls).await
     });
 }
 
-/// Accepts forever, one task per connection on the current runtime.
-async fn accept_loop(listener: TcpListener) -> ! {
+/// Accepts forever, one task per connection on the current runtime (with
+/// `tls`, its handshake first).
+async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) -> ! {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => drop(tokio::spawn(serve(stream))),
+            Ok((stream, _)) => drop(tokio::spawn(serve(stream, tls.clone()))),
             Err(e) => accept_error(e).await,
         }
     }
@@ -178,8 +203,23 @@ async fn accept_error(e: io::Error) {
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 }
 
-async fn serve(stream: TcpStream) {
+async fn serve(stream: TcpStream, tls: Option<TlsAcceptor>) {
     let _ = stream.set_nodelay(true);
+    match tls {
+        None => serve_http(stream).await,
+        Some(acceptor) => {
+            // A failed handshake ends that connection only.
+            if let Ok(stream) = acceptor.accept(stream).await {
+                serve_http(stream).await;
+            }
+        }
+    }
+}
+
+async fn serve_http<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let conn = http1::Builder::new()
         .keep_alive(true)
         .header_read_timeout(None)

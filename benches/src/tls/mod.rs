@@ -7,4 +7,4 @@ pub mod client;
 pub mod pki;
 pub mod proto;
 
-pub use pki::{client_config, ring_provider, server_name, TestPki, SERVER_NAME};
+pub use pki::{client_config, ring_provider, server_config, server_name, TestPki, SERVER_NAME};

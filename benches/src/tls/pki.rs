@@ -2,8 +2,7 @@
 //! server certificate for `localhost` and `127.0.0.1` signed by it, both made
 //! at start-up with rcgen ([`TestPki::generate`]; no private key is ever
 //! written to the repository), and the rustls configurations built from them
-//! with the ring provider ([`server_config`](TestPki::server_config),
-//! [`client_config`]).
+//! with the ring provider ([`server_config`], [`client_config`]).
 
 use std::io;
 use std::path::Path;
@@ -68,25 +67,13 @@ impl TestPki {
         }
     }
 
-    /// The server side, as a rustls configuration: this chain and key, the
-    /// ring provider, rustls's defaults otherwise (TLS 1.2 and 1.3, no
-    /// client authentication, a session cache and two TLS 1.3 tickets per
-    /// connection).
+    /// The server side, as a rustls configuration: [`server_config`] of
+    /// this chain and key.
     ///
     /// # Panics
     /// If the PEM text does not parse (it always does: made by [`generate`](Self::generate)).
     pub fn server_config(&self) -> Arc<ServerConfig> {
-        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(self.chain_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .expect("certificate PEM");
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("key PEM");
-        let config = ServerConfig::builder_with_provider(ring_provider())
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default versions")
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .expect("the key matches the certificate");
-        Arc::new(config)
+        server_config(self.chain_pem.as_bytes(), self.key_pem.as_bytes()).expect("a fresh PKI's PEM")
     }
 
     /// Writes `ca.pem`, `cert.pem` and `key.pem` into `dir` (for servers
@@ -99,6 +86,33 @@ impl TestPki {
         std::fs::write(dir.join("cert.pem"), &self.chain_pem)?;
         std::fs::write(dir.join("key.pem"), &self.key_pem)
     }
+}
+
+/// A server's rustls configuration from a PEM certificate chain and key:
+/// the ring provider, rustls's defaults otherwise (TLS 1.2 and 1.3, no client
+/// authentication, no ALPN, a session cache and two TLS 1.3 tickets per
+/// connection).
+///
+/// # Errors
+/// `InvalidData` if the PEM text holds no certificate or no key, or the key
+/// does not match the certificate.
+pub fn server_config(chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Arc<ServerConfig>> {
+    let invalid =
+        |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {e}"));
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid("certificate PEM", &e))?;
+    if chain.is_empty() {
+        return Err(invalid("certificate PEM", &"no certificate"));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("key PEM", &e))?;
+    let config = ServerConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid("certificate and key", &e))?;
+    Ok(Arc::new(config))
 }
 
 /// rustls's ring provider (the one asyncio's `tls` feature uses), named
