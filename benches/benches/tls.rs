@@ -653,6 +653,19 @@ fn report(cfg: &Config, rounds: usize, placement: &Placement, servers: &[Server]
     print!("{}", table.render());
     println!();
     println!(
+        "### Per second of server CPU (1 s ÷ the median server CPU per operation): what one server core would do \
+         with a client fast enough to keep it busy"
+    );
+    println!();
+    let mut table = Table::new(&header);
+    for r in rows {
+        let mut cells = vec![r.name.clone(), r.rate_unit.to_owned()];
+        cells.extend((0..servers.len()).map(|i| fmt_num(1e6 / r.summary(i, |s| s.server_us).median)));
+        table.row(cells);
+    }
+    print!("{}", table.render());
+    println!();
+    println!(
         "Server CPU is this process's threads' time on a CPU over the window (/proc/self/task/*/schedstat; the \
          idle main thread included); the client's is its own. A client near 1.00 core is the limit of that row."
     );
