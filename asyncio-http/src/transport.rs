@@ -38,7 +38,26 @@ enum Socket {
     /// A TLS session over a `Tcp` or `Local` socket (never over another
     /// `Tls`), after its handshake.
     #[cfg(feature = "tls")]
-    Tls(Box<asyncio::tls::TlsStream<Socket>>),
+    Tls(Box<TlsSession>),
+}
+
+/// A TLS session that says goodbye when dropped: if nothing closed it
+/// before (a WebSocket handler that returned, a connection dropped at a
+/// timeout), dropping it queues `close_notify` and makes one non-blocking
+/// attempt to send it, so the peer reads a clean end of stream rather
+/// than a truncation (asyncio's SSL transport does the same on `close()`).
+/// A peer that is not reading just sees the socket close.
+#[cfg(feature = "tls")]
+struct TlsSession {
+    stream: asyncio::tls::TlsStream<Socket>,
+}
+
+#[cfg(feature = "tls")]
+impl Drop for TlsSession {
+    fn drop(&mut self) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let _ = Pin::new(&mut self.stream).poll_close(&mut cx);
+    }
 }
 
 /// Runs `$body` with `$s` bound to the socket, whichever kind it is (every
@@ -49,7 +68,10 @@ macro_rules! on_socket {
             Socket::Tcp($s) => $body,
             Socket::Local($s) => $body,
             #[cfg(feature = "tls")]
-            Socket::Tls($s) => $body,
+            Socket::Tls(session) => {
+                let $s = &mut session.stream;
+                $body
+            }
         }
     };
 }
@@ -84,8 +106,8 @@ impl Transport {
         ctx: &asyncio::tls::ServerContext,
     ) -> Result<Transport, asyncio::tls::TlsError> {
         debug_assert!(self.unread.is_empty(), "nothing is read before the handshake");
-        let tls = ctx.accept(self.socket).await?;
-        Ok(Transport::new(Socket::Tls(Box::new(tls))))
+        let stream = ctx.accept(self.socket).await?;
+        Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
     }
 
     /// Puts `bytes` (read from the socket but not consumed) in front of
@@ -120,7 +142,7 @@ impl Transport {
             Socket::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
             Socket::Local(s) => s.shutdown(std::net::Shutdown::Write),
             #[cfg(feature = "tls")]
-            Socket::Tls(s) => poll_fn(|cx| Pin::new(&mut **s).poll_close(cx)).await,
+            Socket::Tls(session) => poll_fn(|cx| Pin::new(&mut session.stream).poll_close(cx)).await,
         }
     }
 }

@@ -16,6 +16,7 @@ mod tls_support;
 use std::cell::RefCell;
 use std::time::Duration;
 
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::Message;
 use asyncio::net::TcpStream;
 use asyncio::tls::{ClientContext, ServerContext};
@@ -65,9 +66,17 @@ async fn ws_echo(req: Request) -> Response {
     })
 }
 
+async fn goodbye(req: Request) -> Response {
+    req.websocket(|mut ws: WebSocket| async move {
+        let _ = ws.send(Message::text("bye")).await;
+        let _ = ws.close(CloseCode::Normal, "done").await;
+    })
+}
+
 fn app() -> Router {
     Router::new()
         .get("/", hello)
+        .get("/bye", goodbye)
         .post("/echo", echo_body)
         .get("/count", counting)
         .get("/events", events)
@@ -191,15 +200,19 @@ async fn wss_echo() {
     server.shutdown().await.unwrap();
 }
 
-/// A masked client frame (RFC 6455 section 5.2) carrying `text`.
-fn masked_text_frame(text: &[u8]) -> Vec<u8> {
-    assert!(text.len() < 126);
+/// A masked client frame (RFC 6455 section 5.2): `opcode` (with FIN)
+/// carrying `payload`.
+fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
     let mask = [0x37, 0xfa, 0x21, 0x3d];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
     frame.extend_from_slice(&mask);
-    frame.extend(text.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     frame
 }
+
+const UPGRADE: &str = "Host: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 #[asyncio::test]
 async fn a_frame_sent_with_the_upgrade_request_is_read_through_tls() {
@@ -208,16 +221,39 @@ async fn a_frame_sent_with_the_upgrade_request_is_read_through_tls() {
     let (_pki, server_ctx, client_ctx) = contexts(Duration::from_secs(60));
     let server = start(|s| s.tls(server_ctx), app).await;
     let mut c = Conn::open(Tls(server.local_addr(), client_ctx)).await;
-    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        .to_vec();
-    bytes.extend(masked_text_frame(b"early"));
+    let mut bytes = format!("GET /ws HTTP/1.1\r\n{UPGRADE}").into_bytes();
+    bytes.extend(masked_frame(0x1, b"early"));
     c.send(&bytes).await.unwrap();
     let r = c.response().await.unwrap().unwrap();
     assert_eq!(r.status, 101);
     assert_eq!(r.header("sec-websocket-accept"), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     // The echo: an unmasked text frame.
     assert_eq!(c.read_bytes(7).await.unwrap(), b"\x81\x05early");
+    drop(c);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn a_websocket_that_ends_ends_its_tls_session_cleanly() {
+    let (_pki, server_ctx, client_ctx) = contexts(Duration::from_secs(60));
+    let server = start(|s| s.tls(server_ctx), app).await;
+    let mut c = Conn::open(Tls(server.local_addr(), client_ctx)).await;
+    c.send(format!("GET /bye HTTP/1.1\r\n{UPGRADE}").as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(c.response().await.unwrap().unwrap().status, 101);
+    assert_eq!(c.read_bytes(5).await.unwrap(), b"\x81\x03bye");
+    // The server's close (1000, "done"), answered.
+    assert_eq!(c.read_bytes(8).await.unwrap(), b"\x88\x06\x03\xe8done");
+    c.send(&masked_frame(0x8, b"\x03\xe8")).await.unwrap();
+    // The handler has returned: the session ends with close_notify (a
+    // clean end of stream), not a bare TCP close (a truncation).
+    let mut buf = [0u8; 16];
+    let end = asyncio::timeout(Duration::from_secs(30), c.stream.read(&mut buf)).await;
+    assert_eq!(
+        end.expect("the server closes").expect("a clean end, not a truncation"),
+        0
+    );
     drop(c);
     server.shutdown().await.unwrap();
 }
