@@ -1,6 +1,7 @@
 //! HTTPS and WSS: `Server::tls` serving requests, keep-alive, request
 //! bodies, streamed responses and Server-Sent Events, WebSockets (also
-//! when the first frame arrives with the upgrade request), ALPN; the
+//! when the first frame arrives with the upgrade request, and ending with
+//! `close_notify`), ALPN, a certificate reload seen by every worker; the
 //! handshake, header and keep-alive timeouts, the connection limit and
 //! graceful shutdown over TLS (on the virtual clock, through in-process
 //! connections); and interop with curl and `openssl s_client`.
@@ -255,6 +256,26 @@ async fn a_websocket_that_ends_ends_its_tls_session_cleanly() {
         0
     );
     drop(c);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn every_worker_serves_the_reloaded_certificate() {
+    let (pki, server_ctx, client_ctx) = contexts(Duration::from_secs(60));
+    let server = start(|s| s.tls(server_ctx.clone()).workers(2), app).await;
+    let leaf = || async {
+        let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
+        let tls = client_ctx.connect("localhost", tcp).await.unwrap();
+        tls.info().peer_certificates()[0].clone()
+    };
+    let old = leaf().await;
+    let new = pki.localhost();
+    server_ctx.reload_pem(new.chain.as_bytes(), new.key.as_bytes()).unwrap();
+    // The kernel spreads connections over both workers' listeners: each
+    // one hands out the new certificate.
+    for _ in 0..8 {
+        assert!(leaf().await != old, "a worker served the old certificate");
+    }
     server.shutdown().await.unwrap();
 }
 
