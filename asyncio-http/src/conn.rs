@@ -81,6 +81,8 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         router,
         conn: state.clone(),
         peer,
+        #[cfg(feature = "tls")]
+        tls: stream.tls_info().map(Rc::new),
     };
     let cfg = &worker.config;
     let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
@@ -290,6 +292,9 @@ struct Service {
     router: Rc<Router>,
     conn: Rc<ConnState>,
     peer: Option<SocketAddr>,
+    /// What the connection's TLS handshake negotiated (none over plain TCP).
+    #[cfg(feature = "tls")]
+    tls: Option<Rc<asyncio::tls::TlsInfo>>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Service {
@@ -462,6 +467,8 @@ fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> 
         body: RequestBody { state: body.clone() },
         params: Vec::new(),
         peer: service.peer,
+        #[cfg(feature = "tls")]
+        tls: service.tls.clone(),
         background: bg.clone(),
         worker: Some(worker.clone()),
         upgrade: Some(conn.upgrade.clone()),

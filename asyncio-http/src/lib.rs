@@ -46,6 +46,7 @@
 //! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
 //! | Starlette's `TestClient(app)` | [`RunningServer::connect_local`] (a connection with no network in between) |
 //! | `--ssl-certfile`, `--ssl-keyfile` | [`Server::tls`]`(ServerContext::from_pem_files(cert, key)?)` (feature `tls`) |
+//! | `request.url.scheme == "https"`, ASGI's TLS extension (client certificate) | [`Request::tls_info`] |
 //!
 //! # HTTPS and WSS
 //!
@@ -58,8 +59,9 @@
 //! a client that fails it (plaintext, garbage, a stall, a certificate it
 //! does not trust) loses only its connection, logged at debug level
 //! through `tracing`. The limits and timeouts below start once the
-//! handshake is done; the end of a response's connection sends TLS's
-//! `close_notify`.
+//! handshake is done; the end of a connection sends TLS's `close_notify`.
+//! A handler reads what was negotiated (and, under mutual TLS, the
+//! client's certificate) with [`Request::tls_info`].
 //!
 //! ```no_run
 //! use asyncio::tls::ServerContext;

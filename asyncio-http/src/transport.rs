@@ -110,6 +110,15 @@ impl Transport {
         Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
     }
 
+    /// What the TLS handshake negotiated; `None` on a plain socket.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_info(&self) -> Option<asyncio::tls::TlsInfo> {
+        match &self.socket {
+            Socket::Tls(session) => Some(session.stream.info()),
+            _ => None,
+        }
+    }
+
     /// Puts `bytes` (read from the socket but not consumed) in front of
     /// what the socket has still to give.
     pub(crate) fn unread(&mut self, bytes: Bytes) {

@@ -1,7 +1,8 @@
 //! HTTPS and WSS: `Server::tls` serving requests, keep-alive, request
 //! bodies, streamed responses and Server-Sent Events, WebSockets (also
 //! when the first frame arrives with the upgrade request, and ending with
-//! `close_notify`), ALPN, a certificate reload seen by every worker; the
+//! `close_notify`), ALPN, what a handler sees of the TLS session (and of a
+//! client certificate), a certificate reload seen by every worker; the
 //! handshake, header and keep-alive timeouts, the connection limit and
 //! graceful shutdown over TLS (on the virtual clock, through in-process
 //! connections); and interop with curl and `openssl s_client`.
@@ -74,9 +75,24 @@ async fn goodbye(req: Request) -> Response {
     })
 }
 
+/// What the handler learns of the connection's TLS.
+async fn whoami(req: Request) -> String {
+    match req.tls_info() {
+        None => "plain".to_owned(),
+        Some(tls) => format!(
+            "{} {} sni={} client-certs={}",
+            tls.protocol_version(),
+            String::from_utf8_lossy(tls.alpn_protocol().unwrap_or(b"-")),
+            tls.server_name().unwrap_or("-"),
+            tls.peer_certificates().len()
+        ),
+    }
+}
+
 fn app() -> Router {
     Router::new()
         .get("/", hello)
+        .get("/whoami", whoami)
         .get("/bye", goodbye)
         .post("/echo", echo_body)
         .get("/count", counting)
@@ -257,6 +273,41 @@ async fn a_websocket_that_ends_ends_its_tls_session_cleanly() {
     );
     drop(c);
     server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn handlers_see_the_tls_parameters_and_client_certificates() {
+    let pki = Pki::new("mtls CA");
+    let id = pki.localhost();
+    // Client certificates verified when sent (CERT_OPTIONAL).
+    let server_ctx = ServerContext::builder()
+        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+        .unwrap()
+        .alpn(["http/1.1"])
+        .client_auth_optional_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let server = start(|s| s.tls(server_ctx), app).await;
+    let anonymous = get(Tls(server.local_addr(), pki.client_ctx()), "/whoami").await;
+    assert_eq!(anonymous.text(), "TLSv1.3 http/1.1 sni=localhost client-certs=0");
+    let alice = pki.client("alice");
+    let with_cert = ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .client_cert_pem(alice.chain.as_bytes(), alice.key.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let r = get(Tls(server.local_addr(), with_cert), "/whoami").await;
+    // Alice's leaf and the CA she sent along; no ALPN offered.
+    assert_eq!(r.text(), "TLSv1.3 - sni=localhost client-certs=2");
+    server.shutdown().await.unwrap();
+    // Over plain HTTP there is nothing to see.
+    let plain = start(|s| s, app).await;
+    assert_eq!(get(plain.local_addr(), "/whoami").await.text(), "plain");
+    plain.shutdown().await.unwrap();
 }
 
 #[asyncio::test]
