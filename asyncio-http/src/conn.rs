@@ -584,24 +584,20 @@ impl http_body::Body for TrackedBody {
 
 /// Answers a connection over the limit with `503` and closes it. Under TLS
 /// the handshake comes first (the client could not read the answer
-/// otherwise), within the context's handshake timeout and at most
+/// otherwise), as for a served connection but within at most
 /// [`REJECT_HANDSHAKE`].
-pub(crate) async fn reject_busy(worker: Rc<Worker>, stream: Transport) {
+pub(crate) async fn reject_busy(worker: Rc<Worker>, stream: Transport, peer: Option<SocketAddr>) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nretry-after: 1\r\nconnection: close\r\n\r\nServer at capacity.\n";
     #[cfg(feature = "tls")]
     let stream = match &worker.config.tls {
-        Some(ctx) => match asyncio::timeout(REJECT_HANDSHAKE, stream.accept_tls(ctx)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => {
-                tracing::debug!("asyncio-http: TLS handshake of a refused connection failed: {e}");
-                return;
-            }
-            Err(_) => return,
+        Some(ctx) => match asyncio::timeout(REJECT_HANDSHAKE, handshake(&worker, ctx, stream, peer)).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) | Err(_) => return,
         },
         None => stream,
     };
     #[cfg(not(feature = "tls"))]
-    let _ = &worker;
+    let _ = (&worker, peer);
     let mut stream = stream;
     let _ = asyncio::timeout(std::time::Duration::from_secs(1), async {
         stream.write_all(BUSY).await?;

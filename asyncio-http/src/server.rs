@@ -703,7 +703,7 @@ async fn run_worker(
 
 fn accept_one(worker: &Rc<Worker>, router: &Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
     if worker.connections.get() >= worker.config.max_connections {
-        worker.spawn("connection", conn::reject_busy(worker.clone(), stream));
+        worker.spawn("connection", conn::reject_busy(worker.clone(), stream, peer));
         return;
     }
     worker.connections.set(worker.connections.get() + 1);
