@@ -49,9 +49,9 @@ impl Workers {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// How `--workers` is taken.
-    pub workers: Workers,
+    workers: Workers,
     /// Whether `--tls CERT.pem KEY.pem` is accepted (otherwise refused).
-    pub tls: bool,
+    tls: bool,
 }
 
 impl Options {
