@@ -1,7 +1,8 @@
 //! Clients that fail the TLS handshake, each followed by a good client
 //! that must be served: a plaintext HTTP client on the TLS port, garbage,
 //! a client that closes mid-handshake, one that does not trust the
-//! server's CA, one that stalls (closed at the handshake timeout), and a
+//! server's CA, one that finds the certificate expired or made out for
+//! another name, one that stalls (closed at the handshake timeout), and a
 //! TLS client on a plaintext port. Each failure is logged at debug level
 //! with its cause; afterwards the process has as many file descriptors as
 //! before, and shutdown finds no connection left to wait for.
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncio::net::TcpStream;
-use asyncio::tls::{ClientContext, TlsError};
+use asyncio::tls::{ClientContext, ServerContext, TlsError};
 use asyncio_http::{Request, Router, RunningServer};
 use support::{get, start, Tls};
 use tls_support::Pki;
@@ -52,6 +53,9 @@ impl Log {
         String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap()
     }
 }
+
+/// Whether a client's error is the one a case expects.
+type Expected = fn(&TlsError) -> bool;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -132,14 +136,17 @@ fn failed_handshakes_close_only_their_connection_and_leak_nothing() {
         let id = pki.localhost();
         let client_ctx = pki.client_ctx();
         let hour = Duration::from_secs(3600);
-        let tls = start(
-            |s| {
-                s.tls(Pki::server_ctx(&id, Duration::from_secs(60)))
-                    .graceful_timeout(hour)
-            },
-            app,
-        )
-        .await;
+        // Clients asking for `expired.test` (SNI) get an expired
+        // certificate; the others, the one for localhost.
+        let expired = pki.expired_server(&["expired.test"]);
+        let tls_ctx = ServerContext::builder()
+            .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+            .unwrap()
+            .sni_cert_pem("expired.test", expired.chain.as_bytes(), expired.key.as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        let tls = start(|s| s.tls(tls_ctx).graceful_timeout(hour), app).await;
         // A short handshake timeout, for the client that stalls (long
         // enough for the good clients' handshakes on a loaded machine).
         let short = start(
@@ -198,6 +205,21 @@ fn failed_handshakes_close_only_their_connection_and_leak_nothing() {
         good_client_is_served(&tls, &client_ctx).await;
         let logged = log.take();
         assert!(logged.contains("the peer refused the TLS connection"), "{logged}");
+
+        // A client that finds the certificate expired, and one that asked
+        // for a name the certificate is not for.
+        let cases: [(&str, Expected); 2] = [
+            ("expired.test", |e| matches!(e, TlsError::Expired)),
+            ("wrong.test", |e| matches!(e, TlsError::NotValidForName)),
+        ];
+        for (name, expected) in cases {
+            let s = TcpStream::connect(tls.local_addr()).await.unwrap();
+            let err = client_ctx.connect(name, s).await.unwrap_err();
+            assert!(expected(&err), "{name}: {err:?}");
+            good_client_is_served(&tls, &client_ctx).await;
+            let logged = log.take();
+            assert!(logged.contains("the peer refused the TLS connection"), "{logged}");
+        }
 
         // A client that stalls mid-handshake: closed at the timeout (2 s).
         let s = TcpStream::connect(short.local_addr()).await.unwrap();

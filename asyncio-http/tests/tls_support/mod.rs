@@ -56,13 +56,26 @@ impl Pki {
         self.leaf(names, ExtendedKeyUsagePurpose::ServerAuth)
     }
 
+    /// A server certificate for `names` that expired in 2021.
+    pub fn expired_server(&self, names: &[&str]) -> Identity {
+        self.leaf_with(names, ExtendedKeyUsagePurpose::ServerAuth, true)
+    }
+
     /// A client certificate (mutual TLS) for `name`.
     pub fn client(&self, name: &str) -> Identity {
         self.leaf(&[name], ExtendedKeyUsagePurpose::ClientAuth)
     }
 
     fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Identity {
+        self.leaf_with(names, usage, false)
+    }
+
+    fn leaf_with(&self, names: &[&str], usage: ExtendedKeyUsagePurpose, expired: bool) -> Identity {
         let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
         params.distinguished_name.push(DnType::CommonName, names[0]);
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
