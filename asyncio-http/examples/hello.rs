@@ -1,8 +1,10 @@
-//! Hello world: `cargo run --release -p asyncio-http --example hello -- [--port 8080] [--workers N]`
+//! Hello world: `cargo run --release -p asyncio-http --example hello -- [--port 8080] [--workers N] [--tls CERT.pem KEY.pem]`
 //! (N defaults to the number of cores: one event loop per core), then
-//! `curl http://127.0.0.1:8080/`. Ctrl-C shuts it down gracefully.
+//! `curl http://127.0.0.1:8080/`. With `--tls` it serves HTTPS instead:
+//! `curl --cacert ca.pem https://localhost:8080/` (a certificate for
+//! `localhost` signed by `ca.pem`). Ctrl-C shuts it down gracefully.
 
-use asyncio_examples_support::args::{ServerArgs, Workers};
+use asyncio_examples_support::args::{Options, ServerArgs, Workers};
 use asyncio_http::{Request, Router, Server};
 
 async fn hello(_req: Request) -> &'static str {
@@ -11,15 +13,27 @@ async fn hello(_req: Request) -> &'static str {
 
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let args = ServerArgs::from_env("hello", Workers::Cores);
+    let options = Options::new(Workers::Cores);
+    #[cfg(feature = "tls")]
+    let options = options.tls();
+    let args = ServerArgs::from_env("hello", options);
     let workers = args.workers;
-    let server = Server::bind(args.addr().to_string())
-        .workers(workers)
-        .start(|| Router::new().get("/", hello))
-        .await?;
+    let server = Server::bind(args.addr().to_string()).workers(workers);
+    // HTTPS with the files given (HTTP/1.1 announced through ALPN).
+    #[cfg(feature = "tls")]
+    let server = match &args.tls {
+        Some(files) => server.tls(
+            asyncio::tls::ServerContext::builder()
+                .cert_pem_files(&files.cert, &files.key)?
+                .alpn(["http/1.1"])
+                .build()?,
+        ),
+        None => server,
+    };
+    let server = server.start(|| Router::new().get("/", hello)).await?;
     println!(
-        "listening on http://{} with {workers} worker loop(s)",
-        server.local_addr()
+        "listening on {}/ with {workers} worker loop(s)",
+        args.url("http", server.local_addr())
     );
     server.wait().await
 }

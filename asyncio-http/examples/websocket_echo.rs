@@ -1,10 +1,12 @@
-//! WebSocket echo: `cargo run --release -p asyncio-http --example websocket_echo -- [--port 8080] [--workers 1]`, then open
+//! WebSocket echo: `cargo run --release -p asyncio-http --example websocket_echo -- [--port 8080] [--workers 1] [--tls CERT.pem KEY.pem]`, then open
 //! http://127.0.0.1:8080/ in a browser (or point any WebSocket client at
-//! ws://127.0.0.1:8080/ws): every text or binary message comes back.
+//! ws://127.0.0.1:8080/ws): every text or binary message comes back. With
+//! `--tls` the same is served as https://localhost:8080/ and
+//! wss://localhost:8080/ws.
 //! This is also the server the Autobahn conformance run tests
 //! (asyncio-http/tests/autobahn/run.sh).
 
-use asyncio_examples_support::args::{ServerArgs, Workers};
+use asyncio_examples_support::args::{Options, ServerArgs, Workers};
 use asyncio_http::ws::{CloseCode, Message, WebSocket};
 use asyncio_http::{Html, Request, Response, Router, Server};
 use futures_lite::future::or;
@@ -14,7 +16,7 @@ const PAGE: &str = r#"<!doctype html>
 <input id="m" value="hello"><button onclick="ws.send(m.value)">send</button>
 <pre id="log"></pre>
 <script>
-  const ws = new WebSocket(`ws://${location.host}/ws`);
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.onmessage = e => { log.textContent += "echo: " + e.data + "\n"; };
 </script>
 "#;
@@ -50,12 +52,30 @@ async fn echo(req: Request) -> Response {
 
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let args = ServerArgs::from_env("websocket_echo", Workers::Default(1));
+    let options = Options::new(Workers::Default(1));
+    #[cfg(feature = "tls")]
+    let options = options.tls();
+    let args = ServerArgs::from_env("websocket_echo", options);
     let server = Server::bind(args.addr().to_string())
         .workers(args.workers)
-        .websocket_max_message(64 * 1024 * 1024)
-        .start(|| Router::new().get("/", page).get("/ws", echo))
-        .await?;
-    println!("listening on http://{}", server.local_addr());
+        .websocket_max_message(64 * 1024 * 1024);
+    // HTTPS with the files given (HTTP/1.1 announced through ALPN).
+    #[cfg(feature = "tls")]
+    let server = match &args.tls {
+        Some(files) => server.tls(
+            asyncio::tls::ServerContext::builder()
+                .cert_pem_files(&files.cert, &files.key)?
+                .alpn(["http/1.1"])
+                .build()?,
+        ),
+        None => server,
+    };
+    let server = server.start(|| Router::new().get("/", page).get("/ws", echo)).await?;
+    let addr = server.local_addr();
+    println!(
+        "listening on {} (WebSocket: {}/ws)",
+        args.url("http", addr),
+        args.url("ws", addr)
+    );
     server.wait().await
 }

@@ -61,6 +61,14 @@ use crate::worker::Worker;
 /// Serves one accepted connection until it closes.
 /// `peer` is `None` for an in-process connection.
 pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
+    #[cfg(feature = "tls")]
+    let stream = match &worker.config.tls {
+        Some(ctx) => match handshake(&worker, ctx, stream, peer).await {
+            Some(stream) => stream,
+            None => return,
+        },
+        None => stream,
+    };
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
@@ -73,6 +81,8 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         router,
         conn: state.clone(),
         peer,
+        #[cfg(feature = "tls")]
+        tls: stream.tls_info().map(Rc::new),
     };
     let cfg = &worker.config;
     let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
@@ -162,6 +172,47 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
     }
 }
 
+/// The server side of the TLS handshake, in the connection's own task (the
+/// accept loop goes on accepting meanwhile), within the context's handshake
+/// timeout. A failed handshake (a plaintext client, garbage, a client that
+/// stalls or refuses our certificate) is normal on a public port: it is
+/// logged at debug level and the socket closed. A graceful shutdown closes
+/// a connection still in its handshake, as it closes an idle one.
+#[cfg(feature = "tls")]
+async fn handshake(
+    worker: &Worker,
+    ctx: &asyncio::tls::ServerContext,
+    stream: Transport,
+    peer: Option<SocketAddr>,
+) -> Option<Transport> {
+    let from = Peer(peer);
+    match crate::util::first_of(stream.accept_tls(ctx), worker.shutdown.wait()).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(e)) => {
+            tracing::debug!("asyncio-http: TLS handshake with {from} failed: {e}");
+            None
+        }
+        Err(()) => {
+            tracing::debug!("asyncio-http: TLS handshake with {from} cut short: the server is shutting down");
+            None
+        }
+    }
+}
+
+/// A connection's peer in a log line.
+#[cfg(feature = "tls")]
+struct Peer(Option<SocketAddr>);
+
+#[cfg(feature = "tls")]
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(peer) => write!(f, "{peer}"),
+            None => f.write_str("an in-process client"),
+        }
+    }
+}
+
 /// hyper's header-count limit when none is set (kept on the stack).
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
@@ -172,14 +223,17 @@ const LONG_WAIT: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3
 /// client still sends (a request body nobody read, say) for a moment, so the
 /// kernel does not answer it with a reset that could destroy the response
 /// before the client reads it.
+///
+/// Under TLS the end of writing is the session's `close_notify`, sent
+/// within the same budget.
 async fn linger(mut stream: Transport, worker: &Worker) {
-    let _ = stream.shutdown(std::net::Shutdown::Write);
     let budget = if worker.shutdown.is_set() {
         std::time::Duration::from_millis(100)
     } else {
         std::time::Duration::from_secs(1)
     };
     let _ = asyncio::timeout(budget, async {
+        let _ = stream.close_write().await;
         let mut buf = [0u8; 4096];
         let mut left = 256 * 1024usize;
         while left > 0 {
@@ -238,6 +292,9 @@ struct Service {
     router: Rc<Router>,
     conn: Rc<ConnState>,
     peer: Option<SocketAddr>,
+    /// What the connection's TLS handshake negotiated (none over plain TCP).
+    #[cfg(feature = "tls")]
+    tls: Option<Rc<asyncio::tls::TlsInfo>>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for Service {
@@ -410,6 +467,8 @@ fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> 
         body: RequestBody { state: body.clone() },
         params: Vec::new(),
         peer: service.peer,
+        #[cfg(feature = "tls")]
+        tls: service.tls.clone(),
         background: bg.clone(),
         worker: Some(worker.clone()),
         upgrade: Some(conn.upgrade.clone()),
@@ -523,8 +582,31 @@ impl http_body::Body for TrackedBody {
     }
 }
 
-/// Answers a connection over the limit with `503` and closes it.
-pub(crate) async fn reject_busy(stream: Transport) {
+/// Answers a connection over the limit with `503` and closes it. Under TLS
+/// the handshake comes first (the client could not read the answer
+/// otherwise), as for a served connection but within at most
+/// [`REJECT_HANDSHAKE`].
+pub(crate) async fn reject_busy(worker: Rc<Worker>, stream: Transport, peer: Option<SocketAddr>) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 20\r\nretry-after: 1\r\nconnection: close\r\n\r\nServer at capacity.\n";
-    let _ = asyncio::timeout(std::time::Duration::from_secs(1), stream.write_all(BUSY)).await;
+    #[cfg(feature = "tls")]
+    let stream = match &worker.config.tls {
+        Some(ctx) => match asyncio::timeout(REJECT_HANDSHAKE, handshake(&worker, ctx, stream, peer)).await {
+            Ok(Some(stream)) => stream,
+            Ok(None) | Err(_) => return,
+        },
+        None => stream,
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = (&worker, peer);
+    let mut stream = stream;
+    let _ = asyncio::timeout(std::time::Duration::from_secs(1), async {
+        stream.write_all(BUSY).await?;
+        stream.close_write().await
+    })
+    .await;
 }
+
+/// The longest a connection refused for being over the limit may take to
+/// finish its TLS handshake before it is closed without its `503`.
+#[cfg(feature = "tls")]
+const REJECT_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(5);

@@ -45,6 +45,44 @@
 //! | `lifespan` startup/shutdown | [`Router::on_startup`], [`Router::on_shutdown`] |
 //! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
 //! | Starlette's `TestClient(app)` | [`RunningServer::connect_local`] (a connection with no network in between) |
+//! | `--ssl-certfile`, `--ssl-keyfile` | [`Server::tls`]`(ServerContext::from_pem_files(cert, key)?)` (feature `tls`) |
+//! | `request.url.scheme == "https"`, ASGI's TLS extension (client certificate) | [`Request::tls_info`] |
+//!
+//! # HTTPS and WSS
+//!
+//! With the `tls` feature (on by default: asyncio's TLS, rustls with the
+//! ring provider, no OpenSSL), [`Server::tls`] serves the same router over
+//! TLS, WebSockets included (`wss://`), from every worker loop with one
+//! shared [`asyncio::tls::ServerContext`]. Each connection's handshake runs
+//! in the connection's own task within the context's handshake timeout
+//! (60 s by default, asyncio's), and counts against the connection limit;
+//! a client that fails it (plaintext, garbage, a stall, a certificate it
+//! does not trust) loses only its connection, logged at debug level
+//! through `tracing`. The limits and timeouts below start once the
+//! handshake is done; the end of a connection sends TLS's `close_notify`.
+//! A handler reads what was negotiated (and, under mutual TLS, the
+//! client's certificate) with [`Request::tls_info`].
+//!
+//! ```no_run
+//! use asyncio::tls::ServerContext;
+//! use asyncio_http::{Request, Router, Server};
+//!
+//! async fn hello(_req: Request) -> &'static str {
+//!     "Hello over TLS!"
+//! }
+//!
+//! #[asyncio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let tls = ServerContext::builder()
+//!         .cert_pem_files("cert.pem", "key.pem")?
+//!         .alpn(["http/1.1"]) // optional; HTTP/2 is not served
+//!         .build()?;
+//!     Server::bind("127.0.0.1:8443")
+//!         .tls(tls)
+//!         .serve(|| Router::new().get("/", hello))
+//!         .await
+//! }
+//! ```
 //!
 //! # Limits and malformed requests
 //!
@@ -69,7 +107,8 @@
 //! every other request go on.
 //!
 //! HTTP/2 is not offered: hyper's HTTP/2 goes through the `h2` crate, which
-//! needs tokio's I/O traits and tokio-util.
+//! needs tokio's I/O traits and tokio-util. Over TLS, a context whose ALPN
+//! list offers `h2` is refused when the server starts.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -21,6 +21,9 @@ pub struct Request {
     pub(crate) body: RequestBody,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) peer: Option<SocketAddr>,
+    /// The connection's TLS parameters (none over plain TCP).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<Rc<asyncio::tls::TlsInfo>>,
     pub(crate) background: Background,
     pub(crate) worker: Option<Rc<Worker>>,
     /// The connection's upgrade slot (none for a request made here).
@@ -36,6 +39,8 @@ impl Request {
             body,
             params: Vec::new(),
             peer: None,
+            #[cfg(feature = "tls")]
+            tls: None,
             background: Background::default(),
             worker: None,
             upgrade: None,
@@ -110,6 +115,19 @@ impl Request {
     /// [`Request::new`] or over [`RunningServer::connect_local`](crate::RunningServer::connect_local)).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
+    }
+
+    /// What the connection's TLS handshake negotiated, for a request that
+    /// came over TLS ([`Server::tls`](crate::Server::tls)): the protocol
+    /// version, cipher suite and ALPN protocol, the name the client asked
+    /// for (SNI), and the client's certificate chain when the context
+    /// verifies client certificates (mutual TLS). The ASGI TLS extension's
+    /// role; its being `Some` is Starlette's `request.url.scheme ==
+    /// "https"`. `None` over plain HTTP and for a request made with
+    /// [`Request::new`].
+    #[cfg(feature = "tls")]
+    pub fn tls_info(&self) -> Option<&asyncio::tls::TlsInfo> {
+        self.tls.as_deref()
     }
 
     /// Request extensions (typed values attached by the server or tests).

@@ -161,6 +161,53 @@ impl Server {
         self
     }
 
+    /// Serves HTTPS (and WebSockets as `wss://`) with the certificate and
+    /// settings of `ctx` (Python's `uvicorn --ssl-certfile --ssl-keyfile`):
+    /// every worker loop shares the one context, so
+    /// [`reload_pem_files`](asyncio::tls::ServerContext::reload_pem_files)
+    /// on it rotates the certificate for new connections. In-process
+    /// connections ([`RunningServer::connect_local`]) speak TLS too.
+    ///
+    /// Each connection's handshake runs in its own task, within the
+    /// context's handshake timeout, and counts against
+    /// [`max_connections`](Server::max_connections); the limits and
+    /// timeouts here apply from the end of the handshake, as on a plain
+    /// connection. A failed handshake (a client that speaks plaintext or
+    /// garbage, stalls, or does not trust the certificate) closes only its
+    /// own connection and is logged through `tracing` at debug level.
+    ///
+    /// HTTP/2 is not served: the context's ALPN list, if it has one, may
+    /// offer only `http/1.1` (and `http/1.0`); [`start`](Server::start)
+    /// refuses one that offers `h2` or anything else. With no ALPN list,
+    /// clients fall back to HTTP/1.1 without being told; to tell them, build
+    /// the context with `.alpn(["http/1.1"])`.
+    ///
+    /// ```no_run
+    /// use asyncio::tls::ServerContext;
+    /// use asyncio_http::{Request, Router, Server};
+    ///
+    /// async fn hello(_req: Request) -> &'static str {
+    ///     "Hello over TLS!"
+    /// }
+    ///
+    /// #[asyncio::main]
+    /// async fn main() -> std::io::Result<()> {
+    ///     let tls = ServerContext::builder()
+    ///         .cert_pem_files("cert.pem", "key.pem")?
+    ///         .alpn(["http/1.1"])
+    ///         .build()?;
+    ///     Server::bind("127.0.0.1:8443")
+    ///         .tls(tls)
+    ///         .serve(|| Router::new().get("/", hello))
+    ///         .await
+    /// }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, ctx: asyncio::tls::ServerContext) -> Server {
+        self.config.tls = Some(ctx);
+        self
+    }
+
     /// Starts the server and serves until it is shut down (by a signal, or
     /// a [`ServerHandle`] taken from a [`RunningServer`]).
     ///
@@ -183,6 +230,8 @@ impl Server {
     /// The address did not resolve or could not be bound (also when another
     /// server holds the port), or a worker failed to start (its thread,
     /// the application function, or a startup hook failed or panicked).
+    /// With [`tls`](Server::tls), a context whose ALPN list offers a
+    /// protocol other than HTTP/1.x (`InvalidInput`).
     ///
     /// # Panics
     /// With no running event loop on the thread.
@@ -195,6 +244,10 @@ impl Server {
     where
         F: Fn() -> Router + Send + Sync + 'static,
     {
+        #[cfg(feature = "tls")]
+        if let Some(ctx) = &self.config.tls {
+            check_alpn(ctx)?;
+        }
         let addr = resolve(&self.addr).await?;
         let listeners = bind_listeners(addr, self.workers)?;
         let local_addr = listeners[0].local_addr()?;
@@ -304,6 +357,27 @@ impl Drop for ReadyGuard {
     }
 }
 
+/// A TLS context may offer only HTTP/1.x through ALPN: a client that picked
+/// `h2` would get HTTP/1.1 bytes it cannot read.
+#[cfg(feature = "tls")]
+fn check_alpn(ctx: &asyncio::tls::ServerContext) -> io::Result<()> {
+    let config = ctx.rustls_config();
+    match config
+        .alpn_protocols
+        .iter()
+        .find(|p| !matches!(p.as_slice(), b"http/1.1" | b"http/1.0"))
+    {
+        Some(other) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the TLS context offers {:?} through ALPN; this server speaks HTTP/1.1 only (offer \"http/1.1\")",
+                String::from_utf8_lossy(other)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn resolve(addr: &str) -> io::Result<SocketAddr> {
     if let Ok(a) = addr.parse() {
         return Ok(a);
@@ -378,7 +452,10 @@ impl RunningServer {
     /// (same limits and timeouts, same shutdown; its requests have no
     /// [`peer_addr`](crate::Request::peer_addr)). Bytes written to it are
     /// ready for the server at once, with no network stack in between,
-    /// which keeps tests on the virtual clock deterministic.
+    /// which keeps tests on the virtual clock deterministic. On a server
+    /// with [`Server::tls`] the connection speaks TLS like the others: run
+    /// the client's handshake over it
+    /// ([`ClientContext::connect`](asyncio::tls::ClientContext::connect)).
     ///
     /// ```no_run
     /// # async fn demo(server: asyncio_http::RunningServer) -> std::io::Result<()> {
@@ -626,7 +703,7 @@ async fn run_worker(
 
 fn accept_one(worker: &Rc<Worker>, router: &Rc<Router>, stream: Transport, peer: Option<SocketAddr>) {
     if worker.connections.get() >= worker.config.max_connections {
-        worker.spawn("connection", conn::reject_busy(stream));
+        worker.spawn("connection", conn::reject_busy(worker.clone(), stream, peer));
         return;
     }
     worker.connections.set(worker.connections.get() + 1);

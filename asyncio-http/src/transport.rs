@@ -1,16 +1,20 @@
 //! The byte stream a connection is served over: a TCP connection the
 //! listener accepted, or one end of a Unix socket pair handed over by
 //! [`RunningServer::connect_local`](crate::RunningServer::connect_local)
-//! (an in-process client: no network, no peer address).
+//! (an in-process client: no network, no peer address); with
+//! [`Server::tls`](crate::Server::tls), either one under TLS.
 //!
 //! After an upgrade (a WebSocket's `101`), hyper hands back the socket and
 //! the bytes it had read past the request head; [`Transport::unread`] puts
 //! those in front of the socket, so the WebSocket reads them first. (hyper's
 //! own upgrade machinery wants `Send` sockets; ours belong to their loop.)
+//! Under TLS those bytes are plaintext hyper read through the session, so
+//! they go in front of the session's output, as for a plain socket.
 //!
 //! One concrete type, not a trait object: hyper's I/O adapter and the
 //! WebSocket run on it directly, and the choice costs one `match` per read
-//! or write.
+//! or write. The TLS session is boxed, so the plain variants (and the
+//! `match` on them) are as they were without TLS.
 
 use std::future::poll_fn;
 use std::io;
@@ -31,14 +35,43 @@ pub(crate) struct Transport {
 enum Socket {
     Tcp(TcpStream),
     Local(UnixStream),
+    /// A TLS session over a `Tcp` or `Local` socket (never over another
+    /// `Tls`), after its handshake.
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsSession>),
 }
 
-/// Runs `$body` with `$s` bound to the socket, whichever kind it is.
+/// A TLS session that says goodbye when dropped: if nothing closed it
+/// before (a WebSocket handler that returned, a connection dropped at a
+/// timeout), dropping it queues `close_notify` and makes one non-blocking
+/// attempt to send it, so the peer reads a clean end of stream rather
+/// than a truncation (asyncio's SSL transport does the same on `close()`).
+/// A peer that is not reading just sees the socket close.
+#[cfg(feature = "tls")]
+struct TlsSession {
+    stream: asyncio::tls::TlsStream<Socket>,
+}
+
+#[cfg(feature = "tls")]
+impl Drop for TlsSession {
+    fn drop(&mut self) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let _ = Pin::new(&mut self.stream).poll_close(&mut cx);
+    }
+}
+
+/// Runs `$body` with `$s` bound to the socket, whichever kind it is (every
+/// kind is a `futures-io` stream).
 macro_rules! on_socket {
     ($socket:expr, $s:ident => $body:expr) => {
         match $socket {
             Socket::Tcp($s) => $body,
             Socket::Local($s) => $body,
+            #[cfg(feature = "tls")]
+            Socket::Tls(session) => {
+                let $s = &mut session.stream;
+                $body
+            }
         }
     };
 }
@@ -62,6 +95,30 @@ impl Transport {
         }
     }
 
+    /// Runs the server side of a TLS handshake on a freshly accepted
+    /// connection, within `ctx`'s handshake timeout.
+    ///
+    /// Not cancel safe: a handshake cut short leaves nothing usable (the
+    /// socket is closed with the future).
+    #[cfg(feature = "tls")]
+    pub(crate) async fn accept_tls(
+        self,
+        ctx: &asyncio::tls::ServerContext,
+    ) -> Result<Transport, asyncio::tls::TlsError> {
+        debug_assert!(self.unread.is_empty(), "nothing is read before the handshake");
+        let stream = ctx.accept(self.socket).await?;
+        Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
+    }
+
+    /// What the TLS handshake negotiated; `None` on a plain socket.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls_info(&self) -> Option<asyncio::tls::TlsInfo> {
+        match &self.socket {
+            Socket::Tls(session) => Some(session.stream.info()),
+            _ => None,
+        }
+    }
+
     /// Puts `bytes` (read from the socket but not consumed) in front of
     /// what the socket has still to give.
     pub(crate) fn unread(&mut self, bytes: Bytes) {
@@ -74,14 +131,28 @@ impl Transport {
         poll_fn(|cx| Pin::new(&mut *self).poll_read(cx, buf)).await
     }
 
-    /// Writes all of `buf`.
-    pub(crate) async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        on_socket!(&self.socket, s => s.write_all(buf).await)
+    /// Writes all of `buf` and flushes it (through the TLS session, if any).
+    pub(crate) async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = poll_fn(|cx| Pin::new(&mut self.socket).poll_write(cx, buf)).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            buf = &buf[n..];
+        }
+        poll_fn(|cx| Pin::new(&mut self.socket).poll_flush(cx)).await
     }
 
-    /// Shuts down one or both directions.
-    pub(crate) fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
-        on_socket!(&self.socket, s => s.shutdown(how))
+    /// Ends the writing side: a TLS session first sends its `close_notify`
+    /// (and what is still buffered), which can wait for the peer to read;
+    /// a plain socket's is shut at once.
+    pub(crate) async fn close_write(&mut self) -> io::Result<()> {
+        match &mut self.socket {
+            Socket::Tcp(s) => s.shutdown(std::net::Shutdown::Write),
+            Socket::Local(s) => s.shutdown(std::net::Shutdown::Write),
+            #[cfg(feature = "tls")]
+            Socket::Tls(session) => poll_fn(|cx| Pin::new(&mut session.stream).poll_close(cx)).await,
+        }
     }
 }
 
@@ -93,13 +164,13 @@ impl AsyncRead for Transport {
             buf[..n].copy_from_slice(&this.unread.split_to(n));
             return Poll::Ready(Ok(n));
         }
-        on_socket!(&mut this.socket, s => Pin::new(s).poll_read(cx, buf))
+        Pin::new(&mut this.socket).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Transport {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        on_socket!(&mut self.get_mut().socket, s => Pin::new(s).poll_write(cx, buf))
+        Pin::new(&mut self.get_mut().socket).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -107,14 +178,47 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        on_socket!(&mut self.get_mut().socket, s => Pin::new(s).poll_write_vectored(cx, bufs))
+        Pin::new(&mut self.get_mut().socket).poll_write_vectored(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        on_socket!(&mut self.get_mut().socket, s => Pin::new(s).poll_flush(cx))
+        Pin::new(&mut self.get_mut().socket).poll_flush(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        on_socket!(&mut self.get_mut().socket, s => Pin::new(s).poll_close(cx))
+        Pin::new(&mut self.get_mut().socket).poll_close(cx)
+    }
+}
+
+impl AsyncRead for Socket {
+    #[inline]
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        on_socket!(self.get_mut(), s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Socket {
+    #[inline]
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        on_socket!(self.get_mut(), s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    #[inline]
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        on_socket!(self.get_mut(), s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    #[inline]
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_socket!(self.get_mut(), s => Pin::new(s).poll_flush(cx))
+    }
+
+    #[inline]
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_socket!(self.get_mut(), s => Pin::new(s).poll_close(cx))
     }
 }

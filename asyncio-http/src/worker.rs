@@ -31,6 +31,9 @@ pub(crate) struct Config {
     pub(crate) graceful_timeout: Duration,
     pub(crate) ws_max_message: usize,
     pub(crate) ws_max_frame: usize,
+    /// Serve every connection (accepted or in-process) over TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<asyncio::tls::ServerContext>,
 }
 
 impl Default for Config {
@@ -45,6 +48,8 @@ impl Default for Config {
             graceful_timeout: Duration::from_secs(30),
             ws_max_message: 16 * 1024 * 1024,
             ws_max_frame: 16 * 1024 * 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

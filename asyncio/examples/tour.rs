@@ -1,4 +1,5 @@
-//! The seeds' asyncio programs, ported: `cargo run --release -p asyncio --features process-pool --example tour`.
+//! The seeds' asyncio programs, ported: `cargo run --release --example tour`
+//! (from the workspace; alone: `cargo run --release -p asyncio --features process-pool,tls --example tour`).
 //!
 //! Each section is one example from the notes in `shared/seeds/`, with every
 //! delay scaled to units of 100 ms. It prints what the program prints, then
@@ -61,6 +62,24 @@ fn timed(title: &str, seed: &str, expected_units: u32, body: impl FnOnce()) {
         expected_units,
         expected.as_millis()
     );
+}
+
+/// A throwaway certificate authority and a certificate for localhost it
+/// signed: (CA PEM, certificate chain PEM, key PEM). Nothing is written to
+/// disk and nothing outlives the process.
+fn throwaway_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "asyncio tour CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
 }
 
 /// seed 001: `async def fetch_data(param): await asyncio.sleep(param)`.
@@ -472,6 +491,63 @@ fn main() {
             writer.drain().await.unwrap();
             let data = reader.readline().await.unwrap();
             println!("Received: {:?}", String::from_utf8_lossy(&data).trim_end());
+            writer.close();
+            writer.wait_closed().await.unwrap();
+            server.close();
+            server.wait_closed().await;
+        },
+    );
+
+    // The same echo over TLS (`ssl=` on start_server and open_connection).
+    // A throwaway CA and a certificate for localhost, made now with rcgen:
+    // the server loads them as it would PEM files from disk.
+    let (ca_pem, cert_pem, key_pem) = throwaway_pki();
+    let server_tls = asyncio::tls::ServerContext::builder()
+        .cert_pem(cert_pem.as_bytes(), key_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let client_tls = asyncio::tls::ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    section(
+        "The same echo over TLS: start_server(ssl=...), open_connection(ssl=...)",
+        "the asyncio streams example, with ssl",
+        0,
+        async move {
+            async fn handle_echo(mut reader: asyncio::net::StreamReader, writer: asyncio::net::StreamWriter) {
+                let data = reader.readline().await.unwrap_or_default();
+                let tls = writer.tls_info().expect("a TLS connection");
+                println!(
+                    "Received {:?} over {} ({})",
+                    String::from_utf8_lossy(&data),
+                    tls.protocol_version(),
+                    tls.cipher_suite()
+                );
+                writer.write(&data);
+                writer.drain().await.ok();
+                writer.close();
+                writer.wait_closed().await.ok();
+            }
+            let server = asyncio::start_tls_server(handle_echo, "127.0.0.1:0", &server_tls)
+                .await
+                .unwrap();
+            let port = server.local_addrs()[0].port();
+            println!("Serving TLS on port {port}");
+            // The certificate names localhost: the client checks it.
+            let (mut reader, writer) = asyncio::open_tls_connection(("localhost", port), &client_tls)
+                .await
+                .unwrap();
+            println!("Send: \"Hello TLS!\"");
+            writer.write(b"Hello TLS!\n");
+            writer.drain().await.unwrap();
+            let data = reader.readline().await.unwrap();
+            println!("Received: {:?}", String::from_utf8_lossy(&data).trim_end());
+            // The server closed with close_notify: a clean end of stream.
+            assert!(reader.read(1).await.unwrap().is_empty());
             writer.close();
             writer.wait_closed().await.unwrap();
             server.close();

@@ -55,6 +55,14 @@
 //! | `asyncio.to_thread(f)`, `loop.run_in_executor(ex, f, *args)` | [`to_thread`]`(f)`, [`run_in_executor`]`(&ex, job)` (either pool: [`executor::Executor`]) |
 //! | `concurrent.futures.ThreadPoolExecutor`, `Future` | [`executor::ThreadPoolExecutor`], [`executor::JobHandle`] |
 #![cfg_attr(
+    feature = "tls",
+    doc = "| `open_connection(host, port, ssl=ctx)`, `start_server(cb, host, port, ssl=ctx)` | [`open_tls_connection`], [`start_tls_server`] with [`tls::ClientContext`] / [`tls::ServerContext`] (feature `tls`) |"
+)]
+#![cfg_attr(
+    feature = "tls",
+    doc = "| `writer.start_tls(ctx)`, `get_extra_info('ssl_object')`, `ssl.SSLError` | [`net::StreamWriter::start_tls`], [`net::StreamWriter::tls_info`], [`tls::TlsError`] |"
+)]
+#![cfg_attr(
     feature = "process-pool",
     doc = "| `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] (feature `process-pool`) |"
 )]

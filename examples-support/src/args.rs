@@ -1,16 +1,21 @@
 //! The command line every server example takes, parsed in one place:
 //! `[--host 127.0.0.1] [--port 8080] [--workers N]` (`--port 0` picks a
-//! free port; the example prints the address it got).
+//! free port; the example prints the address it got), and, for the
+//! examples that serve HTTPS, `[--tls CERT.pem KEY.pem]`.
 //!
 //! ```no_run
-//! use asyncio_examples_support::args::{ServerArgs, Workers};
+//! use asyncio_examples_support::args::{Options, ServerArgs, Workers};
 //!
-//! let args = ServerArgs::from_env("hello", Workers::Cores);
+//! let args = ServerArgs::from_env("hello", Options::new(Workers::Cores).tls());
 //! println!("would listen on {} with {} worker loop(s)", args.addr(), args.workers);
+//! if let Some(tls) = &args.tls {
+//!     println!("over TLS with {} and {}", tls.cert.display(), tls.key.display());
+//! }
 //! ```
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process;
 
 /// The port when none is given.
@@ -38,6 +43,46 @@ impl Workers {
     }
 }
 
+/// What an example's command line takes: `--workers` as [`Workers`]
+/// says, and `--tls` if [`tls`](Options::tls) is set. A bare [`Workers`]
+/// converts into options without TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// How `--workers` is taken.
+    workers: Workers,
+    /// Whether `--tls CERT.pem KEY.pem` is accepted (otherwise refused).
+    tls: bool,
+}
+
+impl Options {
+    /// `--workers` as `workers` says; no `--tls`.
+    pub fn new(workers: Workers) -> Options {
+        Options { workers, tls: false }
+    }
+
+    /// Also accepts `--tls CERT.pem KEY.pem`.
+    pub fn tls(mut self) -> Options {
+        self.tls = true;
+        self
+    }
+}
+
+impl From<Workers> for Options {
+    fn from(workers: Workers) -> Options {
+        Options::new(workers)
+    }
+}
+
+/// `--tls CERT.pem KEY.pem`: the certificate chain (leaf first) and the
+/// private key to serve HTTPS with, as PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, RSA or EC).
+    pub key: PathBuf,
+}
+
 /// A server example's parsed command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerArgs {
@@ -47,6 +92,9 @@ pub struct ServerArgs {
     pub port: u16,
     /// `--workers`: worker loops or threads, at least 1.
     pub workers: usize,
+    /// `--tls`: serve over TLS with these files (only for examples whose
+    /// [`Options`] accept it).
+    pub tls: Option<TlsFiles>,
 }
 
 /// A command line that could not be parsed: what was wrong.
@@ -65,15 +113,16 @@ impl ServerArgs {
     /// The process's own arguments. On `--help` prints the usage and exits
     /// (status 0); on a bad argument prints the error and the usage and
     /// exits (status 2).
-    pub fn from_env(example: &str, workers: Workers) -> ServerArgs {
-        match ServerArgs::parse(workers, std::env::args().skip(1)) {
+    pub fn from_env(example: &str, options: impl Into<Options>) -> ServerArgs {
+        let options = options.into();
+        match ServerArgs::parse(options, std::env::args().skip(1)) {
             Ok(Some(args)) => args,
             Ok(None) => {
-                println!("{}", usage(example, workers));
+                println!("{}", usage(example, options));
                 process::exit(0);
             }
             Err(e) => {
-                eprintln!("error: {e}\n{}", usage(example, workers));
+                eprintln!("error: {e}\n{}", usage(example, options));
                 process::exit(2);
             }
         }
@@ -84,12 +133,18 @@ impl ServerArgs {
     ///
     /// # Errors
     /// An unknown argument, a missing or unparsable value, `--workers 0`,
-    /// or `--workers` for an example that serves from one loop.
-    pub fn parse(workers: Workers, args: impl IntoIterator<Item = String>) -> Result<Option<ServerArgs>, ArgsError> {
+    /// `--workers` for an example that serves from one loop, or `--tls` for
+    /// one that does not serve TLS.
+    pub fn parse(
+        options: impl Into<Options>,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Option<ServerArgs>, ArgsError> {
+        let Options { workers, tls } = options.into();
         let mut parsed = ServerArgs {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: DEFAULT_PORT,
             workers: 0,
+            tls: None,
         };
         let mut count = None;
         let mut args = args.into_iter();
@@ -108,6 +163,15 @@ impl ServerArgs {
                     }
                     count = Some(n);
                 }
+                "--tls" if !tls => return Err(ArgsError("this example does not serve TLS: no --tls".into())),
+                "--tls" => {
+                    let cert = value("--tls")?.into();
+                    let key = args
+                        .next()
+                        .ok_or_else(|| ArgsError("--tls needs two values: CERT.pem KEY.pem".into()))?
+                        .into();
+                    parsed.tls = Some(TlsFiles { cert, key });
+                }
                 "-h" | "--help" => return Ok(None),
                 other => return Err(ArgsError(format!("unknown argument {other:?}"))),
             }
@@ -120,16 +184,33 @@ impl ServerArgs {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
+
+    /// Where clients reach a server listening on `addr`, for `scheme`
+    /// (`"http"` or `"ws"`): as given without `--tls`; with it, the secure
+    /// scheme (`https`, `wss`) and, for a loopback address, the name
+    /// `localhost` (what a certificate for a local server names).
+    pub fn url(&self, scheme: &str, addr: SocketAddr) -> String {
+        if self.tls.is_none() {
+            return format!("{scheme}://{addr}");
+        }
+        if addr.ip().is_loopback() {
+            format!("{scheme}s://localhost:{}", addr.port())
+        } else {
+            format!("{scheme}s://{addr}")
+        }
+    }
 }
 
 /// The usage line of `example`.
-pub fn usage(example: &str, workers: Workers) -> String {
+pub fn usage(example: &str, options: impl Into<Options>) -> String {
+    let Options { workers, tls } = options.into();
     let workers = match workers {
         Workers::One => String::new(),
         Workers::Default(n) => format!(" [--workers {n}]"),
         Workers::Cores => " [--workers N (default: one per core)]".to_owned(),
     };
-    format!("usage: {example} [--host 127.0.0.1] [--port {DEFAULT_PORT}]{workers}")
+    let tls = if tls { " [--tls CERT.pem KEY.pem]" } else { "" };
+    format!("usage: {example} [--host 127.0.0.1] [--port {DEFAULT_PORT}]{workers}{tls}")
 }
 
 fn parse_value<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ArgsError>
@@ -143,8 +224,8 @@ where
 mod tests {
     use super::*;
 
-    fn parse(workers: Workers, args: &[&str]) -> Result<Option<ServerArgs>, ArgsError> {
-        ServerArgs::parse(workers, args.iter().map(|a| a.to_string()))
+    fn parse(options: impl Into<Options>, args: &[&str]) -> Result<Option<ServerArgs>, ArgsError> {
+        ServerArgs::parse(options, args.iter().map(|a| a.to_string()))
     }
 
     #[test]
@@ -163,6 +244,29 @@ mod tests {
             .unwrap();
         assert_eq!(args.addr(), "[::1]:0".parse().unwrap());
         assert_eq!(args.workers, 3);
+    }
+
+    #[test]
+    fn tls_files_and_urls() {
+        let tls = Options::new(Workers::Cores).tls();
+        let args = parse(tls, &["--port", "0", "--tls", "cert.pem", "key.pem"])
+            .unwrap()
+            .unwrap();
+        let files = args.tls.clone().unwrap();
+        assert_eq!(
+            (files.cert.to_str(), files.key.to_str()),
+            (Some("cert.pem"), Some("key.pem"))
+        );
+        let local: SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(args.url("http", local), "https://localhost:8443");
+        assert_eq!(args.url("ws", "10.0.0.1:8443".parse().unwrap()), "wss://10.0.0.1:8443");
+        let plain = parse(tls, &[]).unwrap().unwrap();
+        assert_eq!(plain.tls, None);
+        assert_eq!(plain.url("http", local), "http://127.0.0.1:8443");
+        assert_eq!(
+            usage("hello", tls),
+            "usage: hello [--host 127.0.0.1] [--port 8080] [--workers N (default: one per core)] [--tls CERT.pem KEY.pem]"
+        );
     }
 
     #[test]
@@ -189,5 +293,15 @@ mod tests {
             err(Workers::One, &["--workers", "2"]),
             "this example serves from one loop: no --workers"
         );
+        assert_eq!(
+            err(Workers::One, &["--tls", "c.pem", "k.pem"]),
+            "this example does not serve TLS: no --tls"
+        );
+        let tls = Options::new(Workers::One).tls();
+        assert_eq!(
+            parse(tls, &["--tls", "c.pem"]).unwrap_err().to_string(),
+            "--tls needs two values: CERT.pem KEY.pem"
+        );
+        assert_eq!(parse(tls, &["--tls"]).unwrap_err().to_string(), "--tls needs a value");
     }
 }

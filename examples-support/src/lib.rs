@@ -6,7 +6,8 @@
 //!   test, and the `asyncio` tour).
 //! - [`load`]: a load generator on the asyncio loop, N clients at once.
 //! - [`args`]: the command line of every server example (`--host`,
-//!   `--port`, `--workers`), parsed once.
+//!   `--port`, `--workers`, and `--tls` for those serving HTTPS), parsed
+//!   once.
 //!
 //! ```no_run
 //! use asyncio_examples_support::{load, threaded::ThreadedServer};

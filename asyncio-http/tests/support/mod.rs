@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "tls")]
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,10 +73,33 @@ impl Target for &RunningServer {
     }
 }
 
+/// A client that speaks TLS (trusting `ctx`'s CAs, asking for
+/// `localhost`) to a target.
+#[cfg(feature = "tls")]
+pub struct Tls<T>(pub T, pub asyncio::tls::ClientContext);
+
+#[cfg(feature = "tls")]
+impl<T: Target> Target for Tls<T> {
+    async fn connect(&self) -> Stream {
+        let handshake = "TLS handshake";
+        match self.0.connect().await {
+            Stream::Tcp(s) => Stream::TlsTcp(RefCell::new(self.1.connect("localhost", s).await.expect(handshake))),
+            Stream::Local(s) => Stream::TlsLocal(RefCell::new(self.1.connect("localhost", s).await.expect(handshake))),
+            _ => unreachable!("a plain target gives a plain socket"),
+        }
+    }
+}
+
 /// A client's socket.
 pub enum Stream {
     Tcp(TcpStream),
     Local(UnixStream),
+    /// (In a `RefCell` so that reads and writes take `&self` as on the
+    /// plain sockets; each borrow lasts one poll.)
+    #[cfg(feature = "tls")]
+    TlsTcp(RefCell<asyncio::tls::TlsStream<TcpStream>>),
+    #[cfg(feature = "tls")]
+    TlsLocal(RefCell<asyncio::tls::TlsStream<UnixStream>>),
 }
 
 impl Stream {
@@ -82,6 +107,10 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.read(buf).await,
             Stream::Local(s) => s.read(buf).await,
+            #[cfg(feature = "tls")]
+            Stream::TlsTcp(s) => tls_read(s, buf).await,
+            #[cfg(feature = "tls")]
+            Stream::TlsLocal(s) => tls_read(s, buf).await,
         }
     }
 
@@ -89,8 +118,30 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.write_all(buf).await,
             Stream::Local(s) => s.write_all(buf).await,
+            #[cfg(feature = "tls")]
+            Stream::TlsTcp(s) => tls_write_all(s, buf).await,
+            #[cfg(feature = "tls")]
+            Stream::TlsLocal(s) => tls_write_all(s, buf).await,
         }
     }
+}
+
+#[cfg(feature = "tls")]
+async fn tls_read<S: futures_lite::AsyncRead + Unpin>(s: &RefCell<S>, buf: &mut [u8]) -> io::Result<usize> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *s.borrow_mut()).poll_read(cx, buf)).await
+}
+
+#[cfg(feature = "tls")]
+async fn tls_write_all<S: futures_lite::AsyncWrite + Unpin>(s: &RefCell<S>, mut buf: &[u8]) -> io::Result<()> {
+    use std::pin::Pin;
+    while !buf.is_empty() {
+        let n = std::future::poll_fn(|cx| Pin::new(&mut *s.borrow_mut()).poll_write(cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    std::future::poll_fn(|cx| Pin::new(&mut *s.borrow_mut()).poll_flush(cx)).await
 }
 
 /// A client connection with a read buffer.
@@ -105,6 +156,25 @@ impl Conn {
             stream: to.connect().await,
             buf: Vec::new(),
         }
+    }
+
+    /// A client over a stream opened by other means (a TLS handshake the
+    /// test checks itself, say).
+    pub fn over(stream: Stream) -> Conn {
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Exactly `n` bytes (what a response left in the buffer first).
+    pub async fn read_bytes(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        while self.buf.len() < n {
+            if self.fill().await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(self.buf.drain(..n).collect())
     }
 
     pub async fn send(&self, bytes: &[u8]) -> io::Result<()> {
