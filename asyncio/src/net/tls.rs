@@ -59,6 +59,37 @@ impl AsyncWrite for TransportIo {
         self.conn.poll_write(cx, buf)
     }
 
+    /// Writes the slices one after another until the socket stops taking
+    /// them. rustls hands its queued records over as one vectored write, and
+    /// when a handshake fails futures-rustls makes exactly one such write
+    /// ("last gasp") before giving up: with `AsyncWrite`'s default, which
+    /// writes only the first slice, a TLS 1.3 client sent the
+    /// `change_cipher_spec` record in front of its alert and lost the alert,
+    /// so a server saw `HandshakeEof` instead of, say, `UnknownCA` (found by
+    /// tests/tls_failures.rs `unknown_ca`).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut written = 0;
+        for buf in bufs.iter().filter(|b| !b.is_empty()) {
+            match self.conn.poll_write(cx, buf) {
+                Poll::Ready(Ok(n)) => {
+                    written += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                // What was written counts; the error or the wait comes back
+                // at the next write.
+                Poll::Ready(Err(_)) | Poll::Pending if written > 0 => break,
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(written))
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.conn.poll_flush(cx)
     }

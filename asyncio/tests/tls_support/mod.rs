@@ -148,3 +148,136 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Serializes the tests of one test binary that count the process's file
+/// descriptors (the tests of a binary run on parallel threads, and another
+/// test's sockets would be counted too).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process's open file descriptors.
+pub fn fd_count() -> usize {
+    // The directory's own descriptor is counted each time: the difference
+    // between two counts is exact.
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Waits until `cond` holds, polling it each millisecond of loop time, for
+/// up to 10 s of real time; panics naming `what` and `state()` otherwise.
+/// A wait for a condition, not a sleep that hopes: it returns as soon as
+/// the condition holds, and a slow machine only makes it wait longer.
+pub async fn settle(what: &str, mut cond: impl FnMut() -> bool, state: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not settle within 10 s: {}",
+            state()
+        );
+        asyncio::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// The file descriptors and tasks a running server has between
+/// connections: after each bad client, and after the good one, the counts
+/// come back here (nothing leaked per connection).
+pub struct Baseline {
+    fds: usize,
+    tasks: usize,
+}
+
+impl Baseline {
+    /// Taken inside the loop once the server is serving and idle.
+    pub fn take() -> Baseline {
+        Baseline {
+            fds: fd_count(),
+            tasks: asyncio::all_tasks().len(),
+        }
+    }
+
+    /// Waits until `server` has no connection left, and the descriptors and
+    /// tasks are back to the baseline.
+    pub async fn check(&self, server: &asyncio::net::Server) {
+        settle(
+            "the server's connections",
+            || server.clients() == 0,
+            || format!("{server:?}"),
+        )
+        .await;
+        settle(
+            "the file descriptors",
+            || fd_count() == self.fds,
+            || format!("{} open, {} at the baseline", fd_count(), self.fds),
+        )
+        .await;
+        settle(
+            "the tasks",
+            || asyncio::all_tasks().len() == self.tasks,
+            || format!("{} tasks, {} at the baseline", asyncio::all_tasks().len(), self.tasks),
+        )
+        .await;
+    }
+}
+
+/// An echo handler: what it reads it writes back, until end of stream,
+/// then it closes (with `close_notify` on TLS).
+pub async fn echo(mut reader: asyncio::net::StreamReader, writer: asyncio::net::StreamWriter) -> std::io::Result<()> {
+    loop {
+        let data = reader.read(64 * 1024).await?;
+        if data.is_empty() {
+            writer.close();
+            return writer.wait_closed().await;
+        }
+        writer.write(&data);
+        writer.drain().await?;
+    }
+}
+
+/// A client that does everything right against an [`echo`] server on
+/// `port`: a line goes and comes back, and the close is clean both ways.
+pub async fn good_client(port: u16, ctx: &ClientContext) {
+    let (mut reader, writer) = asyncio::open_tls_connection(("localhost", port), ctx)
+        .await
+        .expect("a good client connects");
+    writer.write(b"ping\n");
+    assert_eq!(reader.readline().await.unwrap(), b"ping\n");
+    writer.write_eof();
+    // The server echoes the end of stream with close_notify: a clean end.
+    assert_eq!(reader.read(100).await.unwrap(), b"");
+    writer.close();
+    writer.wait_closed().await.unwrap();
+}
+
+/// The leaf certificate of `id`, DER.
+pub fn leaf(id: &Identity) -> asyncio::tls::rustls::pki_types::CertificateDer<'static> {
+    use asyncio::tls::rustls::pki_types::pem::PemObject;
+    asyncio::tls::rustls::pki_types::CertificateDer::pem_slice_iter(id.chain.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
+/// Binds a listener, starts `client` (given the address) as a task,
+/// accepts one connection and runs `ctx`'s handshake on it: the server's
+/// own view of a failure, which `start_tls_server` only logs. A failed
+/// handshake drops the connection, as the server does; the client's task
+/// is returned to be awaited.
+pub async fn one_server_handshake<C, T>(
+    ctx: &ServerContext,
+    client: impl FnOnce(std::net::SocketAddr) -> C,
+) -> (
+    Result<asyncio::tls::TlsStream<asyncio::net::TcpStream>, asyncio::tls::TlsError>,
+    asyncio::Task<T>,
+)
+where
+    C: std::future::Future<Output = T> + 'static,
+    T: 'static,
+{
+    let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = asyncio::create_task(client(addr));
+    let (tcp, _) = listener.accept().await.unwrap();
+    (ctx.accept(tcp).await, client)
+}
