@@ -35,11 +35,16 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
 /// set up lazily, such as the resolver's threads, is in the baseline), then
 /// `bad(port)`, then the checks: nothing left behind, a good client served,
 /// nothing left behind again.
-async fn survives<Fut: Future<Output = ()>>(ctx: &ServerContext, good: &ClientContext, bad: impl FnOnce(u16) -> Fut) {
+async fn survives<Fut: Future<Output = ()>>(
+    ctx: &ServerContext,
+    good: &ClientContext,
+    other_tasks: usize,
+    bad: impl FnOnce(u16) -> Fut,
+) {
     let server = asyncio::start_tls_server(echo, "127.0.0.1:0", ctx).await.unwrap();
     let port = server.local_addrs()[0].port();
     good_client(port, good).await;
-    let baseline = Baseline::take();
+    let baseline = Baseline::take(&server, other_tasks).await;
     bad(port).await;
     baseline.check(&server).await;
     good_client(port, good).await;
@@ -75,7 +80,7 @@ fn unknown_ca() {
     let ctx = server_ctx.clone();
     let bad2 = bad.clone();
     run(async move {
-        survives(&ctx, &good, |port| async move {
+        survives(&ctx, &good, 0, |port| async move {
             let err = asyncio::open_tls_connection(("localhost", port), &bad2)
                 .await
                 .unwrap_err();
@@ -105,7 +110,7 @@ fn hostname_mismatch() {
     let server_ctx = Pki::server_ctx(&pki.server(&["localhost", "other.example"]));
     let client = pki.client_ctx();
     run(async move {
-        survives(&server_ctx, &client.clone(), |port| async move {
+        survives(&server_ctx, &client.clone(), 0, |port| async move {
             // The certificate is good, but not for this name (nor for the
             // IP address, which it does not list).
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -136,7 +141,7 @@ fn expired_certificate() {
             .unwrap();
         let bad_port = bad_server.local_addrs()[0].port();
         let c = client.clone();
-        survives(&good_ctx, &client, |_| async move {
+        survives(&good_ctx, &client, 1, |_| async move {
             let err = asyncio::open_tls_connection(("localhost", bad_port), &c)
                 .await
                 .unwrap_err();
@@ -188,7 +193,7 @@ fn plaintext_client_on_a_tls_port() {
     let client = pki.client_ctx();
     let ctx = server_ctx.clone();
     run(async move {
-        survives(&ctx, &client, |port| async move {
+        survives(&ctx, &client, 0, |port| async move {
             let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
             tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 .await
@@ -258,7 +263,7 @@ fn garbage_from_a_client() {
     let client = pki.client_ctx();
     let ctx = server_ctx.clone();
     run(async move {
-        survives(&ctx, &client, |port| async move {
+        survives(&ctx, &client, 0, |port| async move {
             for garbage in GARBAGE {
                 let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
                 tcp.write_all(garbage).await.unwrap();
@@ -334,7 +339,7 @@ fn stalled_client_is_cut_at_the_handshake_timeout() {
     // deadline when nothing else is ready.
     let ctx = server_ctx.clone();
     asyncio::Runner::new().virtual_time(true).run(async move {
-        survives(&ctx, &client, |port| async move {
+        survives(&ctx, &client, 0, |port| async move {
             for first in [&b""[..], PARTIAL_HELLO] {
                 let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
                 tcp.write_all(first).await.unwrap();

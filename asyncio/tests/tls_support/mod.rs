@@ -189,12 +189,25 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// Taken inside the loop once the server is serving and idle.
-    pub fn take() -> Baseline {
-        Baseline {
-            fds: fd_count(),
-            tasks: asyncio::all_tasks().len(),
-        }
+    /// Taken inside the loop once `server` is serving and idle: its
+    /// connections are gone and only the main task, the server's accept
+    /// tasks and `other_tasks` more (other servers' accept tasks) are left,
+    /// so the descriptors counted are the settled ones.
+    pub async fn take(server: &asyncio::net::Server, other_tasks: usize) -> Baseline {
+        settle(
+            "the server's connections",
+            || server.clients() == 0,
+            || format!("{server:?}"),
+        )
+        .await;
+        let tasks = 1 + server.local_addrs().len().max(1) + other_tasks;
+        settle(
+            "the tasks before the baseline",
+            || asyncio::all_tasks().len() == tasks,
+            || format!("{} tasks, {tasks} expected", asyncio::all_tasks().len()),
+        )
+        .await;
+        Baseline { fds: fd_count(), tasks }
     }
 
     /// Waits until `server` has no connection left, and the descriptors and
