@@ -82,8 +82,18 @@ impl TlsInfo {
 /// A server name for rustls: a DNS name or an IP address (brackets
 /// around an IPv6 address are taken off).
 pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, TlsError> {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_owned()).map_err(|_| TlsError::InvalidServerName(name.to_owned()))
+    let invalid = || TlsError::InvalidServerName(name.to_owned());
+    // Brackets come off as a pair around an IPv6 address only: trimming
+    // each side on its own took "[::1" and "[[::1]]" for "::1" (found by
+    // tests/tls_config.rs `incomplete_contexts`).
+    if let Some(inner) = name.strip_prefix('[') {
+        let ip: std::net::Ipv6Addr = inner
+            .strip_suffix(']')
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(invalid)?;
+        return Ok(ServerName::IpAddress(std::net::IpAddr::V6(ip).into()));
+    }
+    ServerName::try_from(name.to_owned()).map_err(|_| invalid())
 }
 
 impl ClientContext {

@@ -294,3 +294,200 @@ where
     let (tcp, _) = listener.accept().await.unwrap();
     (ctx.accept(tcp).await, client)
 }
+
+/// A certificate authority made with the `openssl` command (the
+/// distribution's OpenSSL, not rcgen), for keys in the formats OpenSSL
+/// writes: PKCS#1 RSA, SEC1 EC, PKCS#8.
+pub struct OpensslCa {
+    pub dir: TempDir,
+    pub ca_pem: PathBuf,
+    ca_key: PathBuf,
+    serial: AtomicUsize,
+}
+
+/// A private key format `openssl` can write.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyFormat {
+    /// `BEGIN RSA PRIVATE KEY` (`openssl genrsa -traditional`).
+    RsaPkcs1,
+    /// `BEGIN PRIVATE KEY` holding an RSA key (`openssl genrsa`).
+    RsaPkcs8,
+    /// `BEGIN EC PRIVATE KEY` after `BEGIN EC PARAMETERS`
+    /// (`openssl ecparam -genkey`), on P-256.
+    EcSec1WithParams,
+    /// `BEGIN EC PRIVATE KEY` alone, on P-384.
+    EcSec1P384,
+    /// `BEGIN PRIVATE KEY` holding an Ed25519 key (`openssl genpkey`).
+    Ed25519Pkcs8,
+}
+
+impl KeyFormat {
+    /// The PEM header the key file starts with.
+    pub fn header(self) -> &'static str {
+        match self {
+            KeyFormat::RsaPkcs1 => "-----BEGIN RSA PRIVATE KEY-----",
+            KeyFormat::RsaPkcs8 | KeyFormat::Ed25519Pkcs8 => "-----BEGIN PRIVATE KEY-----",
+            KeyFormat::EcSec1WithParams => "-----BEGIN EC PARAMETERS-----",
+            KeyFormat::EcSec1P384 => "-----BEGIN EC PRIVATE KEY-----",
+        }
+    }
+}
+
+/// Runs a command to success, or panics with its output.
+pub fn run_command(program: &str, args: &[&str], dir: &Path) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// True if `program --version`-like `args` runs; otherwise prints why the
+/// test is skipped.
+pub fn have(program: &str, args: &[&str], test: &str) -> bool {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => {
+            eprintln!("{test}: skipped: `{program}` fails ({})", out.status);
+            false
+        }
+        Err(e) => {
+            eprintln!("{test}: skipped: `{program}` is not available ({e})");
+            false
+        }
+    }
+}
+
+impl OpensslCa {
+    /// A CA (P-256 key, self-signed), or `None` (with the reason printed)
+    /// if there is no `openssl`.
+    pub fn new(test: &str) -> Option<OpensslCa> {
+        if !have("openssl", &["version"], test) {
+            return None;
+        }
+        let dir = TempDir::new();
+        run_command(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=asyncio openssl test CA",
+                "-days",
+                "2",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            dir.path(),
+        );
+        Some(OpensslCa {
+            ca_pem: dir.path().join("ca.pem"),
+            ca_key: dir.path().join("ca.key"),
+            dir,
+            serial: AtomicUsize::new(1),
+        })
+    }
+
+    /// A new key `NAME.key` in `format`.
+    pub fn key(&self, name: &str, format: KeyFormat) -> PathBuf {
+        let file = format!("{name}.key");
+        let args: Vec<&str> = match format {
+            KeyFormat::RsaPkcs1 => vec!["genrsa", "-traditional", "-out", &file, "2048"],
+            KeyFormat::RsaPkcs8 => vec!["genrsa", "-out", &file, "2048"],
+            KeyFormat::EcSec1WithParams => vec!["ecparam", "-name", "prime256v1", "-genkey", "-out", &file],
+            KeyFormat::EcSec1P384 => vec!["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", &file],
+            KeyFormat::Ed25519Pkcs8 => vec!["genpkey", "-algorithm", "ed25519", "-out", &file],
+        };
+        run_command("openssl", &args, self.dir.path());
+        let path = self.dir.path().join(&file);
+        let pem = std::fs::read_to_string(&path).unwrap();
+        assert!(pem.starts_with(format.header()), "{format:?}: {pem}");
+        path
+    }
+
+    /// A certificate for `key`, signed by the CA, valid for `sans`
+    /// (`DNS:localhost,IP:127.0.0.1`) and `usage` (`serverAuth`,
+    /// `clientAuth`): `NAME.pem`, the leaf then the CA.
+    pub fn sign(&self, name: &str, key: &Path, sans: &str, usage: &str) -> PathBuf {
+        let dir = self.dir.path();
+        let ext = dir.join(format!("{name}.ext"));
+        std::fs::write(
+            &ext,
+            format!(
+                "subjectAltName={sans}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n"
+            ),
+        )
+        .unwrap();
+        let csr = format!("{name}.csr");
+        let leaf = format!("{name}.leaf.pem");
+        let key = key.to_str().unwrap();
+        run_command(
+            "openssl",
+            &[
+                "req",
+                "-new",
+                "-key",
+                key,
+                "-subj",
+                &format!("/CN={name}"),
+                "-out",
+                &csr,
+            ],
+            dir,
+        );
+        let serial = format!("{}", 1000 + self.serial.fetch_add(1, Ordering::Relaxed));
+        run_command(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                self.ca_pem.to_str().unwrap(),
+                "-CAkey",
+                self.ca_key.to_str().unwrap(),
+                "-set_serial",
+                &serial,
+                "-days",
+                "2",
+                "-extfile",
+                ext.to_str().unwrap(),
+                "-out",
+                &leaf,
+            ],
+            dir,
+        );
+        let chain = dir.join(format!("{name}.pem"));
+        let mut pem = std::fs::read_to_string(dir.join(&leaf)).unwrap();
+        pem.push_str(&std::fs::read_to_string(&self.ca_pem).unwrap());
+        std::fs::write(&chain, pem).unwrap();
+        chain
+    }
+
+    /// A client context trusting only this CA.
+    pub fn client_ctx(&self) -> ClientContext {
+        ClientContext::builder()
+            .no_system_roots()
+            .add_ca_pem_file(&self.ca_pem)
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+}

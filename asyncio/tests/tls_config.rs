@@ -1,0 +1,280 @@
+//! Building contexts: what is wrong is found at configuration time as
+//! `TlsError::Config` naming the file (a key that does not match its
+//! certificate, malformed PEM, missing files), not at the first
+//! connection; and the key formats OpenSSL writes (PKCS#1 RSA, SEC1 EC,
+//! PKCS#8 RSA and Ed25519) serve real handshakes. The keys are made with
+//! the distribution's `openssl` (skipped with a printed reason without it).
+#![cfg(feature = "tls")]
+
+mod tls_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use asyncio::tls::{ClientContext, ServerContext, TlsError};
+use tls_support::{echo, leaf, KeyFormat, OpensslCa, Pki, TempDir};
+
+/// The message of a `Config` error; panics on any other result.
+fn config_error<T: std::fmt::Debug>(r: Result<T, TlsError>) -> String {
+    match r {
+        Err(TlsError::Config(why)) => why,
+        other => panic!("expected TlsError::Config, got {other:?}"),
+    }
+}
+
+#[test]
+fn key_that_does_not_match_its_certificate() {
+    let pki = Pki::new("mismatch CA");
+    let (a, b) = (pki.localhost(), pki.localhost());
+    let why = config_error(ServerContext::builder().cert_pem(a.chain.as_bytes(), b.key.as_bytes()));
+    assert!(why.contains("does not match"), "{why}");
+    let dir = TempDir::new();
+    let (a_cert, _) = a.write(dir.path(), "a");
+    let (_, b_key) = b.write(dir.path(), "b");
+    let why = config_error(ServerContext::from_pem_files(&a_cert, &b_key));
+    assert!(why.contains("does not match") && why.contains("a.pem"), "{why}");
+    let why = config_error(ServerContext::builder().sni_cert_pem("x.example", a.chain.as_bytes(), b.key.as_bytes()));
+    assert!(why.contains("does not match"), "{why}");
+    let why = config_error(ClientContext::builder().client_cert_pem(a.chain.as_bytes(), b.key.as_bytes()));
+    assert!(why.contains("does not match"), "{why}");
+    let why = config_error(ClientContext::builder().client_cert_pem_files(&a_cert, &b_key));
+    assert!(why.contains("does not match"), "{why}");
+    // A running context refuses the pair and keeps its certificate.
+    let ctx = Pki::server_ctx(&a);
+    config_error(ctx.reload_pem(a.chain.as_bytes(), b.key.as_bytes()));
+    config_error(ctx.reload_sni_pem_files("x.example", &a_cert, &b_key));
+}
+
+#[test]
+fn malformed_pem() {
+    let pki = Pki::new("pem CA");
+    let id = pki.localhost();
+    let cert = id.chain.as_bytes();
+    let key = id.key.as_bytes();
+    let bad_base64 = b"-----BEGIN CERTIFICATE-----\nthis is not base64!\n-----END CERTIFICATE-----\n";
+    let unterminated = b"-----BEGIN CERTIFICATE-----\nMIIB\n";
+    let not_a_certificate = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let nothing = b"";
+    let prose = b"hello, I am not PEM at all\n";
+    for (what, bad) in [
+        ("bad base64", &bad_base64[..]),
+        ("unterminated", &unterminated[..]),
+        ("empty", &nothing[..]),
+        ("prose", &prose[..]),
+        ("a key where the chain goes", key),
+    ] {
+        let config = |r: Result<(), TlsError>| assert!(matches!(r, Err(TlsError::Config(_))), "{what}: {r:?}");
+        config(ServerContext::builder().cert_pem(bad, key).map(drop));
+        config(ClientContext::builder().add_ca_pem(bad).map(drop));
+        config(ServerContext::builder().client_auth_required_pem(bad).map(drop));
+        config(ServerContext::builder().client_auth_optional_pem(bad).map(drop));
+    }
+    // A certificate whose DER is not a certificate: refused when built
+    // (as a CA) or when the key is checked against it (as a leaf).
+    config_error(ServerContext::builder().cert_pem(not_a_certificate, key));
+    config_error(
+        ClientContext::builder()
+            .no_system_roots()
+            .add_ca_pem(not_a_certificate)
+            .and_then(|b| b.build()),
+    );
+    for (what, bad) in [
+        (
+            "bad base64",
+            &b"-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n"[..],
+        ),
+        ("empty", &nothing[..]),
+        ("a certificate where the key goes", cert),
+    ] {
+        let why = config_error(ServerContext::builder().cert_pem(cert, bad));
+        assert!(why.contains("key"), "{what}: {why}");
+    }
+}
+
+#[test]
+fn missing_files_are_named() {
+    let dir = TempDir::new();
+    let pki = Pki::new("files CA");
+    let (cert, key) = pki.localhost().write(dir.path(), "good");
+    let missing = dir.path().join("missing.pem");
+    let named = |why: String| assert!(why.contains("missing.pem"), "{why}");
+    named(config_error(ServerContext::from_pem_files(&missing, &key)));
+    named(config_error(ServerContext::from_pem_files(&cert, &missing)));
+    named(config_error(ServerContext::builder().sni_cert_pem_files(
+        "x.example",
+        &missing,
+        &key,
+    )));
+    named(config_error(
+        ServerContext::builder().client_auth_required_pem_file(&missing),
+    ));
+    named(config_error(
+        ServerContext::builder().client_auth_optional_pem_file(&missing),
+    ));
+    named(config_error(ClientContext::builder().add_ca_pem_file(&missing)));
+    named(config_error(
+        ClientContext::builder().client_cert_pem_files(&missing, &key),
+    ));
+    // A directory where a file should be.
+    config_error(ServerContext::from_pem_files(dir.path(), &key));
+    // A failed reload keeps the running certificate.
+    let ctx = ServerContext::from_pem_files(&cert, &key).unwrap();
+    named(config_error(ctx.reload_pem_files(&missing, &key)));
+}
+
+#[test]
+fn incomplete_contexts() {
+    let why = config_error(ServerContext::builder().build());
+    assert!(why.contains("no server certificate"), "{why}");
+    let why = config_error(ClientContext::builder().no_system_roots().build());
+    assert!(why.contains("no trusted CA"), "{why}");
+    // A server name that is neither a DNS name nor an IP address.
+    let pki = Pki::new("names CA");
+    let client = pki.client_ctx();
+    asyncio::run(async move {
+        for name in [
+            "",
+            "not a name",
+            "bad..example",
+            "[::1",
+            "::1]",
+            "[[::1]]",
+            "[localhost]",
+            "[127.0.0.1]",
+        ] {
+            let err = asyncio::open_tls_connection_to("127.0.0.1:9", name, &client)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, TlsError::InvalidServerName(n) if n == name),
+                "{name:?}: {err:?}"
+            );
+        }
+    });
+}
+
+/// A server with `key` (in `format`) and its certificate from `ca` serves
+/// an echo to a client that trusts `ca`; the client sees that certificate.
+fn serves_with(ca: &OpensslCa, name: &str, format: KeyFormat) {
+    let key = ca.key(name, format);
+    let cert = ca.sign(name, &key, "DNS:localhost,IP:127.0.0.1", "serverAuth");
+    let server_ctx = ServerContext::from_pem_files(&cert, &key).unwrap_or_else(|e| panic!("{format:?}: {e}"));
+    let client = ca.client_ctx();
+    let expected = leaf(&tls_support::Identity {
+        chain: std::fs::read_to_string(&cert).unwrap(),
+        key: String::new(),
+    });
+    asyncio::run(async move {
+        asyncio::timeout(Duration::from_secs(30), async move {
+            let server = asyncio::start_tls_server(echo, "127.0.0.1:0", &server_ctx)
+                .await
+                .unwrap();
+            let port = server.local_addrs()[0].port();
+            let (mut r, w) = asyncio::open_tls_connection(("127.0.0.1", port), &client)
+                .await
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!(w.tls_info().unwrap().peer_certificates()[0], expected);
+            w.write(format!("{format:?}\n").as_bytes());
+            assert_eq!(r.readline().await.unwrap(), format!("{format:?}\n").as_bytes());
+            w.close();
+            w.wait_closed().await.unwrap();
+            server.close();
+            server.wait_closed().await;
+        })
+        .await
+        .expect("over 30 s");
+    });
+}
+
+#[test]
+fn key_formats_openssl_writes() {
+    let Some(ca) = OpensslCa::new("key_formats_openssl_writes") else {
+        return;
+    };
+    for (name, format) in [
+        ("rsa-pkcs1", KeyFormat::RsaPkcs1),
+        ("rsa-pkcs8", KeyFormat::RsaPkcs8),
+        ("ec-sec1", KeyFormat::EcSec1WithParams),
+        ("ec-p384", KeyFormat::EcSec1P384),
+        ("ed25519", KeyFormat::Ed25519Pkcs8),
+    ] {
+        serves_with(&ca, name, format);
+    }
+    // rcgen's keys, which every other test uses, are PKCS#8.
+    assert!(Pki::new("rcgen")
+        .localhost()
+        .key
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
+}
+
+#[test]
+fn openssl_key_that_does_not_match_its_certificate() {
+    let Some(ca) = OpensslCa::new("openssl_key_that_does_not_match_its_certificate") else {
+        return;
+    };
+    let rsa = ca.key("rsa", KeyFormat::RsaPkcs1);
+    let ec = ca.key("ec", KeyFormat::EcSec1WithParams);
+    let cert = ca.sign("rsa", &rsa, "DNS:localhost", "serverAuth");
+    let why = config_error(ServerContext::from_pem_files(&cert, &ec));
+    assert!(why.contains("does not match"), "{why}");
+    let other_rsa = ca.key("rsa2", KeyFormat::RsaPkcs1);
+    let why = config_error(ServerContext::from_pem_files(&cert, &other_rsa));
+    assert!(why.contains("does not match"), "{why}");
+}
+
+/// Mutual TLS with OpenSSL's formats on the client's side: a PKCS#1 RSA
+/// client key, a SEC1 EC server key, one OpenSSL CA.
+#[test]
+fn client_certificate_with_a_pkcs1_key() {
+    let Some(ca) = OpensslCa::new("client_certificate_with_a_pkcs1_key") else {
+        return;
+    };
+    let server_key = ca.key("server", KeyFormat::EcSec1WithParams);
+    let server_cert = ca.sign("server", &server_key, "DNS:localhost", "serverAuth");
+    let client_key = ca.key("client", KeyFormat::RsaPkcs1);
+    let client_cert = ca.sign("client", &client_key, "DNS:client.example", "clientAuth");
+    let server_ctx = ServerContext::builder()
+        .cert_pem_files(&server_cert, &server_key)
+        .unwrap()
+        .client_auth_required_pem_file(&ca.ca_pem)
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem_file(&ca.ca_pem)
+        .unwrap()
+        .client_cert_pem_files(&client_cert, &client_key)
+        .unwrap()
+        .build()
+        .unwrap();
+    let seen = |path: &Path| {
+        leaf(&tls_support::Identity {
+            chain: std::fs::read_to_string(path).unwrap(),
+            key: String::new(),
+        })
+    };
+    let expected = seen(&client_cert);
+    asyncio::run(async move {
+        let handler = move |_r: asyncio::net::StreamReader, w: asyncio::net::StreamWriter| {
+            let expected = expected.clone();
+            async move {
+                let ok = w.tls_info().unwrap().peer_certificates()[0] == expected;
+                w.write(if ok { b"known\n" } else { b"other\n" });
+                w.close();
+                let _ = w.wait_closed().await;
+            }
+        };
+        let server = asyncio::start_tls_server(handler, "127.0.0.1:0", &server_ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let (mut r, _w) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        assert_eq!(r.readline().await.unwrap(), b"known\n");
+        assert_eq!(r.read(10).await.unwrap(), b"");
+        server.close();
+        server.wait_closed().await;
+    });
+}
