@@ -214,9 +214,9 @@ fn the_server_sees_the_client_certificate() {
     run(async move {
         let (server, client) = one_server_handshake(&server_ctx, move |addr| async move {
             let (mut r, w) = asyncio::open_tls_connection_to(addr, "localhost", &ctx).await.unwrap();
-            // The client's view: the server's chain, not its own.
+            // The client keeps the name it connected to.
             let info = w.tls_info().unwrap();
-            assert_eq!(info.server_name(), None);
+            assert_eq!(info.server_name(), Some("localhost"));
             w.write(b"hi");
             // A half-close: close_notify, and the reading side stays open.
             w.write_eof();

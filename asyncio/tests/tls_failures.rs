@@ -122,7 +122,7 @@ fn hostname_mismatch() {
             let (_r, w) = asyncio::open_tls_connection_to(addr, "other.example", &client)
                 .await
                 .unwrap();
-            assert_eq!(w.tls_info().unwrap().server_name(), None);
+            assert_eq!(w.tls_info().unwrap().server_name(), Some("other.example"));
         })
         .await;
     });

@@ -37,6 +37,7 @@ async fn names(_reader: StreamReader, writer: StreamWriter) -> std::io::Result<(
 
 #[test]
 fn sni_selects_the_certificate() {
+    let _serial = serial();
     let pki = Pki::new("sni CA");
     let default = pki.server(&["localhost", "127.0.0.1", "other.example"]);
     let a = pki.server(&["a.example"]);
@@ -129,6 +130,7 @@ fn client_alpn(pki: &Pki, protocols: &[&str]) -> ClientContext {
 
 #[test]
 fn alpn_negotiated() {
+    let _serial = serial();
     let pki = Pki::new("alpn CA");
     let cases: [(&[&str], &[&str], &str); 5] = [
         // The server's preference wins among what the client offers.
@@ -212,6 +214,7 @@ fn alpn_mismatch_is_refused() {
 
 #[test]
 fn version_and_cipher_suite_agree_on_both_sides() {
+    let _serial = serial();
     let pki = Pki::new("info CA");
     let server_ctx = Pki::server_ctx(&pki.localhost());
     let client = pki.client_ctx();

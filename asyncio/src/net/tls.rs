@@ -112,9 +112,18 @@ struct TlsTransport {
 }
 
 impl TlsTransport {
-    fn new(stream: futures_rustls::TlsStream<TransportIo>, shutdown_timeout: Duration) -> TlsTransport {
+    /// `server_name`: on a client, the name it connected to.
+    fn new(
+        stream: futures_rustls::TlsStream<TransportIo>,
+        server_name: Option<&str>,
+        shutdown_timeout: Duration,
+    ) -> TlsTransport {
         let (plain, info) = match &stream {
-            futures_rustls::TlsStream::Client(s) => (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, None)),
+            // The client's info lacked the server name it promises (found by
+            // tests/tls_generic.rs).
+            futures_rustls::TlsStream::Client(s) => {
+                (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, server_name))
+            }
             futures_rustls::TlsStream::Server(s) => {
                 let (io, conn) = s.get_ref();
                 (io.conn.clone(), TlsInfo::of(conn, conn.server_name()))
@@ -141,6 +150,32 @@ impl TlsTransport {
         }
     }
 
+    /// Arms the shutdown timeout (once).
+    fn arm_shutdown_deadline(&self) {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        if deadline.is_none() {
+            *deadline = Some(Box::pin(crate::sleep(self.shutdown_timeout)));
+        }
+    }
+
+    /// Once the shutdown timeout is armed: `Some(error)` when it has passed,
+    /// after cutting the connection; else `None`, with `cx` woken at the
+    /// deadline (so a flusher waiting on a socket the peer never drains
+    /// wakes up to give up).
+    fn shutdown_expired(&self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        let sleep = deadline.as_mut()?;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.plain.set_abortive();
+        let _ = self.plain.shutdown(Shutdown::Both);
+        Some(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS shutdown timed out: the peer did not read the rest of the data and close_notify",
+        ))
+    }
+
     fn send_close_notify(&self) {
         if !self.close_notify_sent.replace(true) {
             match &mut *self.stream.borrow_mut() {
@@ -157,6 +192,9 @@ impl Transport for TlsTransport {
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_write(cx, buf)).map_err(map_io_error)
     }
 
@@ -169,6 +207,9 @@ impl Transport for TlsTransport {
     }
 
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_flush(cx)).map_err(map_io_error)
     }
 
@@ -189,18 +230,22 @@ impl Transport for TlsTransport {
             return Poll::Ready(r.map_err(map_io_error));
         }
         // The peer does not read: cut the connection at the shutdown
-        // timeout (asyncio's `ssl_shutdown_timeout`).
-        let mut deadline = self.shutdown_deadline.borrow_mut();
-        let sleep = deadline.get_or_insert_with(|| Box::pin(crate::sleep(self.shutdown_timeout)));
-        if sleep.as_mut().poll(cx).is_ready() {
-            self.plain.set_abortive();
-            let _ = self.plain.shutdown(Shutdown::Both);
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS shutdown timed out: the peer did not read close_notify",
-            )));
+        // timeout (asyncio's `ssl_shutdown_timeout`), armed by `close` or
+        // here, by a half-close.
+        self.arm_shutdown_deadline();
+        match self.shutdown_expired(cx) {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
         }
-        Poll::Pending
+    }
+
+    /// asyncio's `ssl_shutdown_timeout` runs from the close: it covers the
+    /// data the writer still holds, not only `close_notify` behind it.
+    /// Armed only in `poll_shutdown`, it never started while a peer that
+    /// does not read left the writer's buffer full, and `wait_closed`
+    /// waited forever (found by tests/tls_shutdown.rs).
+    fn start_close(&self) {
+        self.arm_shutdown_deadline();
     }
 
     fn set_abortive(&self) {
@@ -228,7 +273,11 @@ async fn client_pair(
     ctx: &ClientContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(server_name, TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(
+        stream,
+        Some(server_name),
+        ctx.shutdown_timeout,
+    )))
 }
 
 async fn server_pair(
@@ -237,7 +286,7 @@ async fn server_pair(
     ctx: &ServerContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(stream, None, ctx.shutdown_timeout)))
 }
 
 /// Connects to `addr` over TCP and runs the TLS handshake, verifying the

@@ -1,0 +1,245 @@
+//! Closing a TLS connection: `close_notify` goes out after the data, and a
+//! peer that never reads does not keep the close waiting past the
+//! context's shutdown timeout (asyncio's `ssl_shutdown_timeout`, 30 s by
+//! default), on the streams and on `TlsStream<IO>`; the server goes on
+//! serving with nothing left behind.
+#![cfg(feature = "tls")]
+
+mod tls_support;
+
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::net::{StreamReader, StreamWriter, TcpListener, TcpStream};
+use asyncio::sync::Event;
+use asyncio::tls::{ClientContext, ServerContext, TlsError};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use tls_support::{good_client, serial, settle, Baseline, Identity, Pki};
+
+fn run<F: Future + 'static>(f: F) -> F::Output {
+    asyncio::run(async move {
+        asyncio::timeout(Duration::from_secs(60), f)
+            .await
+            .expect("the test took over 60 s")
+    })
+}
+
+fn server_ctx(id: &Identity, shutdown: Option<Duration>) -> ServerContext {
+    let b = ServerContext::builder()
+        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+        .unwrap();
+    match shutdown {
+        Some(t) => b.shutdown_timeout(t),
+        None => b,
+    }
+    .build()
+    .unwrap()
+}
+
+const BIG: usize = 16 << 20;
+
+/// Answers "big" with 16 MiB and closes, recording how the close ended and
+/// how long it took (loop time); anything else it echoes once and closes.
+fn big_writer(
+    outcome: Rc<std::cell::RefCell<Option<(std::io::Result<()>, Duration)>>>,
+) -> impl Fn(StreamReader, StreamWriter) -> std::pin::Pin<Box<dyn Future<Output = ()>>> {
+    move |mut reader, writer| {
+        let outcome = outcome.clone();
+        Box::pin(async move {
+            let line = reader.readline().await.unwrap_or_default();
+            if line != b"big\n" {
+                writer.write(&line);
+                writer.close();
+                let _ = writer.wait_closed().await;
+                return;
+            }
+            writer.write(&vec![7u8; BIG]);
+            let start = asyncio::time::Instant::now();
+            writer.close();
+            let r = writer.wait_closed().await;
+            *outcome.borrow_mut() = Some((r, start.elapsed()));
+        })
+    }
+}
+
+/// A client that asks for the 16 MiB and reads none of them until
+/// `server_done` is set (the server has given up); then returns what
+/// reading to the end gives.
+async fn stalling_client(port: u16, ctx: &ClientContext, server_done: Rc<Event>) -> std::io::Result<Vec<u8>> {
+    let (mut reader, writer) = asyncio::open_tls_connection(("localhost", port), ctx).await.unwrap();
+    writer.write(b"big\n");
+    writer.flush().await.unwrap();
+    server_done.wait().await;
+    (reader.read_to_end().await, writer).0
+}
+
+#[test]
+fn a_peer_that_never_reads_is_cut_at_the_shutdown_timeout() {
+    let _serial = serial();
+    let pki = Pki::new("shutdown CA");
+    let ctx = server_ctx(&pki.localhost(), None);
+    assert_eq!(ctx.shutdown_timeout(), Duration::from_secs(30));
+    // asyncio's 30 s, on the virtual clock.
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        let outcome = Rc::new(std::cell::RefCell::new(None));
+        let server = asyncio::start_tls_server(big_writer(outcome.clone()), "127.0.0.1:0", &ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let good = pki.client_ctx();
+        good_client(port, &good).await;
+        let baseline = Baseline::take(&server, 0).await;
+        let done = Rc::new(Event::new());
+        let d = done.clone();
+        let client = asyncio::create_task(async move { stalling_client(port, &pki.client_ctx(), d).await });
+        let o = outcome.clone();
+        settle(
+            "the server's close",
+            move || o.borrow().is_some(),
+            || "still closing".into(),
+        )
+        .await;
+        done.set();
+        let (result, took) = outcome.borrow_mut().take().unwrap();
+        let err = result.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err:?}");
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+            "{took:?}"
+        );
+        // The client, which read nothing, finds the connection cut: not a
+        // clean end (no close_notify came).
+        let read = client.await.unwrap();
+        match read {
+            Err(e) => assert!(
+                matches!(TlsError::from_io(&e), Some(TlsError::Truncated))
+                    || e.kind() == std::io::ErrorKind::ConnectionReset,
+                "{e:?}"
+            ),
+            Ok(data) => panic!("a clean end after {} bytes", data.len()),
+        }
+        baseline.check(&server).await;
+        good_client(port, &good).await;
+        baseline.check(&server).await;
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn a_short_shutdown_timeout_on_the_context() {
+    let _serial = serial();
+    let pki = Pki::new("short shutdown CA");
+    let ctx = server_ctx(&pki.localhost(), Some(Duration::from_millis(100)));
+    run(async move {
+        let outcome = Rc::new(std::cell::RefCell::new(None));
+        let server = asyncio::start_tls_server(big_writer(outcome.clone()), "127.0.0.1:0", &ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let done = Rc::new(Event::new());
+        let d = done.clone();
+        let client = asyncio::create_task(async move { stalling_client(port, &pki.client_ctx(), d).await });
+        let o = outcome.clone();
+        settle(
+            "the server's close",
+            move || o.borrow().is_some(),
+            || "still closing".into(),
+        )
+        .await;
+        done.set();
+        let (result, took) = outcome.borrow_mut().take().unwrap();
+        assert_eq!(result.unwrap_err().kind(), std::io::ErrorKind::TimedOut);
+        assert!(took >= Duration::from_millis(100), "{took:?}");
+        assert!(client.await.unwrap().is_err());
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn a_peer_that_reads_gets_everything_and_a_clean_end() {
+    let _serial = serial();
+    let pki = Pki::new("healthy shutdown CA");
+    // A shutdown timeout far longer than the transfer: the close is not
+    // cut while the peer reads.
+    let ctx = server_ctx(&pki.localhost(), Some(Duration::from_secs(20)));
+    let client = pki.client_ctx();
+    run(async move {
+        let outcome = Rc::new(std::cell::RefCell::new(None));
+        let server = asyncio::start_tls_server(big_writer(outcome.clone()), "127.0.0.1:0", &ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let (mut reader, writer) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        writer.write(b"big\n");
+        let data = reader.read_to_end().await.unwrap();
+        assert_eq!(data.len(), BIG);
+        assert!(data.iter().all(|&b| b == 7));
+        let o = outcome.clone();
+        settle(
+            "the server's close",
+            move || o.borrow().is_some(),
+            || "still closing".into(),
+        )
+        .await;
+        outcome.borrow_mut().take().unwrap().0.unwrap();
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+/// `TlsStream<IO>::close` when the peer does not read: fails with
+/// `TimedOut` at the shutdown timeout (virtual clock) instead of waiting
+/// forever.
+#[test]
+fn tls_stream_close_is_bounded_by_the_shutdown_timeout() {
+    let _serial = serial();
+    let pki = Pki::new("generic shutdown CA");
+    let ctx = server_ctx(&pki.localhost(), None);
+    let client = pki.client_ctx();
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let done = Rc::new(Event::new());
+        let d = done.clone();
+        let peer = asyncio::create_task(async move {
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let mut tls = client.connect("localhost", tcp).await.unwrap();
+            // Holds the connection, reading nothing, until the server is
+            // done with it; then finds it cut.
+            d.wait().await;
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest).await.unwrap_err()
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = ctx.accept(tcp).await.unwrap();
+        // Fill everything between us and the peer: writes until one has to
+        // wait.
+        let chunk = vec![1u8; 64 * 1024];
+        let mut sent = 0;
+        while let Some(n) = futures_lite::future::poll_once(tls.write(&chunk)).await {
+            sent += n.unwrap();
+        }
+        assert!(sent > 0);
+        let start = asyncio::time::Instant::now();
+        let err = tls.close().await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err:?}");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+            "{took:?}"
+        );
+        drop(tls);
+        done.set();
+        let err = peer.await.unwrap();
+        assert!(
+            matches!(TlsError::from_io(&err), Some(TlsError::Truncated))
+                || err.kind() == std::io::ErrorKind::ConnectionReset,
+            "{err:?}"
+        );
+    });
+}
