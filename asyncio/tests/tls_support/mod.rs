@@ -149,9 +149,10 @@ impl Drop for TempDir {
     }
 }
 
-/// Serializes the tests of one test binary that count the process's file
-/// descriptors (the tests of a binary run on parallel threads, and another
-/// test's sockets would be counted too).
+/// Serializes the tests of a test binary that counts the process's file
+/// descriptors: the tests of a binary run on parallel threads, and another
+/// test's sockets would be counted too, so in a binary that uses
+/// [`Baseline`] every test holds this.
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
