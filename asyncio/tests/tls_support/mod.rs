@@ -492,3 +492,73 @@ impl OpensslCa {
             .unwrap()
     }
 }
+
+/// A child process for the interop tests (Python's `ssl`, `openssl
+/// s_client`), killed when dropped, so a failing test (a panic unwinding
+/// through it) leaves no process behind; its output is piped.
+pub struct Subprocess {
+    pub process: asyncio::subprocess::Process,
+    what: String,
+}
+
+impl Subprocess {
+    /// Starts `program args` with stdin, stdout and stderr piped.
+    pub fn spawn(program: &str, args: &[&str]) -> Subprocess {
+        use asyncio::subprocess::{Command, Stdio};
+        let process = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // The guard: dropped while running (the test failed), it is killed.
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        Subprocess {
+            process,
+            what: format!("{program} {args:?}"),
+        }
+    }
+
+    /// The next line of its standard output (without the newline); panics
+    /// with its standard error if the output ends.
+    pub async fn line(&mut self) -> String {
+        let out = self.process.stdout.as_mut().unwrap();
+        let line = out.readline().await.unwrap();
+        if line.is_empty() {
+            let err = self.process.stderr.as_mut().unwrap().read_to_end().await.unwrap();
+            panic!(
+                "{}: standard output ended; standard error:\n{}",
+                self.what,
+                String::from_utf8_lossy(&err)
+            );
+        }
+        String::from_utf8(line).unwrap().trim_end().to_owned()
+    }
+
+    /// Reads standard output to its end and waits for the exit; panics with
+    /// both outputs unless it exited with 0. Returns the rest of standard
+    /// output.
+    pub async fn finish(&mut self) -> String {
+        if let Some(stdin) = self.process.stdin.take() {
+            stdin.close();
+        }
+        let (stdout, stderr) = (
+            self.process.stdout.as_mut().unwrap(),
+            self.process.stderr.as_mut().unwrap(),
+        );
+        // Both at once: a child blocked on a full stderr pipe would never
+        // end its stdout.
+        let (out, err) = futures_lite::future::zip(stdout.read_to_end(), stderr.read_to_end()).await;
+        let (out, err) = (out.unwrap(), err.unwrap());
+        let status = self.process.wait().await.unwrap();
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert!(
+            status.success(),
+            "{}: {status}\nstdout:\n{out}\nstderr:\n{}",
+            self.what,
+            String::from_utf8_lossy(&err)
+        );
+        out
+    }
+}
