@@ -128,38 +128,44 @@ fn hostname_mismatch() {
     });
 }
 
-#[test]
-fn expired_certificate() {
+/// A server whose certificate is out of its validity period: the client
+/// refuses it with `expected`; both that server and a good one go on
+/// serving, with nothing left behind.
+fn out_of_validity(name: &str, validity: Validity, expected: fn(&TlsError) -> bool) {
     let _serial = serial();
-    let pki = Pki::new("expired CA");
+    let pki = Pki::new(name);
     let good_ctx = Pki::server_ctx(&pki.localhost());
-    let expired_ctx = Pki::server_ctx(&pki.server_with(&["localhost"], Validity::Expired));
+    let bad_ctx = Pki::server_ctx(&pki.server_with(&["localhost"], validity));
     let client = pki.client_ctx();
     run(async move {
-        let bad_server = asyncio::start_tls_server(echo, "127.0.0.1:0", &expired_ctx)
-            .await
-            .unwrap();
+        let bad_server = asyncio::start_tls_server(echo, "127.0.0.1:0", &bad_ctx).await.unwrap();
         let bad_port = bad_server.local_addrs()[0].port();
         let c = client.clone();
         survives(&good_ctx, &client, 1, |_| async move {
             let err = asyncio::open_tls_connection(("localhost", bad_port), &c)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, TlsError::Expired), "{err:?}");
+            assert!(expected(&err), "{err:?}");
         })
         .await;
-        // The server with the expired certificate goes on too.
+        // The server with the bad certificate goes on too.
         let err = asyncio::open_tls_connection(("localhost", bad_port), &client)
             .await
             .unwrap_err();
-        assert!(matches!(err, TlsError::Expired), "{err:?}");
+        assert!(expected(&err), "{err:?}");
         bad_server.close();
         bad_server.wait_closed().await;
     });
 }
 
 #[test]
+fn expired_certificate() {
+    out_of_validity("expired CA", Validity::Expired, |e| matches!(e, TlsError::Expired));
+}
+
+#[test]
 fn not_yet_valid_certificate() {
+    out_of_validity("not yet CA", Validity::NotYet, |e| matches!(e, TlsError::NotYetValid));
     let _serial = serial();
     let pki = Pki::new("future CA");
     let server_ctx = Pki::server_ctx(&pki.server_with(&["localhost"], Validity::NotYet));
@@ -404,5 +410,128 @@ fn stalled_server_is_cut_at_the_client_handshake_timeout() {
             }
         }
         assert_eq!(hello[0], 0x16, "the client's hello was sent");
+    });
+}
+
+// ---- many at once, cancellation, Unix sockets ----
+
+#[test]
+fn stalled_clients_do_not_hold_up_good_ones() {
+    let _serial = serial();
+    let pki = Pki::new("many stalls CA");
+    let server_ctx = Pki::server_ctx(&pki.localhost());
+    let client = pki.client_ctx();
+    run(async move {
+        let server = asyncio::start_tls_server(echo, "127.0.0.1:0", &server_ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        good_client(port, &client).await;
+        let baseline = Baseline::take(&server, 0).await;
+        // Twenty clients stuck in their handshakes (the default 60 s
+        // timeout is far away)...
+        let mut stalled = Vec::new();
+        for i in 0..20 {
+            let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            if i % 2 == 0 {
+                tcp.write_all(PARTIAL_HELLO).await.unwrap();
+            }
+            stalled.push(tcp);
+        }
+        tls_support::settle(
+            "the stalled handshakes",
+            || server.clients() == 20,
+            || format!("{server:?}"),
+        )
+        .await;
+        // ...while good clients come and go.
+        for _ in 0..5 {
+            good_client(port, &client).await;
+        }
+        assert_eq!(server.clients(), 20);
+        // They give up: each handshake ends (HandshakeEof), nothing stays.
+        drop(stalled);
+        baseline.check(&server).await;
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+#[test]
+fn cancelled_client_handshakes_leave_nothing_behind() {
+    let _serial = serial();
+    let pki = Pki::new("cancel CA");
+    let client = pki.client_ctx();
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        // A server that accepts and never answers; it keeps what it accepts.
+        let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let keep = accepted.clone();
+        let acceptor = asyncio::create_task(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                keep.borrow_mut().push(tcp);
+            }
+        });
+        let fds = tls_support::fd_count();
+        for _ in 0..10 {
+            let attempt = asyncio::open_tls_connection_to(addr, "localhost", &client);
+            assert!(asyncio::timeout(Duration::from_secs(1), attempt).await.is_err());
+        }
+        let a = accepted.clone();
+        tls_support::settle("the accepts", move || a.borrow().len() == 10, || "accepting".into()).await;
+        accepted.borrow_mut().clear();
+        tls_support::settle(
+            "the file descriptors",
+            || tls_support::fd_count() == fds,
+            || format!("{} open, {fds} before", tls_support::fd_count()),
+        )
+        .await;
+        acceptor.cancel();
+    });
+}
+
+#[test]
+fn bad_clients_on_a_unix_socket() {
+    let _serial = serial();
+    let pki = Pki::new("unix failures CA");
+    let server_ctx = Pki::server_ctx(&pki.server(&["unix.local"]));
+    let client = pki.client_ctx();
+    let stranger = Pki::new("unix stranger CA").client_ctx();
+    let dir = tls_support::TempDir::new();
+    let path = dir.path().join("tls.sock");
+    run(async move {
+        let server = asyncio::start_unix_tls_server(echo, &path, &server_ctx).await.unwrap();
+        let good = |client: ClientContext, path: std::path::PathBuf| async move {
+            let (mut r, w) = asyncio::open_unix_tls_connection(&path, "unix.local", &client)
+                .await
+                .unwrap();
+            w.write(b"ping\n");
+            assert_eq!(r.readline().await.unwrap(), b"ping\n");
+            w.close();
+            w.wait_closed().await.unwrap();
+        };
+        good(client.clone(), path.clone()).await;
+        let baseline = Baseline::take(&server, 0).await;
+        for garbage in GARBAGE {
+            let unix = asyncio::net::UnixStream::connect(&path).await.unwrap();
+            unix.write_all(garbage).await.unwrap();
+            let mut buf = [0u8; 1024];
+            while unix.read(&mut buf).await.unwrap() > 0 {}
+        }
+        let err = asyncio::open_unix_tls_connection(&path, "unix.local", &stranger)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::UnknownIssuer), "{err:?}");
+        let err = asyncio::open_unix_tls_connection(&path, "other.local", &client)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::NotValidForName), "{err:?}");
+        baseline.check(&server).await;
+        good(client.clone(), path.clone()).await;
+        baseline.check(&server).await;
+        server.close();
+        server.wait_closed().await;
     });
 }
