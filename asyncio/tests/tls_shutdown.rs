@@ -41,9 +41,10 @@ const BIG: usize = 16 << 20;
 
 /// Answers "big" with 16 MiB and closes, recording how the close ended and
 /// how long it took (loop time); anything else it echoes once and closes.
-fn big_writer(
-    outcome: Rc<std::cell::RefCell<Option<(std::io::Result<()>, Duration)>>>,
-) -> impl Fn(StreamReader, StreamWriter) -> std::pin::Pin<Box<dyn Future<Output = ()>>> {
+/// How the server's close ended, and how long it took.
+type Outcome = Rc<std::cell::RefCell<Option<(std::io::Result<()>, Duration)>>>;
+
+fn big_writer(outcome: Outcome) -> impl Fn(StreamReader, StreamWriter) -> std::pin::Pin<Box<dyn Future<Output = ()>>> {
     move |mut reader, writer| {
         let outcome = outcome.clone();
         Box::pin(async move {
@@ -241,5 +242,74 @@ fn tls_stream_close_is_bounded_by_the_shutdown_timeout() {
                 || err.kind() == std::io::ErrorKind::ConnectionReset,
             "{err:?}"
         );
+    });
+}
+
+/// Dropping the reader and writer without `close` ends the connection as
+/// on a plain socket: the data goes out, then `close_notify`, and the peer
+/// reads a clean end, not a truncation; `abort` still cuts it.
+#[test]
+fn dropping_the_streams_closes_with_close_notify() {
+    let _serial = serial();
+    let pki = Pki::new("drop CA");
+    let ctx = server_ctx(&pki.localhost(), None);
+    let client = pki.client_ctx();
+    run(async move {
+        let seen: Rc<std::cell::RefCell<Vec<std::io::Result<Vec<u8>>>>> = Rc::default();
+        let s = seen.clone();
+        let handler = move |mut reader: StreamReader, writer: StreamWriter| {
+            let s = s.clone();
+            async move {
+                match reader.readline().await.unwrap_or_default().as_slice() {
+                    // Writes and returns: the flusher sends the 4 MiB, then
+                    // the last handle goes.
+                    b"drop\n" => writer.write(&vec![5u8; 4 << 20]),
+                    b"abort\n" => {
+                        writer.write(b"cut");
+                        writer.flush().await.unwrap();
+                        writer.abort();
+                    }
+                    // Reads what the client sends until it drops its side.
+                    _ => {
+                        writer.write(b"ready\n");
+                        let rest = reader.read_to_end().await;
+                        s.borrow_mut().push(rest);
+                    }
+                }
+            }
+        };
+        let server = asyncio::start_tls_server(handler, "127.0.0.1:0", &ctx).await.unwrap();
+        let port = server.local_addrs()[0].port();
+
+        let (mut r, w) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        w.write(b"drop\n");
+        let data = r.read_to_end().await.unwrap();
+        assert_eq!(data.len(), 4 << 20);
+
+        let (mut r, w) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        w.write(b"abort\n");
+        assert_eq!(r.readexactly(3).await.unwrap(), b"cut");
+        let err = r.read(10).await.unwrap_err();
+        assert!(matches!(TlsError::from_io(&err), Some(TlsError::Truncated)), "{err:?}");
+
+        let (mut r, w) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        w.write(b"read\n");
+        // Read, and the server's session tickets before it: a socket closed
+        // with unread data resets the connection.
+        assert_eq!(r.readline().await.unwrap(), b"ready\n");
+        w.write(b"some data");
+        w.flush().await.unwrap();
+        drop((r, w));
+        let s = seen.clone();
+        settle("the server's read", move || !s.borrow().is_empty(), || "reading".into()).await;
+        assert_eq!(seen.borrow_mut().pop().unwrap().unwrap(), b"some data");
+        server.close();
+        server.wait_closed().await;
     });
 }

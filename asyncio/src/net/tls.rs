@@ -108,6 +108,9 @@ struct TlsTransport {
     /// Armed by the first `poll_shutdown`: past it the connection is cut.
     shutdown_deadline: RefCell<Option<Pin<Box<Sleep>>>>,
     close_notify_sent: Cell<bool>,
+    /// The connection was cut (abort, a write error, the shutdown timeout):
+    /// no `close_notify` when dropped.
+    cut: Cell<bool>,
     info: TlsInfo,
 }
 
@@ -135,6 +138,7 @@ impl TlsTransport {
             shutdown_timeout,
             shutdown_deadline: RefCell::new(None),
             close_notify_sent: Cell::new(false),
+            cut: Cell::new(false),
             info,
         }
     }
@@ -168,6 +172,7 @@ impl TlsTransport {
         if sleep.as_mut().poll(cx).is_pending() {
             return None;
         }
+        self.cut.set(true);
         self.plain.set_abortive();
         let _ = self.plain.shutdown(Shutdown::Both);
         Some(io::Error::new(
@@ -183,6 +188,24 @@ impl TlsTransport {
                 futures_rustls::TlsStream::Server(s) => s.get_mut().1.send_close_notify(),
             }
         }
+    }
+}
+
+/// Dropping the last reader and writer of a connection closes it
+/// gracefully, as on a plain socket (a FIN, which the peer reads as a clean
+/// end): over TLS that takes `close_notify`. Without it, a handler that
+/// returned without `close` left its peer a truncation error (found by
+/// tests/tls_shutdown.rs). Best effort, as a drop cannot wait: one
+/// write that does not block; the writer's flusher has already written the
+/// data out (it holds the transport until then), so only the alert is left.
+impl Drop for TlsTransport {
+    fn drop(&mut self) {
+        if self.cut.get() || self.close_notify_sent.get() {
+            return;
+        }
+        self.send_close_notify();
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = self.with_stream(|s| s.poll_flush(&mut cx));
     }
 }
 
@@ -219,6 +242,7 @@ impl Transport for TlsTransport {
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         // Abrupt: no close_notify (abort, a server closing its clients).
+        self.cut.set(true);
         self.plain.shutdown(how)
     }
 
@@ -249,6 +273,7 @@ impl Transport for TlsTransport {
     }
 
     fn set_abortive(&self) {
+        self.cut.set(true);
         self.plain.set_abortive();
     }
 
