@@ -166,15 +166,15 @@ pub fn fd_count() -> usize {
 }
 
 /// Waits until `cond` holds, polling it each millisecond of loop time, for
-/// up to 10 s of real time; panics naming `what` and `state()` otherwise.
+/// up to 20 s of real time; panics naming `what` and `state()` otherwise.
 /// A wait for a condition, not a sleep that hopes: it returns as soon as
 /// the condition holds, and a slow machine only makes it wait longer.
 pub async fn settle(what: &str, mut cond: impl FnMut() -> bool, state: impl Fn() -> String) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !cond() {
         assert!(
             std::time::Instant::now() < deadline,
-            "{what} did not settle within 10 s: {}",
+            "{what} did not settle within 20 s: {}",
             state()
         );
         asyncio::sleep(std::time::Duration::from_millis(1)).await;
