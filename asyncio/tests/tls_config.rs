@@ -14,6 +14,16 @@ use std::time::Duration;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
 use tls_support::{echo, leaf, KeyFormat, OpensslCa, Pki, TempDir};
 
+/// Runs `f` on a fresh loop, failing the test after 30 s instead of
+/// hanging.
+fn run<F: std::future::Future + 'static>(f: F) -> F::Output {
+    asyncio::run(async move {
+        asyncio::timeout(Duration::from_secs(30), f)
+            .await
+            .expect("the test took over 30 s")
+    })
+}
+
 /// The message of a `Config` error; panics on any other result.
 fn config_error<T: std::fmt::Debug>(r: Result<T, TlsError>) -> String {
     match r {
@@ -131,7 +141,7 @@ fn incomplete_contexts() {
     // A server name that is neither a DNS name nor an IP address.
     let pki = Pki::new("names CA");
     let client = pki.client_ctx();
-    asyncio::run(async move {
+    run(async move {
         for name in [
             "",
             "not a name",
@@ -255,7 +265,7 @@ fn client_certificate_with_a_pkcs1_key() {
         })
     };
     let expected = seen(&client_cert);
-    asyncio::run(async move {
+    run(async move {
         let handler = move |_r: asyncio::net::StreamReader, w: asyncio::net::StreamWriter| {
             let expected = expected.clone();
             async move {
@@ -276,5 +286,93 @@ fn client_certificate_with_a_pkcs1_key() {
         assert_eq!(r.read(10).await.unwrap(), b"");
         server.close();
         server.wait_closed().await;
+    });
+}
+
+/// `ClientContext::new` trusts the system's store, which does not know a
+/// private CA: the connection is refused with `UnknownIssuer`. (Without a
+/// readable store, `new` is a `Config` error instead, also checked.)
+#[test]
+fn system_roots_do_not_trust_a_private_ca() {
+    let pki = Pki::new("private CA");
+    let server_ctx = Pki::server_ctx(&pki.localhost());
+    let system = match ClientContext::new() {
+        Ok(ctx) => ctx,
+        Err(TlsError::Config(why)) => {
+            eprintln!("system_roots_do_not_trust_a_private_ca: no system trust store here ({why})");
+            return;
+        }
+        Err(e) => panic!("{e:?}"),
+    };
+    run(async move {
+        let server = asyncio::start_tls_server(echo, "127.0.0.1:0", &server_ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let err = asyncio::open_tls_connection(("localhost", port), &system)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::UnknownIssuer), "{err:?}");
+        // Adding the private CA to the system's store is enough.
+        let both = ClientContext::builder()
+            .add_ca_pem(pki.ca_pem.as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        let (r, w) = asyncio::open_tls_connection(("localhost", port), &both).await.unwrap();
+        assert_eq!(w.tls_info().unwrap().protocol_version(), "TLSv1.3");
+        // Gone before wait_closed, which waits for the echo handler.
+        drop((r, w));
+        server.close();
+        server.wait_closed().await;
+    });
+}
+
+/// The escape hatch: contexts around rustls configurations built by hand
+/// (here with TLS 1.2 only), and the configurations the builders made.
+#[test]
+fn contexts_from_rustls_configurations() {
+    use asyncio::tls::rustls;
+    use std::sync::Arc;
+    let pki = Pki::new("rustls CA");
+    let ctx = Pki::server_ctx(&pki.localhost());
+    let client = pki.client_ctx();
+    // The builders' configurations, reused and changed.
+    let mut server_config = (*ctx.rustls_config()).clone();
+    server_config.alpn_protocols = vec![b"hand/1".to_vec()];
+    let server = ServerContext::from_rustls(Arc::new(server_config));
+    assert_eq!(server.handshake_timeout(), asyncio::tls::DEFAULT_HANDSHAKE_TIMEOUT);
+    assert_eq!(server.shutdown_timeout(), asyncio::tls::DEFAULT_SHUTDOWN_TIMEOUT);
+    let roots = {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        roots.add_parsable_certificates(
+            rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()).map(Result::unwrap),
+        );
+        roots
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls12 = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls12.alpn_protocols = vec![b"hand/1".to_vec()];
+    let tls12 = ClientContext::from_rustls(Arc::new(tls12));
+    assert!(Arc::ptr_eq(&client.rustls_config(), &client.rustls_config()));
+    run(async move {
+        let srv = asyncio::start_tls_server(echo, "127.0.0.1:0", &server).await.unwrap();
+        let port = srv.local_addrs()[0].port();
+        let (mut r, w) = asyncio::open_tls_connection(("localhost", port), &tls12).await.unwrap();
+        let info = w.tls_info().unwrap();
+        assert_eq!(info.protocol_version(), "TLSv1.2");
+        assert!(info.cipher_suite().starts_with("TLS_ECDHE_"), "{}", info.cipher_suite());
+        assert_eq!(info.alpn_protocol(), Some(&b"hand/1"[..]));
+        w.write(b"twelve\n");
+        assert_eq!(r.readline().await.unwrap(), b"twelve\n");
+        w.close();
+        w.wait_closed().await.unwrap();
+        srv.close();
+        srv.wait_closed().await;
     });
 }

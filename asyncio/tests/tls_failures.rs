@@ -31,6 +31,16 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
     })
 }
 
+/// Runs `f` on a fresh loop with the virtual clock; a hang (the loop idle,
+/// the clock jumping) fails at an hour of virtual time, at once.
+fn run_virtual<F: Future + 'static>(f: F) -> F::Output {
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        asyncio::timeout(Duration::from_secs(3600), f)
+            .await
+            .expect("the test hung (an hour of virtual time)")
+    })
+}
+
 /// Serves the echo over TLS with `ctx`; one good client first (so what is
 /// set up lazily, such as the resolver's threads, is in the baseline), then
 /// `bad(port)`, then the checks: nothing left behind, a good client served,
@@ -344,7 +354,7 @@ fn stalled_client_is_cut_at_the_handshake_timeout() {
     // asyncio's default 60 s, on the virtual clock: the loop jumps to the
     // deadline when nothing else is ready.
     let ctx = server_ctx.clone();
-    asyncio::Runner::new().virtual_time(true).run(async move {
+    run_virtual(async move {
         survives(&ctx, &client, 0, |port| async move {
             for first in [&b""[..], PARTIAL_HELLO] {
                 let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
@@ -388,7 +398,7 @@ fn stalled_server_is_cut_at_the_client_handshake_timeout() {
     let _serial = serial();
     let pki = Pki::new("stalled server CA");
     let client = pki.client_ctx();
-    asyncio::Runner::new().virtual_time(true).run(async move {
+    run_virtual(async move {
         // Accepts and never answers.
         let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -462,7 +472,7 @@ fn cancelled_client_handshakes_leave_nothing_behind() {
     let _serial = serial();
     let pki = Pki::new("cancel CA");
     let client = pki.client_ctx();
-    asyncio::Runner::new().virtual_time(true).run(async move {
+    run_virtual(async move {
         // A server that accepts and never answers; it keeps what it accepts.
         let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

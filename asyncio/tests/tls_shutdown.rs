@@ -25,6 +25,16 @@ fn run<F: Future + 'static>(f: F) -> F::Output {
     })
 }
 
+/// Runs `f` on a fresh loop with the virtual clock; a hang (the loop idle,
+/// the clock jumping) fails at an hour of virtual time, at once.
+fn run_virtual<F: Future + 'static>(f: F) -> F::Output {
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        asyncio::timeout(Duration::from_secs(3600), f)
+            .await
+            .expect("the test hung (an hour of virtual time)")
+    })
+}
+
 fn server_ctx(id: &Identity, shutdown: Option<Duration>) -> ServerContext {
     let b = ServerContext::builder()
         .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
@@ -68,7 +78,10 @@ fn big_writer(outcome: Outcome) -> impl Fn(StreamReader, StreamWriter) -> std::p
 /// `server_done` is set (the server has given up); then returns what
 /// reading to the end gives.
 async fn stalling_client(port: u16, ctx: &ClientContext, server_done: Rc<Event>) -> std::io::Result<Vec<u8>> {
-    let (mut reader, writer) = asyncio::open_tls_connection(("localhost", port), ctx).await.unwrap();
+    // By address: no resolver thread on the virtual clock.
+    let (mut reader, writer) = asyncio::open_tls_connection_to(("127.0.0.1", port), "localhost", ctx)
+        .await
+        .unwrap();
     writer.write(b"big\n");
     writer.flush().await.unwrap();
     server_done.wait().await;
@@ -82,7 +95,7 @@ fn a_peer_that_never_reads_is_cut_at_the_shutdown_timeout() {
     let ctx = server_ctx(&pki.localhost(), None);
     assert_eq!(ctx.shutdown_timeout(), Duration::from_secs(30));
     // asyncio's 30 s, on the virtual clock.
-    asyncio::Runner::new().virtual_time(true).run(async move {
+    run_virtual(async move {
         let outcome = Rc::new(std::cell::RefCell::new(None));
         let server = asyncio::start_tls_server(big_writer(outcome.clone()), "127.0.0.1:0", &ctx)
             .await
@@ -202,7 +215,7 @@ fn tls_stream_close_is_bounded_by_the_shutdown_timeout() {
     let pki = Pki::new("generic shutdown CA");
     let ctx = server_ctx(&pki.localhost(), None);
     let client = pki.client_ctx();
-    asyncio::Runner::new().virtual_time(true).run(async move {
+    run_virtual(async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let done = Rc::new(Event::new());
