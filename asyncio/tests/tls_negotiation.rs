@@ -244,3 +244,57 @@ fn version_and_cipher_suite_agree_on_both_sides() {
         assert_eq!(info.alpn_protocol(), None);
     });
 }
+
+/// An SNI certificate must cover its name, and the name must be a DNS
+/// name: found when the context is built, not at every client's handshake.
+#[test]
+fn sni_names_are_checked_at_configuration() {
+    let _serial = serial();
+    let pki = Pki::new("sni check CA");
+    let default = pki.localhost();
+    let a = pki.server(&["a.example"]);
+    let wild = pki.server(&["*.wild.example"]);
+    let builder = || {
+        ServerContext::builder()
+            .cert_pem(default.chain.as_bytes(), default.key.as_bytes())
+            .unwrap()
+    };
+    for name in ["b.example", "127.0.0.1", "not a name", ""] {
+        let err = builder()
+            .sni_cert_pem(name, a.chain.as_bytes(), a.key.as_bytes())
+            .unwrap_err();
+        assert!(matches!(err, TlsError::Config(_)), "{name:?}: {err:?}");
+    }
+    // A wildcard certificate covers the names under it, and is served.
+    let wild_ctx = builder()
+        .sni_cert_pem("www.wild.example", wild.chain.as_bytes(), wild.key.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = pki.client_ctx();
+    let expected = leaf(&wild);
+    run(async move {
+        let server = asyncio::start_tls_server(names, "127.0.0.1:0", &wild_ctx)
+            .await
+            .unwrap();
+        let (mut r, w) = asyncio::open_tls_connection_to(server.local_addrs()[0], "www.wild.example", &client)
+            .await
+            .unwrap();
+        assert_eq!(w.tls_info().unwrap().peer_certificates()[0], expected);
+        assert_eq!(r.readline().await.unwrap(), b"www.wild.example -\n");
+        server.close();
+        server.wait_closed().await;
+    });
+    // A reload under a name the certificate does not cover is refused, and
+    // the name keeps its certificate.
+    let dir = TempDir::new();
+    let (cert, key) = a.write(dir.path(), "a");
+    let ctx = builder()
+        .sni_cert_pem("a.example", a.chain.as_bytes(), a.key.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let err = ctx.reload_sni_pem_files("b.example", &cert, &key).unwrap_err();
+    assert!(matches!(err, TlsError::Config(_)), "{err:?}");
+    ctx.reload_sni_pem_files("A.Example", &cert, &key).unwrap();
+}
