@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, leaf, KeyFormat, OpensslCa, Pki, TempDir};
+use tls_support::{echo, leaf, Identity, KeyFormat, OpensslCa, Pki, TempDir};
 
 /// Runs `f` on a fresh loop, failing the test after 30 s instead of
 /// hanging.
@@ -375,4 +375,60 @@ fn contexts_from_rustls_configurations() {
         srv.close();
         srv.wait_closed().await;
     });
+}
+
+/// True if `text` shows 8 bytes of `id`'s private key, in hex (either
+/// case) or as Debug shows a byte slice. Bytes the key shares with the
+/// certificates (its public half, algorithm identifiers), which may be
+/// printed, do not count.
+fn shows_key(text: &str, id: &Identity) -> bool {
+    use asyncio::tls::rustls::pki_types::pem::PemObject;
+    use asyncio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let der = PrivateKeyDer::from_pem_slice(id.key.as_bytes()).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let public: String = CertificateDer::pem_slice_iter(id.chain.as_bytes())
+        .map(|c| hex(&c.unwrap()))
+        .collect();
+    let lower = text.to_ascii_lowercase();
+    der.secret_der().windows(8).any(|w| {
+        let list = format!("{w:?}");
+        !public.contains(&hex(w))
+            && (lower.contains(&hex(w)) || text.contains(list.trim_matches(|c| c == '[' || c == ']')))
+    })
+}
+
+/// Contexts and builders print no private key in their `Debug` output
+/// (it ends up in logs).
+#[test]
+fn debug_output_holds_no_private_key() {
+    let pki = Pki::new("debug CA");
+    let client = pki.client("debug client");
+    // The check finds a key that is printed, in either form.
+    {
+        use asyncio::tls::rustls::pki_types::pem::PemObject;
+        let der = asyncio::tls::rustls::pki_types::PrivateKeyDer::from_pem_slice(client.key.as_bytes()).unwrap();
+        let hex: String = der.secret_der().iter().map(|b| format!("{b:02X}")).collect();
+        assert!(shows_key(&hex, &client));
+        assert!(shows_key(&format!("{:?}", der.secret_der()), &client));
+    }
+    let builder = ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .client_cert_pem(client.chain.as_bytes(), client.key.as_bytes())
+        .unwrap();
+    let text = format!("{builder:?}");
+    let ctx = builder.build().unwrap();
+    let text = format!("{text} {ctx:?} {:?}", ctx.rustls_config());
+    assert!(!shows_key(&text, &client), "{text}");
+    let server = pki.localhost();
+    let builder = ServerContext::builder()
+        .cert_pem(server.chain.as_bytes(), server.key.as_bytes())
+        .unwrap()
+        .sni_cert_pem("localhost", server.chain.as_bytes(), server.key.as_bytes())
+        .unwrap();
+    let text = format!("{builder:?}");
+    let ctx = builder.build().unwrap();
+    let text = format!("{text} {ctx:?} {:?}", ctx.rustls_config());
+    assert!(!shows_key(&text, &server), "{text}");
 }
