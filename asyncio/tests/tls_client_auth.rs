@@ -237,3 +237,44 @@ fn the_server_sees_the_client_certificate() {
         assert_eq!(client.await.unwrap(), b"bye");
     });
 }
+
+/// Under TLS 1.2 the server judges the client's certificate before the
+/// client's handshake ends: the refusal is the error of the connection
+/// itself, not of the first read as under TLS 1.3.
+#[test]
+fn tls12_client_without_a_required_certificate() {
+    use asyncio::tls::rustls;
+    use std::sync::Arc;
+    let _serial = serial();
+    let pki = Pki::new("tls12 mtls server CA");
+    let clients = Pki::new("tls12 mtls client CA");
+    let server_ctx = server_for(&pki, &clients, false);
+    let mut roots = rustls::RootCertStore::empty();
+    {
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls12 = ClientContext::from_rustls(Arc::new(config));
+    run(async move {
+        let (server, client) = one_server_handshake(&server_ctx, move |addr| async move {
+            asyncio::open_tls_connection_to(addr, "localhost", &tls12)
+                .await
+                .map(drop)
+        })
+        .await;
+        let err = server.unwrap_err();
+        assert!(matches!(err, TlsError::CertificateRequired), "{err:?}");
+        let err = client.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err, TlsError::PeerAlert(AlertDescription::CertificateRequired)),
+            "{err:?}"
+        );
+    });
+}
