@@ -326,3 +326,39 @@ fn dropping_the_streams_closes_with_close_notify() {
         server.wait_closed().await;
     });
 }
+
+/// A read waiting when this side closes (or aborts) ends with the end of
+/// the stream, as on a plain socket, not with the truncation error meant
+/// for a peer that vanished.
+#[test]
+fn a_local_close_ends_a_pending_read_cleanly() {
+    let _serial = serial();
+    let pki = Pki::new("local close CA");
+    let ctx = server_ctx(&pki.localhost(), None);
+    let client = pki.client_ctx();
+    run(async move {
+        let server = asyncio::start_tls_server(tls_support::echo, "127.0.0.1:0", &ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        for abort in [false, true] {
+            let (mut r, w) = asyncio::open_tls_connection_to(("127.0.0.1", port), "localhost", &client)
+                .await
+                .unwrap();
+            let reader = asyncio::create_task(async move { r.read(100).await });
+            // The reader is waiting on the socket.
+            asyncio::yield_now().await;
+            assert!(!reader.done());
+            if abort {
+                w.abort();
+            } else {
+                w.close();
+                w.wait_closed().await.unwrap();
+            }
+            let got = reader.await.unwrap();
+            assert!(matches!(&got, Ok(b) if b.is_empty()), "abort: {abort}: {got:?}");
+        }
+        server.close();
+        server.wait_closed().await;
+    });
+}

@@ -111,6 +111,9 @@ struct TlsTransport {
     /// The connection was cut (abort, a write error, the shutdown timeout):
     /// no `close_notify` when dropped.
     cut: Cell<bool>,
+    /// This side closed its reading half (a close, an abort): what reads
+    /// then meet is the end of the stream, not the peer's truncation.
+    read_closed: Cell<bool>,
     info: TlsInfo,
 }
 
@@ -139,6 +142,7 @@ impl TlsTransport {
             shutdown_deadline: RefCell::new(None),
             close_notify_sent: Cell::new(false),
             cut: Cell::new(false),
+            read_closed: Cell::new(false),
             info,
         }
     }
@@ -211,7 +215,15 @@ impl Drop for TlsTransport {
 
 impl Transport for TlsTransport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.with_stream(|s| s.poll_read(cx, buf)).map_err(map_io_error)
+        match self.with_stream(|s| s.poll_read(cx, buf)) {
+            // After this side's own close, a reader meets the end of the
+            // stream, as on a plain socket (asyncio's reader gets EOF at
+            // connection_lost), not the truncation or the reset that a
+            // socket shut under rustls looks like (found by
+            // tests/tls_shutdown.rs `a_local_close_ends_a_pending_read_cleanly`).
+            Poll::Ready(Err(_)) if self.read_closed.get() => Poll::Ready(Ok(0)),
+            other => other.map_err(map_io_error),
+        }
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -243,10 +255,16 @@ impl Transport for TlsTransport {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         // Abrupt: no close_notify (abort, a server closing its clients).
         self.cut.set(true);
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.plain.shutdown(how)
     }
 
     fn poll_shutdown(&self, cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.send_close_notify();
         let flushed = self.with_stream(|s| s.poll_flush(cx));
         if let Poll::Ready(r) = flushed {
