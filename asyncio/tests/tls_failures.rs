@@ -545,3 +545,63 @@ fn bad_clients_on_a_unix_socket() {
         server.wait_closed().await;
     });
 }
+
+/// A crowd at once: 40 good clients among 120 bad ones of every kind above
+/// (untrusted, wrong name, plaintext, garbage, closing mid-handshake), all
+/// concurrent; every good client is served, every bad one refused with its
+/// own error, and nothing is left behind.
+#[test]
+fn a_crowd_of_good_and_bad_clients() {
+    let _serial = serial();
+    let pki = Pki::new("crowd CA");
+    let server_ctx = Pki::server_ctx(&pki.localhost());
+    let good = pki.client_ctx();
+    let stranger = Pki::new("crowd stranger CA").client_ctx();
+    run(async move {
+        let server = asyncio::start_tls_server(echo, "127.0.0.1:0", &server_ctx)
+            .await
+            .unwrap();
+        let port = server.local_addrs()[0].port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        good_client(port, &good).await;
+        let baseline = Baseline::take(&server, 0).await;
+        let mut tasks = Vec::new();
+        for i in 0..160usize {
+            let (good, stranger) = (good.clone(), stranger.clone());
+            tasks.push(asyncio::create_task(async move {
+                match i % 4 {
+                    0 => good_client(port, &good).await,
+                    1 => {
+                        let (ctx, name) = if i % 8 == 1 {
+                            (&stranger, "localhost")
+                        } else {
+                            (&good, "wrong.example")
+                        };
+                        let err = asyncio::open_tls_connection_to(addr, name, ctx).await.unwrap_err();
+                        assert!(
+                            matches!(err, TlsError::UnknownIssuer | TlsError::NotValidForName),
+                            "{err:?}"
+                        );
+                    }
+                    2 => {
+                        let tcp = TcpStream::connect(addr).await.unwrap();
+                        tcp.write_all(GARBAGE[i % GARBAGE.len()]).await.unwrap();
+                        read_until_closed(&tcp).await;
+                    }
+                    _ => {
+                        let tcp = TcpStream::connect(addr).await.unwrap();
+                        tcp.write_all(PARTIAL_HELLO).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        baseline.check(&server).await;
+        good_client(port, &good).await;
+        baseline.check(&server).await;
+        server.close();
+        server.wait_closed().await;
+    });
+}

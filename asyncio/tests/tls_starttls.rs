@@ -153,3 +153,38 @@ fn misuse_is_refused() {
         server.wait_closed().await;
     });
 }
+
+/// An upgrade the server never answers ends at the client context's
+/// handshake timeout (asyncio's 60 s, on the virtual clock).
+#[test]
+fn an_unanswered_upgrade_times_out() {
+    let pki = Pki::new("stalled upgrade CA");
+    let client_ctx = pki.client_ctx();
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        // Says yes, then never speaks TLS; holds the connection until the
+        // client is gone.
+        let handler = |mut reader: StreamReader, writer: StreamWriter| async move {
+            let _ = reader.readline().await;
+            writer.write(b"220 go ahead\r\n");
+            let _ = reader.read_to_end().await;
+        };
+        let server = asyncio::start_server(handler, "127.0.0.1:0").await.unwrap();
+        let (mut reader, writer) = asyncio::open_connection(server.local_addrs()[0]).await.unwrap();
+        writer.write(b"STARTTLS\r\n");
+        assert_eq!(reader.readline().await.unwrap(), b"220 go ahead\r\n");
+        let start = asyncio::time::Instant::now();
+        let err = writer
+            .start_tls(&mut reader, &client_ctx, "localhost")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, TlsError::HandshakeTimeout), "{err:?}");
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(60) && waited < Duration::from_secs(61),
+            "{waited:?}"
+        );
+        drop((reader, writer));
+        server.close();
+        server.wait_closed().await;
+    });
+}
