@@ -105,7 +105,8 @@ struct TlsTransport {
     /// The socket's transport (addresses, abort).
     plain: Rc<dyn Transport>,
     shutdown_timeout: Duration,
-    /// Armed by the first `poll_shutdown`: past it the connection is cut.
+    /// Armed by `close` (or a half-close's `poll_shutdown`): past it the
+    /// connection is cut.
     shutdown_deadline: RefCell<Option<Pin<Box<Sleep>>>>,
     close_notify_sent: Cell<bool>,
     /// The connection was cut (abort, a write error, the shutdown timeout):

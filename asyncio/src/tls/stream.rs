@@ -182,8 +182,9 @@ impl ServerContext {
 /// (`poll_close`, `AsyncWriteExt::close`) sends `close_notify` and then
 /// closes `IO`'s writing side; if that takes longer than the context's
 /// shutdown timeout (the peer does not read), it fails with
-/// `ErrorKind::TimedOut` and the stream should be dropped. A read that meets the end of `IO` without the
-/// peer's `close_notify` fails with [`TlsError::Truncated`] (in an
+/// `ErrorKind::TimedOut` and the stream should be dropped (the timeout is
+/// a timer of the running loop). A read that meets the end of `IO` without
+/// the peer's `close_notify` fails with [`TlsError::Truncated`] (in an
 /// `io::Error` of kind `UnexpectedEof`), never a clean end of stream.
 ///
 /// Reads and writes must come from one task at a time (the stream is
