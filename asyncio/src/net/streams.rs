@@ -56,6 +56,10 @@ pub(crate) trait Transport {
     fn poll_shutdown(&self, _cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
         Poll::Ready(self.shutdown(how))
     }
+    /// The writer is closing: what it still has to write must go out
+    /// within the transport's own limit, if it has one (TLS's shutdown
+    /// timeout, which covers the buffered data as well as `close_notify`).
+    fn start_close(&self) {}
     /// What the TLS handshake negotiated, on a TLS transport.
     #[cfg(feature = "tls")]
     fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
@@ -732,6 +736,9 @@ impl StreamWriter {
     /// Closes after the queued data is written (asyncio's `close`: it does
     /// not wait; [`wait_closed`](Self::wait_closed) does).
     pub fn close(&self) {
+        if !self.is_closing() {
+            self.shared.conn().start_close();
+        }
         self.request_end(|s| !std::mem::replace(&mut s.closing, true));
     }
 

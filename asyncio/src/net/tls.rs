@@ -59,6 +59,37 @@ impl AsyncWrite for TransportIo {
         self.conn.poll_write(cx, buf)
     }
 
+    /// Writes the slices one after another until the socket stops taking
+    /// them. rustls hands its queued records over as one vectored write, and
+    /// when a handshake fails futures-rustls makes exactly one such write
+    /// ("last gasp") before giving up: with `AsyncWrite`'s default, which
+    /// writes only the first slice, a TLS 1.3 client sent the
+    /// `change_cipher_spec` record in front of its alert and lost the alert,
+    /// so a server saw `HandshakeEof` instead of, say, `UnknownCA` (found by
+    /// tests/tls_failures.rs `unknown_ca`).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut written = 0;
+        for buf in bufs.iter().filter(|b| !b.is_empty()) {
+            match self.conn.poll_write(cx, buf) {
+                Poll::Ready(Ok(n)) => {
+                    written += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                // What was written counts; the error or the wait comes back
+                // at the next write.
+                Poll::Ready(Err(_)) | Poll::Pending if written > 0 => break,
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(written))
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.conn.poll_flush(cx)
     }
@@ -74,16 +105,32 @@ struct TlsTransport {
     /// The socket's transport (addresses, abort).
     plain: Rc<dyn Transport>,
     shutdown_timeout: Duration,
-    /// Armed by the first `poll_shutdown`: past it the connection is cut.
+    /// Armed by `close` (or a half-close's `poll_shutdown`): past it the
+    /// connection is cut.
     shutdown_deadline: RefCell<Option<Pin<Box<Sleep>>>>,
     close_notify_sent: Cell<bool>,
+    /// The connection was cut (abort, a write error, the shutdown timeout):
+    /// no `close_notify` when dropped.
+    cut: Cell<bool>,
+    /// This side closed its reading half (a close, an abort): what reads
+    /// then meet is the end of the stream, not the peer's truncation.
+    read_closed: Cell<bool>,
     info: TlsInfo,
 }
 
 impl TlsTransport {
-    fn new(stream: futures_rustls::TlsStream<TransportIo>, shutdown_timeout: Duration) -> TlsTransport {
+    /// `server_name`: on a client, the name it connected to.
+    fn new(
+        stream: futures_rustls::TlsStream<TransportIo>,
+        server_name: Option<&str>,
+        shutdown_timeout: Duration,
+    ) -> TlsTransport {
         let (plain, info) = match &stream {
-            futures_rustls::TlsStream::Client(s) => (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, None)),
+            // The client's info lacked the server name it promises (found by
+            // tests/tls_generic.rs).
+            futures_rustls::TlsStream::Client(s) => {
+                (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, server_name))
+            }
             futures_rustls::TlsStream::Server(s) => {
                 let (io, conn) = s.get_ref();
                 (io.conn.clone(), TlsInfo::of(conn, conn.server_name()))
@@ -95,6 +142,8 @@ impl TlsTransport {
             shutdown_timeout,
             shutdown_deadline: RefCell::new(None),
             close_notify_sent: Cell::new(false),
+            cut: Cell::new(false),
+            read_closed: Cell::new(false),
             info,
         }
     }
@@ -110,6 +159,33 @@ impl TlsTransport {
         }
     }
 
+    /// Arms the shutdown timeout (once).
+    fn arm_shutdown_deadline(&self) {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        if deadline.is_none() {
+            *deadline = Some(Box::pin(crate::sleep(self.shutdown_timeout)));
+        }
+    }
+
+    /// Once the shutdown timeout is armed: `Some(error)` when it has passed,
+    /// after cutting the connection; else `None`, with `cx` woken at the
+    /// deadline (so a flusher waiting on a socket the peer never drains
+    /// wakes up to give up).
+    fn shutdown_expired(&self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        let sleep = deadline.as_mut()?;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.cut.set(true);
+        self.plain.set_abortive();
+        let _ = self.plain.shutdown(Shutdown::Both);
+        Some(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS shutdown timed out: the peer did not read the rest of the data and close_notify",
+        ))
+    }
+
     fn send_close_notify(&self) {
         if !self.close_notify_sent.replace(true) {
             match &mut *self.stream.borrow_mut() {
@@ -120,12 +196,41 @@ impl TlsTransport {
     }
 }
 
+/// Dropping the last reader and writer of a connection closes it
+/// gracefully, as on a plain socket (a FIN, which the peer reads as a clean
+/// end): over TLS that takes `close_notify`. Without it, a handler that
+/// returned without `close` left its peer a truncation error (found by
+/// tests/tls_shutdown.rs). Best effort, as a drop cannot wait: one
+/// write that does not block; the writer's flusher has already written the
+/// data out (it holds the transport until then), so only the alert is left.
+impl Drop for TlsTransport {
+    fn drop(&mut self) {
+        if self.cut.get() || self.close_notify_sent.get() {
+            return;
+        }
+        self.send_close_notify();
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = self.with_stream(|s| s.poll_flush(&mut cx));
+    }
+}
+
 impl Transport for TlsTransport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.with_stream(|s| s.poll_read(cx, buf)).map_err(map_io_error)
+        match self.with_stream(|s| s.poll_read(cx, buf)) {
+            // After this side's own close, a reader meets the end of the
+            // stream, as on a plain socket (asyncio's reader gets EOF at
+            // connection_lost), not the truncation or the reset that a
+            // socket shut under rustls looks like (found by
+            // tests/tls_shutdown.rs `a_local_close_ends_a_pending_read_cleanly`).
+            Poll::Ready(Err(_)) if self.read_closed.get() => Poll::Ready(Ok(0)),
+            other => other.map_err(map_io_error),
+        }
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_write(cx, buf)).map_err(map_io_error)
     }
 
@@ -138,6 +243,9 @@ impl Transport for TlsTransport {
     }
 
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_flush(cx)).map_err(map_io_error)
     }
 
@@ -147,10 +255,17 @@ impl Transport for TlsTransport {
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         // Abrupt: no close_notify (abort, a server closing its clients).
+        self.cut.set(true);
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.plain.shutdown(how)
     }
 
     fn poll_shutdown(&self, cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.send_close_notify();
         let flushed = self.with_stream(|s| s.poll_flush(cx));
         if let Poll::Ready(r) = flushed {
@@ -158,21 +273,26 @@ impl Transport for TlsTransport {
             return Poll::Ready(r.map_err(map_io_error));
         }
         // The peer does not read: cut the connection at the shutdown
-        // timeout (asyncio's `ssl_shutdown_timeout`).
-        let mut deadline = self.shutdown_deadline.borrow_mut();
-        let sleep = deadline.get_or_insert_with(|| Box::pin(crate::sleep(self.shutdown_timeout)));
-        if sleep.as_mut().poll(cx).is_ready() {
-            self.plain.set_abortive();
-            let _ = self.plain.shutdown(Shutdown::Both);
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS shutdown timed out: the peer did not read close_notify",
-            )));
+        // timeout (asyncio's `ssl_shutdown_timeout`), armed by `close` or
+        // here, by a half-close.
+        self.arm_shutdown_deadline();
+        match self.shutdown_expired(cx) {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
         }
-        Poll::Pending
+    }
+
+    /// asyncio's `ssl_shutdown_timeout` runs from the close: it covers the
+    /// data the writer still holds, not only `close_notify` behind it.
+    /// Armed only in `poll_shutdown`, it never started while a peer that
+    /// does not read left the writer's buffer full, and `wait_closed`
+    /// waited forever (found by tests/tls_shutdown.rs).
+    fn start_close(&self) {
+        self.arm_shutdown_deadline();
     }
 
     fn set_abortive(&self) {
+        self.cut.set(true);
         self.plain.set_abortive();
     }
 
@@ -197,7 +317,11 @@ async fn client_pair(
     ctx: &ClientContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(server_name, TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(
+        stream,
+        Some(server_name),
+        ctx.shutdown_timeout,
+    )))
 }
 
 async fn server_pair(
@@ -206,7 +330,7 @@ async fn server_pair(
     ctx: &ServerContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(stream, None, ctx.shutdown_timeout)))
 }
 
 /// Connects to `addr` over TCP and runs the TLS handshake, verifying the
