@@ -362,3 +362,51 @@ fn a_local_close_ends_a_pending_read_cleanly() {
         server.wait_closed().await;
     });
 }
+
+/// `Server::close_clients` on a TLS server ends each connection through its
+/// TLS layer: the handler's pending read meets a clean end of stream, and
+/// the client gets `close_notify` (a clean end too, not a truncation), as
+/// asyncio's `close_clients` closes each transport gracefully.
+#[test]
+fn close_clients_closes_tls_connections_with_close_notify() {
+    let _serial = serial();
+    let pki = Pki::new("close_clients CA");
+    let ctx = server_ctx(&pki.localhost(), None);
+    let client = pki.client_ctx();
+    run(async move {
+        let handler_saw = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let waiting = Rc::new(std::cell::Cell::new(0));
+        let (saw, started) = (handler_saw.clone(), waiting.clone());
+        let handler = move |mut reader: StreamReader, _writer: StreamWriter| {
+            let saw = saw.clone();
+            started.set(started.get() + 1);
+            async move {
+                let got = reader.read(100).await;
+                saw.borrow_mut().push(got.map_err(|e| e.to_string()));
+            }
+        };
+        let server = asyncio::start_tls_server(handler, "127.0.0.1:0", &ctx).await.unwrap();
+        let port = server.local_addrs()[0].port();
+        let mut readers = Vec::new();
+        for _ in 0..3 {
+            let (r, w) = asyncio::open_tls_connection_to(("127.0.0.1", port), "localhost", &client)
+                .await
+                .unwrap();
+            readers.push((r, w));
+        }
+        // Past their handshakes (a handler runs once its handshake is done).
+        settle(
+            "three handlers waiting on their reads",
+            || waiting.get() == 3,
+            || format!("{} handlers", waiting.get()),
+        )
+        .await;
+        server.close();
+        server.close_clients();
+        server.wait_closed().await;
+        assert_eq!(*handler_saw.borrow(), vec![Ok(Vec::new()); 3]);
+        for (mut r, _w) in readers {
+            assert_eq!(r.read(100).await.unwrap(), b"");
+        }
+    });
+}

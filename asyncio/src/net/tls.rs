@@ -59,35 +59,19 @@ impl AsyncWrite for TransportIo {
         self.conn.poll_write(cx, buf)
     }
 
-    /// Writes the slices one after another until the socket stops taking
-    /// them. rustls hands its queued records over as one vectored write, and
-    /// when a handshake fails futures-rustls makes exactly one such write
-    /// ("last gasp") before giving up: with `AsyncWrite`'s default, which
-    /// writes only the first slice, a TLS 1.3 client sent the
-    /// `change_cipher_spec` record in front of its alert and lost the alert,
-    /// so a server saw `HandshakeEof` instead of, say, `UnknownCA` (found by
-    /// tests/tls_failures.rs `unknown_ca`).
+    /// rustls hands its queued records over as one vectored write: a
+    /// socket takes them in one `writev`. (futures-rustls makes exactly one
+    /// such write of a failed handshake's alert, the "last gasp": with
+    /// `AsyncWrite`'s default, which writes only the first slice, a TLS 1.3
+    /// client sent the `change_cipher_spec` record in front of its alert and
+    /// lost the alert, so a server saw `HandshakeEof` instead of, say,
+    /// `UnknownCA`; found by tests/tls_failures.rs `unknown_ca`.)
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let mut written = 0;
-        for buf in bufs.iter().filter(|b| !b.is_empty()) {
-            match self.conn.poll_write(cx, buf) {
-                Poll::Ready(Ok(n)) => {
-                    written += n;
-                    if n < buf.len() {
-                        break;
-                    }
-                }
-                // What was written counts; the error or the wait comes back
-                // at the next write.
-                Poll::Ready(Err(_)) | Poll::Pending if written > 0 => break,
-                other => return other,
-            }
-        }
-        Poll::Ready(Ok(written))
+        self.conn.poll_write_vectored(cx, bufs)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -291,6 +275,20 @@ impl Transport for TlsTransport {
         self.arm_shutdown_deadline();
     }
 
+    /// A server's `close_clients`: `close_notify` (one write that does not
+    /// wait), then the socket shut; the handler's read meets the end of
+    /// the stream.
+    fn close_now(&self) {
+        self.read_closed.set(true);
+        if !self.cut.get() {
+            self.send_close_notify();
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = self.with_stream(|s| s.poll_flush(&mut cx));
+        }
+        self.cut.set(true);
+        let _ = self.plain.shutdown(Shutdown::Both);
+    }
+
     fn set_abortive(&self) {
         self.cut.set(true);
         self.plain.set_abortive();
@@ -457,18 +455,14 @@ where
         let ctx = ctx.clone();
         Box::pin(async move {
             let peer = writer.peer_addr();
-            let conn = writer.transport();
-            drop(writer);
             let mut reader = reader;
-            let unread = reader.replace_transport(conn.clone());
-            drop(reader);
-            match server_pair(conn.clone(), unread, &ctx).await {
-                Ok(tls) => {
-                    let (reader, writer) = pair(tls, DEFAULT_LIMIT);
-                    handler(reader, writer).await.report();
-                }
+            // In place: the server's client list holds this writer, so its
+            // `close_clients` reaches the TLS layer.
+            match writer.start_tls_server(&mut reader, &ctx).await {
+                Ok(()) => handler(reader, writer).await.report(),
                 Err(e) => {
                     tracing::debug!(peer = ?peer, error = %e, "TLS handshake failed");
+                    let conn = writer.transport();
                     conn.set_abortive();
                     let _ = conn.shutdown(Shutdown::Both);
                 }
