@@ -298,3 +298,52 @@ fn sni_names_are_checked_at_configuration() {
     assert!(matches!(err, TlsError::Config(_)), "{err:?}");
     ctx.reload_sni_pem_files("A.Example", &cert, &key).unwrap();
 }
+
+/// `ServerContext::with_alpn` derives a context with other ALPN protocols
+/// that shares the certificates (a reload reaches both) and the timeouts.
+#[test]
+fn with_alpn_derives_a_context_sharing_the_certificates() {
+    let _serial = serial();
+    let pki = Pki::new("with_alpn CA");
+    let first = pki.localhost();
+    let second = pki.localhost();
+    let base = ServerContext::builder()
+        .cert_pem(first.chain.as_bytes(), first.key.as_bytes())
+        .unwrap()
+        .alpn(["h2", "http/1.1"])
+        .handshake_timeout(std::time::Duration::from_secs(7))
+        .build()
+        .unwrap();
+    let derived = base.with_alpn(["http/1.1"]);
+    assert_eq!(derived.alpn_protocols(), &[b"http/1.1".to_vec()]);
+    assert_eq!(base.alpn_protocols().len(), 2);
+    assert_eq!(derived.handshake_timeout(), std::time::Duration::from_secs(7));
+    base.reload_pem(second.chain.as_bytes(), second.key.as_bytes()).unwrap();
+    let client = asyncio::tls::ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .alpn(["h2", "http/1.1"])
+        .build()
+        .unwrap();
+    asyncio::run(async move {
+        let server = asyncio::start_tls_server(
+            |_r: asyncio::net::StreamReader, w: asyncio::net::StreamWriter| async move {
+                w.close();
+                let _ = w.wait_closed().await;
+            },
+            "127.0.0.1:0",
+            &derived,
+        )
+        .await
+        .unwrap();
+        let port = server.local_addrs()[0].port();
+        let (_r, w) = asyncio::open_tls_connection(("localhost", port), &client)
+            .await
+            .unwrap();
+        let info = w.tls_info().unwrap();
+        assert_eq!(info.alpn_protocol(), Some(&b"http/1.1"[..]));
+        assert_eq!(info.peer_certificates()[0], tls_support::leaf(&second));
+        server.close();
+    });
+}

@@ -421,6 +421,28 @@ impl ServerContext {
         self.config.clone()
     }
 
+    /// The same context (certificates, client verification, timeouts; a
+    /// reload of either is seen by both) accepting these ALPN protocols
+    /// instead: a server offering fewer protocols than the context lists,
+    /// or more.
+    pub fn with_alpn<I, P>(&self, protocols: I) -> ServerContext
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn_list(protocols);
+        ServerContext {
+            config: Arc::new(config),
+            ..self.clone()
+        }
+    }
+
+    /// The ALPN protocols this context accepts, most preferred first.
+    pub fn alpn_protocols(&self) -> &[Vec<u8>] {
+        &self.config.alpn_protocols
+    }
+
     /// The handshake timeout.
     pub fn handshake_timeout(&self) -> Duration {
         self.handshake_timeout
