@@ -64,24 +64,6 @@ fn timed(title: &str, seed: &str, expected_units: u32, body: impl FnOnce()) {
     );
 }
 
-/// A throwaway certificate authority and a certificate for localhost it
-/// signed: (CA PEM, certificate chain PEM, key PEM). Nothing is written to
-/// disk and nothing outlives the process.
-fn throwaway_pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "asyncio tour CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    (ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem())
-}
-
 /// seed 001: `async def fetch_data(param): await asyncio.sleep(param)`.
 async fn fetch_data(param: u32) -> String {
     println!("Do something with {param}...");
@@ -499,17 +481,19 @@ fn main() {
     );
 
     // The same echo over TLS (`ssl=` on start_server and open_connection).
-    // A throwaway CA and a certificate for localhost, made now with rcgen:
-    // the server loads them as it would PEM files from disk.
-    let (ca_pem, cert_pem, key_pem) = throwaway_pki();
+    // A throwaway CA and a certificate for localhost, made now with rcgen
+    // (examples-support's `pki`): the server loads them as it would PEM
+    // files from disk.
+    let pki = asyncio_examples_support::pki::Pki::new("asyncio tour CA");
+    let localhost = pki.localhost();
     let server_tls = asyncio::tls::ServerContext::builder()
-        .cert_pem(cert_pem.as_bytes(), key_pem.as_bytes())
+        .cert_pem(localhost.chain.as_bytes(), localhost.key.as_bytes())
         .unwrap()
         .build()
         .unwrap();
     let client_tls = asyncio::tls::ClientContext::builder()
         .no_system_roots()
-        .add_ca_pem(ca_pem.as_bytes())
+        .add_ca_pem(pki.ca_pem.as_bytes())
         .unwrap()
         .build()
         .unwrap();

@@ -8,6 +8,8 @@
 //! - [`args`]: the command line of every server example (`--host`,
 //!   `--port`, `--workers`, and `--tls` for those serving HTTPS), parsed
 //!   once.
+//! - [`pki`]: throwaway certificates (a CA, server and client
+//!   certificates) made with rcgen for TLS tests, examples and benchmarks.
 //!
 //! ```no_run
 //! use asyncio_examples_support::{load, threaded::ThreadedServer};
@@ -22,6 +24,7 @@
 
 pub mod args;
 pub mod load;
+pub mod pki;
 pub mod threaded;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, best effort (the

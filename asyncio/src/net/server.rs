@@ -63,7 +63,9 @@ impl Listener {
 struct Inner {
     listeners: RefCell<Vec<Rc<Listener>>>,
     accept_tasks: RefCell<Vec<Task<()>>>,
-    clients: RefCell<HashMap<u64, Rc<dyn Transport>>>,
+    /// Each client's writer: its transport is the connection's current one
+    /// (TLS once a TLS server's handshake upgraded it in place).
+    clients: RefCell<HashMap<u64, StreamWriter>>,
     next_client: Cell<u64>,
     closed: Cell<bool>,
     waiters: RefCell<Vec<Waker>>,
@@ -229,15 +231,27 @@ impl Server {
     /// Shuts every client connection down (their handlers read end of
     /// stream and their writes fail).
     pub fn close_clients(&self) {
-        let clients: Vec<_> = self.inner.clients.borrow().values().cloned().collect();
+        let clients: Vec<_> = self
+            .inner
+            .clients
+            .borrow()
+            .values()
+            .map(StreamWriter::transport)
+            .collect();
         for c in clients {
-            let _ = c.shutdown(Shutdown::Both);
+            c.close_now();
         }
     }
 
     /// As [`close_clients`](Self::close_clients), with a reset (RST) on TCP.
     pub fn abort_clients(&self) {
-        let clients: Vec<_> = self.inner.clients.borrow().values().cloned().collect();
+        let clients: Vec<_> = self
+            .inner
+            .clients
+            .borrow()
+            .values()
+            .map(StreamWriter::transport)
+            .collect();
         for c in clients {
             c.set_abortive();
             let _ = c.shutdown(Shutdown::Both);
@@ -346,8 +360,8 @@ where
         };
         let id = inner.next_client.get();
         inner.next_client.set(id + 1);
-        inner.clients.borrow_mut().insert(id, conn.clone());
         let (reader, writer) = pair(conn, DEFAULT_LIMIT);
+        inner.clients.borrow_mut().insert(id, writer.clone());
         drop(crate::create_task(Client {
             handling: Box::pin(handler(reader, writer)),
             server: inner.clone(),

@@ -37,6 +37,26 @@ const INITIAL_READ_BUF: usize = 8 * 1024;
 pub(crate) trait Transport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    /// Writes the slices in order, as far as the transport takes them (a
+    /// socket: one `writev`). This default writes them one after another
+    /// until one is taken short; what was written counts, and an error or a
+    /// wait after that comes back at the next call.
+    fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let mut written = 0;
+        for buf in bufs.iter().filter(|b| !b.is_empty()) {
+            match self.poll_write(cx, buf) {
+                Poll::Ready(Ok(n)) => {
+                    written += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Poll::Ready(Err(_)) | Poll::Pending if written > 0 => break,
+                other => return other,
+            }
+        }
+        Poll::Ready(Ok(written))
+    }
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
     /// Makes the next close a reset (RST) where the protocol has one.
@@ -56,6 +76,17 @@ pub(crate) trait Transport {
     fn poll_shutdown(&self, _cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
         Poll::Ready(self.shutdown(how))
     }
+    /// The writer is closing: what it still has to write must go out
+    /// within the transport's own limit, if it has one (TLS's shutdown
+    /// timeout, which covers the buffered data as well as `close_notify`).
+    fn start_close(&self) {}
+    /// Ends the connection now, from outside its handler (a server's
+    /// `close_clients`): its reader meets the end of the stream and its
+    /// writes fail. TLS sends `close_notify` first, as far as the socket
+    /// takes it without waiting.
+    fn close_now(&self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
     /// What the TLS handshake negotiated, on a TLS transport.
     #[cfg(feature = "tls")]
     fn tls_info(&self) -> Option<crate::tls::TlsInfo> {
@@ -73,6 +104,13 @@ macro_rules! socket_transport {
             }
             fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 self.socket().poll_write(cx, buf)
+            }
+            fn poll_write_vectored(
+                &self,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.socket().poll_write_vectored(cx, bufs)
             }
             fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
                 self.socket().try_write(buf)
@@ -732,6 +770,9 @@ impl StreamWriter {
     /// Closes after the queued data is written (asyncio's `close`: it does
     /// not wait; [`wait_closed`](Self::wait_closed) does).
     pub fn close(&self) {
+        if !self.is_closing() {
+            self.shared.conn().start_close();
+        }
         self.request_end(|s| !std::mem::replace(&mut s.closing, true));
     }
 
@@ -827,7 +868,6 @@ impl StreamWriter {
 
     /// The connection under the writer, and a way to put a new layer
     /// (TLS) in its place.
-    #[cfg(feature = "tls")]
     pub(crate) fn transport(&self) -> Rc<dyn Transport> {
         self.shared.conn().clone()
     }

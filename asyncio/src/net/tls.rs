@@ -59,6 +59,21 @@ impl AsyncWrite for TransportIo {
         self.conn.poll_write(cx, buf)
     }
 
+    /// rustls hands its queued records over as one vectored write: a
+    /// socket takes them in one `writev`. (futures-rustls makes exactly one
+    /// such write of a failed handshake's alert, the "last gasp": with
+    /// `AsyncWrite`'s default, which writes only the first slice, a TLS 1.3
+    /// client sent the `change_cipher_spec` record in front of its alert and
+    /// lost the alert, so a server saw `HandshakeEof` instead of, say,
+    /// `UnknownCA`; found by tests/tls_failures.rs `unknown_ca`.)
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.conn.poll_write_vectored(cx, bufs)
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.conn.poll_flush(cx)
     }
@@ -74,16 +89,32 @@ struct TlsTransport {
     /// The socket's transport (addresses, abort).
     plain: Rc<dyn Transport>,
     shutdown_timeout: Duration,
-    /// Armed by the first `poll_shutdown`: past it the connection is cut.
+    /// Armed by `close` (or a half-close's `poll_shutdown`): past it the
+    /// connection is cut.
     shutdown_deadline: RefCell<Option<Pin<Box<Sleep>>>>,
     close_notify_sent: Cell<bool>,
+    /// The connection was cut (abort, a write error, the shutdown timeout):
+    /// no `close_notify` when dropped.
+    cut: Cell<bool>,
+    /// This side closed its reading half (a close, an abort): what reads
+    /// then meet is the end of the stream, not the peer's truncation.
+    read_closed: Cell<bool>,
     info: TlsInfo,
 }
 
 impl TlsTransport {
-    fn new(stream: futures_rustls::TlsStream<TransportIo>, shutdown_timeout: Duration) -> TlsTransport {
+    /// `server_name`: on a client, the name it connected to.
+    fn new(
+        stream: futures_rustls::TlsStream<TransportIo>,
+        server_name: Option<&str>,
+        shutdown_timeout: Duration,
+    ) -> TlsTransport {
         let (plain, info) = match &stream {
-            futures_rustls::TlsStream::Client(s) => (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, None)),
+            // The client's info lacked the server name it promises (found by
+            // tests/tls_generic.rs).
+            futures_rustls::TlsStream::Client(s) => {
+                (s.get_ref().0.conn.clone(), TlsInfo::of(s.get_ref().1, server_name))
+            }
             futures_rustls::TlsStream::Server(s) => {
                 let (io, conn) = s.get_ref();
                 (io.conn.clone(), TlsInfo::of(conn, conn.server_name()))
@@ -95,6 +126,8 @@ impl TlsTransport {
             shutdown_timeout,
             shutdown_deadline: RefCell::new(None),
             close_notify_sent: Cell::new(false),
+            cut: Cell::new(false),
+            read_closed: Cell::new(false),
             info,
         }
     }
@@ -110,6 +143,33 @@ impl TlsTransport {
         }
     }
 
+    /// Arms the shutdown timeout (once).
+    fn arm_shutdown_deadline(&self) {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        if deadline.is_none() {
+            *deadline = Some(Box::pin(crate::sleep(self.shutdown_timeout)));
+        }
+    }
+
+    /// Once the shutdown timeout is armed: `Some(error)` when it has passed,
+    /// after cutting the connection; else `None`, with `cx` woken at the
+    /// deadline (so a flusher waiting on a socket the peer never drains
+    /// wakes up to give up).
+    fn shutdown_expired(&self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let mut deadline = self.shutdown_deadline.borrow_mut();
+        let sleep = deadline.as_mut()?;
+        if sleep.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.cut.set(true);
+        self.plain.set_abortive();
+        let _ = self.plain.shutdown(Shutdown::Both);
+        Some(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS shutdown timed out: the peer did not read the rest of the data and close_notify",
+        ))
+    }
+
     fn send_close_notify(&self) {
         if !self.close_notify_sent.replace(true) {
             match &mut *self.stream.borrow_mut() {
@@ -120,12 +180,41 @@ impl TlsTransport {
     }
 }
 
+/// Dropping the last reader and writer of a connection closes it
+/// gracefully, as on a plain socket (a FIN, which the peer reads as a clean
+/// end): over TLS that takes `close_notify`. Without it, a handler that
+/// returned without `close` left its peer a truncation error (found by
+/// tests/tls_shutdown.rs). Best effort, as a drop cannot wait: one
+/// write that does not block; the writer's flusher has already written the
+/// data out (it holds the transport until then), so only the alert is left.
+impl Drop for TlsTransport {
+    fn drop(&mut self) {
+        if self.cut.get() || self.close_notify_sent.get() {
+            return;
+        }
+        self.send_close_notify();
+        let mut cx = Context::from_waker(Waker::noop());
+        let _ = self.with_stream(|s| s.poll_flush(&mut cx));
+    }
+}
+
 impl Transport for TlsTransport {
     fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.with_stream(|s| s.poll_read(cx, buf)).map_err(map_io_error)
+        match self.with_stream(|s| s.poll_read(cx, buf)) {
+            // After this side's own close, a reader meets the end of the
+            // stream, as on a plain socket (asyncio's reader gets EOF at
+            // connection_lost), not the truncation or the reset that a
+            // socket shut under rustls looks like (found by
+            // tests/tls_shutdown.rs `a_local_close_ends_a_pending_read_cleanly`).
+            Poll::Ready(Err(_)) if self.read_closed.get() => Poll::Ready(Ok(0)),
+            other => other.map_err(map_io_error),
+        }
     }
 
     fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_write(cx, buf)).map_err(map_io_error)
     }
 
@@ -138,6 +227,9 @@ impl Transport for TlsTransport {
     }
 
     fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.shutdown_expired(cx) {
+            return Poll::Ready(Err(e));
+        }
         self.with_stream(|s| s.poll_flush(cx)).map_err(map_io_error)
     }
 
@@ -147,10 +239,17 @@ impl Transport for TlsTransport {
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         // Abrupt: no close_notify (abort, a server closing its clients).
+        self.cut.set(true);
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.plain.shutdown(how)
     }
 
     fn poll_shutdown(&self, cx: &mut Context<'_>, how: Shutdown) -> Poll<io::Result<()>> {
+        if how != Shutdown::Write {
+            self.read_closed.set(true);
+        }
         self.send_close_notify();
         let flushed = self.with_stream(|s| s.poll_flush(cx));
         if let Poll::Ready(r) = flushed {
@@ -158,21 +257,40 @@ impl Transport for TlsTransport {
             return Poll::Ready(r.map_err(map_io_error));
         }
         // The peer does not read: cut the connection at the shutdown
-        // timeout (asyncio's `ssl_shutdown_timeout`).
-        let mut deadline = self.shutdown_deadline.borrow_mut();
-        let sleep = deadline.get_or_insert_with(|| Box::pin(crate::sleep(self.shutdown_timeout)));
-        if sleep.as_mut().poll(cx).is_ready() {
-            self.plain.set_abortive();
-            let _ = self.plain.shutdown(Shutdown::Both);
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS shutdown timed out: the peer did not read close_notify",
-            )));
+        // timeout (asyncio's `ssl_shutdown_timeout`), armed by `close` or
+        // here, by a half-close.
+        self.arm_shutdown_deadline();
+        match self.shutdown_expired(cx) {
+            Some(e) => Poll::Ready(Err(e)),
+            None => Poll::Pending,
         }
-        Poll::Pending
+    }
+
+    /// asyncio's `ssl_shutdown_timeout` runs from the close: it covers the
+    /// data the writer still holds, not only `close_notify` behind it.
+    /// Armed only in `poll_shutdown`, it never started while a peer that
+    /// does not read left the writer's buffer full, and `wait_closed`
+    /// waited forever (found by tests/tls_shutdown.rs).
+    fn start_close(&self) {
+        self.arm_shutdown_deadline();
+    }
+
+    /// A server's `close_clients`: `close_notify` (one write that does not
+    /// wait), then the socket shut; the handler's read meets the end of
+    /// the stream.
+    fn close_now(&self) {
+        self.read_closed.set(true);
+        if !self.cut.get() {
+            self.send_close_notify();
+            let mut cx = Context::from_waker(Waker::noop());
+            let _ = self.with_stream(|s| s.poll_flush(&mut cx));
+        }
+        self.cut.set(true);
+        let _ = self.plain.shutdown(Shutdown::Both);
     }
 
     fn set_abortive(&self) {
+        self.cut.set(true);
         self.plain.set_abortive();
     }
 
@@ -197,7 +315,11 @@ async fn client_pair(
     ctx: &ClientContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(server_name, TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(
+        stream,
+        Some(server_name),
+        ctx.shutdown_timeout,
+    )))
 }
 
 async fn server_pair(
@@ -206,7 +328,7 @@ async fn server_pair(
     ctx: &ServerContext,
 ) -> Result<Rc<dyn Transport>, TlsError> {
     let stream = ctx.handshake(TransportIo::new(conn, unread)).await?;
-    Ok(Rc::new(TlsTransport::new(stream, ctx.shutdown_timeout)))
+    Ok(Rc::new(TlsTransport::new(stream, None, ctx.shutdown_timeout)))
 }
 
 /// Connects to `addr` over TCP and runs the TLS handshake, verifying the
@@ -333,18 +455,14 @@ where
         let ctx = ctx.clone();
         Box::pin(async move {
             let peer = writer.peer_addr();
-            let conn = writer.transport();
-            drop(writer);
             let mut reader = reader;
-            let unread = reader.replace_transport(conn.clone());
-            drop(reader);
-            match server_pair(conn.clone(), unread, &ctx).await {
-                Ok(tls) => {
-                    let (reader, writer) = pair(tls, DEFAULT_LIMIT);
-                    handler(reader, writer).await.report();
-                }
+            // In place: the server's client list holds this writer, so its
+            // `close_clients` reaches the TLS layer.
+            match writer.start_tls_server(&mut reader, &ctx).await {
+                Ok(()) => handler(reader, writer).await.report(),
                 Err(e) => {
                     tracing::debug!(peer = ?peer, error = %e, "TLS handshake failed");
+                    let conn = writer.transport();
                     conn.set_abortive();
                     let _ = conn.shutdown(Shutdown::Both);
                 }

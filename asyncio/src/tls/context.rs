@@ -78,6 +78,26 @@ fn certified_key_files(chain: &Path, key: &Path) -> Result<Arc<CertifiedKey>, Tl
     certified_key(&read_file(chain)?, &read_file(key)?, &chain.display().to_string())
 }
 
+/// The SNI key for `server_name`, checked to be a DNS name the
+/// certificate is valid for: a certificate registered under a name it does
+/// not cover would only fail at every client's handshake (found by
+/// tests/tls_negotiation.rs `sni_names_are_checked_at_configuration`).
+fn sni_key(server_name: &str, key: &CertifiedKey) -> Result<String, TlsError> {
+    let name = rustls::pki_types::DnsName::try_from(server_name)
+        .map_err(|_| config_error(format!("SNI name {server_name:?} is not a DNS name")))?
+        .to_lowercase_owned();
+    let leaf = key.end_entity_cert().map_err(config_error)?;
+    let parsed = rustls::server::ParsedCertificate::try_from(leaf).map_err(config_error)?;
+    rustls::client::verify_server_name(&parsed, &rustls::pki_types::ServerName::DnsName(name.clone())).map_err(
+        |_| {
+            config_error(format!(
+                "the certificate for SNI name {server_name:?} is not valid for it"
+            ))
+        },
+    )?;
+    Ok(name.as_ref().to_owned())
+}
+
 fn alpn_list<I, P>(protocols: I) -> Vec<Vec<u8>>
 where
     I: IntoIterator<Item = P>,
@@ -367,7 +387,8 @@ impl ServerContext {
     /// `server_name` through SNI.
     ///
     /// # Errors
-    /// As [`reload_pem_files`](Self::reload_pem_files).
+    /// As [`reload_pem_files`](Self::reload_pem_files), and as
+    /// [`ServerContextBuilder::sni_cert_pem`] for the name.
     pub fn reload_sni_pem_files(
         &self,
         server_name: &str,
@@ -375,11 +396,12 @@ impl ServerContext {
         key: impl AsRef<Path>,
     ) -> Result<(), TlsError> {
         let key = certified_key_files(chain.as_ref(), key.as_ref())?;
+        let name = sni_key(server_name, &key)?;
         self.certs
             .sni
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(server_name.to_ascii_lowercase(), key);
+            .insert(name, key);
         Ok(())
     }
 
@@ -397,6 +419,28 @@ impl ServerContext {
     /// The rustls configuration underneath.
     pub fn rustls_config(&self) -> Arc<ServerConfig> {
         self.config.clone()
+    }
+
+    /// The same context (certificates, client verification, timeouts; a
+    /// reload of either is seen by both) accepting these ALPN protocols
+    /// instead: a server offering fewer protocols than the context lists,
+    /// or more.
+    pub fn with_alpn<I, P>(&self, protocols: I) -> ServerContext
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn_list(protocols);
+        ServerContext {
+            config: Arc::new(config),
+            ..self.clone()
+        }
+    }
+
+    /// The ALPN protocols this context accepts, most preferred first.
+    pub fn alpn_protocols(&self) -> &[Vec<u8>] {
+        &self.config.alpn_protocols
     }
 
     /// The handshake timeout.
@@ -470,10 +514,11 @@ impl ServerContextBuilder {
     /// through SNI (Python's `sni_callback` role); others get the default.
     ///
     /// # Errors
-    /// As [`cert_pem`](Self::cert_pem).
+    /// As [`cert_pem`](Self::cert_pem), and [`TlsError::Config`] if
+    /// `server_name` is not a DNS name or the certificate is not valid for it.
     pub fn sni_cert_pem(mut self, server_name: &str, chain: &[u8], key: &[u8]) -> Result<Self, TlsError> {
         let key = certified_key(chain, key, server_name)?;
-        self.sni.insert(server_name.to_ascii_lowercase(), key);
+        self.sni.insert(sni_key(server_name, &key)?, key);
         Ok(self)
     }
 
@@ -488,7 +533,7 @@ impl ServerContextBuilder {
         key: impl AsRef<Path>,
     ) -> Result<Self, TlsError> {
         let key = certified_key_files(chain.as_ref(), key.as_ref())?;
-        self.sni.insert(server_name.to_ascii_lowercase(), key);
+        self.sni.insert(sni_key(server_name, &key)?, key);
         Ok(self)
     }
 

@@ -3,9 +3,11 @@
 //! [`ServerContext::accept`]).
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -82,8 +84,18 @@ impl TlsInfo {
 /// A server name for rustls: a DNS name or an IP address (brackets
 /// around an IPv6 address are taken off).
 pub(crate) fn server_name(name: &str) -> Result<ServerName<'static>, TlsError> {
-    let bare = name.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_owned()).map_err(|_| TlsError::InvalidServerName(name.to_owned()))
+    let invalid = || TlsError::InvalidServerName(name.to_owned());
+    // Brackets come off as a pair around an IPv6 address only: trimming
+    // each side on its own took "[::1" and "[[::1]]" for "::1" (found by
+    // tests/tls_config.rs `incomplete_contexts`).
+    if let Some(inner) = name.strip_prefix('[') {
+        let ip: std::net::Ipv6Addr = inner
+            .strip_suffix(']')
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(invalid)?;
+        return Ok(ServerName::IpAddress(std::net::IpAddr::V6(ip).into()));
+    }
+    ServerName::try_from(name.to_owned()).map_err(|_| invalid())
 }
 
 impl ClientContext {
@@ -104,6 +116,9 @@ impl ClientContext {
     {
         Ok(TlsStream {
             inner: self.handshake(server_name, io).await?,
+            server_name: Some(server_name.to_owned()),
+            shutdown_timeout: self.shutdown_timeout,
+            close_deadline: None,
         })
     }
 
@@ -143,6 +158,9 @@ impl ServerContext {
     {
         Ok(TlsStream {
             inner: self.handshake(io).await?,
+            server_name: None,
+            shutdown_timeout: self.shutdown_timeout,
+            close_deadline: None,
         })
     }
 
@@ -162,8 +180,11 @@ impl ServerContext {
 /// A TLS connection over `IO`, after its handshake: `futures_io`'s
 /// `AsyncRead` and `AsyncWrite` carry the plaintext. Closing
 /// (`poll_close`, `AsyncWriteExt::close`) sends `close_notify` and then
-/// closes `IO`'s writing side. A read that meets the end of `IO` without the
-/// peer's `close_notify` fails with [`TlsError::Truncated`] (in an
+/// closes `IO`'s writing side; if that takes longer than the context's
+/// shutdown timeout (the peer does not read), it fails with
+/// `ErrorKind::TimedOut` and the stream should be dropped (the timeout is
+/// a timer of the running loop). A read that meets the end of `IO` without
+/// the peer's `close_notify` fails with [`TlsError::Truncated`] (in an
 /// `io::Error` of kind `UnexpectedEof`), never a clean end of stream.
 ///
 /// Reads and writes must come from one task at a time (the stream is
@@ -171,13 +192,20 @@ impl ServerContext {
 /// the streams ([`open_tls_connection`](crate::open_tls_connection)).
 pub struct TlsStream<IO> {
     inner: futures_rustls::TlsStream<IO>,
+    /// The name a client connected to (rustls's client does not keep it).
+    server_name: Option<String>,
+    shutdown_timeout: Duration,
+    /// Armed by the first `poll_close` that has to wait.
+    close_deadline: Option<Pin<Box<crate::time::Sleep>>>,
 }
 
 impl<IO> TlsStream<IO> {
     /// What was negotiated.
     pub fn info(&self) -> TlsInfo {
         match &self.inner {
-            futures_rustls::TlsStream::Client(s) => TlsInfo::of(s.get_ref().1, None),
+            // The server name was missing on a client although `TlsInfo`
+            // promises it (found by tests/tls_generic.rs).
+            futures_rustls::TlsStream::Client(s) => TlsInfo::of(s.get_ref().1, self.server_name.as_deref()),
             futures_rustls::TlsStream::Server(s) => {
                 let conn = s.get_ref().1;
                 TlsInfo::of(conn, conn.server_name())
@@ -238,7 +266,24 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<IO> {
         Pin::new(&mut self.inner).poll_flush(cx).map_err(map_io_error)
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx).map_err(map_io_error)
+    /// Bounded by the context's shutdown timeout, as the streams' close is:
+    /// without it a peer that never reads kept `close` waiting forever
+    /// (found by tests/tls_shutdown.rs).
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Poll::Ready(r) = Pin::new(&mut this.inner).poll_close(cx) {
+            return Poll::Ready(r.map_err(map_io_error));
+        }
+        let timeout = this.shutdown_timeout;
+        let deadline = this
+            .close_deadline
+            .get_or_insert_with(|| Box::pin(crate::sleep(timeout)));
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "TLS shutdown timed out: the peer did not read close_notify",
+            )));
+        }
+        Poll::Pending
     }
 }
