@@ -1,7 +1,8 @@
 //! The TLS bench's throwaway PKI: an ECDSA P-256 certificate authority and a
-//! server certificate for `localhost` and `127.0.0.1` signed by it, both made
-//! at start-up with rcgen ([`TestPki::generate`]; no private key is ever
-//! written to the repository), and the rustls configurations built from them
+//! server certificate for `localhost` and `127.0.0.1` signed by it, made at
+//! start-up by the workspace's PKI maker (`asyncio_examples_support::pki`,
+//! rcgen; no private key is ever written to the repository)
+//! ([`TestPki::generate`]), and the rustls configurations built from them
 //! with the ring provider ([`server_config`], [`client_config`]).
 
 use std::io;
@@ -30,40 +31,19 @@ pub struct TestPki {
 }
 
 impl TestPki {
-    /// A fresh CA and server certificate, both ECDSA P-256 with SHA-256
-    /// (rcgen's default key type), valid from 1975 to 4096 (rcgen's default
-    /// validity: no clock trouble on any machine).
-    ///
-    /// # Panics
-    /// If rcgen fails (it does not for these fixed parameters).
+    /// A fresh CA and server certificate, both ECDSA P-256 with SHA-256,
+    /// valid today (rcgen's default period). The chain is the leaf alone, as
+    /// a server sends it when its CA is a root the client already has.
     pub fn generate() -> TestPki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-            KeyUsagePurpose,
-        };
-
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "asyncio benches throwaway CA");
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let ca_key = KeyPair::generate().expect("CA key");
-        let ca_cert = ca.self_signed(&ca_key).expect("self-signed CA");
-        let issuer = Issuer::new(ca, ca_key);
-
-        let mut leaf =
-            CertificateParams::new(vec![SERVER_NAME.to_owned(), "127.0.0.1".to_owned()]).expect("leaf parameters");
-        leaf.distinguished_name.push(DnType::CommonName, SERVER_NAME);
-        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        leaf.use_authority_key_identifier_extension = true;
-        let leaf_key = KeyPair::generate().expect("server key");
-        let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("server certificate");
-
+        let pki = asyncio_examples_support::pki::Pki::new("asyncio benches throwaway CA");
+        let server = pki.localhost();
+        // The maker's chain is the leaf followed by the CA: keep the leaf.
+        const END: &str = "-----END CERTIFICATE-----";
+        let leaf_end = server.chain.find(END).map_or(server.chain.len(), |i| i + END.len());
         TestPki {
-            ca_pem: ca_cert.pem(),
-            chain_pem: leaf_cert.pem(),
-            key_pem: leaf_key.serialize_pem(),
+            chain_pem: format!("{}\n", &server.chain[..leaf_end]),
+            key_pem: server.key,
+            ca_pem: pki.ca_pem,
         }
     }
 
