@@ -8,20 +8,11 @@
 mod tls_support;
 
 use std::future::Future;
-use std::time::Duration;
 
 use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, good_client, leaf, one_server_handshake, serial, Baseline, Identity, Pki};
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
+use tls_support::{echo, good_client, leaf, one_server_handshake, run, serial, Baseline, Identity, Pki};
 
 /// A client context trusting `pki`'s CA and presenting `id`.
 fn client_with(pki: &Pki, id: &Identity) -> ClientContext {

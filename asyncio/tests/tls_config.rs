@@ -12,17 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, leaf, Identity, KeyFormat, OpensslCa, Pki, TempDir};
-
-/// Runs `f` on a fresh loop, failing the test after 30 s instead of
-/// hanging.
-fn run<F: std::future::Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
+use tls_support::{echo, leaf, run, Identity, KeyFormat, OpensslCa, Pki, TempDir};
 
 /// The message of a `Config` error; panics on any other result.
 fn config_error<T: std::fmt::Debug>(r: Result<T, TlsError>) -> String {

@@ -19,27 +19,7 @@ use std::time::Duration;
 use asyncio::net::{StreamReader, StreamWriter, TcpStream};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, good_client, one_server_handshake, serial, Baseline, Pki, Validity};
-
-/// Runs `f` on a fresh loop, failing the test after 30 s instead of
-/// hanging.
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
-
-/// Runs `f` on a fresh loop with the virtual clock; a hang (the loop idle,
-/// the clock jumping) fails at an hour of virtual time, at once.
-fn run_virtual<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::Runner::new().virtual_time(true).run(async move {
-        asyncio::timeout(Duration::from_secs(3600), f)
-            .await
-            .expect("the test hung (an hour of virtual time)")
-    })
-}
+use tls_support::{echo, good_client, one_server_handshake, run, run_virtual, serial, Baseline, Pki, Validity};
 
 /// Serves the echo over TLS with `ctx`; one good client first (so what is
 /// set up lazily, such as the resolver's threads, is in the baseline), then

@@ -9,23 +9,13 @@
 mod tls_support;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
 use asyncio::net::{StreamReader, StreamWriter, TcpListener, TcpStream, UnixStream};
 use asyncio::tls::{ServerContext, TlsError, TlsStream};
 use futures_lite::future::zip;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use tls_support::{leaf, settle, Pki};
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
+use tls_support::{leaf, run, settle, Pki};
 
 /// A connected TCP pair on the loopback.
 async fn tcp_pair() -> (TcpStream, TcpStream) {

@@ -14,19 +14,10 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::path::Path;
 use std::rc::Rc;
-use std::time::Duration;
 
 use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::{ClientContext, ServerContext};
-use tls_support::{have, settle, Pki, Subprocess, TempDir};
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(60), f)
-            .await
-            .expect("the test took over 60 s")
-    })
-}
+use tls_support::{have, run, settle, Pki, Subprocess, TempDir};
 
 fn python(test: &str) -> bool {
     have("python3", &["-c", "import ssl"], test)

@@ -6,22 +6,12 @@
 
 mod tls_support;
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, good_client, leaf, one_server_handshake, serial, Baseline, Pki, TempDir};
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
+use tls_support::{echo, good_client, leaf, one_server_handshake, run, serial, Baseline, Pki, TempDir};
 
 /// Tells the client the name it asked for through SNI ("-" for none) and
 /// the ALPN protocol chosen ("-" for none).

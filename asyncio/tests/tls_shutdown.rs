@@ -15,25 +15,7 @@ use asyncio::net::{StreamReader, StreamWriter, TcpListener, TcpStream};
 use asyncio::sync::Event;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use tls_support::{good_client, serial, settle, Baseline, Identity, Pki};
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(60), f)
-            .await
-            .expect("the test took over 60 s")
-    })
-}
-
-/// Runs `f` on a fresh loop with the virtual clock; a hang (the loop idle,
-/// the clock jumping) fails at an hour of virtual time, at once.
-fn run_virtual<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::Runner::new().virtual_time(true).run(async move {
-        asyncio::timeout(Duration::from_secs(3600), f)
-            .await
-            .expect("the test hung (an hour of virtual time)")
-    })
-}
+use tls_support::{good_client, run, run_virtual, serial, settle, Baseline, Identity, Pki};
 
 fn server_ctx(id: &Identity, shutdown: Option<Duration>) -> ServerContext {
     let b = ServerContext::builder()

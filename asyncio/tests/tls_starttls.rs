@@ -14,15 +14,7 @@ use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ServerContext, TlsError};
 use futures_lite::AsyncBufReadExt;
-use tls_support::Pki;
-
-fn run<F: Future + 'static>(f: F) -> F::Output {
-    asyncio::run(async move {
-        asyncio::timeout(Duration::from_secs(30), f)
-            .await
-            .expect("the test took over 30 s")
-    })
-}
+use tls_support::{run, Pki};
 
 /// Reads "STARTTLS\r\n", waits until the client's hello is in the reader's
 /// buffer too (peeking, not consuming), upgrades, and echoes one line.

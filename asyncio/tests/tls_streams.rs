@@ -7,19 +7,7 @@ mod tls_support;
 
 use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::{ServerContext, TlsError};
-use tls_support::{Pki, TempDir};
-
-async fn echo(mut reader: StreamReader, writer: StreamWriter) -> std::io::Result<()> {
-    loop {
-        let data = reader.read(64 * 1024).await?;
-        if data.is_empty() {
-            writer.close();
-            return writer.wait_closed().await;
-        }
-        writer.write(&data);
-        writer.drain().await?;
-    }
-}
+use tls_support::{echo, Pki, TempDir};
 
 #[test]
 fn echo_over_tcp_with_info() {

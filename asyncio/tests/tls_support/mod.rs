@@ -463,3 +463,23 @@ impl Subprocess {
         out
     }
 }
+
+/// Runs `f` on a fresh loop, failing the test after 30 s instead of
+/// hanging.
+pub fn run<F: std::future::Future + 'static>(f: F) -> F::Output {
+    asyncio::run(async move {
+        asyncio::timeout(std::time::Duration::from_secs(30), f)
+            .await
+            .expect("the test took over 30 s")
+    })
+}
+
+/// Runs `f` on a fresh loop with the virtual clock; a hang (the loop idle,
+/// the clock jumping) fails at an hour of virtual time, at once.
+pub fn run_virtual<F: std::future::Future + 'static>(f: F) -> F::Output {
+    asyncio::Runner::new().virtual_time(true).run(async move {
+        asyncio::timeout(std::time::Duration::from_secs(3600), f)
+            .await
+            .expect("the test hung (an hour of virtual time)")
+    })
+}
