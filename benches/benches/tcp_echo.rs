@@ -59,9 +59,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{mpsc, Arc};
 
+use asyncio_benches::placement::{allowed_cpus, set_affinity, Placement};
 use asyncio_benches::report::{cores, heading};
 use asyncio_benches::{fmt_num, fmt_ratio, Config, CpuUsage, Signal, Summary, Table};
 
@@ -401,38 +402,11 @@ struct Sample {
     client_cores: f64,
 }
 
-/// Where the two sides run.
-#[derive(Clone, Debug)]
-enum Placement {
-    Unpinned,
-    /// The bench process (every server thread) on `server`, the client on `client`.
-    Pinned {
-        server: usize,
-        client: usize,
-    },
-}
-
-impl Placement {
-    fn label(&self) -> String {
-        match self {
-            Placement::Unpinned => "unpinned".to_owned(),
-            Placement::Pinned { server, client } => format!("pinned (server on CPU {server}, client on CPU {client})"),
-        }
-    }
-}
-
 /// Runs one sample of `server` with `conns` connections and `size`-byte messages.
 fn sample(server: Server, conns: usize, size: usize, placement: &Placement, warmup_ms: u64, window_ms: u64) -> Sample {
     let running = Running::start(server);
     let exe = std::env::current_exe().expect("this bench's path");
-    let mut cmd = match placement {
-        Placement::Unpinned => Command::new(&exe),
-        Placement::Pinned { client, .. } => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(client.to_string()).arg(&exe);
-            c
-        }
-    };
+    let mut cmd = placement.client_command(&exe);
     let spec = format!("{} {conns} {size} {warmup_ms} {window_ms}", running.addr);
     let mut child = cmd
         .env(CLIENT_ENV, spec)
@@ -472,35 +446,6 @@ fn sample(server: Server, conns: usize, size: usize, placement: &Placement, warm
         server_cores: server_ns as f64 / window,
         client_cores: client_ns as f64 / window,
     }
-}
-
-/// The CPUs this process may run on (`Cpus_allowed_list` in `/proc/self/status`).
-fn allowed_cpus() -> Vec<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let Some(list) = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")) else {
-        return Vec::new();
-    };
-    let mut cpus = Vec::new();
-    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        let mut ends = part.split('-').map(|x| x.trim().parse::<usize>());
-        match (ends.next(), ends.next()) {
-            (Some(Ok(a)), Some(Ok(b))) => cpus.extend(a..=b),
-            (Some(Ok(a)), None) => cpus.push(a),
-            _ => {}
-        }
-    }
-    cpus
-}
-
-/// Sets the CPU list of every thread of this process (`taskset -a -p -c`);
-/// threads started later inherit it.
-fn set_affinity(cpus: &str) -> bool {
-    Command::new("taskset")
-        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 struct Workload {
@@ -564,28 +509,23 @@ fn main() {
         return;
     }
 
-    let allowed = allowed_cpus();
-    let original = allowed.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
     let mut placements = Vec::new();
     if !only_pinned {
         placements.push(Placement::Unpinned);
     }
     if !only_unpinned {
-        if allowed.len() >= 2 && set_affinity(&original) {
-            placements.push(Placement::Pinned {
-                server: allowed[0],
-                client: allowed[1],
-            });
-        } else {
-            eprintln!("pinned rows skipped: they need taskset and two allowed CPUs (allowed: {allowed:?})");
+        match Placement::pinned() {
+            Some(pinned) => placements.push(pinned),
+            None => eprintln!(
+                "pinned rows skipped: they need taskset and two allowed CPUs (allowed: {:?})",
+                allowed_cpus()
+            ),
         }
     }
 
     let mut reports: Vec<(Placement, Vec<Row>)> = Vec::new();
     for placement in placements {
-        if let Placement::Pinned { server, .. } = placement {
-            assert!(set_affinity(&server.to_string()), "taskset failed");
-        }
+        let restore = placement.enter();
         let mut rows = Vec::new();
         for w in &workloads {
             eprintln!("{} {}: {} rounds", placement.label(), w.name, rounds);
@@ -617,8 +557,8 @@ fn main() {
             eprintln!("  round trips/s: {}", line.join(", "));
             rows.push(row);
         }
-        if let Placement::Pinned { .. } = placement {
-            assert!(set_affinity(&original), "taskset failed to restore the CPU list");
+        if let Some(cpus) = restore {
+            assert!(set_affinity(&cpus), "taskset failed to restore the CPU list");
         }
         reports.push((placement, rows));
     }

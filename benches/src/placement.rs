@@ -2,8 +2,7 @@
 //! separate process (the bench binary started again): [`Placement`]
 //! unpinned, or pinned with the bench process on one CPU and the client on
 //! another (`taskset`, used if it is installed); [`allowed_cpus`] and
-//! [`set_affinity`] underneath. (The `tcp_echo` bench has its own copy of
-//! these from before this module.)
+//! [`set_affinity`] underneath.
 
 use std::process::{Command, Stdio};
 
