@@ -25,7 +25,7 @@ use asyncio::tls::{ClientContext, ServerContext};
 use asyncio_http::ws::WebSocket;
 use asyncio_http::{sse, Body, BodyError, Request, Response, Router, Server};
 use futures_lite::StreamExt;
-use support::{get, start, Conn, Stream, Tls};
+use support::{get, start, ws_echo, Conn, Stream, Tls};
 use tls_support::{Pki, TempDir};
 
 async fn hello(_req: Request) -> &'static str {
@@ -54,17 +54,6 @@ async fn events(_req: Request) -> Response {
         }
         std::future::pending::<()>().await;
         Ok::<(), std::io::Error>(())
-    })
-}
-
-async fn ws_echo(req: Request) -> Response {
-    req.websocket(|mut ws: WebSocket| async move {
-        while let Some(Ok(msg)) = ws.recv().await {
-            let is_data = msg.is_text() || msg.is_binary();
-            if msg.is_close() || (is_data && ws.send(msg).await.is_err()) {
-                break;
-            }
-        }
     })
 }
 

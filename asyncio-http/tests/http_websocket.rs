@@ -11,18 +11,7 @@ use asyncio::net::TcpStream;
 use asyncio_http::ws::WebSocket;
 use asyncio_http::{Request, Response, Router};
 use futures_lite::StreamExt;
-use support::{request, start};
-
-async fn echo(req: Request) -> Response {
-    req.websocket(|mut ws: WebSocket| async move {
-        while let Some(Ok(msg)) = ws.recv().await {
-            let is_data = msg.is_text() || msg.is_binary();
-            if msg.is_close() || (is_data && ws.send(msg).await.is_err()) {
-                break;
-            }
-        }
-    })
-}
+use support::{request, start, ws_echo};
 
 async fn goodbye(req: Request) -> Response {
     req.websocket(|mut ws: WebSocket| async move {
@@ -38,7 +27,7 @@ async fn chat_v2(req: Request) -> Response {
 
 fn app() -> Router {
     Router::new()
-        .get("/ws", echo)
+        .get("/ws", ws_echo)
         .get("/bye", goodbye)
         .get("/proto", chat_v2)
 }

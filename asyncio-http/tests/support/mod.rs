@@ -307,3 +307,16 @@ pub async fn get(to: impl Target, path: &str) -> Resp {
     )
     .await
 }
+
+/// A WebSocket handler that echoes text and binary messages until the
+/// client closes.
+pub async fn ws_echo(req: asyncio_http::Request) -> asyncio_http::Response {
+    req.websocket(|mut ws: asyncio_http::ws::WebSocket| async move {
+        while let Some(Ok(msg)) = ws.recv().await {
+            let is_data = msg.is_text() || msg.is_binary();
+            if msg.is_close() || (is_data && ws.send(msg).await.is_err()) {
+                break;
+            }
+        }
+    })
+}
