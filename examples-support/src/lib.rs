@@ -10,6 +10,8 @@
 //!   once.
 //! - [`pki`]: throwaway certificates (a CA, server and client
 //!   certificates) made with rcgen for TLS tests, examples and benchmarks.
+//! - [`pg`]: a throwaway PostgreSQL server (a fresh cluster in a temporary
+//!   directory) for `asyncio-postgres`'s tests and examples.
 //!
 //! ```no_run
 //! use asyncio_examples_support::{load, threaded::ThreadedServer};
@@ -24,6 +26,7 @@
 
 pub mod args;
 pub mod load;
+pub mod pg;
 pub mod pki;
 pub mod threaded;
 

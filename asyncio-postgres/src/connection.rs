@@ -1,0 +1,451 @@
+//! [`Connection`]: one session with the server, and its queries in
+//! asyncpg's words.
+//!
+//! # Design
+//! tokio-postgres splits a session into a `Client` (sends requests) and a
+//! `Connection` future (drives the socket); the latter runs as an asyncio
+//! task for the session's life and ends when the `Client` is dropped.
+//!
+//! **Statement cache.** Every query goes through a per-connection cache of
+//! prepared statements keyed by the SQL text (up to
+//! [`STATEMENT_CACHE_SIZE`], least recently used evicted; evicting closes
+//! the statement on the server). The first run of a text costs a prepare
+//! round trip; every later run is one round trip (bind, execute, sync), as
+//! asyncpg's cache does.
+//!
+//! **Clean-ups.** Some work must happen after a future is dropped, when no
+//! one can await it: a cancel request for a query whose future was dropped
+//! while it ran, a `ROLLBACK` for a transaction guard dropped without
+//! commit. `Drop` queues it, in order, and one clean-up task per connection
+//! runs the queue. Every operation first waits until the queue is empty, so
+//! a cancel request never reaches the statement that comes after the one it
+//! was meant for, and no statement runs inside a transaction already
+//! abandoned.
+//!
+//! **Cancellation.** A query's future is "in flight" from its first poll
+//! to its answer. Dropped in flight (a [`timeout`](asyncio::timeout), a
+//! cancelled task), it queues a cancel: the clean-up task opens a new socket
+//! to the same server, sends the cancel request with the session's key
+//! (tokio-postgres's `CancelToken::cancel_query_raw`), then runs `SELECT 1`
+//! until it succeeds, so that the interrupt is spent before anything else
+//! runs (if the query had already finished, the interrupt lands on that
+//! `SELECT 1`, not on the next statement). A cancel request names a session,
+//! not a statement: when other queries of the same connection are in flight
+//! (pipelined from other tasks), no cancel is sent and the dropped query
+//! runs to its end on the server, its answer discarded.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
+
+use asyncio::sync::Event;
+use asyncio::Task;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{FromSqlOwned, ToSql};
+use tokio_postgres::{CancelToken, Client, NoTls, Row, Statement};
+
+use crate::dsn::Target;
+use crate::Error;
+
+/// How many prepared statements a connection keeps (asyncpg's default).
+pub const STATEMENT_CACHE_SIZE: usize = 100;
+
+/// A query parameter: any value tokio-postgres can send
+/// (`&1i32`, `&"text"`, `&Some(2.5f64)`, …).
+pub type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// One session with a PostgreSQL server, from [`connect`](crate::connect).
+///
+/// Loop-bound (`!Send`). Queries take `&self`: several tasks may share a
+/// connection (`Rc`), their queries then pipelined on its socket; a
+/// [transaction](Connection::transaction) takes `&mut self`.
+pub struct Connection {
+    pub(crate) client: Rc<Client>,
+    pub(crate) shared: Rc<Shared>,
+    driver: Option<Task<()>>,
+}
+
+/// What the connection, its clean-up task and its guards share.
+pub(crate) struct Shared {
+    cache: RefCell<StatementCache>,
+    cleanups: RefCell<std::collections::VecDeque<Cleanup>>,
+    /// Set while no clean-up is queued or running.
+    idle: Event,
+    cleaning: Cell<bool>,
+    in_flight: Cell<usize>,
+    pub(crate) tx_depth: Cell<u32>,
+    /// Set when a query saw the session end (a FATAL error, a broken
+    /// socket), possibly before the driver task has noticed.
+    ended: Cell<bool>,
+    cancel: CancelToken,
+    target: Target,
+    /// Why the driver task ended, if it ended with an error.
+    closed_reason: Rc<RefCell<Option<String>>>,
+    client: std::rc::Weak<Client>,
+}
+
+/// Work queued by a `Drop`, run by the clean-up task.
+pub(crate) enum Cleanup {
+    /// Cancel the statement running now, then spend the interrupt.
+    Cancel,
+    /// Run this SQL (`ROLLBACK`, `ROLLBACK TO SAVEPOINT …`).
+    Sql(String),
+}
+
+#[derive(Default)]
+struct StatementCache {
+    statements: HashMap<String, (Statement, u64)>,
+    clock: u64,
+}
+
+impl Connection {
+    pub(crate) fn new<S, T>(client: Client, connection: tokio_postgres::Connection<S, T>, target: Target) -> Connection
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+    {
+        let closed_reason = Rc::new(RefCell::new(None));
+        let reason = closed_reason.clone();
+        let driver = asyncio::create_task(async move {
+            if let Err(e) = connection.await {
+                *reason.borrow_mut() = Some(e.to_string());
+            }
+        });
+        let idle = Event::new();
+        idle.set();
+        let client = Rc::new(client);
+        let shared = Rc::new(Shared {
+            cache: RefCell::default(),
+            cleanups: RefCell::default(),
+            idle,
+            cleaning: Cell::new(false),
+            in_flight: Cell::new(0),
+            tx_depth: Cell::new(0),
+            ended: Cell::new(false),
+            cancel: client.cancel_token(),
+            target,
+            closed_reason,
+            client: Rc::downgrade(&client),
+        });
+        Connection {
+            client,
+            shared,
+            driver: Some(driver),
+        }
+    }
+
+    /// Runs `sql` with `params` and returns all its rows.
+    ///
+    /// # Errors
+    /// [`Error::Server`] if the server refuses the statement,
+    /// [`Error::Client`] if a parameter does not convert, [`Error::Closed`]
+    /// if the connection is gone.
+    ///
+    /// # Cancel safety
+    /// Dropping the future while the query runs sends the server a cancel
+    /// request for it (see the [module docs](self)); the connection stays
+    /// usable. Nothing is lost but the dropped query's rows.
+    pub async fn fetch(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
+        let statement = self.statement(sql).await?;
+        self.run(self.client.query(&statement, params)).await
+    }
+
+    /// Runs `sql` and returns its first row, or `None` if it returns none
+    /// (the other rows, if any, are discarded).
+    ///
+    /// # Errors
+    /// As [`fetch`](Connection::fetch).
+    ///
+    /// # Cancel safety
+    /// As [`fetch`](Connection::fetch).
+    pub async fn fetchrow(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, Error> {
+        Ok(self.fetch(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs `sql` and returns the first column of its first row as `T`, or
+    /// `None` if it returns no row. A `NULL` needs `T = Option<_>`.
+    ///
+    /// # Errors
+    /// As [`fetch`](Connection::fetch); [`Error::Client`] if the value does
+    /// not convert to `T` or the statement returns no columns.
+    ///
+    /// # Cancel safety
+    /// As [`fetch`](Connection::fetch).
+    pub async fn fetchval<T: FromSqlOwned>(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<T>, Error> {
+        match self.fetchrow(sql, params).await? {
+            None => Ok(None),
+            Some(row) => row.try_get::<_, T>(0).map(Some).map_err(Error::Client),
+        }
+    }
+
+    /// Runs `sql` and returns how many rows it affected (0 for statements
+    /// that affect none).
+    ///
+    /// # Errors
+    /// As [`fetch`](Connection::fetch).
+    ///
+    /// # Cancel safety
+    /// As [`fetch`](Connection::fetch).
+    pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
+        let statement = self.statement(sql).await?;
+        self.run(self.client.execute(&statement, params)).await
+    }
+
+    /// Runs `sql` once per parameter list, all pipelined (one prepare, then
+    /// every bind and execute sent without waiting for the answers), and
+    /// returns the total of rows affected.
+    ///
+    /// Atomic as asyncpg's: outside a transaction it runs inside one of its
+    /// own, so either every execution is applied or none.
+    ///
+    /// # Errors
+    /// As [`fetch`](Connection::fetch), for the first execution that fails.
+    ///
+    /// # Cancel safety
+    /// As [`fetch`](Connection::fetch); dropped outside a transaction, its
+    /// own transaction is rolled back.
+    pub async fn executemany(&self, sql: &str, args: &[&[Param<'_>]]) -> Result<u64, Error> {
+        let statement = self.statement(sql).await?;
+        let implicit = self.shared.tx_depth.get() == 0;
+        let mut rollback = None;
+        if implicit {
+            rollback = Some(RollbackOnDrop::new(&self.shared, "ROLLBACK".into()));
+            self.run(self.client.batch_execute("BEGIN")).await?;
+        }
+        let executions = args.iter().map(|params| self.client.execute(&statement, params));
+        let counts = self.run(futures_util::future::try_join_all(executions)).await?;
+        if implicit {
+            self.run(self.client.batch_execute("COMMIT")).await?;
+            if let Some(guard) = rollback {
+                guard.disarm();
+            }
+        }
+        Ok(counts.iter().sum())
+    }
+
+    /// Closes the connection: waits for queued clean-ups, then ends the
+    /// session (tokio-postgres sends `Terminate`) and waits for its socket
+    /// to close.
+    ///
+    /// # Cancel safety
+    /// Dropping the future drops the connection, which closes the same way
+    /// in the background.
+    pub async fn close(mut self) {
+        self.shared.idle.wait().await;
+        let driver = self.driver.take();
+        drop(self);
+        if let Some(driver) = driver {
+            let _ = driver.await;
+        }
+    }
+
+    /// Whether the session has ended (the server closed it or the socket
+    /// broke).
+    pub fn is_closed(&self) -> bool {
+        self.shared.ended.get() || self.client.is_closed()
+    }
+
+    /// How many prepared statements the cache holds.
+    pub fn statement_cache_len(&self) -> usize {
+        self.shared.cache.borrow().statements.len()
+    }
+
+    /// The cached statement for `sql`, prepared (one round trip) on a miss.
+    /// Waits for queued clean-ups first.
+    async fn statement(&self, sql: &str) -> Result<Statement, Error> {
+        self.shared.idle.wait().await;
+        if self.is_closed() {
+            return Err(self.closed());
+        }
+        {
+            let mut cache = self.shared.cache.borrow_mut();
+            cache.clock += 1;
+            let now = cache.clock;
+            if let Some((statement, used)) = cache.statements.get_mut(sql) {
+                *used = now;
+                return Ok(statement.clone());
+            }
+        }
+        let statement = self.run(self.client.prepare(sql)).await?;
+        let mut cache = self.shared.cache.borrow_mut();
+        if cache.statements.len() >= STATEMENT_CACHE_SIZE {
+            let oldest = cache
+                .statements
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                cache.statements.remove(&oldest);
+            }
+        }
+        let now = cache.clock;
+        cache.statements.insert(sql.to_owned(), (statement.clone(), now));
+        Ok(statement)
+    }
+
+    /// Awaits one request of the protocol code as an in-flight query (a
+    /// cancel request if dropped before its answer) and maps its error.
+    pub(crate) async fn run<T>(
+        &self,
+        request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, Error> {
+        let guard = InFlight::new(&self.shared);
+        let result = request.await;
+        guard.finish();
+        result.map_err(|e| {
+            if let Some(code) = e.code() {
+                // The server no longer knows a cached statement, or its
+                // result type changed: drop the cache so the next run
+                // prepares again.
+                if code == &SqlState::INVALID_SQL_STATEMENT_NAME || code == &SqlState::FEATURE_NOT_SUPPORTED {
+                    self.shared.cache.borrow_mut().statements.clear();
+                }
+            }
+            let error = Error::from_query(e, self.shared.closed_reason.borrow().clone());
+            if matches!(error, Error::Closed(_)) {
+                self.shared.ended.set(true);
+            }
+            error
+        })
+    }
+
+    fn closed(&self) -> Error {
+        let reason = self.shared.closed_reason.borrow().clone();
+        Error::Closed(reason.unwrap_or_else(|| "the session ended".into()))
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.shared.target.to_string())
+            .field("closed", &self.client.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Queues `cleanup` and starts the clean-up task if none runs. Without
+    /// a running loop (the loop is being torn down) there is nothing to
+    /// clean: the connection goes with it.
+    pub(crate) fn queue(self: &Rc<Self>, cleanup: Cleanup) {
+        let Some(event_loop) = asyncio::try_get_running_loop() else {
+            return;
+        };
+        let Some(client) = self.client.upgrade() else {
+            return;
+        };
+        self.cleanups.borrow_mut().push_back(cleanup);
+        if self.cleaning.replace(true) {
+            return;
+        }
+        self.idle.clear();
+        let shared = self.clone();
+        let task = event_loop.create_task(async move {
+            loop {
+                let next = shared.cleanups.borrow_mut().pop_front();
+                let Some(cleanup) = next else { break };
+                match cleanup {
+                    Cleanup::Cancel => cancel_and_settle(&client, &shared).await,
+                    // A failed ROLLBACK leaves nothing to do: the
+                    // connection is closed or not in a transaction.
+                    Cleanup::Sql(sql) => drop(client.batch_execute(&sql).await),
+                }
+            }
+            shared.cleaning.set(false);
+            shared.idle.set();
+        });
+        drop(task);
+    }
+}
+
+/// Sends the cancel request on a new socket, then runs `SELECT 1` until it
+/// is not itself cancelled, so the interrupt is spent.
+async fn cancel_and_settle(client: &Client, shared: &Shared) {
+    let sent = match &shared.target {
+        Target::Tcp { host, port } => match asyncio::net::TcpStream::connect((host.as_str(), *port)).await {
+            Ok(stream) => shared.cancel.cancel_query_raw(stream, NoTls).await.is_ok(),
+            Err(_) => false,
+        },
+        Target::Unix { path } => match asyncio::net::UnixStream::connect(path).await {
+            Ok(stream) => shared.cancel.cancel_query_raw(stream, NoTls).await.is_ok(),
+            Err(_) => false,
+        },
+    };
+    if !sent {
+        return;
+    }
+    for _ in 0..3 {
+        match client.simple_query("SELECT 1").await {
+            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => continue,
+            _ => break,
+        }
+    }
+}
+
+/// Marks one query in flight; dropped before [`finish`](InFlight::finish),
+/// it queues a cancel request when it was the only one.
+struct InFlight<'a> {
+    shared: &'a Rc<Shared>,
+    done: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Rc<Shared>) -> Self {
+        shared.in_flight.set(shared.in_flight.get() + 1);
+        InFlight { shared, done: false }
+    }
+
+    fn finish(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let left = self.shared.in_flight.get() - 1;
+        self.shared.in_flight.set(left);
+        if !self.done && left == 0 {
+            self.shared.queue(Cleanup::Cancel);
+        }
+    }
+}
+
+/// Queues `sql` (a rollback) when dropped before [`disarm`].
+///
+/// [`disarm`]: RollbackOnDrop::disarm
+pub(crate) struct RollbackOnDrop {
+    shared: Rc<Shared>,
+    sql: Option<String>,
+}
+
+impl RollbackOnDrop {
+    pub(crate) fn new(shared: &Rc<Shared>, sql: String) -> Self {
+        shared.tx_depth.set(shared.tx_depth.get() + 1);
+        RollbackOnDrop {
+            shared: shared.clone(),
+            sql: Some(sql),
+        }
+    }
+
+    pub(crate) fn disarm(mut self) {
+        self.sql = None;
+    }
+}
+
+impl Drop for RollbackOnDrop {
+    fn drop(&mut self) {
+        self.shared.tx_depth.set(self.shared.tx_depth.get() - 1);
+        if let Some(sql) = self.sql.take() {
+            self.shared.queue(Cleanup::Sql(sql));
+        }
+    }
+}
+
+impl Connection {
+    /// Waits until no clean-up is queued or running.
+    pub(crate) async fn shared_idle(&self) {
+        self.shared.idle.wait().await;
+    }
+}

@@ -1,0 +1,129 @@
+//! [`Transaction`]: a guard over `BEGIN` … `COMMIT`, or over a savepoint
+//! when nested.
+//!
+//! Commit explicitly with [`Transaction::commit`]; a guard dropped without
+//! it (an error returned with `?`, a panic, a cancelled task) rolls back:
+//! its `Drop` queues the `ROLLBACK` on the connection's clean-up task (see
+//! [`connection`](crate::connection)), which runs it before any later
+//! statement of the connection.
+
+use std::ops::Deref;
+
+use crate::connection::RollbackOnDrop;
+use crate::{Connection, Error};
+
+/// An open transaction (or savepoint, when nested) on a [`Connection`].
+///
+/// Queries run through it as on the connection (it dereferences to it).
+#[must_use = "a transaction rolls back when dropped; call .commit().await"]
+pub struct Transaction<'a> {
+    conn: &'a mut Connection,
+    /// The savepoint's name when nested.
+    savepoint: Option<String>,
+    guard: Option<RollbackOnDrop>,
+}
+
+impl Connection {
+    /// Starts a transaction (`BEGIN`) and returns its guard.
+    ///
+    /// # Errors
+    /// [`Error::Server`] if `BEGIN` fails, [`Error::Closed`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future rolls back whatever it started.
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        Transaction::begin(self, None).await
+    }
+}
+
+impl<'a> Transaction<'a> {
+    async fn begin(conn: &'a mut Connection, savepoint: Option<String>) -> Result<Transaction<'a>, Error> {
+        let (begin, rollback) = match &savepoint {
+            None => ("BEGIN".to_owned(), "ROLLBACK".to_owned()),
+            Some(name) => (
+                format!("SAVEPOINT {name}"),
+                format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"),
+            ),
+        };
+        conn.shared_idle().await;
+        // The guard exists before `BEGIN` is sent: a future dropped while
+        // it runs still rolls back.
+        let guard = RollbackOnDrop::new(&conn.shared, rollback);
+        conn.run(conn.client.batch_execute(&begin)).await?;
+        Ok(Transaction {
+            conn,
+            savepoint,
+            guard: Some(guard),
+        })
+    }
+
+    /// Starts a nested transaction: a savepoint, released on commit, rolled
+    /// back to when dropped without commit.
+    ///
+    /// # Errors
+    /// As [`Connection::transaction`].
+    ///
+    /// # Cancel safety
+    /// As [`Connection::transaction`].
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let depth = self.conn.shared.tx_depth.get();
+        Transaction::begin(self.conn, Some(format!("asyncio_postgres_sp_{depth}"))).await
+    }
+
+    /// Commits (`COMMIT`, or `RELEASE SAVEPOINT` when nested).
+    ///
+    /// # Errors
+    /// [`Error::Server`] if the commit fails (a deferred constraint, a
+    /// serialization failure): the transaction is then rolled back.
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the server answers leaves the outcome
+    /// unknown to the caller: a `ROLLBACK` is queued, which undoes the work
+    /// if the commit had not yet happened.
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let sql = match &self.savepoint {
+            None => "COMMIT".to_owned(),
+            Some(name) => format!("RELEASE SAVEPOINT {name}"),
+        };
+        let result = self.conn.run(self.conn.client.batch_execute(&sql)).await;
+        if result.is_ok() {
+            if let Some(guard) = self.guard.take() {
+                guard.disarm();
+            }
+        }
+        result
+    }
+
+    /// Rolls back now and waits for the server's answer (dropping the guard
+    /// does the same in the background).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the connection is gone.
+    ///
+    /// # Cancel safety
+    /// Dropping the future still rolls back (in the background).
+    pub async fn rollback(mut self) -> Result<(), Error> {
+        drop(self.guard.take());
+        self.conn.shared_idle().await;
+        if self.conn.is_closed() {
+            return Err(Error::Closed("the session ended".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Transaction<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("savepoint", &self.savepoint)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,101 @@
+//! Cancellation as asyncio users expect: a query whose future is dropped
+//! while it runs (a timeout, a cancelled task) is cancelled on the server,
+//! and the connection answers the next query at once.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use asyncio_postgres::Connection;
+use support::{connect, server};
+
+/// Far below `pg_sleep(10)`: a query that was not cancelled on the server
+/// would hold the connection past it.
+const PROMPTLY: Duration = Duration::from_secs(5);
+
+async fn assert_cancel_by_timeout(conn: &Connection) {
+    let start = Instant::now();
+    let result = asyncio::timeout(Duration::from_millis(100), conn.fetch("SELECT pg_sleep(10)", &[])).await;
+    assert!(result.is_err(), "the sleep finished: {result:?}");
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+    assert!(start.elapsed() < PROMPTLY, "took {:?}", start.elapsed());
+}
+
+#[asyncio::test]
+async fn timeout_cancels_the_query_on_the_server_over_tcp() {
+    let conn = connect().await;
+    assert_cancel_by_timeout(&conn).await;
+    // Again: the cancel machinery resets.
+    assert_cancel_by_timeout(&conn).await;
+}
+
+#[asyncio::test]
+async fn timeout_cancels_the_query_on_the_server_over_a_unix_socket() {
+    let conn = asyncio_postgres::connect(&server().unix_dsn()).await.unwrap();
+    assert_cancel_by_timeout(&conn).await;
+}
+
+#[asyncio::test]
+async fn cancelling_the_task_cancels_the_query() {
+    let conn = std::rc::Rc::new(connect().await);
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    let task = {
+        let conn = conn.clone();
+        asyncio::create_task(async move { conn.execute("SELECT pg_sleep(10)", &[]).await })
+    };
+    // Wait (to a generous deadline) until the server runs the sleep.
+    let observer = connect().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running: i64 = observer
+            .fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep(10)%' AND state = 'active'", &[&pid])
+            .await
+            .unwrap()
+            .unwrap();
+        if running == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sleep never started");
+        asyncio::sleep(Duration::from_millis(5)).await;
+    }
+    let start = Instant::now();
+    task.cancel();
+    assert!(task.await.is_err());
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+    assert!(start.elapsed() < PROMPTLY, "took {:?}", start.elapsed());
+    // The server's record: the backend is idle again, no sleep running.
+    let state: Option<String> = observer
+        .fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", &[&pid])
+        .await
+        .unwrap()
+        .flatten();
+    assert_eq!(state.as_deref(), Some("idle"));
+}
+
+#[asyncio::test]
+async fn a_finished_query_sends_no_cancel() {
+    // A query that completes leaves nothing queued: the next statement, a
+    // long one, is not cut short by a stray cancel request.
+    let conn = connect().await;
+    for _ in 0..5 {
+        conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap();
+    }
+    let slept = conn.execute("SELECT pg_sleep(0.2)", &[]).await;
+    assert!(slept.is_ok(), "{slept:?}");
+}
+
+#[asyncio::test]
+async fn a_cancelled_query_inside_a_transaction_rolls_back_with_it() {
+    let mut conn = connect().await;
+    support::fresh_table(&conn, "cancel_tx", "id int").await;
+    {
+        let tx = conn.transaction().await.unwrap();
+        tx.execute("INSERT INTO cancel_tx VALUES (1)", &[]).await.unwrap();
+        let result = asyncio::timeout(Duration::from_millis(100), tx.fetch("SELECT pg_sleep(10)", &[])).await;
+        assert!(result.is_err());
+        // The transaction is aborted on the server; dropping the guard
+        // rolls it back.
+    }
+    assert_eq!(support::count(&conn, "cancel_tx").await, 0);
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+}

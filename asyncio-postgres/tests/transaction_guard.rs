@@ -1,0 +1,134 @@
+//! The transaction guard: commit explicitly; dropped without commit it
+//! rolls back; nested guards are savepoints.
+
+mod support;
+
+use asyncio_postgres::{Connection, Error};
+use support::{connect, count, fresh_table};
+
+#[asyncio::test]
+async fn commit_makes_the_work_visible_to_others() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_commit", "id int").await;
+    let other = connect().await;
+    let tx = conn.transaction().await.unwrap();
+    tx.execute("INSERT INTO tx_commit VALUES (1), (2)", &[]).await.unwrap();
+    assert_eq!(count(&other, "tx_commit").await, 0, "visible before commit");
+    tx.commit().await.unwrap();
+    assert_eq!(count(&other, "tx_commit").await, 2);
+}
+
+#[asyncio::test]
+async fn dropping_the_guard_rolls_back() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_drop", "id int").await;
+    {
+        let tx = conn.transaction().await.unwrap();
+        tx.execute("INSERT INTO tx_drop VALUES (1)", &[]).await.unwrap();
+        assert_eq!(count(&tx, "tx_drop").await, 1);
+    }
+    // The next statement runs after the queued ROLLBACK, outside any
+    // transaction.
+    assert_eq!(count(&conn, "tx_drop").await, 0);
+    let in_tx: Option<bool> = conn
+        .fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL", &[])
+        .await
+        .unwrap();
+    assert_eq!(in_tx, Some(false));
+    let other = connect().await;
+    assert_eq!(count(&other, "tx_drop").await, 0);
+}
+
+async fn insert_then_fail(conn: &mut Connection) -> Result<(), Error> {
+    let tx = conn.transaction().await?;
+    tx.execute("INSERT INTO tx_question VALUES (1)", &[]).await?;
+    tx.execute("INSERT INTO no_such_table VALUES (1)", &[]).await?;
+    tx.commit().await
+}
+
+#[asyncio::test]
+async fn an_error_returned_with_question_mark_rolls_back() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_question", "id int").await;
+    let err = insert_then_fail(&mut conn).await.unwrap_err();
+    assert_eq!(err.code(), Some("42P01"));
+    assert_eq!(count(&conn, "tx_question").await, 0);
+}
+
+#[asyncio::test]
+async fn explicit_rollback() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_rollback", "id int").await;
+    let tx = conn.transaction().await.unwrap();
+    tx.execute("INSERT INTO tx_rollback VALUES (1)", &[]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&conn, "tx_rollback").await, 0);
+}
+
+#[asyncio::test]
+async fn nested_transactions_are_savepoints() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_nested", "id int").await;
+    let mut outer = conn.transaction().await.unwrap();
+    outer.execute("INSERT INTO tx_nested VALUES (1)", &[]).await.unwrap();
+    {
+        let inner = outer.transaction().await.unwrap();
+        inner.execute("INSERT INTO tx_nested VALUES (2)", &[]).await.unwrap();
+        // Dropped: rolled back to its savepoint only.
+    }
+    {
+        let mut inner = outer.transaction().await.unwrap();
+        inner.execute("INSERT INTO tx_nested VALUES (3)", &[]).await.unwrap();
+        {
+            let innermost = inner.transaction().await.unwrap();
+            innermost
+                .execute("INSERT INTO tx_nested VALUES (4)", &[])
+                .await
+                .unwrap();
+            innermost.commit().await.unwrap();
+        }
+        inner.commit().await.unwrap();
+    }
+    {
+        // A failed statement inside a savepoint spoils only the savepoint.
+        let inner = outer.transaction().await.unwrap();
+        assert!(inner.execute("INSERT INTO tx_nested VALUES ('x')", &[]).await.is_err());
+    }
+    outer.execute("INSERT INTO tx_nested VALUES (5)", &[]).await.unwrap();
+    outer.commit().await.unwrap();
+    let ids: Vec<i32> = conn
+        .fetch("SELECT id FROM tx_nested ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [1, 3, 4, 5]);
+}
+
+#[asyncio::test]
+async fn a_failed_commit_is_reported() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_deferred", "id int UNIQUE DEFERRABLE INITIALLY DEFERRED").await;
+    let tx = conn.transaction().await.unwrap();
+    tx.execute("INSERT INTO tx_deferred VALUES (1), (1)", &[])
+        .await
+        .unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(err.code(), Some("23505"));
+    assert_eq!(count(&conn, "tx_deferred").await, 0);
+}
+
+#[asyncio::test]
+async fn executemany_inside_a_transaction_joins_it() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_many", "id int").await;
+    {
+        let tx = conn.transaction().await.unwrap();
+        tx.executemany("INSERT INTO tx_many VALUES ($1)", &[&[&1i32], &[&2i32]])
+            .await
+            .unwrap();
+        // Not committed: its rows go with the transaction.
+    }
+    assert_eq!(count(&conn, "tx_many").await, 0);
+}
