@@ -38,6 +38,11 @@ pub enum Error {
     /// The connection is closed: the server ended it (its reason, if it gave
     /// one, is in the message) or the socket broke. Open a new one.
     Closed(String),
+    /// [`Pool::acquire`](crate::Pool::acquire) waited its
+    /// `acquire_timeout` without getting a connection.
+    AcquireTimeout,
+    /// The pool is closed ([`Pool::close`](crate::Pool::close)).
+    PoolClosed,
     /// A value could not be converted between Rust and SQL (a column's type
     /// does not match, an unexpected `NULL`, a parameter count mismatch…),
     /// or another client-side failure of the protocol code.
@@ -111,6 +116,8 @@ impl fmt::Display for Error {
             Error::UnknownDatabase(e) => write!(f, "unknown database: {e}"),
             Error::Server(e) => e.fmt(f),
             Error::Closed(why) => write!(f, "the connection is closed: {why}"),
+            Error::AcquireTimeout => f.write_str("no pooled connection was free within the acquire timeout"),
+            Error::PoolClosed => f.write_str("the pool is closed"),
             Error::Client(e) => e.fmt(f),
         }
     }

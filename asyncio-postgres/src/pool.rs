@@ -1,0 +1,289 @@
+//! [`Pool`]: a pool of connections, in asyncpg's words
+//! ([`create_pool`]`(dsn).min_size(2).max_size(10).await?`, then
+//! [`pool.acquire()`](Pool::acquire)).
+//!
+//! # Design
+//! At most `max_size` connections exist; each is either idle (in the
+//! pool's list) or acquired (a [`PooledConnection`]). An acquire first takes
+//! one of `max_size` permits of an asyncio [`Semaphore`], whose wait queue
+//! is FIFO, so waiters are served in arrival order; then takes an idle
+//! connection, or opens one. Releasing (dropping the
+//! [`PooledConnection`]) gives the connection back and then the permit.
+//!
+//! A released connection is never handed out dirty: its transaction guards
+//! have already queued their `ROLLBACK`s and a query dropped in flight its
+//! cancel (see [`connection`](crate::connection)); the release queues, after
+//! them, a reset of the session's state (`RESET ALL`, `CLOSE ALL`,
+//! `UNLISTEN *`, advisory locks released; prepared statements are kept, so
+//! the cache stays valid), and the next user's first statement waits for
+//! all of it. A connection that is closed, or released while its holder
+//! panics, is discarded instead, and the next acquire opens a new one.
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, IntoFuture};
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use asyncio::sync::Semaphore;
+
+use crate::connection::Cleanup;
+use crate::{Connection, Error};
+
+/// What a released connection runs before its next user (asyncpg's reset
+/// without `DISCARD ALL`, which would drop the statement cache's
+/// statements).
+const RESET: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;";
+
+/// Starts building a pool for `dsn` (the DSNs of [`connect`](crate::connect)).
+/// Await the builder (or call [`build`](PoolBuilder::build)) to open
+/// `min_size` connections and get the [`Pool`].
+pub fn create_pool(dsn: &str) -> PoolBuilder {
+    PoolBuilder {
+        dsn: dsn.to_owned(),
+        min_size: 10,
+        max_size: 10,
+        acquire_timeout: None,
+    }
+}
+
+/// Options of a [`Pool`], from [`create_pool`].
+#[derive(Debug, Clone)]
+#[must_use = "a pool builder does nothing until awaited"]
+pub struct PoolBuilder {
+    dsn: String,
+    min_size: usize,
+    max_size: usize,
+    acquire_timeout: Option<Duration>,
+}
+
+impl PoolBuilder {
+    /// How many connections are opened at creation (asyncpg's default: 10).
+    pub fn min_size(mut self, n: usize) -> Self {
+        self.min_size = n;
+        self
+    }
+
+    /// The most connections open at once (asyncpg's default: 10).
+    pub fn max_size(mut self, n: usize) -> Self {
+        self.max_size = n;
+        self
+    }
+
+    /// How long [`Pool::acquire`] waits at most (default: no limit).
+    pub fn acquire_timeout(mut self, limit: Duration) -> Self {
+        self.acquire_timeout = Some(limit);
+        self
+    }
+
+    /// Opens `min_size` connections and returns the pool.
+    ///
+    /// # Errors
+    /// [`Error::InvalidDsn`] if `min_size > max_size` or `max_size` is 0;
+    /// any error of [`connect`](crate::connect) for the first connections.
+    ///
+    /// # Cancel safety
+    /// Dropping the future closes the connections opened so far.
+    pub async fn build(self) -> Result<Pool, Error> {
+        if self.max_size == 0 || self.min_size > self.max_size {
+            return Err(Error::InvalidDsn(format!(
+                "pool sizes: min_size {} must be at most max_size {}, which must be at least 1",
+                self.min_size, self.max_size
+            )));
+        }
+        let inner = Rc::new(PoolInner {
+            semaphore: Semaphore::new(self.max_size),
+            idle: RefCell::new(Vec::new()),
+            size: Cell::new(0),
+            closed: Cell::new(false),
+            builder: self,
+        });
+        for _ in 0..inner.builder.min_size {
+            let conn = crate::connect(&inner.builder.dsn).await?;
+            inner.size.set(inner.size.get() + 1);
+            inner.idle.borrow_mut().push(conn);
+        }
+        Ok(Pool { inner })
+    }
+}
+
+impl IntoFuture for PoolBuilder {
+    type Output = Result<Pool, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Pool, Error>>>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.build())
+    }
+}
+
+/// A pool of connections (cheap to clone: clones share the pool).
+#[derive(Clone)]
+pub struct Pool {
+    inner: Rc<PoolInner>,
+}
+
+struct PoolInner {
+    semaphore: Semaphore,
+    idle: RefCell<Vec<Connection>>,
+    /// Connections open: idle plus acquired.
+    size: Cell<usize>,
+    closed: Cell<bool>,
+    builder: PoolBuilder,
+}
+
+/// A pool's counts, from [`Pool::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (idle plus acquired).
+    pub size: usize,
+    /// Connections waiting in the pool.
+    pub idle: usize,
+    /// Tasks waiting in [`Pool::acquire`].
+    pub waiting: usize,
+}
+
+impl Pool {
+    /// Takes a connection: an idle one, or a new one if fewer than
+    /// `max_size` are open; otherwise waits, in arrival order, for one to be
+    /// released, up to the builder's `acquire_timeout`.
+    ///
+    /// # Errors
+    /// [`Error::AcquireTimeout`], [`Error::PoolClosed`], or an error of
+    /// [`connect`](crate::connect) when a new connection had to be opened.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives back whatever it took (its place in the
+    /// queue, its permit, a connection it was opening is closed).
+    pub async fn acquire(&self) -> Result<PooledConnection, Error> {
+        match self.inner.builder.acquire_timeout {
+            Some(limit) => asyncio::timeout(limit, self.acquire_now())
+                .await
+                .unwrap_or(Err(Error::AcquireTimeout)),
+            None => self.acquire_now().await,
+        }
+    }
+
+    async fn acquire_now(&self) -> Result<PooledConnection, Error> {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return Err(Error::PoolClosed);
+        }
+        inner.semaphore.acquire().await.forget();
+        // From here the permit is ours: `Permit` gives it back on every
+        // path that does not hand out a connection.
+        let permit = Permit(inner);
+        if inner.closed.get() {
+            return Err(Error::PoolClosed);
+        }
+        loop {
+            let next = inner.idle.borrow_mut().pop();
+            match next {
+                Some(conn) if conn.is_closed() => inner.size.set(inner.size.get() - 1),
+                Some(conn) => return Ok(permit.hand_out(conn)),
+                None => break,
+            }
+        }
+        let conn = crate::connect(&inner.builder.dsn).await?;
+        inner.size.set(inner.size.get() + 1);
+        Ok(permit.hand_out(conn))
+    }
+
+    /// The pool's counts now.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.inner.size.get(),
+            idle: self.inner.idle.borrow().len(),
+            waiting: self.inner.semaphore.waiters(),
+        }
+    }
+
+    /// Closes the pool: new acquires fail with [`Error::PoolClosed`]; waits
+    /// until every acquired connection is released, then closes them all.
+    /// Bound the wait with [`asyncio::timeout`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future leaves the pool closed; connections still
+    /// acquired are closed when released.
+    pub async fn close(&self) {
+        self.inner.closed.set(true);
+        for _ in 0..self.inner.builder.max_size {
+            self.inner.semaphore.acquire().await.forget();
+        }
+        let idle = std::mem::take(&mut *self.inner.idle.borrow_mut());
+        self.inner.size.set(self.inner.size.get() - idle.len());
+        for conn in idle {
+            conn.close().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("stats", &self.stats())
+            .field("closed", &self.inner.closed.get())
+            .finish()
+    }
+}
+
+/// One of the semaphore's permits, given back on drop unless handed out
+/// with a connection.
+struct Permit<'a>(&'a Rc<PoolInner>);
+
+impl Permit<'_> {
+    fn hand_out(self, conn: Connection) -> PooledConnection {
+        let pool = self.0.clone();
+        std::mem::forget(self);
+        PooledConnection { conn: Some(conn), pool }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.semaphore.release();
+    }
+}
+
+/// A connection acquired from a [`Pool`]; dropping it releases it. Use it
+/// as a [`Connection`] (it dereferences to one).
+pub struct PooledConnection {
+    conn: Option<Connection>,
+    pool: Rc<PoolInner>,
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("present until drop")
+    }
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PooledConnection").field(&self.conn).finish()
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        let pool = &self.pool;
+        if let Some(conn) = self.conn.take() {
+            if conn.is_closed() || pool.closed.get() || std::thread::panicking() {
+                pool.size.set(pool.size.get() - 1);
+                drop(conn);
+            } else {
+                conn.shared.queue(Cleanup::Sql(RESET.to_owned()));
+                pool.idle.borrow_mut().push(conn);
+            }
+        }
+        pool.semaphore.release();
+    }
+}

@@ -1,0 +1,222 @@
+//! The pool: sizes, acquire with a timeout, FIFO waiters, release on drop,
+//! and connections never handed out dirty.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use asyncio_postgres::{create_pool, Error, Pool};
+use support::{connect, count, fresh_table, server};
+
+/// The server's DSN with an `application_name`, so a test can count its
+/// own backends in `pg_stat_activity`.
+fn dsn(app: &str) -> String {
+    format!("{}?application_name={app}", server().dsn())
+}
+
+async fn backends(app: &str) -> i64 {
+    let conn = connect().await;
+    conn.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        &[&app],
+    )
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+async fn pid(pool: &Pool) -> i32 {
+    pool.acquire()
+        .await
+        .unwrap()
+        .fetchval("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[asyncio::test]
+async fn min_size_connections_open_at_creation_and_max_size_bounds_them() {
+    let pool = create_pool(&dsn("pool_sizes")).min_size(2).max_size(3).await.unwrap();
+    assert_eq!(backends("pool_sizes").await, 2);
+    assert_eq!(pool.stats().size, 2);
+    let a = pool.acquire().await.unwrap();
+    let b = pool.acquire().await.unwrap();
+    let c = pool.acquire().await.unwrap();
+    assert_eq!(pool.stats().size, 3);
+    assert_eq!(backends("pool_sizes").await, 3);
+    // A fourth waits; with a timeout it gives up.
+    let waited = asyncio::timeout(Duration::from_millis(50), pool.acquire()).await;
+    assert!(waited.is_err());
+    drop((a, b, c));
+    assert_eq!(
+        pool.stats(),
+        asyncio_postgres::PoolStats {
+            size: 3,
+            idle: 3,
+            waiting: 0
+        }
+    );
+}
+
+#[asyncio::test]
+async fn acquire_timeout_is_its_own_error() {
+    let pool = create_pool(&server().dsn())
+        .min_size(1)
+        .max_size(1)
+        .acquire_timeout(Duration::from_millis(50))
+        .await
+        .unwrap();
+    let held = pool.acquire().await.unwrap();
+    assert!(matches!(pool.acquire().await, Err(Error::AcquireTimeout)));
+    drop(held);
+    assert!(pool.acquire().await.is_ok());
+}
+
+#[asyncio::test]
+async fn a_released_connection_is_reused() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    let first = pid(&pool).await;
+    assert_eq!(pid(&pool).await, first);
+    assert_eq!(pid(&pool).await, first);
+}
+
+#[asyncio::test]
+async fn waiters_are_served_in_arrival_order() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    let held = pool.acquire().await.unwrap();
+    let order = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let tasks: Vec<_> = (0..5)
+        .map(|i| {
+            let (pool, order) = (pool.clone(), order.clone());
+            asyncio::create_task(async move {
+                let conn = pool.acquire().await.unwrap();
+                order.borrow_mut().push(i);
+                conn.execute("SELECT 1", &[]).await.unwrap();
+            })
+        })
+        .collect();
+    // Let every task reach the queue, in creation order.
+    while pool.stats().waiting < 5 {
+        asyncio::yield_now().await;
+    }
+    drop(held);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*order.borrow(), [0, 1, 2, 3, 4]);
+}
+
+#[asyncio::test]
+async fn a_transaction_left_open_is_rolled_back_before_the_next_user() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    {
+        let conn = pool.acquire().await.unwrap();
+        fresh_table(&conn, "pool_dirty_tx", "id int").await;
+    }
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        let tx = conn.transaction().await.unwrap();
+        tx.execute("INSERT INTO pool_dirty_tx VALUES (1)", &[]).await.unwrap();
+        drop(tx);
+    }
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(count(&conn, "pool_dirty_tx").await, 0);
+    let in_tx: Option<bool> = conn
+        .fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL", &[])
+        .await
+        .unwrap();
+    assert_eq!(in_tx, Some(false));
+}
+
+#[asyncio::test]
+async fn session_settings_are_reset_on_release_and_statements_kept() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    {
+        let conn = pool.acquire().await.unwrap();
+        conn.execute("SET statement_timeout = 1234", &[]).await.unwrap();
+        conn.fetchval::<i32>("SELECT 7", &[]).await.unwrap();
+    }
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        conn.fetchval::<String>("SHOW statement_timeout", &[])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("0")
+    );
+    // The statement cache survives the reset (no DISCARD ALL).
+    assert_eq!(conn.fetchval::<i32>("SELECT 7", &[]).await.unwrap(), Some(7));
+}
+
+#[asyncio::test]
+async fn a_query_cancelled_in_a_pooled_connection_leaves_it_clean() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    let start = Instant::now();
+    {
+        let conn = pool.acquire().await.unwrap();
+        let r = asyncio::timeout(Duration::from_millis(100), conn.fetch("SELECT pg_sleep(10)", &[])).await;
+        assert!(r.is_err());
+    }
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+}
+
+#[asyncio::test]
+async fn a_connection_released_during_a_panic_is_discarded() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(2).await.unwrap();
+    let task = {
+        let pool = pool.clone();
+        asyncio::create_task(async move {
+            let _conn = pool.acquire().await.unwrap();
+            panic!("holder fails");
+        })
+    };
+    assert!(task.await.unwrap_err().is_panic());
+    assert_eq!(pool.stats().size, 0);
+    assert_eq!(pid(&pool).await > 0, true);
+    assert_eq!(pool.stats().size, 1);
+}
+
+#[asyncio::test]
+async fn a_connection_the_server_ended_is_replaced() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    let old = pid(&pool).await;
+    let admin = connect().await;
+    admin.execute("SELECT pg_terminate_backend($1)", &[&old]).await.unwrap();
+    // The pool learns of the end when the connection's socket reports it
+    // (or a query fails); either way the next acquires get a live one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let conn = pool.acquire().await.unwrap();
+        match conn.fetchval::<i32>("SELECT pg_backend_pid()", &[]).await {
+            Ok(pid) => break pid.unwrap(),
+            Err(Error::Closed(_)) => assert!(Instant::now() < deadline),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_ne!(new, old);
+    assert_eq!(pool.stats().size, 1);
+}
+
+#[asyncio::test]
+async fn close_waits_for_acquired_connections_then_refuses() {
+    let pool = create_pool(&dsn("pool_close")).min_size(2).max_size(2).await.unwrap();
+    let held = pool.acquire().await.unwrap();
+    let closing = {
+        let pool = pool.clone();
+        asyncio::create_task(async move { pool.close().await })
+    };
+    asyncio::yield_now().await;
+    assert!(!closing.done());
+    assert!(matches!(pool.acquire().await, Err(Error::PoolClosed)));
+    drop(held);
+    closing.await.unwrap();
+    assert_eq!(pool.stats().size, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while backends("pool_close").await != 0 {
+        assert!(Instant::now() < deadline, "the pool's backends are still there");
+        asyncio::sleep(Duration::from_millis(10)).await;
+    }
+}
