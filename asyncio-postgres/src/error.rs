@@ -35,6 +35,10 @@ pub enum Error {
     /// The server answered with an error: a constraint violation, a syntax
     /// error, a cancelled statement (`57014`), …
     Server(ServerError),
+    /// The server's `statement_timeout` ended the statement (SQLSTATE
+    /// `57014` with the timeout's message; a cancel request gives
+    /// [`Error::Server`] with the same code). The connection stays usable.
+    StatementTimeout(ServerError),
     /// The connection is closed: the server ended it (its reason, if it gave
     /// one, is in the message) or the socket broke. Open a new one.
     Closed(String),
@@ -54,7 +58,7 @@ impl Error {
     /// [`Error::UnknownDatabase`], [`Error::Auth`] with one).
     pub fn as_server_error(&self) -> Option<&ServerError> {
         match self {
-            Error::Server(e) | Error::UnknownDatabase(e) | Error::Auth(Some(e)) => Some(e),
+            Error::Server(e) | Error::UnknownDatabase(e) | Error::Auth(Some(e)) | Error::StatementTimeout(e) => Some(e),
             _ => None,
         }
     }
@@ -73,6 +77,9 @@ impl Error {
             // `pg_terminate_backend`, a server shutting down).
             if matches!(server.severity(), "FATAL" | "PANIC") {
                 return Error::Closed(server.to_string());
+            }
+            if db.code() == &SqlState::QUERY_CANCELED && db.message().contains("statement timeout") {
+                return Error::StatementTimeout(server);
             }
             return Error::Server(server);
         }
@@ -115,6 +122,7 @@ impl fmt::Display for Error {
             ),
             Error::UnknownDatabase(e) => write!(f, "unknown database: {e}"),
             Error::Server(e) => e.fmt(f),
+            Error::StatementTimeout(e) => write!(f, "statement timeout: {e}"),
             Error::Closed(why) => write!(f, "the connection is closed: {why}"),
             Error::AcquireTimeout => f.write_str("no pooled connection was free within the acquire timeout"),
             Error::PoolClosed => f.write_str("the pool is closed"),
@@ -128,7 +136,9 @@ impl std::error::Error for Error {
         match self {
             Error::Connect { source, .. } => Some(source),
             Error::Client(e) => Some(e),
-            Error::Server(e) | Error::UnknownDatabase(e) | Error::Auth(Some(e)) => Some(e.db_error()),
+            Error::Server(e) | Error::UnknownDatabase(e) | Error::Auth(Some(e)) | Error::StatementTimeout(e) => {
+                Some(e.db_error())
+            }
             _ => None,
         }
     }

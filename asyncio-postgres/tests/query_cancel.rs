@@ -99,3 +99,17 @@ async fn a_cancelled_query_inside_a_transaction_rolls_back_with_it() {
     assert_eq!(support::count(&conn, "cancel_tx").await, 0);
     assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
 }
+
+#[asyncio::test]
+async fn statement_timeout_is_its_own_error() {
+    let conn = connect().await;
+    conn.execute("SET statement_timeout = 50", &[]).await.unwrap();
+    let err = conn.execute("SELECT pg_sleep(10)", &[]).await.unwrap_err();
+    match &err {
+        asyncio_postgres::Error::StatementTimeout(e) => assert_eq!(e.code(), "57014"),
+        other => panic!("expected Error::StatementTimeout, got {other:?}"),
+    }
+    assert_eq!(err.code(), Some("57014"));
+    conn.execute("RESET statement_timeout", &[]).await.unwrap();
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+}
