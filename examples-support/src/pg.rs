@@ -24,7 +24,8 @@
 //! The server is not daemonized with `pg_ctl start`. It runs under a small
 //! watchdog shell, started by this process with a pipe on its standard
 //! input. The watchdog starts the postmaster in the background, prints its
-//! pid, and blocks reading the pipe. When the pipe closes — the
+//! pid, and blocks reading the pipe (a `restart` line there restarts the
+//! server: [`TempPostgres::restart`]). When the pipe closes — the
 //! [`TempPostgres`] is dropped, or this process exits in any way (a test
 //! binary's statics are never dropped; a `SIGKILL` closes the pipe too) — the
 //! watchdog sends the postmaster `SIGINT` (PostgreSQL's "fast" shutdown, what
@@ -46,8 +47,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The superuser of the throwaway cluster.
@@ -58,16 +60,26 @@ pub const PASSWORD: &str = "asyncio-test-pw";
 /// How long the server may take to accept connections.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The watchdog: starts the postmaster, prints its pid, waits for its
-/// standard input to close, then stops the postmaster (`SIGINT`: fast
+/// The watchdog: starts the postmaster, prints its pid, reads commands
+/// (`restart`: fast shutdown, start again, print the new pid) until its
+/// standard input closes, then stops the postmaster (`SIGINT`: fast
 /// shutdown) and removes the directory. `$1` is the `postgres` binary, `$2`
 /// the directory, the rest the server's arguments.
 const WATCHDOG: &str = r#"
 postgres_bin=$1; dir=$2; shift 2
-"$postgres_bin" "$@" </dev/null >>"$dir/server.log" 2>&1 &
-pid=$!
-echo "$pid"
-while read -r _; do :; done
+start() {
+  "$postgres_bin" "$@" </dev/null >>"$dir/server.log" 2>&1 &
+  pid=$!
+  echo "$pid"
+}
+start "$@"
+while read -r command; do
+  if [ "$command" = restart ]; then
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    start "$@"
+  fi
+done
 kill -INT "$pid" 2>/dev/null
 wait "$pid"
 rm -rf "$dir"
@@ -79,11 +91,11 @@ rm -rf "$dir"
 pub struct TempPostgres {
     dir: PathBuf,
     port: u16,
-    postmaster_pid: u32,
+    postmaster_pid: AtomicU32,
     watchdog: Child,
-    /// The write end of the watchdog's standard input: closing it stops
-    /// the server.
-    lifeline: Option<ChildStdin>,
+    /// The write end of the watchdog's standard input (closing it stops
+    /// the server) and the read end of its output (the postmaster's pids).
+    lifeline: Mutex<Option<(ChildStdin, BufReader<ChildStdout>)>>,
     bin: PathBuf,
 }
 
@@ -169,19 +181,15 @@ impl TempPostgres {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = watchdog.spawn()?;
-        let lifeline = child.stdin.take();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line)?;
-        let postmaster_pid = line
-            .trim()
-            .parse()
-            .map_err(|_| io::Error::other(format!("the watchdog printed {line:?}, not a pid")))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let postmaster_pid = read_pid(&mut stdout)?;
         let server = TempPostgres {
             dir: dir.to_path_buf(),
             port,
-            postmaster_pid,
+            postmaster_pid: AtomicU32::new(postmaster_pid),
             watchdog: child,
-            lifeline,
+            lifeline: Mutex::new(Some((stdin, stdout))),
             bin: bin.to_path_buf(),
         };
         server.wait_ready()?;
@@ -206,7 +214,7 @@ impl TempPostgres {
             if ready.success() {
                 return Ok(());
             }
-            let alive = Path::new(&format!("/proc/{}", self.postmaster_pid)).exists();
+            let alive = Path::new(&format!("/proc/{}", self.pid())).exists();
             if !alive || Instant::now() > deadline {
                 let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
                 let why = if alive {
@@ -248,15 +256,44 @@ impl TempPostgres {
 
     /// The postmaster's process id.
     pub fn pid(&self) -> u32 {
-        self.postmaster_pid
+        self.postmaster_pid.load(Ordering::Relaxed)
     }
+
+    /// Restarts the server: fast shutdown (every session ends), then a new
+    /// postmaster on the same port, socket and data; returns once it
+    /// accepts connections again.
+    ///
+    /// # Errors
+    /// The watchdog is gone, or the server does not come back (the error
+    /// carries its log).
+    pub fn restart(&self) -> io::Result<()> {
+        {
+            let mut lifeline = self.lifeline.lock().unwrap_or_else(|e| e.into_inner());
+            let (stdin, stdout) = lifeline
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the server is stopping"))?;
+            stdin.write_all(b"restart\n")?;
+            stdin.flush()?;
+            self.postmaster_pid.store(read_pid(stdout)?, Ordering::Relaxed);
+        }
+        self.wait_ready()
+    }
+}
+
+/// Reads the pid line the watchdog prints for each postmaster it starts.
+fn read_pid(stdout: &mut BufReader<ChildStdout>) -> io::Result<u32> {
+    let mut line = String::new();
+    stdout.read_line(&mut line)?;
+    line.trim()
+        .parse()
+        .map_err(|_| io::Error::other(format!("the watchdog printed {line:?}, not a pid")))
 }
 
 impl Drop for TempPostgres {
     fn drop(&mut self) {
         // Closing the pipe tells the watchdog to stop the server and remove
         // the directory; wait for it so that both are done on return.
-        drop(self.lifeline.take());
+        drop(self.lifeline.lock().unwrap_or_else(|e| e.into_inner()).take());
         let _ = self.watchdog.wait();
     }
 }
