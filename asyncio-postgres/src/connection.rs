@@ -43,9 +43,10 @@ use asyncio::sync::Event;
 use asyncio::Task;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSqlOwned, ToSql};
-use tokio_postgres::{CancelToken, Client, NoTls, Row, Statement};
+use tokio_postgres::{AsyncMessage, CancelToken, Client, NoTls, Row, Statement};
 
 use crate::dsn::Target;
+use crate::listener::Listeners;
 use crate::Error;
 
 /// How many prepared statements a connection keeps (asyncpg's default).
@@ -79,6 +80,7 @@ pub(crate) struct Shared {
     /// socket), possibly before the driver task has noticed.
     ended: Cell<bool>,
     cancel: CancelToken,
+    pub(crate) listeners: Rc<Listeners>,
     target: Target,
     /// Why the driver task ended, if it ended with an error.
     closed_reason: Rc<RefCell<Option<String>>>,
@@ -107,10 +109,23 @@ impl Connection {
     {
         let closed_reason = Rc::new(RefCell::new(None));
         let reason = closed_reason.clone();
+        let listeners = Rc::new(Listeners::default());
+        let dispatch = listeners.clone();
         let driver = asyncio::create_task(async move {
-            if let Err(e) = connection.await {
-                *reason.borrow_mut() = Some(e.to_string());
+            let mut connection = connection;
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(AsyncMessage::Notification(notification))) => dispatch.dispatch(notification),
+                    // Notices (warnings the server sends beside answers).
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        *reason.borrow_mut() = Some(e.to_string());
+                        break;
+                    }
+                    None => break,
+                }
             }
+            dispatch.shut_down();
         });
         let idle = Event::new();
         idle.set();
@@ -124,6 +139,7 @@ impl Connection {
             tx_depth: Cell::new(0),
             ended: Cell::new(false),
             cancel: client.cancel_token(),
+            listeners,
             target,
             closed_reason,
             client: Rc::downgrade(&client),

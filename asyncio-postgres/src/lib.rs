@@ -37,19 +37,23 @@
 //! | `pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)` | [`create_pool(dsn).min_size(2).max_size(10).await?`](create_pool) |
 //! | `async with pool.acquire() as conn:` | [`let conn = pool.acquire().await?;`](Pool::acquire) (released on drop) |
 //!
-//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails), COPY,
-//! LISTEN/NOTIFY, the pool's health checks and lifetimes.
+//! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
+//!
+//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails), COPY, the
+//! pool's health checks and lifetimes.
 
 #![forbid(unsafe_code)]
 
 pub mod connection;
 mod dsn;
 mod error;
+pub mod listener;
 pub mod pool;
 pub mod transaction;
 
 pub use connection::{Connection, Param, STATEMENT_CACHE_SIZE};
 pub use error::{Error, ServerError};
+pub use listener::{Listener, Notification};
 pub use pool::{create_pool, Pool, PoolBuilder, PoolStats, PooledConnection};
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types;

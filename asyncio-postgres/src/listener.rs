@@ -1,0 +1,151 @@
+//! LISTEN/NOTIFY: [`Connection::add_listener`] returns a [`Listener`], a
+//! stream of the channel's notifications.
+//!
+//! The connection's driver task reads the socket with tokio-postgres's
+//! `poll_message`, which yields the notifications the plain `Future` would
+//! drop; it puts each into an asyncio [`Queue`] per listener of its channel.
+//! Dropping the last listener of a channel queues `UNLISTEN` on the
+//! connection's clean-up task. When the session ends, every listener's
+//! queue is shut down, so [`Listener::recv`] returns `None` once drained.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use asyncio::sync::Queue;
+pub use tokio_postgres::Notification;
+
+use crate::connection::{Cleanup, Shared};
+use crate::{Connection, Error};
+
+/// The listeners of one connection, by channel; shared by the connection
+/// and its driver task.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    channels: RefCell<HashMap<String, Vec<Rc<Queue<Notification>>>>>,
+}
+
+impl Listeners {
+    /// Hands a notification to every listener of its channel.
+    pub(crate) fn dispatch(&self, notification: Notification) {
+        if let Some(queues) = self.channels.borrow().get(notification.channel()) {
+            for queue in queues {
+                // Unbounded queues: only a shut-down queue refuses, and a
+                // shut-down listener wants nothing more.
+                let _ = queue.put_nowait(notification.clone());
+            }
+        }
+    }
+
+    /// The session ended: every listener's stream ends after what it holds.
+    pub(crate) fn shut_down(&self) {
+        for queue in self.channels.borrow().values().flatten() {
+            queue.shutdown(false);
+        }
+    }
+}
+
+/// The notifications of one channel, from [`Connection::add_listener`].
+/// Dropping it stops listening (`UNLISTEN`, once no other listener of the
+/// connection wants the channel). It borrows the connection, so it cannot
+/// outlive it (nor a pooled connection's release, which resets the
+/// session with `UNLISTEN *`).
+pub struct Listener<'a> {
+    channel: String,
+    queue: Rc<Queue<Notification>>,
+    shared: Rc<Shared>,
+    _connection: PhantomData<&'a Connection>,
+}
+
+impl Connection {
+    /// Starts listening on `channel` (`LISTEN "channel"`) and returns the
+    /// stream of its notifications (asyncpg's `add_listener`, with a
+    /// stream instead of a callback).
+    ///
+    /// # Errors
+    /// As [`fetch`](Connection::fetch).
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the server answers leaves the session
+    /// listening with no listener: notifications for it are dropped, and the
+    /// next [`add_listener`](Connection::add_listener) for the channel picks
+    /// them up again.
+    pub async fn add_listener(&self, channel: &str) -> Result<Listener<'_>, Error> {
+        self.shared_idle().await;
+        let queue = Rc::new(Queue::new(0));
+        let listeners = self.shared.listeners.clone();
+        let first = {
+            let mut channels = listeners.channels.borrow_mut();
+            let entry = channels.entry(channel.to_owned()).or_default();
+            entry.push(queue.clone());
+            entry.len() == 1
+        };
+        let listener = Listener {
+            channel: channel.to_owned(),
+            queue,
+            shared: self.shared.clone(),
+            _connection: PhantomData,
+        };
+        if first {
+            // Dropped on error: the entry goes, and an `UNLISTEN` is queued.
+            self.run(
+                self.client
+                    .batch_execute(&format!("LISTEN {}", quote_identifier(channel))),
+            )
+            .await?;
+        }
+        Ok(listener)
+    }
+}
+
+impl Listener<'_> {
+    /// The next notification, waiting for one; `None` once the connection
+    /// has closed and every notification received before was taken.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a notification is only taken when the future completes.
+    pub async fn recv(&self) -> Option<Notification> {
+        self.queue.get().await.ok()
+    }
+
+    /// The channel listened to.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+}
+
+impl Drop for Listener<'_> {
+    fn drop(&mut self) {
+        let listeners = &self.shared.listeners;
+        let last = {
+            let mut channels = listeners.channels.borrow_mut();
+            let Some(queues) = channels.get_mut(&self.channel) else {
+                return;
+            };
+            queues.retain(|q| !Rc::ptr_eq(q, &self.queue));
+            let last = queues.is_empty();
+            if last {
+                channels.remove(&self.channel);
+            }
+            last
+        };
+        if last {
+            self.shared
+                .queue(Cleanup::Sql(format!("UNLISTEN {}", quote_identifier(&self.channel))));
+        }
+    }
+}
+
+impl std::fmt::Debug for Listener<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `name` as an SQL identifier in double quotes (inner quotes doubled).
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

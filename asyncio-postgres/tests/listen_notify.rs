@@ -1,0 +1,79 @@
+//! LISTEN/NOTIFY: add_listener's stream of notifications.
+
+mod support;
+
+use std::time::Duration;
+
+use support::connect;
+
+#[asyncio::test]
+async fn notifications_arrive_on_the_listener_of_their_channel() {
+    let conn = connect().await;
+    let orders = conn.add_listener("orders").await.unwrap();
+    let other = conn.add_listener("Other Channel").await.unwrap();
+    let sender = connect().await;
+    sender
+        .execute("SELECT pg_notify('orders', 'first')", &[])
+        .await
+        .unwrap();
+    sender.execute("NOTIFY \"Other Channel\", 'x'", &[]).await.unwrap();
+    sender
+        .execute("SELECT pg_notify('orders', 'second')", &[])
+        .await
+        .unwrap();
+    let sender_pid: i32 = sender.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+
+    let first = orders.recv().await.unwrap();
+    assert_eq!(
+        (first.channel(), first.payload(), first.process_id()),
+        ("orders", "first", sender_pid)
+    );
+    assert_eq!(orders.recv().await.unwrap().payload(), "second");
+    let x = other.recv().await.unwrap();
+    assert_eq!((x.channel(), x.payload()), ("Other Channel", "x"));
+}
+
+#[asyncio::test]
+async fn two_listeners_of_one_channel_both_receive() {
+    let conn = connect().await;
+    let a = conn.add_listener("fanout").await.unwrap();
+    let b = conn.add_listener("fanout").await.unwrap();
+    conn.execute("NOTIFY fanout, 'hi'", &[]).await.unwrap();
+    assert_eq!(a.recv().await.unwrap().payload(), "hi");
+    assert_eq!(b.recv().await.unwrap().payload(), "hi");
+}
+
+#[asyncio::test]
+async fn dropping_the_last_listener_unlistens() {
+    let conn = connect().await;
+    let listener = conn.add_listener("gone").await.unwrap();
+    let channels = || async {
+        conn.fetch("SELECT pg_listening_channels()", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(channels().await, ["gone"]);
+    drop(listener);
+    assert!(channels().await.is_empty());
+}
+
+#[asyncio::test]
+async fn the_stream_ends_when_the_connection_closes() {
+    let conn = connect().await;
+    let listener = conn.add_listener("ending").await.unwrap();
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    let admin = connect().await;
+    admin
+        .execute("SELECT pg_notify('ending', 'last words')", &[])
+        .await
+        .unwrap();
+    admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    assert_eq!(listener.recv().await.unwrap().payload(), "last words");
+    let end = asyncio::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("the stream did not end");
+    assert!(end.is_none());
+}
