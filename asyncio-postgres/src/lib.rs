@@ -39,8 +39,7 @@
 //!
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
 //!
-//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails), COPY, the
-//! pool's health checks and lifetimes.
+//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails), COPY.
 
 #![forbid(unsafe_code)]
 

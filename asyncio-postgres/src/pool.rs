@@ -18,13 +18,19 @@
 //! the cache stays valid), and the next user's first statement waits for
 //! all of it. A connection that is closed, or released while its holder
 //! panics, is discarded instead, and the next acquire opens a new one.
+//!
+//! **Ageing.** An idle connection is checked when it would be handed out:
+//! idle longer than `max_inactive_connection_lifetime` or older than
+//! `max_lifetime`, it is closed; idle longer than `health_check_after`, it
+//! must first answer a `SELECT 1` (a server restart or an administrator's
+//! `pg_terminate_backend` is found there, not by the caller's query).
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use asyncio::sync::Semaphore;
 
@@ -45,6 +51,9 @@ pub fn create_pool(dsn: &str) -> PoolBuilder {
         min_size: 10,
         max_size: 10,
         acquire_timeout: None,
+        max_inactive_connection_lifetime: Some(Duration::from_secs(300)),
+        max_lifetime: None,
+        health_check_after: Some(Duration::from_secs(1)),
     }
 }
 
@@ -56,9 +65,35 @@ pub struct PoolBuilder {
     min_size: usize,
     max_size: usize,
     acquire_timeout: Option<Duration>,
+    max_inactive_connection_lifetime: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    health_check_after: Option<Duration>,
 }
 
 impl PoolBuilder {
+    /// Closes a connection idle in the pool for longer than this, instead
+    /// of handing it out (asyncpg's name and default: 300 s; `None`:
+    /// never).
+    pub fn max_inactive_connection_lifetime(mut self, limit: Option<Duration>) -> Self {
+        self.max_inactive_connection_lifetime = limit;
+        self
+    }
+
+    /// Closes a connection older than this when it is released or would be
+    /// handed out (default: `None`, no limit).
+    pub fn max_lifetime(mut self, limit: Option<Duration>) -> Self {
+        self.max_lifetime = limit;
+        self
+    }
+
+    /// Checks a connection idle for longer than this with a `SELECT 1`
+    /// before handing it out, and replaces it if the check fails (default:
+    /// 1 s; `Some(Duration::ZERO)`: always; `None`: never).
+    pub fn health_check_after(mut self, idle: Option<Duration>) -> Self {
+        self.health_check_after = idle;
+        self
+    }
+
     /// How many connections are opened at creation (asyncpg's default: 10).
     pub fn min_size(mut self, n: usize) -> Self {
         self.min_size = n;
@@ -102,7 +137,12 @@ impl PoolBuilder {
         for _ in 0..inner.builder.min_size {
             let conn = crate::connect(&inner.builder.dsn).await?;
             inner.size.set(inner.size.get() + 1);
-            inner.idle.borrow_mut().push(conn);
+            let now = Instant::now();
+            inner.idle.borrow_mut().push(Idle {
+                conn,
+                created: now,
+                since: now,
+            });
         }
         Ok(Pool { inner })
     }
@@ -125,11 +165,31 @@ pub struct Pool {
 
 struct PoolInner {
     semaphore: Semaphore,
-    idle: RefCell<Vec<Connection>>,
+    idle: RefCell<Vec<Idle>>,
     /// Connections open: idle plus acquired.
     size: Cell<usize>,
     closed: Cell<bool>,
     builder: PoolBuilder,
+}
+
+/// A connection waiting in the pool.
+struct Idle {
+    conn: Connection,
+    created: Instant,
+    since: Instant,
+}
+
+impl PoolInner {
+    fn expired(&self, created: Instant, now: Instant) -> bool {
+        self.builder
+            .max_lifetime
+            .is_some_and(|limit| now.duration_since(created) > limit)
+    }
+
+    fn discard(&self, conn: Connection) {
+        self.size.set(self.size.get() - 1);
+        drop(conn);
+    }
 }
 
 /// A pool's counts, from [`Pool::stats`].
@@ -178,15 +238,33 @@ impl Pool {
         }
         loop {
             let next = inner.idle.borrow_mut().pop();
-            match next {
-                Some(conn) if conn.is_closed() => inner.size.set(inner.size.get() - 1),
-                Some(conn) => return Ok(permit.hand_out(conn)),
-                None => break,
+            let Some(Idle { conn, created, since }) = next else {
+                break;
+            };
+            let now = Instant::now();
+            let idle_for = now.duration_since(since);
+            let stale = inner
+                .builder
+                .max_inactive_connection_lifetime
+                .is_some_and(|limit| idle_for > limit);
+            if conn.is_closed() || stale || inner.expired(created, now) {
+                inner.discard(conn);
+                continue;
             }
+            if inner.builder.health_check_after.is_some_and(|after| idle_for >= after) {
+                // A dropped check is a dropped query: the connection gets a
+                // cancel and is discarded with this future.
+                let check = conn.run(conn.client.simple_query("SELECT 1")).await;
+                if check.is_err() {
+                    inner.discard(conn);
+                    continue;
+                }
+            }
+            return Ok(permit.hand_out(conn, created));
         }
         let conn = crate::connect(&inner.builder.dsn).await?;
         inner.size.set(inner.size.get() + 1);
-        Ok(permit.hand_out(conn))
+        Ok(permit.hand_out(conn, Instant::now()))
     }
 
     /// The pool's counts now.
@@ -212,7 +290,7 @@ impl Pool {
         }
         let idle = std::mem::take(&mut *self.inner.idle.borrow_mut());
         self.inner.size.set(self.inner.size.get() - idle.len());
-        for conn in idle {
+        for Idle { conn, .. } in idle {
             conn.close().await;
         }
     }
@@ -232,10 +310,14 @@ impl std::fmt::Debug for Pool {
 struct Permit<'a>(&'a Rc<PoolInner>);
 
 impl Permit<'_> {
-    fn hand_out(self, conn: Connection) -> PooledConnection {
+    fn hand_out(self, conn: Connection, created: Instant) -> PooledConnection {
         let pool = self.0.clone();
         std::mem::forget(self);
-        PooledConnection { conn: Some(conn), pool }
+        PooledConnection {
+            conn: Some(conn),
+            created,
+            pool,
+        }
     }
 }
 
@@ -249,6 +331,7 @@ impl Drop for Permit<'_> {
 /// as a [`Connection`] (it dereferences to one).
 pub struct PooledConnection {
     conn: Option<Connection>,
+    created: Instant,
     pool: Rc<PoolInner>,
 }
 
@@ -276,12 +359,16 @@ impl Drop for PooledConnection {
     fn drop(&mut self) {
         let pool = &self.pool;
         if let Some(conn) = self.conn.take() {
-            if conn.is_closed() || pool.closed.get() || std::thread::panicking() {
-                pool.size.set(pool.size.get() - 1);
-                drop(conn);
+            let now = Instant::now();
+            if conn.is_closed() || pool.closed.get() || std::thread::panicking() || pool.expired(self.created, now) {
+                pool.discard(conn);
             } else {
                 conn.shared.queue(Cleanup::Sql(RESET.to_owned()));
-                pool.idle.borrow_mut().push(conn);
+                pool.idle.borrow_mut().push(Idle {
+                    conn,
+                    created: self.created,
+                    since: now,
+                });
             }
         }
         pool.semaphore.release();

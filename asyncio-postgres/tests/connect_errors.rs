@@ -104,7 +104,7 @@ async fn a_connection_the_server_ends_is_closed() {
     let admin = support::connect().await;
     assert_eq!(
         admin
-            .fetchval::<bool>("SELECT pg_terminate_backend($1)", &[&pid])
+            .fetchval::<bool>("SELECT pg_terminate_backend($1, 30000)", &[&pid])
             .await
             .unwrap(),
         Some(true)

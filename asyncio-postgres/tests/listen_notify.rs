@@ -70,7 +70,10 @@ async fn the_stream_ends_when_the_connection_closes() {
         .execute("SELECT pg_notify('ending', 'last words')", &[])
         .await
         .unwrap();
-    admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1, 30000)", &[&pid])
+        .await
+        .unwrap();
     assert_eq!(listener.recv().await.unwrap().payload(), "last words");
     let end = asyncio::timeout(Duration::from_secs(30), listener.recv())
         .await

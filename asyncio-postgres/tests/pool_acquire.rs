@@ -184,7 +184,10 @@ async fn a_connection_the_server_ended_is_replaced() {
     let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
     let old = pid(&pool).await;
     let admin = connect().await;
-    admin.execute("SELECT pg_terminate_backend($1)", &[&old]).await.unwrap();
+    admin
+        .execute("SELECT pg_terminate_backend($1, 30000)", &[&old])
+        .await
+        .unwrap();
     // The pool learns of the end when the connection's socket reports it
     // (or a query fails); either way the next acquires get a live one.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -219,4 +222,55 @@ async fn close_waits_for_acquired_connections_then_refuses() {
         assert!(Instant::now() < deadline, "the pool's backends are still there");
         asyncio::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[asyncio::test]
+async fn a_connection_idle_too_long_is_replaced() {
+    let pool = create_pool(&server().dsn())
+        .min_size(1)
+        .max_size(1)
+        .max_inactive_connection_lifetime(Some(Duration::from_millis(1)))
+        .await
+        .unwrap();
+    let first = pid(&pool).await;
+    // Past the limit (the check compares elapsed time, so this is exact).
+    asyncio::sleep(Duration::from_millis(20)).await;
+    let second = pid(&pool).await;
+    assert_ne!(first, second);
+    assert_eq!(pool.stats().size, 1);
+}
+
+#[asyncio::test]
+async fn a_connection_past_its_max_lifetime_is_closed_on_release() {
+    let pool = create_pool(&server().dsn())
+        .min_size(0)
+        .max_size(1)
+        .max_lifetime(Some(Duration::from_millis(1)))
+        .await
+        .unwrap();
+    let conn = pool.acquire().await.unwrap();
+    asyncio::sleep(Duration::from_millis(20)).await;
+    drop(conn);
+    assert_eq!(pool.stats().size, 0);
+}
+
+#[asyncio::test]
+async fn the_health_check_replaces_a_dead_idle_connection_before_handing_it_out() {
+    let pool = create_pool(&server().dsn())
+        .min_size(1)
+        .max_size(1)
+        .health_check_after(Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let old = pid(&pool).await;
+    let admin = connect().await;
+    admin
+        .execute("SELECT pg_terminate_backend($1, 30000)", &[&old])
+        .await
+        .unwrap();
+    // Whether or not the driver has seen the end yet, the caller's first
+    // query succeeds on a new connection.
+    let conn = pool.acquire().await.unwrap();
+    let new: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    assert_ne!(new, old);
 }
