@@ -269,7 +269,7 @@ impl Connection {
 
     /// The cached statement for `sql`, prepared (one round trip) on a miss.
     /// Waits for queued clean-ups first.
-    async fn statement(&self, sql: &str) -> Result<Statement, Error> {
+    pub(crate) async fn statement(&self, sql: &str) -> Result<Statement, Error> {
         self.shared.idle.wait().await;
         if self.is_closed() {
             return Err(self.closed());
@@ -309,21 +309,23 @@ impl Connection {
         let guard = InFlight::new(&self.shared);
         let result = request.await;
         guard.finish();
-        result.map_err(|e| {
-            if let Some(code) = e.code() {
-                // The server no longer knows a cached statement, or its
-                // result type changed: drop the cache so the next run
-                // prepares again.
-                if code == &SqlState::INVALID_SQL_STATEMENT_NAME || code == &SqlState::FEATURE_NOT_SUPPORTED {
-                    self.shared.cache.borrow_mut().statements.clear();
-                }
+        result.map_err(|e| self.map_error(e))
+    }
+
+    /// Maps an error of the protocol code met while running a query.
+    pub(crate) fn map_error(&self, e: tokio_postgres::Error) -> Error {
+        if let Some(code) = e.code() {
+            // The server no longer knows a cached statement, or its result
+            // type changed: drop the cache so the next run prepares again.
+            if code == &SqlState::INVALID_SQL_STATEMENT_NAME || code == &SqlState::FEATURE_NOT_SUPPORTED {
+                self.shared.cache.borrow_mut().statements.clear();
             }
-            let error = Error::from_query(e, self.shared.closed_reason.borrow().clone());
-            if matches!(error, Error::Closed(_)) {
-                self.shared.ended.set(true);
-            }
-            error
-        })
+        }
+        let error = Error::from_query(e, self.shared.closed_reason.borrow().clone());
+        if matches!(error, Error::Closed(_)) {
+            self.shared.ended.set(true);
+        }
+        error
     }
 
     fn closed(&self) -> Error {
@@ -402,18 +404,18 @@ async fn cancel_and_settle(client: &Client, shared: &Shared) {
 
 /// Marks one query in flight; dropped before [`finish`](InFlight::finish),
 /// it queues a cancel request when it was the only one.
-struct InFlight<'a> {
+pub(crate) struct InFlight<'a> {
     shared: &'a Rc<Shared>,
     done: bool,
 }
 
 impl<'a> InFlight<'a> {
-    fn new(shared: &'a Rc<Shared>) -> Self {
+    pub(crate) fn new(shared: &'a Rc<Shared>) -> Self {
         shared.in_flight.set(shared.in_flight.get() + 1);
         InFlight { shared, done: false }
     }
 
-    fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.done = true;
     }
 }

@@ -39,11 +39,14 @@
 //!
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
 //!
-//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails), COPY.
+//! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
+//!
+//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails).
 
 #![forbid(unsafe_code)]
 
 pub mod connection;
+pub mod copy;
 mod dsn;
 mod error;
 pub mod listener;
@@ -51,6 +54,7 @@ pub mod pool;
 pub mod transaction;
 
 pub use connection::{Connection, Param, STATEMENT_CACHE_SIZE};
+pub use copy::CopyOut;
 pub use error::{Error, ServerError};
 pub use listener::{Listener, Notification};
 pub use pool::{create_pool, Pool, PoolBuilder, PoolStats, PooledConnection};

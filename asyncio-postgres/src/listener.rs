@@ -17,6 +17,7 @@ use asyncio::sync::Queue;
 pub use tokio_postgres::Notification;
 
 use crate::connection::{Cleanup, Shared};
+use crate::copy::quote_identifier;
 use crate::{Connection, Error};
 
 /// The listeners of one connection, by channel; shared by the connection
@@ -143,9 +144,4 @@ impl std::fmt::Debug for Listener<'_> {
             .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
-}
-
-/// `name` as an SQL identifier in double quotes (inner quotes doubled).
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
