@@ -105,13 +105,22 @@ impl CopyOut<'_> {
         match self.stream.next().await {
             Some(Ok(chunk)) => Ok(Some(chunk)),
             Some(Err(e)) => {
-                self.guard.take().map(InFlight::finish);
+                self.end();
                 Err(self.conn.map_error(e))
             }
             None => {
-                self.guard.take().map(InFlight::finish);
+                self.end();
                 Ok(None)
             }
+        }
+    }
+}
+
+impl CopyOut<'_> {
+    /// The COPY is over: nothing to cancel when dropped.
+    fn end(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            guard.finish();
         }
     }
 }
