@@ -11,7 +11,10 @@
 //! [`STATEMENT_CACHE_SIZE`], least recently used evicted; evicting closes
 //! the statement on the server). The first run of a text costs a prepare
 //! round trip; every later run is one round trip (bind, execute, sync), as
-//! asyncpg's cache does.
+//! asyncpg's cache does. A cached statement gone stale (the table's columns
+//! changed: "cached plan must not change result type"; or deallocated by a
+//! `DEALLOCATE ALL`) empties the cache, and outside a transaction the query
+//! runs again, prepared anew.
 //!
 //! **Clean-ups.** Some work must happen after a future is dropped, when no
 //! one can await it: a cancel request for a query whose future was dropped
@@ -164,7 +167,13 @@ impl Connection {
     /// usable. Nothing is lost but the dropped query's rows.
     pub async fn fetch(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
         let statement = self.statement(sql).await?;
-        self.run(self.client.query(&statement, params)).await
+        match self.run(self.client.query(&statement, params)).await {
+            Err(e) if self.may_retry(&e) => {
+                let statement = self.statement(sql).await?;
+                self.run(self.client.query(&statement, params)).await
+            }
+            result => result,
+        }
     }
 
     /// Runs `sql` and returns its first row, or `None` if it returns none
@@ -205,7 +214,24 @@ impl Connection {
     /// As [`fetch`](Connection::fetch).
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
         let statement = self.statement(sql).await?;
-        self.run(self.client.execute(&statement, params)).await
+        match self.run(self.client.execute(&statement, params)).await {
+            Err(e) if self.may_retry(&e) => {
+                let statement = self.statement(sql).await?;
+                self.run(self.client.execute(&statement, params)).await
+            }
+            result => result,
+        }
+    }
+
+    /// Whether `error` says a cached statement went stale (its result type
+    /// changed with the schema, or the server deallocated it) and the
+    /// statement may run again, prepared anew, as asyncpg does: only outside
+    /// a transaction, which the error would have aborted.
+    fn may_retry(&self, error: &Error) -> bool {
+        let Some(e) = error.as_server_error() else { return false };
+        let stale = e.sqlstate() == &SqlState::INVALID_SQL_STATEMENT_NAME
+            || (e.sqlstate() == &SqlState::FEATURE_NOT_SUPPORTED && e.message().contains("cached plan"));
+        stale && self.shared.tx_depth.get() == 0
     }
 
     /// Runs `sql` once per parameter list, all pipelined (one prepare, then

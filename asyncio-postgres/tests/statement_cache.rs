@@ -70,3 +70,27 @@ async fn the_cache_is_bounded_and_evicted_statements_are_closed_on_the_server() 
     let oldest = prepared(&conn, "SELECT 0").await;
     assert!(oldest.is_empty(), "the oldest statement is still prepared: {oldest:?}");
 }
+
+#[asyncio::test]
+async fn a_statement_made_stale_by_a_schema_change_is_prepared_again() {
+    let conn = connect().await;
+    support::fresh_table(&conn, "cache_stale", "id int").await;
+    conn.execute("INSERT INTO cache_stale VALUES (1)", &[]).await.unwrap();
+    let sql = "SELECT * FROM cache_stale";
+    assert_eq!(conn.fetch(sql, &[]).await.unwrap()[0].len(), 1);
+    conn.execute("ALTER TABLE cache_stale ADD COLUMN name text DEFAULT 'x'", &[]).await.unwrap();
+    // The cached statement's result type changed; the query is retried.
+    let rows = conn.fetch(sql, &[]).await.unwrap();
+    assert_eq!(rows[0].len(), 2);
+    assert_eq!(rows[0].get::<_, &str>(1), "x");
+}
+
+#[asyncio::test]
+async fn statements_deallocated_on_the_server_are_prepared_again() {
+    let conn = connect().await;
+    let sql = "SELECT 40 + 2";
+    assert_eq!(conn.fetchval::<i32>(sql, &[]).await.unwrap(), Some(42));
+    conn.execute("DEALLOCATE ALL", &[]).await.unwrap();
+    assert_eq!(conn.fetchval::<i32>(sql, &[]).await.unwrap(), Some(42));
+    assert_eq!(conn.execute(sql, &[]).await.unwrap(), 1);
+}
