@@ -148,6 +148,9 @@ impl PoolBuilder {
     }
 }
 
+/// Awaiting the builder is [`build`](PoolBuilder::build) (same errors;
+/// cancel safety: dropping the future closes the connections opened so
+/// far).
 impl IntoFuture for PoolBuilder {
     type Output = Result<Pool, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Result<Pool, Error>>>>;
