@@ -74,18 +74,37 @@ impl<'a> Transaction<'a> {
     ///
     /// # Errors
     /// [`Error::Server`] if the commit fails (a deferred constraint, a
-    /// serialization failure): the transaction is then rolled back.
+    /// serialization failure) or a statement failed earlier in the
+    /// transaction (SQLSTATE `25P02`): the transaction is then rolled back.
     ///
     /// # Cancel safety
     /// Dropping the future before the server answers leaves the outcome
     /// unknown to the caller: a `ROLLBACK` is queued, which undoes the work
     /// if the commit had not yet happened.
     pub async fn commit(mut self) -> Result<(), Error> {
-        let sql = match &self.savepoint {
-            None => "COMMIT".to_owned(),
-            Some(name) => format!("RELEASE SAVEPOINT {name}"),
+        let client = &self.conn.client;
+        let result = match &self.savepoint {
+            // The server answers COMMIT of a transaction that a failed
+            // statement aborted with a plain "ROLLBACK", no error: a
+            // `SELECT 1` pipelined before it (one round trip) reports the
+            // abort instead of a silent loss.
+            None => {
+                let check_then_commit = async {
+                    let (check, commit) =
+                        futures_util::future::join(client.simple_query("SELECT 1"), client.batch_execute("COMMIT"))
+                            .await;
+                    commit?;
+                    check.map(drop)
+                };
+                self.conn.run(check_then_commit).await
+            }
+            // RELEASE in an aborted transaction fails by itself.
+            Some(name) => {
+                self.conn
+                    .run(client.batch_execute(&format!("RELEASE SAVEPOINT {name}")))
+                    .await
+            }
         };
-        let result = self.conn.run(self.conn.client.batch_execute(&sql)).await;
         if result.is_ok() {
             if let Some(guard) = self.guard.take() {
                 guard.disarm();

@@ -78,7 +78,9 @@ async fn a_statement_made_stale_by_a_schema_change_is_prepared_again() {
     conn.execute("INSERT INTO cache_stale VALUES (1)", &[]).await.unwrap();
     let sql = "SELECT * FROM cache_stale";
     assert_eq!(conn.fetch(sql, &[]).await.unwrap()[0].len(), 1);
-    conn.execute("ALTER TABLE cache_stale ADD COLUMN name text DEFAULT 'x'", &[]).await.unwrap();
+    conn.execute("ALTER TABLE cache_stale ADD COLUMN name text DEFAULT 'x'", &[])
+        .await
+        .unwrap();
     // The cached statement's result type changed; the query is retried.
     let rows = conn.fetch(sql, &[]).await.unwrap();
     assert_eq!(rows[0].len(), 2);

@@ -132,3 +132,21 @@ async fn executemany_inside_a_transaction_joins_it() {
     }
     assert_eq!(count(&conn, "tx_many").await, 0);
 }
+
+#[asyncio::test]
+async fn committing_after_an_ignored_error_reports_the_rollback() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_ignored", "id int").await;
+    let tx = conn.transaction().await.unwrap();
+    tx.execute("INSERT INTO tx_ignored VALUES (1)", &[]).await.unwrap();
+    assert!(tx.execute("SELECT no_such_column FROM tx_ignored", &[]).await.is_err());
+    // The server would answer this COMMIT with ROLLBACK; the caller hears it.
+    let err = tx.commit().await.unwrap_err();
+    assert_eq!(err.code(), Some("25P02"), "{err}");
+    assert_eq!(count(&conn, "tx_ignored").await, 0);
+    // A savepoint in the same state reports it too.
+    let mut tx = conn.transaction().await.unwrap();
+    let sp = tx.transaction().await.unwrap();
+    assert!(sp.execute("SELECT no_such_column FROM tx_ignored", &[]).await.is_err());
+    assert_eq!(sp.commit().await.unwrap_err().code(), Some("25P02"));
+}
