@@ -47,6 +47,9 @@ pub enum Error {
     AcquireTimeout,
     /// The pool is closed ([`Pool::close`](crate::Pool::close)).
     PoolClosed,
+    /// A row did not deserialize into the requested type (feature
+    /// `serde`): the message names the field or column.
+    Decode(String),
     /// A value could not be converted between Rust and SQL (a column's type
     /// does not match, an unexpected `NULL`, a parameter count mismatch…),
     /// or another client-side failure of the protocol code.
@@ -126,6 +129,7 @@ impl fmt::Display for Error {
             Error::Closed(why) => write!(f, "the connection is closed: {why}"),
             Error::AcquireTimeout => f.write_str("no pooled connection was free within the acquire timeout"),
             Error::PoolClosed => f.write_str("the pool is closed"),
+            Error::Decode(why) => write!(f, "row does not fit: {why}"),
             Error::Client(e) => e.fmt(f),
         }
     }

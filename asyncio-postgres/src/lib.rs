@@ -37,6 +37,7 @@
 //! | `pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)` | [`create_pool(dsn).min_size(2).max_size(10).await?`](create_pool) |
 //! | `async with pool.acquire() as conn:` | [`let conn = pool.acquire().await?;`](Pool::acquire) (released on drop) |
 //!
+//! | rows into objects | with the `serde` feature, `fetch_as::<T>`, `fetchrow_as::<T>`, `from_row` (module `rows`) |
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
 //!
 //! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
@@ -51,6 +52,8 @@ mod dsn;
 mod error;
 pub mod listener;
 pub mod pool;
+#[cfg(feature = "serde")]
+pub mod rows;
 pub mod transaction;
 
 pub use connection::{Connection, Param, STATEMENT_CACHE_SIZE};
@@ -58,6 +61,8 @@ pub use copy::CopyOut;
 pub use error::{Error, ServerError};
 pub use listener::{Listener, Notification};
 pub use pool::{create_pool, Pool, PoolBuilder, PoolStats, PooledConnection};
+#[cfg(feature = "serde")]
+pub use rows::from_row;
 pub use tokio_postgres::error::SqlState;
 pub use tokio_postgres::types;
 pub use tokio_postgres::Row;
