@@ -11,19 +11,23 @@
 //! [`Error`]; the server's own are [`Error::Server`] with their code
 //! ([`codes`]).
 //!
-//! ```no_run
+//! ```
 //! use asyncio_mysql::{codes, Error, Pool};
+//! # // A throwaway server for this example (the tests' own).
+//! # let server = asyncio_examples_support::mariadb::MariaDb::start().unwrap();
+//! # let url = server.url();
 //!
 //! asyncio::run(async {
-//!     let pool = Pool::connect("mysql://user:pw@127.0.0.1:3306/test", 4).await?;
-//!     pool.query_drop("CREATE TABLE IF NOT EXISTS users (id INT PRIMARY KEY, name TEXT)").await?;
+//!     // url: "mysql://user:password@127.0.0.1:3306/test"
+//!     let pool = Pool::connect(&url, 4).await?;
+//!     pool.query_drop("CREATE TABLE users (id INT PRIMARY KEY, name TEXT)").await?;
 //!     pool.exec_drop("INSERT INTO users VALUES (?, ?)", (1, "ada")).await?;
 //!     match pool.exec_drop("INSERT INTO users VALUES (?, ?)", (1, "bob")).await {
 //!         Err(Error::Server(e)) if e.code == codes::DUP_ENTRY => println!("taken: {}", e.message),
-//!         other => println!("{other:?}"),
+//!         other => panic!("{other:?}"),
 //!     }
 //!     let rows: Vec<(i32, String)> = pool.query("SELECT id, name FROM users").await?;
-//!     println!("{rows:?}");
+//!     assert_eq!(rows, [(1, "ada".to_owned())]);
 //!     Ok::<(), Error>(())
 //! })
 //! .unwrap();

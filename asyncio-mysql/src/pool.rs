@@ -259,7 +259,7 @@ impl Pool {
     }
 
     /// Runs a statement with parameters (`?` placeholders, a tuple or
-    /// [`params!`](crate::params)) and returns its rows. The statement is
+    /// [`params!`](macro@crate::params)) and returns its rows. The statement is
     /// prepared once per connection and cached (the `mysql` crate's
     /// statement cache, 32 statements by default): a repeated statement is
     /// one round trip.

@@ -315,7 +315,7 @@ fn a_dropped_query_runs_to_completion_and_the_pool_goes_on() {
         });
         // Poll the query once (submitting it), then wait for the server to
         // show it blocked; `started` is dropped unfinished after that.
-        let mut started = std::pin::pin!(started);
+        let mut started = Box::pin(started);
         assert!(futures_poll_once(started.as_mut()).await.is_none());
         assert!(waiting.await.unwrap(), "the query never reached the server");
         drop(started);
