@@ -21,7 +21,9 @@
 //! temporary directory. Dropping the [`MariaDb`] closes the pipe and waits for
 //! the watchdog; a test process that exits without dropping it (a `static`
 //! server, a panic, `SIGKILL`) closes the pipe too, because the kernel closes
-//! a dead process's descriptors. So no server outlives its test run.
+//! a dead process's descriptors. So no server outlives its test run. (A
+//! process killed while `mariadb-install-db` runs leaves its directory
+//! behind; the next `start` removes directories whose process is gone.)
 //!
 //! ```no_run
 //! use asyncio_examples_support::mariadb::MariaDb;
@@ -78,6 +80,7 @@ impl MariaDb {
             std::process::id(),
             SERVERS.fetch_add(1, Ordering::Relaxed)
         ));
+        remove_stale_dirs();
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         let data = dir.join("data");
@@ -214,6 +217,28 @@ impl Drop for MariaDb {
         drop(self.watchdog_stdin.take());
         let _ = self.watchdog.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the directories of servers whose process is gone (one killed
+/// while `mariadb-install-db` ran, before the watchdog existed).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("asyncio-mariadb-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
