@@ -63,27 +63,33 @@
 //! queries wait in the pool's FIFO queue, not in the server). Use
 //! [`Pool::run`] to put several statements in one hop.
 //!
-//! Client CPU per sequential `SELECT 1` (text protocol, first row): the
-//! scheduler's CPU time of every thread of the client process, divided by
-//! the queries; 20,000 queries per round, 5 rounds interleaved, against a
-//! local MariaDB 10.11 over TCP, on a 2-core VM shared with other builds
-//! (load average about 5, so rounds swing widely: the best round is the
-//! cleanest figure, the median shows the load). The server's CPU is not
-//! counted. `cargo run --release -p asyncio-mysql --example mysql_cost`
-//! prints this table.
+//! Client CPU per `SELECT 1` (text protocol, first row): the scheduler's
+//! CPU time of every thread of the client process, divided by the queries;
+//! 20,000 queries per round, 7 rounds interleaved, against a local MariaDB
+//! 10.11 over TCP, on a 2-core VM shared with other builds (load average
+//! about 5, so single rounds swing: read the medians). The server's CPU is
+//! not counted. `cargo run --release -p asyncio-mysql --example mysql_cost
+//! 20000 7` prints this table.
 //!
-//! | path | client CPU per query: best round (median of 2 runs) | wall per query: best round (median) |
+//! | path | client CPU per query, median (range) | wall per query, median (range) |
 //! |---|---|---|
-//! | `mysql` crate called directly, one thread | 4.7 µs (4.9–46.8) | 12.3 µs (18.7–203) |
-//! | [`Pool::query_first`], one at a time, pool of 4 | 10.0 µs (24.4–35.2) | 26.3 µs (41–87) |
-//! | [`Pool::query_first`], 100 tasks at once, pool of 4 | 5.5 µs (16.0–27.1) | 17.2 µs (22.2–27.1) |
+//! | `mysql` crate called directly, one thread | 6.0 µs (4.9–7.4) | 15.8 µs (12.4–19.3) |
+//! | [`Pool::query_first`], one at a time, pool of 4 | 17.2 µs (14.1–59.5) | 33.3 µs (28.9–139) |
+//! | [`Pool::query_first`], 100 tasks at once, pool of 4 | 29.5 µs (12.3–38.6) | 28.9 µs (14.0–40.4) |
 //!
-//! So the hop costs about 5 µs of client CPU and 14 µs of latency per
-//! query at best (two thread wake-ups: the pool thread's and the loop's),
-//! roughly doubling the client's share of a local round trip; under
-//! concurrency the pool's four threads overlap their round trips and the
-//! wall time per query falls below a single thread's. What the hop buys is
-//! that the loop never waits on the network and `size` queries run at once.
+//! Two earlier runs of 5 rounds gave the same picture (direct: best rounds
+//! 4.7–4.8 µs CPU and 12–16 µs wall; the pool one at a time: best rounds
+//! 10–12 µs CPU and 26–33 µs wall).
+//!
+//! So the hop costs about 10 µs of client CPU and 15–20 µs of latency per
+//! query (two thread wake-ups: the pool thread's and the loop's), two to
+//! three times the client's own share of a local round trip; a query that
+//! does real work on the server makes it small in proportion. Under 100
+//! tasks the four threads overlap their round trips, so wall time per query
+//! stays near one direct round trip's while the loop stays free, but the
+//! CPU per query grows with the threads contending for two cores. What the
+//! hop buys is that the loop never waits on the network and `size` queries
+//! run at once.
 //!
 //! # Cancellation
 //!
