@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 
 use asyncio::executor::JobError;
+use mysql_common::proto::codec::error::PacketCodecError;
 
 /// A failed connect or query.
 ///
@@ -73,10 +74,12 @@ impl Error {
     /// True when the connection this came from is unusable afterwards (the
     /// pool thread then drops it and reconnects for its next query).
     pub(crate) fn breaks_connection(e: &mysql::Error) -> bool {
-        matches!(
-            e,
-            mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_)
-        )
+        match e {
+            mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => true,
+            // The server says it is closing this connection.
+            mysql::Error::MySqlError(e) => matches!(e.code, codes::CONNECTION_KILLED | codes::SERVER_SHUTDOWN),
+            _ => false,
+        }
     }
 
     /// A failed connection attempt: refusals and timeouts are `Connect`,
@@ -115,7 +118,7 @@ impl From<mysql::Error> for Error {
                 state: e.state,
                 message: e.message,
             }),
-            mysql::Error::IoError(io) => Error::Io(io),
+            mysql::Error::IoError(io) | mysql::Error::CodecError(PacketCodecError::Io(io)) => Error::Io(io),
             mysql::Error::UrlError(e) => Error::Url(e.to_string()),
             e @ (mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_)) => Error::Conversion(e.to_string()),
             other => Error::Driver(other.to_string()),
@@ -171,6 +174,12 @@ pub mod codes {
     pub const PARSE_ERROR: u16 = 1064;
     /// `ER_LOCK_WAIT_TIMEOUT`: a row lock was not granted in time.
     pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    /// `ER_CONNECTION_KILLED` (MariaDB): the connection was killed
+    /// (`KILL`, a server shutdown); the pool drops it.
+    pub const CONNECTION_KILLED: u16 = 1927;
+    /// `ER_SERVER_SHUTDOWN`: the server is shutting down; the pool drops
+    /// the connection.
+    pub const SERVER_SHUTDOWN: u16 = 1053;
     /// `ER_LOCK_DEADLOCK`: the transaction was chosen as a deadlock victim.
     pub const LOCK_DEADLOCK: u16 = 1213;
 }

@@ -353,3 +353,30 @@ fn close_waits_and_later_queries_fail_closed() {
         assert!(matches!(err, Error::Closed), "{err:?}");
     });
 }
+
+/// The server kills the pool's connection between two queries: the next
+/// query fails (the connection is gone), the pool thread drops it, and the
+/// query after that runs on a new connection.
+#[test]
+fn a_killed_connection_fails_one_query_then_the_pool_reconnects() {
+    let url = server().url();
+    let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        let before: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let before = before.unwrap();
+        let _admin = asyncio::to_thread(move || {
+            admin.query_drop(format!("KILL CONNECTION {before}")).unwrap();
+            admin
+        })
+        .await
+        .unwrap();
+        let err = pool.query::<i32>("SELECT 1").await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(_)) || err.server_code() == Some(codes::CONNECTION_KILLED),
+            "{err:?}"
+        );
+        let after: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        assert_ne!(after, Some(before), "the killed connection was reused");
+    });
+}
