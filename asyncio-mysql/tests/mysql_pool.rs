@@ -380,3 +380,36 @@ fn a_killed_connection_fails_one_query_then_the_pool_reconnects() {
         assert_ne!(after, Some(before), "the killed connection was reused");
     });
 }
+
+/// Dropping the last clone of the pool closes its connections: the
+/// server's process list loses them (polled to a deadline).
+#[test]
+fn dropping_the_pool_closes_its_connections() {
+    let url = server().url();
+    let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let id = id.unwrap();
+        drop(pool);
+        let gone = asyncio::to_thread(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while std::time::Instant::now() < deadline {
+                let n: Option<i64> = admin
+                    .exec_first(
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?",
+                        (id,),
+                    )
+                    .unwrap();
+                if n == Some(0) {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        })
+        .await
+        .unwrap();
+        assert!(gone, "connection {id} still open after the pool was dropped");
+    });
+}
