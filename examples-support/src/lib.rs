@@ -8,6 +8,8 @@
 //! - [`args`]: the command line of every server example (`--host`,
 //!   `--port`, `--workers`, and `--tls` for those serving HTTPS), parsed
 //!   once.
+//! - [`mariadb`]: a throwaway MariaDB server from the distribution's
+//!   packages, for `asyncio-mysql`'s tests and examples.
 //! - [`pki`]: throwaway certificates (a CA, server and client
 //!   certificates) made with rcgen for TLS tests, examples and benchmarks.
 //! - [`pg`]: a throwaway PostgreSQL server (a fresh cluster in a temporary
@@ -26,6 +28,7 @@
 
 pub mod args;
 pub mod load;
+pub mod mariadb;
 pub mod pg;
 pub mod pki;
 pub mod threaded;

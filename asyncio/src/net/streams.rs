@@ -41,6 +41,8 @@ pub(crate) trait Transport {
     /// socket: one `writev`). This default writes them one after another
     /// until one is taken short; what was written counts, and an error or a
     /// wait after that comes back at the next call.
+    // Only the TLS layer writes through it (rustls's queued records).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     fn poll_write_vectored(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let mut written = 0;
         for buf in bufs.iter().filter(|b| !b.is_empty()) {

@@ -1,0 +1,185 @@
+//! [`Error`]: what a query through the [`Pool`](crate::Pool) can fail with,
+//! one variant per thing a caller can act on, and [`ServerError`], the
+//! server's own error packet with its code.
+
+use std::fmt;
+use std::io;
+
+use asyncio::executor::JobError;
+use mysql_common::proto::codec::error::PacketCodecError;
+
+/// A failed connect or query.
+///
+/// ```no_run
+/// # async fn demo(pool: &asyncio_mysql::Pool) {
+/// use asyncio_mysql::{codes, Error};
+///
+/// match pool.exec_drop("INSERT INTO users (id) VALUES (?)", (1,)).await {
+///     Ok(done) => println!("{} row(s)", done.affected_rows),
+///     Err(Error::Server(e)) if e.code == codes::DUP_ENTRY => println!("already there"),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an error packet (a duplicate key, a syntax
+    /// error, a wrong password, an unknown database...): match on
+    /// [`ServerError::code`] (see [`codes`](crate::codes)).
+    Server(ServerError),
+    /// No connection could be made: refused, unreachable, timed out
+    /// ([`io::Error::kind`] says which). Nothing was sent; retrying is safe.
+    Connect(io::Error),
+    /// The connection failed during a query (lost, reset, closed by the
+    /// server). The query may or may not have run. The pool thread drops
+    /// that connection and opens a new one for its next query.
+    Io(io::Error),
+    /// The connection URL could not be parsed.
+    Url(String),
+    /// A row or value did not convert to the requested Rust type (a `NULL`
+    /// into a non-`Option`, a string into an integer, too few columns).
+    Conversion(String),
+    /// The client library reported another problem (a protocol error, a
+    /// parameter count mismatch, an unsupported authentication plugin).
+    Driver(String),
+    /// The closure given to [`Pool::run`](crate::Pool::run) panicked; its
+    /// connection was closed, the pool thread goes on.
+    Panicked(String),
+    /// The pool was shut down before the query was submitted.
+    Closed,
+}
+
+/// The server's error packet: MySQL/MariaDB error code, SQLSTATE and
+/// message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The server's error number, e.g. 1062 ([`codes::DUP_ENTRY`](crate::codes::DUP_ENTRY)).
+    pub code: u16,
+    /// The five-character SQLSTATE, e.g. `23000`.
+    pub state: String,
+    /// The server's message.
+    pub message: String,
+}
+
+impl Error {
+    /// The server's error code, when the server sent one.
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            Error::Server(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// True when the connection this came from is unusable afterwards (the
+    /// pool thread then drops it and reconnects for its next query).
+    pub(crate) fn breaks_connection(e: &mysql::Error) -> bool {
+        match e {
+            mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => true,
+            // The server says it is closing this connection.
+            mysql::Error::MySqlError(e) => matches!(e.code, codes::CONNECTION_KILLED | codes::SERVER_SHUTDOWN),
+            _ => false,
+        }
+    }
+
+    /// A failed connection attempt: refusals and timeouts are `Connect`,
+    /// anything else as [`From<mysql::Error>`].
+    pub(crate) fn from_connect(e: mysql::Error) -> Error {
+        match e {
+            mysql::Error::IoError(io) => Error::Connect(io),
+            mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(Some((addr, desc, kind)))) => {
+                Error::Connect(io::Error::new(kind, format!("could not connect to {addr}: {desc}")))
+            }
+            mysql::Error::DriverError(mysql::DriverError::CouldNotConnect(None)) => {
+                Error::Connect(io::Error::other("could not connect"))
+            }
+            mysql::Error::DriverError(mysql::DriverError::ConnectTimeout) => {
+                Error::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+            }
+            other => other.into(),
+        }
+    }
+
+    /// What a failed pool job becomes.
+    pub(crate) fn from_job(e: JobError) -> Error {
+        match e {
+            JobError::Panicked(p) => Error::Panicked(p.message().to_owned()),
+            // A cancelled job's future was dropped: no one sees this.
+            _ => Error::Closed,
+        }
+    }
+}
+
+impl From<mysql::Error> for Error {
+    fn from(e: mysql::Error) -> Error {
+        match e {
+            mysql::Error::MySqlError(e) => Error::Server(ServerError {
+                code: e.code,
+                state: e.state,
+                message: e.message,
+            }),
+            mysql::Error::IoError(io) | mysql::Error::CodecError(PacketCodecError::Io(io)) => Error::Io(io),
+            mysql::Error::UrlError(e) => Error::Url(e.to_string()),
+            e @ (mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_)) => Error::Conversion(e.to_string()),
+            other => Error::Driver(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "server error {} ({}): {}", self.code, self.state, self.message)
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Server(e) => e.fmt(f),
+            Error::Connect(e) => write!(f, "could not connect: {e}"),
+            Error::Io(e) => write!(f, "connection failed: {e}"),
+            Error::Url(e) => write!(f, "bad connection URL: {e}"),
+            Error::Conversion(e) => write!(f, "conversion failed: {e}"),
+            Error::Driver(e) => write!(f, "client error: {e}"),
+            Error::Panicked(m) => write!(f, "the closure panicked: {m}"),
+            Error::Closed => f.write_str("the pool is shut down"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Server(e) => Some(e),
+            Error::Connect(e) | Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Server error codes a program commonly matches on (MariaDB and MySQL
+/// share them).
+pub mod codes {
+    /// `ER_DUP_ENTRY`: a duplicate value for a unique or primary key.
+    pub const DUP_ENTRY: u16 = 1062;
+    /// `ER_ACCESS_DENIED_ERROR`: wrong user or password.
+    pub const ACCESS_DENIED: u16 = 1045;
+    /// `ER_BAD_DB_ERROR`: unknown database.
+    pub const BAD_DB: u16 = 1049;
+    /// `ER_NO_SUCH_TABLE`: the table does not exist.
+    pub const NO_SUCH_TABLE: u16 = 1146;
+    /// `ER_PARSE_ERROR`: SQL syntax error.
+    pub const PARSE_ERROR: u16 = 1064;
+    /// `ER_LOCK_WAIT_TIMEOUT`: a row lock was not granted in time.
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    /// `ER_CONNECTION_KILLED` (MariaDB): the connection was killed
+    /// (`KILL`, a server shutdown); the pool drops it.
+    pub const CONNECTION_KILLED: u16 = 1927;
+    /// `ER_SERVER_SHUTDOWN`: the server is shutting down; the pool drops
+    /// the connection.
+    pub const SERVER_SHUTDOWN: u16 = 1053;
+    /// `ER_LOCK_DEADLOCK`: the transaction was chosen as a deadlock victim.
+    pub const LOCK_DEADLOCK: u16 = 1213;
+}

@@ -1,0 +1,365 @@
+//! [`Pool`]: a small dedicated thread pool, each thread holding one
+//! connection, and the async methods that run a blocking query on it.
+//!
+//! # Design
+//!
+//! The pool is an [`asyncio::executor::ThreadPoolExecutor`] of `size`
+//! threads that never retire while the pool lives. Each query is one job
+//! ([`run_in_executor`]): the job finds its thread's connection in a
+//! thread-local slot (opening it on first use), runs the blocking call, and
+//! puts the connection back. So `size` queries run at once, at most `size`
+//! connections are open, and the loop only ever waits on a job's completion,
+//! never on the network.
+//!
+//! A connection leaves its slot while a job uses it, and goes back only when
+//! the job ends cleanly or with an error that leaves it usable (a server
+//! error, a conversion error). After an I/O or protocol error, or a panic in
+//! the caller's closure, it is dropped, and the thread's next job connects
+//! anew: a broken or half-used connection is never reused. Queries are not
+//! retried (one that failed mid-way may have run).
+//!
+//! The slot is keyed by the pool's id, so a thread can never use another
+//! pool's connection. When the last clone of the pool is dropped, the
+//! executor shuts down, its threads exit once their queue is empty, and each
+//! thread's connection is closed by the thread-local's destructor.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use asyncio::executor::{run_in_executor, ThreadPoolExecutor};
+use mysql::prelude::{FromRow, Queryable};
+use mysql::{Conn, Opts, Params, Row};
+
+use crate::Error;
+
+/// A pool of `size` threads, each with its own connection, running blocking
+/// queries for the loop. Clones share the pool.
+///
+/// ```no_run
+/// # asyncio::run(async {
+/// let pool = asyncio_mysql::Pool::connect("mysql://user:pw@127.0.0.1:3306/test", 4).await?;
+/// let n: Option<i64> = pool.exec_first("SELECT ? + 1", (41,)).await?;
+/// assert_eq!(n, Some(42));
+/// # Ok::<(), asyncio_mysql::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    executor: ThreadPoolExecutor,
+    target: Arc<Target>,
+}
+
+/// What a pool thread connects to, and the pool it belongs to.
+struct Target {
+    id: u64,
+    opts: Opts,
+}
+
+/// What a statement that returns no rows did: [`Pool::exec_drop`],
+/// [`Pool::query_drop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Done {
+    /// Rows inserted, updated or deleted.
+    pub affected_rows: u64,
+    /// The `AUTO_INCREMENT` id the statement generated, if it did.
+    pub last_insert_id: Option<u64>,
+}
+
+thread_local! {
+    /// This pool thread's connection, tagged with its pool's id.
+    static CONN: RefCell<Option<(u64, Conn)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's connection to `target`, connecting first if
+/// there is none; the connection goes back to the slot unless `f` broke it
+/// (or panicked, which unwinds past the put-back).
+fn on_conn<R>(target: &Target, f: impl FnOnce(&mut Conn) -> Result<R, mysql::Error>) -> Result<R, Error> {
+    CONN.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let mut conn = match slot.take() {
+            Some((id, conn)) if id == target.id => conn,
+            _ => Conn::new(target.opts.clone()).map_err(Error::from_connect)?,
+        };
+        let result = f(&mut conn);
+        if !matches!(&result, Err(e) if Error::breaks_connection(e)) {
+            *slot = Some((target.id, conn));
+        }
+        result.map_err(Error::from)
+    })
+}
+
+/// Rows to `T`, a conversion failure as the client's own error.
+fn convert<T: FromRow>(rows: Vec<Row>) -> Result<Vec<T>, mysql::Error> {
+    rows.into_iter().map(convert_one).collect()
+}
+
+fn convert_one<T: FromRow>(row: Row) -> Result<T, mysql::Error> {
+    T::from_row_opt(row).map_err(|e| mysql::Error::FromRowError(e.0))
+}
+
+fn done(conn: &Conn) -> Done {
+    Done {
+        affected_rows: conn.affected_rows(),
+        last_insert_id: Some(conn.last_insert_id()).filter(|&id| id != 0),
+    }
+}
+
+impl Pool {
+    /// Parses `url` (`mysql://user:password@host:port/database`, the
+    /// `mysql` crate's URL with its options) and starts a pool of `size`
+    /// threads, connecting the first one now so a wrong address, user or
+    /// database fails here. The other connections open on first use.
+    ///
+    /// # Errors
+    /// [`Error::Url`], [`Error::Connect`] (refused, unreachable), or
+    /// [`Error::Server`] (wrong password: [`codes::ACCESS_DENIED`]; unknown
+    /// database: [`codes::BAD_DB`]).
+    ///
+    /// # Panics
+    /// If `size` is 0.
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the first connection is made drops the
+    /// pool; a connect already under way finishes on its thread, and the
+    /// thread then exits and closes it.
+    ///
+    /// [`codes::ACCESS_DENIED`]: crate::codes::ACCESS_DENIED
+    /// [`codes::BAD_DB`]: crate::codes::BAD_DB
+    pub async fn connect(url: &str, size: usize) -> Result<Pool, Error> {
+        let opts = Opts::from_url(url).map_err(|e| Error::Url(e.to_string()))?;
+        Self::connect_with(opts, size).await
+    }
+
+    /// As [`connect`](Self::connect), from options built with
+    /// [`mysql::OptsBuilder`] (a Unix socket, timeouts, the statement cache
+    /// size, ...).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), without [`Error::Url`].
+    ///
+    /// # Panics
+    /// If `size` is 0.
+    ///
+    /// # Cancel safety
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with(opts: impl Into<Opts>, size: usize) -> Result<Pool, Error> {
+        assert!(size > 0, "a pool needs at least one thread");
+        static POOLS: AtomicU64 = AtomicU64::new(0);
+        let executor = ThreadPoolExecutor::builder()
+            .max_workers(size)
+            .thread_name_prefix("asyncio-mysql")
+            .idle_timeout(None)
+            .build();
+        let pool = Pool {
+            executor,
+            target: Arc::new(Target {
+                id: POOLS.fetch_add(1, Ordering::Relaxed),
+                opts: opts.into(),
+            }),
+        };
+        pool.run(|_| Ok(())).await?;
+        Ok(pool)
+    }
+
+    /// The most queries this pool runs at once (its threads and
+    /// connections).
+    pub fn size(&self) -> usize {
+        self.executor.max_workers()
+    }
+
+    /// Runs `f` with one connection on a pool thread: several statements in
+    /// one thread hop, a transaction, or any call of the `mysql` crate's
+    /// [`Queryable`]. A transaction `f` starts and does not commit is rolled
+    /// back when it is dropped, before the connection is reused.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &asyncio_mysql::Pool) -> Result<(), asyncio_mysql::Error> {
+    /// use asyncio_mysql::mysql::{prelude::Queryable, TxOpts};
+    /// pool.run(|conn| {
+    ///     let mut tx = conn.start_transaction(TxOpts::default())?;
+    ///     tx.exec_drop("UPDATE accounts SET balance = balance - ? WHERE id = ?", (10, 1))?;
+    ///     tx.exec_drop("UPDATE accounts SET balance = balance + ? WHERE id = ?", (10, 2))?;
+    ///     tx.commit()
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// What `f` returns, [`Error::Connect`] if the thread had to connect and
+    /// could not, [`Error::Panicked`] if `f` panicked, [`Error::Closed`].
+    ///
+    /// # Cancel safety
+    /// Dropping the future before `f` starts cancels it. Once started, `f`
+    /// runs to completion on its thread (a thread cannot be interrupted) and
+    /// its result is discarded; the connection is then reused as after any
+    /// other call.
+    pub async fn run<F, R>(&self, f: F) -> Result<R, Error>
+    where
+        F: FnOnce(&mut Conn) -> Result<R, mysql::Error> + Send + 'static,
+        R: Send + 'static,
+    {
+        let target = self.target.clone();
+        run_in_executor(&self.executor, move || on_conn(&target, f))
+            .await
+            .map_err(Error::from_job)?
+    }
+
+    /// Runs a text query (no parameters) and returns its rows
+    /// (`SELECT`, `SHOW`).
+    ///
+    /// # Errors
+    /// [`Error::Server`] for what the server rejects, [`Error::Conversion`]
+    /// when a row is not a `T`, [`Error::Io`] when the connection fails.
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run): a dropped future leaves a started query
+    /// running to completion on its thread.
+    pub async fn query<T>(&self, sql: impl Into<String>) -> Result<Vec<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        let sql = sql.into();
+        self.run(move |c| convert(c.query(sql)?)).await
+    }
+
+    /// Runs a text query and returns its first row, if any.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query).
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn query_first<T>(&self, sql: impl Into<String>) -> Result<Option<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+    {
+        let sql = sql.into();
+        self.run(move |c| c.query_first::<Row, _>(sql)?.map(convert_one).transpose())
+            .await
+    }
+
+    /// Runs text statements that return no rows (`CREATE`, `INSERT`,
+    /// several separated by `;`).
+    ///
+    /// # Errors
+    /// As [`query`](Self::query), without conversion.
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn query_drop(&self, sql: impl Into<String>) -> Result<Done, Error> {
+        let sql = sql.into();
+        self.run(move |c| {
+            c.query_drop(sql)?;
+            Ok(done(c))
+        })
+        .await
+    }
+
+    /// Runs a statement with parameters (`?` placeholders, a tuple or
+    /// [`params!`](macro@crate::params)) and returns its rows. The statement is
+    /// prepared once per connection and cached (the `mysql` crate's
+    /// statement cache, 32 statements by default): a repeated statement is
+    /// one round trip.
+    ///
+    /// # Errors
+    /// As [`query`](Self::query), and [`Error::Driver`] when the parameters
+    /// do not match the placeholders.
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn exec<T, P>(&self, sql: impl Into<String>, params: P) -> Result<Vec<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+        P: Into<Params> + Send + 'static,
+    {
+        let sql = sql.into();
+        self.run(move |c| convert(c.exec(sql, params)?)).await
+    }
+
+    /// As [`exec`](Self::exec), returning the first row, if any.
+    ///
+    /// # Errors
+    /// As [`exec`](Self::exec).
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn exec_first<T, P>(&self, sql: impl Into<String>, params: P) -> Result<Option<T>, Error>
+    where
+        T: FromRow + Send + 'static,
+        P: Into<Params> + Send + 'static,
+    {
+        let sql = sql.into();
+        self.run(move |c| c.exec_first::<Row, _, _>(sql, params)?.map(convert_one).transpose())
+            .await
+    }
+
+    /// Runs a statement with parameters that returns no rows (`INSERT`,
+    /// `UPDATE`, `DELETE`), returning the affected rows and the generated
+    /// id.
+    ///
+    /// # Errors
+    /// As [`exec`](Self::exec); a duplicate key is [`Error::Server`] with
+    /// [`codes::DUP_ENTRY`](crate::codes::DUP_ENTRY).
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn exec_drop<P>(&self, sql: impl Into<String>, params: P) -> Result<Done, Error>
+    where
+        P: Into<Params> + Send + 'static,
+    {
+        let sql = sql.into();
+        self.run(move |c| {
+            c.exec_drop(sql, params)?;
+            Ok(done(c))
+        })
+        .await
+    }
+
+    /// Runs one statement once per parameter set, on one connection in one
+    /// thread hop (`executemany`). Not atomic: wrap it in a transaction with
+    /// [`run`](Self::run) for all-or-nothing.
+    ///
+    /// # Errors
+    /// As [`exec`](Self::exec); it stops at the first failing set.
+    ///
+    /// # Cancel safety
+    /// As [`run`](Self::run).
+    pub async fn exec_batch<P, I>(&self, sql: impl Into<String>, params: I) -> Result<(), Error>
+    where
+        P: Into<Params> + Send + 'static,
+        I: IntoIterator<Item = P>,
+    {
+        let sql = sql.into();
+        let params: Vec<P> = params.into_iter().collect();
+        self.run(move |c| c.exec_batch(sql, params)).await
+    }
+
+    /// Stops taking queries and waits for the pool's threads to finish the
+    /// queries already submitted and close their connections. Other clones
+    /// then fail with [`Error::Closed`]. Dropping the last clone closes the
+    /// pool too, without waiting.
+    ///
+    /// # Cancel safety
+    /// The pool is shut down at the first poll; dropping the future then
+    /// only stops the waiting.
+    pub async fn close(&self) {
+        // Stop taking jobs now, whatever happens to this future; then wait
+        // (blocking) on a thread of its own.
+        self.executor.shutdown(false, false);
+        let executor = self.executor.clone();
+        let _ = asyncio::to_thread(move || executor.shutdown(true, false)).await;
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("id", &self.target.id)
+            .field("size", &self.size())
+            .field("threads", &self.executor.threads())
+            .finish()
+    }
+}
