@@ -33,13 +33,10 @@
 //! | `fetchrow`, `fetchval`, `execute`, `executemany` | the same names |
 //! | `async with conn.transaction():` | [`let tx = conn.transaction().await?; …; tx.commit().await?`](Connection::transaction) |
 //! | `asyncpg.PostgresError.sqlstate` | [`Error::Server`]`(e)`, [`e.code()`](ServerError::code) |
-//!
 //! | `pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)` | [`create_pool(dsn).min_size(2).max_size(10).await?`](create_pool) |
 //! | `async with pool.acquire() as conn:` | [`let conn = pool.acquire().await?;`](Pool::acquire) (released on drop) |
-//!
 //! | rows into objects | with the `serde` feature, `fetch_as::<T>`, `fetchrow_as::<T>`, `from_row` (module `rows`) |
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
-//!
 //! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
 //!
 //! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails).
