@@ -73,7 +73,9 @@ use dsn::Target;
 /// `host` starting with `/` is a Unix socket directory). What the DSN omits
 /// comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD` and `PGDATABASE`,
 /// as in libpq; with several hosts (`host=a,b`), each is tried in turn.
-/// `connect_timeout` bounds each attempt.
+/// `connect_timeout` bounds each attempt. TLS is not supported yet:
+/// `sslmode=disable` and `prefer` (the default) connect in plain text,
+/// `require` is refused, `verify-ca` and `verify-full` are not parsed.
 ///
 /// # Errors
 /// [`Error::InvalidDsn`], [`Error::Connect`] (refused, no socket, unknown
@@ -85,6 +87,11 @@ use dsn::Target;
 /// Dropping the future abandons the attempt; no connection is left open.
 pub async fn connect(dsn: &str) -> Result<Connection, Error> {
     let config = dsn::parse(dsn, |key| std::env::var(key).ok())?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(Error::InvalidDsn(
+            "sslmode=require: TLS is not supported yet (disable or prefer connect in plain text)".into(),
+        ));
+    }
     let mut last = None;
     for target in dsn::targets(&config) {
         let attempt = connect_to(&config, target.clone());
