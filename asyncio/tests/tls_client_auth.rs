@@ -7,12 +7,10 @@
 
 mod tls_support;
 
-use std::future::Future;
-
 use asyncio::net::{StreamReader, StreamWriter};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, good_client, leaf, one_server_handshake, run, serial, Baseline, Identity, Pki};
+use tls_support::{echo, leaf, one_server_handshake, run, serial, survives, Identity, Pki};
 
 /// A client context trusting `pki`'s CA and presenting `id`.
 fn client_with(pki: &Pki, id: &Identity) -> ClientContext {
@@ -56,26 +54,6 @@ async fn refused(port: u16, ctx: &ClientContext) -> TlsError {
         TlsError::Io(e) => panic!("not a TLS error: {e:?}"),
         e => e,
     }
-}
-
-/// Serves the echo; a good client, the baseline, `bad`, the checks, a
-/// good client, the checks (as in tls_failures.rs).
-async fn survives<Fut: Future<Output = ()>>(
-    ctx: &ServerContext,
-    good: &ClientContext,
-    other_tasks: usize,
-    bad: impl FnOnce(u16) -> Fut,
-) {
-    let server = asyncio::start_tls_server(echo, "127.0.0.1:0", ctx).await.unwrap();
-    let port = server.local_addrs()[0].port();
-    good_client(port, good).await;
-    let baseline = Baseline::take(&server, other_tasks).await;
-    bad(port).await;
-    baseline.check(&server).await;
-    good_client(port, good).await;
-    baseline.check(&server).await;
-    server.close();
-    server.wait_closed().await;
 }
 
 #[test]

@@ -12,36 +12,15 @@
 
 mod tls_support;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use asyncio::net::{StreamReader, StreamWriter, TcpStream};
 use asyncio::tls::rustls::AlertDescription;
 use asyncio::tls::{ClientContext, ServerContext, TlsError};
-use tls_support::{echo, good_client, one_server_handshake, run, run_virtual, serial, Baseline, Pki, Validity};
-
-/// Serves the echo over TLS with `ctx`; one good client first (so what is
-/// set up lazily, such as the resolver's threads, is in the baseline), then
-/// `bad(port)`, then the checks: nothing left behind, a good client served,
-/// nothing left behind again.
-async fn survives<Fut: Future<Output = ()>>(
-    ctx: &ServerContext,
-    good: &ClientContext,
-    other_tasks: usize,
-    bad: impl FnOnce(u16) -> Fut,
-) {
-    let server = asyncio::start_tls_server(echo, "127.0.0.1:0", ctx).await.unwrap();
-    let port = server.local_addrs()[0].port();
-    good_client(port, good).await;
-    let baseline = Baseline::take(&server, other_tasks).await;
-    bad(port).await;
-    baseline.check(&server).await;
-    good_client(port, good).await;
-    baseline.check(&server).await;
-    server.close();
-    server.wait_closed().await;
-}
+use tls_support::{
+    echo, good_client, one_server_handshake, run, run_virtual, serial, survives, Baseline, Pki, Validity,
+};
 
 /// Reads `tcp` until the peer ends the connection (end of stream or a
 /// reset); what was read.

@@ -483,3 +483,25 @@ pub fn run_virtual<F: std::future::Future + 'static>(f: F) -> F::Output {
             .expect("the test hung (an hour of virtual time)")
     })
 }
+
+/// Serves the echo over TLS with `ctx`; one good client first (so what is
+/// set up lazily, such as the resolver's threads, is in the baseline), then
+/// `bad(port)`, then the checks: nothing left behind, a good client served,
+/// nothing left behind again.
+pub async fn survives<Fut: std::future::Future<Output = ()>>(
+    ctx: &asyncio::tls::ServerContext,
+    good: &asyncio::tls::ClientContext,
+    other_tasks: usize,
+    bad: impl FnOnce(u16) -> Fut,
+) {
+    let server = asyncio::start_tls_server(echo, "127.0.0.1:0", ctx).await.unwrap();
+    let port = server.local_addrs()[0].port();
+    good_client(port, good).await;
+    let baseline = Baseline::take(&server, other_tasks).await;
+    bad(port).await;
+    baseline.check(&server).await;
+    good_client(port, good).await;
+    baseline.check(&server).await;
+    server.close();
+    server.wait_closed().await;
+}
