@@ -83,6 +83,10 @@ pub(crate) struct Shared {
     /// socket), possibly before the driver task has noticed.
     ended: Cell<bool>,
     cancel: CancelToken,
+    /// The session's TLS (and the server name), for the cancel request:
+    /// a session in TLS sends it in TLS too.
+    #[cfg(feature = "tls")]
+    cancel_tls: Option<(crate::tls::Tls, String)>,
     pub(crate) listeners: Rc<Listeners>,
     target: Target,
     /// Why the driver task ended, if it ended with an error.
@@ -105,7 +109,12 @@ struct StatementCache {
 }
 
 impl Connection {
-    pub(crate) fn new<S, T>(client: Client, connection: tokio_postgres::Connection<S, T>, target: Target) -> Connection
+    pub(crate) fn new<S, T>(
+        client: Client,
+        connection: tokio_postgres::Connection<S, T>,
+        target: Target,
+        #[cfg(feature = "tls")] cancel_tls: Option<(crate::tls::Tls, String)>,
+    ) -> Connection
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
@@ -142,6 +151,8 @@ impl Connection {
             tx_depth: Cell::new(0),
             ended: Cell::new(false),
             cancel: client.cancel_token(),
+            #[cfg(feature = "tls")]
+            cancel_tls,
             listeners,
             target,
             closed_reason,
@@ -409,6 +420,12 @@ impl Shared {
 async fn cancel_and_settle(client: &Client, shared: &Shared) {
     let sent = match &shared.target {
         Target::Tcp { host, port } => match asyncio::net::TcpStream::connect((host.as_str(), *port)).await {
+            #[cfg(feature = "tls")]
+            Ok(stream) if shared.cancel_tls.is_some() => {
+                let (tls, name) = shared.cancel_tls.as_ref().expect("checked");
+                let connector = tls.connector(name, Rc::default());
+                shared.cancel.cancel_query_raw(stream, connector).await.is_ok()
+            }
             Ok(stream) => shared.cancel.cancel_query_raw(stream, NoTls).await.is_ok(),
             Err(_) => false,
         },

@@ -4,6 +4,11 @@
 //! variables libpq honours for what the DSN leaves out: `PGHOST`,
 //! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`.
 //!
+//! The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, and
+//! `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`) are taken out of
+//! the DSN before tokio-postgres sees it: it knows only three `sslmode`s and
+//! none of the files.
+//!
 //! Defaults when neither gives a value, as libpq's: the host is the Unix
 //! socket directory `/var/run/postgresql` (Debian's; `/tmp` if that does
 //! not exist), the port 5432, the user the login name (`USER`/`LOGNAME`),
@@ -33,10 +38,181 @@ impl std::fmt::Display for Target {
     }
 }
 
+/// libpq's `sslmode`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(value: &str) -> Result<SslMode, Error> {
+        Ok(match value {
+            "disable" => SslMode::Disable,
+            // libpq's `allow` tries plain text first, then TLS: plain text
+            // is what it gets from any server that accepts it.
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(Error::InvalidDsn(format!(
+                    "sslmode={other:?}: expected disable, allow, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        })
+    }
+}
+
+/// The DSN's TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SslParams {
+    pub(crate) mode: SslMode,
+    pub(crate) rootcert: Option<String>,
+    pub(crate) cert: Option<String>,
+    pub(crate) key: Option<String>,
+}
+
+/// The TLS keys, the environment variable for each.
+const SSL_KEYS: [(&str, &str); 4] = [
+    ("sslmode", "PGSSLMODE"),
+    ("sslrootcert", "PGSSLROOTCERT"),
+    ("sslcert", "PGSSLCERT"),
+    ("sslkey", "PGSSLKEY"),
+];
+
+/// Takes the TLS keys out of `dsn`: what is left for tokio-postgres, and
+/// the keys' values. A DSN this cannot read is returned whole, for
+/// tokio-postgres to report on.
+fn split_ssl(dsn: &str) -> (String, Vec<(String, String)>) {
+    let is_ssl = |key: &str| SSL_KEYS.iter().any(|(k, _)| *k == key);
+    let mut taken = Vec::new();
+    if let Some(url) = ["postgresql://", "postgres://"]
+        .iter()
+        .find_map(|p| dsn.starts_with(p).then_some(dsn))
+    {
+        let Some((base, query)) = url.split_once('?') else {
+            return (dsn.to_owned(), taken);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match percent_decode(key) {
+                Some(k) if is_ssl(&k) => match percent_decode(value) {
+                    Some(v) => taken.push((k, v)),
+                    None => return (dsn.to_owned(), Vec::new()),
+                },
+                _ => kept.push(pair),
+            }
+        }
+        let rest = if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (rest, taken);
+    }
+    let Some(pairs) = key_values(dsn) else {
+        return (dsn.to_owned(), taken);
+    };
+    // Cut the TLS pairs out of the text, leaving the rest as written.
+    let mut rest = String::new();
+    let mut from = 0;
+    for (key, value, span) in pairs {
+        if is_ssl(&key) {
+            rest.push_str(&dsn[from..span.start]);
+            from = span.end;
+            taken.push((key, value));
+        }
+    }
+    rest.push_str(&dsn[from..]);
+    (rest, taken)
+}
+
+/// libpq's key-value form: `key = value` pairs separated by spaces, a
+/// value either single-quoted or up to the next space, `\\` escaping the
+/// next character in both. Each pair with its byte range; `None` if the
+/// text is not well formed.
+fn key_values(dsn: &str) -> Option<Vec<(String, String, std::ops::Range<usize>)>> {
+    let mut pairs = Vec::new();
+    let mut chars = dsn.char_indices().peekable();
+    let space = |c: &(usize, char)| c.1.is_whitespace();
+    loop {
+        while chars.next_if(space).is_some() {}
+        let Some(&(start, _)) = chars.peek() else {
+            return Some(pairs);
+        };
+        let mut key = String::new();
+        while let Some((_, c)) = chars.next_if(|&(_, c)| c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(space).is_some() {}
+        chars.next_if(|&(_, c)| c == '=')?;
+        while chars.next_if(space).is_some() {}
+        let mut value = String::new();
+        if chars.next_if(|&(_, c)| c == '\'').is_some() {
+            loop {
+                match chars.next()?.1 {
+                    '\'' => break,
+                    '\\' => value.push(chars.next()?.1),
+                    c => value.push(c),
+                }
+            }
+        } else {
+            while let Some((_, c)) = chars.next_if(|c| !space(c)) {
+                if c == '\\' {
+                    value.push(chars.next()?.1);
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        if key.is_empty() {
+            return None;
+        }
+        let end = chars.peek().map_or(dsn.len(), |&(i, _)| i);
+        pairs.push((key, value, start..end));
+    }
+}
+
+/// `%XX` escapes decoded (a URL's query value); `None` if malformed.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut input = text.bytes();
+    while let Some(b) = input.next() {
+        if b == b'%' {
+            let hex = [input.next()?, input.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// Parses `dsn` and fills what it omits from `env` (a lookup, so tests can
 /// pass their own environment).
-pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
-    let mut config = Config::from_str(dsn).map_err(|e| Error::InvalidDsn(e.to_string()))?;
+pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(Config, SslParams), Error> {
+    let (rest, taken) = split_ssl(dsn);
+    let value = |key: &str| {
+        let var = SSL_KEYS.iter().find(|(k, _)| *k == key).map(|(_, var)| *var)?;
+        taken
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env(var))
+    };
+    let ssl = SslParams {
+        mode: value("sslmode").map_or(Ok(SslMode::Prefer), |m| SslMode::parse(&m))?,
+        rootcert: value("sslrootcert"),
+        cert: value("sslcert"),
+        key: value("sslkey"),
+    };
+    let mut config = Config::from_str(&rest).map_err(|e| Error::InvalidDsn(e.to_string()))?;
     if config.get_hosts().is_empty() {
         match env("PGHOST") {
             Some(hosts) => {
@@ -77,7 +253,7 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<C
             config.dbname(db);
         }
     }
-    Ok(config)
+    Ok((config, ssl))
 }
 
 /// The targets to try in order: the `i`th host with the `i`th port (or
@@ -119,7 +295,7 @@ mod tests {
             ("PGPASSWORD", "x"),
             ("PGDATABASE", "d"),
         ];
-        let config = parse("postgresql://app:secret@db.example:6543/shop", env(&vars)).unwrap();
+        let (config, _) = parse("postgresql://app:secret@db.example:6543/shop", env(&vars)).unwrap();
         assert_eq!(config.get_user(), Some("app"));
         assert_eq!(config.get_password(), Some(&b"secret"[..]));
         assert_eq!(config.get_dbname(), Some("shop"));
@@ -136,7 +312,7 @@ mod tests {
             ("PGPASSWORD", "p"),
             ("PGDATABASE", "d"),
         ];
-        let config = parse("", env(&vars)).unwrap();
+        let (config, _) = parse("", env(&vars)).unwrap();
         assert_eq!(config.get_user(), Some("u"));
         assert_eq!(config.get_password(), Some(&b"p"[..]));
         assert_eq!(config.get_dbname(), Some("d"));
@@ -149,7 +325,7 @@ mod tests {
 
     #[test]
     fn key_value_with_a_socket_directory() {
-        let config = parse("host=/var/run/postgresql port=5433 user=me dbname=db", env(&[])).unwrap();
+        let (config, _) = parse("host=/var/run/postgresql port=5433 user=me dbname=db", env(&[])).unwrap();
         let targets = targets(&config);
         assert!(
             matches!(&targets[..], [Target::Unix { path }] if path == Path::new("/var/run/postgresql/.s.PGSQL.5433"))
@@ -158,7 +334,7 @@ mod tests {
 
     #[test]
     fn several_hosts_pair_with_their_ports() {
-        let config = parse("host=a,b port=1,2 user=me", env(&[])).unwrap();
+        let (config, _) = parse("host=a,b port=1,2 user=me", env(&[])).unwrap();
         let targets: Vec<String> = targets(&config).iter().map(ToString::to_string).collect();
         assert_eq!(targets, ["a:1", "b:2"]);
     }
@@ -174,5 +350,45 @@ mod tests {
             assert!(matches!(parse(dsn, env(&[])), Err(Error::InvalidDsn(_))), "{dsn}");
         }
         assert!(matches!(parse("", env(&[("PGPORT", "x")])), Err(Error::InvalidDsn(_))));
+    }
+
+    #[test]
+    fn tls_keys_come_out_of_a_url() {
+        let dsn = "postgresql://u:p@h:1/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca%20file.pem";
+        let (config, ssl) = parse(dsn, env(&[])).unwrap();
+        assert_eq!(ssl.mode, SslMode::VerifyFull);
+        assert_eq!(ssl.rootcert.as_deref(), Some("/tmp/ca file.pem"));
+        assert_eq!(config.get_application_name(), Some("x"));
+        assert_eq!(config.get_dbname(), Some("db"));
+    }
+
+    #[test]
+    fn tls_keys_come_out_of_key_values_quoted_or_not() {
+        let dsn = r"host=h user='o\'brien' sslmode = verify-ca sslcert='/c d.pem' sslkey=/k\ e.key password=a\\b";
+        let (config, ssl) = parse(dsn, env(&[])).unwrap();
+        assert_eq!(ssl.mode, SslMode::VerifyCa);
+        assert_eq!(ssl.cert.as_deref(), Some("/c d.pem"));
+        assert_eq!(ssl.key.as_deref(), Some("/k e.key"));
+        assert_eq!(config.get_user(), Some("o'brien"));
+        assert_eq!(config.get_password(), Some(&b"a\\b"[..]));
+    }
+
+    #[test]
+    fn tls_settings_from_the_environment_and_their_defaults() {
+        let (_, ssl) = parse("host=h", env(&[])).unwrap();
+        assert_eq!(ssl.mode, SslMode::Prefer, "libpq's default");
+        let vars = [("PGSSLMODE", "require"), ("PGSSLROOTCERT", "system")];
+        let (_, ssl) = parse("host=h", env(&vars)).unwrap();
+        assert_eq!((ssl.mode, ssl.rootcert.as_deref()), (SslMode::Require, Some("system")));
+        let (_, ssl) = parse("host=h sslmode=disable", env(&vars)).unwrap();
+        assert_eq!(ssl.mode, SslMode::Disable, "the DSN wins over PGSSLMODE");
+        assert!(matches!(
+            parse("host=h sslmode=sometimes", env(&[])),
+            Err(Error::InvalidDsn(_))
+        ));
+        assert!(matches!(
+            parse("host=h", env(&[("PGSSLMODE", "x")])),
+            Err(Error::InvalidDsn(_))
+        ));
     }
 }

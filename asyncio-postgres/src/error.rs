@@ -25,6 +25,22 @@ pub enum Error {
         /// Why it failed.
         source: io::Error,
     },
+    /// The TLS handshake with `target` failed (feature `tls`): the server's
+    /// certificate is not trusted or does not name the host (`verify-ca`,
+    /// `verify-full`), the server wants a client certificate, …
+    #[cfg(feature = "tls")]
+    Tls {
+        /// The host and port.
+        target: String,
+        /// What went wrong, as asyncio's TLS reports it.
+        source: asyncio::tls::TlsError,
+    },
+    /// `sslmode` is `require` or above and the server at `target` does not
+    /// offer TLS (it is off there, or `target` is a Unix socket).
+    TlsUnsupported {
+        /// The host and port, or the socket path.
+        target: String,
+    },
     /// The server refused the credentials: a wrong password or no
     /// `pg_hba.conf` entry (SQLSTATE class 28), or the server asked for a
     /// password and the DSN and `PGPASSWORD` give none (no [`ServerError`]).
@@ -118,6 +134,11 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidDsn(why) => write!(f, "invalid DSN: {why}"),
             Error::Connect { target, source } => write!(f, "could not connect to {target}: {source}"),
+            #[cfg(feature = "tls")]
+            Error::Tls { target, source } => write!(f, "TLS with {target} failed: {source}"),
+            Error::TlsUnsupported { target } => {
+                write!(f, "the server at {target} does not offer TLS and sslmode asks for it")
+            }
             Error::Auth(Some(e)) => write!(f, "authentication failed: {e}"),
             Error::Auth(None) => write!(
                 f,
@@ -139,6 +160,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Connect { source, .. } => Some(source),
+            #[cfg(feature = "tls")]
+            Error::Tls { source, .. } => Some(source),
             Error::Client(e) => Some(e),
             Error::Server(e) | Error::UnknownDatabase(e) | Error::Auth(Some(e)) | Error::StatementTimeout(e) => {
                 Some(e.db_error())

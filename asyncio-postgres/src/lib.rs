@@ -38,8 +38,7 @@
 //! | rows into objects | with the `serde` feature, `fetch_as::<T>`, `fetchrow_as::<T>`, `from_row` (module `rows`) |
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
 //! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
-//!
-//! Not yet: TLS (`sslmode` other than `disable`/`prefer` fails).
+//! | `connect(dsn, ssl='verify-full')` | `?sslmode=verify-full&sslrootcert=ca.pem` in the DSN (feature `tls`, on by default; see the [`tls`] module) |
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +50,8 @@ pub mod listener;
 pub mod pool;
 #[cfg(feature = "serde")]
 pub mod rows;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transaction;
 
 pub use connection::{Connection, Param, STATEMENT_CACHE_SIZE};
@@ -66,6 +67,8 @@ pub use tokio_postgres::Row;
 pub use transaction::Transaction;
 
 use dsn::Target;
+#[cfg(feature = "tls")]
+use tls::Tls;
 
 /// Opens a connection from a DSN: a URL
 /// (`postgresql://user:password@host:port/database`) or libpq's key-value
@@ -73,28 +76,33 @@ use dsn::Target;
 /// `host` starting with `/` is a Unix socket directory). What the DSN omits
 /// comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD` and `PGDATABASE`,
 /// as in libpq; with several hosts (`host=a,b`), each is tried in turn.
-/// `connect_timeout` bounds each attempt. TLS is not supported yet:
-/// `sslmode=disable` and `prefer` (the default) connect in plain text,
-/// `require` is refused, `verify-ca` and `verify-full` are not parsed.
+/// `connect_timeout` bounds each attempt.
+///
+/// TLS (feature `tls`, on by default) follows libpq's `sslmode`
+/// (`disable`, `prefer` — the default —, `require`, `verify-ca`,
+/// `verify-full`), `sslrootcert`, `sslcert` and `sslkey`, and their
+/// `PGSSL…` variables: see the [`tls` module](crate::tls) for what each
+/// checks. Without the feature, `prefer` connects in plain text and
+/// `require` and above are refused.
 ///
 /// # Errors
-/// [`Error::InvalidDsn`], [`Error::Connect`] (refused, no socket, unknown
-/// host, timed out), [`Error::Auth`] (wrong password),
+/// [`Error::InvalidDsn`] (also for TLS settings that cannot be used: an
+/// unreadable certificate file, …), [`Error::Connect`] (refused, no
+/// socket, unknown host, timed out), [`Error::Tls`] (the handshake failed:
+/// an untrusted or mismatched certificate, …), [`Error::TlsUnsupported`]
+/// (`sslmode=require` or above and the server does not offer TLS),
+/// [`Error::Auth`] (wrong password),
 /// [`Error::UnknownDatabase`], or [`Error::Server`] for another refusal
 /// (too many connections, …).
 ///
 /// # Cancel safety
 /// Dropping the future abandons the attempt; no connection is left open.
 pub async fn connect(dsn: &str) -> Result<Connection, Error> {
-    let config = dsn::parse(dsn, |key| std::env::var(key).ok())?;
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err(Error::InvalidDsn(
-            "sslmode=require: TLS is not supported yet (disable or prefer connect in plain text)".into(),
-        ));
-    }
+    let (config, ssl) = dsn::parse(dsn, |key| std::env::var(key).ok())?;
+    let tls = Tls::from_params(&ssl)?;
     let mut last = None;
     for target in dsn::targets(&config) {
-        let attempt = connect_to(&config, target.clone());
+        let attempt = connect_to(&config, ssl.mode, tls.as_ref(), target.clone());
         let result = match config.get_connect_timeout() {
             Some(limit) => asyncio::timeout(*limit, attempt).await.unwrap_or_else(|_| {
                 Err(Error::Connect {
@@ -114,11 +122,34 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
     Err(last.unwrap_or_else(|| Error::InvalidDsn("no host".into())))
 }
 
-async fn connect_to(config: &tokio_postgres::Config, target: Target) -> Result<Connection, Error> {
+/// The TLS of a connection attempt: none without the feature.
+#[cfg(not(feature = "tls"))]
+enum Tls {}
+
+#[cfg(not(feature = "tls"))]
+impl Tls {
+    fn from_params(params: &dsn::SslParams) -> Result<Option<Tls>, Error> {
+        match params.mode {
+            dsn::SslMode::Disable | dsn::SslMode::Prefer => Ok(None),
+            _ => Err(Error::InvalidDsn(
+                "sslmode=require and above need asyncio-postgres's `tls` feature".into(),
+            )),
+        }
+    }
+}
+
+async fn connect_to(
+    config: &tokio_postgres::Config,
+    mode: dsn::SslMode,
+    tls: Option<&Tls>,
+    target: Target,
+) -> Result<Connection, Error> {
+    use tokio_postgres::config::SslMode as Wire;
     let unreachable = |source| Error::Connect {
         target: target.to_string(),
         source,
     };
+    let mut config = config.clone();
     match &target {
         Target::Tcp { host, port } => {
             let stream = asyncio::net::TcpStream::connect((host.as_str(), *port))
@@ -126,19 +157,82 @@ async fn connect_to(config: &tokio_postgres::Config, target: Target) -> Result<C
                 .map_err(unreachable)?;
             // Small request and answer messages: no Nagle delay.
             stream.set_nodelay(true).map_err(unreachable)?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = tls {
+                config.ssl_mode(if mode == dsn::SslMode::Prefer {
+                    Wire::Prefer
+                } else {
+                    Wire::Require
+                });
+                let failure = std::rc::Rc::default();
+                let connector = tls.connector(host, std::rc::Rc::clone(&failure));
+                let (client, connection) = config
+                    .connect_raw(stream, connector)
+                    .await
+                    .map_err(|e| tls_error(e, &target, failure.take()))?;
+                let cancel_tls = Some((tls.clone(), host.clone()));
+                return Ok(Connection::new(client, connection, target, cancel_tls));
+            }
+            let _ = (mode, tls);
+            config.ssl_mode(Wire::Disable);
             let (client, connection) = config
                 .connect_raw(stream, tokio_postgres::NoTls)
                 .await
                 .map_err(Error::from_handshake)?;
-            Ok(Connection::new(client, connection, target))
+            Ok(Connection::new(
+                client,
+                connection,
+                target,
+                #[cfg(feature = "tls")]
+                None,
+            ))
         }
         Target::Unix { path } => {
             let stream = asyncio::net::UnixStream::connect(path).await.map_err(unreachable)?;
-            let (client, connection) = config
-                .connect_raw(stream, tokio_postgres::NoTls)
-                .await
-                .map_err(Error::from_handshake)?;
-            Ok(Connection::new(client, connection, target))
+            // The server offers no TLS on its Unix socket: `prefer` goes
+            // plain at once; `require` asks, and is refused.
+            let wants_tls = !matches!(mode, dsn::SslMode::Disable | dsn::SslMode::Prefer);
+            config.ssl_mode(if wants_tls { Wire::Require } else { Wire::Disable });
+            let (client, connection) = config.connect_raw(stream, tokio_postgres::NoTls).await.map_err(|e| {
+                if wants_tls && refused_tls(&e) {
+                    Error::TlsUnsupported {
+                        target: target.to_string(),
+                    }
+                } else {
+                    Error::from_handshake(e)
+                }
+            })?;
+            Ok(Connection::new(
+                client,
+                connection,
+                target,
+                #[cfg(feature = "tls")]
+                None,
+            ))
         }
     }
+}
+
+/// The error of a handshake over TLS: the TLS failure the connector kept,
+/// the server's refusal of TLS, or an ordinary handshake error.
+#[cfg(feature = "tls")]
+fn tls_error(error: tokio_postgres::Error, target: &Target, failure: Option<asyncio::tls::TlsError>) -> Error {
+    if let Some(source) = failure {
+        return Error::Tls {
+            target: target.to_string(),
+            source,
+        };
+    }
+    if refused_tls(&error) {
+        return Error::TlsUnsupported {
+            target: target.to_string(),
+        };
+    }
+    Error::from_handshake(error)
+}
+
+/// Whether the server answered `SSLRequest` with "no" (tokio-postgres's
+/// error under `sslmode=require`).
+fn refused_tls(error: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(error).is_some_and(|cause| cause.to_string() == "server does not support TLS")
 }

@@ -20,6 +20,11 @@
 //! the password [`PASSWORD`] for the superuser [`USER`] (so the tests can
 //! also see a wrong password refused).
 //!
+//! TLS: off for [`TempPostgres::start`]; [`TempPostgres::start_tls`] turns
+//! it on with a given certificate (plain TCP is still accepted, as with
+//! `ssl=on` anywhere), optionally requiring a client certificate from a
+//! given CA on TLS connections.
+//!
 //! # How it stops, even from a `static`
 //! The server is not daemonized with `pg_ctl start`. It runs under a small
 //! watchdog shell, started by this process with a pipe on its standard
@@ -108,10 +113,31 @@ impl TempPostgres {
     /// the package), `initdb` fails, or the server does not accept
     /// connections within a minute (the error carries its log).
     pub fn start() -> io::Result<TempPostgres> {
+        Self::start_with(None)
+    }
+
+    /// As [`start`](TempPostgres::start), with TLS on (`ssl=on`): the
+    /// server presents `identity` (its chain and key). With `client_ca`
+    /// (PEM), TLS connections over TCP must also present a client
+    /// certificate issued by that CA whose common name is the user's
+    /// (`hostssl ... clientcert=verify-full`, on top of the password); plain
+    /// TCP connections are still accepted with the password alone.
+    ///
+    /// # Errors
+    /// As [`start`](TempPostgres::start); the files cannot be written.
+    pub fn start_tls(identity: &crate::pki::Identity, client_ca: Option<&str>) -> io::Result<TempPostgres> {
+        Self::start_with(Some(ServerTls {
+            chain: identity.chain.clone(),
+            key: identity.key.clone(),
+            client_ca: client_ca.map(str::to_owned),
+        }))
+    }
+
+    fn start_with(tls: Option<ServerTls>) -> io::Result<TempPostgres> {
         let bin = find_or_install_binaries()?;
         let owner = server_owner()?;
         let dir = make_temp_dir()?;
-        let result = Self::start_in(&bin, &dir, owner);
+        let result = Self::start_in(&bin, &dir, owner, tls.as_ref());
         if result.is_err() {
             let _ = fs::remove_dir_all(&dir);
         }
@@ -128,7 +154,12 @@ impl TempPostgres {
         SHARED.get_or_init(|| TempPostgres::start().unwrap_or_else(|e| panic!("throwaway PostgreSQL: {e}")))
     }
 
-    fn start_in(bin: &Path, dir: &Path, owner: Option<(u32, u32)>) -> io::Result<TempPostgres> {
+    fn start_in(
+        bin: &Path,
+        dir: &Path,
+        owner: Option<(u32, u32)>,
+        tls: Option<&ServerTls>,
+    ) -> io::Result<TempPostgres> {
         let data = dir.join("data");
         let pwfile = dir.join("pwfile");
         fs::write(&pwfile, PASSWORD)?;
@@ -154,6 +185,14 @@ impl TempPostgres {
             )));
         }
         fs::remove_file(&pwfile)?;
+        let mut settings = vec![
+            "listen_addresses=127.0.0.1".to_owned(),
+            "fsync=off".to_owned(),
+            "max_connections=100".to_owned(),
+        ];
+        if let Some(tls) = tls {
+            settings.extend(tls.install(dir, &data, owner)?);
+        }
 
         let port = free_port()?;
         let mut watchdog = as_owner(Command::new("sh"), owner);
@@ -169,14 +208,7 @@ impl TempPostgres {
             .arg(port.to_string())
             .arg("-k")
             .arg(dir)
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=100",
-            ])
+            .args(settings.iter().flat_map(|setting| ["-c", setting.as_str()]))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -277,6 +309,49 @@ impl TempPostgres {
             self.postmaster_pid.store(read_pid(stdout)?, Ordering::Relaxed);
         }
         self.wait_ready()
+    }
+}
+
+/// The server's TLS files, for [`TempPostgres::start_tls`].
+struct ServerTls {
+    chain: String,
+    key: String,
+    client_ca: Option<String>,
+}
+
+impl ServerTls {
+    /// Writes the files where the server (running as `owner`) may read them
+    /// (the key readable by its owner only, as PostgreSQL demands), puts
+    /// the client-certificate rule first in `pg_hba.conf` when there is a
+    /// client CA, and returns the server's settings.
+    fn install(&self, dir: &Path, data: &Path, owner: Option<(u32, u32)>) -> io::Result<Vec<String>> {
+        let write = |name: &str, contents: &str, mode: u32| -> io::Result<PathBuf> {
+            let path = dir.join(name);
+            fs::write(&path, contents)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+            }
+            Ok(path)
+        };
+        let cert = write("server.crt", &self.chain, 0o644)?;
+        let key = write("server.key", &self.key, 0o600)?;
+        let mut settings = vec![
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+        ];
+        if let Some(ca) = &self.client_ca {
+            let ca = write("client-ca.crt", ca, 0o644)?;
+            settings.push(format!("ssl_ca_file={}", ca.display()));
+            let hba = data.join("pg_hba.conf");
+            let rules = fs::read_to_string(&hba)?;
+            fs::write(
+                &hba,
+                format!("hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full\n{rules}"),
+            )?;
+        }
+        Ok(settings)
     }
 }
 
