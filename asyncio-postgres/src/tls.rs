@@ -160,16 +160,21 @@ fn roots_from_file(path: &Path) -> Result<RootCertStore, Error> {
     Ok(roots)
 }
 
+/// The system's trust store, read once per process (a pool's connections
+/// would otherwise read it again each).
 fn system_roots() -> Result<RootCertStore, Error> {
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (_added, _unusable) = roots.add_parsable_certificates(found.certs);
+    static ROOTS: std::sync::OnceLock<RootCertStore> = std::sync::OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        let (_added, _unusable) = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    });
     if roots.is_empty() {
         return Err(Error::InvalidDsn(
             "TLS settings: the system's trust store has no certificate (set sslrootcert)".into(),
         ));
     }
-    Ok(roots)
+    Ok(roots.clone())
 }
 
 fn webpki_verifier(roots: RootCertStore, provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>, Error> {
