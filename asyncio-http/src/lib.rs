@@ -124,6 +124,7 @@
 //   conn           one connection: hyper, the service, the timers
 //   server         the public builder, listeners and worker loops
 mod body;
+pub mod client;
 mod conn;
 mod framing;
 mod report;

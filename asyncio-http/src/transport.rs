@@ -110,6 +110,22 @@ impl Transport {
         Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
     }
 
+    /// Runs the client side of a TLS handshake on a freshly connected
+    /// socket, verifying the server's certificate against `server_name`,
+    /// within `ctx`'s handshake timeout.
+    ///
+    /// Not cancel safe: a handshake cut short leaves nothing usable.
+    #[cfg(feature = "tls")]
+    pub(crate) async fn connect_tls(
+        self,
+        ctx: &asyncio::tls::ClientContext,
+        server_name: &str,
+    ) -> Result<Transport, asyncio::tls::TlsError> {
+        debug_assert!(self.unread.is_empty(), "nothing is read before the handshake");
+        let stream = ctx.connect(server_name, self.socket).await?;
+        Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
+    }
+
     /// What the TLS handshake negotiated; `None` on a plain socket.
     #[cfg(feature = "tls")]
     pub(crate) fn tls_info(&self) -> Option<asyncio::tls::TlsInfo> {

@@ -1,0 +1,1035 @@
+//! An HTTP client on the asyncio loop, in httpx's words: a [`Client`]
+//! holding a pool of keep-alive connections, requests built with
+//! [`Client::get`], [`Client::post`], … and sent with
+//! [`RequestBuilder::send`], responses read with
+//! [`Response::text`], [`Response::json`], [`Response::bytes`] or
+//! [`Response::chunk`].
+//!
+//! hyper's client connection API (`client::conn::http1`) does HTTP/1.1 on
+//! each connection, over asyncio's sockets and TLS (no tokio runtime); this
+//! module adds the pool, timeouts, redirects and the rest around it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), asyncio_http::client::Error> {
+//! use asyncio_http::client::Client;
+//!
+//! let client = Client::new();
+//! let resp = client.get("https://example.com/").send().await?.error_for_status()?;
+//! println!("{} {}", resp.status(), resp.text().await?);
+//!
+//! // Many at once, on one loop: the pool reuses connections.
+//! let urls = ["http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b"];
+//! let bodies = asyncio::try_gather(urls.iter().map(|u| {
+//!     let client = client.clone();
+//!     async move { client.get(u).send().await?.text().await }
+//! }).collect::<Vec<_>>()).await?;
+//! # let _ = bodies; Ok(()) }
+//! ```
+//!
+//! | httpx | here |
+//! |---|---|
+//! | `httpx.AsyncClient(base_url=…, headers=…, timeout=…, limits=…, follow_redirects=…)` | [`Client::builder`]`().base_url(…).default_header(…).timeout(…).max_connections(…).follow_redirects(…).build()?` |
+//! | `await client.get(url, params=…, headers=…)` | `client.get(url).query(&[(k, v)]).header(k, v).send().await?` |
+//! | `client.post(url, json=…)`, `data=…` (form), `content=…` | [`RequestBuilder::json`], [`RequestBuilder::form`], [`RequestBuilder::body`] |
+//! | `auth=(user, password)`, a bearer token header | [`RequestBuilder::basic_auth`], [`RequestBuilder::bearer_auth`] |
+//! | `resp.status_code`, `resp.headers`, `resp.text`, `resp.json()`, `resp.content` | [`Response::status`], [`Response::headers`], [`Response::text`], [`Response::json`], [`Response::bytes`] |
+//! | `resp.raise_for_status()` | [`Response::error_for_status`] |
+//! | `async for chunk in resp.aiter_bytes()` | `while let Some(chunk) = resp.chunk().await? { … }` |
+//! | `httpx.Timeout(connect=…, read=…, write=…, pool=…)` | [`Timeouts`] (and `total`); the errors say which: [`Error::Timeout`]`(`[`TimeoutKind`]`)` |
+//! | `httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)` | [`ClientBuilder::max_connections`], [`ClientBuilder::max_keepalive_connections`], [`ClientBuilder::keepalive_expiry`], and [`ClientBuilder::max_connections_per_host`] |
+//! | `httpx.ConnectError`, `ConnectTimeout`, `ReadTimeout`, `TooManyRedirects`, `RemoteProtocolError`, `HTTPStatusError` | [`Error::Connect`] / [`Error::Dns`], [`Error::Timeout`], [`Error::TooManyRedirects`], [`Error::Closed`] / [`Error::Protocol`], [`Error::Status`] |
+//!
+//! Not yet: HTTP/2, response decompression, cookies, proxies, the
+//! WebSocket client.
+//!
+//! # Cancellation
+//! Dropping a request's future or its [`Response`] at any point leaves the
+//! pool sound: a connection is reused only after a complete exchange, so
+//! one dropped mid-request or mid-body is closed. A request sent on a
+//! pooled connection that the server had closed meanwhile is sent again,
+//! once, on a new connection when nothing of it can have been processed
+//! (hyper did not send it) or when its method is idempotent (`GET`,
+//! `HEAD`, `PUT`, `DELETE`, `OPTIONS`, `TRACE`) and its body can be sent
+//! again.
+
+mod body;
+mod error;
+mod pool;
+mod response;
+
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::Method;
+
+pub use body::Body;
+pub use error::{Error, TimeoutKind};
+pub use response::Response;
+
+use crate::rt::HyperIo;
+use crate::transport::Transport;
+use pool::{Grant, Origin, Pool, PoolLimits, Slot};
+use response::BodyLimits;
+
+/// The timeouts of a request, by phase (httpx's `Timeout`). `None`: no
+/// limit for that phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Resolving the name, connecting, the TLS handshake.
+    pub connect: Option<Duration>,
+    /// Waiting for the response's head, then for each part of its body.
+    pub read: Option<Duration>,
+    /// Each write of the request that the server does not take.
+    pub write: Option<Duration>,
+    /// Waiting for a pooled connection (or room to open one).
+    pub pool: Option<Duration>,
+    /// The request as a whole, redirects included, up to the end of the
+    /// body if it is read.
+    pub total: Option<Duration>,
+}
+
+impl Timeouts {
+    /// The same limit for every phase but `total` (none).
+    pub fn all(limit: Duration) -> Timeouts {
+        Timeouts {
+            connect: Some(limit),
+            read: Some(limit),
+            write: Some(limit),
+            pool: Some(limit),
+            total: None,
+        }
+    }
+
+    /// No limits.
+    pub fn none() -> Timeouts {
+        Timeouts {
+            connect: None,
+            read: None,
+            write: None,
+            pool: None,
+            total: None,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    /// httpx's: five seconds for each phase, no total.
+    fn default() -> Self {
+        Timeouts::all(Duration::from_secs(5))
+    }
+}
+
+/// Builds a [`Client`] ([`Client::builder`]).
+#[derive(Debug)]
+pub struct ClientBuilder {
+    base_url: Option<String>,
+    headers: HeaderMap,
+    timeouts: Timeouts,
+    limits: PoolLimits,
+    follow_redirects: bool,
+    max_redirects: usize,
+    max_response_size: Option<u64>,
+    #[cfg(feature = "tls")]
+    tls: Option<asyncio::tls::ClientContext>,
+    error: Option<Error>,
+}
+
+impl ClientBuilder {
+    /// Prefix for relative request URLs (httpx's `base_url`):
+    /// `base_url("http://api/v1")` then `get("users")` or `get("/users")`
+    /// asks for `http://api/v1/users`.
+    pub fn base_url(mut self, url: &str) -> Self {
+        self.base_url = Some(url.to_owned());
+        self
+    }
+
+    /// A header sent with every request (a request's own header of the
+    /// same name replaces it). An invalid name or value fails
+    /// [`build`](ClientBuilder::build).
+    pub fn default_header(mut self, name: &str, value: &str) -> Self {
+        match header_pair(name, value) {
+            Ok((name, value)) => {
+                self.headers.insert(name, value);
+            }
+            Err(e) => self.error = self.error.or(Some(e)),
+        }
+        self
+    }
+
+    /// The same timeout for every phase (httpx's `timeout=5.0`).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeouts = Timeouts {
+            total: self.timeouts.total,
+            ..Timeouts::all(limit)
+        };
+        self
+    }
+
+    /// The timeouts, phase by phase.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// The most connections open at once, in use or idle (httpx: 100).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n;
+        self
+    }
+
+    /// The most connections open at once to one origin (scheme, host,
+    /// port); by default the total.
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.limits.max_per_host = n;
+        self
+    }
+
+    /// The most idle connections kept for reuse (httpx: 20).
+    pub fn max_keepalive_connections(mut self, n: usize) -> Self {
+        self.limits.max_idle = n;
+        self
+    }
+
+    /// How long an idle connection is kept (httpx: 5 s); `None`: as long
+    /// as the server keeps it.
+    pub fn keepalive_expiry(mut self, limit: Option<Duration>) -> Self {
+        self.limits.keepalive_expiry = limit;
+        self
+    }
+
+    /// Whether redirects (301, 302, 303, 307, 308 with a `Location`) are
+    /// followed; on by default (as in aiohttp and requests; httpx's
+    /// default is off).
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
+        self
+    }
+
+    /// The most redirects followed for one request (10); one more is
+    /// [`Error::TooManyRedirects`].
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// The largest response body read; a larger one fails with
+    /// [`Error::BodyTooLarge`] (at once if its `Content-Length` says so).
+    pub fn max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_size = Some(bytes);
+        self
+    }
+
+    /// The TLS context for `https://` (by default the system's roots):
+    /// to trust a private CA, present a client certificate, …
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, ctx: asyncio::tls::ClientContext) -> Self {
+        self.tls = Some(ctx);
+        self
+    }
+
+    /// The client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] for a bad base URL, [`Error::InvalidRequest`]
+    /// for a bad default header.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let base_url = match self.base_url {
+            None => None,
+            Some(base) => {
+                let mut url = parse_url(&base)?;
+                if !url.path().ends_with('/') {
+                    let path = format!("{}/", url.path());
+                    url.set_path(&path);
+                }
+                Some(url)
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("asyncio-http/", env!("CARGO_PKG_VERSION"))),
+        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        headers.extend(self.headers);
+        Ok(Client {
+            inner: Rc::new(Inner {
+                base_url,
+                headers,
+                timeouts: self.timeouts,
+                pool: Pool::new(self.limits),
+                follow_redirects: self.follow_redirects,
+                max_redirects: self.max_redirects,
+                max_response_size: self.max_response_size,
+                #[cfg(feature = "tls")]
+                tls: std::cell::RefCell::new(self.tls),
+            }),
+        })
+    }
+}
+
+/// An HTTP client with a pool of connections (httpx's `AsyncClient`).
+/// Cheap to clone: clones share the pool. Loop-bound (`!Send`).
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    base_url: Option<url::Url>,
+    headers: HeaderMap,
+    timeouts: Timeouts,
+    pool: Rc<Pool>,
+    follow_redirects: bool,
+    max_redirects: usize,
+    max_response_size: Option<u64>,
+    #[cfg(feature = "tls")]
+    tls: std::cell::RefCell<Option<asyncio::tls::ClientContext>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stats = self.pool_stats();
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url.as_ref().map(url::Url::as_str))
+            .field("pool", &stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a client's pool holds ([`Client::pool_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (in use, idle, or being opened).
+    pub open: usize,
+    /// Of them, idle.
+    pub idle: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the defaults: httpx's timeouts (5 s a phase) and
+    /// limits (100 connections, 20 kept idle for 5 s), redirects followed
+    /// (up to 10), the system's TLS roots.
+    pub fn new() -> Client {
+        Client::builder().build().expect("the defaults are valid")
+    }
+
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            base_url: None,
+            headers: HeaderMap::new(),
+            timeouts: Timeouts::default(),
+            limits: PoolLimits {
+                max_connections: 100,
+                max_per_host: usize::MAX,
+                max_idle: 20,
+                keepalive_expiry: Some(Duration::from_secs(5)),
+            },
+            follow_redirects: true,
+            max_redirects: 10,
+            max_response_size: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            error: None,
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, url: &str) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, url: &str) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, url: &str) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, url: &str) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, url: &str) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// A `HEAD` request.
+    pub fn head(&self, url: &str) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        let url = self.resolve(url);
+        RequestBuilder {
+            client: self.clone(),
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::empty(),
+            timeouts: self.inner.timeouts,
+            error: None,
+        }
+    }
+
+    /// How many connections are open, idle, and how many requests wait.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (open, idle, waiting) = self.inner.pool.stats();
+        PoolStats { open, idle, waiting }
+    }
+
+    /// Closes the idle connections (those in use close when their
+    /// responses are done with, as the client's last clone goes).
+    pub fn close_idle(&self) {
+        self.inner.pool.close_idle();
+    }
+
+    fn resolve(&self, url: &str) -> Result<url::Url, Error> {
+        match (&self.inner.base_url, url::Url::parse(url)) {
+            (_, Ok(url)) => check_url(url),
+            (Some(base), Err(url::ParseError::RelativeUrlWithoutBase)) => {
+                let joined = base
+                    .join(url.trim_start_matches('/'))
+                    .map_err(|e| Error::InvalidUrl(format!("{url:?}: {e}")))?;
+                check_url(joined)
+            }
+            (_, Err(e)) => Err(Error::InvalidUrl(format!("{url:?}: {e}"))),
+        }
+    }
+
+    /// Sends a request, following redirects.
+    async fn execute(&self, mut req: Prepared, timeouts: Timeouts) -> Result<Response, Error> {
+        let deadline = timeouts.total.map(|t| asyncio::time::Instant::now() + t);
+        let mut followed = 0;
+        loop {
+            let body = std::mem::take(&mut req.body);
+            let resend = body.try_clone();
+            let resp = self.send_once(&req, body, timeouts, deadline).await?;
+            let status = resp.status();
+            let location = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            let redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            let (true, true, Some(location)) = (self.inner.follow_redirects, redirect, location) else {
+                return Ok(resp);
+            };
+            let Ok(next) = req.url.join(&location) else {
+                return Ok(resp);
+            };
+            if !matches!(next.scheme(), "http" | "https") {
+                return Ok(resp);
+            }
+            if followed == self.inner.max_redirects {
+                return Err(Error::TooManyRedirects {
+                    followed,
+                    location: next.to_string(),
+                });
+            }
+            // 303, and 301/302 after a POST (what browsers and httpx do):
+            // a GET without the body. 307 and 308 repeat the request.
+            let to_get = status == 303 && req.method != Method::HEAD
+                || matches!(status.as_u16(), 301 | 302) && req.method == Method::POST;
+            let body = if to_get {
+                req.method = Method::GET;
+                for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::TRANSFER_ENCODING] {
+                    req.headers.remove(name);
+                }
+                Body::empty()
+            } else {
+                match resend {
+                    Some(body) => body,
+                    // A streamed body cannot be sent again.
+                    None => return Ok(resp),
+                }
+            };
+            if Origin::of(&next) != Origin::of(&req.url) {
+                for name in [header::AUTHORIZATION, header::COOKIE, header::PROXY_AUTHORIZATION] {
+                    req.headers.remove(name);
+                }
+            }
+            // The redirect's own body, usually small: read so the
+            // connection is reused.
+            resp.discard(64 * 1024).await;
+            req.url = next;
+            req.body = body;
+            followed += 1;
+        }
+    }
+
+    /// Sends one request on a pooled or new connection; once more on a new
+    /// connection if a pooled one turns out closed.
+    async fn send_once(
+        &self,
+        req: &Prepared,
+        mut body: Body,
+        timeouts: Timeouts,
+        deadline: Option<asyncio::time::Instant>,
+    ) -> Result<Response, Error> {
+        let origin = Origin::of(&req.url).ok_or_else(|| Error::InvalidUrl(req.url.to_string()))?;
+        let mut fresh = false;
+        loop {
+            let conn = self.connection(&origin, fresh, timeouts).await?;
+            let reused = conn.reused;
+            // Kept in case the request has to be sent again.
+            let again = if reused { body.try_clone() } else { None };
+            let request = req.to_http(&self.inner.headers, body)?;
+            let mut conn = conn;
+            let sent = conn.sender.try_send_request(request);
+            let head = match timeouts.read {
+                Some(limit) => {
+                    // The read timeout counts from the last write: a long
+                    // upload that keeps going is not waiting to read.
+                    let mut sent = std::pin::pin!(sent);
+                    let mut until = asyncio::time::Instant::now() + limit;
+                    loop {
+                        match asyncio::timeout_at(until, sent.as_mut()).await {
+                            Ok(head) => break head,
+                            Err(_) => {
+                                let written = conn.last_write.get() + limit;
+                                if written <= asyncio::time::Instant::now() {
+                                    return Err(Error::Timeout(TimeoutKind::Read));
+                                }
+                                until = written;
+                            }
+                        }
+                    }
+                }
+                None => sent.await,
+            };
+            match head {
+                Ok(head) => {
+                    let limits = BodyLimits {
+                        read_timeout: timeouts.read,
+                        deadline,
+                        max_size: self.inner.max_response_size,
+                    };
+                    return Response::new(head, req.url.clone(), conn, self.inner.pool.clone(), limits);
+                }
+                Err(mut e) => {
+                    let unsent = e.take_message();
+                    let error = e.into_error();
+                    if !reused || fresh {
+                        return Err(Error::from_hyper_io(error));
+                    }
+                    // A pooled connection that failed: hyper did not send
+                    // the request (it has it back), or the server closed
+                    // the connection as it came. Once more, on a new one.
+                    body = match (unsent, again) {
+                        (Some(request), _) => request.into_body(),
+                        (None, Some(again)) if req.idempotent() && closed_early(&error) => again,
+                        _ => return Err(Error::from_hyper_io(error)),
+                    };
+                    fresh = true;
+                }
+            }
+        }
+    }
+
+    /// A connection to `origin`: from the pool, or opened.
+    async fn connection(&self, origin: &Origin, fresh: bool, timeouts: Timeouts) -> Result<pool::Conn, Error> {
+        loop {
+            let checkout = self.inner.pool.checkout(origin, fresh);
+            let grant = match timeouts.pool {
+                Some(limit) => asyncio::timeout(limit, checkout)
+                    .await
+                    .map_err(|_| Error::Timeout(TimeoutKind::Pool))?,
+                None => checkout.await,
+            };
+            match grant {
+                Grant::Idle(mut conn) => {
+                    // Ready once the previous exchange is fully done; an
+                    // error means the server closed it: try the next one.
+                    if conn.sender.ready().await.is_ok() {
+                        return Ok(conn);
+                    }
+                }
+                Grant::Room(slot) => {
+                    let open = self.open(origin, slot, timeouts.write);
+                    return match timeouts.connect {
+                        Some(limit) => asyncio::timeout(limit, open)
+                            .await
+                            .map_err(|_| Error::Timeout(TimeoutKind::Connect))?,
+                        None => open.await,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Opens a connection: resolve, connect (happy eyeballs), TLS, hyper's
+    /// handshake; the connection's task starts.
+    async fn open(&self, origin: &Origin, slot: Slot, write_timeout: Option<Duration>) -> Result<pool::Conn, Error> {
+        let target = origin.to_string();
+        let addrs = asyncio::net::lookup_host(&origin.host, origin.port)
+            .await
+            .map_err(|source| Error::Dns {
+                host: origin.host.clone(),
+                source,
+            })?;
+        let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
+            .await
+            .map_err(|source| Error::Connect {
+                target: target.clone(),
+                source,
+            })?;
+        let transport = Transport::tcp(stream);
+        let transport = if origin.https {
+            self.tls_handshake(transport, origin, &target).await?
+        } else {
+            transport
+        };
+        let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
+        let io = HyperIo::new(WriteTimeout::new(transport, write_timeout, last_write.clone()), None);
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(Error::from_hyper_io)?;
+        let driver = asyncio::create_task(async move {
+            let _ = connection.await;
+        });
+        Ok(pool::Conn::new(sender, driver, slot, last_write))
+    }
+
+    #[cfg(feature = "tls")]
+    async fn tls_handshake(&self, transport: Transport, origin: &Origin, target: &str) -> Result<Transport, Error> {
+        let ctx = {
+            let mut tls = self.inner.tls.borrow_mut();
+            match &*tls {
+                Some(ctx) => ctx.clone(),
+                None => {
+                    let ctx = asyncio::tls::ClientContext::builder()
+                        .alpn(["http/1.1"])
+                        .build()
+                        .map_err(|source| Error::Tls {
+                            target: target.to_owned(),
+                            source,
+                        })?;
+                    *tls = Some(ctx.clone());
+                    ctx
+                }
+            }
+        };
+        transport
+            .connect_tls(&ctx, &origin.host)
+            .await
+            .map_err(|source| Error::Tls {
+                target: target.to_owned(),
+                source,
+            })
+    }
+
+    #[cfg(not(feature = "tls"))]
+    async fn tls_handshake(&self, _: Transport, _: &Origin, _: &str) -> Result<Transport, Error> {
+        Err(Error::TlsUnavailable)
+    }
+}
+
+/// Whether hyper's error says the server closed the connection before
+/// answering (what a keep-alive connection closed meanwhile looks like).
+fn closed_early(e: &hyper::Error) -> bool {
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed()
+}
+
+impl Error {
+    /// hyper's error, with a write timeout (from [`WriteTimeout`]) told
+    /// apart.
+    fn from_hyper_io(e: hyper::Error) -> Error {
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<io::Error>() {
+                if io.get_ref().is_some_and(|inner| inner.is::<WriteTimedOut>()) {
+                    return Error::Timeout(TimeoutKind::Write);
+                }
+            }
+            source = s.source();
+        }
+        Error::from_hyper(e)
+    }
+}
+
+impl Origin {
+    fn of(url: &url::Url) -> Option<Origin> {
+        let https = match url.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return None,
+        };
+        let host = match url.host()? {
+            url::Host::Domain(d) => d.to_owned(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        Some(Origin {
+            https,
+            host,
+            port: url.port_or_known_default()?,
+        })
+    }
+}
+
+fn parse_url(text: &str) -> Result<url::Url, Error> {
+    let url = url::Url::parse(text).map_err(|e| Error::InvalidUrl(format!("{text:?}: {e}")))?;
+    check_url(url)
+}
+
+fn check_url(url: url::Url) -> Result<url::Url, Error> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::InvalidUrl(format!(
+            "{url}: the scheme must be http or https, not {:?}",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::InvalidUrl(format!("{url}: no host")));
+    }
+    Ok(url)
+}
+
+fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Error::InvalidRequest(format!("invalid header name {name:?}")))?;
+    let value =
+        HeaderValue::from_str(value).map_err(|_| Error::InvalidRequest(format!("invalid value for header {name}")))?;
+    Ok((name, value))
+}
+
+/// A request being built (httpx's `client.build_request` and `send` in
+/// one).
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    client: Client,
+    method: Method,
+    url: Result<url::Url, Error>,
+    headers: HeaderMap,
+    body: Body,
+    timeouts: Timeouts,
+    error: Option<Error>,
+}
+
+impl std::fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &self.method)
+            .field("url", &self.url.as_ref().map(url::Url::as_str))
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestBuilder {
+    fn fail(mut self, e: Error) -> Self {
+        self.error = self.error.or(Some(e));
+        self
+    }
+
+    /// Adds a header (several of the same name are all sent); it replaces
+    /// the client's default of that name.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        match header_pair(name, value) {
+            Ok((name, value)) => {
+                self.headers.append(name, value);
+                self
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Adds query parameters, percent-encoded (httpx's `params=`).
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        if let Ok(url) = &mut self.url {
+            let mut query = url.query_pairs_mut();
+            for (k, v) in pairs {
+                query.append_pair(k.as_ref(), v.as_ref());
+            }
+        }
+        self
+    }
+
+    /// The body, as it is (with a `Content-Length` for bytes, chunked for
+    /// a stream).
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// `value` as JSON (serde_json), with `Content-Type:
+    /// application/json`.
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => {
+                self.body = Body::from(bytes);
+                self.headers
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self
+            }
+            Err(e) => self.fail(Error::InvalidRequest(format!("the JSON body does not serialize: {e}"))),
+        }
+    }
+
+    /// `pairs` as a form (`application/x-www-form-urlencoded`, httpx's
+    /// `data=`).
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            form.append_pair(k.as_ref(), v.as_ref());
+        }
+        self.body = Body::from(form.finish());
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        self
+    }
+
+    /// HTTP Basic authentication (httpx's `auth=(user, password)`).
+    pub fn basic_auth(self, user: &str, password: Option<&str>) -> Self {
+        let credentials = format!("{user}:{}", password.unwrap_or(""));
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        );
+        self.sensitive_header(header::AUTHORIZATION, &value)
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer_auth(self, token: &str) -> Self {
+        self.sensitive_header(header::AUTHORIZATION, &format!("Bearer {token}"))
+    }
+
+    fn sensitive_header(mut self, name: HeaderName, value: &str) -> Self {
+        match HeaderValue::from_str(value) {
+            Ok(mut value) => {
+                value.set_sensitive(true);
+                self.headers.insert(name, value);
+                self
+            }
+            Err(_) => self.fail(Error::InvalidRequest(format!("invalid value for header {name}"))),
+        }
+    }
+
+    /// This request's timeouts (instead of the client's).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// A limit on the whole request (redirects and the body's reading
+    /// included), on top of the per-phase timeouts.
+    pub fn timeout(mut self, total: Duration) -> Self {
+        self.timeouts.total = Some(total);
+        self
+    }
+
+    /// Sends the request and returns the response once its head has
+    /// arrived (the body is read from the [`Response`]).
+    ///
+    /// # Errors
+    /// An [`Error`] for each way it can fail: an invalid URL or header,
+    /// DNS, connecting, TLS, a timeout (which phase), too many redirects,
+    /// the server closing the connection, a malformed response.
+    ///
+    /// # Cancel safety
+    /// Dropping the future abandons the request: the connection it was
+    /// using, if any, is closed (never returned to the pool mid-exchange);
+    /// a wait for a pooled connection leaves the queue.
+    pub async fn send(self) -> Result<Response, Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let url = self.url?;
+        let req = Prepared {
+            method: self.method,
+            url,
+            headers: self.headers,
+            body: self.body,
+        };
+        let timeouts = self.timeouts;
+        let exchange = self.client.execute(req, timeouts);
+        match timeouts.total {
+            Some(total) => asyncio::timeout(total, exchange)
+                .await
+                .map_err(|_| Error::Timeout(TimeoutKind::Total))?,
+            None => exchange.await,
+        }
+    }
+}
+
+/// A request ready to go out (and to be sent again after a redirect); its
+/// body moves out for each sending.
+struct Prepared {
+    method: Method,
+    url: url::Url,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl Prepared {
+    fn idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+        )
+    }
+
+    /// hyper's request: origin-form target, `Host`, the client's default
+    /// headers under the request's own.
+    fn to_http(&self, defaults: &HeaderMap, body: Body) -> Result<http::Request<Body>, Error> {
+        let target = match self.url.query() {
+            Some(q) => format!("{}?{q}", self.url.path()),
+            None => self.url.path().to_owned(),
+        };
+        let mut request = http::Request::builder()
+            .method(self.method.clone())
+            .uri(target)
+            .body(body)
+            .map_err(|e| Error::InvalidUrl(format!("{}: {e}", self.url)))?;
+        let headers = request.headers_mut();
+        let host = match (self.url.host_str(), self.url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => return Err(Error::InvalidUrl(format!("{}: no host", self.url))),
+        };
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_str(&host).map_err(|_| Error::InvalidUrl(self.url.to_string()))?,
+        );
+        for (name, value) in defaults {
+            if !self.headers.contains_key(name) {
+                headers.append(name, value.clone());
+            }
+        }
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+        if !self.url.username().is_empty() && !self.headers.contains_key(header::AUTHORIZATION) {
+            let user = percent_encoding::percent_decode_str(self.url.username()).decode_utf8_lossy();
+            let password = self
+                .url
+                .password()
+                .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
+            let credentials = format!("{user}:{}", password.unwrap_or_default());
+            let mut value = HeaderValue::from_str(&format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            ))
+            .map_err(|_| Error::InvalidUrl(self.url.to_string()))?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        Ok(request)
+    }
+}
+
+/// Marks a write that timed out (inside the `io::Error` hyper reports).
+#[derive(Debug)]
+struct WriteTimedOut;
+
+impl std::fmt::Display for WriteTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the write timeout passed")
+    }
+}
+
+impl std::error::Error for WriteTimedOut {}
+
+/// The connection's socket with the write timeout: a write the socket
+/// does not take for that long fails. Costs nothing while writes go
+/// through (the timer is armed only when one has to wait), but a clock
+/// read per write: the time of the last one, from which the read timeout
+/// counts.
+struct WriteTimeout {
+    inner: Transport,
+    limit: Option<Duration>,
+    waiting: Option<asyncio::time::Sleep>,
+    last_write: Rc<std::cell::Cell<asyncio::time::Instant>>,
+}
+
+impl WriteTimeout {
+    fn new(inner: Transport, limit: Option<Duration>, last_write: Rc<std::cell::Cell<asyncio::time::Instant>>) -> Self {
+        WriteTimeout {
+            inner,
+            limit,
+            waiting: None,
+            last_write,
+        }
+    }
+
+    fn check<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Ready(r) => {
+                self.waiting = None;
+                self.last_write.set(asyncio::time::Instant::now());
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let Some(limit) = self.limit else {
+                    return Poll::Pending;
+                };
+                let sleep = self.waiting.get_or_insert_with(|| asyncio::sleep(limit));
+                if sleep.poll_sleep(cx).is_ready() {
+                    self.waiting = None;
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl futures_io::AsyncRead for WriteTimeout {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for WriteTimeout {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.check(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.check(cx, poll)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.check(cx, poll)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}

@@ -1,0 +1,440 @@
+//! The client's connections, pooled per origin (scheme, host, port).
+//!
+//! # Limits and waiting
+//! A connection counts against the total limit (`max_connections`) and
+//! its origin's (`max_connections_per_host`) from the moment it is being
+//! opened until it is closed, idle or not. A request takes, in order: an
+//! idle connection of its origin (the most recently used: the likeliest
+//! to be still open), or room to open one, or — when the total is reached
+//! but other origins have idle connections — the room of the oldest idle
+//! connection, which is closed. Otherwise it waits in one FIFO queue; every
+//! change (a connection released, one closed) serves the queue in order: a
+//! released connection goes straight to the first request waiting for its
+//! origin, freed room to the first request that can use it. A waiter that
+//! gives up (its future dropped, the pool timeout) passes on whatever it
+//! was handed.
+//!
+//! # Reuse
+//! An HTTP/1.1 connection goes back to the pool only once its response
+//! was read to the end (see [`Response`](super::Response)); dropped
+//! earlier, it is closed, never reused with bytes of the old response
+//! waiting. Idle connections older than `keepalive_expiry` are closed when
+//! met, and at most `max_keepalive_connections` stay idle. A connection the
+//! server closed meanwhile is noticed by hyper's `is_closed`/`ready` and
+//! dropped.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use asyncio::time::Instant;
+use asyncio::Task;
+use hyper::client::conn::http1::SendRequest;
+
+use super::Body;
+
+/// Where a connection goes: what a pooled connection can be reused for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Origin {
+    pub(crate) https: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The pool's limits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolLimits {
+    pub(crate) max_connections: usize,
+    pub(crate) max_per_host: usize,
+    pub(crate) max_idle: usize,
+    pub(crate) keepalive_expiry: Option<Duration>,
+}
+
+/// Open connections, idle and in use, per origin.
+pub(crate) struct Pool {
+    limits: PoolLimits,
+    state: RefCell<State>,
+    me: Weak<Pool>,
+}
+
+#[derive(Default)]
+struct State {
+    open: usize,
+    open_per_origin: HashMap<Origin, usize>,
+    idle: HashMap<Origin, Vec<Conn>>,
+    idle_count: usize,
+    waiters: VecDeque<Rc<Waiter>>,
+}
+
+/// A request waiting for a connection or for room to open one.
+struct Waiter {
+    origin: Origin,
+    /// Only room for a new connection will do (a retry after a pooled
+    /// connection failed).
+    fresh: bool,
+    grant: RefCell<Option<Grant>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// What a request gets from the pool.
+pub(crate) enum Grant {
+    /// An idle connection of the origin.
+    Idle(Conn),
+    /// Room to open a new connection (counted already; dropping the slot
+    /// gives the room back).
+    Room(Slot),
+}
+
+/// One counted connection's place in the limits; dropping it frees it.
+pub(crate) struct Slot {
+    pool: Weak<Pool>,
+    origin: Origin,
+    freed: Cell<bool>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.freed.get() {
+            return;
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            pool.state.borrow_mut().uncount(&self.origin);
+            pool.serve_waiters();
+        }
+    }
+}
+
+/// An open HTTP/1.1 connection: hyper's sender and the task that drives
+/// the connection. Dropping it closes the connection (the task is
+/// cancelled, which drops the socket).
+pub(crate) struct Conn {
+    pub(crate) sender: SendRequest<Body>,
+    driver: Task<()>,
+    slot: Slot,
+    idle_since: Instant,
+    /// Whether it served a request before (a failure on it may be the
+    /// server having closed it meanwhile).
+    pub(crate) reused: bool,
+    /// When a write last went through (the read timeout counts from it).
+    pub(crate) last_write: Rc<Cell<Instant>>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.driver.cancel();
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(sender: SendRequest<Body>, driver: Task<()>, slot: Slot, last_write: Rc<Cell<Instant>>) -> Conn {
+        Conn {
+            sender,
+            driver,
+            slot,
+            idle_since: Instant::now(),
+            reused: false,
+            last_write,
+        }
+    }
+
+    pub(crate) fn origin(&self) -> &Origin {
+        &self.slot.origin
+    }
+
+    fn expired(&self, now: Instant, expiry: Option<Duration>) -> bool {
+        self.sender.is_closed() || expiry.is_some_and(|e| now.duration_since(self.idle_since) >= e)
+    }
+}
+
+impl State {
+    fn uncount(&mut self, origin: &Origin) {
+        self.open -= 1;
+        if let Some(n) = self.open_per_origin.get_mut(origin) {
+            *n -= 1;
+            if *n == 0 {
+                self.open_per_origin.remove(origin);
+            }
+        }
+    }
+
+    fn count(&mut self, origin: &Origin) {
+        self.open += 1;
+        *self.open_per_origin.entry(origin.clone()).or_default() += 1;
+    }
+
+    /// Takes the most recently idled live connection of `origin`; expired
+    /// ones met on the way go to `closing`.
+    fn take_idle(&mut self, origin: &Origin, limits: &PoolLimits, closing: &mut Vec<Conn>) -> Option<Conn> {
+        let list = self.idle.get_mut(origin)?;
+        let now = Instant::now();
+        let mut found = None;
+        while let Some(conn) = list.pop() {
+            self.idle_count -= 1;
+            if conn.expired(now, limits.keepalive_expiry) {
+                closing.push(conn);
+            } else {
+                found = Some(conn);
+                break;
+            }
+        }
+        if list.is_empty() {
+            self.idle.remove(origin);
+        }
+        found
+    }
+
+    /// Takes the connection idle the longest: of `origin` if
+    /// `same_origin`, else of any other origin.
+    fn take_oldest_idle(&mut self, origin: &Origin, same_origin: bool) -> Option<Conn> {
+        let key = self
+            .idle
+            .iter()
+            .filter(|(o, list)| (*o == origin) == same_origin && !list.is_empty())
+            .min_by_key(|(_, list)| list[0].idle_since)
+            .map(|(o, _)| o.clone())?;
+        let list = self.idle.get_mut(&key)?;
+        let conn = list.remove(0);
+        if list.is_empty() {
+            self.idle.remove(&key);
+        }
+        self.idle_count -= 1;
+        Some(conn)
+    }
+
+    /// What `origin` can get now without waiting.
+    fn try_grant(&mut self, pool: &Pool, origin: &Origin, fresh: bool, closing: &mut Vec<Conn>) -> Option<Grant> {
+        let limits = &pool.limits;
+        if !fresh {
+            if let Some(conn) = self.take_idle(origin, limits, closing) {
+                return Some(Grant::Idle(conn));
+            }
+        }
+        // Room for a new one, closing an idle connection to make it if
+        // that is what stands in the way.
+        loop {
+            let per_origin = self.open_per_origin.get(origin).copied().unwrap_or(0);
+            if per_origin >= limits.max_per_host {
+                // Only an idle connection of this origin (a fresh request
+                // refuses it) can make room here.
+                let conn = self.take_oldest_idle(origin, true)?;
+                self.free(conn, closing);
+                continue;
+            }
+            if self.open >= limits.max_connections {
+                let conn = self
+                    .take_oldest_idle(origin, false)
+                    .or_else(|| self.take_oldest_idle(origin, true))?;
+                self.free(conn, closing);
+                continue;
+            }
+            self.count(origin);
+            return Some(Grant::Room(Slot {
+                pool: pool.me.clone(),
+                origin: origin.clone(),
+                freed: Cell::new(false),
+            }));
+        }
+    }
+
+    /// Uncounts a connection now and queues it to be closed after the
+    /// state is released.
+    fn free(&mut self, conn: Conn, closing: &mut Vec<Conn>) {
+        conn.slot.freed.set(true);
+        self.uncount(&conn.slot.origin);
+        closing.push(conn);
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(limits: PoolLimits) -> Rc<Pool> {
+        Rc::new_cyclic(|me| Pool {
+            limits: PoolLimits {
+                max_connections: limits.max_connections.max(1),
+                max_per_host: limits.max_per_host.max(1),
+                ..limits
+            },
+            state: RefCell::default(),
+            me: me.clone(),
+        })
+    }
+
+    /// A connection of `origin` or room to open one, waiting in the queue
+    /// if need be. `fresh`: room only.
+    ///
+    /// Cancel safe: a waiter dropped passes on what it was handed.
+    pub(crate) fn checkout(&self, origin: &Origin, fresh: bool) -> Checkout {
+        let mut closing = Vec::new();
+        let granted = {
+            let mut state = self.state.borrow_mut();
+            if state.waiters.is_empty() {
+                state.try_grant(self, origin, fresh, &mut closing)
+            } else {
+                None
+            }
+        };
+        drop(closing);
+        let waiter = Rc::new(Waiter {
+            origin: origin.clone(),
+            fresh,
+            grant: RefCell::new(granted),
+            waker: RefCell::new(None),
+        });
+        if waiter.grant.borrow().is_none() {
+            self.state.borrow_mut().waiters.push_back(waiter.clone());
+            // The queue may have been served while no one was waiting.
+            self.serve_waiters();
+        }
+        Checkout {
+            pool: self.me.clone(),
+            waiter,
+        }
+    }
+
+    /// Takes back a connection whose exchange finished: to the first
+    /// request waiting for its origin, to the idle list, or closed.
+    pub(crate) fn release(&self, mut conn: Conn) {
+        conn.reused = true;
+        conn.idle_since = Instant::now();
+        let mut closing = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            if conn.sender.is_closed() {
+                state.free(conn, &mut closing);
+            } else if let Some(at) = state
+                .waiters
+                .iter()
+                .position(|w| w.origin == *conn.origin() && !w.fresh)
+            {
+                let waiter = state.waiters.remove(at).expect("found");
+                *waiter.grant.borrow_mut() = Some(Grant::Idle(conn));
+                let waker = waiter.waker.borrow_mut().take();
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            } else {
+                let origin = conn.origin().clone();
+                state.idle.entry(origin).or_default().push(conn);
+                state.idle_count += 1;
+                while state.idle_count > self.limits.max_idle {
+                    let Some(oldest) = state.take_oldest_idle(&Origin::none(), false) else {
+                        break;
+                    };
+                    state.free(oldest, &mut closing);
+                }
+            }
+        }
+        drop(closing);
+        self.serve_waiters();
+    }
+
+    /// Hands what can be handed to the waiters, in order.
+    fn serve_waiters(&self) {
+        let mut closing = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            let mut i = 0;
+            while i < state.waiters.len() {
+                let waiter = state.waiters[i].clone();
+                match state.try_grant(self, &waiter.origin, waiter.fresh, &mut closing) {
+                    Some(grant) => {
+                        state.waiters.remove(i);
+                        *waiter.grant.borrow_mut() = Some(grant);
+                        let waker = waiter.waker.borrow_mut().take();
+                        if let Some(w) = waker {
+                            w.wake();
+                        }
+                    }
+                    None => i += 1,
+                }
+                if state.open >= self.limits.max_connections && state.idle_count == 0 {
+                    break;
+                }
+            }
+        }
+        drop(closing);
+    }
+
+    /// (open connections, idle connections, waiting requests).
+    pub(crate) fn stats(&self) -> (usize, usize, usize) {
+        let state = self.state.borrow();
+        (state.open, state.idle_count, state.waiters.len())
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn close_idle(&self) {
+        let mut closing = Vec::new();
+        {
+            let mut state = self.state.borrow_mut();
+            let idle: Vec<Conn> = state.idle.drain().flat_map(|(_, list)| list).collect();
+            state.idle_count = 0;
+            for conn in idle {
+                state.free(conn, &mut closing);
+            }
+        }
+        drop(closing);
+        self.serve_waiters();
+    }
+}
+
+impl Origin {
+    /// An origin no connection has (for "any origin" searches).
+    fn none() -> Origin {
+        Origin {
+            https: false,
+            host: String::new(),
+            port: 0,
+        }
+    }
+}
+
+/// A request's wait for a connection ([`Pool::checkout`]).
+pub(crate) struct Checkout {
+    pool: Weak<Pool>,
+    waiter: Rc<Waiter>,
+}
+
+impl Future for Checkout {
+    type Output = Grant;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Grant> {
+        if let Some(grant) = self.waiter.grant.borrow_mut().take() {
+            return Poll::Ready(grant);
+        }
+        *self.waiter.waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let grant = self.waiter.grant.borrow_mut().take();
+        match grant {
+            // Handed over but not taken: pass it on.
+            Some(Grant::Idle(conn)) => pool.release(conn),
+            Some(Grant::Room(slot)) => drop(slot),
+            None => {
+                let mut state = pool.state.borrow_mut();
+                if let Some(at) = state.waiters.iter().position(|w| Rc::ptr_eq(w, &self.waiter)) {
+                    state.waiters.remove(at);
+                }
+            }
+        }
+    }
+}

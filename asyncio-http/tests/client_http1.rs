@@ -1,0 +1,676 @@
+//! The HTTP client against asyncio-http's own server (and, for what a
+//! well-behaved server never does, a raw socket): requests and bodies,
+//! the pool's reuse and limits, redirects, timeouts by phase, the errors,
+//! and cancellation leaving the pool sound.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use asyncio::net::{TcpListener, TcpStream};
+use asyncio::sync::Event;
+use asyncio_http::client::{Body, Client, Error, TimeoutKind, Timeouts};
+use asyncio_http::{Request, Router, RunningServer, Server, StatusCode};
+use bytes::Bytes;
+
+async fn start(app: fn() -> Router) -> RunningServer {
+    Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .start(app)
+        .await
+        .expect("server starts")
+}
+
+fn base(server: &RunningServer) -> String {
+    format!("http://{}", server.local_addr())
+}
+
+async fn echo(mut req: Request) -> String {
+    let body = req.text().await.unwrap_or_default();
+    let headers: Vec<String> = ["content-type", "authorization", "x-test", "user-agent", "host"]
+        .iter()
+        .filter_map(|h| req.header(h).map(|v| format!("{h}={v}")))
+        .collect();
+    format!(
+        "{} {}?{} [{}] {}",
+        req.method(),
+        req.path(),
+        req.query().unwrap_or(""),
+        headers.join(";"),
+        body
+    )
+}
+
+/// The client's port as the server saw it: the same port, the same
+/// connection.
+async fn peer(req: Request) -> String {
+    req.peer_addr().map(|a| a.port().to_string()).unwrap_or_default()
+}
+
+fn redirect(to: &'static str, status: u16) -> asyncio_http::Response {
+    http::Response::builder()
+        .status(status)
+        .header("location", to)
+        .body(asyncio_http::Body::from("moved"))
+        .unwrap()
+}
+
+async fn big(_: Request) -> Vec<u8> {
+    vec![b'x'; 4 << 20]
+}
+
+fn app() -> Router {
+    Router::new()
+        .get("/hello", |_: Request| async { "Hello, world!" })
+        .get("/echo", echo)
+        .post("/echo", echo)
+        .route(http::Method::PUT, "/echo", echo)
+        .route(http::Method::DELETE, "/echo", echo)
+        .get("/peer", peer)
+        .get("/json", |_: Request| async {
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(asyncio_http::Body::from(r#"{"name":"ada","langs":["en","fr"]}"#))
+                .unwrap()
+        })
+        .get("/latin1", |_: Request| async {
+            http::Response::builder()
+                .header("content-type", "text/plain; charset=ISO-8859-1")
+                .body(asyncio_http::Body::from(vec![0x63, 0x61, 0x66, 0xe9]))
+                .unwrap()
+        })
+        .get("/status/{code}", |req: Request| async move {
+            let code: u16 = req.param("code").unwrap().parse().unwrap();
+            (StatusCode::from_u16(code).unwrap(), "status")
+        })
+        .get("/big", big)
+        .get("/r/once", |_: Request| async { redirect("/hello", 302) })
+        .post("/r/see-other", |_: Request| async { redirect("/echo", 303) })
+        .post("/r/temporary", |_: Request| async { redirect("/echo", 307) })
+        .get("/r/loop", |_: Request| async { redirect("/r/loop", 302) })
+        .get("/r/relative", |_: Request| async { redirect("hello", 301) })
+        .get("/stall", |_: Request| async {
+            // Never answers (until the server shuts down).
+            std::future::pending::<()>().await;
+            "never"
+        })
+}
+
+#[asyncio::test]
+async fn get_text_json_and_headers() {
+    let server = start(app).await;
+    let client = Client::new();
+    let resp = client.get(&format!("{}/hello", base(&server))).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.version(), http::Version::HTTP_11);
+    assert_eq!(resp.content_length(), Some(13));
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Person {
+        name: String,
+        langs: Vec<String>,
+    }
+    let person: Person = client
+        .get(&format!("{}/json", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(person.name, "ada");
+    assert_eq!(person.langs, ["en", "fr"]);
+
+    // The charset of the Content-Type decides the text's decoding.
+    let text = client
+        .get(&format!("{}/latin1", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "café");
+
+    // Not JSON of that shape: a Json error.
+    let err = client
+        .get(&format!("{}/hello", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json::<Person>()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Json(_)), "{err:?}");
+}
+
+#[asyncio::test]
+async fn bodies_query_auth_and_default_headers() {
+    let server = start(app).await;
+    let client = Client::builder()
+        .base_url(&format!("{}/", base(&server)))
+        .default_header("x-test", "default")
+        .build()
+        .unwrap();
+    let echoed = |resp: asyncio_http::client::Response| async move { resp.text().await.unwrap() };
+
+    let text = echoed(
+        client
+            .post("echo")
+            .json(&serde_json::json!({"a": 1}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        text.starts_with("POST /echo? [content-type=application/json;"),
+        "{text}"
+    );
+    assert!(text.ends_with(r#"{"a":1}"#), "{text}");
+    assert!(text.contains("x-test=default"), "{text}");
+    assert!(text.contains("user-agent=asyncio-http/"), "{text}");
+    assert!(text.contains(&format!("host={}", server.local_addr())), "{text}");
+
+    let text = echoed(
+        client
+            .get("/echo")
+            .query(&[("q", "a b&c"), ("n", "1")])
+            .header("x-test", "mine")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(text.starts_with("GET /echo?q=a+b%26c&n=1 [x-test=mine;"), "{text}");
+
+    let text = echoed(client.put("echo").form(&[("k", "v w")]).send().await.unwrap()).await;
+    assert!(
+        text.contains("content-type=application/x-www-form-urlencoded"),
+        "{text}"
+    );
+    assert!(text.ends_with("k=v+w"), "{text}");
+
+    let text = echoed(
+        client
+            .delete("echo")
+            .basic_auth("ada", Some("pw"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(text.contains("authorization=Basic YWRhOnB3"), "{text}");
+    let text = echoed(client.get("echo").bearer_auth("tok").send().await.unwrap()).await;
+    assert!(text.contains("authorization=Bearer tok"), "{text}");
+
+    // A streamed body (chunked).
+    let chunks = futures_lite::stream::iter(["one ", "two ", "three"].map(|s| Ok(Bytes::from(s))));
+    let text = echoed(
+        client
+            .post("echo")
+            .body(Body::from_stream(chunks))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(text.ends_with("one two three"), "{text}");
+
+    // Credentials in the URL become Basic authentication.
+    let url = format!("http://ada:pw@{}/echo", server.local_addr());
+    let text = echoed(Client::new().get(&url).send().await.unwrap()).await;
+    assert!(text.contains("authorization=Basic YWRhOnB3"), "{text}");
+}
+
+#[asyncio::test]
+async fn one_connection_is_reused_for_sequential_requests() {
+    let server = start(app).await;
+    let client = Client::new();
+    let url = format!("{}/peer", base(&server));
+    let mut ports = Vec::new();
+    for _ in 0..10 {
+        ports.push(client.get(&url).send().await.unwrap().text().await.unwrap());
+    }
+    assert!(ports.iter().all(|p| *p == ports[0]), "{ports:?}");
+    let stats = client.pool_stats();
+    assert_eq!((stats.open, stats.idle, stats.waiting), (1, 1, 0));
+}
+
+#[asyncio::test]
+async fn concurrent_requests_respect_the_limits() {
+    let server = start(app).await;
+    let client = Client::builder().max_connections(4).build().unwrap();
+    let url = format!("{}/peer", base(&server));
+    let peak = std::rc::Rc::new(Cell::new(0));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            let peak = peak.clone();
+            asyncio::create_task(async move {
+                let resp = client.get(&url).send().await.unwrap();
+                peak.set(peak.get().max(client.pool_stats().open));
+                resp.text().await.unwrap()
+            })
+        })
+        .collect();
+    let mut ports = std::collections::HashSet::new();
+    for task in tasks {
+        ports.insert(task.await.unwrap());
+    }
+    assert!(peak.get() <= 4, "peak {}", peak.get());
+    assert!(ports.len() <= 4, "{ports:?}");
+    assert_eq!(client.pool_stats().waiting, 0);
+}
+
+#[asyncio::test]
+async fn redirects() {
+    let server = start(app).await;
+    let client = Client::new();
+    let b = base(&server);
+
+    let resp = client.get(&format!("{b}/r/once")).send().await.unwrap();
+    assert_eq!(resp.url().path(), "/hello");
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!");
+
+    let resp = client.get(&format!("{b}/r/relative")).send().await.unwrap();
+    assert_eq!(resp.url().path(), "/r/hello", "relative to the redirecting URL");
+
+    // 303 after a POST: a GET without the body.
+    let text = client
+        .post(&format!("{b}/r/see-other"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("GET /echo"), "{text}");
+    assert!(!text.contains("payload"), "{text}");
+
+    // 307 repeats the method and the body.
+    let text = client
+        .post(&format!("{b}/r/temporary"))
+        .body("payload")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("POST /echo") && text.ends_with("payload"), "{text}");
+
+    let err = client.get(&format!("{b}/r/loop")).send().await.unwrap_err();
+    assert!(matches!(err, Error::TooManyRedirects { followed: 10, .. }), "{err:?}");
+
+    // Not followed when turned off.
+    let client = Client::builder().follow_redirects(false).build().unwrap();
+    let resp = client.get(&format!("{b}/r/once")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], "/hello");
+}
+
+#[asyncio::test]
+async fn authorization_is_dropped_on_a_redirect_to_another_origin() {
+    let first = start(app).await;
+    let second = start(app).await;
+    thread_local!(static TARGET: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+    TARGET.with(|t| *t.borrow_mut() = format!("{}/echo", base(&second)));
+    // A redirect to the second server, built at run time.
+    let hop = start(|| {
+        Router::new().get("/away", |_: Request| async {
+            let to = TARGET.with(|t| t.borrow().clone());
+            http::Response::builder()
+                .status(302)
+                .header("location", to)
+                .body(asyncio_http::Body::empty())
+                .unwrap()
+        })
+    })
+    .await;
+    let text = Client::new()
+        .get(&format!("{}/away", base(&hop)))
+        .bearer_auth("secret")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("GET /echo"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+    drop(first);
+}
+
+#[asyncio::test]
+async fn error_for_status() {
+    let server = start(app).await;
+    let client = Client::new();
+    let ok = client
+        .get(&format!("{}/status/204", base(&server)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.error_for_status().unwrap().status(), StatusCode::NO_CONTENT);
+    let err = client
+        .get(&format!("{}/status/503", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+}
+
+#[asyncio::test]
+async fn failures_to_connect_are_their_own_errors() {
+    let client = Client::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = client
+        .get(&format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Connect { target, source } if target == &format!("127.0.0.1:{port}") && source.kind() == std::io::ErrorKind::ConnectionRefused),
+        "{err:?}"
+    );
+    assert!(err.is_connect());
+
+    let err = client.get("http://no-such-host.invalid/").send().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Dns { host, .. } if host == "no-such-host.invalid"),
+        "{err:?}"
+    );
+
+    for url in ["not a url", "ftp://example.com/", "http://", "/relative-without-base"] {
+        let err = client.get(url).send().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidUrl(_)), "{url}: {err:?}");
+    }
+    let err = client
+        .get("http://127.0.0.1:1/")
+        .header("bad header", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert_eq!(client.pool_stats().open, 0);
+}
+
+#[asyncio::test]
+async fn a_response_dropped_mid_body_closes_its_connection() {
+    let server = start(app).await;
+    let client = Client::new();
+    let b = base(&server);
+    let first_port = client
+        .get(&format!("{b}/peer"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut resp = client.get(&format!("{b}/big")).send().await.unwrap();
+    let chunk = resp.chunk().await.unwrap().unwrap();
+    assert!(!chunk.is_empty());
+    drop(resp);
+    assert_eq!(client.pool_stats().open, 0, "the half-read connection is closed");
+    let next_port = client
+        .get(&format!("{b}/peer"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(first_port, next_port, "a new connection");
+
+    // Read to the end, a body lets its connection be reused.
+    let bytes = client
+        .get(&format!("{b}/big"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.len(), 4 << 20);
+    let again = client
+        .get(&format!("{b}/peer"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(again, next_port);
+}
+
+#[asyncio::test]
+async fn a_request_dropped_while_waiting_closes_its_connection() {
+    let server = start(app).await;
+    let client = Client::new();
+    let result = asyncio::timeout(
+        Duration::from_millis(50),
+        client.get(&format!("{}/stall", base(&server))).send(),
+    )
+    .await;
+    assert!(result.is_err());
+    assert_eq!(client.pool_stats().open, 0);
+    // The pool goes on.
+    let text = client
+        .get(&format!("{}/hello", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+}
+
+#[asyncio::test]
+async fn the_maximum_response_size() {
+    let server = start(app).await;
+    let client = Client::builder().max_response_size(1 << 20).build().unwrap();
+    // Declared too large: refused before reading.
+    let err = client.get(&format!("{}/big", base(&server))).send().await.unwrap_err();
+    assert!(matches!(err, Error::BodyTooLarge { limit: 1048576 }), "{err:?}");
+    let text = client
+        .get(&format!("{}/hello", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+}
+
+#[asyncio::test]
+async fn read_and_total_timeouts() {
+    let server = start(app).await;
+    let client = Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    let err = client
+        .get(&format!("{}/stall", base(&server)))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
+    assert!(err.is_timeout());
+    let err = Client::new()
+        .get(&format!("{}/stall", base(&server)))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Total)), "{err:?}");
+}
+
+#[asyncio::test]
+async fn pool_timeout_when_every_connection_is_busy() {
+    let server = start(app).await;
+    let client = Client::builder()
+        .max_connections(1)
+        .timeouts(Timeouts {
+            pool: Some(Duration::from_millis(100)),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap();
+    // Holds the only connection: its body is not read.
+    let held = client.get(&format!("{}/big", base(&server))).send().await.unwrap();
+    let err = client
+        .get(&format!("{}/hello", base(&server)))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Pool)), "{err:?}");
+    assert_eq!(client.pool_stats().waiting, 0, "the waiter left the queue");
+    drop(held);
+    let text = client
+        .get(&format!("{}/hello", base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+}
+
+/// A raw server: accepts connections and runs `serve` on each, counting
+/// them.
+async fn raw_server<F, Fut>(serve: F) -> (SocketAddr, std::rc::Rc<Cell<usize>>)
+where
+    F: Fn(TcpStream, usize) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = std::rc::Rc::new(Cell::new(0));
+    let counter = count.clone();
+    // Detached: they end with the test's loop.
+    let _accepting = asyncio::create_task(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.set(counter.get() + 1);
+            let _serving = asyncio::create_task(serve(stream, counter.get()));
+        }
+    });
+    (addr, count)
+}
+
+/// Reads a request head (up to the blank line).
+async fn read_head(stream: &TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    head
+}
+
+#[asyncio::test]
+async fn a_server_closing_mid_body_or_talking_nonsense() {
+    let (addr, _) = raw_server(|stream, _| async move {
+        let head = read_head(&stream).await;
+        let reply: &[u8] = if head.starts_with(b"GET /short") {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
+        } else {
+            b"this is not HTTP\r\n\r\n"
+        };
+        stream.write_all(reply).await.unwrap();
+    })
+    .await;
+    let client = Client::new();
+    let resp = client.get(&format!("http://{addr}/short")).send().await.unwrap();
+    let err = resp.bytes().await.unwrap_err();
+    assert!(matches!(err, Error::Closed(_)), "{err:?}");
+    let err = client.get(&format!("http://{addr}/nonsense")).send().await.unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err:?}");
+    assert_eq!(client.pool_stats().open, 0);
+}
+
+#[asyncio::test]
+async fn a_pooled_connection_the_server_closed_is_replaced_and_the_request_sent_again() {
+    let closed = std::rc::Rc::new(Event::new());
+    let signal = closed.clone();
+    let (addr, connections) = raw_server(move |stream, n| {
+        let signal = signal.clone();
+        async move {
+            loop {
+                let head = read_head(&stream).await;
+                if head.is_empty() {
+                    return;
+                }
+                let body = format!("connection {n}");
+                let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                stream.write_all(reply.as_bytes()).await.unwrap();
+                if n == 1 {
+                    // Keep-alive promised, then closed: what a server's
+                    // idle timeout does.
+                    drop(stream);
+                    signal.set();
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let client = Client::new();
+    let url = format!("http://{addr}/");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().text().await.unwrap(),
+        "connection 1"
+    );
+    closed.wait().await;
+    // The idle connection is dead; the request goes out on a new one.
+    for method in [http::Method::GET, http::Method::PUT] {
+        let text = client
+            .request(method, &url)
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(text, "connection 2");
+    }
+    assert_eq!(connections.get(), 2);
+}
+
+#[asyncio::test]
+async fn write_timeout_when_the_server_does_not_read() {
+    let (addr, _) = raw_server(|stream, _| async move {
+        // Accepts, never reads.
+        std::future::pending::<()>().await;
+        drop(stream);
+    })
+    .await;
+    let client = Client::builder()
+        .timeouts(Timeouts {
+            write: Some(Duration::from_millis(300)),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap();
+    let err = client
+        .post(&format!("http://{addr}/upload"))
+        .body(vec![0u8; 64 << 20])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+}
