@@ -8,6 +8,9 @@
 //! - [`args`]: the command line of every server example (`--host`,
 //!   `--port`, `--workers`, and `--tls` for those serving HTTPS), parsed
 //!   once.
+//! - [`nginx`]: a throwaway nginx from the distribution's packages (HTTP/1.1,
+//!   HTTPS with HTTP/2 by ALPN, cleartext HTTP/2) serving fixed content,
+//!   for the HTTP client's interop tests and benchmarks.
 //! - [`mariadb`]: a throwaway MariaDB server from the distribution's
 //!   packages, for `asyncio-mysql`'s tests and examples.
 //! - [`pki`]: throwaway certificates (a CA, server and client
@@ -29,6 +32,7 @@
 pub mod args;
 pub mod load;
 pub mod mariadb;
+pub mod nginx;
 pub mod pg;
 pub mod pki;
 pub mod threaded;
