@@ -126,6 +126,15 @@ impl Transport {
         Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
     }
 
+    /// Whether TLS's ALPN chose HTTP/2.
+    pub(crate) fn alpn_is_h2(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Socket::Tls(session) = &self.socket {
+            return session.stream.info().alpn_protocol() == Some(b"h2");
+        }
+        false
+    }
+
     /// What the TLS handshake negotiated; `None` on a plain socket.
     #[cfg(feature = "tls")]
     pub(crate) fn tls_info(&self) -> Option<asyncio::tls::TlsInfo> {

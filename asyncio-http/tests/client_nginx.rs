@@ -215,3 +215,102 @@ async fn https_refuses_a_server_it_does_not_trust() {
     );
     assert!(err.is_connect());
 }
+
+#[cfg(feature = "tls")]
+#[asyncio::test]
+async fn http2_by_alpn_multiplexes_on_one_connection() {
+    let ctx = asyncio::tls::ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(server().ca_pem().as_bytes())
+        .unwrap()
+        .alpn(["h2", "http/1.1"])
+        .build()
+        .unwrap();
+    let client = Client::builder().tls(ctx).build().unwrap();
+    let url = server().https_url("/hello?h2-test");
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            asyncio::create_task(async move {
+                let resp = client.get(&url).send().await.unwrap();
+                assert_eq!(resp.version(), http::Version::HTTP_2);
+                resp.text().await.unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), nginx::HELLO);
+    }
+    let lines = log_lines("/hello?h2-test");
+    assert_eq!(lines.len(), 20);
+    assert!(
+        lines.iter().all(|(c, _, p)| *c == lines[0].0 && p == "HTTP/2.0"),
+        "{lines:?}"
+    );
+    assert_eq!(client.pool_stats().open, 1);
+
+    // A response dropped mid-body resets its stream only: the connection
+    // serves the next request.
+    let mut big = client.get(&server().https_url("/big")).send().await.unwrap();
+    assert!(big.chunk().await.unwrap().is_some());
+    drop(big);
+    let resp = client
+        .get(&server().https_url("/hello?h2-after-reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
+    let after = log_lines("/hello?h2-after-reset");
+    assert_eq!(after[0].0, lines[0].0, "the same connection");
+
+    // Uploads and JSON over HTTP/2.
+    let count = client
+        .post(&server().https_url("/upload"))
+        .body(vec![1u8; 1_000_000])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count.trim(), "1000000");
+    let value: serde_json::Value = client
+        .get(&server().https_url("/json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(value["hello"], "world");
+}
+
+#[asyncio::test]
+async fn h2c_with_prior_knowledge() {
+    let client = Client::builder().http2_prior_knowledge().build().unwrap();
+    for _ in 0..3 {
+        let resp = client.get(&server().h2c_url("/hello?h2c-test")).send().await.unwrap();
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
+    }
+    let lines = log_lines("/hello?h2c-test");
+    assert!(
+        lines.iter().all(|(c, _, p)| *c == lines[0].0 && p == "HTTP/2.0"),
+        "{lines:?}"
+    );
+    let text = client
+        .get(&server().h2c_url("/echo"))
+        .header("x-test", "h2c")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("x-test: h2c"), "{text}");
+    assert!(
+        text.contains(&format!("host: 127.0.0.1:{}", server().h2c_port())),
+        "{text}"
+    );
+}

@@ -39,8 +39,12 @@
 //! | `httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)` | [`ClientBuilder::max_connections`], [`ClientBuilder::max_keepalive_connections`], [`ClientBuilder::keepalive_expiry`], and [`ClientBuilder::max_connections_per_host`] |
 //! | `httpx.ConnectError`, `ConnectTimeout`, `ReadTimeout`, `TooManyRedirects`, `RemoteProtocolError`, `HTTPStatusError` | [`Error::Connect`] / [`Error::Dns`], [`Error::Timeout`], [`Error::TooManyRedirects`], [`Error::Closed`] / [`Error::Protocol`], [`Error::Status`] |
 //!
-//! Not yet: HTTP/2, response decompression, cookies, proxies, the
-//! WebSocket client.
+//! HTTP/2: over TLS when the server picks it by ALPN (offered by default),
+//! and over plain TCP with prior knowledge
+//! ([`ClientBuilder::http2_prior_knowledge`]); one connection per origin,
+//! every request a stream on it, as many at once as the server allows.
+//!
+//! Not yet: response decompression, cookies, proxies.
 //!
 //! # Cancellation
 //! Dropping a request's future or its [`Response`] at any point leaves the
@@ -73,7 +77,7 @@ pub use response::Response;
 
 use crate::rt::HyperIo;
 use crate::transport::Transport;
-use pool::{Grant, Origin, Pool, PoolLimits, Slot};
+use pool::{Grant, Origin, Pool, PoolLimits, Sender, Slot};
 use response::BodyLimits;
 
 /// The timeouts of a request, by phase (httpx's `Timeout`). `None`: no
@@ -134,6 +138,8 @@ pub struct ClientBuilder {
     follow_redirects: bool,
     max_redirects: usize,
     max_response_size: Option<u64>,
+    http2: bool,
+    h2_prior_knowledge: bool,
     #[cfg(feature = "tls")]
     tls: Option<asyncio::tls::ClientContext>,
     error: Option<Error>,
@@ -224,6 +230,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether HTTP/2 is offered over TLS (ALPN `h2`, then `http/1.1`;
+    /// on by default): a server that picks it gets one connection per
+    /// origin, with every request as a stream on it. Off: HTTP/1.1 only.
+    /// (A context given with [`tls`](ClientBuilder::tls) offers what its
+    /// own ALPN list says.)
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled;
+        self
+    }
+
+    /// HTTP/2 without TLS, with prior knowledge (h2c): `http://` origins
+    /// are spoken to in HTTP/2 from the first byte. For servers known to
+    /// take it; others fail the request with [`Error::Protocol`] or
+    /// [`Error::Closed`].
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.h2_prior_knowledge = true;
+        self
+    }
+
     /// The TLS context for `https://` (by default the system's roots):
     /// to trust a private CA, present a client certificate, …
     #[cfg(feature = "tls")]
@@ -268,6 +293,8 @@ impl ClientBuilder {
                 follow_redirects: self.follow_redirects,
                 max_redirects: self.max_redirects,
                 max_response_size: self.max_response_size,
+                http2: self.http2,
+                h2_prior_knowledge: self.h2_prior_knowledge,
                 #[cfg(feature = "tls")]
                 tls: std::cell::RefCell::new(self.tls),
             }),
@@ -290,6 +317,8 @@ struct Inner {
     follow_redirects: bool,
     max_redirects: usize,
     max_response_size: Option<u64>,
+    http2: bool,
+    h2_prior_knowledge: bool,
     #[cfg(feature = "tls")]
     tls: std::cell::RefCell<Option<asyncio::tls::ClientContext>>,
 }
@@ -344,6 +373,8 @@ impl Client {
             follow_redirects: true,
             max_redirects: 10,
             max_response_size: None,
+            http2: true,
+            h2_prior_knowledge: false,
             #[cfg(feature = "tls")]
             tls: None,
             error: None,
@@ -492,13 +523,30 @@ impl Client {
         let origin = Origin::of(&req.url).ok_or_else(|| Error::InvalidUrl(req.url.to_string()))?;
         let mut fresh = false;
         loop {
-            let conn = self.connection(&origin, fresh, timeouts).await?;
-            let reused = conn.reused;
+            let (lease, reused) = self.connection(&origin, fresh, timeouts).await?;
             // Kept in case the request has to be sent again.
             let again = if reused { body.try_clone() } else { None };
-            let request = req.to_http(&self.inner.headers, body)?;
-            let mut conn = conn;
-            let sent = conn.sender.try_send_request(request);
+            let (sent, last_write, conn) = match lease {
+                Lease::H1(mut conn) => {
+                    let request = req.to_http(&self.inner.headers, body, false)?;
+                    let Sender::H1(sender) = &mut conn.sender else {
+                        unreachable!("an HTTP/1.1 lease");
+                    };
+                    let sent = sender.try_send_request(request);
+                    let last_write = conn.last_write.clone();
+                    (Either::H1 { future: sent }, last_write, Some(conn))
+                }
+                Lease::H2(mut sender, last_write) => {
+                    let request = req.to_http(&self.inner.headers, body, true)?;
+                    (
+                        Either::H2 {
+                            future: sender.try_send_request(request),
+                        },
+                        last_write,
+                        None,
+                    )
+                }
+            };
             let head = match timeouts.read {
                 Some(limit) => {
                     // The read timeout counts from the last write: a long
@@ -509,7 +557,7 @@ impl Client {
                         match asyncio::timeout_at(until, sent.as_mut()).await {
                             Ok(head) => break head,
                             Err(_) => {
-                                let written = conn.last_write.get() + limit;
+                                let written = last_write.get() + limit;
                                 if written <= asyncio::time::Instant::now() {
                                     return Err(Error::Timeout(TimeoutKind::Read));
                                 }
@@ -530,6 +578,7 @@ impl Client {
                     return Response::new(head, req.url.clone(), conn, self.inner.pool.clone(), limits);
                 }
                 Err(mut e) => {
+                    drop(conn);
                     let unsent = e.take_message();
                     let error = e.into_error();
                     if !reused || fresh {
@@ -549,10 +598,11 @@ impl Client {
         }
     }
 
-    /// A connection to `origin`: from the pool, or opened.
-    async fn connection(&self, origin: &Origin, fresh: bool, timeouts: Timeouts) -> Result<pool::Conn, Error> {
+    /// A connection to `origin` (from the pool, or opened), and whether it
+    /// served requests before.
+    async fn connection(&self, origin: &Origin, fresh: bool, timeouts: Timeouts) -> Result<(Lease, bool), Error> {
         loop {
-            let checkout = self.inner.pool.checkout(origin, fresh);
+            let checkout = self.inner.pool.checkout(origin, fresh, self.may_share(origin));
             let grant = match timeouts.pool {
                 Some(limit) => asyncio::timeout(limit, checkout)
                     .await
@@ -563,25 +613,54 @@ impl Client {
                 Grant::Idle(mut conn) => {
                     // Ready once the previous exchange is fully done; an
                     // error means the server closed it: try the next one.
-                    if conn.sender.ready().await.is_ok() {
-                        return Ok(conn);
+                    let ready = match &mut conn.sender {
+                        Sender::H1(sender) => sender.ready().await.is_ok(),
+                        Sender::H2(_) => true,
+                    };
+                    if ready {
+                        return Ok((Lease::H1(conn), true));
                     }
                 }
+                Grant::Shared(sender, last_write) => return Ok((Lease::H2(sender, last_write), true)),
                 Grant::Room(slot) => {
                     let open = self.open(origin, slot, timeouts.write);
-                    return match timeouts.connect {
+                    let conn = match timeouts.connect {
                         Some(limit) => asyncio::timeout(limit, open)
                             .await
-                            .map_err(|_| Error::Timeout(TimeoutKind::Connect))?,
-                        None => open.await,
+                            .map_err(|_| Error::Timeout(TimeoutKind::Connect))??,
+                        None => open.await?,
                     };
+                    return Ok(match conn.sender {
+                        Sender::H1(_) => {
+                            self.inner.pool.not_shared(&conn);
+                            (Lease::H1(conn), false)
+                        }
+                        Sender::H2(_) => {
+                            let (sender, last_write) = self.inner.pool.share(conn);
+                            (Lease::H2(sender, last_write), false)
+                        }
+                    });
                 }
             }
         }
     }
 
+    /// Whether a new connection to `origin` may be HTTP/2 (and so shared):
+    /// prior knowledge for `http://`, ALPN offering `h2` for `https://`.
+    fn may_share(&self, origin: &Origin) -> bool {
+        if !origin.https {
+            return self.inner.h2_prior_knowledge;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(ctx) = &*self.inner.tls.borrow() {
+            return ctx.rustls_config().alpn_protocols.iter().any(|p| p == b"h2");
+        }
+        self.inner.http2
+    }
+
     /// Opens a connection: resolve, connect (happy eyeballs), TLS, hyper's
-    /// handshake; the connection's task starts.
+    /// handshake (HTTP/2 when ALPN chose it, or with prior knowledge); the
+    /// connection's task starts.
     async fn open(&self, origin: &Origin, slot: Slot, write_timeout: Option<Duration>) -> Result<pool::Conn, Error> {
         let target = origin.to_string();
         let addrs = asyncio::net::lookup_host(&origin.host, origin.port)
@@ -597,13 +676,26 @@ impl Client {
                 source,
             })?;
         let transport = Transport::tcp(stream);
-        let transport = if origin.https {
-            self.tls_handshake(transport, origin, &target).await?
+        let (transport, h2) = if origin.https {
+            let transport = self.tls_handshake(transport, origin, &target).await?;
+            let h2 = transport.alpn_is_h2();
+            (transport, h2)
         } else {
-            transport
+            (transport, self.inner.h2_prior_knowledge)
         };
         let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
         let io = HyperIo::new(WriteTimeout::new(transport, write_timeout, last_write.clone()), None);
+        if h2 {
+            let (sender, connection) = hyper::client::conn::http2::Builder::new(LocalExec)
+                .timer(crate::rt::LoopTimer)
+                .handshake(io)
+                .await
+                .map_err(Error::from_hyper_io)?;
+            let driver = asyncio::create_task(async move {
+                let _ = connection.await;
+            });
+            return Ok(pool::Conn::new(Sender::H2(sender), driver, slot, last_write));
+        }
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(io)
             .await
@@ -611,7 +703,7 @@ impl Client {
         let driver = asyncio::create_task(async move {
             let _ = connection.await;
         });
-        Ok(pool::Conn::new(sender, driver, slot, last_write))
+        Ok(pool::Conn::new(Sender::H1(sender), driver, slot, last_write))
     }
 
     #[cfg(feature = "tls")]
@@ -621,8 +713,13 @@ impl Client {
             match &*tls {
                 Some(ctx) => ctx.clone(),
                 None => {
+                    let alpn: &[&str] = if self.inner.http2 {
+                        &["h2", "http/1.1"]
+                    } else {
+                        &["http/1.1"]
+                    };
                     let ctx = asyncio::tls::ClientContext::builder()
-                        .alpn(["http/1.1"])
+                        .alpn(alpn.iter().copied())
                         .build()
                         .map_err(|source| Error::Tls {
                             target: target.to_owned(),
@@ -645,6 +742,54 @@ impl Client {
     #[cfg(not(feature = "tls"))]
     async fn tls_handshake(&self, _: Transport, _: &Origin, _: &str) -> Result<Transport, Error> {
         Err(Error::TlsUnavailable)
+    }
+}
+
+/// A request's connection: an HTTP/1.1 connection of its own, or a stream
+/// of a shared HTTP/2 connection.
+enum Lease {
+    H1(pool::Conn),
+    H2(
+        hyper::client::conn::http2::SendRequest<Body>,
+        Rc<std::cell::Cell<asyncio::time::Instant>>,
+    ),
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of either protocol.
+    #[project = EitherProj]
+    enum Either<A, B> {
+        H1 { #[pin] future: A },
+        H2 { #[pin] future: B },
+    }
+}
+
+impl<A, B, T> std::future::Future for Either<A, B>
+where
+    A: std::future::Future<Output = T>,
+    B: std::future::Future<Output = T>,
+{
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match self.project() {
+            EitherProj::H1 { future } => future.poll(cx),
+            EitherProj::H2 { future } => future.poll(cx),
+        }
+    }
+}
+
+/// hyper's executor for HTTP/2's background work: a task on the loop.
+#[derive(Clone, Copy, Debug)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, future: F) {
+        // Detached: it ends with its stream or connection.
+        let _task = asyncio::create_task(future);
     }
 }
 
@@ -895,12 +1040,20 @@ impl Prepared {
         )
     }
 
-    /// hyper's request: origin-form target, `Host`, the client's default
-    /// headers under the request's own.
-    fn to_http(&self, defaults: &HeaderMap, body: Body) -> Result<http::Request<Body>, Error> {
-        let target = match self.url.query() {
-            Some(q) => format!("{}?{q}", self.url.path()),
-            None => self.url.path().to_owned(),
+    /// hyper's request: for HTTP/1.1 an origin-form target and `Host`,
+    /// for HTTP/2 the absolute URL (its `:scheme` and `:authority`); the
+    /// client's default headers under the request's own.
+    fn to_http(&self, defaults: &HeaderMap, body: Body, h2: bool) -> Result<http::Request<Body>, Error> {
+        let target = match (h2, self.url.query()) {
+            (true, _) => {
+                let mut url = self.url.clone();
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_fragment(None);
+                url.to_string()
+            }
+            (false, Some(q)) => format!("{}?{q}", self.url.path()),
+            (false, None) => self.url.path().to_owned(),
         };
         let mut request = http::Request::builder()
             .method(self.method.clone())
@@ -913,10 +1066,12 @@ impl Prepared {
             (Some(h), None) => h.to_owned(),
             (None, _) => return Err(Error::InvalidUrl(format!("{}: no host", self.url))),
         };
-        headers.insert(
-            header::HOST,
-            HeaderValue::from_str(&host).map_err(|_| Error::InvalidUrl(self.url.to_string()))?,
-        );
+        if !h2 {
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(&host).map_err(|_| Error::InvalidUrl(self.url.to_string()))?,
+            );
+        }
         for (name, value) in defaults {
             if !self.headers.contains_key(name) {
                 headers.append(name, value.clone());

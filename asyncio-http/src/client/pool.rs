@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use asyncio::time::Instant;
 use asyncio::Task;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::{http1, http2};
 
 use super::Body;
 
@@ -76,6 +76,13 @@ struct State {
     open: usize,
     open_per_origin: HashMap<Origin, usize>,
     idle: HashMap<Origin, Vec<Conn>>,
+    /// HTTP/2 connections, shared by every request to their origin (the
+    /// last opened is used; older ones serve what they have in flight).
+    shared: HashMap<Origin, Vec<Conn>>,
+    /// Origins with a connection being opened that may turn out HTTP/2
+    /// (ALPN offers `h2`): other requests wait to learn, rather than each
+    /// opening a connection of its own.
+    probing: std::collections::HashSet<Origin>,
     idle_count: usize,
     waiters: VecDeque<Rc<Waiter>>,
 }
@@ -83,6 +90,8 @@ struct State {
 /// A request waiting for a connection or for room to open one.
 struct Waiter {
     origin: Origin,
+    /// The connection may be HTTP/2.
+    may_share: bool,
     /// Only room for a new connection will do (a retry after a pooled
     /// connection failed).
     fresh: bool,
@@ -97,6 +106,8 @@ pub(crate) enum Grant {
     /// Room to open a new connection (counted already; dropping the slot
     /// gives the room back).
     Room(Slot),
+    /// A stream on the origin's HTTP/2 connection.
+    Shared(http2::SendRequest<Body>, Rc<Cell<Instant>>),
 }
 
 /// One counted connection's place in the limits; dropping it frees it.
@@ -104,25 +115,50 @@ pub(crate) struct Slot {
     pool: Weak<Pool>,
     origin: Origin,
     freed: Cell<bool>,
+    /// Others wait for this connection's protocol (see `State::probing`).
+    probing: Cell<bool>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if self.freed.get() {
+        if self.freed.get() && !self.probing.get() {
             return;
         }
         if let Some(pool) = self.pool.upgrade() {
-            pool.state.borrow_mut().uncount(&self.origin);
+            {
+                let mut state = pool.state.borrow_mut();
+                if self.probing.replace(false) {
+                    state.probing.remove(&self.origin);
+                }
+                if !self.freed.replace(true) {
+                    state.uncount(&self.origin);
+                }
+            }
             pool.serve_waiters();
         }
     }
 }
 
-/// An open HTTP/1.1 connection: hyper's sender and the task that drives
-/// the connection. Dropping it closes the connection (the task is
-/// cancelled, which drops the socket).
+/// hyper's handle to send requests on a connection.
+pub(crate) enum Sender {
+    H1(http1::SendRequest<Body>),
+    H2(http2::SendRequest<Body>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+}
+
+/// An open connection: hyper's sender and the task that drives the
+/// connection. Dropping it closes the connection (the task is cancelled,
+/// which drops the socket).
 pub(crate) struct Conn {
-    pub(crate) sender: SendRequest<Body>,
+    pub(crate) sender: Sender,
     driver: Task<()>,
     slot: Slot,
     idle_since: Instant,
@@ -140,7 +176,7 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(sender: SendRequest<Body>, driver: Task<()>, slot: Slot, last_write: Rc<Cell<Instant>>) -> Conn {
+    pub(crate) fn new(sender: Sender, driver: Task<()>, slot: Slot, last_write: Rc<Cell<Instant>>) -> Conn {
         Conn {
             sender,
             driver,
@@ -197,6 +233,38 @@ impl State {
         found
     }
 
+    /// A stream on the newest live HTTP/2 connection of `origin`; closed
+    /// ones met on the way are dropped.
+    fn take_shared(&mut self, origin: &Origin, closing: &mut Vec<Conn>) -> Option<Grant> {
+        let list = self.shared.get_mut(origin)?;
+        let mut dead = Vec::new();
+        list.retain_mut(|conn| {
+            let live = !conn.sender.is_closed();
+            if !live {
+                conn.slot.freed.set(true);
+                dead.push(conn.slot.origin.clone());
+            }
+            live
+        });
+        let grant = match list.last() {
+            Some(Conn {
+                sender: Sender::H2(sender),
+                last_write,
+                ..
+            }) => Some(Grant::Shared(sender.clone(), last_write.clone())),
+            _ => None,
+        };
+        if list.is_empty() {
+            if let Some(conns) = self.shared.remove(origin) {
+                closing.extend(conns);
+            }
+        }
+        for origin in dead {
+            self.uncount(&origin);
+        }
+        grant
+    }
+
     /// Takes the connection idle the longest: of `origin` if
     /// `same_origin`, else of any other origin.
     fn take_oldest_idle(&mut self, origin: &Origin, same_origin: bool) -> Option<Conn> {
@@ -216,11 +284,24 @@ impl State {
     }
 
     /// What `origin` can get now without waiting.
-    fn try_grant(&mut self, pool: &Pool, origin: &Origin, fresh: bool, closing: &mut Vec<Conn>) -> Option<Grant> {
+    fn try_grant(
+        &mut self,
+        pool: &Pool,
+        origin: &Origin,
+        fresh: bool,
+        may_share: bool,
+        closing: &mut Vec<Conn>,
+    ) -> Option<Grant> {
         let limits = &pool.limits;
         if !fresh {
+            if let Some(grant) = self.take_shared(origin, closing) {
+                return Some(grant);
+            }
             if let Some(conn) = self.take_idle(origin, limits, closing) {
                 return Some(Grant::Idle(conn));
+            }
+            if self.probing.contains(origin) {
+                return None;
             }
         }
         // Room for a new one, closing an idle connection to make it if
@@ -242,10 +323,15 @@ impl State {
                 continue;
             }
             self.count(origin);
+            let probing = may_share && !fresh;
+            if probing {
+                self.probing.insert(origin.clone());
+            }
             return Some(Grant::Room(Slot {
                 pool: pool.me.clone(),
                 origin: origin.clone(),
                 freed: Cell::new(false),
+                probing: Cell::new(probing),
             }));
         }
     }
@@ -276,12 +362,12 @@ impl Pool {
     /// if need be. `fresh`: room only.
     ///
     /// Cancel safe: a waiter dropped passes on what it was handed.
-    pub(crate) fn checkout(&self, origin: &Origin, fresh: bool) -> Checkout {
+    pub(crate) fn checkout(&self, origin: &Origin, fresh: bool, may_share: bool) -> Checkout {
         let mut closing = Vec::new();
         let granted = {
             let mut state = self.state.borrow_mut();
             if state.waiters.is_empty() {
-                state.try_grant(self, origin, fresh, &mut closing)
+                state.try_grant(self, origin, fresh, may_share, &mut closing)
             } else {
                 None
             }
@@ -289,6 +375,7 @@ impl Pool {
         drop(closing);
         let waiter = Rc::new(Waiter {
             origin: origin.clone(),
+            may_share,
             fresh,
             grant: RefCell::new(granted),
             waker: RefCell::new(None),
@@ -301,6 +388,34 @@ impl Pool {
         Checkout {
             pool: self.me.clone(),
             waiter,
+        }
+    }
+
+    /// Keeps a new HTTP/2 connection for every request to its origin and
+    /// returns a stream's sender for the request that opened it.
+    pub(crate) fn share(&self, conn: Conn) -> (http2::SendRequest<Body>, Rc<Cell<Instant>>) {
+        let Sender::H2(sender) = &conn.sender else {
+            unreachable!("only HTTP/2 connections are shared");
+        };
+        let lease = (sender.clone(), conn.last_write.clone());
+        let origin = conn.origin().clone();
+        {
+            let mut state = self.state.borrow_mut();
+            if conn.slot.probing.replace(false) {
+                state.probing.remove(&origin);
+            }
+            state.shared.entry(origin).or_default().push(conn);
+        }
+        self.serve_waiters();
+        lease
+    }
+
+    /// A new connection turned out HTTP/1.1: the requests that waited to
+    /// learn its protocol go on (each to its own connection).
+    pub(crate) fn not_shared(&self, conn: &Conn) {
+        if conn.slot.probing.replace(false) {
+            self.state.borrow_mut().probing.remove(conn.origin());
+            self.serve_waiters();
         }
     }
 
@@ -349,7 +464,7 @@ impl Pool {
             let mut i = 0;
             while i < state.waiters.len() {
                 let waiter = state.waiters[i].clone();
-                match state.try_grant(self, &waiter.origin, waiter.fresh, &mut closing) {
+                match state.try_grant(self, &waiter.origin, waiter.fresh, waiter.may_share, &mut closing) {
                     Some(grant) => {
                         state.waiters.remove(i);
                         *waiter.grant.borrow_mut() = Some(grant);
@@ -368,7 +483,8 @@ impl Pool {
         drop(closing);
     }
 
-    /// (open connections, idle connections, waiting requests).
+    /// (open connections, idle connections, waiting requests); HTTP/2
+    /// connections count as open, not idle.
     pub(crate) fn stats(&self) -> (usize, usize, usize) {
         let state = self.state.borrow();
         (state.open, state.idle_count, state.waiters.len())
@@ -379,8 +495,10 @@ impl Pool {
         let mut closing = Vec::new();
         {
             let mut state = self.state.borrow_mut();
-            let idle: Vec<Conn> = state.idle.drain().flat_map(|(_, list)| list).collect();
+            let mut idle: Vec<Conn> = state.idle.drain().flat_map(|(_, list)| list).collect();
             state.idle_count = 0;
+            // HTTP/2 connections too (their streams in flight end).
+            idle.extend(state.shared.drain().flat_map(|(_, list)| list));
             for conn in idle {
                 state.free(conn, &mut closing);
             }
@@ -429,6 +547,7 @@ impl Drop for Checkout {
             // Handed over but not taken: pass it on.
             Some(Grant::Idle(conn)) => pool.release(conn),
             Some(Grant::Room(slot)) => drop(slot),
+            Some(Grant::Shared(..)) => {}
             None => {
                 let mut state = pool.state.borrow_mut();
                 if let Some(at) = state.waiters.iter().position(|w| Rc::ptr_eq(w, &self.waiter)) {

@@ -18,9 +18,11 @@ use super::{Error, TimeoutKind};
 /// [`json`](Response::json), or piece by piece with
 /// [`chunk`](Response::chunk).
 ///
-/// The connection goes back to the client's pool when the body has been
-/// read to its end. Dropping a response before that closes the connection
-/// (it is never reused with part of this body still unread).
+/// Over HTTP/1.1, the connection goes back to the client's pool when the
+/// body has been read to its end; dropping a response before that closes
+/// the connection (it is never reused with part of this body still
+/// unread). Over HTTP/2, dropping it resets its stream; the connection
+/// goes on serving the others.
 pub struct Response {
     status: StatusCode,
     version: Version,
@@ -57,7 +59,7 @@ impl Response {
     pub(crate) fn new(
         head: http::Response<Incoming>,
         url: url::Url,
-        conn: Conn,
+        conn: Option<Conn>,
         pool: Rc<Pool>,
         limits: BodyLimits,
     ) -> Result<Response, Error> {
@@ -68,7 +70,7 @@ impl Response {
             headers: parts.headers,
             url,
             body: Some(body),
-            conn: Some(conn),
+            conn,
             pool,
             read_timeout: limits.read_timeout,
             deadline: limits.deadline,
