@@ -606,6 +606,7 @@ fn main() {
     );
 
     web_servers();
+    postgres();
 }
 
 // The seeds' web-server contrast (seed 000, "Synchronous vs Asynchronous web
@@ -651,4 +652,132 @@ fn web_servers() {
         server.shutdown().await.expect("shutdown");
     });
     threads.shutdown();
+}
+
+// The seeds' advice for I/O-bound programs (seed 001, "Databases: async
+// drivers for PostgreSQL, MySQL"), against a real server: a throwaway
+// cluster (examples-support's `pg`), queried with asyncio-postgres
+// (asyncpg's names).
+use asyncio_examples_support::pg::TempPostgres;
+
+/// The query of the concurrency runs: half a unit of waiting on the server.
+const PG_SLEEP: &str = "SELECT pg_sleep(0.05)";
+
+fn postgres() {
+    println!("\n== PostgreSQL: queries awaited on one loop, a timeout that cancels on the server (seed 001 'Databases: async drivers') ==");
+    // Starting the server is not the lesson (and blocks): it happens before
+    // the loop. Without PostgreSQL (and not root, so no way to install it)
+    // the section is skipped.
+    let start = Instant::now();
+    let server = match TempPostgres::start() {
+        Ok(server) => server,
+        Err(e) => {
+            println!("-> skipped: no throwaway PostgreSQL server could be started: {e}");
+            return;
+        }
+    };
+    let started = start.elapsed();
+    asyncio::run(async {
+        let dsn = server.dsn();
+        let conn = asyncio_postgres::connect(&dsn).await.expect("connect");
+        let version: Option<String> = conn.fetchval("SHOW server_version", &[]).await.expect("version");
+        println!(
+            "a throwaway PostgreSQL {} (initdb and start-up: {:.1} s), on 127.0.0.1:{}",
+            version.unwrap_or_default(),
+            started.as_secs_f64(),
+            server.port()
+        );
+        conn.execute(PG_SLEEP, &[]).await.expect("warm-up"); // the statement cache
+        let start = Instant::now();
+        for _ in 0..10 {
+            conn.execute(PG_SLEEP, &[]).await.expect("pg_sleep");
+        }
+        let ten = start.elapsed();
+        let each = ten / 10;
+        println!(
+            "one connection, one query after another: 10 x pg_sleep(0.05) took {:.0} ms ({:.1} ms each)",
+            ten.as_secs_f64() * 1e3,
+            each.as_secs_f64() * 1e3
+        );
+
+        // pool = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
+        // 100 tasks, each: async with pool.acquire() as conn: await conn.execute(...)
+        let pool = asyncio_postgres::create_pool(&dsn)
+            .min_size(10)
+            .max_size(10)
+            .await
+            .expect("pool");
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..100)
+            .map(|_| {
+                let pool = pool.clone();
+                asyncio::create_task(async move { pool.acquire().await?.execute(PG_SLEEP, &[]).await })
+            })
+            .collect();
+        asyncio::sleep(Duration::from_millis(10)).await;
+        let stats = pool.stats();
+        for result in asyncio::gather(tasks).await {
+            result.expect("task").expect("pg_sleep");
+        }
+        let pooled = start.elapsed();
+        println!(
+            "a pool of 10, 100 tasks: 100 x pg_sleep(0.05) took {:.0} ms ({} connections busy, {} tasks waiting 10 ms in)",
+            pooled.as_secs_f64() * 1e3,
+            stats.size - stats.idle,
+            stats.waiting
+        );
+        println!(
+            "-> {:.1}x the one-after-another rate (one at a time, 100 would take {:.1} s); 10 connections allow 10x at most: {}",
+            (each * 100).as_secs_f64() / pooled.as_secs_f64(),
+            (each * 100).as_secs_f64(),
+            // Ten at a time: about ten rounds of one query's time.
+            if pooled < ten * 3 / 2 {
+                "as the notes say"
+            } else {
+                "DIFFERS from the notes"
+            }
+        );
+
+        // asyncio.wait_for(conn.fetch("SELECT pg_sleep(10)"), 0.1): the
+        // dropped query gets a cancel request, and the connection goes on.
+        let pid: i32 = conn
+            .fetchval("SELECT pg_backend_pid()", &[])
+            .await
+            .expect("pid")
+            .unwrap_or_default();
+        let start = Instant::now();
+        let slow = asyncio::timeout(UNIT, conn.fetch("SELECT pg_sleep(10)", &[])).await;
+        let timed_out = start.elapsed();
+        let one: Option<i32> = conn.fetchval("SELECT 1", &[]).await.expect("SELECT 1");
+        let answered = start.elapsed();
+        let observer = pool.acquire().await.expect("acquire");
+        let state: Option<String> = observer
+            .fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .await
+            .expect("pg_stat_activity")
+            .flatten();
+        println!(
+            "timeout(1 unit) on SELECT pg_sleep(10): {} after {:.0} ms; then SELECT 1 on the same connection: {} at {:.0} ms",
+            match slow {
+                Err(e) => format!("TimeoutError ({e})"),
+                Ok(_) => "finished".to_string(),
+            },
+            timed_out.as_secs_f64() * 1e3,
+            one.map_or("nothing".to_string(), |n| n.to_string()),
+            answered.as_secs_f64() * 1e3
+        );
+        println!(
+            "-> the server's backend {} is {:?}: the 10 s sleep was cancelled there, not left running: {}",
+            pid,
+            state.as_deref().unwrap_or("gone"),
+            if one == Some(1) && answered < units(5) && state.as_deref() == Some("idle") {
+                "as expected"
+            } else {
+                "UNEXPECTED"
+            }
+        );
+        drop(observer);
+        pool.close().await;
+        conn.close().await;
+    });
 }
