@@ -674,3 +674,83 @@ async fn write_timeout_when_the_server_does_not_read() {
         .unwrap_err();
     assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
 }
+
+#[asyncio::test]
+async fn brotli_and_deflate_bodies_and_a_corrupt_one() {
+    use std::io::Write;
+    let text = "asyncio ".repeat(5000);
+    let mut br = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+        w.write_all(text.as_bytes()).unwrap();
+    }
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(text.as_bytes()).unwrap();
+    let zlib = zlib.finish().unwrap();
+    let bodies: std::rc::Rc<Vec<(&'static str, Vec<u8>)>> = std::rc::Rc::new(vec![
+        ("br", br),
+        ("deflate", zlib),
+        ("gzip", b"definitely not gzip".to_vec()),
+    ]);
+    let (addr, _) = raw_server(move |stream, _| {
+        let bodies = bodies.clone();
+        async move {
+            loop {
+                let head = read_head(&stream).await;
+                if head.is_empty() {
+                    return;
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                assert!(
+                    head.to_ascii_lowercase().contains("accept-encoding: gzip, deflate, br"),
+                    "{head}"
+                );
+                let (encoding, body) = bodies
+                    .iter()
+                    .find(|(e, _)| head.contains(&format!("GET /{e} ")))
+                    .unwrap();
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).await.unwrap();
+                stream.write_all(body).await.unwrap();
+            }
+        }
+    })
+    .await;
+    let client = Client::new();
+    for encoding in ["br", "deflate"] {
+        let got = client
+            .get(&format!("http://{addr}/{encoding}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(got, text, "{encoding}");
+    }
+    let err = client
+        .get(&format!("http://{addr}/gzip"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+
+    // The size limit counts decoded bytes: a small compressed body that
+    // inflates past it is stopped.
+    let small = Client::builder().max_response_size(10_000).build().unwrap();
+    let err = small
+        .get(&format!("http://{addr}/br"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::BodyTooLarge { limit: 10_000 }), "{err:?}");
+}

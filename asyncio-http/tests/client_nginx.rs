@@ -314,3 +314,31 @@ async fn h2c_with_prior_knowledge() {
         "{text}"
     );
 }
+
+#[asyncio::test]
+async fn gzip_responses_are_decompressed() {
+    let client = Client::new();
+    let resp = client.get(&server().http_url("/text")).send().await.unwrap();
+    assert!(
+        resp.headers().get("content-encoding").is_none(),
+        "decoded: {:?}",
+        resp.headers()
+    );
+    let text = resp.text().await.unwrap();
+    assert_eq!(text.len(), nginx::TEXT_LEN);
+    assert_eq!(text, nginx::text_body());
+    let log = server().access_log();
+    let sent: usize = log
+        .lines()
+        .rfind(|l| l.contains(" /text "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(sent < nginx::TEXT_LEN / 4, "nginx sent {sent} bytes: compressed");
+
+    // Turned off: the encoded bytes as they came (and no Accept-Encoding).
+    let raw = Client::builder().decompress(false).build().unwrap();
+    let resp = raw.get(&server().http_url("/text")).send().await.unwrap();
+    assert!(resp.headers().get("content-encoding").is_none());
+    assert_eq!(resp.bytes().await.unwrap().len(), nginx::TEXT_LEN);
+}

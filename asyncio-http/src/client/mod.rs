@@ -44,7 +44,10 @@
 //! ([`ClientBuilder::http2_prior_knowledge`]); one connection per origin,
 //! every request a stream on it, as many at once as the server allows.
 //!
-//! Not yet: response decompression, cookies, proxies.
+//! Responses compressed with gzip, deflate or br are decompressed as they
+//! stream ([`ClientBuilder::decompress`]).
+//!
+//! Not yet: cookies, proxies.
 //!
 //! # Cancellation
 //! Dropping a request's future or its [`Response`] at any point leaves the
@@ -57,6 +60,7 @@
 //! again.
 
 mod body;
+mod decode;
 mod error;
 mod pool;
 mod response;
@@ -140,6 +144,7 @@ pub struct ClientBuilder {
     max_response_size: Option<u64>,
     http2: bool,
     h2_prior_knowledge: bool,
+    decompress: bool,
     #[cfg(feature = "tls")]
     tls: Option<asyncio::tls::ClientContext>,
     error: Option<Error>,
@@ -249,6 +254,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether responses are decompressed (on by default): the client
+    /// sends `Accept-Encoding: gzip, deflate, br` and decodes a body whose
+    /// `Content-Encoding` is one of them, as it streams (the size limit
+    /// counts decoded bytes, so a decompression bomb stops there).
+    pub fn decompress(mut self, enabled: bool) -> Self {
+        self.decompress = enabled;
+        self
+    }
+
     /// The TLS context for `https://` (by default the system's roots):
     /// to trust a private CA, present a client certificate, …
     #[cfg(feature = "tls")]
@@ -283,6 +297,12 @@ impl ClientBuilder {
             HeaderValue::from_static(concat!("asyncio-http/", env!("CARGO_PKG_VERSION"))),
         );
         headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        if self.decompress {
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static(decode::ACCEPT_ENCODING),
+            );
+        }
         headers.extend(self.headers);
         Ok(Client {
             inner: Rc::new(Inner {
@@ -295,6 +315,7 @@ impl ClientBuilder {
                 max_response_size: self.max_response_size,
                 http2: self.http2,
                 h2_prior_knowledge: self.h2_prior_knowledge,
+                decompress: self.decompress,
                 #[cfg(feature = "tls")]
                 tls: std::cell::RefCell::new(self.tls),
             }),
@@ -319,6 +340,7 @@ struct Inner {
     max_response_size: Option<u64>,
     http2: bool,
     h2_prior_knowledge: bool,
+    decompress: bool,
     #[cfg(feature = "tls")]
     tls: std::cell::RefCell<Option<asyncio::tls::ClientContext>>,
 }
@@ -375,6 +397,7 @@ impl Client {
             max_response_size: None,
             http2: true,
             h2_prior_knowledge: false,
+            decompress: true,
             #[cfg(feature = "tls")]
             tls: None,
             error: None,
@@ -574,6 +597,7 @@ impl Client {
                         read_timeout: timeouts.read,
                         deadline,
                         max_size: self.inner.max_response_size,
+                        decompress: self.inner.decompress,
                     };
                     return Response::new(head, req.url.clone(), conn, self.inner.pool.clone(), limits);
                 }

@@ -9,6 +9,7 @@ use http::{HeaderMap, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::decode::Decoder;
 use super::pool::{Conn, Pool};
 use super::{Error, TimeoutKind};
 
@@ -35,6 +36,7 @@ pub struct Response {
     deadline: Option<Instant>,
     limit: Option<u64>,
     received: u64,
+    decoder: Option<Decoder>,
 }
 
 impl std::fmt::Debug for Response {
@@ -53,6 +55,7 @@ pub(crate) struct BodyLimits {
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) max_size: Option<u64>,
+    pub(crate) decompress: bool,
 }
 
 impl Response {
@@ -64,10 +67,32 @@ impl Response {
         limits: BodyLimits,
     ) -> Result<Response, Error> {
         let (parts, body) = head.into_parts();
+        let mut headers = parts.headers;
+        let decoder = if limits.decompress {
+            headers
+                .get(http::header::CONTENT_ENCODING)
+                .and_then(|e| e.to_str().ok())
+                .and_then(Decoder::for_encoding)
+        } else {
+            None
+        };
+        if decoder.is_some() {
+            // What the caller reads is the decoded body: these described
+            // the encoded one.
+            headers.remove(http::header::CONTENT_ENCODING);
+            if let Some(length) = headers.remove(http::header::CONTENT_LENGTH) {
+                let length = length.to_str().ok().and_then(|l| l.parse::<u64>().ok());
+                if let (Some(limit), Some(length)) = (limits.max_size, length) {
+                    if length > limit {
+                        return Err(Error::BodyTooLarge { limit });
+                    }
+                }
+            }
+        }
         let mut response = Response {
             status: parts.status,
             version: parts.version,
-            headers: parts.headers,
+            headers,
             url,
             body: Some(body),
             conn,
@@ -76,6 +101,7 @@ impl Response {
             deadline: limits.deadline,
             limit: limits.max_size,
             received: 0,
+            decoder,
         };
         if let (Some(limit), Some(length)) = (response.limit, response.content_length()) {
             if length > limit {
@@ -109,7 +135,9 @@ impl Response {
         &self.url
     }
 
-    /// The `Content-Length` the server declared, if any.
+    /// The `Content-Length` the server declared, if any (none when the
+    /// body is being decompressed: the declared length was the compressed
+    /// one).
     pub fn content_length(&self) -> Option<u64> {
         self.headers
             .get(http::header::CONTENT_LENGTH)?
@@ -174,13 +202,30 @@ impl Response {
             match frame {
                 None => {
                     self.finish();
-                    return Ok(None);
+                    let Some(mut decoder) = self.decoder.take() else {
+                        return Ok(None);
+                    };
+                    let tail = decoder.finish().map_err(|e| self.fail(decode_error(e)))?;
+                    if tail.is_empty() {
+                        return Ok(None);
+                    }
+                    self.received += tail.len() as u64;
+                    if let Some(limit) = self.limit {
+                        if self.received > limit {
+                            return Err(self.fail(Error::BodyTooLarge { limit }));
+                        }
+                    }
+                    return Ok(Some(tail));
                 }
                 Some(Err(e)) => return Err(self.fail(Error::from_hyper(e))),
                 Some(Ok(frame)) => {
                     let Ok(data) = frame.into_data() else {
                         // Trailers: nothing of the body.
                         continue;
+                    };
+                    let data = match &mut self.decoder {
+                        Some(decoder) => decoder.decode(&data).map_err(|e| self.fail(decode_error(e)))?,
+                        None => data,
                     };
                     self.received += data.len() as u64;
                     if let Some(limit) = self.limit {
@@ -280,6 +325,7 @@ impl Response {
     fn fail(&mut self, error: Error) -> Error {
         self.body = None;
         self.conn = None;
+        self.decoder = None;
         error
     }
 
@@ -293,4 +339,8 @@ impl Response {
             }
         }
     }
+}
+
+fn decode_error(e: std::io::Error) -> Error {
+    Error::Decode(format!("the compressed body does not decompress: {e}"))
 }
