@@ -4,14 +4,15 @@
 //! and cancellation leaving the pool sound.
 
 use std::cell::Cell;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use asyncio::net::{TcpListener, TcpStream};
 use asyncio::sync::Event;
 use asyncio_http::client::{Body, Client, Error, TimeoutKind, Timeouts};
 use asyncio_http::{Request, Router, RunningServer, Server, StatusCode};
 use bytes::Bytes;
+
+mod client_support;
+use client_support::{raw_server, read_head};
 
 async fn start(app: fn() -> Router) -> RunningServer {
     Server::bind("127.0.0.1:0")
@@ -544,41 +545,6 @@ async fn pool_timeout_when_every_connection_is_busy() {
         .await
         .unwrap();
     assert_eq!(text, "Hello, world!");
-}
-
-/// A raw server: accepts connections and runs `serve` on each, counting
-/// them.
-async fn raw_server<F, Fut>(serve: F) -> (SocketAddr, std::rc::Rc<Cell<usize>>)
-where
-    F: Fn(TcpStream, usize) -> Fut + 'static,
-    Fut: std::future::Future<Output = ()> + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = std::rc::Rc::new(Cell::new(0));
-    let counter = count.clone();
-    // Detached: they end with the test's loop.
-    let _accepting = asyncio::create_task(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            counter.set(counter.get() + 1);
-            let _serving = asyncio::create_task(serve(stream, counter.get()));
-        }
-    });
-    (addr, count)
-}
-
-/// Reads a request head (up to the blank line).
-async fn read_head(stream: &TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf).await.unwrap();
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    head
 }
 
 #[asyncio::test]

@@ -57,6 +57,9 @@ pub enum Error {
         /// asyncio's TLS error.
         source: asyncio::tls::TlsError,
     },
+    /// The proxy refused the tunnel (its status is in the message) or did
+    /// not answer in HTTP.
+    Proxy(String),
     /// `https://` without the `tls` feature.
     #[cfg(not(feature = "tls"))]
     TlsUnavailable,
@@ -152,6 +155,7 @@ impl fmt::Display for Error {
             Error::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             Error::Dns { host, source } => write!(f, "could not resolve {host}: {source}"),
             Error::Connect { target, source } => write!(f, "could not connect to {target}: {source}"),
+            Error::Proxy(why) => write!(f, "proxy: {why}"),
             #[cfg(feature = "tls")]
             Error::Tls { target, source } => write!(f, "TLS with {target} failed: {source}"),
             #[cfg(not(feature = "tls"))]

@@ -47,7 +47,10 @@
 //! Responses compressed with gzip, deflate or br are decompressed as they
 //! stream ([`ClientBuilder::decompress`]).
 //!
-//! Not yet: cookies, proxies.
+//! A cookie jar on request ([`ClientBuilder::cookie_store`]); proxies from
+//! the environment (`http_proxy`, `https_proxy`, `no_proxy`, …) or
+//! [`ClientBuilder::proxy`]: `http://` through the proxy, `https://`
+//! through a `CONNECT` tunnel.
 //!
 //! # Cancellation
 //! Dropping a request's future or its [`Response`] at any point leaves the
@@ -63,6 +66,7 @@ mod body;
 mod decode;
 mod error;
 mod pool;
+mod proxy;
 mod response;
 
 use std::io;
@@ -145,6 +149,9 @@ pub struct ClientBuilder {
     http2: bool,
     h2_prior_knowledge: bool,
     decompress: bool,
+    cookies: bool,
+    proxies: Option<proxy::Proxies>,
+    trust_env: bool,
     #[cfg(feature = "tls")]
     tls: Option<asyncio::tls::ClientContext>,
     error: Option<Error>,
@@ -254,6 +261,41 @@ impl ClientBuilder {
         self
     }
 
+    /// A cookie jar (off by default, as in httpx without `cookies=`):
+    /// `Set-Cookie` answers are kept (by domain, path, expiry and
+    /// `Secure`, RFC 6265, through the cookie_store crate) and sent back
+    /// with the requests they match, redirects included.
+    pub fn cookie_store(mut self, enabled: bool) -> Self {
+        self.cookies = enabled;
+        self
+    }
+
+    /// Every request through this proxy (`http://[user:password@]host:port`):
+    /// `http://` URLs in absolute form, `https://` through a `CONNECT`
+    /// tunnel. Replaces what the environment says.
+    pub fn proxy(mut self, url: &str) -> Self {
+        match proxy::ProxyServer::parse(url) {
+            Ok(server) => {
+                self.proxies = Some(proxy::Proxies {
+                    http: Some(server.clone()),
+                    https: Some(server),
+                    no_proxy: proxy::NoProxy::default(),
+                });
+            }
+            Err(e) => self.error = self.error.or(Some(e)),
+        }
+        self
+    }
+
+    /// Whether the environment's proxy settings are used (on by default,
+    /// httpx's `trust_env`): `http_proxy`, `https_proxy`, `all_proxy`,
+    /// `no_proxy` (or their uppercase names). An unusable value fails
+    /// [`build`](ClientBuilder::build).
+    pub fn trust_env(mut self, trust: bool) -> Self {
+        self.trust_env = trust;
+        self
+    }
+
     /// Whether responses are decompressed (on by default): the client
     /// sends `Accept-Encoding: gzip, deflate, br` and decodes a body whose
     /// `Content-Encoding` is one of them, as it streams (the size limit
@@ -291,6 +333,11 @@ impl ClientBuilder {
                 Some(url)
             }
         };
+        let proxies = match self.proxies {
+            Some(proxies) => proxies,
+            None if self.trust_env => proxy::Proxies::from_env(|name| std::env::var(name).ok())?,
+            None => proxy::Proxies::default(),
+        };
         let mut headers = HeaderMap::new();
         headers.insert(
             header::USER_AGENT,
@@ -316,6 +363,10 @@ impl ClientBuilder {
                 http2: self.http2,
                 h2_prior_knowledge: self.h2_prior_knowledge,
                 decompress: self.decompress,
+                cookies: self
+                    .cookies
+                    .then(|| std::cell::RefCell::new(cookie_store::CookieStore::default())),
+                proxies,
                 #[cfg(feature = "tls")]
                 tls: std::cell::RefCell::new(self.tls),
             }),
@@ -341,6 +392,8 @@ struct Inner {
     http2: bool,
     h2_prior_knowledge: bool,
     decompress: bool,
+    cookies: Option<std::cell::RefCell<cookie_store::CookieStore>>,
+    proxies: proxy::Proxies,
     #[cfg(feature = "tls")]
     tls: std::cell::RefCell<Option<asyncio::tls::ClientContext>>,
 }
@@ -398,6 +451,9 @@ impl Client {
             http2: true,
             h2_prior_knowledge: false,
             decompress: true,
+            cookies: false,
+            proxies: None,
+            trust_env: true,
             #[cfg(feature = "tls")]
             tls: None,
             error: None,
@@ -480,7 +536,9 @@ impl Client {
         loop {
             let body = std::mem::take(&mut req.body);
             let resend = body.try_clone();
+            req.jar_cookie = self.jar_cookie(&req.url);
             let resp = self.send_once(&req, body, timeouts, deadline).await?;
+            self.store_cookies(&resp);
             let status = resp.status();
             let location = resp
                 .headers()
@@ -543,7 +601,11 @@ impl Client {
         timeouts: Timeouts,
         deadline: Option<asyncio::time::Instant>,
     ) -> Result<Response, Error> {
-        let origin = Origin::of(&req.url).ok_or_else(|| Error::InvalidUrl(req.url.to_string()))?;
+        let mut origin = Origin::of(&req.url).ok_or_else(|| Error::InvalidUrl(req.url.to_string()))?;
+        origin.proxy = self.inner.proxies.for_url(&req.url).cloned();
+        // Through a proxy, an http:// request goes to the proxy in
+        // absolute form.
+        let via = origin.proxy.as_ref().filter(|_| !origin.https);
         let mut fresh = false;
         loop {
             let (lease, reused) = self.connection(&origin, fresh, timeouts).await?;
@@ -551,7 +613,7 @@ impl Client {
             let again = if reused { body.try_clone() } else { None };
             let (sent, last_write, conn) = match lease {
                 Lease::H1(mut conn) => {
-                    let request = req.to_http(&self.inner.headers, body, false)?;
+                    let request = req.to_http(&self.inner.headers, body, false, via)?;
                     let Sender::H1(sender) = &mut conn.sender else {
                         unreachable!("an HTTP/1.1 lease");
                     };
@@ -560,7 +622,7 @@ impl Client {
                     (Either::H1 { future: sent }, last_write, Some(conn))
                 }
                 Lease::H2(mut sender, last_write) => {
-                    let request = req.to_http(&self.inner.headers, body, true)?;
+                    let request = req.to_http(&self.inner.headers, body, true, None)?;
                     (
                         Either::H2 {
                             future: sender.try_send_request(request),
@@ -669,6 +731,43 @@ impl Client {
         }
     }
 
+    fn jar_cookie(&self, url: &url::Url) -> Option<HeaderValue> {
+        let jar = self.inner.cookies.as_ref()?.borrow();
+        let pairs: Vec<String> = jar.get_request_values(url).map(|(n, v)| format!("{n}={v}")).collect();
+        if pairs.is_empty() {
+            return None;
+        }
+        let mut value = HeaderValue::from_str(&pairs.join("; ")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+
+    fn store_cookies(&self, resp: &Response) {
+        let Some(jar) = &self.inner.cookies else {
+            return;
+        };
+        let mut jar = jar.borrow_mut();
+        for value in resp.headers().get_all(header::SET_COOKIE) {
+            if let Ok(text) = value.to_str() {
+                // A cookie the jar refuses (another domain, malformed) is
+                // dropped, as browsers do.
+                let _ = jar.parse(text, resp.url());
+            }
+        }
+    }
+
+    /// The cookies the jar would send to `url` (name, value), if the
+    /// client has a jar ([`ClientBuilder::cookie_store`]).
+    pub fn cookies_for(&self, url: &str) -> Vec<(String, String)> {
+        let (Some(jar), Ok(url)) = (&self.inner.cookies, url::Url::parse(url)) else {
+            return Vec::new();
+        };
+        jar.borrow()
+            .get_request_values(&url)
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect()
+    }
+
     /// Whether a new connection to `origin` may be HTTP/2 (and so shared):
     /// prior knowledge for `http://`, ALPN offering `h2` for `https://`.
     fn may_share(&self, origin: &Origin) -> bool {
@@ -687,19 +786,27 @@ impl Client {
     /// connection's task starts.
     async fn open(&self, origin: &Origin, slot: Slot, write_timeout: Option<Duration>) -> Result<pool::Conn, Error> {
         let target = origin.to_string();
-        let addrs = asyncio::net::lookup_host(&origin.host, origin.port)
+        // The first hop: the server, or the proxy.
+        let (host, port, first_hop) = match &origin.proxy {
+            Some(proxy) => (proxy.host.as_str(), proxy.port, proxy.target()),
+            None => (origin.host.as_str(), origin.port, target.clone()),
+        };
+        let addrs = asyncio::net::lookup_host(host, port)
             .await
             .map_err(|source| Error::Dns {
-                host: origin.host.clone(),
+                host: host.to_owned(),
                 source,
             })?;
         let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
             .await
             .map_err(|source| Error::Connect {
-                target: target.clone(),
+                target: first_hop,
                 source,
             })?;
-        let transport = Transport::tcp(stream);
+        let mut transport = Transport::tcp(stream);
+        if let (Some(proxy), true) = (&origin.proxy, origin.https) {
+            proxy::connect_tunnel(&mut transport, proxy, &target).await?;
+        }
         let (transport, h2) = if origin.https {
             let transport = self.tls_handshake(transport, origin, &target).await?;
             let h2 = transport.alpn_is_h2();
@@ -856,6 +963,7 @@ impl Origin {
             https,
             host,
             port: url.port_or_known_default()?,
+            proxy: None,
         })
     }
 }
@@ -1035,6 +1143,7 @@ impl RequestBuilder {
             url,
             headers: self.headers,
             body: self.body,
+            jar_cookie: None,
         };
         let timeouts = self.timeouts;
         let exchange = self.client.execute(req, timeouts);
@@ -1054,6 +1163,9 @@ struct Prepared {
     url: url::Url,
     headers: HeaderMap,
     body: Body,
+    /// The cookie jar's `Cookie` for this URL (a request's own `Cookie`
+    /// header wins).
+    jar_cookie: Option<HeaderValue>,
 }
 
 impl Prepared {
@@ -1067,8 +1179,14 @@ impl Prepared {
     /// hyper's request: for HTTP/1.1 an origin-form target and `Host`,
     /// for HTTP/2 the absolute URL (its `:scheme` and `:authority`); the
     /// client's default headers under the request's own.
-    fn to_http(&self, defaults: &HeaderMap, body: Body, h2: bool) -> Result<http::Request<Body>, Error> {
-        let target = match (h2, self.url.query()) {
+    fn to_http(
+        &self,
+        defaults: &HeaderMap,
+        body: Body,
+        h2: bool,
+        proxy: Option<&proxy::ProxyServer>,
+    ) -> Result<http::Request<Body>, Error> {
+        let target = match (h2 || proxy.is_some(), self.url.query()) {
             (true, _) => {
                 let mut url = self.url.clone();
                 let _ = url.set_username("");
@@ -1103,6 +1221,15 @@ impl Prepared {
         }
         for (name, value) in &self.headers {
             headers.append(name, value.clone());
+        }
+        if let (Some(cookie), false) = (&self.jar_cookie, self.headers.contains_key(header::COOKIE)) {
+            headers.insert(header::COOKIE, cookie.clone());
+        }
+        if let Some(auth) = proxy.and_then(|p| p.authorization.as_deref()) {
+            let mut value =
+                HeaderValue::from_str(auth).map_err(|_| Error::InvalidRequest("proxy credentials".into()))?;
+            value.set_sensitive(true);
+            headers.insert(header::PROXY_AUTHORIZATION, value);
         }
         if !self.url.username().is_empty() && !self.headers.contains_key(header::AUTHORIZATION) {
             let user = percent_encoding::percent_decode_str(self.url.username()).decode_utf8_lossy();

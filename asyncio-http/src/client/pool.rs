@@ -43,6 +43,8 @@ pub(crate) struct Origin {
     pub(crate) https: bool,
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// The proxy the connection goes through, if any.
+    pub(crate) proxy: Option<super::proxy::ProxyServer>,
 }
 
 impl std::fmt::Display for Origin {
@@ -515,6 +517,7 @@ impl Origin {
             https: false,
             host: String::new(),
             port: 0,
+            proxy: None,
         }
     }
 }

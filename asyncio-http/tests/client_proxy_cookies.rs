@@ -1,0 +1,158 @@
+//! The client's cookie jar and proxies (a forward proxy written for the
+//! test: `CONNECT` tunnels and absolute-form requests).
+
+mod client_support;
+
+use asyncio_examples_support::pki::Pki;
+use asyncio_http::client::{Client, Error};
+use asyncio_http::{Request, Router, RunningServer, Server};
+
+async fn start(app: fn() -> Router) -> RunningServer {
+    Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .start(app)
+        .await
+        .expect("server starts")
+}
+
+fn app() -> Router {
+    Router::new()
+        .get("/login", |_: Request| async {
+            http::Response::builder()
+                .header("set-cookie", "session=abc123; Path=/; HttpOnly")
+                .header("set-cookie", "theme=dark; Path=/prefs")
+                .header("location", "/whoami")
+                .status(302)
+                .body(asyncio_http::Body::empty())
+                .unwrap()
+        })
+        .get("/whoami", |req: Request| async move {
+            req.header("cookie").unwrap_or("none").to_owned()
+        })
+        .get("/prefs/show", |req: Request| async move {
+            req.header("cookie").unwrap_or("none").to_owned()
+        })
+        .get(
+            "/hello",
+            |req: Request| async move { format!("hello via {}", req.uri()) },
+        )
+}
+
+#[asyncio::test]
+async fn the_cookie_jar_keeps_and_sends_back() {
+    let server = start(app).await;
+    let base = format!("http://{}", server.local_addr());
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    // Set on the redirect, sent on the request it redirects to.
+    let text = client
+        .get(&format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "session=abc123");
+    let text = client
+        .get(&format!("{base}/prefs/show"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("session=abc123") && text.contains("theme=dark"), "{text}");
+    let mut cookies = client.cookies_for(&format!("{base}/prefs/x"));
+    cookies.sort();
+    assert_eq!(
+        cookies,
+        [("session".into(), "abc123".into()), ("theme".into(), "dark".into())]
+    );
+    // A request's own Cookie header wins.
+    let text = client
+        .get(&format!("{base}/whoami"))
+        .header("cookie", "mine=1")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "mine=1");
+
+    // Without a jar nothing is kept.
+    let plain = Client::new();
+    let text = plain
+        .get(&format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "none");
+}
+
+#[asyncio::test]
+async fn http_through_a_proxy_in_absolute_form() {
+    let server = start(app).await;
+    let (proxy, log) = client_support::forward_proxy(false).await;
+    let client = Client::builder()
+        .proxy(&format!("http://ada:secret@{proxy}"))
+        .build()
+        .unwrap();
+    let url = format!("http://{}/hello", server.local_addr());
+    for _ in 0..2 {
+        let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(text, format!("hello via {url}"), "the server saw the absolute form");
+    }
+    let log = log.borrow();
+    assert_eq!(log[0], format!("GET {url} HTTP/1.1 [Basic YWRhOnNlY3JldA==]"));
+}
+
+#[asyncio::test]
+async fn https_through_a_connect_tunnel() {
+    let pki = Pki::new("proxy test CA");
+    let id = pki.localhost();
+    let ctx = asyncio::tls::ServerContext::builder()
+        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let server = Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .tls(ctx)
+        .start(app)
+        .await
+        .unwrap();
+    let (proxy, log) = client_support::forward_proxy(false).await;
+    let client_ctx = asyncio::tls::ClientContext::builder()
+        .no_system_roots()
+        .add_ca_pem(pki.ca_pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap();
+    let client = Client::builder()
+        .proxy(&format!("http://{proxy}"))
+        .tls(client_ctx)
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/hello", server.local_addr().port());
+    let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "hello via /hello", "origin-form inside the tunnel");
+    assert_eq!(
+        log.borrow()[0],
+        format!("CONNECT localhost:{} HTTP/1.1 [-]", server.local_addr().port())
+    );
+
+    // A proxy that refuses the tunnel: its own error.
+    let (refusing, _) = client_support::forward_proxy(true).await;
+    let client = Client::builder().proxy(&format!("http://{refusing}")).build().unwrap();
+    let err = client.get(&url).send().await.unwrap_err();
+    assert!(matches!(&err, Error::Proxy(why) if why.contains("403")), "{err:?}");
+    // An unusable proxy setting fails the build.
+    assert!(matches!(
+        Client::builder().proxy("socks5://x:1").build(),
+        Err(Error::InvalidUrl(_))
+    ));
+}
