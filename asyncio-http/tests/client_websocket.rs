@@ -1,22 +1,25 @@
 //! The WebSocket client (`client::ws`) against asyncio-http's own
 //! WebSocket server: echo, pings, the close handshake both ways, size
 //! limits, refused upgrades, subprotocols, `wss://` with a throwaway CA,
-//! many clients on one loop. A raw tungstenite peer where a pong has to
-//! be seen, raw sockets for servers that misbehave, and nginx for a server
-//! with no WebSocket at all.
+//! many clients on one loop, a connect dropped mid-handshake. A raw
+//! tungstenite peer where a pong has to be seen, raw sockets for servers
+//! that misbehave, and nginx for a server with no WebSocket at all.
 
 #[cfg(feature = "tls")]
 mod tls_support;
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use asyncio::net::{TcpListener, TcpStream};
+use asyncio::sync::Event;
 use asyncio_examples_support::nginx::TempNginx;
 use asyncio_http::client::ws::{self, CloseCode, Message, WebSocket, WebSocketBuilder, WsError};
 use asyncio_http::client::{Client, Error, TimeoutKind};
 use asyncio_http::{Request, Response, Router, RunningServer, Server, StatusCode};
+use futures_lite::future::or;
 use futures_lite::StreamExt;
 #[cfg(feature = "tls")]
 use tls_support::Pki;
@@ -371,6 +374,37 @@ async fn failures_are_their_own_errors() {
     assert!(matches!(err, Error::Closed(_)), "{err:?}");
     let err = ws::connect(&format!("ws://{addr}/nonsense")).await.unwrap_err();
     assert!(matches!(err, Error::WebSocketHandshake { status: None, .. }), "{err:?}");
+}
+
+#[asyncio::test]
+async fn a_connect_dropped_mid_handshake_closes_its_socket() {
+    let got_head = Rc::new(Event::new());
+    let saw_end = Rc::new(Event::new());
+    let (head_seen, end_seen) = (got_head.clone(), saw_end.clone());
+    let addr = raw_server(move |stream| {
+        let (got_head, saw_end) = (head_seen.clone(), end_seen.clone());
+        async move {
+            read_head(&stream).await;
+            got_head.set();
+            // Never answers; waits for the client to go away.
+            let mut buf = [0u8; 64];
+            while let Ok(1..) = stream.read(&mut buf).await {}
+            saw_end.set();
+        }
+    })
+    .await;
+    let url = format!("ws://{addr}/");
+    // The handshake's request is out; the connect is dropped waiting for
+    // the answer.
+    let finished = or(async { Some(ws::connect(&url).await) }, async {
+        got_head.wait().await;
+        None
+    })
+    .await;
+    assert!(finished.is_none(), "{finished:?}");
+    asyncio::timeout(Duration::from_secs(10), saw_end.wait())
+        .await
+        .expect("the dropped connect's socket was closed");
 }
 
 #[asyncio::test]

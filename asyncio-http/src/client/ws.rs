@@ -11,17 +11,36 @@
 //! for masking, fragmentation, UTF-8 checks, pongs and the close
 //! handshake, as on the server.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use asyncio_http::client::ws::{self, CloseCode, Message};
+//! ```
+//! use asyncio_http::client::ws::{self, CloseCode, Message, WebSocket};
+//! use asyncio_http::{Request, Response, Router, Server};
 //!
-//! let mut ws = ws::connect("ws://127.0.0.1:8080/ws").await?;
-//! ws.send(Message::text("hello")).await?;
-//! if let Some(Ok(Message::Text(echo))) = ws.recv().await {
-//!     println!("{echo}");
+//! // The server's side…
+//! async fn echo(req: Request) -> Response {
+//!     req.websocket(|mut ws: WebSocket| async move {
+//!         while let Some(Ok(msg)) = ws.recv().await {
+//!             if msg.is_text() || msg.is_binary() {
+//!                 if ws.send(msg).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         }
+//!     })
 //! }
+//!
+//! # asyncio::run(async {
+//! let server = Server::bind("127.0.0.1:0")
+//!     .handle_signals(false)
+//!     .start(|| Router::new().get("/ws", echo))
+//!     .await?;
+//! // …and the client's: the same type, the same calls.
+//! let mut ws: WebSocket = ws::connect(&format!("ws://{}/ws", server.local_addr())).await?;
+//! ws.send(Message::text("hello")).await?;
+//! assert_eq!(ws.recv().await.transpose()?, Some(Message::text("hello")));
 //! ws.close(CloseCode::Normal, "done").await?;
-//! # Ok(()) }
+//! server.shutdown().await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
 //!
 //! `http://` and `https://` URLs are taken too (as aiohttp does), as
