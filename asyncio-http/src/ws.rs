@@ -27,6 +27,9 @@
 //! }
 //! ```
 //!
+//! The client side ([`client::ws`](crate::client::ws)) hands out the same
+//! [`WebSocket`], so code that talks over one reads the same at both ends.
+//!
 //! Per-message deflate is not offered: tungstenite 0.30 does not implement
 //! it; clients fall back to uncompressed frames.
 
@@ -53,10 +56,14 @@ pub use tungstenite::{Error as WsError, Message};
 
 type Io = Transport;
 
-/// One side of an open WebSocket: receive and send messages.
+/// One side of an open WebSocket: receive and send messages. A server's
+/// handler is given one ([`Request::websocket`]); a client opens one with
+/// [`client::ws::connect`](crate::client::ws::connect). Both ends have the
+/// same messages, close codes and methods.
 pub struct WebSocket {
     inner: WebSocketStream<Io>,
     shutdown: ShutdownSignal,
+    protocol: Option<String>,
 }
 
 impl WebSocket {
@@ -121,9 +128,25 @@ impl WebSocket {
     }
 
     /// The server's shutdown signal: when it fires, close the WebSocket
-    /// (code 1001, "going away").
+    /// (code 1001, "going away"). On a client's WebSocket it never fires.
     pub fn shutdown_signal(&self) -> ShutdownSignal {
         self.shutdown.clone()
+    }
+
+    /// The subprotocol the handshake settled on (`Sec-WebSocket-Protocol`):
+    /// the one the server chose from those the client offered; `None` if
+    /// there was none.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// A client's WebSocket, after its handshake.
+    pub(crate) fn client(inner: WebSocketStream<Io>, protocol: Option<String>) -> WebSocket {
+        WebSocket {
+            inner,
+            shutdown: ShutdownSignal { worker: None },
+            protocol,
+        }
     }
 }
 
@@ -297,7 +320,8 @@ impl Request {
     {
         let chosen = protocol
             .filter(|p| self.websocket_protocols().contains(p))
-            .and_then(|p| HeaderValue::from_str(p).ok());
+            .and_then(|p| HeaderValue::from_str(p).ok().map(|v| (p.to_owned(), v)));
+        let protocol = chosen.as_ref().map(|(p, _)| p.clone());
         match self.accept_websocket() {
             Ok(accept) => {
                 let Some(slot) = self.upgrade.clone() else {
@@ -313,7 +337,12 @@ impl Request {
                 slot.set(Box::new(move |io: Io| {
                     Box::pin(async move {
                         let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                        handler(WebSocket { inner, shutdown }).await;
+                        handler(WebSocket {
+                            inner,
+                            shutdown,
+                            protocol,
+                        })
+                        .await;
                     })
                 }));
                 let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
@@ -321,7 +350,7 @@ impl Request {
                 h.insert(UPGRADE, HeaderValue::from_static("websocket"));
                 h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
                 h.insert(SEC_WEBSOCKET_ACCEPT, accept);
-                if let Some(p) = chosen {
+                if let Some((_, p)) = chosen {
                     h.insert(SEC_WEBSOCKET_PROTOCOL, p);
                 }
                 r

@@ -95,6 +95,20 @@ pub enum Error {
     Json(serde_json::Error),
     /// The response body is not text in its declared charset.
     Decode(String),
+    /// The server did not complete a WebSocket handshake
+    /// ([`client::ws`](crate::client::ws)): it answered with a status
+    /// other than `101 Switching Protocols` (a page, `404`, `400`, …), or
+    /// with a `101` that breaks the protocol (no `Upgrade: websocket`, a
+    /// wrong `Sec-WebSocket-Accept`, a subprotocol that was not offered or
+    /// none of those that were), or with no HTTP response at all.
+    WebSocketHandshake {
+        /// The WebSocket's URL.
+        url: String,
+        /// The response's status, if one was read.
+        status: Option<StatusCode>,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -116,10 +130,12 @@ impl Error {
         }
     }
 
-    /// The status of an [`Error::Status`].
+    /// The status of an [`Error::Status`], or of the response that refused
+    /// an [`Error::WebSocketHandshake`].
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Error::Status { status, .. } => Some(*status),
+            Error::WebSocketHandshake { status, .. } => *status,
             _ => None,
         }
     }
@@ -183,6 +199,10 @@ impl fmt::Display for Error {
             Error::Status { status, url } => write!(f, "{status} from {url}"),
             Error::Json(e) => write!(f, "the response is not the expected JSON: {e}"),
             Error::Decode(why) => write!(f, "the response text does not decode: {why}"),
+            Error::WebSocketHandshake { url, status, reason } => match status {
+                Some(status) => write!(f, "WebSocket handshake with {url} failed: {status}: {reason}"),
+                None => write!(f, "WebSocket handshake with {url} failed: {reason}"),
+            },
         }
     }
 }

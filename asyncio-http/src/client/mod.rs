@@ -38,6 +38,7 @@
 //! | `httpx.Timeout(connect=…, read=…, write=…, pool=…)` | [`Timeouts`] (and `total`); the errors say which: [`Error::Timeout`]`(`[`TimeoutKind`]`)` |
 //! | `httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5)` | [`ClientBuilder::max_connections`], [`ClientBuilder::max_keepalive_connections`], [`ClientBuilder::keepalive_expiry`], and [`ClientBuilder::max_connections_per_host`] |
 //! | `httpx.ConnectError`, `ConnectTimeout`, `ReadTimeout`, `TooManyRedirects`, `RemoteProtocolError`, `HTTPStatusError` | [`Error::Connect`] / [`Error::Dns`], [`Error::Timeout`], [`Error::TooManyRedirects`], [`Error::Closed`] / [`Error::Protocol`], [`Error::Status`] |
+//! | `await session.ws_connect(url, protocols=…, headers=…)` (aiohttp) | [`ws::connect`]`(url).await?`, [`Client::websocket`]`(url).protocols(…).header(…).connect().await?`: the server's [`WebSocket`](crate::ws::WebSocket) |
 //!
 //! HTTP/2: over TLS when the server picks it by ALPN (offered by default),
 //! and over plain TCP with prior knowledge
@@ -68,6 +69,7 @@ mod error;
 mod pool;
 mod proxy;
 mod response;
+pub mod ws;
 
 use std::io;
 use std::pin::Pin;
