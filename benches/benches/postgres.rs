@@ -9,6 +9,12 @@
 //! `-- NAME` for the workloads whose name contains NAME,
 //! `-- --client=NAME` (repeatable) for some clients only.
 //!
+//! `-- --callgrind` counts instructions instead (valgrind's callgrind): the
+//! sequential `SELECT 1` client of asyncio-postgres and of tokio-postgres,
+//! each at two sizes (`PG_CG_N1`, `PG_CG_N2` queries, default 2,000 and
+//! 4,000), per query `(Ir(N2) − Ir(N1)) / (queries(N2) − queries(N1))`
+//! (warm-up included in both, so the connection's set-up cancels out).
+//!
 //! **Server**: one throwaway PostgreSQL for the whole run
 //! (`asyncio_examples_support::pg::TempPostgres`: a fresh cluster,
 //! `fsync=off`), reached over TCP on 127.0.0.1 with SCRAM authentication.
@@ -33,7 +39,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use asyncio_benches::postgres::{asyncio_peer, tokio_peer, Sample, Size, Workload, DSN_ENV};
+use asyncio_benches::postgres::{asyncio_peer, tokio_peer, Sample, Size, Workload, DSN_ENV, NO_CPU_CLOCK_ENV};
 use asyncio_benches::report::{cores, heading};
 use asyncio_benches::{fmt_num, fmt_ratio, Config, Summary, Table};
 use asyncio_examples_support::pg::TempPostgres;
@@ -159,6 +165,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--peer") {
         return client(&args[at + 1..]);
+    }
+    if args.iter().any(|a| a == "--callgrind") {
+        return callgrind();
     }
     let cfg = Config::from_env();
     let rounds = cfg.rounds_or(5);
@@ -303,4 +312,61 @@ fn report(cfg: &Config, rounds: usize, peers: &[Peer], workloads: &[Workload], s
         ratios.row(row);
     }
     print!("{}", ratios.render());
+}
+
+/// Instructions per sequential `SELECT 1` of the two Rust clients, under
+/// callgrind (user-space instructions of the whole client process; a
+/// system call counts as one, time blocked in the kernel not at all).
+fn callgrind() {
+    let n = |key: &str, default: usize| std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (n1, n2) = (n("PG_CG_N1", 2_000), n("PG_CG_N2", 4_000));
+    assert!(n2 > n1, "PG_CG_N2 must be above PG_CG_N1");
+    let server = TempPostgres::start().unwrap_or_else(|e| panic!("throwaway PostgreSQL: {e}"));
+    let exe = std::env::current_exe().expect("this bench's path");
+    let workload = Workload::Sequential;
+    // Each run measures `count` queries after `count / 10` of warm-up.
+    let queries = |count: usize| {
+        let size = Size { count, tasks: 1 };
+        (size.count + size.warmup().count) as f64
+    };
+    let count = |peer: Peer, queries: usize| -> f64 {
+        let out = Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg(&exe)
+            .args(["--peer", peer.name(), workload.name(), &queries.to_string(), "1"])
+            .env(DSN_ENV, server.dsn())
+            .env(NO_CPU_CLOCK_ENV, "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("valgrind (is it installed?)");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "valgrind {} failed: {log}", peer.name());
+        log.lines()
+            .find_map(|l| l.split("Collected : ").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no callgrind total in: {log}"))
+    };
+    heading(&format!(
+        "Instructions per sequential `SELECT 1` (callgrind, (Ir(N2) − Ir(N1)) / queries between, N1 = {n1}, N2 = {n2})"
+    ));
+    let mut table = Table::new(&["client", "Ir(N1)", "Ir(N2)", "Ir/query"]);
+    let mut per_query = Vec::new();
+    for peer in [Peer::AsyncioPostgres, Peer::TokioPostgres] {
+        let (a, b) = (count(peer, n1), count(peer, n2));
+        let per = (b - a) / (queries(n2) - queries(n1));
+        eprintln!("{}: Ir({n1}) = {a}, Ir({n2}) = {b} -> {per:.0} per query", peer.name());
+        per_query.push(per);
+        table.row(vec![
+            peer.name().into(),
+            format!("{a:.0}"),
+            format!("{b:.0}"),
+            format!("{per:.0}"),
+        ]);
+    }
+    print!("{}", table.render());
+    println!();
+    println!(
+        "asyncio-postgres / tokio-postgres: {}",
+        fmt_ratio(per_query[0] / per_query[1])
+    );
 }
