@@ -14,6 +14,8 @@
 //! each at two sizes (`PG_CG_N1`, `PG_CG_N2` queries, default 2,000 and
 //! 4,000), per query `(Ir(N2) − Ir(N1)) / (queries(N2) − queries(N1))`
 //! (warm-up included in both, so the connection's set-up cancels out).
+//! `PG_CG_OUT_DIR=DIR` keeps each run's profile there
+//! (`DIR/<client>-<queries>.callgrind`, for `callgrind_annotate`).
 //!
 //! **Server**: one throwaway PostgreSQL for the whole run
 //! (`asyncio_examples_support::pg::TempPostgres`: a fresh cluster,
@@ -330,8 +332,13 @@ fn callgrind() {
         (size.count + size.warmup().count) as f64
     };
     let count = |peer: Peer, queries: usize| -> f64 {
+        let profile = match std::env::var("PG_CG_OUT_DIR") {
+            Ok(dir) => format!("{dir}/{}-{queries}.callgrind", peer.name()),
+            Err(_) => "/dev/null".into(),
+        };
         let out = Command::new("valgrind")
-            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={profile}"))
             .arg(&exe)
             .args(["--peer", peer.name(), workload.name(), &queries.to_string(), "1"])
             .env(DSN_ENV, server.dsn())
