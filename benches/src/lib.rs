@@ -18,6 +18,8 @@
 //! - [`placement`]: a server and its client process pinned to CPUs of their
 //!   own, or not ([`Placement`]);
 //! - [`tls`]: the TLS bench's throwaway PKI, protocol and client process;
+//! - [`postgres`]: the PostgreSQL bench's workloads and its Rust clients
+//!   (asyncio-postgres, tokio-postgres), each run as a process of its own;
 //! - [`workloads`]: workload code shared between bench targets
 //!   ([`shared_workloads!`], [`runtime_modules!`], [`per_runtime!`],
 //!   [`echo_streams`]).
@@ -30,6 +32,7 @@ pub mod cpu;
 pub mod futures;
 pub mod join;
 pub mod placement;
+pub mod postgres;
 pub mod report;
 pub mod runtime;
 pub mod sampling;

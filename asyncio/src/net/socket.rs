@@ -59,6 +59,28 @@ where
         r
     }
 
+    /// [`poll_read`](Self::poll_read) into the unfilled part of a tokio
+    /// `ReadBuf`, zeroed only once the socket is ready to be read: a poll
+    /// that returns `Pending` leaves the buffer untouched (tokio-util's
+    /// codecs hand every poll a fresh, uninitialized `ReadBuf` over their
+    /// whole spare capacity, 8 KiB and more).
+    #[cfg(feature = "tokio-io")]
+    pub(crate) fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let mut want = 0;
+        let r = self.fd.poll_read_with(cx, |mut s| {
+            let unfilled = buf.initialize_unfilled();
+            want = unfilled.len();
+            s.read(unfilled)
+        });
+        let n = std::task::ready!(r)?;
+        // As in `poll_read`: a short read emptied the receive buffer.
+        if n > 0 && n < want {
+            self.fd.clear_read_ready();
+        }
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.fd.poll_write_with(cx, |mut s| s.write(buf))
     }
@@ -178,6 +200,17 @@ macro_rules! stream_methods {
                 buf: &mut [u8],
             ) -> std::task::Poll<io::Result<usize>> {
                 self.inner.poll_read(cx, buf)
+            }
+
+            /// Polls a read into a tokio `ReadBuf`, zeroing its unfilled
+            /// part only when the socket is ready (the `tokio-io` traits).
+            #[cfg(feature = "tokio-io")]
+            pub(crate) fn poll_read_buf(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<io::Result<()>> {
+                self.inner.poll_read_buf(cx, buf)
             }
 
             /// Polls a write of `buf`.

@@ -21,8 +21,7 @@ macro_rules! tokio_socket_impls {
     ($ty:ty) => {
         impl tokio::io::AsyncRead for $ty {
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-                let this = &*self;
-                read_into(buf, |b| this.poll_read(cx, b))
+                self.poll_read_buf(cx, buf)
             }
         }
 
