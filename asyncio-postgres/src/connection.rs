@@ -41,6 +41,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 
 use asyncio::sync::Event;
 use asyncio::Task;
@@ -398,18 +399,47 @@ impl Shared {
         self.idle.clear();
         let shared = self.clone();
         let task = event_loop.create_task(async move {
+            // SQL clean-ups are sent, not waited for: the statements that
+            // follow go out after them on the same connection, so they
+            // run after them on the server (a pooled connection's reset
+            // costs no round trip of its own). Each counts as a query in
+            // flight until answered, so a query dropped behind one sends
+            // no cancel that could land on it.
+            let mut answers = Vec::new();
             loop {
                 let next = shared.cleanups.borrow_mut().pop_front();
                 let Some(cleanup) = next else { break };
                 match cleanup {
-                    Cleanup::Cancel => cancel_and_settle(&client, &shared).await,
-                    // A failed ROLLBACK leaves nothing to do: the
-                    // connection is closed or not in a transaction.
-                    Cleanup::Sql(sql) => drop(client.batch_execute(&sql).await),
+                    Cleanup::Cancel => {
+                        // The cancel must reach the statement running now:
+                        // nothing of ours may be ahead of it.
+                        for answer in answers.drain(..) {
+                            answer.await;
+                        }
+                        cancel_and_settle(&client, &shared).await;
+                    }
+                    Cleanup::Sql(sql) => {
+                        shared.in_flight.set(shared.in_flight.get() + 1);
+                        let (client, counted) = (client.clone(), shared.clone());
+                        // A failed ROLLBACK or reset leaves nothing to do:
+                        // the connection is closed or not in a transaction.
+                        let mut answer = Box::pin(async move {
+                            drop(client.batch_execute(&sql).await);
+                            counted.in_flight.set(counted.in_flight.get() - 1);
+                        });
+                        // The first poll sends it.
+                        let done = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx).is_ready())).await;
+                        if !done {
+                            answers.push(answer);
+                        }
+                    }
                 }
             }
             shared.cleaning.set(false);
             shared.idle.set();
+            for answer in answers {
+                answer.await;
+            }
         });
         drop(task);
     }
