@@ -674,7 +674,9 @@ fn http_client() {
             .start(|| asyncio_http::Router::new().get("/item/{n}", slow_item))
             .await
             .expect("local server");
-        let urls: Vec<String> = (0..20).map(|n| format!("http://{}/item/{n}", server.local_addr())).collect();
+        let urls: Vec<String> = (0..20)
+            .map(|n| format!("http://{}/item/{n}", server.local_addr()))
+            .collect();
         let client = Client::new();
         let start = Instant::now();
         for url in &urls {

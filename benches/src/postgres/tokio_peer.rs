@@ -5,7 +5,7 @@
 //! asyncio-postgres), the connection future `tokio::spawn`ed; every
 //! statement prepared once, before the warm-up, and executed by its handle.
 //!
-//! tokio-postgres has no pool of its own; [`SmallPool`] is the least one
+//! tokio-postgres has no pool of its own; `SmallPool` is the least one
 //! (a semaphore of [`POOL_SIZE`] permits and a list of idle connections,
 //! each with its prepared `SELECT 1`), which runs asyncpg's reset
 //! ([`POOL_RESET_SQL`]) on each connection given back, as asyncio-postgres's
