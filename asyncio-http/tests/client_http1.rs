@@ -720,3 +720,61 @@ async fn brotli_and_deflate_bodies_and_a_corrupt_one() {
         .unwrap_err();
     assert!(matches!(err, Error::BodyTooLarge { limit: 10_000 }), "{err:?}");
 }
+
+#[asyncio::test]
+async fn a_trickling_server_is_cut() {
+    // The head a byte at a time: the read timeout bounds the whole head.
+    let (addr, _) = raw_server(|stream, _| async move {
+        let _ = read_head(&stream).await;
+        for b in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".iter() {
+            if stream.write_all(std::slice::from_ref(b)).await.is_err() {
+                return;
+            }
+            asyncio::sleep(Duration::from_millis(40)).await;
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .timeouts(Timeouts {
+            read: Some(Duration::from_millis(300)),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap();
+    let err = client.get(&format!("http://{addr}/")).send().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
+
+    // The body a byte at a time from our own server: each byte comes
+    // within the read timeout, so `total` is what cuts it.
+    let server = Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .start(|| {
+            Router::new().get("/trickle", |_: Request| async {
+                asyncio_http::Body::writer(|w| async move {
+                    for _ in 0..1000 {
+                        w.send(&b"x"[..]).await;
+                        asyncio::sleep(Duration::from_millis(40)).await;
+                    }
+                    Ok::<(), std::io::Error>(())
+                })
+            })
+        })
+        .await
+        .unwrap();
+    let mut resp = client
+        .get(&format!("{}/trickle", base(&server)))
+        .timeout(Duration::from_millis(600))
+        .send()
+        .await
+        .unwrap();
+    let mut got = 0;
+    let err = loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => got += c.len(),
+            Ok(None) => panic!("the trickle ended"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Total)), "{err:?}");
+    assert!(got > 0 && got < 1000, "{got}");
+}

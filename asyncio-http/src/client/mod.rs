@@ -96,7 +96,9 @@ use response::BodyLimits;
 pub struct Timeouts {
     /// Resolving the name, connecting, the TLS handshake.
     pub connect: Option<Duration>,
-    /// Waiting for the response's head, then for each part of its body.
+    /// Waiting for the response's head (all of it, counted from the
+    /// request's last write: a head trickling in byte by byte is cut), then
+    /// for each part of its body (a body trickling in is cut by `total`).
     pub read: Option<Duration>,
     /// Each write of the request that the server does not take.
     pub write: Option<Duration>,
@@ -1290,7 +1292,6 @@ impl WriteTimeout {
         match poll {
             Poll::Ready(r) => {
                 self.waiting = None;
-                self.last_write.set(asyncio::time::Instant::now());
                 Poll::Ready(r)
             }
             Poll::Pending => {
@@ -1308,6 +1309,16 @@ impl WriteTimeout {
     }
 }
 
+impl WriteTimeout {
+    /// Stamps a write that moved bytes (flushes do not count: hyper
+    /// flushes on every turn, reads included).
+    fn wrote(&self, poll: &Poll<io::Result<usize>>) {
+        if matches!(poll, Poll::Ready(Ok(n)) if *n > 0) {
+            self.last_write.set(asyncio::time::Instant::now());
+        }
+    }
+}
+
 impl futures_io::AsyncRead for WriteTimeout {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
@@ -1318,6 +1329,7 @@ impl futures_io::AsyncWrite for WriteTimeout {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.wrote(&poll);
         this.check(cx, poll)
     }
 
@@ -1328,6 +1340,7 @@ impl futures_io::AsyncWrite for WriteTimeout {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.wrote(&poll);
         this.check(cx, poll)
     }
 
