@@ -78,19 +78,20 @@ where
     F::Output: Send + 'static,
 {
     let state = match handle_ref() {
-        Ok(h) => State::Running(h.spawn(InContext {
-            ctx: copy_context(),
-            fut,
-        })),
+        Ok(h) => {
+            // An empty context (no variable set) needs no entering.
+            let ctx = Some(copy_context()).filter(|c| !c.is_empty());
+            State::Running(h.spawn(InContext { ctx, fut }))
+        }
         Err(e) => State::Failed(Some(e)),
     };
     OnTokio { state }
 }
 
 pin_project! {
-    /// `fut`, polled inside the context variables its caller had.
+    /// `fut`, polled inside the context variables its caller had (if any).
     struct InContext<F> {
-        ctx: crate::context::Context,
+        ctx: Option<crate::context::Context>,
         #[pin]
         fut: F,
     }
@@ -102,7 +103,10 @@ impl<F: Future> Future for InContext<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let fut = this.fut;
-        this.ctx.run(|| fut.poll(cx))
+        match this.ctx {
+            Some(ctx) => ctx.run(|| fut.poll(cx)),
+            None => fut.poll(cx),
+        }
     }
 }
 
