@@ -34,10 +34,10 @@ use crate::executor::JobError;
 /// thread delivers their readiness to this task. The runtime starts on the
 /// first poll if it is not running.
 ///
-/// What still fails inside: `tokio::task::spawn_local` and `LocalSet`
-/// (there is no tokio local scheduler here; use
-/// [`create_task`](crate::create_task)), `block_in_place`, and
-/// `Handle::block_on`, which would block the loop.
+/// What still does not fit inside: `tokio::task::spawn_local` and
+/// `LocalSet` panic (there is no tokio local scheduler here; use
+/// [`create_task`](crate::create_task)); `block_in_place` and
+/// `Handle::block_on` block the loop's thread, as any blocking call does.
 ///
 /// Prefer [`run_on_tokio`](super::run_on_tokio) when the future is `Send`:
 /// each wake-up of a `WithTokioContext` crosses from tokio's thread to the
