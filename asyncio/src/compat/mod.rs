@@ -24,7 +24,7 @@
 //!
 //! | the crate uses | examples | on this loop |
 //! |---|---|---|
-//! | only tokio's I/O *traits* (`AsyncRead`, `AsyncWrite`) over a socket you give it | hyper's `client::conn`/`server::conn`, tokio-postgres's `connect_raw`, tokio-tungstenite's `client_async` | runs natively, on the loop: give it one of this crate's sockets (feature `tokio-io`) |
+//! | only an I/O stream you give it (tokio's `AsyncRead`/`AsyncWrite`, or hyper's own I/O traits) | tokio-postgres's `connect_raw`, tokio-tungstenite's `client_async`, hyper's `client::conn`/`server::conn` | runs natively, on the loop: give it one of this crate's sockets (feature `tokio-io` for tokio's traits) |
 //! | tokio's *runtime*: its reactor, timers or `tokio::spawn` | reqwest, sqlx, tonic, hyper-util's legacy client, the AWS SDK | panics as above; the way out is this module |
 //!
 //! # The way out: a background tokio runtime
