@@ -66,11 +66,27 @@
     feature = "process-pool",
     doc = "| `concurrent.futures.ProcessPoolExecutor` | [`executor::ProcessPoolExecutor`] with [`process_fn!`] (feature `process-pool`) |"
 )]
+#![cfg_attr(
+    feature = "tokio-compat",
+    doc = "| (no asyncio peer) a tokio-only crate (reqwest, sqlx, tonic) from a task | [`compat::run_on_tokio`]`(fut)` on a background tokio runtime (feature `tokio-compat`) |"
+)]
 //! | `asyncio.open_connection`, `start_server` | [`open_connection`], [`start_server`] → [`net::StreamReader`], [`net::StreamWriter`], [`net::Server`] |
 //! | sockets, `loop.getaddrinfo` | [`net::TcpStream`], [`net::TcpListener`], [`net::UdpSocket`], [`net::UnixStream`], [`net::lookup_host`] |
 //! | `asyncio.create_subprocess_exec`, `_shell` | [`subprocess::create_subprocess_exec`], [`subprocess::create_subprocess_shell`] |
 //! | `loop.add_signal_handler` | [`signal::add_signal_handler`], [`signal::ctrl_c`], [`signal::recv`] |
 //! | `aiofiles.open` (files off the loop) | [`fs::File`], [`fs::read`], [`fs::write`] |
+//!
+//! # Crates that need tokio's runtime
+//!
+//! A call into reqwest, sqlx, tonic or anything else that uses tokio's
+//! reactor, timers or `tokio::spawn` panics on this loop with "there is no
+//! reactor running, must be called from the context of a Tokio 1.x
+//! runtime": this loop is not tokio's. The `tokio-compat` feature's
+//! `asyncio::compat` module explains why and gives the way out, a tokio
+//! runtime on a background thread (`compat::run_on_tokio(fut).await`).
+//! Crates that only use tokio's I/O *traits* (hyper's connection API,
+//! tokio-postgres) run on the loop itself, over its sockets (feature
+//! `tokio-io`).
 //!
 //! # Cancellation
 //!
@@ -112,6 +128,9 @@ mod macros;
 
 mod runtime;
 
+#[cfg(feature = "tokio-compat")]
+#[forbid(unsafe_code)]
+pub mod compat;
 #[forbid(unsafe_code)]
 mod completion;
 #[forbid(unsafe_code)]

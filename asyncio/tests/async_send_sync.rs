@@ -101,6 +101,21 @@ fn executors_and_their_handles_cross_threads() {
     is_sync::<asyncio::executor::JobError>();
 }
 
+/// The tokio bridge's future may move with the task that awaits it (a
+/// task of a multi-thread runtime, too); the `!Send` wrapper is as `Send` as
+/// what it wraps.
+#[cfg(feature = "tokio-compat")]
+#[test]
+fn tokio_compat_futures_follow_their_contents() {
+    is_send::<asyncio::compat::OnTokio<String>>();
+    is_sync::<asyncio::compat::OnTokio<String>>();
+    is_send::<asyncio::compat::WithTokioContext<std::future::Ready<u8>>>();
+    is_send::<asyncio::compat::AlreadyStarted>();
+    is_sync::<asyncio::compat::AlreadyStarted>();
+}
+#[cfg(feature = "tokio-compat")]
+assert_not_send!(asyncio::compat::WithTokioContext<std::future::Ready<std::rc::Rc<u8>>>);
+
 #[test]
 fn channel_ends_cross_threads() {
     is_send::<asyncio::sync::Sender<u8>>();

@@ -9,7 +9,8 @@ use crate::runtime::task::PanicPayload;
 
 /// Why a job run by a [`ThreadPoolExecutor`](super::ThreadPoolExecutor),
 /// a `ProcessPoolExecutor` or [`to_thread`](super::to_thread) gave no
-/// result.
+/// result; also why a future run on the background tokio runtime
+/// (`compat::run_on_tokio`, feature `tokio-compat`) gave none.
 ///
 /// Every job ends with its result or one of these; the executor and the
 /// loop keep running either way.
@@ -31,6 +32,8 @@ pub enum JobError {
     Panicked(Panicked),
     /// The job was cancelled before it started ([`JobHandle::cancel`],
     /// a dropped [`CancelOnDrop`], or `shutdown` with `cancel_futures`).
+    /// For `compat::run_on_tokio`: the background runtime dropped the
+    /// future (`compat::shutdown` while it ran).
     ///
     /// [`JobHandle::cancel`]: super::JobHandle::cancel
     /// [`CancelOnDrop`]: super::CancelOnDrop

@@ -108,6 +108,10 @@ impl TaskError {
     }
 }
 
+/// What tokio's types panic with when no tokio runtime is current (their
+/// `TryCurrentError`): the mark of a tokio-only call made on this loop.
+const NO_TOKIO_RUNTIME: &str = "must be called from the context of a Tokio 1.x runtime";
+
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.repr, self.id) {
@@ -115,6 +119,13 @@ impl fmt::Display for TaskError {
             (Repr::Cancelled, None) => write!(f, "task was cancelled before it started"),
             (Repr::Panic(p), Some(id)) => write!(f, "task {id} panicked: {}", p.message),
             (Repr::Panic(p), None) => write!(f, "task panicked: {}", p.message),
+        }?;
+        match &self.repr {
+            Repr::Panic(p) if p.message.contains(NO_TOKIO_RUNTIME) => f.write_str(
+                " (a call that needs tokio's runtime, made on asyncio's loop: run it with \
+                 asyncio::compat::run_on_tokio, cargo feature `tokio-compat`)",
+            ),
+            _ => Ok(()),
         }
     }
 }
