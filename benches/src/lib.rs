@@ -20,6 +20,9 @@
 //! - [`tls`]: the TLS bench's throwaway PKI, protocol and client process;
 //! - [`postgres`]: the PostgreSQL bench's workloads and its Rust clients
 //!   (asyncio-postgres, tokio-postgres), each run as a process of its own;
+//! - [`http_client`]: the HTTP client bench's workload and its Rust clients
+//!   (asyncio-http's client, reqwest on tokio), each run as a process of its
+//!   own;
 //! - [`workloads`]: workload code shared between bench targets
 //!   ([`shared_workloads!`], [`runtime_modules!`], [`per_runtime!`],
 //!   [`echo_streams`]).
@@ -30,6 +33,7 @@ pub mod channels;
 pub mod config;
 pub mod cpu;
 pub mod futures;
+pub mod http_client;
 pub mod join;
 pub mod placement;
 pub mod postgres;
