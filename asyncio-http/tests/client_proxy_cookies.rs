@@ -3,8 +3,9 @@
 
 mod client_support;
 
+#[cfg(feature = "tls")]
 use asyncio_examples_support::pki::Pki;
-use asyncio_http::client::{Client, Error};
+use asyncio_http::client::Client;
 use asyncio_http::{Request, Router, RunningServer, Server};
 
 async fn start(app: fn() -> Router) -> RunningServer {
@@ -110,6 +111,7 @@ async fn http_through_a_proxy_in_absolute_form() {
     assert_eq!(log[0], format!("GET {url} HTTP/1.1 [Basic YWRhOnNlY3JldA==]"));
 }
 
+#[cfg(feature = "tls")]
 #[asyncio::test]
 async fn https_through_a_connect_tunnel() {
     let pki = Pki::new("proxy test CA");
