@@ -151,10 +151,13 @@ async fn https_through_a_connect_tunnel() {
     let (refusing, _) = client_support::forward_proxy(true).await;
     let client = Client::builder().proxy(&format!("http://{refusing}")).build().unwrap();
     let err = client.get(&url).send().await.unwrap_err();
-    assert!(matches!(&err, Error::Proxy(why) if why.contains("403")), "{err:?}");
+    assert!(
+        matches!(&err, asyncio_http::client::Error::Proxy(why) if why.contains("403")),
+        "{err:?}"
+    );
     // An unusable proxy setting fails the build.
     assert!(matches!(
         Client::builder().proxy("socks5://x:1").build(),
-        Err(Error::InvalidUrl(_))
+        Err(asyncio_http::client::Error::InvalidUrl(_))
     ));
 }
