@@ -89,6 +89,17 @@ impl Body {
     }
 }
 
+impl Body {
+    /// The bytes of a body given whole (empty for [`Body::empty`]); `None`
+    /// for a streamed or written one.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Full(b) => Some(b.as_deref().unwrap_or(&[])),
+            Kind::Stream(_) | Kind::Writer(_) => None,
+        }
+    }
+}
+
 impl Default for Body {
     fn default() -> Self {
         Body::empty()
@@ -351,6 +362,9 @@ impl Error for BodyError {
 /// the connection drains what the handler left unread, so a malformed
 /// body is answered with `400` even if the handler never looked at it.
 pub(crate) struct BodyState {
+    /// Bytes given up front (a request made in-process), read before
+    /// `incoming`.
+    pub(crate) memory: Option<Bytes>,
     pub(crate) incoming: Option<hyper::body::Incoming>,
     pub(crate) received: u64,
     pub(crate) limit: u64,
@@ -362,6 +376,7 @@ pub(crate) struct BodyState {
 impl BodyState {
     pub(crate) fn new(incoming: hyper::body::Incoming, limit: u64) -> Rc<RefCell<BodyState>> {
         Rc::new(RefCell::new(BodyState {
+            memory: None,
             incoming: Some(incoming),
             received: 0,
             limit,
@@ -373,6 +388,15 @@ impl BodyState {
     /// The next data chunk, `None` at the end.
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
         self.touched = true;
+        if let Some(data) = self.memory.take() {
+            self.received += data.len() as u64;
+            if self.received > self.limit {
+                self.incoming = None;
+                self.failed = true;
+                return Poll::Ready(Some(Err(BodyError::TooLarge { limit: self.limit })));
+            }
+            return Poll::Ready(Some(Ok(data)));
+        }
         loop {
             let Some(incoming) = self.incoming.as_mut() else {
                 return Poll::Ready(None);
@@ -408,7 +432,7 @@ impl BodyState {
 
     /// True when nothing is left to read.
     pub(crate) fn finished(&self) -> bool {
-        self.incoming.as_ref().is_none_or(http_body::Body::is_end_stream)
+        self.memory.is_none() && self.incoming.as_ref().is_none_or(http_body::Body::is_end_stream)
     }
 }
 
@@ -427,6 +451,39 @@ impl RequestBody {
     /// A body with no bytes.
     pub fn empty() -> RequestBody {
         RequestBody { state: None }
+    }
+
+    /// A body of these bytes (for a request made in-process: tests, the
+    /// [`TestClient`](crate::testing::TestClient)). The limit is `limit`
+    /// bytes, as a server's would be.
+    pub fn from_bytes(bytes: impl Into<Bytes>, limit: u64) -> RequestBody {
+        let bytes: Bytes = bytes.into();
+        if bytes.is_empty() {
+            return RequestBody::empty();
+        }
+        RequestBody {
+            state: Some(Rc::new(RefCell::new(BodyState {
+                memory: Some(bytes),
+                incoming: None,
+                received: 0,
+                limit,
+                failed: false,
+                touched: false,
+            }))),
+        }
+    }
+
+    /// Lowers (or raises) the most this body may carry, counting what was
+    /// read already: reading past it fails with [`BodyError::TooLarge`].
+    pub fn set_limit(&mut self, limit: u64) {
+        if let Some(state) = &self.state {
+            state.borrow_mut().limit = limit;
+        }
+    }
+
+    /// The most this body may carry (`u64::MAX` for an empty body).
+    pub fn limit(&self) -> u64 {
+        self.state.as_ref().map_or(u64::MAX, |s| s.borrow().limit)
     }
 
     /// The next chunk as it arrives; `Ok(None)` at the end.

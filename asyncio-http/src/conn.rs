@@ -472,6 +472,8 @@ fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> 
         background: bg.clone(),
         worker: Some(worker.clone()),
         upgrade: Some(conn.upgrade.clone()),
+        state: None,
+        locals: Default::default(),
     };
     Ok(Prepared {
         handler: service.router.dispatch(request),

@@ -116,17 +116,24 @@
 // The modules form layers: each uses only modules named before it here
 // (.ci/check_layers.py fails CI on an import cycle).
 //
-//   report, util, framing, body, rt, transport      leaves and helpers
+//   report, util, framing, body, rt, transport, typemap   leaves and helpers
 //   worker         the per-loop context: limits, shutdown event, task group
 //   upgrade        the slot a WebSocket handshake fills (request side)
 //   request, response, sse
+//   extract        typed extractors (FromRequest, Json, Path, State, ...)
+//   handler        Handler<Args> over extractors, the erased Endpoint
+//   middleware     Middleware, Next, the built-in layers
 //   router, ws
+//   testing        the in-process TestClient
 //   conn           one connection: hyper, the service, the timers
 //   server         the public builder, listeners and worker loops
 mod body;
 pub mod client;
 mod conn;
+pub mod extract;
 mod framing;
+mod handler;
+pub mod middleware;
 mod report;
 mod request;
 mod response;
@@ -134,16 +141,20 @@ mod router;
 mod rt;
 mod server;
 pub mod sse;
+pub mod testing;
 mod transport;
+mod typemap;
 mod upgrade;
 mod util;
 mod worker;
 pub mod ws;
 
 pub use body::{Body, BodyError, BodyWriter, RequestBody};
+pub use extract::Json;
+pub use handler::{Handler, HandlerFuture};
 pub use request::{Background, Request};
 pub use response::{Html, HttpError, IntoResponse, Response};
-pub use router::{Handler, Router};
+pub use router::Router;
 pub use server::{RunningServer, Server, ServerHandle};
 pub use worker::ShutdownSignal;
 

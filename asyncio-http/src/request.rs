@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 
 use crate::body::{BodyError, RequestBody};
+use crate::typemap::TypeMap;
 use crate::upgrade::UpgradeSlot;
 use crate::util::LocalFuture;
 use crate::worker::{ShutdownSignal, Worker};
@@ -28,6 +29,10 @@ pub struct Request {
     pub(crate) worker: Option<Rc<Worker>>,
     /// The connection's upgrade slot (none for a request made here).
     pub(crate) upgrade: Option<Rc<UpgradeSlot>>,
+    /// The router's state ([`Router::with_state`](crate::Router::with_state)).
+    pub(crate) state: Option<Rc<TypeMap>>,
+    /// Values attached to this request by middleware and extractors.
+    pub(crate) locals: TypeMap,
 }
 
 impl Request {
@@ -44,6 +49,8 @@ impl Request {
             background: Background::default(),
             worker: None,
             upgrade: None,
+            state: None,
+            locals: TypeMap::default(),
         }
     }
 
@@ -133,6 +140,43 @@ impl Request {
     /// Request extensions (typed values attached by the server or tests).
     pub fn extensions(&self) -> &http::Extensions {
         &self.head.extensions
+    }
+
+    /// The router's state of type `T`, given to
+    /// [`Router::with_state`](crate::Router::with_state) (what the
+    /// [`State`](crate::extract::State) extractor clones).
+    pub fn state<T: 'static>(&self) -> Option<&T> {
+        self.state.as_ref()?.get()
+    }
+
+    /// This request's value of type `T`, attached with
+    /// [`insert_local`](Request::insert_local) (what the
+    /// [`Extension`](crate::extract::Extension) extractor clones).
+    pub fn local<T: 'static>(&self) -> Option<&T> {
+        self.locals.get()
+    }
+
+    /// Attaches `value` to this request, for the handler and the layers
+    /// after this one (an authenticated user, a request id); returns the
+    /// value of that type it replaces. Unlike
+    /// [`extensions`](Request::extensions), the value need not be `Send`.
+    pub fn insert_local<T: 'static>(&mut self, value: T) -> Option<T> {
+        self.locals.insert(value)
+    }
+
+    /// Takes this request's value of type `T` off it.
+    pub fn remove_local<T: 'static>(&mut self) -> Option<T> {
+        self.locals.remove()
+    }
+
+    /// Request extensions, to change.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.head.extensions
+    }
+
+    /// The headers, to change (a middleware normalising them, say).
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.head.headers
     }
 
     /// The body, to read chunk by chunk.
@@ -266,6 +310,14 @@ impl Background {
         for job in jobs {
             worker.spawn("background job", job);
         }
+    }
+
+    /// The jobs queued so far, taken out to run elsewhere (the test
+    /// client runs them before it returns); later ones are dropped.
+    pub(crate) fn take(&self) -> Vec<LocalFuture> {
+        let mut state = self.state.borrow_mut();
+        state.abandoned = true;
+        std::mem::take(&mut state.jobs)
     }
 
     /// The handler failed or was abandoned: its jobs never run.

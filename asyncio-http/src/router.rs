@@ -11,49 +11,39 @@
 //! function that makes one), so handlers and the state they capture need
 //! not be `Send`: an `Rc<RefCell<..>>` is fine.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 
+use crate::handler::{endpoint, Endpoint, Handler, HandlerFuture};
+use crate::middleware::{self, Layered, Middleware};
 use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
+use crate::typemap::TypeMap;
 use crate::util::LocalFuture;
 
-type BoxHandler = Rc<dyn Handler>;
 type Hook = Box<dyn FnOnce() -> LocalFuture>;
 
 fn boxed_hook<Fut: Future<Output = ()> + 'static>(hook: impl FnOnce() -> Fut + 'static) -> Hook {
     Box::new(move || Box::pin(hook()))
 }
 
-/// A request handler: an async function (or closure) from [`Request`] to
-/// anything that is [`IntoResponse`].
-pub trait Handler: 'static {
-    /// Handles one request.
-    fn call(&self, req: Request) -> Pin<Box<dyn Future<Output = Response>>>;
-}
-
-impl<F, Fut, R> Handler for F
-where
-    F: Fn(Request) -> Fut + 'static,
-    Fut: Future<Output = R> + 'static,
-    R: IntoResponse,
-{
-    fn call(&self, req: Request) -> Pin<Box<dyn Future<Output = Response>>> {
-        let fut = self(req);
-        Box::pin(async move { fut.await.into_response() })
-    }
-}
-
 struct PathRoutes {
     /// The pattern as written, to tell "this same pattern again" from "a
     /// concrete path that an earlier pattern happens to match".
     pattern: String,
-    methods: Vec<(Method, BoxHandler)>,
+    methods: Vec<(Method, Rc<dyn Endpoint>)>,
+}
+
+/// The routing table: what the router's layers wrap.
+struct Core {
+    tree: matchit::Router<usize>,
+    paths: Vec<PathRoutes>,
+    fallback: Option<Rc<dyn Endpoint>>,
 }
 
 /// Routes requests to handlers by method and path.
@@ -75,9 +65,13 @@ struct PathRoutes {
 /// # drop(app);
 /// ```
 pub struct Router {
-    tree: matchit::Router<usize>,
-    paths: Vec<PathRoutes>,
-    fallback: Option<BoxHandler>,
+    /// Shared with the chain of layers once the first request is routed;
+    /// until then the router is being built and owns it alone.
+    core: Rc<Core>,
+    state: Rc<TypeMap>,
+    layers: Vec<Rc<dyn Middleware>>,
+    /// The layers around the core, made on the first request.
+    entry: OnceCell<Rc<dyn Endpoint>>,
     pub(crate) startup: Vec<Hook>,
     pub(crate) shutdown: Vec<Hook>,
 }
@@ -92,12 +86,21 @@ impl Router {
     /// No routes: every request is a `404`.
     pub fn new() -> Router {
         Router {
-            tree: matchit::Router::new(),
-            paths: Vec::new(),
-            fallback: None,
+            core: Rc::new(Core {
+                tree: matchit::Router::new(),
+                paths: Vec::new(),
+                fallback: None,
+            }),
+            state: Rc::new(TypeMap::default()),
+            layers: Vec::new(),
+            entry: OnceCell::new(),
             startup: Vec::new(),
             shutdown: Vec::new(),
         }
+    }
+
+    fn core_mut(&mut self) -> &mut Core {
+        Rc::get_mut(&mut self.core).expect("a router is not changed once it serves")
     }
 
     /// Routes `method` on `path` to `handler`.
@@ -106,59 +109,139 @@ impl Router {
     /// If the path is malformed, or the same method and path (or a
     /// conflicting pattern) was routed before: a routing table with a
     /// mistake should not start serving.
-    pub fn route(mut self, method: Method, path: &str, handler: impl Handler) -> Router {
-        let handler: BoxHandler = Rc::new(handler);
-        let index = match self.tree.at(path) {
-            Ok(m) if self.paths[*m.value].pattern == path => *m.value,
-            _ => {
-                let index = self.paths.len();
-                if let Err(e) = self.tree.insert(path, index) {
-                    panic!("route {method} {path}: {e}");
-                }
-                self.paths.push(PathRoutes {
-                    pattern: path.to_owned(),
-                    methods: Vec::new(),
-                });
-                index
-            }
-        };
-        let routes = &mut self.paths[index].methods;
-        assert!(
-            routes.iter().all(|(m, _)| *m != method),
-            "route {method} {path} is defined twice"
-        );
-        routes.push((method, handler));
+    pub fn route<A: 'static>(mut self, method: Method, path: &str, handler: impl Handler<A>) -> Router {
+        self.core_mut().insert(method, path, endpoint(handler));
         self
     }
 
     /// `GET` on `path`.
-    pub fn get(self, path: &str, handler: impl Handler) -> Router {
+    pub fn get<A: 'static>(self, path: &str, handler: impl Handler<A>) -> Router {
         self.route(Method::GET, path, handler)
     }
 
     /// `POST` on `path`.
-    pub fn post(self, path: &str, handler: impl Handler) -> Router {
+    pub fn post<A: 'static>(self, path: &str, handler: impl Handler<A>) -> Router {
         self.route(Method::POST, path, handler)
     }
 
     /// `PUT` on `path`.
-    pub fn put(self, path: &str, handler: impl Handler) -> Router {
+    pub fn put<A: 'static>(self, path: &str, handler: impl Handler<A>) -> Router {
         self.route(Method::PUT, path, handler)
     }
 
     /// `DELETE` on `path`.
-    pub fn delete(self, path: &str, handler: impl Handler) -> Router {
+    pub fn delete<A: 'static>(self, path: &str, handler: impl Handler<A>) -> Router {
         self.route(Method::DELETE, path, handler)
     }
 
     /// `PATCH` on `path`.
-    pub fn patch(self, path: &str, handler: impl Handler) -> Router {
+    pub fn patch<A: 'static>(self, path: &str, handler: impl Handler<A>) -> Router {
         self.route(Method::PATCH, path, handler)
     }
 
     /// The handler for requests no route matches (default: `404`).
-    pub fn fallback(mut self, handler: impl Handler) -> Router {
-        self.fallback = Some(Rc::new(handler));
+    pub fn fallback<A: 'static>(mut self, handler: impl Handler<A>) -> Router {
+        self.core_mut().fallback = Some(endpoint(handler));
+        self
+    }
+
+    /// Gives handlers a value of type `T`, for the [`State<T>`]
+    /// extractor (and [`Request::state`]). One value per type: a second of
+    /// the same type replaces the first. The function the server is given
+    /// builds a router on each worker loop, so each loop has its own state:
+    /// an `Rc<RefCell<..>>` or a per-loop connection pool is fine.
+    ///
+    /// [`State<T>`]: crate::extract::State
+    pub fn with_state<T: 'static>(mut self, value: T) -> Router {
+        Rc::get_mut(&mut self.state)
+            .expect("a router is not changed once it serves")
+            .insert(value);
+        self
+    }
+
+    /// Wraps the whole router in `middleware`: every request passes
+    /// through it, those answered `404` or `405` included. Layers added
+    /// later wrap those added before. See [`middleware`](crate::middleware).
+    pub fn layer(mut self, middleware: impl Middleware) -> Router {
+        self.layers.push(Rc::new(middleware));
+        self
+    }
+
+    /// Wraps each route added so far (not the `404`/`405` answers, not
+    /// routes added later) in `middleware`: an authentication check for
+    /// some routes, say.
+    pub fn route_layer(mut self, middleware: impl Middleware) -> Router {
+        let middleware: Rc<dyn Middleware> = Rc::new(middleware);
+        for routes in &mut self.core_mut().paths {
+            for (_, endpoint) in &mut routes.methods {
+                *endpoint = Rc::new(Layered {
+                    middleware: middleware.clone(),
+                    next: endpoint.clone(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Serves `other`'s routes under `prefix` (`/api` + `/users` is
+    /// `/api/users`; `other`'s `/` is `prefix` itself), each in `other`'s
+    /// layers. `other`'s state is added to this router's (a type this
+    /// router has keeps this router's value), and its startup and shutdown
+    /// hooks run with this router's. `other`'s fallback is not used: a
+    /// path under `prefix` that none of its routes match goes to this
+    /// router's fallback.
+    ///
+    /// # Panics
+    /// If `prefix` does not start with `/` or ends with one, or a route
+    /// conflicts with one of this router's.
+    pub fn nest(self, prefix: &str, other: Router) -> Router {
+        assert!(
+            prefix.starts_with('/') && !prefix.ends_with('/'),
+            "nest: the prefix {prefix:?} must start with '/' and not end with one"
+        );
+        self.absorb(prefix, other, false)
+    }
+
+    /// Adds `other`'s routes to this router's, each in `other`'s layers,
+    /// with its state and hooks as [`nest`](Router::nest) does; `other`'s
+    /// fallback is used if this router has none.
+    ///
+    /// # Panics
+    /// If a route conflicts with one of this router's.
+    pub fn merge(self, other: Router) -> Router {
+        self.absorb("", other, true)
+    }
+
+    fn absorb(mut self, prefix: &str, other: Router, take_fallback: bool) -> Router {
+        let Router {
+            core,
+            state,
+            layers,
+            startup,
+            shutdown,
+            ..
+        } = other;
+        let core = Rc::try_unwrap(core).unwrap_or_else(|_| panic!("a router is not changed once it serves"));
+        let state = Rc::try_unwrap(state).unwrap_or_else(|_| panic!("a router is not changed once it serves"));
+        let mine = self.core_mut();
+        for routes in core.paths {
+            let path = match (prefix, routes.pattern.as_str()) {
+                ("", p) => p.to_owned(),
+                (pre, "/") => pre.to_owned(),
+                (pre, p) => format!("{pre}{p}"),
+            };
+            for (method, endpoint) in routes.methods {
+                mine.insert(method, &path, middleware::wrap(endpoint, &layers));
+            }
+        }
+        if take_fallback && mine.fallback.is_none() {
+            mine.fallback = core.fallback.map(|f| middleware::wrap(f, &layers));
+        }
+        Rc::get_mut(&mut self.state)
+            .expect("a router is not changed once it serves")
+            .absorb(state);
+        self.startup.extend(startup);
+        self.shutdown.extend(shutdown);
         self
     }
 
@@ -183,7 +266,7 @@ impl Router {
         self
     }
 
-    /// Routes one request and runs its handler.
+    /// Routes one request and runs its layers and handler.
     ///
     /// # Cancel safety
     /// As the handler: dropping the future drops the handler's, abandoning
@@ -192,11 +275,49 @@ impl Router {
         self.dispatch(req).await
     }
 
-    /// Routes one request: the handler's future, or the `404`/`405`/`400`
-    /// answer, ready at once. Synchronous, so the caller holds one boxed
-    /// future and not a routing state machine around it.
-    pub(crate) fn dispatch(&self, mut req: Request) -> Pin<Box<dyn Future<Output = Response>>> {
-        let answer = |r: Response| -> Pin<Box<dyn Future<Output = Response>>> { Box::pin(std::future::ready(r)) };
+    /// Routes one request: the future of its layers and handler, or the
+    /// `404`/`405`/`400` answer, ready at once. Synchronous, so the caller
+    /// holds one boxed future and not a routing state machine around it.
+    pub(crate) fn dispatch(&self, mut req: Request) -> HandlerFuture {
+        if !self.state.is_empty() {
+            req.state = Some(self.state.clone());
+        }
+        if self.layers.is_empty() {
+            return self.core.dispatch(req);
+        }
+        let entry = self
+            .entry
+            .get_or_init(|| middleware::wrap(self.core.clone(), &self.layers));
+        entry.clone().serve(req)
+    }
+}
+
+impl Core {
+    fn insert(&mut self, method: Method, path: &str, endpoint: Rc<dyn Endpoint>) {
+        let index = match self.tree.at(path) {
+            Ok(m) if self.paths[*m.value].pattern == path => *m.value,
+            _ => {
+                let index = self.paths.len();
+                if let Err(e) = self.tree.insert(path, index) {
+                    panic!("route {method} {path}: {e}");
+                }
+                self.paths.push(PathRoutes {
+                    pattern: path.to_owned(),
+                    methods: Vec::new(),
+                });
+                index
+            }
+        };
+        let routes = &mut self.paths[index].methods;
+        assert!(
+            routes.iter().all(|(m, _)| *m != method),
+            "route {method} {path} is defined twice"
+        );
+        routes.push((method, endpoint));
+    }
+
+    fn dispatch(&self, mut req: Request) -> HandlerFuture {
+        let answer = |r: Response| -> HandlerFuture { Box::pin(std::future::ready(r)) };
         let (index, params) = match self.tree.at(req.uri().path()) {
             Ok(m) if m.params.is_empty() => (*m.value, Vec::new()),
             Ok(m) => {
@@ -215,7 +336,7 @@ impl Router {
             }
             Err(_) => {
                 return match &self.fallback {
-                    Some(h) => h.call(req),
+                    Some(h) => h.clone().serve(req),
                     None => answer((StatusCode::NOT_FOUND, "Not Found\n").into_response()),
                 }
             }
@@ -229,7 +350,7 @@ impl Router {
                 .flatten()
         });
         match found {
-            Some((_, h)) => h.call(req),
+            Some((_, h)) => h.clone().serve(req),
             None => {
                 let mut allow: Vec<&str> = routes.iter().map(|(m, _)| m.as_str()).collect();
                 if allow.contains(&"GET") && !allow.contains(&"HEAD") {
@@ -245,10 +366,17 @@ impl Router {
     }
 }
 
+impl Endpoint for Core {
+    fn serve(self: Rc<Self>, req: Request) -> HandlerFuture {
+        self.dispatch(req)
+    }
+}
+
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Router")
-            .field("paths", &self.paths.len())
+            .field("paths", &self.core.paths.len())
+            .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }
