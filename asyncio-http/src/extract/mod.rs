@@ -342,7 +342,17 @@ impl<T: DeserializeOwned> Json<T> {
     /// A `422` [`Rejection`] whose `loc` names the bad field.
     pub fn from_slice(bytes: &[u8]) -> Result<Json<T>, Rejection> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let value: T = serde_path_to_error::deserialize(&mut de).map_err(Rejection::from_json)?;
+        let value: T = match serde_path_to_error::deserialize(&mut de) {
+            Ok(v) => v,
+            Err(e) => {
+                // Not the shape asked for; but if it is not JSON at all
+                // (further on than where the shape failed), say that.
+                if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                    return Err(Rejection::json_syntax(&syntax));
+                }
+                return Err(Rejection::from_json(e));
+            }
+        };
         de.end().map_err(|e| Rejection::json_syntax(&e))?;
         Ok(Json(value))
     }
