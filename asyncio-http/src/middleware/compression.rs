@@ -102,12 +102,12 @@ impl Compression {
     fn encoder(&self, coding: Coding) -> Encoder {
         let out = Rc::new(RefCell::new(Vec::new()));
         let sink = Sink(out.clone());
-        let writer: Box<dyn Write> = match coding {
-            Coding::Gzip => Box::new(flate2::write::GzEncoder::new(
+        let writer = match coding {
+            Coding::Gzip => Writer::Gzip(flate2::write::GzEncoder::new(
                 sink,
                 flate2::Compression::new(self.gzip_level),
             )),
-            Coding::Br => Box::new(brotli::CompressorWriter::new(sink, 4096, self.br_quality, 22)),
+            Coding::Br => Writer::Br(Box::new(brotli::CompressorWriter::new(sink, 4096, self.br_quality, 22))),
         };
         Encoder {
             writer: Some(writer),
@@ -258,22 +258,37 @@ impl Write for Sink {
     }
 }
 
+enum Writer {
+    Gzip(flate2::write::GzEncoder<Sink>),
+    Br(Box<brotli::CompressorWriter<Sink>>),
+}
+
+impl Writer {
+    fn get(&mut self) -> &mut dyn Write {
+        match self {
+            Writer::Gzip(w) => w,
+            Writer::Br(w) => &mut **w,
+        }
+    }
+}
+
 struct Encoder {
-    /// `None` once finished (dropping it writes the trailer).
-    writer: Option<Box<dyn Write>>,
+    /// `None` once finished.
+    writer: Option<Writer>,
     out: Rc<RefCell<Vec<u8>>>,
 }
 
 impl Encoder {
     fn whole(mut self, data: &[u8]) -> io::Result<Vec<u8>> {
-        self.chunk(data)?;
-        self.finish()?;
-        Ok(std::mem::take(&mut *self.out.borrow_mut()))
+        let mut out = Vec::from(self.chunk(data)?);
+        out.extend_from_slice(&self.finish()?);
+        Ok(out)
     }
 
     /// Compresses and flushes `data`.
     fn chunk(&mut self, data: &[u8]) -> io::Result<Bytes> {
         if let Some(w) = self.writer.as_mut() {
+            let w = w.get();
             w.write_all(data)?;
             w.flush()?;
         }
@@ -282,9 +297,11 @@ impl Encoder {
 
     /// Ends the stream: what is left, trailer included.
     fn finish(&mut self) -> io::Result<Bytes> {
-        if let Some(mut w) = self.writer.take() {
-            w.flush()?;
-            drop(w); // both encoders write their trailer when dropped
+        match self.writer.take() {
+            Some(Writer::Gzip(w)) => drop(w.finish()?),
+            // Taking the writer back out ends brotli's stream.
+            Some(Writer::Br(w)) => drop(w.into_inner()),
+            None => {}
         }
         Ok(Bytes::from(std::mem::take(&mut *self.out.borrow_mut())))
     }
