@@ -368,11 +368,7 @@ impl Future for ServiceFuture {
                 let response = match outcome {
                     Ok(r) => r,
                     Err(msg) => {
-                        report::error(format_args!(
-                            "asyncio-http: handler for {} {} panicked: {msg}",
-                            p.method,
-                            p.uri.path()
-                        ));
+                        report::handler_panicked(&p.method, p.uri.path(), &msg);
                         guard.background.abandon();
                         HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
                     }

@@ -24,3 +24,12 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         "<non-string panic payload>".to_owned()
     }
 }
+
+/// Reports a handler's panic: the request, the task it ran in (the
+/// connection's), and the panic's message. The client gets a bare `500`.
+pub(crate) fn handler_panicked(method: &http::Method, path: &str, msg: &str) {
+    let task = asyncio::current_task().map_or_else(|| "<no task>".to_owned(), |t| t.get_name());
+    error(format_args!(
+        "asyncio-http: handler for {method} {path} panicked in task {task:?}: {msg}"
+    ));
+}
