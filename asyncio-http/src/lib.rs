@@ -124,6 +124,7 @@
 //   handler        Handler<Args> over extractors, the erased Endpoint
 //   middleware     Middleware, Next, the built-in layers
 //   router, ws
+//   openapi        Router::openapi (feature openapi)
 //   testing        the in-process TestClient
 //   conn           one connection: hyper, the service, the timers
 //   server         the public builder, listeners and worker loops
@@ -134,6 +135,8 @@ pub mod extract;
 mod framing;
 mod handler;
 pub mod middleware;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod report;
 mod request;
 mod response;

@@ -266,6 +266,17 @@ impl Router {
         self
     }
 
+    /// Every route so far: method and pattern, in the order added.
+    pub(crate) fn routes(&self) -> Vec<(Method, String)> {
+        let mut out = Vec::new();
+        for routes in &self.core.paths {
+            for (m, _) in &routes.methods {
+                out.push((m.clone(), routes.pattern.clone()));
+            }
+        }
+        out
+    }
+
     /// Routes one request and runs its layers and handler.
     ///
     /// # Cancel safety
