@@ -1,6 +1,7 @@
 //! An HTTP/1.1 and WebSocket server on the asyncio event loop: the ASGI
 //! server of the seeds (uvicorn + Starlette's routing, streaming and
-//! background tasks), in Rust.
+//! background tasks), with FastAPI's framework on top (typed extractors,
+//! JSON, middleware, OpenAPI, an in-process test client), in Rust.
 //!
 //! hyper does the HTTP/1.1 protocol; this crate runs it on `asyncio`'s loop
 //! (hyper's I/O and timer traits implemented on the loop's sockets and
@@ -44,7 +45,13 @@
 //! | `@app.websocket("/ws")`, `websocket.accept()` | [`Request::websocket`] |
 //! | `lifespan` startup/shutdown | [`Router::on_startup`], [`Router::on_shutdown`] |
 //! | `--timeout-keep-alive`, `--limit-concurrency`, `--timeout-graceful-shutdown` | [`Server::keep_alive_timeout`], [`Server::max_connections`], [`Server::graceful_timeout`] |
-//! | Starlette's `TestClient(app)` | [`RunningServer::connect_local`] (a connection with no network in between) |
+//! | Starlette's `TestClient(app)` | [`testing::TestClient`] (in-process, no socket); [`RunningServer::connect_local`] (a real connection with no network in between) |
+//! | FastAPI's typed parameters: path, query, body (pydantic), `Form`, `Header`, `Depends` | [`extract`]: [`Path`](extract::Path), [`Query`](extract::Query), [`Json`], [`Form`](extract::Form), `HeaderMap`, your own [`FromRequestParts`](extract::FromRequestParts) |
+//! | `app.state`, `request.state` | [`Router::with_state`] + [`State`](extract::State), [`Request::insert_local`] + [`Extension`](extract::Extension) |
+//! | `RequestValidationError` (`422 {"detail": [...]}`), `HTTPException` | [`extract::Rejection`] (the same shape), any `E: IntoResponse` in `Result<T, E>` |
+//! | `@app.middleware("http")`, `CORSMiddleware`, `GZipMiddleware` | [`middleware`]: [`Router::layer`], [`middleware::Cors`], [`middleware::Compression`], [`middleware::AccessLog`], [`middleware::Timeout`], [`middleware::BodyLimit`] |
+//! | `app.include_router(r, prefix=...)` | [`Router::nest`], [`Router::merge`] |
+//! | `/openapi.json`, `/docs` | `Router::openapi` (feature `openapi`, utoipa) |
 //! | `--ssl-certfile`, `--ssl-keyfile` | [`Server::tls`]`(ServerContext::from_pem_files(cert, key)?)` (feature `tls`) |
 //! | `request.url.scheme == "https"`, ASGI's TLS extension (client certificate) | [`Request::tls_info`] |
 //!

@@ -267,6 +267,7 @@ impl Router {
     }
 
     /// Every route so far: method and pattern, in the order added.
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
     pub(crate) fn routes(&self) -> Vec<(Method, String)> {
         let mut out = Vec::new();
         for routes in &self.core.paths {

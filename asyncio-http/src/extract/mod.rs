@@ -40,7 +40,7 @@
 //! the request's head (and may keep notes in it) but leaves the body. The
 //! last may implement [`FromRequest`] and take the whole request: the body
 //! extractors ([`Json`], [`Form`], `String`, `Bytes`,
-//! [`RequestBody`](crate::RequestBody)), or the [`Request`] itself. Every
+//! [`RequestBody`]), or the [`Request`] itself. Every
 //! `FromRequestParts` is also a `FromRequest`.
 //!
 //! | extractor | from | rejected with |

@@ -199,11 +199,18 @@ impl std::error::Error for Rejection {}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a, T: Serialize> {
+            detail: &'a T,
+        }
+        // Struct fields keep their order (`type`, `loc`, `msg`, as
+        // FastAPI's); a `serde_json::Value` map would sort them.
         let body = match &self.detail {
-            Detail::Message(m) => serde_json::json!({ "detail": m }),
-            Detail::Items(items) => serde_json::json!({ "detail": items }),
-        };
-        let mut r = (self.status, body.to_string()).into_response();
+            Detail::Message(m) => serde_json::to_string(&Body { detail: m }),
+            Detail::Items(items) => serde_json::to_string(&Body { detail: items }),
+        }
+        .unwrap_or_default();
+        let mut r = (self.status, body).into_response();
         r.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.close {
