@@ -469,7 +469,7 @@ fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> 
         worker: Some(worker.clone()),
         upgrade: Some(conn.upgrade.clone()),
         state: None,
-        locals: Default::default(),
+        locals: None,
     };
     Ok(Prepared {
         handler: service.router.dispatch(request),

@@ -9,7 +9,7 @@
 //! names it. The handler is called through an `Rc`, so the future it
 //! returns may outlive the call without the function being `Clone`.
 
-use std::future::Future;
+use std::future::{ready, Future};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -71,11 +71,42 @@ macro_rules! handler_for {
         {
             #[allow(non_snake_case, unused_mut)]
             fn call(self: Rc<Self>, mut req: Request) -> HandlerFuture {
+                // First every extractor that answers at once; the first
+                // that would wait sends this request down the async path,
+                // with what was made so far.
+                let mut now = true;
+                $(
+                    let $part: Option<$part> = if now {
+                        match $part::from_request_parts_now(&mut req) {
+                            Some(Ok(v)) => Some(v),
+                            Some(Err(rejection)) => return Box::pin(ready(rejection.into_response())),
+                            None => {
+                                now = false;
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                )*
+                if now {
+                    match $last::from_request_now(req) {
+                        Ok(Ok($last)) => {
+                            let fut = self($($part.expect("made above"),)* $last);
+                            return Box::pin(async move { fut.await.into_response() });
+                        }
+                        Ok(Err(rejection)) => return Box::pin(ready(rejection.into_response())),
+                        Err(back) => req = back,
+                    }
+                }
                 Box::pin(async move {
                     $(
-                        let $part = match $part::from_request_parts(&mut req).await {
-                            Ok(v) => v,
-                            Err(rejection) => return rejection.into_response(),
+                        let $part = match $part {
+                            Some(v) => v,
+                            None => match $part::from_request_parts(&mut req).await {
+                                Ok(v) => v,
+                                Err(rejection) => return rejection.into_response(),
+                            },
                         };
                     )*
                     let $last = match $last::from_request(req).await {
@@ -102,7 +133,7 @@ handler_for!(T1, T2, T3, T4, T5, T6, T7; T8);
 /// (and as a middleware's [`Next`](crate::middleware::Next) holds the rest
 /// of the chain).
 pub(crate) trait Endpoint: 'static {
-    fn serve(self: Rc<Self>, req: Request) -> HandlerFuture;
+    fn serve(&self, req: Request) -> HandlerFuture;
 }
 
 struct Erased<H, Args> {
@@ -111,7 +142,8 @@ struct Erased<H, Args> {
 }
 
 impl<H: Handler<Args>, Args: 'static> Endpoint for Erased<H, Args> {
-    fn serve(self: Rc<Self>, req: Request) -> HandlerFuture {
+    #[inline]
+    fn serve(&self, req: Request) -> HandlerFuture {
         self.handler.clone().call(req)
     }
 }

@@ -31,8 +31,10 @@ pub struct Request {
     pub(crate) upgrade: Option<Rc<UpgradeSlot>>,
     /// The router's state ([`Router::with_state`](crate::Router::with_state)).
     pub(crate) state: Option<Rc<TypeMap>>,
-    /// Values attached to this request by middleware and extractors.
-    pub(crate) locals: TypeMap,
+    /// Values attached to this request by middleware and extractors
+    /// (boxed when there are any: most requests have none, and the
+    /// request is moved several times on its way to the handler).
+    pub(crate) locals: Option<Box<TypeMap>>,
 }
 
 impl Request {
@@ -50,7 +52,7 @@ impl Request {
             worker: None,
             upgrade: None,
             state: None,
-            locals: TypeMap::default(),
+            locals: None,
         }
     }
 
@@ -153,7 +155,7 @@ impl Request {
     /// [`insert_local`](Request::insert_local) (what the
     /// [`Extension`](crate::extract::Extension) extractor clones).
     pub fn local<T: 'static>(&self) -> Option<&T> {
-        self.locals.get()
+        self.locals.as_ref()?.get()
     }
 
     /// Attaches `value` to this request, for the handler and the layers
@@ -161,12 +163,12 @@ impl Request {
     /// value of that type it replaces. Unlike
     /// [`extensions`](Request::extensions), the value need not be `Send`.
     pub fn insert_local<T: 'static>(&mut self, value: T) -> Option<T> {
-        self.locals.insert(value)
+        self.locals.get_or_insert_with(Default::default).insert(value)
     }
 
     /// Takes this request's value of type `T` off it.
     pub fn remove_local<T: 'static>(&mut self) -> Option<T> {
-        self.locals.remove()
+        self.locals.as_mut()?.remove()
     }
 
     /// Request extensions, to change.

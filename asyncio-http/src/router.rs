@@ -300,7 +300,7 @@ impl Router {
         let entry = self
             .entry
             .get_or_init(|| middleware::wrap(self.core.clone(), &self.layers));
-        entry.clone().serve(req)
+        entry.serve(req)
     }
 }
 
@@ -348,7 +348,7 @@ impl Core {
             }
             Err(_) => {
                 return match &self.fallback {
-                    Some(h) => h.clone().serve(req),
+                    Some(h) => h.serve(req),
                     None => answer((StatusCode::NOT_FOUND, "Not Found\n").into_response()),
                 }
             }
@@ -362,7 +362,7 @@ impl Core {
                 .flatten()
         });
         match found {
-            Some((_, h)) => h.clone().serve(req),
+            Some((_, h)) => h.serve(req),
             None => {
                 let mut allow: Vec<&str> = routes.iter().map(|(m, _)| m.as_str()).collect();
                 if allow.contains(&"GET") && !allow.contains(&"HEAD") {
@@ -379,7 +379,7 @@ impl Core {
 }
 
 impl Endpoint for Core {
-    fn serve(self: Rc<Self>, req: Request) -> HandlerFuture {
+    fn serve(&self, req: Request) -> HandlerFuture {
         self.dispatch(req)
     }
 }

@@ -123,6 +123,17 @@ pub trait FromRequestParts: Sized {
     /// # Cancel safety
     /// Dropping the future abandons the request, as dropping its handler.
     async fn from_request_parts(req: &mut Request) -> Result<Self, Self::Rejection>;
+
+    /// The value at once, for an extractor that never waits (`Some`), or
+    /// `None` to have [`from_request_parts`](Self::from_request_parts)
+    /// awaited. Handlers whose extractors all answer at once skip an
+    /// `async` step per request. The default is `None`; an override must
+    /// give what `from_request_parts` would.
+    #[doc(hidden)]
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Self, Self::Rejection>> {
+        let _ = req;
+        None
+    }
 }
 
 /// Made from the whole request (its body included); only a handler's last
@@ -141,12 +152,26 @@ pub trait FromRequest: Sized {
     /// Dropping the future abandons the request (and what was read of its
     /// body), as dropping its handler.
     async fn from_request(req: Request) -> Result<Self, Self::Rejection>;
+
+    /// The value at once (`Ok`), or the request back (`Err`) to have
+    /// [`from_request`](Self::from_request) awaited; as
+    /// [`FromRequestParts::from_request_parts_now`].
+    #[doc(hidden)]
+    #[allow(clippy::result_large_err)] // the request moves back as it came: no copy to the heap
+    fn from_request_now(req: Request) -> Result<Result<Self, Self::Rejection>, Request> {
+        Err(req)
+    }
 }
 
 impl<T: FromRequestParts> FromRequest for T {
     type Rejection = T::Rejection;
     async fn from_request(mut req: Request) -> Result<T, T::Rejection> {
         T::from_request_parts(&mut req).await
+    }
+
+    #[allow(clippy::result_large_err)] // the request moves back as it came: no copy to the heap
+    fn from_request_now(mut req: Request) -> Result<Result<T, T::Rejection>, Request> {
+        T::from_request_parts_now(&mut req).ok_or(req)
     }
 }
 
@@ -155,6 +180,12 @@ impl FromRequest for Request {
     async fn from_request(req: Request) -> Result<Request, Self::Rejection> {
         Ok(req)
     }
+
+    #[allow(clippy::result_large_err)] // the request moves back as it came: no copy to the heap
+    #[inline]
+    fn from_request_now(req: Request) -> Result<Result<Request, Self::Rejection>, Request> {
+        Ok(Ok(req))
+    }
 }
 
 impl<T: FromRequestParts> FromRequestParts for Option<T> {
@@ -162,12 +193,20 @@ impl<T: FromRequestParts> FromRequestParts for Option<T> {
     async fn from_request_parts(req: &mut Request) -> Result<Option<T>, Self::Rejection> {
         Ok(T::from_request_parts(req).await.ok())
     }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Option<T>, Self::Rejection>> {
+        T::from_request_parts_now(req).map(|r| Ok(r.ok()))
+    }
 }
 
 impl<T: FromRequestParts> FromRequestParts for Result<T, T::Rejection> {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(req: &mut Request) -> Result<Self, Self::Rejection> {
         Ok(T::from_request_parts(req).await)
+    }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Self, Self::Rejection>> {
+        T::from_request_parts_now(req).map(Ok)
     }
 }
 
@@ -183,6 +222,10 @@ macro_rules! from_head {
             type Rejection = std::convert::Infallible;
             async fn from_request_parts($r: &mut Request) -> Result<$t, Self::Rejection> {
                 Ok($e)
+            }
+
+            fn from_request_parts_now($r: &mut Request) -> Option<Result<$t, Self::Rejection>> {
+                Some(Ok($e))
             }
         }
     )*};
@@ -291,6 +334,10 @@ impl<T: DeserializeOwned> FromRequestParts for Path<T> {
     async fn from_request_parts(req: &mut Request) -> Result<Path<T>, Rejection> {
         path::deserialize(&req.params).map(Path)
     }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Path<T>, Rejection>> {
+        Some(path::deserialize(&req.params).map(Path))
+    }
 }
 
 fn urlencoded<T: DeserializeOwned>(bytes: &[u8], place: &'static str) -> Result<T, Rejection> {
@@ -302,6 +349,10 @@ impl<T: DeserializeOwned> FromRequestParts for Query<T> {
     type Rejection = Rejection;
     async fn from_request_parts(req: &mut Request) -> Result<Query<T>, Rejection> {
         urlencoded(req.query().unwrap_or("").as_bytes(), "query").map(Query)
+    }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Query<T>, Rejection>> {
+        Some(urlencoded(req.query().unwrap_or("").as_bytes(), "query").map(Query))
     }
 }
 
@@ -393,25 +444,41 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
 impl<T: Clone + 'static> FromRequestParts for State<T> {
     type Rejection = Rejection;
     async fn from_request_parts(req: &mut Request) -> Result<State<T>, Rejection> {
-        match req.state::<T>() {
-            Some(v) => Ok(State(v.clone())),
-            None => Err(Rejection::misconfigured(format_args!(
-                "State<{}> was asked for, but no value of that type was given to Router::with_state",
-                type_name::<T>()
-            ))),
-        }
+        state(req)
+    }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<State<T>, Rejection>> {
+        Some(state(req))
+    }
+}
+
+fn state<T: Clone + 'static>(req: &Request) -> Result<State<T>, Rejection> {
+    match req.state::<T>() {
+        Some(v) => Ok(State(v.clone())),
+        None => Err(Rejection::misconfigured(format_args!(
+            "State<{}> was asked for, but no value of that type was given to Router::with_state",
+            type_name::<T>()
+        ))),
     }
 }
 
 impl<T: Clone + 'static> FromRequestParts for Extension<T> {
     type Rejection = Rejection;
     async fn from_request_parts(req: &mut Request) -> Result<Extension<T>, Rejection> {
-        match req.local::<T>() {
-            Some(v) => Ok(Extension(v.clone())),
-            None => Err(Rejection::misconfigured(format_args!(
-                "Extension<{}> was asked for, but nothing attached one to the request",
-                type_name::<T>()
-            ))),
-        }
+        extension(req)
+    }
+
+    fn from_request_parts_now(req: &mut Request) -> Option<Result<Extension<T>, Rejection>> {
+        Some(extension(req))
+    }
+}
+
+fn extension<T: Clone + 'static>(req: &Request) -> Result<Extension<T>, Rejection> {
+    match req.local::<T>() {
+        Some(v) => Ok(Extension(v.clone())),
+        None => Err(Rejection::misconfigured(format_args!(
+            "Extension<{}> was asked for, but nothing attached one to the request",
+            type_name::<T>()
+        ))),
     }
 }

@@ -116,7 +116,7 @@ pub(crate) struct Layered {
 }
 
 impl Endpoint for Layered {
-    fn serve(self: Rc<Self>, req: Request) -> HandlerFuture {
+    fn serve(&self, req: Request) -> HandlerFuture {
         self.middleware.call(
             req,
             Next {
