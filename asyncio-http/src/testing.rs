@@ -272,9 +272,7 @@ impl TestRequest<'_> {
         let response = match CatchUnwind::new(self.client.router.dispatch(req)).await {
             Ok(r) => r,
             Err(msg) => {
-                report::error(format_args!(
-                    "asyncio-http: handler for {method} {path} panicked: {msg}"
-                ));
+                report::handler_panicked(&method, &path, &msg);
                 StatusCode::INTERNAL_SERVER_ERROR.into_response()
             }
         };

@@ -39,8 +39,9 @@ pub fn request_id() -> Option<Arc<str>> {
 /// Each response gives one `tracing` event at `INFO` on the target
 /// `asyncio_http::access` with fields `request_id`, `method`, `path`,
 /// `status` and `micros` (from the request's arrival at this layer to its
-/// response head). A request abandoned before it is answered (its client
-/// left) is logged at `DEBUG` with `status = 0`.
+/// response head). A handler that panics is logged with `status = 500`
+/// (the answer the server gives), a request abandoned before it is
+/// answered (its client left) at `DEBUG` with `status = 0`.
 ///
 /// [`trust_incoming`]: AccessLog::trust_incoming
 ///
@@ -125,6 +126,7 @@ struct Scope {
     id: Arc<str>,
     method: http::Method,
     path: String,
+    start: Instant,
 }
 
 impl Drop for Scope {
@@ -132,7 +134,13 @@ impl Drop for Scope {
         if let Some(token) = self.token.take() {
             let _ = REQUEST_ID.reset(token);
         }
-        if !self.answered {
+        if !self.answered && std::thread::panicking() {
+            // The handler panicked: the server answers 500 once the panic
+            // reaches it.
+            tracing::info!(target: "asyncio_http::access", request_id = %self.id, method = %self.method,
+                path = %self.path, status = 500u16, micros = self.start.elapsed().as_micros() as u64,
+                "request (handler panicked)");
+        } else if !self.answered {
             tracing::debug!(target: "asyncio_http::access", request_id = %self.id, method = %self.method,
                 path = %self.path, status = 0u16, "request abandoned");
         }
@@ -147,13 +155,13 @@ impl Middleware for AccessLog {
         let method = req.method().clone();
         let path = req.path().to_owned();
         Box::pin(async move {
-            let start = Instant::now();
             let mut scope = Scope {
                 token: Some(REQUEST_ID.set(id.clone())),
                 answered: false,
                 id,
                 method,
                 path,
+                start: Instant::now(),
             };
             let mut response = next.run(req).await;
             scope.answered = true;
@@ -165,7 +173,7 @@ impl Middleware for AccessLog {
             }
             tracing::info!(target: "asyncio_http::access", request_id = %scope.id, method = %scope.method,
                 path = %scope.path, status = response.status().as_u16(),
-                micros = start.elapsed().as_micros() as u64, "request");
+                micros = scope.start.elapsed().as_micros() as u64, "request");
             response
         })
     }
