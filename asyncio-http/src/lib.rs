@@ -52,6 +52,8 @@
 //! | `@app.middleware("http")`, `CORSMiddleware`, `GZipMiddleware` | [`middleware`]: [`Router::layer`], [`middleware::Cors`], [`middleware::Compression`], [`middleware::AccessLog`], [`middleware::Timeout`], [`middleware::BodyLimit`] |
 //! | `app.include_router(r, prefix=...)` | [`Router::nest`], [`Router::merge`] |
 //! | `/openapi.json`, `/docs` | `Router::openapi` (feature `openapi`, utoipa) |
+//! | `StaticFiles(directory=...)`, `FileResponse` | [`static_files::ServeDir`], [`static_files::serve_file`] (ETag, ranges, conditional requests) |
+//! | `request.cookies`, `response.set_cookie`, `delete_cookie` | [`cookies::Cookies`], [`cookies::set`], [`cookies::remove`] |
 //! | `--ssl-certfile`, `--ssl-keyfile` | [`Server::tls`]`(ServerContext::from_pem_files(cert, key)?)` (feature `tls`) |
 //! | `request.url.scheme == "https"`, ASGI's TLS extension (client certificate) | [`Request::tls_info`] |
 //!
@@ -130,7 +132,7 @@
 //   extract        typed extractors (FromRequest, Json, Path, State, ...)
 //   handler        Handler<Args> over extractors, the erased Endpoint
 //   middleware     Middleware, Next, the built-in layers
-//   router, ws
+//   router, ws, static_files, cookies
 //   openapi        Router::openapi (feature openapi)
 //   testing        the in-process TestClient
 //   conn           one connection: hyper, the service, the timers
@@ -138,6 +140,7 @@
 mod body;
 pub mod client;
 mod conn;
+pub mod cookies;
 pub mod extract;
 mod framing;
 mod handler;
@@ -151,6 +154,7 @@ mod router;
 mod rt;
 mod server;
 pub mod sse;
+pub mod static_files;
 pub mod testing;
 mod transport;
 mod typemap;
