@@ -53,6 +53,7 @@
 //! | `app.include_router(r, prefix=...)` | [`Router::nest`], [`Router::merge`] |
 //! | `/openapi.json`, `/docs` | `Router::openapi` (feature `openapi`, utoipa) |
 //! | `StaticFiles(directory=...)`, `FileResponse` | [`static_files::ServeDir`], [`static_files::serve_file`] (ETag, ranges, conditional requests) |
+//! | `UploadFile`, `Form` fields of `multipart/form-data` | [`multipart::Multipart`] (streamed to disk, size limits) |
 //! | `request.cookies`, `response.set_cookie`, `delete_cookie` | [`cookies::Cookies`], [`cookies::set`], [`cookies::remove`] |
 //! | `--ssl-certfile`, `--ssl-keyfile` | [`Server::tls`]`(ServerContext::from_pem_files(cert, key)?)` (feature `tls`) |
 //! | `request.url.scheme == "https"`, ASGI's TLS extension (client certificate) | [`Request::tls_info`] |
@@ -132,7 +133,7 @@
 //   extract        typed extractors (FromRequest, Json, Path, State, ...)
 //   handler        Handler<Args> over extractors, the erased Endpoint
 //   middleware     Middleware, Next, the built-in layers
-//   router, ws, static_files, cookies
+//   router, ws, static_files, cookies, multipart
 //   openapi        Router::openapi (feature openapi)
 //   testing        the in-process TestClient
 //   conn           one connection: hyper, the service, the timers
@@ -145,6 +146,7 @@ pub mod extract;
 mod framing;
 mod handler;
 pub mod middleware;
+pub mod multipart;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod report;

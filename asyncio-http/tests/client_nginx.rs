@@ -22,9 +22,24 @@ fn tls_client() -> Client {
     Client::builder().tls(ctx).build().unwrap()
 }
 
-/// The access log's lines for requests whose target is `path`: (the
-/// connection's number, the request's number on it, the protocol).
-fn log_lines(path: &str) -> Vec<(u64, u64, String)> {
+/// The access log's lines for requests whose target is `path`, once there
+/// are at least `want` of them: nginx writes a request's line after its
+/// response has gone out, so the client can read the log before the last
+/// line is there. Waits for the lines (up to 10 s), not for a set time.
+async fn log_lines(path: &str, want: usize) -> Vec<(u64, u64, String)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let lines = log_lines_now(path);
+        if lines.len() >= want || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        asyncio::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The access log's lines for `path` as they are now: (the connection's
+/// number, the request's number on it, the protocol).
+fn log_lines_now(path: &str) -> Vec<(u64, u64, String)> {
     server()
         .access_log()
         .lines()
@@ -53,7 +68,7 @@ async fn plain_http_and_keep_alive() {
         );
         assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
     }
-    let lines = log_lines("/hello?keepalive-test");
+    let lines = log_lines("/hello?keepalive-test", 5).await;
     assert_eq!(lines.len(), 5);
     assert!(
         lines.iter().all(|(conn, _, _)| *conn == lines[0].0),
@@ -176,7 +191,7 @@ async fn https_with_the_throwaway_ca() {
             assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
         }
     }
-    let lines = log_lines("/hello?tls-test");
+    let lines = log_lines("/hello?tls-test", 6).await;
     assert_eq!(lines.len(), 6);
     assert!(lines.iter().all(|(_, _, protocol)| protocol == "HTTP/1.1"), "{lines:?}");
     // One connection per port.
@@ -242,7 +257,7 @@ async fn http2_by_alpn_multiplexes_on_one_connection() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), nginx::HELLO);
     }
-    let lines = log_lines("/hello?h2-test");
+    let lines = log_lines("/hello?h2-test", 20).await;
     assert_eq!(lines.len(), 20);
     assert!(
         lines.iter().all(|(c, _, p)| *c == lines[0].0 && p == "HTTP/2.0"),
@@ -261,7 +276,7 @@ async fn http2_by_alpn_multiplexes_on_one_connection() {
         .await
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
-    let after = log_lines("/hello?h2-after-reset");
+    let after = log_lines("/hello?h2-after-reset", 1).await;
     assert_eq!(after[0].0, lines[0].0, "the same connection");
 
     // Uploads and JSON over HTTP/2.
@@ -294,7 +309,7 @@ async fn h2c_with_prior_knowledge() {
         assert_eq!(resp.version(), http::Version::HTTP_2);
         assert_eq!(resp.text().await.unwrap(), nginx::HELLO);
     }
-    let lines = log_lines("/hello?h2c-test");
+    let lines = log_lines("/hello?h2c-test", 3).await;
     assert!(
         lines.iter().all(|(c, _, p)| *c == lines[0].0 && p == "HTTP/2.0"),
         "{lines:?}"
