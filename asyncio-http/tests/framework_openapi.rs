@@ -24,8 +24,17 @@ struct Page {
 
 /// Lists items.
 #[utoipa::path(get, path = "/items", params(Page), responses((status = 200, body = [Item])))]
-async fn list(Query(_p): Query<Page>) -> Json<Vec<Item>> {
-    Json(Vec::new())
+async fn list(Query(p): Query<Page>) -> Json<Vec<Item>> {
+    let n = p.limit.unwrap_or(1) as usize;
+    Json(
+        (0..n)
+            .map(|i| Item {
+                name: format!("item {i}"),
+                price: 1.0,
+                tags: Vec::new(),
+            })
+            .collect(),
+    )
 }
 
 /// Creates an item.
@@ -74,6 +83,8 @@ fn the_document_lists_declared_and_undeclared_routes() {
         let bare = &doc["paths"]["/items/{id}"]["get"];
         assert_eq!(bare["parameters"][0]["name"], "id");
         assert_eq!(bare["parameters"][0]["in"], "path");
+
+        assert_eq!(c.get("/items?limit=2").send().await.json::<Vec<Value>>().len(), 2);
 
         let r = c.get("/docs").send().await;
         assert_eq!(r.status(), 200);
