@@ -45,6 +45,7 @@ use std::task::Poll;
 
 use asyncio::sync::Event;
 use asyncio::Task;
+use futures_util::TryStreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{FromSqlOwned, ToSql};
 use tokio_postgres::{AsyncMessage, CancelToken, Client, NoTls, Row, Statement};
@@ -103,10 +104,28 @@ pub(crate) enum Cleanup {
     Sql(String),
 }
 
+/// Keyed by the SQL text, hashed with FxHash (rustc-hash): the key is our
+/// users' own SQL, not an attacker's, and SipHash's flood resistance cost
+/// about 120 instructions per query on a 48-byte statement.
 #[derive(Default)]
 struct StatementCache {
-    statements: HashMap<String, (Statement, u64)>,
+    statements: HashMap<String, (Statement, u64), rustc_hash::FxBuildHasher>,
     clock: u64,
+}
+
+/// Awaits one request of the protocol code as an in-flight query (a cancel
+/// request if dropped before its answer) and maps its error: what
+/// [`Connection::run`] does, written in place on the hot paths so the
+/// request's future is built where it is awaited instead of being moved
+/// through another future (two copies of a future of some hundred bytes
+/// per query).
+macro_rules! in_flight {
+    ($conn:expr, $request:expr) => {{
+        let guard = InFlight::new(&$conn.shared);
+        let result = $request.await;
+        guard.finish();
+        result.map_err(|e| $conn.map_error(e))
+    }};
 }
 
 impl Connection {
@@ -179,10 +198,10 @@ impl Connection {
     /// usable. Nothing is lost but the dropped query's rows.
     pub async fn fetch(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, Error> {
         let statement = self.statement(sql).await?;
-        match self.run(self.client.query(&statement, params)).await {
+        match in_flight!(self, self.client.query(&statement, params)) {
             Err(e) if self.may_retry(&e) => {
                 let statement = self.statement(sql).await?;
-                self.run(self.client.query(&statement, params)).await
+                in_flight!(self, self.client.query(&statement, params))
             }
             result => result,
         }
@@ -197,7 +216,14 @@ impl Connection {
     /// # Cancel safety
     /// As [`fetch`](Connection::fetch).
     pub async fn fetchrow(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, Error> {
-        Ok(self.fetch(sql, params).await?.into_iter().next())
+        let statement = self.statement(sql).await?;
+        match in_flight!(self, first_row(&self.client, &statement, params)) {
+            Err(e) if self.may_retry(&e) => {
+                let statement = self.statement(sql).await?;
+                in_flight!(self, first_row(&self.client, &statement, params))
+            }
+            result => result,
+        }
     }
 
     /// Runs `sql` and returns the first column of its first row as `T`, or
@@ -226,10 +252,10 @@ impl Connection {
     /// As [`fetch`](Connection::fetch).
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, Error> {
         let statement = self.statement(sql).await?;
-        match self.run(self.client.execute(&statement, params)).await {
+        match in_flight!(self, self.client.execute(&statement, params)) {
             Err(e) if self.may_retry(&e) => {
                 let statement = self.statement(sql).await?;
-                self.run(self.client.execute(&statement, params)).await
+                in_flight!(self, self.client.execute(&statement, params))
             }
             result => result,
         }
@@ -443,6 +469,24 @@ impl Shared {
         });
         drop(task);
     }
+}
+
+/// The first row `statement` returns, the others read and dropped as they
+/// come (no `Vec` of rows is built).
+async fn first_row(
+    client: &Client,
+    statement: &Statement,
+    params: &[Param<'_>],
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let rows = client.query_raw(statement, params.iter().copied()).await?;
+    let mut rows = std::pin::pin!(rows);
+    let first = rows.try_next().await?;
+    // (An ended stream must not be polled again: tokio-postgres then
+    // reports the connection closed.)
+    if first.is_some() {
+        while rows.try_next().await?.is_some() {}
+    }
+    Ok(first)
 }
 
 /// Sends the cancel request on a new socket, then runs `SELECT 1` until it

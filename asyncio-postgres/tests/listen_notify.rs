@@ -70,11 +70,14 @@ async fn the_stream_ends_when_the_connection_closes() {
         .execute("SELECT pg_notify('ending', 'last words')", &[])
         .await
         .unwrap();
+    // Received before the termination: PostgreSQL does not order a
+    // notification's delivery before a `pg_terminate_backend` sent after
+    // it (the listening backend may be told to die first).
+    assert_eq!(listener.recv().await.unwrap().payload(), "last words");
     admin
         .execute("SELECT pg_terminate_backend($1, 30000)", &[&pid])
         .await
         .unwrap();
-    assert_eq!(listener.recv().await.unwrap().payload(), "last words");
     let end = asyncio::timeout(Duration::from_secs(30), listener.recv())
         .await
         .expect("the stream did not end");

@@ -29,6 +29,14 @@ async fn fetchrow_gives_the_first_row_or_none() {
         .unwrap();
     assert_eq!((row.get::<_, &str>(0), row.get::<_, i64>(1)), ("a", 7));
     assert!(conn.fetchrow("SELECT 1 WHERE false", &[]).await.unwrap().is_none());
+    // The other rows are read and dropped: the connection goes on.
+    let first = conn
+        .fetchrow("SELECT g FROM generate_series(5, 1000) g", &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.get::<_, i32>(0), 5);
+    assert_eq!(conn.fetchval::<i32>("SELECT 6", &[]).await.unwrap(), Some(6));
 }
 
 #[asyncio::test]

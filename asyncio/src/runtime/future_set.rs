@@ -237,12 +237,22 @@ impl<F: Future> FutureSet<F> {
                 // SAFETY: we only move out of a `Done` slot, which holds no
                 // pinned data (the future was dropped in place before the
                 // output was stored); a `Live` slot is never moved.
-                let slot = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
-                match slot {
-                    Slot::Done(_) => match std::mem::replace(slot, Slot::Empty) {
-                        Slot::Done(out) => out,
-                        _ => unreachable!(),
-                    },
+                let p: *mut Slot<F> = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
+                // SAFETY: `p` points at a live slot of ours; the shared
+                // borrow ends before the write below.
+                match unsafe { &*p } {
+                    Slot::Done(out) => {
+                        // Only the output is copied out (`mem::replace` would
+                        // copy the whole slot, as large as the future).
+                        // SAFETY: `out` is read once, then the slot becomes
+                        // `Empty` without dropping what it held, so the
+                        // output has exactly one owner.
+                        let out = unsafe { ptr::read(out) };
+                        // SAFETY: `p` is the slot just read from; `write`
+                        // drops nothing.
+                        unsafe { ptr::write(p, Slot::Empty) };
+                        out
+                    }
                     _ => panic!("take_outputs before every future completed"),
                 }
             })

@@ -190,3 +190,19 @@ impl Reactor {
             .collect()
     }
 }
+
+/// Receives from `sock` straight into the unfilled part of `buf`, which is
+/// never zeroed first, and marks what the kernel wrote as filled. Returns
+/// how many bytes came (0: end of stream, or `buf` was full).
+#[cfg(feature = "tokio-io")]
+pub(crate) fn recv_into(sock: std::os::fd::BorrowedFd<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::io::Result<usize> {
+    // SAFETY: the slice is only handed to `recv`, which writes bytes into
+    // it and never de-initializes any.
+    let unfilled = unsafe { buf.unfilled_mut() };
+    let n = socket2::SockRef::from(&sock).recv(unfilled)?;
+    // SAFETY: `recv` returned `n`: the kernel wrote the first `n` bytes of
+    // the unfilled part.
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+    Ok(n)
+}
