@@ -5,8 +5,9 @@
 # (uvloop, httptools) + asyncpg, against one throwaway PostgreSQL with
 # TechEmpower's World and Fortune tables. wrk with the same connections
 # for all, rounds interleaved (each round runs every test on every server
-# in turn), requests per second and the server's CPU per request (its
-# processes' utime + stime over the run, /proc). Not run in CI.
+# in turn), requests per second, the server's CPU per request (its
+# processes' utime + stime over the run, /proc) and PostgreSQL's (its
+# postmaster and backends, the same way). Not run in CI.
 #
 #   bash benches/techempower/run.sh
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 WORKERS=1 bash benches/techempower/run.sh
@@ -82,6 +83,12 @@ start() {
 }
 for s in $SERVERS; do start "$s"; done
 
+# PostgreSQL's CPU: its live processes, plus what the postmaster's
+# children that exited meanwhile (autovacuum workers, closed backends)
+# used (its cutime + cstime), so a process that ends during a run is not
+# lost from it.
+pg_ticks() { echo $(( $(cpu_ticks "$1") + $(awk '{print $16 + $17}' "/proc/$1/stat") )); }
+
 # Every process of a server (uvicorn's workers are its children).
 tree() { local p=$1; echo "$p"; for c in $(pgrep -P "$p" || true); do tree "$c"; done; }
 cpu_ticks() { local t=0; for p in $(tree "$1"); do
@@ -110,6 +117,7 @@ done
 echo "all servers answer correctly; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 hz=$(getconf CLK_TCK)
+pg_pid=$(head -1 "$pgdir/data/postmaster.pid")
 results=$out/results.txt
 : > "$results"
 for r in $(seq "$ROUNDS"); do
@@ -117,13 +125,16 @@ for r in $(seq "$ROUNDS"); do
     for s in $SERVERS; do
       pid_var="pid_$s"
       before=$(cpu_ticks "${!pid_var}")
+      pg_before=$(pg_ticks "$pg_pid")
       w=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:${port[$s]}$(path "$t")")
       after=$(cpu_ticks "${!pid_var}")
+      pg_after=$(pg_ticks "$pg_pid")
       reqs=$(awk '/requests in/ {print $1}' <<<"$w")
       errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$w" | tr '\n' ' ')
-      echo "$r $t $s $reqs $((after - before)) $hz $DURATION $errs" >> "$results"
-      printf 'round %s %-9s %-8s %8.0f req/s  %6.1f us CPU/req %s\n' "$r" "$t" "$s" \
-        "$(echo "$reqs / $DURATION" | bc -l)" "$(echo "($after - $before) * 1000000 / $hz / $reqs" | bc -l)" "$errs"
+      echo "$r $t $s $reqs $((after - before)) $hz $DURATION $((pg_after - pg_before)) $errs" >> "$results"
+      printf 'round %s %-9s %-8s %8.0f req/s  %6.1f us CPU/req  %6.1f us PostgreSQL CPU/req %s\n' "$r" "$t" "$s" \
+        "$(echo "$reqs / $DURATION" | bc -l)" "$(echo "($after - $before) * 1000000 / $hz / $reqs" | bc -l)" \
+        "$(echo "($pg_after - $pg_before) * 1000000 / $hz / $reqs" | bc -l)" "$errs"
     done
   done
 done
@@ -134,20 +145,23 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 data = {}
 for r in rows:
-    _, t, s, reqs, ticks, hz, dur = r[:7]
-    reqs, ticks, hz, dur = int(reqs), int(ticks), int(hz), float(dur)
-    data.setdefault((t, s), []).append((reqs / dur, ticks / hz * 1e6 / reqs))
+    _, t, s, reqs, ticks, hz, dur, pg = r[:8]
+    reqs, ticks, hz, dur, pg = int(reqs), int(ticks), int(hz), float(dur), int(pg)
+    data.setdefault((t, s), []).append((reqs / dur, ticks / hz * 1e6 / reqs, pg / hz * 1e6 / reqs))
 tests = list(dict.fromkeys(r[1] for r in rows))
 servers = list(dict.fromkeys(r[2] for r in rows))
 print()
 print("| test | " + " | ".join(f"{s} req/s" for s in servers) + " | " + " | ".join(f"{s} CPU µs/req" for s in servers)
+      + " | " + " | ".join(f"PostgreSQL CPU µs/req ({s})" for s in servers)
       + " | asyncio/axum req/s | asyncio/axum CPU | asyncio/fastapi req/s |")
-print("|---" * (1 + 2 * len(servers) + 3) + "|")
+print("|---" * (1 + 3 * len(servers) + 3) + "|")
 for t in tests:
     rps = {s: statistics.median(x[0] for x in data[(t, s)]) for s in servers if (t, s) in data}
     cpu = {s: statistics.median(x[1] for x in data[(t, s)]) for s in servers if (t, s) in data}
+    pg = {s: statistics.median(x[2] for x in data[(t, s)]) for s in servers if (t, s) in data}
     ratio = lambda a, b, d: f"{d[a] / d[b]:.2f}x" if a in d and b in d else "n/a"
     print(f"| {t} | " + " | ".join(f"{rps.get(s, 0):,.0f}" for s in servers) + " | "
           + " | ".join(f"{cpu.get(s, 0):.1f}" for s in servers) + " | "
+          + " | ".join(f"{pg.get(s, 0):.1f}" for s in servers) + " | "
           + f"{ratio('asyncio', 'axum', rps)} | {ratio('asyncio', 'axum', cpu)} | {ratio('asyncio', 'fastapi', rps)} |")
 PY
