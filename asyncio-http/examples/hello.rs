@@ -1,7 +1,9 @@
 //! Hello world: `cargo run --release -p asyncio-http --example hello -- [--port 8080] [--workers N] [--tls CERT.pem KEY.pem]`
 //! (N defaults to the number of cores: one event loop per core), then
-//! `curl http://127.0.0.1:8080/`. With `--tls` it serves HTTPS instead:
-//! `curl --cacert ca.pem https://localhost:8080/` (a certificate for
+//! `curl http://127.0.0.1:8080/` (HTTP/1.1) or `curl --http2-prior-knowledge
+//! http://127.0.0.1:8080/` (HTTP/2 in cleartext, same port). With `--tls` it
+//! serves HTTPS instead, HTTP/2 to clients that offer it through ALPN:
+//! `curl --http2 --cacert ca.pem https://localhost:8080/` (a certificate for
 //! `localhost` signed by `ca.pem`). Ctrl-C shuts it down gracefully.
 
 use asyncio_examples_support::args::{Options, ServerArgs, Workers};
@@ -19,13 +21,13 @@ async fn main() -> std::io::Result<()> {
     let args = ServerArgs::from_env("hello", options);
     let workers = args.workers;
     let server = Server::bind(args.addr().to_string()).workers(workers);
-    // HTTPS with the files given (HTTP/1.1 announced through ALPN).
+    // HTTPS with the files given (HTTP/2 and HTTP/1.1 offered through ALPN).
     #[cfg(feature = "tls")]
     let server = match &args.tls {
         Some(files) => server.tls(
             asyncio::tls::ServerContext::builder()
                 .cert_pem_files(&files.cert, &files.key)?
-                .alpn(["http/1.1"])
+                .alpn(["h2", "http/1.1"])
                 .build()?,
         ),
         None => server,

@@ -1,6 +1,16 @@
-//! One connection: hyper's HTTP/1.1 state machine, our service around the
-//! router, the keep-alive idle timer, and where the request-framing checks
-//! (`framing`) and the upgrade slot (`upgrade`) are applied.
+//! One connection: hyper's HTTP/1.1 or HTTP/2 state machine, our service
+//! around the router, the keep-alive idle timer, and where the
+//! request-framing checks (`framing`) and the upgrade slot (`upgrade`) are
+//! applied.
+//!
+//! # Which protocol
+//!
+//! Over TLS, what ALPN chose (`h2`, or HTTP/1.1 otherwise). In cleartext,
+//! the connection's first bytes: HTTP/2's 24-byte preface (prior knowledge)
+//! or anything else (HTTP/1.x). They are read into a buffer large enough
+//! for a whole ordinary request head and put back for hyper, so telling
+//! the two apart costs no extra read. The wait for them counts against the
+//! keep-alive idle timeout and, once a byte has come, the header timeout.
 //!
 //! # Per request
 //!
@@ -69,6 +79,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         },
         None => stream,
     };
+    let mut stream = stream;
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
@@ -76,6 +87,16 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         reads: Rc::default(),
         upgrade: Rc::default(),
     });
+    let h2 = if stream.is_tls() {
+        stream.alpn_is_h2()
+    } else if worker.config.http2 {
+        match sniff(&worker, &mut stream, &state.reads).await {
+            Some(h2) => h2,
+            None => return, // closed, idle too long, or the server is stopping
+        }
+    } else {
+        false
+    };
     let service = Service {
         worker: worker.clone(),
         router,
@@ -85,7 +106,22 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         tls: stream.tls_info().map(Rc::new),
     };
     let cfg = &worker.config;
-    let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
+    let keep_alive = cfg.keep_alive_timeout;
+    if h2 {
+        let mut builder = hyper::server::conn::http2::Builder::new(crate::rt::LocalExec);
+        builder
+            .timer(LoopTimer)
+            .max_concurrent_streams(cfg.h2_max_concurrent_streams)
+            .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
+        // No head is read through the clock (HTTP/2 frames are not heads):
+        // only the idle timeout applies, between streams.
+        let conn = builder.serve_connection(HyperIo::new(stream, None), service);
+        let result = drive(conn, &worker, &state).await;
+        if let Some(Err(e)) = &result {
+            log_end(peer, e);
+        }
+        return;
+    }
     let mut builder = hyper::server::conn::http1::Builder::new();
     // The header timeout is kept here, by the connection's one lazy timer,
     // not by hyper's (which re-arms a timer for every request).
@@ -101,6 +137,67 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
     }
     let io = HyperIo::new(stream, Some(state.reads.clone()));
     let mut conn = builder.serve_connection(io, service);
+    let result = drive(&mut conn, &worker, &state).await;
+    let Some(result) = result else {
+        return; // timed out: dropping the connection closes the socket
+    };
+    if let Err(e) = &result {
+        log_end(peer, e);
+    }
+    let upgrade = state.upgrade.take();
+    let parts = conn.into_parts();
+    match upgrade {
+        Some(run) if result.is_ok() => {
+            let mut io = parts.io.into_inner();
+            io.unread(parts.read_buf);
+            run(io).await
+        }
+        _ => linger(parts.io.into_inner(), &worker).await,
+    }
+}
+
+/// Logs why a connection ended with an error. Clients that vanish, send
+/// garbage or time out are normal on a public port: hyper has answered
+/// what could be answered.
+fn log_end(peer: Option<SocketAddr>, e: &hyper::Error) {
+    match peer {
+        Some(peer) => tracing::debug!("asyncio-http: connection from {peer}: {e}"),
+        None => tracing::debug!("asyncio-http: in-process connection: {e}"),
+    }
+}
+
+/// hyper's connection futures, either protocol: both can be asked to
+/// finish gracefully (HTTP/1.1: after the response in progress; HTTP/2:
+/// `GOAWAY`, then the open streams finish).
+trait Graceful: Future<Output = hyper::Result<()>> {
+    fn graceful(self: Pin<&mut Self>);
+}
+
+impl Graceful for hyper::server::conn::http1::Connection<HyperIo<Transport>, Service> {
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl Graceful for hyper::server::conn::http2::Connection<HyperIo<Transport>, Service, crate::rt::LocalExec> {
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<C: Graceful + Unpin> Graceful for &mut C {
+    fn graceful(self: Pin<&mut Self>) {
+        Pin::new(&mut **self.get_mut()).graceful();
+    }
+}
+
+/// Drives a connection to its end, with the server's graceful shutdown and
+/// the connection's one lazy timer (idle and header timeouts). `None`: the
+/// connection was dropped for a timeout.
+async fn drive<C: Graceful>(conn: C, worker: &Worker, state: &ConnState) -> Option<hyper::Result<()>> {
+    let mut conn = pin!(conn);
+    let cfg = &worker.config;
+    let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
     let mut shutdown = pin!(worker.shutdown.wait());
     // How often a busy connection looks again (the shorter timeout).
     let period = [keep_alive, header_timeout]
@@ -114,12 +211,12 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
     // the socket, and stops short of that after a `101`: the socket is then
     // taken back for the WebSocket (hyper's own upgrade path needs `Send`
     // sockets; ours belong to their loop).
-    let result = poll_fn(|cx| loop {
-        if let Poll::Ready(r) = Pin::new(&mut conn).poll(cx) {
+    poll_fn(|cx| loop {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
             return Poll::Ready(Some(r));
         }
         if !closing && shutdown.as_mut().poll(cx).is_ready() {
-            Pin::new(&mut conn).graceful_shutdown();
+            conn.as_mut().graceful();
             closing = true;
             continue;
         }
@@ -140,7 +237,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
                     // holding a half-sent pipelined head. Drop it.
                     return Poll::Ready(None);
                 }
-                Pin::new(&mut conn).graceful_shutdown();
+                conn.as_mut().graceful();
                 closing = true;
                 timer.reset(now.checked_add(period).unwrap_or(now + LONG_WAIT));
             }
@@ -148,27 +245,56 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
             Deadline::Never => timer.reset(now + LONG_WAIT),
         }
     })
-    .await;
-    let Some(result) = result else {
-        return; // timed out: dropping the connection closes the socket
-    };
-    if let Err(e) = &result {
-        // Clients that vanish, send garbage or time out are normal on a
-        // public port: hyper has answered what could be answered.
-        match peer {
-            Some(peer) => tracing::debug!("asyncio-http: connection from {peer}: {e}"),
-            None => tracing::debug!("asyncio-http: in-process connection: {e}"),
+    .await
+}
+
+/// HTTP/2's connection preface (RFC 9113, section 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How much of a cleartext connection's start is read to tell the
+/// protocols apart: an ordinary HTTP/1.1 request head fits, so hyper then
+/// finds it whole.
+const SNIFF: usize = 4096;
+
+/// Reads a cleartext connection's first bytes and puts them back: whether
+/// they open with HTTP/2's preface (`Some(true)`), or are anything else
+/// (`Some(false)`: HTTP/1.x, or garbage hyper will answer). `None` when the
+/// client closed before sending anything, stayed idle past the keep-alive
+/// timeout, stalled past the header timeout after its first byte, or the
+/// server began to shut down meanwhile: the connection is then dropped.
+async fn sniff(worker: &Worker, stream: &mut Transport, clock: &crate::rt::ReadClock) -> Option<bool> {
+    let cfg = &worker.config;
+    let limit = |d: std::time::Duration| if d.is_zero() { LONG_WAIT } else { d };
+    let mut buf = vec![0u8; SNIFF];
+    let mut n = 0;
+    let mut first: Option<Instant> = None;
+    loop {
+        let deadline = match first {
+            None => Instant::now() + limit(cfg.keep_alive_timeout),
+            Some(t) => t + limit(cfg.header_read_timeout),
+        };
+        let read = asyncio::timeout_at(deadline, stream.read(&mut buf[n..]));
+        let got = match crate::util::first_of(read, worker.shutdown.wait()).await {
+            Ok(Ok(Ok(got))) => got,
+            _ => return None,
+        };
+        if got == 0 && n == 0 {
+            return None;
         }
-    }
-    let upgrade = state.upgrade.take();
-    let parts = conn.into_parts();
-    match upgrade {
-        Some(run) if result.is_ok() => {
-            let mut io = parts.io.into_inner();
-            io.unread(parts.read_buf);
-            run(io).await
+        let start = *first.get_or_insert_with(Instant::now);
+        n += got;
+        let seen = n.min(PREFACE.len());
+        let h2 = buf[..seen] == PREFACE[..seen];
+        if got == 0 || !h2 || n >= PREFACE.len() {
+            buf.truncate(n);
+            stream.unread(Bytes::from(buf));
+            if !h2 || got == 0 {
+                // HTTP/1.x: its head began with these bytes.
+                clock.carried.set(Some(start));
+                return Some(false);
+            }
+            return Some(true);
         }
-        _ => linger(parts.io.into_inner(), &worker).await,
     }
 }
 

@@ -85,7 +85,7 @@
 //! async fn main() -> std::io::Result<()> {
 //!     let tls = ServerContext::builder()
 //!         .cert_pem_files("cert.pem", "key.pem")?
-//!         .alpn(["http/1.1"]) // optional; HTTP/2 is not served
+//!         .alpn(["h2", "http/1.1"]) // offer HTTP/2 (browsers need it offered)
 //!         .build()?;
 //!     Server::bind("127.0.0.1:8443")
 //!         .tls(tls)
@@ -116,9 +116,21 @@
 //! handler that panics is answered `500`; the connection, the loop and
 //! every other request go on.
 //!
-//! HTTP/2 is not offered: hyper's HTTP/2 goes through the `h2` crate, which
-//! needs tokio's I/O traits and tokio-util. Over TLS, a context whose ALPN
-//! list offers `h2` is refused when the server starts.
+//! # HTTP/2
+//!
+//! Served on hyper's HTTP/2 with the loop as its executor and timer (each
+//! stream a task on the connection's loop, no `Send` bound): over TLS to
+//! clients whose ALPN chose `h2`, and in cleartext to clients that open
+//! with its preface (prior knowledge, h2c), told from HTTP/1.x on the same
+//! port by the connection's first bytes ([`Server::http2`] turns it off).
+//! Routing, extractors, streaming bodies, Server-Sent Events, background
+//! jobs, the body limit, panics answered `500`, the idle timeout and
+//! graceful shutdown (`GOAWAY`, then the open streams finish) work the same
+//! on both protocols. At most 128 streams per connection at once
+//! ([`Server::http2_max_concurrent_streams`]); headers past the header
+//! limit are refused as the h2 crate does. WebSockets are HTTP/1.1 only
+//! (RFC 8441's extended `CONNECT` is not served). The h2 crate uses tokio's
+//! I/O traits and tokio-util's codec only: no tokio runtime.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -4,10 +4,11 @@
 //! `hyper::rt::{Read, Write}` and arms its timeouts through
 //! `hyper::rt::Timer`. This module implements both on the crate `asyncio`
 //! (its sockets and its loop clock), so hyper's HTTP/1.1 state machine runs
-//! as an ordinary task on the loop. hyper's `Executor` trait is only used by
-//! its HTTP/2 and client code, which this crate does not build; and its
-//! upgrade machinery wants `Send` sockets, so upgrades (WebSockets) take the
-//! socket back from the finished connection instead (see `transport`).
+//! as an ordinary task on the loop. HTTP/2 (server and client) also needs
+//! hyper's `Executor`, for each stream's task and the client's connection:
+//! [`LocalExec`] makes them tasks on the loop, with no `Send` bound. hyper's
+//! upgrade machinery wants `Send` sockets, so upgrades (WebSockets) take
+//! the socket back from the finished connection instead (see `transport`).
 //!
 //! Reads go through a small per-connection buffer and are copied into
 //! hyper's: hyper's zero-copy entry point (`ReadBufCursor::advance`) is
@@ -47,6 +48,10 @@ pub(crate) struct ReadClock {
     pub(crate) head_started: Cell<Option<asyncio::time::Instant>>,
     pub(crate) head: RefCell<Vec<u8>>,
     pub(crate) capturing: Cell<bool>,
+    /// When the first head began, if it began before hyper's first read
+    /// (the HTTP/2 preface check read its first bytes): used by that read
+    /// instead of the time of the read.
+    pub(crate) carried: Cell<Option<asyncio::time::Instant>>,
 }
 
 /// The most raw head bytes kept (the default header limit is 16 KiB).
@@ -89,7 +94,8 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         if n > 0 {
             if let Some(r) = &this.reads {
                 if r.head_started.get().is_none() {
-                    r.head_started.set(Some(asyncio::time::Instant::now()));
+                    let start = r.carried.take().unwrap_or_else(asyncio::time::Instant::now);
+                    r.head_started.set(Some(start));
                     r.head.borrow_mut().clear();
                     r.capturing.set(true);
                 }
@@ -127,6 +133,21 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+/// hyper's executor for HTTP/2's background work (a server's streams, a
+/// client's connection): a task on the loop, detached; it ends with its
+/// stream or connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: std::future::Future + 'static,
+{
+    fn execute(&self, future: F) {
+        let _task = asyncio::create_task(future);
     }
 }
 

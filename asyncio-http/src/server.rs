@@ -109,6 +109,27 @@ impl Server {
         self
     }
 
+    /// Whether HTTP/2 is served (default: yes): over TLS to clients whose
+    /// ALPN chose `h2`, and in cleartext to clients that open with its
+    /// preface (prior knowledge, "h2c": gRPC-style clients and proxies),
+    /// told from HTTP/1.x on the same port by the connection's first bytes.
+    /// Routing, handlers, streaming bodies, limits, timeouts and graceful
+    /// shutdown (`GOAWAY`, then the open streams finish) are the same on
+    /// both protocols; WebSockets are HTTP/1.1 only.
+    pub fn http2(mut self, on: bool) -> Server {
+        self.config.http2 = on;
+        self
+    }
+
+    /// Most streams one HTTP/2 client may have open at once (default 128,
+    /// nginx's): announced in the connection's `SETTINGS`; a client that
+    /// opens more has them refused. Also bounds how many handlers one
+    /// connection can run at a time.
+    pub fn http2_max_concurrent_streams(mut self, n: u32) -> Server {
+        self.config.h2_max_concurrent_streams = n;
+        self
+    }
+
     /// Most header lines (default 100); more is answered `431`.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n;
@@ -176,11 +197,12 @@ impl Server {
     /// garbage, stalls, or does not trust the certificate) closes only its
     /// own connection and is logged through `tracing` at debug level.
     ///
-    /// HTTP/2 is not served: the context's ALPN list, if it has one, may
-    /// offer only `http/1.1` (and `http/1.0`); [`start`](Server::start)
-    /// refuses one that offers `h2` or anything else. With no ALPN list,
-    /// clients fall back to HTTP/1.1 without being told; to tell them, build
-    /// the context with `.alpn(["http/1.1"])`.
+    /// HTTP/2 is served to clients whose ALPN chose `h2`: build the context
+    /// with `.alpn(["h2", "http/1.1"])` to offer it (browsers speak HTTP/2
+    /// only over TLS, and only when it is offered so). The list may offer
+    /// only `h2` (unless [`http2`](Server::http2) is off), `http/1.1` and
+    /// `http/1.0`; [`start`](Server::start) refuses anything else. With no
+    /// ALPN list, clients use HTTP/1.1 without being told.
     ///
     /// ```no_run
     /// use asyncio::tls::ServerContext;
@@ -194,7 +216,7 @@ impl Server {
     /// async fn main() -> std::io::Result<()> {
     ///     let tls = ServerContext::builder()
     ///         .cert_pem_files("cert.pem", "key.pem")?
-    ///         .alpn(["http/1.1"])
+    ///         .alpn(["h2", "http/1.1"])
     ///         .build()?;
     ///     Server::bind("127.0.0.1:8443")
     ///         .tls(tls)
@@ -231,7 +253,8 @@ impl Server {
     /// server holds the port), or a worker failed to start (its thread,
     /// the application function, or a startup hook failed or panicked).
     /// With [`tls`](Server::tls), a context whose ALPN list offers a
-    /// protocol other than HTTP/1.x (`InvalidInput`).
+    /// protocol other than `h2` and HTTP/1.x, or `h2` with
+    /// [`http2`](Server::http2) off (`InvalidInput`).
     ///
     /// # Panics
     /// With no running event loop on the thread.
@@ -246,7 +269,7 @@ impl Server {
     {
         #[cfg(feature = "tls")]
         if let Some(ctx) = &self.config.tls {
-            check_alpn(ctx)?;
+            check_alpn(ctx, self.config.http2)?;
         }
         let addr = resolve(&self.addr).await?;
         let listeners = bind_listeners(addr, self.workers)?;
@@ -357,21 +380,23 @@ impl Drop for ReadyGuard {
     }
 }
 
-/// A TLS context may offer only HTTP/1.x through ALPN: a client that picked
-/// `h2` would get HTTP/1.1 bytes it cannot read.
+/// A TLS context may offer through ALPN only what the server speaks: a
+/// client that picked anything else would get bytes it cannot read.
 #[cfg(feature = "tls")]
-fn check_alpn(ctx: &asyncio::tls::ServerContext) -> io::Result<()> {
+fn check_alpn(ctx: &asyncio::tls::ServerContext, http2: bool) -> io::Result<()> {
     let config = ctx.rustls_config();
-    match config
-        .alpn_protocols
-        .iter()
-        .find(|p| !matches!(p.as_slice(), b"http/1.1" | b"http/1.0"))
-    {
+    let spoken = |p: &[u8]| matches!(p, b"http/1.1" | b"http/1.0") || (http2 && p == b"h2");
+    match config.alpn_protocols.iter().find(|p| !spoken(p)) {
         Some(other) => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "the TLS context offers {:?} through ALPN; this server speaks HTTP/1.1 only (offer \"http/1.1\")",
-                String::from_utf8_lossy(other)
+                "the TLS context offers {:?} through ALPN; this server speaks {} (offer those)",
+                String::from_utf8_lossy(other),
+                if http2 {
+                    "\"h2\" and \"http/1.1\""
+                } else {
+                    "\"http/1.1\" only (HTTP/2 is off)"
+                }
             ),
         )),
         None => Ok(()),

@@ -126,6 +126,15 @@ impl Transport {
         Ok(Transport::new(Socket::Tls(Box::new(TlsSession { stream }))))
     }
 
+    /// Whether the connection runs TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Socket::Tls(_) = &self.socket {
+            return true;
+        }
+        false
+    }
+
     /// Whether TLS's ALPN chose HTTP/2.
     pub(crate) fn alpn_is_h2(&self) -> bool {
         #[cfg(feature = "tls")]

@@ -31,6 +31,10 @@ pub(crate) struct Config {
     pub(crate) graceful_timeout: Duration,
     pub(crate) ws_max_message: usize,
     pub(crate) ws_max_frame: usize,
+    /// Serve HTTP/2: cleartext connections that open with its preface
+    /// (prior knowledge, h2c) and TLS connections whose ALPN chose `h2`.
+    pub(crate) http2: bool,
+    pub(crate) h2_max_concurrent_streams: u32,
     /// Serve every connection (accepted or in-process) over TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<asyncio::tls::ServerContext>,
@@ -48,6 +52,8 @@ impl Default for Config {
             graceful_timeout: Duration::from_secs(30),
             ws_max_message: 16 * 1024 * 1024,
             ws_max_frame: 16 * 1024 * 1024,
+            http2: true,
+            h2_max_concurrent_streams: 128,
             #[cfg(feature = "tls")]
             tls: None,
         }

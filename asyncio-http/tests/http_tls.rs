@@ -320,23 +320,36 @@ async fn every_worker_serves_the_reloaded_certificate() {
 }
 
 #[asyncio::test]
-async fn a_context_offering_h2_is_refused_at_start() {
+async fn a_context_offering_what_the_server_does_not_speak_is_refused_at_start() {
     let pki = Pki::new("alpn CA");
     let id = pki.localhost();
-    let h2 = ServerContext::builder()
-        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
-        .unwrap()
-        .alpn(["h2", "http/1.1"])
-        .build()
-        .unwrap();
+    let offering = |alpn: &[&str]| {
+        ServerContext::builder()
+            .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+            .unwrap()
+            .alpn(alpn.iter().copied())
+            .build()
+            .unwrap()
+    };
+    // `h2` with HTTP/2 turned off.
     let err = Server::bind("127.0.0.1:0")
         .handle_signals(false)
-        .tls(h2)
+        .http2(false)
+        .tls(offering(&["h2", "http/1.1"]))
         .start(app)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("\"h2\""), "{err}");
+    // A protocol no server here speaks.
+    let err = Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .tls(offering(&["spdy/3", "http/1.1"]))
+        .start(app)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("\"spdy/3\""), "{err}");
     // No ALPN at all is served (clients fall back to HTTP/1.1 unasked).
     let plain_alpn = ServerContext::builder()
         .cert_pem(id.chain.as_bytes(), id.key.as_bytes())

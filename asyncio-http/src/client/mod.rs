@@ -611,10 +611,14 @@ impl Client {
         // absolute form.
         let via = origin.proxy.as_ref().filter(|_| !origin.https);
         let mut fresh = false;
+        // Streams an HTTP/2 server refused (not processed: RFC 9113,
+        // section 8.7), sent again on the same connection.
+        let mut refusals = 0;
         loop {
             let (lease, reused) = self.connection(&origin, fresh, timeouts).await?;
+            let h2 = matches!(lease, Lease::H2(..));
             // Kept in case the request has to be sent again.
-            let again = if reused { body.try_clone() } else { None };
+            let again = if reused || h2 { body.try_clone() } else { None };
             let (sent, last_write, conn) = match lease {
                 Lease::H1(mut conn) => {
                     let request = req.to_http(&self.inner.headers, body, false, via)?;
@@ -671,6 +675,22 @@ impl Client {
                     drop(conn);
                     let unsent = e.take_message();
                     let error = e.into_error();
+                    let (unsent, again) = if h2 && refusals < MAX_REFUSALS && refused(&error) {
+                        match unsent.map(|r| r.into_body()).or(again) {
+                            // A server that opened with a lower stream limit
+                            // than the client assumed before its SETTINGS
+                            // arrived: they have arrived now.
+                            Some(replay) => {
+                                refusals += 1;
+                                body = replay;
+                                continue;
+                            }
+                            // A body that cannot be sent again.
+                            None => return Err(Error::from_hyper_io(error)),
+                        }
+                    } else {
+                        (unsent, again)
+                    };
                     if !reused || fresh {
                         return Err(Error::from_hyper_io(error));
                     }
@@ -821,7 +841,7 @@ impl Client {
         let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
         let io = HyperIo::new(WriteTimeout::new(transport, write_timeout, last_write.clone()), None);
         if h2 {
-            let (sender, connection) = hyper::client::conn::http2::Builder::new(LocalExec)
+            let (sender, connection) = hyper::client::conn::http2::Builder::new(crate::rt::LocalExec)
                 .timer(crate::rt::LoopTimer)
                 .handshake(io)
                 .await
@@ -914,18 +934,15 @@ where
     }
 }
 
-/// hyper's executor for HTTP/2's background work: a task on the loop.
-#[derive(Clone, Copy, Debug)]
-struct LocalExec;
+/// How many times one request is sent again after HTTP/2 refused streams.
+const MAX_REFUSALS: u32 = 3;
 
-impl<F> hyper::rt::Executor<F> for LocalExec
-where
-    F: std::future::Future + 'static,
-{
-    fn execute(&self, future: F) {
-        // Detached: it ends with its stream or connection.
-        let _task = asyncio::create_task(future);
-    }
+/// Whether hyper's error is an HTTP/2 stream the server reset with
+/// `REFUSED_STREAM`: it did not process the request, any method may be
+/// sent again.
+fn refused(e: &hyper::Error) -> bool {
+    let h2 = std::error::Error::source(e).and_then(|s| s.downcast_ref::<h2::Error>());
+    h2.and_then(h2::Error::reason) == Some(h2::Reason::REFUSED_STREAM)
 }
 
 /// Whether hyper's error says the server closed the connection before
