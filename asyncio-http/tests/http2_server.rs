@@ -16,24 +16,11 @@ use std::time::Duration;
 
 use asyncio_http::client::Client;
 use asyncio_http::http::Version;
-use asyncio_http::{sse, Body, BodyError, Request, Response, Router};
-use support::start;
+use asyncio_http::{sse, Request, Response, Router};
+use support::{counting, echo_body, start};
 
 async fn hello(_req: Request) -> &'static str {
     "Hello, world!"
-}
-
-async fn echo_body(mut req: Request) -> Result<Vec<u8>, BodyError> {
-    Ok(req.bytes().await?.to_vec())
-}
-
-async fn counting(_req: Request) -> Body {
-    Body::writer(|w| async move {
-        for i in 0..5 {
-            w.send(format!("{i}\n")).await;
-        }
-        Ok::<(), std::io::Error>(())
-    })
 }
 
 async fn events(_req: Request) -> Response {

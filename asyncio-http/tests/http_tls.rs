@@ -23,26 +23,13 @@ use async_tungstenite::tungstenite::Message;
 use asyncio::net::TcpStream;
 use asyncio::tls::{ClientContext, ServerContext};
 use asyncio_http::ws::WebSocket;
-use asyncio_http::{sse, Body, BodyError, Request, Response, Router, Server};
+use asyncio_http::{sse, Request, Response, Router, Server};
 use futures_lite::StreamExt;
-use support::{get, start, ws_echo, Conn, Stream, Tls};
+use support::{counting, echo_body, get, start, ws_echo, Conn, Stream, Tls};
 use tls_support::{Pki, TempDir};
 
 async fn hello(_req: Request) -> &'static str {
     "Hello over TLS!"
-}
-
-async fn echo_body(mut req: Request) -> Result<Vec<u8>, BodyError> {
-    Ok(req.bytes().await?.to_vec())
-}
-
-async fn counting(_req: Request) -> Body {
-    Body::writer(|w| async move {
-        for i in 0..5 {
-            w.send(format!("{i}\n")).await;
-        }
-        Ok::<(), std::io::Error>(())
-    })
 }
 
 /// Three events, then nothing until the client leaves: what arrives shows

@@ -14,7 +14,9 @@
 //! `content-length` and nothing else.
 //! Each connection is served by `hyper::server::conn::http1::Builder`
 //! (keep-alive on, the default), `TCP_NODELAY` set (asyncio's transports set
-//! it too), no header-read timeout (it would need a hyper timer).
+//! it too), no header-read timeout (it would need a hyper timer). With
+//! `--h2c`, by `hyper::server::conn::http2::Builder` instead (HTTP/2 with
+//! prior knowledge, hyper-util's `TokioExecutor` for the streams).
 //!
 //! Flavors:
 //! - `--flavor percore` (the default): "one loop per core", the shape of
@@ -55,7 +57,9 @@ use tokio_rustls::TlsAcceptor;
 const BODY: &[u8] = b"Hello, world!";
 
 fn usage() -> ! {
-    eprintln!("usage: hyper_tokio_hello --port P [--workers N] [--flavor percore|mt] [--host ADDR] [--tls CERT KEY]");
+    eprintln!(
+        "usage: hyper_tokio_hello --port P [--workers N] [--flavor percore|mt] [--host ADDR] [--tls CERT KEY] [--h2c]"
+    );
     std::process::exit(2);
 }
 
@@ -82,6 +86,7 @@ fn main() {
                 let cert = value();
                 tls = Some((cert, value()));
             }
+            "--h2c" => H2C.store(true, std::sync::atomic::Ordering::Relaxed),
             "--flavor" => {
                 flavor = match value().as_str() {
                     "percore" | "per-core" | "ct" => Flavor::PerCore,
@@ -216,10 +221,20 @@ async fn serve(stream: TcpStream, tls: Option<TlsAcceptor>) {
     }
 }
 
+/// `--h2c`: every connection is HTTP/2 with prior knowledge (the peer of
+/// asyncio-http's `hello` under `h2load`).
+static H2C: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 async fn serve_http<S>(stream: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    if H2C.load(std::sync::atomic::Ordering::Relaxed) {
+        let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service_fn(hello));
+        let _ = conn.await;
+        return;
+    }
     let conn = http1::Builder::new()
         .keep_alive(true)
         .header_read_timeout(None)

@@ -320,3 +320,18 @@ pub async fn ws_echo(req: asyncio_http::Request) -> asyncio_http::Response {
         }
     })
 }
+
+/// Answers with the request's body.
+pub async fn echo_body(mut req: asyncio_http::Request) -> Result<Vec<u8>, asyncio_http::BodyError> {
+    Ok(req.bytes().await?.to_vec())
+}
+
+/// A streamed body of five lines, `0\n` to `4\n`, each sent on its own.
+pub async fn counting(_req: asyncio_http::Request) -> asyncio_http::Body {
+    asyncio_http::Body::writer(|w| async move {
+        for i in 0..5 {
+            w.send(format!("{i}\n")).await;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+}
