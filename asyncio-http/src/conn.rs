@@ -58,7 +58,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::body::{Body, BodyError, BodyState, RequestBody};
-use crate::framing::{ambiguous_framing, declared_length};
+use crate::framing::{ambiguous_framing, bad_host, declared_length};
 use crate::report;
 use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
@@ -556,8 +556,26 @@ struct Prepared {
 
 /// The synchronous part of a request: framing checks, the [`Request`], and
 /// the route's handler future (or the answer, when there is one already).
-fn prepare(service: &Service, req: http::Request<Incoming>, bg: &Background) -> Result<Prepared, Box<Response>> {
+fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background) -> Result<Prepared, Box<Response>> {
     let (worker, conn) = (&service.worker, &service.conn);
+    if req.version() < http::Version::HTTP_2 {
+        if let Some(why) = bad_host(&req) {
+            return Err(Box::new(
+                HttpError::new(StatusCode::BAD_REQUEST, why).closing().into_response(),
+            ));
+        }
+        // An absolute-form target names the host: the `Host` header is
+        // ignored for it (RFC 9112, section 3.2.2), so handlers see one.
+        if let Some(authority) = req.uri().authority() {
+            let host = match authority.port_u16() {
+                Some(port) => format!("{}:{port}", authority.host()),
+                None => authority.host().to_owned(),
+            };
+            if let Ok(host) = HeaderValue::from_str(&host) {
+                req.headers_mut().insert(http::header::HOST, host);
+            }
+        }
+    }
     // A request without a body (hyper saw no length, or a zero one) has no
     // framing to smuggle anything through.
     let has_body = !req.body().is_end_stream();

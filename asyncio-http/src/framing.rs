@@ -1,10 +1,49 @@
 //! The request-framing checks hyper leaves to the application: the
 //! smuggling shapes it hides (two lengths, a length and a coding) found in
-//! the raw head, and the declared length checked against the body limit
-//! before any handler runs.
+//! the raw head, the declared length checked against the body limit
+//! before any handler runs, and `Host` as RFC 9112 section 3.2 wants it.
 
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use hyper::body::Incoming;
+
+/// Why an HTTP/1.x request's `Host` must be answered `400` (RFC 9112,
+/// section 3.2), if it must: an HTTP/1.1 request without one, any request
+/// with more than one, or one whose value is not a `uri-host [":" port]`
+/// (no user information; a port of digits, possibly none: RFC 3986
+/// allows `host:`). An empty value is valid (a
+/// target with no authority). hyper leaves all of these to the
+/// application.
+pub(crate) fn bad_host<B>(req: &http::Request<B>) -> Option<&'static str> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Some("more than one Host header");
+    }
+    match first {
+        None if req.version() == http::Version::HTTP_11 => Some("an HTTP/1.1 request needs a Host header"),
+        None => None,
+        Some(v) if v.is_empty() || valid_host(v.as_bytes()) => None,
+        Some(_) => Some("invalid Host header"),
+    }
+}
+
+/// `uri-host [":" port]`: what `http`'s authority parser takes, less user
+/// information, with the port (if any) all digits.
+fn valid_host(v: &[u8]) -> bool {
+    if v.contains(&b'@') {
+        return false;
+    }
+    let Ok(authority) = http::uri::Authority::try_from(v) else {
+        return false;
+    };
+    // The parser keeps a port it cannot read as a number: look ourselves.
+    let rest = &authority.as_str()[authority.host().len()..];
+    !authority.host().is_empty()
+        && match rest.strip_prefix(':') {
+            None => rest.is_empty(),
+            Some(port) => port.bytes().all(|b| b.is_ascii_digit()) && port.len() <= 5,
+        }
+}
 
 /// True if the request's raw head declares its length ambiguously: both
 /// `Content-Length` and `Transfer-Encoding`, more than one
@@ -91,4 +130,49 @@ fn mentions(hay: &[u8], needle: &[u8]) -> usize {
 /// conflicting or malformed ones).
 pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(version: http::Version, hosts: &[&str]) -> http::Request<()> {
+        let mut b = http::Request::builder().version(version).uri("/");
+        for h in hosts {
+            b = b.header(HOST, *h);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn host_as_rfc_9112_wants_it() {
+        use http::Version;
+        for ok in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:443",
+            "a-b.c",
+            "host:",
+            "",
+        ] {
+            assert_eq!(bad_host(&req(Version::HTTP_11, &[ok])), None, "{ok:?}");
+        }
+        for bad in [
+            "a b",
+            "user@host",
+            "host:port",
+            "host:123456",
+            ":80",
+            "[::1",
+            "a/b",
+            "a\"b",
+        ] {
+            assert!(bad_host(&req(Version::HTTP_11, &[bad])).is_some(), "{bad:?}");
+        }
+        assert!(bad_host(&req(Version::HTTP_11, &[])).is_some(), "HTTP/1.1 needs one");
+        assert_eq!(bad_host(&req(Version::HTTP_10, &[])), None, "HTTP/1.0 may go without");
+        assert!(bad_host(&req(Version::HTTP_10, &["a", "a"])).is_some(), "never two");
+    }
 }

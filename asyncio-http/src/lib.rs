@@ -116,6 +116,13 @@
 //! handler that panics is answered `500`; the connection, the loop and
 //! every other request go on.
 //!
+//! `Host` is checked as RFC 9112 (section 3.2) requires and hyper does not:
+//! an HTTP/1.1 request without one, any request with more than one, or
+//! one whose value is not `host[:port]` (user information, a port that is
+//! not digits) is answered `400` and the connection closed. For an
+//! absolute-form target (`GET http://example.com/ HTTP/1.1`, as proxies
+//! send), handlers see the target's host as `Host` (section 3.2.2).
+//!
 //! # HTTP/2
 //!
 //! Served on hyper's HTTP/2 with the loop as its executor and timer (each
