@@ -16,7 +16,8 @@
 //! (keep-alive on, the default), `TCP_NODELAY` set (asyncio's transports set
 //! it too), no header-read timeout (it would need a hyper timer). With
 //! `--h2c`, by `hyper::server::conn::http2::Builder` instead (HTTP/2 with
-//! prior knowledge, hyper-util's `TokioExecutor` for the streams).
+//! prior knowledge, hyper-util's `TokioExecutor` for the streams; with
+//! `--tls` too, HTTP/2 over TLS with `h2` offered through ALPN).
 //!
 //! Flavors:
 //! - `--flavor percore` (the default): "one loop per core", the shape of
@@ -108,6 +109,12 @@ fn main() {
         let read = |path: &str| std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
         let config = asyncio_benches::tls::server_config(&read(&cert), &read(&key))
             .unwrap_or_else(|e| panic!("--tls {cert} {key}: {e}"));
+        if H2C.load(std::sync::atomic::Ordering::Relaxed) {
+            // `--tls --h2c`: HTTP/2 over TLS, offered through ALPN.
+            let mut config = std::sync::Arc::unwrap_or_clone(config);
+            config.alpn_protocols = vec![b"h2".to_vec()];
+            return TlsAcceptor::from(std::sync::Arc::new(config));
+        }
         TlsAcceptor::from(config)
     });
     match flavor {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP/2 in cleartext (h2c, prior knowledge) under h2load: asyncio-http's
+# HTTP/2 in cleartext (h2c, prior knowledge) or over TLS (TLS=1) under h2load: asyncio-http's
 # `hello` example against hyper's HTTP/2 on tokio (benches/examples/
 # hyper_tokio_hello.rs --h2c), one worker each, 10 connections × 10 streams
 # (100 streams in flight), servers taking turns round by round, each sample
@@ -8,6 +8,7 @@
 #
 #   bash benches/http/h2load.sh                 # 5 rounds of 5 s
 #   ROUNDS=9 DURATION=10 bash benches/http/h2load.sh
+#   TLS=1 bash benches/http/h2load.sh           # HTTP/2 over TLS (ALPN h2; a throwaway CA)
 #
 # Needs h2load (Debian's nghttp2-client; installed when missing, as root).
 set -euo pipefail
@@ -18,6 +19,19 @@ command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq n
 cargo build --release -q -p asyncio-http --example hello
 cargo build --release -q -p asyncio-benches --example hyper_tokio_hello
 bin=${CARGO_TARGET_DIR:-target}/release/examples
+TLS=${TLS:-0}
+tls_args=()
+scheme=http
+curl_args=(--http2-prior-knowledge)
+if [ "$TLS" = 1 ]; then
+  tls_dir=${CARGO_TARGET_DIR:-target}/h2load-tls
+  cargo run --release -q -p asyncio-benches --example tls_certs -- "$tls_dir" >/dev/null
+  tls_args=(--tls "$tls_dir/cert.pem" "$tls_dir/key.pem")
+  scheme=https
+  curl_args=(--http2 --cacert "$tls_dir/ca.pem")
+fi
+host=127.0.0.1
+[ "$TLS" = 1 ] && host=localhost
 hz=$(getconf CLK_TCK)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 results=$(mktemp)
@@ -25,14 +39,16 @@ for r in $(seq "$ROUNDS"); do
   for s in asyncio tokio; do
     p=$(free_port)
     case $s in
-      asyncio) "$bin/hello" --port "$p" --workers 1 >/dev/null 2>&1 & ;;
-      tokio) "$bin/hyper_tokio_hello" --port "$p" --workers 1 --h2c >/dev/null 2>&1 & ;;
+      asyncio) "$bin/hello" --port "$p" --workers 1 "${tls_args[@]}" >/dev/null 2>&1 & ;;
+      tokio) "$bin/hyper_tokio_hello" --port "$p" --workers 1 --h2c "${tls_args[@]}" >/dev/null 2>&1 & ;;
     esac
     pid=$!
-    for _ in $(seq 100); do curl -sf --http2-prior-knowledge "http://127.0.0.1:$p/" >/dev/null && break; sleep 0.1; done
-    h2load -c 10 -m 10 -D 1 "http://127.0.0.1:$p/" >/dev/null 2>&1
+    url="$scheme://$host:$p/"
+    for _ in $(seq 100); do curl -sf "${curl_args[@]}" "$url" >/dev/null && break; sleep 0.1; done
+    [ "$(curl -s -o /dev/null -w '%{http_version}' "${curl_args[@]}" "$url")" = 2 ] || { echo "$s does not answer HTTP/2 at $url" >&2; exit 1; }
+    h2load -c 10 -m 10 -D 1 "$url" >/dev/null 2>&1
     before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-    out=$(h2load -c 10 -m 10 -D "$DURATION" "http://127.0.0.1:$p/" 2>&1)
+    out=$(h2load -c 10 -m 10 -D "$DURATION" "$url" 2>&1)
     after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     n=$(awk '/^requests:/ {print $8}' <<<"$out")
