@@ -58,7 +58,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::body::{Body, BodyError, BodyState, RequestBody};
-use crate::framing::{ambiguous_framing, bad_host, declared_length};
+use crate::framing::{ambiguous_framing, bad_host, bad_target_form, declared_length};
 use crate::report;
 use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
@@ -559,7 +559,7 @@ struct Prepared {
 fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background) -> Result<Prepared, Box<Response>> {
     let (worker, conn) = (&service.worker, &service.conn);
     if req.version() < http::Version::HTTP_2 {
-        if let Some(why) = bad_host(&req) {
+        if let Some(why) = bad_host(&req).or_else(|| bad_target_form(&req)) {
             return Err(Box::new(
                 HttpError::new(StatusCode::BAD_REQUEST, why).closing().into_response(),
             ));

@@ -32,6 +32,29 @@ pub(crate) fn bad_host<B>(req: &http::Request<B>) -> Option<&'static str> {
     }
 }
 
+/// Why a request's target form does not fit its method (RFC 9112, section
+/// 3.2), if it does not: the authority form (`host:port`) is for `CONNECT`
+/// only and `CONNECT` takes nothing else (3.2.3); the asterisk form (`*`)
+/// is for `OPTIONS` only (3.2.4). hyper parses all four forms for any
+/// method.
+pub(crate) fn bad_target_form<B>(req: &http::Request<B>) -> Option<&'static str> {
+    let uri = req.uri();
+    let authority_form = uri.scheme().is_none() && uri.authority().is_some();
+    let connect = req.method() == http::Method::CONNECT;
+    if connect != authority_form {
+        return Some(if connect {
+            "CONNECT needs an authority-form target (host:port)"
+        } else {
+            "an authority-form target is for CONNECT only"
+        });
+    }
+    if uri.scheme().is_none() && uri.authority().is_none() && uri.path() == "*" && req.method() != http::Method::OPTIONS
+    {
+        return Some("the asterisk-form target is for OPTIONS only");
+    }
+    None
+}
+
 /// `uri-host [":" port]` (RFC 3986): an IP literal in brackets, or a
 /// non-empty name of unreserved characters, percent-escapes and
 /// sub-delimiters (an IPv4 address is one); then nothing, or `:` and at

@@ -121,7 +121,10 @@
 //! one whose value is not `host[:port]` (user information, a port that is
 //! not digits) is answered `400` and the connection closed. For an
 //! absolute-form target (`GET http://example.com/ HTTP/1.1`, as proxies
-//! send), handlers see the target's host as `Host` (section 3.2.2).
+//! send), handlers see the target's host as `Host` (section 3.2.2). A
+//! target form that does not fit the method is `400` too: `host:port`
+//! other than with `CONNECT`, `CONNECT` with anything else, `*` other than
+//! with `OPTIONS` (sections 3.2.3 and 3.2.4).
 //!
 //! # HTTP/2
 //!

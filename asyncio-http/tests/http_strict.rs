@@ -1,7 +1,8 @@
 //! HTTP/1.1 requirements hyper leaves to the application, one test each:
 //! `Host` as RFC 9112 section 3.2 wants it (missing in HTTP/1.1, repeated,
-//! or invalid: `400`), and an absolute-form target's authority standing in
-//! for `Host` (section 3.2.2). Raw bytes through the real server.
+//! or invalid: `400`), an absolute-form target's authority standing in
+//! for `Host` (section 3.2.2), and each target form only with its methods
+//! (3.2.3, 3.2.4). Raw bytes through the real server.
 
 mod support;
 
@@ -77,5 +78,39 @@ async fn an_absolute_form_target_names_the_host() {
     assert_eq!((r.status, r.text().as_str()), (200, "example.com:8080"));
     let r = request(addr, "GET http://user@example.com/ HTTP/1.1\r\nHost: other\r\n\r\n").await;
     assert_eq!((r.status, r.text().as_str()), (200, "example.com"));
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test]
+async fn target_forms_only_with_their_methods() {
+    let server = start(|s| s.workers(1), app).await;
+    let addr = server.local_addr();
+    for (raw, why) in [
+        (
+            "GET example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            "authority-form with GET",
+        ),
+        (
+            "CONNECT / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "CONNECT with origin-form",
+        ),
+        (
+            "CONNECT http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "CONNECT with absolute-form",
+        ),
+        ("GET * HTTP/1.1\r\nHost: example.com\r\n\r\n", "asterisk-form with GET"),
+    ] {
+        let r = request(addr, raw).await;
+        assert_eq!(r.status, 400, "{why}: {r:?}");
+        assert!(r.closes(), "{why}: the connection is closed after the 400");
+    }
+    // The fitting pairs pass the check (and reach routing: no route here).
+    for raw in [
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    ] {
+        let r = request(addr, raw).await;
+        assert_ne!(r.status, 400, "{raw:?}: {r:?}");
+    }
     server.shutdown().await.unwrap();
 }
