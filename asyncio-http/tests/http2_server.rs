@@ -175,29 +175,13 @@ async fn graceful_shutdown_lets_the_open_stream_finish() {
 #[cfg(feature = "tls")]
 #[asyncio::test]
 async fn h2_over_tls_when_alpn_chooses_it() {
-    use asyncio::tls::{ClientContext, ServerContext};
     use tls_support::Pki;
 
     let pki = Pki::new("h2 CA");
-    let id = pki.localhost();
-    let ctx = ServerContext::builder()
-        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
-        .unwrap()
-        .alpn(["h2", "http/1.1"])
-        .build()
-        .unwrap();
+    let ctx = Pki::server_ctx_offering(&pki.localhost(), &["h2", "http/1.1"]);
     let server = start(|s| s.workers(1).tls(ctx), app).await;
     let url = format!("https://localhost:{}/version", server.local_addr().port());
-    let offering = |alpn: &[&str]| {
-        let tls = ClientContext::builder()
-            .no_system_roots()
-            .add_ca_pem(pki.ca_pem.as_bytes())
-            .unwrap()
-            .alpn(alpn.iter().copied())
-            .build()
-            .unwrap();
-        Client::builder().tls(tls).build().unwrap()
-    };
+    let offering = |alpn: &[&str]| Client::builder().tls(pki.client_ctx_offering(alpn)).build().unwrap();
     let r = offering(&["h2", "http/1.1"]).get(&url).send().await.unwrap();
     assert_eq!(r.version(), Version::HTTP_2);
     assert_eq!(r.text().await.unwrap(), "HTTP/2.0");

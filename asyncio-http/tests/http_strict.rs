@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::net::SocketAddr;
+
 use asyncio_http::{Request, Router};
 use support::{request, start};
 
@@ -17,6 +19,15 @@ async fn host(req: Request) -> String {
     }
 }
 
+/// Each request is answered `400` and its connection closed.
+async fn refused(addr: SocketAddr, cases: &[(&str, &str)]) {
+    for (raw, why) in cases {
+        let r = request(addr, raw).await;
+        assert_eq!(r.status, 400, "{why}: {r:?}");
+        assert!(r.closes(), "{why}: the connection is closed after the 400");
+    }
+}
+
 fn app() -> Router {
     Router::new().get("/", host)
 }
@@ -25,29 +36,29 @@ fn app() -> Router {
 async fn host_missing_repeated_or_invalid_is_400() {
     let server = start(|s| s.workers(1), app).await;
     let addr = server.local_addr();
-    for (raw, why) in [
-        ("GET / HTTP/1.1\r\n\r\n", "an HTTP/1.1 request without Host"),
-        ("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "two equal Host headers"),
-        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two Host headers"),
-        (
-            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
-            "two Host headers in HTTP/1.0",
-        ),
-        ("GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n", "user information"),
-        (
-            "GET / HTTP/1.1\r\nHost: example.com:http\r\n\r\n",
-            "a port that is no number",
-        ),
-        (
-            "GET / HTTP/1.1\r\nHost: example.com:123456\r\n\r\n",
-            "a port past 5 digits",
-        ),
-        ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "a path in Host"),
-    ] {
-        let r = request(addr, raw).await;
-        assert_eq!(r.status, 400, "{why}: {r:?}");
-        assert!(r.closes(), "{why}: the connection is closed after the 400");
-    }
+    refused(
+        addr,
+        &[
+            ("GET / HTTP/1.1\r\n\r\n", "an HTTP/1.1 request without Host"),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", "two equal Host headers"),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two Host headers"),
+            (
+                "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+                "two Host headers in HTTP/1.0",
+            ),
+            ("GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n", "user information"),
+            (
+                "GET / HTTP/1.1\r\nHost: example.com:http\r\n\r\n",
+                "a port that is no number",
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: example.com:123456\r\n\r\n",
+                "a port past 5 digits",
+            ),
+            ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "a path in Host"),
+        ],
+    )
+    .await;
     server.shutdown().await.unwrap();
 }
 
@@ -85,25 +96,25 @@ async fn an_absolute_form_target_names_the_host() {
 async fn target_forms_only_with_their_methods() {
     let server = start(|s| s.workers(1), app).await;
     let addr = server.local_addr();
-    for (raw, why) in [
-        (
-            "GET example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
-            "authority-form with GET",
-        ),
-        (
-            "CONNECT / HTTP/1.1\r\nHost: example.com\r\n\r\n",
-            "CONNECT with origin-form",
-        ),
-        (
-            "CONNECT http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
-            "CONNECT with absolute-form",
-        ),
-        ("GET * HTTP/1.1\r\nHost: example.com\r\n\r\n", "asterisk-form with GET"),
-    ] {
-        let r = request(addr, raw).await;
-        assert_eq!(r.status, 400, "{why}: {r:?}");
-        assert!(r.closes(), "{why}: the connection is closed after the 400");
-    }
+    refused(
+        addr,
+        &[
+            (
+                "GET example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                "authority-form with GET",
+            ),
+            (
+                "CONNECT / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                "CONNECT with origin-form",
+            ),
+            (
+                "CONNECT http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                "CONNECT with absolute-form",
+            ),
+            ("GET * HTTP/1.1\r\nHost: example.com\r\n\r\n", "asterisk-form with GET"),
+        ],
+    )
+    .await;
     // The fitting pairs pass the check (and reach routing: no route here).
     for raw in [
         "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",

@@ -310,14 +310,7 @@ async fn every_worker_serves_the_reloaded_certificate() {
 async fn a_context_offering_what_the_server_does_not_speak_is_refused_at_start() {
     let pki = Pki::new("alpn CA");
     let id = pki.localhost();
-    let offering = |alpn: &[&str]| {
-        ServerContext::builder()
-            .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
-            .unwrap()
-            .alpn(alpn.iter().copied())
-            .build()
-            .unwrap()
-    };
+    let offering = |alpn: &[&str]| Pki::server_ctx_offering(&id, alpn);
     // `h2` with HTTP/2 turned off.
     let err = Server::bind("127.0.0.1:0")
         .handle_signals(false)
@@ -338,11 +331,7 @@ async fn a_context_offering_what_the_server_does_not_speak_is_refused_at_start()
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("\"spdy/3\""), "{err}");
     // No ALPN at all is served (clients fall back to HTTP/1.1 unasked).
-    let plain_alpn = ServerContext::builder()
-        .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
+    let plain_alpn = offering(&[]);
     let server = start(|s| s.tls(plain_alpn), app).await;
     let tcp = TcpStream::connect(server.local_addr()).await.unwrap();
     let tls = pki.client_ctx().connect("localhost", tcp).await.unwrap();

@@ -370,10 +370,7 @@ impl Connection {
         &self,
         request: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, Error> {
-        let guard = InFlight::new(&self.shared);
-        let result = request.await;
-        guard.finish();
-        result.map_err(|e| self.map_error(e))
+        in_flight!(self, request)
     }
 
     /// Maps an error of the protocol code met while running a query.

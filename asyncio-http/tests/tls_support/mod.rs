@@ -31,11 +31,16 @@ impl Pki {
     /// A client context that trusts this CA only and offers `h2` and
     /// `http/1.1` through ALPN, as a browser does.
     pub fn client_ctx(&self) -> ClientContext {
+        self.client_ctx_offering(&["h2", "http/1.1"])
+    }
+
+    /// A client context that trusts this CA only and offers `alpn`.
+    pub fn client_ctx_offering(&self, alpn: &[&str]) -> ClientContext {
         ClientContext::builder()
             .no_system_roots()
             .add_ca_pem(self.ca_pem.as_bytes())
             .unwrap()
-            .alpn(["h2", "http/1.1"])
+            .alpn(alpn.iter().copied())
             .build()
             .unwrap()
     }
@@ -48,6 +53,16 @@ impl Pki {
             .unwrap()
             .alpn(["http/1.1"])
             .handshake_timeout(handshake_timeout)
+            .build()
+            .unwrap()
+    }
+
+    /// A server context serving `id`, offering `alpn` (none if empty).
+    pub fn server_ctx_offering(id: &Identity, alpn: &[&str]) -> ServerContext {
+        ServerContext::builder()
+            .cert_pem(id.chain.as_bytes(), id.key.as_bytes())
+            .unwrap()
+            .alpn(alpn.iter().copied())
             .build()
             .unwrap()
     }
