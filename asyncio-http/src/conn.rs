@@ -40,6 +40,15 @@
 //! slowloris); otherwise the idle deadline, counted from the last response
 //! (past it, hyper's graceful shutdown closes the connection). If that
 //! deadline is still ahead, it sleeps until then.
+//!
+//! The send timeout covers the other direction: responses the client does
+//! not take. The I/O adapter notes when a write waits for the socket and
+//! counts every write that goes through; the response body wrapper counts
+//! the bodies hyper has not come back to (it holds back while the client
+//! takes nothing: a full socket buffer, a closed HTTP/2 window) and each
+//! poll. While either says the connection waits for the client, the timer
+//! closes it once that count has not moved for the send timeout. Neither
+//! path reads the clock.
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
@@ -83,6 +92,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
     let now = Instant::now();
     let state = Rc::new(ConnState {
         in_flight: Cell::new(0),
+        held: Cell::new(0),
         last_done: Cell::new(now),
         reads: Rc::default(),
         upgrade: Rc::default(),
@@ -112,10 +122,13 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         builder
             .timer(LoopTimer)
             .max_concurrent_streams(cfg.h2_max_concurrent_streams)
+            .max_pending_accept_reset_streams(cfg.h2_max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(cfg.h2_max_local_error_reset_streams)
             .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
         // No head is read through the clock (HTTP/2 frames are not heads):
-        // only the idle timeout applies, between streams.
-        let conn = builder.serve_connection(HyperIo::new(stream, None), service);
+        // the idle timeout applies between streams, the send timeout while
+        // responses wait for the client.
+        let conn = builder.serve_connection(HyperIo::new(stream, Some(state.reads.clone()), false), service);
         let result = drive(conn, &worker, &state).await;
         if let Some(Err(e)) = &result {
             log_end(peer, e);
@@ -135,7 +148,7 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
         // allocation per request: only when it differs from hyper's own.
         builder.max_headers(cfg.max_headers);
     }
-    let io = HyperIo::new(stream, Some(state.reads.clone()));
+    let io = HyperIo::new(stream, Some(state.reads.clone()), true);
     let mut conn = builder.serve_connection(io, service);
     let result = drive(&mut conn, &worker, &state).await;
     let Some(result) = result else {
@@ -198,15 +211,19 @@ async fn drive<C: Graceful>(conn: C, worker: &Worker, state: &ConnState) -> Opti
     let mut conn = pin!(conn);
     let cfg = &worker.config;
     let (keep_alive, header_timeout) = (cfg.keep_alive_timeout, cfg.header_read_timeout);
+    let send_timeout = cfg.send_timeout;
     let mut shutdown = pin!(worker.shutdown.wait());
-    // How often a busy connection looks again (the shorter timeout).
-    let period = [keep_alive, header_timeout]
+    // How often a busy connection looks again (the shortest timeout).
+    let period = [keep_alive, header_timeout, send_timeout]
         .into_iter()
         .filter(|d| !d.is_zero())
         .min()
         .unwrap_or(LONG_WAIT);
     let mut timer = asyncio::sleep(period);
     let mut closing = false;
+    // While responses wait for the client: the progress count last seen,
+    // and since when it has not moved.
+    let mut stalled: Option<(u32, Instant)> = None;
     // hyper's own `Connection` future flushes what it wrote before it shuts
     // the socket, and stops short of that after a `101`: the socket is then
     // taken back for the WebSocket (hyper's own upgrade path needs `Send`
@@ -224,7 +241,32 @@ async fn drive<C: Graceful>(conn: C, worker: &Worker, state: &ConnState) -> Opti
             return Poll::Pending;
         }
         let now = Instant::now();
-        match state.deadline(keep_alive, header_timeout) {
+        let deadline = state.deadline(keep_alive, header_timeout);
+        if !matches!(deadline, Deadline::Sending) {
+            stalled = None;
+        }
+        match deadline {
+            Deadline::Sending if send_timeout.is_zero() => {
+                timer.reset(now.checked_add(period).unwrap_or(now + LONG_WAIT))
+            }
+            Deadline::Sending => {
+                let progress = state.reads.progress.get();
+                let since = match stalled {
+                    Some((seen, since)) if seen == progress => since,
+                    _ => {
+                        stalled = Some((progress, now));
+                        now
+                    }
+                };
+                let cut = since.checked_add(send_timeout).unwrap_or(since + LONG_WAIT);
+                if now >= cut {
+                    // The client has taken nothing for the send timeout: a
+                    // slow-read attack, a closed flow-control window, or a
+                    // peer gone without a word. Close the connection.
+                    return Poll::Ready(None);
+                }
+                timer.reset(cut.min(now.checked_add(period).unwrap_or(now + LONG_WAIT)));
+            }
             Deadline::Busy => timer.reset(now.checked_add(period).unwrap_or(now + LONG_WAIT)),
             Deadline::Head(d) if now >= d => {
                 // Slowloris, or a head that stopped halfway: close without
@@ -374,6 +416,11 @@ async fn linger(mut stream: Transport, worker: &Worker) {
 
 pub(crate) struct ConnState {
     in_flight: Cell<usize>,
+    /// Response bodies waiting to be asked for more: handed to hyper and
+    /// not polled yet, or their last poll gave a frame and hyper has not
+    /// come back. hyper holds back while the client takes nothing (a full
+    /// socket buffer, a closed HTTP/2 flow-control window).
+    held: Cell<u32>,
     last_done: Cell<Instant>,
     /// When the head now arriving began (kept by the I/O adapter).
     reads: Rc<ReadClock>,
@@ -385,6 +432,9 @@ pub(crate) struct ConnState {
 enum Deadline {
     /// A request is running: neither timeout applies.
     Busy,
+    /// Responses wait for the client to take bytes: the send timeout
+    /// applies.
+    Sending,
     /// A request head is arriving: it must be complete by then.
     Head(Instant),
     /// Nothing is happening: the connection closes then.
@@ -395,6 +445,9 @@ enum Deadline {
 
 impl ConnState {
     fn deadline(&self, keep_alive: std::time::Duration, header_timeout: std::time::Duration) -> Deadline {
+        if self.held.get() > 0 || self.reads.write_blocked.get() {
+            return Deadline::Sending;
+        }
         if self.in_flight.get() > 0 {
             return Deadline::Busy;
         }
@@ -440,6 +493,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
             worker: self.worker.clone(),
             background: Background::default(),
             armed: false,
+            held: false,
         };
         // Routing and the request's checks run here, synchronously: the
         // future then holds the handler's boxed future and little else.
@@ -521,6 +575,8 @@ impl Future for ServiceFuture {
         let response = check_upgrade(&guard.conn, response);
         let mut guard = this.guard.take().expect("present until completion");
         guard.armed = true;
+        // Handed to hyper: waits for hyper to ask for its first frame.
+        guard.hold(true);
         Poll::Ready(Ok(response.map(|inner| TrackedBody { inner, guard })))
     }
 }
@@ -682,10 +738,23 @@ struct InFlight {
     /// Set once the handler has answered: a request abandoned before that
     /// (the client went away) does not start its background jobs.
     armed: bool,
+    /// Counted in the connection's `held` (see there).
+    held: bool,
+}
+
+impl InFlight {
+    fn hold(&mut self, on: bool) {
+        if self.held != on {
+            self.held = on;
+            let held = &self.conn.held;
+            held.set(if on { held.get() + 1 } else { held.get() - 1 });
+        }
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        self.hold(false);
         self.conn.in_flight.set(self.conn.in_flight.get() - 1);
         self.conn.last_done.set(Instant::now());
         // Bytes read while the request ran were its body's, not a new head.
@@ -712,7 +781,14 @@ impl http_body::Body for TrackedBody {
     type Error = Box<dyn std::error::Error + Send + Sync>;
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
+        let this = self.project();
+        this.guard.conn.reads.progressed();
+        let r = this.inner.poll_frame(cx);
+        // A frame given: held until hyper comes back for the next (it does
+        // once the client has taken room for it). Waiting on the
+        // application (`Pending`) or finished: not held.
+        this.guard.hold(matches!(r, Poll::Ready(Some(Ok(_)))));
+        r
     }
 
     fn is_end_stream(&self) -> bool {

@@ -29,8 +29,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 pub(crate) struct HyperIo<T> {
     inner: T,
     scratch: Box<[u8]>,
-    /// Stamped when a request head starts arriving.
+    /// Stamped when a request head starts arriving, and told when writes
+    /// wait for the peer.
     reads: Option<Rc<ReadClock>>,
+    /// Whether reads stamp request heads (HTTP/1.x; not HTTP/2's frames).
+    heads: bool,
 }
 
 /// When the request head now arriving began: stamped by the first read
@@ -52,6 +55,34 @@ pub(crate) struct ReadClock {
     /// (the HTTP/2 preface check read its first bytes): used by that read
     /// instead of the time of the read.
     pub(crate) carried: Cell<Option<asyncio::time::Instant>>,
+    /// Set while a write waits for the peer to take bytes (the socket's
+    /// buffer is full), cleared when one goes through.
+    pub(crate) write_blocked: Cell<bool>,
+    /// Bumped whenever the peer takes bytes and whenever a response body
+    /// is asked for more: the send timeout counts from its last change, so
+    /// the write path reads no clock.
+    pub(crate) progress: Cell<u32>,
+}
+
+impl ReadClock {
+    /// Notes a write's (or flush's) outcome; `moved`: whether it sent bytes.
+    fn wrote<T>(&self, r: &Poll<io::Result<T>>, moved: impl FnOnce(&T) -> bool) {
+        match r {
+            Poll::Pending => self.write_blocked.set(true),
+            Poll::Ready(Ok(t)) => {
+                self.write_blocked.set(false);
+                if moved(t) {
+                    self.progressed();
+                }
+            }
+            Poll::Ready(Err(_)) => {}
+        }
+    }
+
+    /// Counts a step of a response's progress.
+    pub(crate) fn progressed(&self) {
+        self.progress.set(self.progress.get().wrapping_add(1));
+    }
 }
 
 /// The most raw head bytes kept (the default header limit is 16 KiB).
@@ -60,11 +91,14 @@ pub(crate) const HEAD_CAPTURE: usize = 64 * 1024;
 const SCRATCH: usize = 16 * 1024;
 
 impl<T> HyperIo<T> {
-    pub(crate) fn new(inner: T, reads: Option<Rc<ReadClock>>) -> Self {
+    /// `reads`: the connection's clock, if it keeps one; `heads`: whether
+    /// reads begin request heads (HTTP/1.x).
+    pub(crate) fn new(inner: T, reads: Option<Rc<ReadClock>>, heads: bool) -> Self {
         HyperIo {
             inner,
             scratch: Box::default(),
             reads,
+            heads,
         }
     }
 
@@ -91,7 +125,7 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
             Poll::Pending => return Poll::Pending,
         };
         buf.put_slice(&this.scratch[..n]);
-        if n > 0 {
+        if n > 0 && this.heads {
             if let Some(r) = &this.reads {
                 if r.head_started.get().is_none() {
                     let start = r.carried.take().unwrap_or_else(asyncio::time::Instant::now);
@@ -112,7 +146,12 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
 
 impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Some(c) = &this.reads {
+            c.wrote(&r, |n| *n > 0);
+        }
+        r
     }
 
     fn poll_write_vectored(
@@ -120,7 +159,12 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Some(c) = &this.reads {
+            c.wrote(&r, |n| *n > 0);
+        }
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -128,7 +172,14 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_flush(cx);
+        if let Some(c) = &this.reads {
+            // A flush that went through unblocks; the bytes it moved were
+            // counted by their writes.
+            c.wrote(&r, |_| false);
+        }
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

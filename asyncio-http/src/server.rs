@@ -130,6 +130,24 @@ impl Server {
         self
     }
 
+    /// The HTTP/2 "rapid reset" defence (CVE-2023-44487): most streams a
+    /// client may open and cancel (`RST_STREAM`) before the server has
+    /// taken them up (default 20, hyper's). Past it the connection gets
+    /// `GOAWAY` with `ENHANCE_YOUR_CALM` and is closed.
+    pub fn http2_max_pending_accept_reset_streams(mut self, n: usize) -> Server {
+        self.config.h2_max_pending_accept_reset_streams = n;
+        self
+    }
+
+    /// Most HTTP/2 streams the server may reset for a client's protocol
+    /// errors on one connection (default 1024, hyper's): streams past the
+    /// concurrency limit, malformed headers, and the like. Past it the
+    /// connection gets `GOAWAY` with `ENHANCE_YOUR_CALM` and is closed.
+    pub fn http2_max_local_error_reset_streams(mut self, n: usize) -> Server {
+        self.config.h2_max_local_error_reset_streams = n;
+        self
+    }
+
     /// Most header lines (default 100); more is answered `431`.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n;
@@ -148,6 +166,21 @@ impl Server {
     /// as uvicorn). Zero turns keep-alive off: one request per connection.
     pub fn keep_alive_timeout(mut self, d: Duration) -> Server {
         self.config.keep_alive_timeout = d.min(MAX_TIMEOUT);
+        self
+    }
+
+    /// How long responses may wait for the client to take any of their
+    /// bytes (default 60 s, as nginx's `send_timeout`): the connection is
+    /// closed once its responses have made no progress for that long.
+    /// Progress is the socket taking bytes or hyper asking a response body
+    /// for more; a stall is a client that stops reading (a slow-read
+    /// attack, a flood of HTTP/2 `PING`s or `SETTINGS` whose answers it
+    /// never reads) or keeps an HTTP/2 flow-control window closed. A
+    /// handler still working, or a stream waiting for its next event, is
+    /// not a stall. Checked by the connection's timer: the cut comes up to
+    /// the shortest of the timeouts later. Zero turns it off.
+    pub fn send_timeout(mut self, d: Duration) -> Server {
+        self.config.send_timeout = d.min(MAX_TIMEOUT);
         self
     }
 

@@ -26,6 +26,7 @@ pub(crate) struct Config {
     pub(crate) max_headers: usize,
     pub(crate) header_read_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_connections: usize,
     pub(crate) graceful_timeout: Duration,
@@ -35,6 +36,8 @@ pub(crate) struct Config {
     /// (prior knowledge, h2c) and TLS connections whose ALPN chose `h2`.
     pub(crate) http2: bool,
     pub(crate) h2_max_concurrent_streams: u32,
+    pub(crate) h2_max_pending_accept_reset_streams: usize,
+    pub(crate) h2_max_local_error_reset_streams: usize,
     /// Serve every connection (accepted or in-process) over TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<asyncio::tls::ServerContext>,
@@ -47,6 +50,7 @@ impl Default for Config {
             max_headers: 100,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(60),
             max_body_bytes: 1024 * 1024,
             max_connections: 10_000,
             graceful_timeout: Duration::from_secs(30),
@@ -54,6 +58,8 @@ impl Default for Config {
             ws_max_frame: 16 * 1024 * 1024,
             http2: true,
             h2_max_concurrent_streams: 128,
+            h2_max_pending_accept_reset_streams: 20,
+            h2_max_local_error_reset_streams: 1024,
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -37,9 +37,26 @@ async fn hold(_req: Request) -> &'static str {
     "late"
 }
 
+/// 8 MiB in one piece.
+async fn big_full(_req: Request) -> Vec<u8> {
+    vec![b'x'; 8 << 20]
+}
+
+/// 8 MiB, streamed in 64 KiB chunks.
+async fn big_stream(_req: Request) -> asyncio_http::Body {
+    asyncio_http::Body::writer(|w| async move {
+        for _ in 0..128 {
+            w.send(vec![b'x'; 64 * 1024]).await;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+}
+
 fn app() -> Router {
     Router::new()
         .get("/", hello)
+        .get("/big-full", big_full)
+        .get("/big-stream", big_stream)
         .post("/", hello)
         .post("/read", read_body)
         .get("/hold", hold)
@@ -362,5 +379,79 @@ async fn expect_continue_to_a_handler_that_ignores_the_body_is_answered_at_once(
     let r = r.unwrap().unwrap();
     assert_eq!(r.status, 404, "{r:?}");
     assert!(r.closes());
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test(virtual_time)]
+async fn a_client_that_stops_reading_is_cut_at_the_send_timeout() {
+    let server = start(|s| s.send_timeout(Duration::from_secs(20)), app).await;
+    for path in ["/big-full", "/big-stream"] {
+        let c = Conn::open(&server).await;
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        // Never read: the socket's buffers fill and the response stalls.
+        // A write fails once the server has closed its end.
+        let start = Instant::now();
+        let mut waited = 0;
+        while c.send(b"x").await.is_ok() {
+            asyncio::sleep(Duration::from_secs(1)).await;
+            waited += 1;
+            assert!(waited < 60, "{path}: still open after a minute");
+        }
+        // Cut 20 s after the stall (the timer looks every 5 s), not at the
+        // 5 s keep-alive timeout.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(20) && took <= Duration::from_secs(27),
+            "{path}: {took:?}"
+        );
+    }
+    assert_eq!(get(&server, "/").await.status, 200);
+    server.shutdown().await.unwrap();
+}
+
+#[asyncio::test(virtual_time)]
+async fn a_slow_reader_gets_the_whole_response() {
+    // What has arrived, every 3 s: slower than the keep-alive timeout lets
+    // a connection idle, often enough for the server to write within the
+    // send timeout.
+    let server = start(
+        |s| {
+            s.send_timeout(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(1))
+        },
+        app,
+    )
+    .await;
+    for path in ["/big-full", "/big-stream"] {
+        let c = Conn::open(&server).await;
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut chunk = vec![0u8; 1 << 20];
+        let body_at = loop {
+            let n = c.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "{path}: closed before the head");
+            got.extend_from_slice(&chunk[..n]);
+            if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        // `/big-full` has a length; `/big-stream` is chunked.
+        let done = |got: &[u8]| match path {
+            "/big-full" => got.len() - body_at >= 8 << 20,
+            _ => got.ends_with(b"\r\n0\r\n\r\n"),
+        };
+        while !done(&got) {
+            asyncio::sleep(Duration::from_secs(3)).await;
+            let n = c.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "{path}: cut after {} bytes", got.len() - body_at);
+            got.extend_from_slice(&chunk[..n]);
+        }
+        let xs = got[body_at..].iter().filter(|b| **b == b'x').count();
+        assert_eq!(xs, 8 << 20, "{path}");
+    }
     server.shutdown().await.unwrap();
 }

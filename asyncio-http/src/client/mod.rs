@@ -839,7 +839,11 @@ impl Client {
             (transport, self.inner.h2_prior_knowledge)
         };
         let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
-        let io = HyperIo::new(WriteTimeout::new(transport, write_timeout, last_write.clone()), None);
+        let io = HyperIo::new(
+            WriteTimeout::new(transport, write_timeout, last_write.clone()),
+            None,
+            false,
+        );
         if h2 {
             let (sender, connection) = hyper::client::conn::http2::Builder::new(crate::rt::LocalExec)
                 .timer(crate::rt::LoopTimer)
