@@ -165,6 +165,7 @@ pub mod client;
 mod conn;
 pub mod cookies;
 pub mod extract;
+mod forwarded;
 mod framing;
 mod handler;
 pub mod middleware;

@@ -126,6 +126,39 @@ impl Request {
         self.peer
     }
 
+    /// The client's address: the peer's, or, for a request from one of the
+    /// server's [`trusted_proxies`](crate::Server::trusted_proxies), the
+    /// client named by its `X-Forwarded-For` (Starlette's
+    /// `request.client.host` behind uvicorn's proxy headers). `None` where
+    /// [`peer_addr`](Request::peer_addr) is.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        let peer = self.peer?.ip();
+        Some(match &self.worker {
+            Some(w) if !w.config.trusted_proxies.is_empty() => {
+                w.config.trusted_proxies.client_ip(peer, &self.head.headers)
+            }
+            _ => peer,
+        })
+    }
+
+    /// `"https"` or `"http"`: how the client reached us. A request that
+    /// came over TLS is `https`; one from a
+    /// [`trusted_proxies`](crate::Server::trusted_proxies) entry is what
+    /// its `X-Forwarded-Proto` says (Starlette's `request.url.scheme`).
+    pub fn scheme(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let tls = false;
+        match (&self.worker, self.peer) {
+            (Some(w), Some(peer)) if !w.config.trusted_proxies.is_empty() => {
+                w.config.trusted_proxies.scheme(peer.ip(), tls, &self.head.headers)
+            }
+            _ if tls => "https",
+            _ => "http",
+        }
+    }
+
     /// What the connection's TLS handshake negotiated, for a request that
     /// came over TLS ([`Server::tls`](crate::Server::tls)): the protocol
     /// version, cipher suite and ALPN protocol, the name the client asked

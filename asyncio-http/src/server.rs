@@ -148,6 +148,30 @@ impl Server {
         self
     }
 
+    /// The reverse proxies (addresses or networks: `127.0.0.1`,
+    /// `10.0.0.0/8`, `fd00::/8`) whose `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` headers are believed (default: none, the
+    /// headers are ignored). A request from one of them has
+    /// [`Request::client_ip`](crate::Request::client_ip) and
+    /// [`Request::scheme`](crate::Request::scheme) from those headers: the
+    /// client is the first address that is not a trusted proxy, counting
+    /// from the right of `X-Forwarded-For` (the entries further left come
+    /// from the client and may be made up); a request from anyone else
+    /// keeps its own peer address and scheme whatever it sends. uvicorn's
+    /// `--forwarded-allow-ips` (which trusts `127.0.0.1` by default).
+    /// [`start`](Server::start) refuses an entry that is not an address or
+    /// network (`InvalidInput`).
+    pub fn trusted_proxies<S: AsRef<str>>(mut self, proxies: impl IntoIterator<Item = S>) -> Server {
+        match crate::forwarded::TrustedProxies::parse(proxies) {
+            Ok(t) => {
+                self.config.trusted_proxies = t;
+                self.config.bad_proxy = None;
+            }
+            Err(e) => self.config.bad_proxy = Some(e),
+        }
+        self
+    }
+
     /// Most header lines (default 100); more is answered `431`.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n;
@@ -303,6 +327,12 @@ impl Server {
         #[cfg(feature = "tls")]
         if let Some(ctx) = &self.config.tls {
             check_alpn(ctx, self.config.http2)?;
+        }
+        if let Some(e) = &self.config.bad_proxy {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("trusted_proxies: {e}"),
+            ));
         }
         let addr = resolve(&self.addr).await?;
         let listeners = bind_listeners(addr, self.workers)?;

@@ -38,6 +38,10 @@ pub(crate) struct Config {
     pub(crate) h2_max_concurrent_streams: u32,
     pub(crate) h2_max_pending_accept_reset_streams: usize,
     pub(crate) h2_max_local_error_reset_streams: usize,
+    /// Proxies whose `X-Forwarded-*` headers are believed.
+    pub(crate) trusted_proxies: crate::forwarded::TrustedProxies,
+    /// A `trusted_proxies` entry that did not parse (`start` refuses it).
+    pub(crate) bad_proxy: Option<String>,
     /// Serve every connection (accepted or in-process) over TLS.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<asyncio::tls::ServerContext>,
@@ -60,6 +64,8 @@ impl Default for Config {
             h2_max_concurrent_streams: 128,
             h2_max_pending_accept_reset_streams: 20,
             h2_max_local_error_reset_streams: 1024,
+            trusted_proxies: Default::default(),
+            bad_proxy: None,
             #[cfg(feature = "tls")]
             tls: None,
         }

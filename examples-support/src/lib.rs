@@ -15,6 +15,8 @@
 //!   packages, for `asyncio-mysql`'s tests and examples.
 //! - [`pki`]: throwaway certificates (a CA, server and client
 //!   certificates) made with rcgen for TLS tests, examples and benchmarks.
+//! - [`packages`]: programs from the distribution's packages (nginx,
+//!   PostgreSQL, wrk), installed on first use when running as root.
 //! - [`pg`]: a throwaway PostgreSQL server (a fresh cluster in a temporary
 //!   directory) for `asyncio-postgres`'s tests and examples.
 //!
@@ -33,6 +35,7 @@ pub mod args;
 pub mod load;
 pub mod mariadb;
 pub mod nginx;
+pub mod packages;
 pub mod pg;
 pub mod pki;
 pub mod threaded;

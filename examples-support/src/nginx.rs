@@ -77,6 +77,21 @@
 //! requests).
 //! [`TempNginx::error_log`] has nginx's own messages (level `info`).
 //!
+//! # Reverse proxy
+//! [`TempNginx::reverse_proxy`] starts one in front of servers of ours
+//! instead: on the same four ports, `/hello` is still nginx's own (the
+//! start-up check), and every other path goes to an `upstream` of the
+//! given addresses, round robin, with what a production configuration
+//! has: HTTP/1.1 keep-alive to the upstreams (`keepalive 16`), `Host`
+//! passed on, `X-Forwarded-For` (`$proxy_add_x_forwarded_for`: the
+//! client's list with the address nginx saw appended) and
+//! `X-Forwarded-Proto` (`http` or `https`) set, and a request that fails
+//! to connect or gets no response on one upstream tried on the next
+//! (`proxy_next_upstream error timeout`; an upstream that fails is left out
+//! for 10 s). The access log's lines end with the upstream's address and
+//! status (`$upstream_addr $upstream_status`; both lists when a request
+//! was tried on more than one).
+//!
 //! # How it starts
 //! `nginx` is looked up in `/usr/sbin`, then on `PATH`. If it is missing
 //! and the process runs as root, the distribution's package is installed
@@ -121,12 +136,12 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::pki::Pki;
@@ -231,6 +246,27 @@ impl TempNginx {
     /// package), the directory cannot be written, or nginx exits or does
     /// not answer within 30 s (the error carries its logs).
     pub fn start(pki: &Pki) -> io::Result<TempNginx> {
+        Self::start_as(pki, &Role::Fixture)
+    }
+
+    /// A reverse proxy in front of `upstreams` instead of the fixed
+    /// content (see [Reverse proxy](self#reverse-proxy)), connecting to
+    /// them from `bind` (a loopback address such as `127.0.0.2`, so the
+    /// upstreams can tell nginx from a client on `127.0.0.1`) when given.
+    ///
+    /// # Errors
+    /// As [`start`](TempNginx::start).
+    pub fn reverse_proxy(pki: &Pki, upstreams: &[SocketAddr], bind: Option<IpAddr>) -> io::Result<TempNginx> {
+        Self::start_as(
+            pki,
+            &Role::Proxy {
+                upstreams: upstreams.to_vec(),
+                bind,
+            },
+        )
+    }
+
+    fn start_as(pki: &Pki, role: &Role) -> io::Result<TempNginx> {
         let bin = find_or_install()?;
         let worker = worker_owner()?;
         let identity = pki.localhost();
@@ -241,7 +277,7 @@ impl TempNginx {
         loop {
             let dir = make_temp_dir()?;
             let result = write_files(&dir, worker, pki, &identity, big, text)
-                .and_then(|()| Self::start_in(&bin, &dir, worker, &pki.ca_pem));
+                .and_then(|()| Self::start_in(&bin, &dir, worker, &pki.ca_pem, role));
             match result {
                 Ok(nginx) => return Ok(nginx),
                 Err(Failure { error, port_taken }) => {
@@ -269,9 +305,18 @@ impl TempNginx {
         })
     }
 
-    fn start_in(bin: &Path, dir: &Path, worker: Option<(u32, u32)>, ca_pem: &str) -> Result<TempNginx, Failure> {
+    fn start_in(
+        bin: &Path,
+        dir: &Path,
+        worker: Option<(u32, u32)>,
+        ca_pem: &str,
+        role: &Role,
+    ) -> Result<TempNginx, Failure> {
         let (ports, ipv6) = free_ports()?;
-        let conf = config(dir, ports, ipv6, worker.is_some());
+        let conf = match role {
+            Role::Fixture => config(dir, ports, ipv6, worker.is_some()),
+            Role::Proxy { upstreams, bind } => proxy_config(dir, ports, ipv6, worker.is_some(), upstreams, *bind),
+        };
         fs::write(dir.join("nginx.conf"), conf)?;
         let mut watchdog = Command::new("sh");
         {
@@ -431,6 +476,17 @@ impl Drop for TempNginx {
     }
 }
 
+/// What a server is for.
+enum Role {
+    /// The fixed content of the module docs.
+    Fixture,
+    /// A reverse proxy (see [Reverse proxy](self#reverse-proxy)).
+    Proxy {
+        upstreams: Vec<SocketAddr>,
+        bind: Option<IpAddr>,
+    },
+}
+
 /// A failed start, and whether it failed because a port was taken
 /// meanwhile (worth another try on new ports).
 struct Failure {
@@ -562,6 +618,92 @@ http {{
     server {{
         listen unix:{d}/upload.sock;
         location / {{ default_type text/plain; return 200 "$content_length\n"; }}
+    }}
+}}
+"#
+    )
+}
+
+/// nginx's configuration as a reverse proxy: `/hello` answered by nginx,
+/// everything else passed to `upstreams` (see the module docs).
+fn proxy_config(
+    dir: &Path,
+    ports: Ports,
+    ipv6: bool,
+    as_root: bool,
+    upstreams: &[SocketAddr],
+    bind: Option<IpAddr>,
+) -> String {
+    let d = dir.display();
+    let mut listen = String::new();
+    let hosts: &[&str] = if ipv6 { &["127.0.0.1", "[::1]"] } else { &["127.0.0.1"] };
+    for host in hosts {
+        for (port, params) in [
+            (ports.http, ""),
+            (ports.https, " ssl http2"),
+            (ports.https_h1, " ssl"),
+            (ports.h2c, " http2"),
+        ] {
+            let _ = writeln!(listen, "        listen {host}:{port}{params};");
+        }
+    }
+    let mut servers = String::new();
+    for addr in upstreams {
+        let _ = writeln!(servers, "        server {addr} max_fails=1 fail_timeout=10s;");
+    }
+    let user = if as_root {
+        format!("user {WORKER_USER} {WORKER_GROUP};")
+    } else {
+        String::new()
+    };
+    let bind = bind.map(|ip| format!("proxy_bind {ip};")).unwrap_or_default();
+    format!(
+        r#"# A throwaway nginx as a reverse proxy (examples-support/src/nginx.rs).
+daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile 10000;
+{user}
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+
+events {{
+    worker_connections 4096;
+}}
+
+http {{
+    log_format proxy '$connection $connection_requests $server_port $server_protocol "$request" $status $body_bytes_sent $upstream_addr $upstream_status';
+    access_log {d}/access.log proxy;
+    client_body_temp_path {d}/client_body_temp;
+    proxy_temp_path {d}/proxy_temp;
+    fastcgi_temp_path {d}/fastcgi_temp;
+    uwsgi_temp_path {d}/uwsgi_temp;
+    scgi_temp_path {d}/scgi_temp;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+
+    upstream app {{
+{servers}        keepalive 16;
+    }}
+
+    server {{
+{listen}
+        server_name localhost;
+        ssl_certificate {d}/server.pem;
+        ssl_certificate_key {d}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+
+        location = /hello {{ default_type text/plain; return 200 "{HELLO}"; }}
+        location / {{
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_next_upstream error timeout;
+            {bind}
+        }}
     }}
 }}
 "#
@@ -709,55 +851,11 @@ fn make_temp_dir() -> io::Result<PathBuf> {
     Err(io::Error::other("could not create a temporary directory"))
 }
 
-/// `nginx` in `/usr/sbin` (where Debian puts it, often off a user's
-/// `PATH`), then on `PATH`.
-fn find_binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::iter::once(PathBuf::from("/usr/sbin"))
-        .chain(std::env::split_paths(&path))
-        .map(|dir| dir.join("nginx"))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The `nginx` binary, installing the distribution's package first when
-/// it is missing and this is root (once per process, however many servers
-/// start at once).
+/// The `nginx` binary (in `/usr/sbin`, where Debian puts it, often off a
+/// user's `PATH`, then on `PATH`), installing the distribution's package
+/// first when it is missing and this is root.
 fn find_or_install() -> io::Result<PathBuf> {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _once = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(bin) = find_binary() {
-        return Ok(bin);
-    }
-    if rustix::process::getuid().as_raw() != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "nginx was not found (in /usr/sbin or on PATH) and this process is not root: \
-             install the distribution's `nginx` package (apt-get install nginx)",
-        ));
-    }
-    // Wait up to two minutes for another process's dpkg lock rather than
-    // fail (two test binaries installing at once).
-    let lock_wait = "DPkg::Lock::Timeout=120";
-    run_logged(Command::new("apt-get").args(["-o", lock_wait, "update"]))?;
-    run_logged(
-        Command::new("apt-get")
-            .args(["-o", lock_wait, "install", "-y", "--no-install-recommends", "nginx"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    find_binary().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            "the nginx package is installed but the nginx binary is still not found",
-        )
+    crate::packages::find_or_install("nginx (in /usr/sbin or on PATH)", "nginx", || {
+        crate::packages::find_binary("nginx", &["/usr/sbin"])
     })
-}
-
-fn run_logged(command: &mut Command) -> io::Result<()> {
-    let _ = writeln!(io::stderr(), "throwaway nginx: running {command:?}");
-    let status = command.stdin(Stdio::null()).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("{command:?} failed: {status}")))
-    }
 }

@@ -428,38 +428,11 @@ fn free_port() -> io::Result<u16> {
 /// The directory holding `initdb`, `postgres` and `pg_isready`; installs
 /// the distribution's package first if there is none and this is root.
 fn find_or_install_binaries() -> io::Result<PathBuf> {
-    if let Some(bin) = find_binaries() {
-        return Ok(bin);
-    }
-    if rustix::process::getuid().as_raw() != 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "PostgreSQL's initdb was not found (in /usr/lib/postgresql/*/bin or on PATH): \
-             install the distribution's `postgresql` package (apt-get install postgresql)",
-        ));
-    }
-    run_logged(Command::new("apt-get").arg("update"))?;
-    run_logged(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "postgresql"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    find_binaries().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            "the postgresql package is installed but initdb is still not found",
-        )
-    })
-}
-
-fn run_logged(command: &mut Command) -> io::Result<()> {
-    let _ = writeln!(io::stderr(), "throwaway PostgreSQL: running {command:?}");
-    let status = command.stdin(Stdio::null()).status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!("{command:?} failed: {status}")))
-    }
+    crate::packages::find_or_install(
+        "PostgreSQL's initdb (in /usr/lib/postgresql/*/bin or on PATH)",
+        "postgresql",
+        find_binaries,
+    )
 }
 
 /// The Debian layout's newest version first, then `PATH` (following a
