@@ -24,12 +24,7 @@ async fn main() -> std::io::Result<()> {
     // HTTPS with the files given (HTTP/2 and HTTP/1.1 offered through ALPN).
     #[cfg(feature = "tls")]
     let server = match &args.tls {
-        Some(files) => server.tls(
-            asyncio::tls::ServerContext::builder()
-                .cert_pem_files(&files.cert, &files.key)?
-                .alpn(["h2", "http/1.1"])
-                .build()?,
-        ),
+        Some(files) => server.tls_pem_files(&files.cert, &files.key)?,
         None => server,
     };
     let server = server.start(|| Router::new().get("/", hello)).await?;

@@ -1,11 +1,12 @@
-//! Server-Sent Events clock: `cargo run --release -p asyncio-http --example sse_clock -- [--port 8080] [--workers 1]`, then open
-//! http://127.0.0.1:8080/ in a browser, or `curl -N http://127.0.0.1:8080/events`:
+//! Server-Sent Events clock: `cargo run --release -p asyncio-http --example sse_clock -- [--port 8080] [--workers 1] [--tls CERT.pem KEY.pem]`, then open
+//! http://127.0.0.1:8080/ in a browser (https://localhost:8080/ with `--tls`,
+//! over HTTP/2), or `curl -N http://127.0.0.1:8080/events`:
 //! one event per second for every client, all on one thread; each
 //! producer stops when its client leaves.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use asyncio_examples_support::args::{ServerArgs, Workers};
+use asyncio_examples_support::args::{Options, ServerArgs, Workers};
 use asyncio_http::{sse, Html, Request, Response, Router, Server};
 use futures_lite::future::or;
 
@@ -61,14 +62,26 @@ async fn events(req: Request) -> Response {
     })
 }
 
+/// The clock's routes.
+pub fn app() -> Router {
+    Router::new().get("/", page).get("/events", events)
+}
+
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
-    let args = ServerArgs::from_env("sse_clock", Workers::Default(1));
+    let options = Options::new(Workers::Default(1));
+    #[cfg(feature = "tls")]
+    let options = options.tls();
+    let args = ServerArgs::from_env("sse_clock", options);
     let server = Server::bind(args.addr().to_string())
         .workers(args.workers)
-        .graceful_timeout(Duration::from_secs(2))
-        .start(|| Router::new().get("/", page).get("/events", events))
-        .await?;
-    println!("listening on http://{}", server.local_addr());
+        .graceful_timeout(Duration::from_secs(2));
+    #[cfg(feature = "tls")]
+    let server = match &args.tls {
+        Some(files) => server.tls_pem_files(&files.cert, &files.key)?,
+        None => server,
+    };
+    let server = server.start(app).await?;
+    println!("listening on {}/", args.url("http", server.local_addr()));
     server.wait().await
 }

@@ -1,5 +1,7 @@
-//! WebSocket chat room: `cargo run --release -p asyncio-http --example websocket_chat -- [--port 8080]`, then open
-//! http://127.0.0.1:8080/ in two browser tabs: what one sends, all see.
+//! WebSocket chat room: `cargo run --release -p asyncio-http --example websocket_chat -- [--port 8080] [--tls CERT.pem KEY.pem]`, then open
+//! http://127.0.0.1:8080/ (or https://localhost:8080/ with `--tls`) in two
+//! browser tabs: what one sends, all see. `tests/browser.rs` does that in
+//! headless Chromium.
 //! The room is plain `Rc<RefCell<..>>` state on the loop (no locks, no
 //! `Send`); each member has a bounded outbox, so a slow reader loses
 //! messages instead of slowing the room.
@@ -9,7 +11,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use asyncio::sync::Queue;
-use asyncio_examples_support::args::{ServerArgs, Workers};
+use asyncio_examples_support::args::{Options, ServerArgs, Workers};
 use asyncio_http::ws::{Message, WebSocket};
 use asyncio_http::{Html, Request, Response, Router, Server};
 use futures_lite::future::or;
@@ -19,7 +21,7 @@ const PAGE: &str = r#"<!doctype html>
 <input id="m" placeholder="say something" onkeydown="if (event.key === 'Enter') { ws.send(m.value); m.value = ''; }">
 <pre id="log"></pre>
 <script>
-  const ws = new WebSocket(`ws://${location.host}/ws`);
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.onmessage = e => { log.textContent += e.data + "\n"; };
 </script>
 "#;
@@ -73,19 +75,28 @@ async fn chat(room: Rc<Room>, req: Request) -> Response {
     })
 }
 
+/// The chat's routes, with a room of their own.
+pub fn app() -> Router {
+    let room = Rc::new(Room::default());
+    Router::new()
+        .get("/", page)
+        .get("/ws", move |req| chat(room.clone(), req))
+}
+
 #[asyncio::main]
 async fn main() -> std::io::Result<()> {
+    let options = Options::new(Workers::One);
+    #[cfg(feature = "tls")]
+    let options = options.tls();
+    let args = ServerArgs::from_env("websocket_chat", options);
     // One worker: one room (each worker loop would have its own).
-    let args = ServerArgs::from_env("websocket_chat", Workers::One);
-    let server = Server::bind(args.addr().to_string())
-        .workers(1)
-        .start(|| {
-            let room = Rc::new(Room::default());
-            Router::new()
-                .get("/", page)
-                .get("/ws", move |req| chat(room.clone(), req))
-        })
-        .await?;
-    println!("listening on http://{}", server.local_addr());
+    let server = Server::bind(args.addr().to_string()).workers(1);
+    #[cfg(feature = "tls")]
+    let server = match &args.tls {
+        Some(files) => server.tls_pem_files(&files.cert, &files.key)?,
+        None => server,
+    };
+    let server = server.start(app).await?;
+    println!("listening on {}/", args.url("http", server.local_addr()));
     server.wait().await
 }

@@ -59,15 +59,11 @@ async fn main() -> std::io::Result<()> {
     let server = Server::bind(args.addr().to_string())
         .workers(args.workers)
         .websocket_max_message(64 * 1024 * 1024);
-    // HTTPS with the files given (HTTP/1.1 announced through ALPN).
+    // HTTPS with the files given (the page over HTTP/2 or HTTP/1.1, the
+    // WebSocket over HTTP/1.1).
     #[cfg(feature = "tls")]
     let server = match &args.tls {
-        Some(files) => server.tls(
-            asyncio::tls::ServerContext::builder()
-                .cert_pem_files(&files.cert, &files.key)?
-                .alpn(["http/1.1"])
-                .build()?,
-        ),
+        Some(files) => server.tls_pem_files(&files.cert, &files.key)?,
         None => server,
     };
     let server = server.start(|| Router::new().get("/", page).get("/ws", echo)).await?;

@@ -4,7 +4,6 @@
 //! before any handler runs, and `Host` as RFC 9112 section 3.2 wants it.
 
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use hyper::body::Incoming;
 
 /// Why an HTTP/1.x request's `Host` must be answered `400` (RFC 9112,
 /// section 3.2), if it must: an HTTP/1.1 request without one, any request
@@ -125,7 +124,7 @@ static REG_NAME: [bool; 256] = {
 /// hold earlier pipelined requests too): one that parses, with this
 /// request's method, target and header names (but for the lengths). If none
 /// does (a head larger than the capture, say), hyper's own handling stands.
-pub(crate) fn ambiguous_framing(req: &http::Request<Incoming>, raw: &[u8]) -> bool {
+pub(crate) fn ambiguous_framing<B>(req: &http::Request<B>, raw: &[u8]) -> bool {
     if req
         .headers()
         .get_all(CONTENT_LENGTH)

@@ -160,6 +160,10 @@
 //   testing        the in-process TestClient
 //   conn           one connection: hyper, the service, the timers
 //   server         the public builder, listeners and worker loops
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
 mod body;
 pub mod client;
 mod conn;

@@ -287,6 +287,31 @@ impl Server {
         self
     }
 
+    /// HTTPS with a certificate chain and its private key from PEM files
+    /// (uvicorn's `--ssl-certfile` and `--ssl-keyfile`): [`tls`](Server::tls)
+    /// with a context that offers HTTP/2 and HTTP/1.1 through ALPN (only
+    /// HTTP/1.1 if [`http2`](Server::http2) was turned off before).
+    ///
+    /// # Errors
+    /// A file could not be read, or holds no certificate or no usable key.
+    #[cfg(feature = "tls")]
+    pub fn tls_pem_files(
+        self,
+        cert: impl AsRef<std::path::Path>,
+        key: impl AsRef<std::path::Path>,
+    ) -> io::Result<Server> {
+        let alpn: &[&str] = if self.config.http2 {
+            &["h2", "http/1.1"]
+        } else {
+            &["http/1.1"]
+        };
+        let ctx = asyncio::tls::ServerContext::builder()
+            .cert_pem_files(cert, key)?
+            .alpn(alpn.iter().copied())
+            .build()?;
+        Ok(self.tls(ctx))
+    }
+
     /// Starts the server and serves until it is shut down (by a signal, or
     /// a [`ServerHandle`] taken from a [`RunningServer`]).
     ///

@@ -100,9 +100,8 @@ impl Event {
             let _ = writeln!(out, "retry: {}", r.as_millis());
         }
         if let Some(d) = &self.data {
-            if d.is_empty() {
-                out.push_str("data:\n");
-            }
+            // Empty data is one empty `data:` line (the client's buffer is
+            // then empty, and the event is still dispatched).
             for line in lines(d).split('\n') {
                 let _ = writeln!(out, "data: {line}");
             }

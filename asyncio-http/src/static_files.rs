@@ -133,7 +133,7 @@ fn not_found() -> Response {
 }
 
 /// The request path's segments, if every one is a plain name.
-fn clean(wanted: &str) -> Option<PathBuf> {
+pub(crate) fn clean(wanted: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for seg in wanted.split('/') {
         if seg.is_empty() {
@@ -193,7 +193,7 @@ fn etag(len: u64, modified: Option<SystemTime>) -> String {
 
 /// Whether an `If-Match`/`If-None-Match` list names `tag` (weakly, as
 /// both need for `If-None-Match`, and `*` matches anything).
-fn matches(list: &str, tag: &str, weak_ok: bool) -> bool {
+pub(crate) fn matches(list: &str, tag: &str, weak_ok: bool) -> bool {
     list.split(',')
         .map(str::trim)
         .any(|t| t == "*" || t == tag || (weak_ok && t.strip_prefix("W/") == Some(tag)))
@@ -206,7 +206,7 @@ fn header(h: &HeaderMap, name: http::header::HeaderName) -> Option<&str> {
 /// The one range `spec` asks of a `len`-byte file: `Ok(Some)` satisfiable,
 /// `Ok(None)` to serve it whole (malformed or several ranges), `Err` for
 /// unsatisfiable.
-fn range(spec: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+pub(crate) fn range(spec: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = spec.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };

@@ -364,7 +364,7 @@ impl Request {
         header_has_token(self, UPGRADE, "websocket")
     }
 
-    fn accept_websocket(&self) -> Result<HeaderValue, Box<Response>> {
+    pub(crate) fn accept_websocket(&self) -> Result<HeaderValue, Box<Response>> {
         let bad = |msg: &str| Box::new(HttpError::new(StatusCode::BAD_REQUEST, msg).into_response());
         if self.method() != Method::GET || self.version() != http::Version::HTTP_11 {
             return Err(bad("a WebSocket upgrade must be an HTTP/1.1 GET"));

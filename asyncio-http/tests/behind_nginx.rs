@@ -12,6 +12,8 @@
 //!   distribution's packages, installed when missing) loads both through
 //!   nginx: not one request fails.
 
+#![cfg(feature = "tls")]
+
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};

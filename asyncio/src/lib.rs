@@ -150,6 +150,17 @@ pub mod io;
 pub mod net;
 #[forbid(unsafe_code)]
 mod promise;
+
+/// Entry points for the fuzz targets in the repository's `fuzz/`
+/// directory (built only with `--cfg fuzzing`, as `cargo fuzz` builds).
+#[cfg(all(fuzzing, feature = "process-pool"))]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The process pool's pipe protocol, read from arbitrary bytes.
+    pub fn process_pool_wire(data: &[u8]) {
+        crate::executor::fuzz_process_pool_wire(data);
+    }
+}
 #[forbid(unsafe_code)]
 mod runner;
 #[forbid(unsafe_code)]

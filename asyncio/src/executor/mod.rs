@@ -131,6 +131,8 @@ mod thread_pool;
 use crate::EventLoop;
 pub use error::{JobError, Panicked};
 pub use handle::{AsCompleted, CancelOnDrop, JobHandle, MapResults};
+#[cfg(all(fuzzing, feature = "process-pool"))]
+pub(crate) use process_pool::fuzz_wire as fuzz_process_pool_wire;
 #[cfg(feature = "process-pool")]
 pub use process_pool::{worker_entry, PoolError, ProcessPoolBuilder, ProcessPoolExecutor};
 pub use thread_pool::{default_max_workers, ThreadPoolBuilder, ThreadPoolExecutor, DEFAULT_IDLE_TIMEOUT};

@@ -26,6 +26,9 @@
 mod wire;
 mod worker;
 
+#[cfg(fuzzing)]
+pub(crate) use wire::fuzz_stream as fuzz_wire;
+
 use std::fmt;
 use std::io::{self, BufReader};
 use std::os::unix::net::UnixStream;

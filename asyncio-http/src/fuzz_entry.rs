@@ -1,0 +1,234 @@
+//! Entry points for the fuzz targets in the repository's `fuzz/` directory,
+//! compiled only with `--cfg fuzzing` (as `cargo fuzz` builds). Each runs
+//! one of the parsers or validators written here (not hyper's, h2's or
+//! tungstenite's) on arbitrary input and asserts what must hold of its
+//! answer, beyond not panicking.
+
+use std::net::IpAddr;
+use std::path::Component;
+
+use http::header::{HeaderName, HeaderValue};
+
+use crate::body::RequestBody;
+use crate::request::Request;
+use crate::{forwarded, framing, sse, static_files};
+
+/// A request head as hyper would parse it (httparse), then the framing,
+/// `Host` and request-target checks hyper leaves to us.
+pub fn request_head(raw: &[u8]) {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(n)) = parsed.parse(raw) else {
+        return;
+    };
+    let (Some(method), Some(path), Some(version)) = (parsed.method, parsed.path, parsed.version) else {
+        return;
+    };
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .version(if version == 0 {
+            http::Version::HTTP_10
+        } else {
+            http::Version::HTTP_11
+        });
+    let mut every_header = true;
+    for h in parsed.headers.iter() {
+        match (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(h.value),
+        ) {
+            (Ok(name), Ok(value)) => b = b.header(name, value),
+            _ => every_header = false,
+        }
+    }
+    let Ok(req) = b.body(()) else {
+        return;
+    };
+    let _ = framing::bad_host(&req);
+    let _ = framing::bad_target_form(&req);
+    let _ = framing::declared_length(req.headers());
+    let ambiguous = framing::ambiguous_framing(&req, &raw[..n]);
+    let count = |name: &str| {
+        parsed
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
+            .count()
+    };
+    let (lengths, codings) = (count("content-length"), count("transfer-encoding"));
+    if every_header && (lengths > 1 || (lengths > 0 && codings > 0)) {
+        assert!(ambiguous, "two lengths, or a length and a coding, not seen");
+    }
+}
+
+/// An event's fields, as a handler gives them.
+pub fn sse_event(data: Option<&str>, event: Option<&str>, id: Option<&str>, comment: Option<&str>) {
+    let mut e = match (data, comment) {
+        (Some(d), _) => sse::Event::data(d),
+        (None, Some(c)) => sse::Event::comment(c),
+        (None, None) => sse::Event::default(),
+    };
+    if let Some(t) = event {
+        e = e.event(t);
+    }
+    if let Some(i) = id {
+        e = e.id(i);
+    }
+    let wire = e.encode();
+    let got = parse_event_stream(&wire);
+    // A client sees exactly one event if there was data, none otherwise,
+    // and nothing of it leaks into other fields.
+    match data {
+        Some(d) => {
+            assert_eq!(got.events.len(), 1, "{wire:?}");
+            let (name, text) = &got.events[0];
+            let lines = d.replace("\r\n", "\n").replace('\r', "\n");
+            assert_eq!(text, &lines, "{wire:?}");
+            let one_line = |s: &str| s.replace(['\r', '\n'], "");
+            assert_eq!(name, &event.map(one_line).unwrap_or_default(), "{wire:?}");
+        }
+        None => assert!(got.events.is_empty(), "{wire:?}"),
+    }
+    if let Some(i) = id {
+        let i = i.replace(['\r', '\n'], "");
+        if !i.contains('\0') {
+            assert_eq!(got.last_id.as_deref(), Some(i.as_str()), "{wire:?}");
+        }
+    } else {
+        assert_eq!(got.last_id, None, "{wire:?}");
+    }
+    assert_eq!(got.retry, None, "{wire:?}");
+}
+
+/// What a client's event-stream parser makes of a stream (the WHATWG
+/// HTML standard's algorithm, section 9.2.6).
+struct Parsed {
+    /// (type, data) of each dispatched event.
+    events: Vec<(String, String)>,
+    last_id: Option<String>,
+    retry: Option<u64>,
+}
+
+fn parse_event_stream(text: &str) -> Parsed {
+    let mut out = Parsed {
+        events: Vec::new(),
+        last_id: None,
+        retry: None,
+    };
+    let (mut data, mut kind) = (String::new(), String::new());
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    for line in text.split('\n') {
+        if line.is_empty() {
+            if !data.is_empty() {
+                data.pop();
+                out.events.push((std::mem::take(&mut kind), std::mem::take(&mut data)));
+            }
+            kind.clear();
+            continue;
+        }
+        if line.starts_with(':') {
+            continue;
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => kind = value.to_owned(),
+            "data" => {
+                data.push_str(value);
+                data.push('\n');
+            }
+            "id" if !value.contains('\0') => out.last_id = Some(value.to_owned()),
+            "retry" => out.retry = value.parse().ok(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A static file request's path, `Range` and `If-None-Match`.
+pub fn static_file(path: &str, range: &str, len: u64, list: &str, tag: &str) {
+    if let Some(p) = static_files::clean(path) {
+        // Only plain names: nothing that climbs out of the root, nothing
+        // hidden, no root or prefix of its own.
+        for c in p.components() {
+            let Component::Normal(name) = c else {
+                panic!("{path:?} cleaned to {p:?}");
+            };
+            assert!(!name.to_string_lossy().starts_with('.'), "{path:?} cleaned to {p:?}");
+        }
+    }
+    if let Ok(Some((start, end))) = static_files::range(range, len) {
+        assert!(start <= end && end < len, "{range:?} of {len}: {start}-{end}");
+    }
+    let _ = static_files::matches(list, tag, true);
+    let _ = static_files::matches(list, tag, false);
+}
+
+/// `X-Forwarded-For` and `-Proto` lines from a peer, with a trusted list.
+pub fn forwarded(trusted: &[&str], peer: IpAddr, xff: &[&[u8]], proto: &[&[u8]]) {
+    let Ok(t) = forwarded::TrustedProxies::parse(trusted) else {
+        return;
+    };
+    let mut h = http::HeaderMap::new();
+    for v in xff {
+        if let Ok(v) = HeaderValue::from_bytes(v) {
+            h.append("x-forwarded-for", v);
+        }
+    }
+    for v in proto {
+        if let Ok(v) = HeaderValue::from_bytes(v) {
+            h.append("x-forwarded-proto", v);
+        }
+    }
+    let client = t.client_ip(peer, &h);
+    if !t.contains(peer) {
+        assert_eq!(client, peer);
+    }
+    let scheme = t.scheme(peer, false, &h);
+    assert!(scheme == "http" || scheme == "https");
+}
+
+/// A WebSocket upgrade request's headers: accepted only when RFC 6455's
+/// conditions hold; the offered subprotocols come out trimmed, non-empty,
+/// without commas.
+pub fn websocket_handshake(upgrade: &[u8], connection: &[u8], version: &[u8], key: Option<&[u8]>, protocols: &[u8]) {
+    let mut b = http::Request::builder().method("GET").uri("/ws");
+    let mut set = |name: &str, v: &[u8]| {
+        if let Ok(v) = HeaderValue::from_bytes(v) {
+            b = std::mem::take(&mut b).header(name, v);
+        }
+    };
+    set("upgrade", upgrade);
+    set("connection", connection);
+    set("sec-websocket-version", version);
+    if let Some(k) = key {
+        set("sec-websocket-key", k);
+    }
+    set("sec-websocket-protocol", protocols);
+    let Ok(req) = b.body(()) else {
+        return;
+    };
+    let (parts, ()) = req.into_parts();
+    let req = Request::new(parts, RequestBody::empty());
+    for p in req.websocket_protocols() {
+        assert!(!p.is_empty() && !p.contains(',') && p.trim() == p, "{p:?}");
+    }
+    if req.accept_websocket().is_ok() {
+        let has = |name: &str, token: &str| {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        };
+        assert!(has("upgrade", "websocket") && has("connection", "upgrade"));
+        assert_eq!(
+            req.headers().get("sec-websocket-version").map(|v| v.as_bytes()),
+            Some(&b"13"[..])
+        );
+        assert!(req.headers().contains_key("sec-websocket-key"));
+    }
+}
