@@ -67,7 +67,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::body::{Body, BodyError, BodyState, RequestBody};
-use crate::framing::{ambiguous_framing, bad_host, bad_target_form, declared_length};
+use crate::framing::{ambiguous_framing, bad_host, bad_target_form, declared_length, unknown_coding};
 use crate::report;
 use crate::request::{Background, Request};
 use crate::response::{HttpError, IntoResponse, Response};
@@ -631,6 +631,26 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
                 req.headers_mut().insert(http::header::HOST, host);
             }
         }
+        if unknown_coding(&req) {
+            return Err(Box::new(
+                HttpError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "only the chunked transfer coding is supported",
+                )
+                .closing()
+                .into_response(),
+            ));
+        }
+    }
+    // RFC 9110, section 15.5.15: a target longer than the server will
+    // parse MUST get 414.
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > worker.config.max_uri_bytes {
+        return Err(Box::new(
+            HttpError::new(StatusCode::URI_TOO_LONG, "request-target too long")
+                .closing()
+                .into_response(),
+        ));
     }
     // A request without a body (hyper saw no length, or a zero one) has no
     // framing to smuggle anything through.

@@ -195,6 +195,19 @@ fn mentions(hay: &[u8], needle: &[u8]) -> usize {
         .count()
 }
 
+/// Whether a request's `Transfer-Encoding` names a coding other than
+/// `chunked`: hyper decodes only `chunked` and would hand the other
+/// codings' bytes to the handler as if they were the body. RFC 9112,
+/// section 6.1: the server SHOULD answer `501`.
+pub(crate) fn unknown_coding<B>(req: &http::Request<B>) -> bool {
+    req.headers().get_all(TRANSFER_ENCODING).iter().any(|v| {
+        v.as_bytes().split(|b| *b == b',').any(|coding| {
+            let coding = coding.trim_ascii();
+            !coding.is_empty() && !coding.eq_ignore_ascii_case(b"chunked")
+        })
+    })
+}
+
 /// The `Content-Length` a request declares (hyper has already refused
 /// conflicting or malformed ones).
 pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {

@@ -48,6 +48,7 @@ pub fn request_head(raw: &[u8]) {
     let _ = framing::bad_host(&req);
     let _ = framing::bad_target_form(&req);
     let _ = framing::declared_length(req.headers());
+    let _ = framing::unknown_coding(&req);
     let ambiguous = framing::ambiguous_framing(&req, &raw[..n]);
     let count = |name: &str| {
         parsed

@@ -172,6 +172,16 @@ impl Server {
         self
     }
 
+    /// Longest request-target (path and query) in bytes (default 8 KiB,
+    /// nginx's request-line buffer); longer is answered `414 URI Too Long`
+    /// and the connection closed. A target past
+    /// [`max_header_bytes`](Server::max_header_bytes) is refused by the
+    /// head's limit first (`431`).
+    pub fn max_uri_bytes(mut self, n: usize) -> Server {
+        self.config.max_uri_bytes = n;
+        self
+    }
+
     /// Most header lines (default 100); more is answered `431`.
     pub fn max_headers(mut self, n: usize) -> Server {
         self.config.max_headers = n;

@@ -24,6 +24,7 @@ use crate::util::CatchUnwind;
 pub(crate) struct Config {
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
+    pub(crate) max_uri_bytes: usize,
     pub(crate) header_read_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) send_timeout: Duration,
@@ -52,6 +53,7 @@ impl Default for Config {
         Config {
             max_header_bytes: 16 * 1024,
             max_headers: 100,
+            max_uri_bytes: 8 * 1024,
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(60),

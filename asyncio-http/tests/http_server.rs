@@ -264,6 +264,9 @@ fn sse_event_fields_cannot_be_forged() {
     assert_eq!(e.encode(), "data: hello\ndata: event: admin\ndata: id: 9\n\n");
     let e = sse::Event::comment("note\rdata: forged");
     assert_eq!(e.encode(), ": note\n: data: forged\n\n");
+    // Empty data: one empty field, which a client reads as "" (two made
+    // it "\n"; found by the fuzz target's reference parser).
+    assert_eq!(sse::Event::data("").encode(), "data: \n\n");
 }
 
 static JOB_LOG: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());

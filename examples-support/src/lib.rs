@@ -43,7 +43,7 @@ pub mod threaded;
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit, best effort (the
 /// default soft limit is often 1,024): both sides of a 1,000-connection
 /// run open that many sockets.
-fn raise_open_files_limit() {
+pub fn raise_open_files_limit() {
     #[cfg(unix)]
     {
         use rustix::process::{getrlimit, setrlimit, Resource};

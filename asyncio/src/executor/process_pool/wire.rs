@@ -164,4 +164,14 @@ mod tests {
         let err = recv_frame(&mut r, &mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
+
+    #[test]
+    fn a_length_the_bytes_do_not_back_costs_only_the_bytes() {
+        // Claims 512 MiB (under the limit), brings 3 bytes.
+        let mut r = &[0, 0, 0, 0x20, 1, 2, 3][..];
+        let mut buf = Vec::new();
+        let err = recv_frame(&mut r, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(buf.capacity() <= 1 << 16, "{}", buf.capacity());
+    }
 }
