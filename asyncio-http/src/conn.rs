@@ -124,7 +124,9 @@ pub(crate) async fn serve(worker: Rc<Worker>, router: Rc<Router>, stream: Transp
             .max_concurrent_streams(cfg.h2_max_concurrent_streams)
             .max_pending_accept_reset_streams(cfg.h2_max_pending_accept_reset_streams)
             .max_local_error_reset_streams(cfg.h2_max_local_error_reset_streams)
-            .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
+            // WebSockets over HTTP/2 (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL.
+            .enable_connect_protocol();
         // No head is read through the clock (HTTP/2 frames are not heads):
         // the idle timeout applies between streams, the send timeout while
         // responses wait for the client.
@@ -448,7 +450,7 @@ impl ConnState {
         if self.held.get() > 0 || self.reads.write_blocked.get() {
             return Deadline::Sending;
         }
-        if self.in_flight.get() > 0 {
+        if self.in_flight.get() > 0 || self.upgrade.tunnels() > 0 {
             return Deadline::Busy;
         }
         match self.reads.head_started.get() {
@@ -641,6 +643,12 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
                 .into_response(),
             ));
         }
+    }
+    // A WebSocket over HTTP/2 is an extended CONNECT (RFC 8441) with
+    // `:protocol` `websocket`: routed as the GET its HTTP/1.1 handshake is,
+    // so a `get` route serves both.
+    if req.method() == http::Method::CONNECT && crate::ws::is_h2_websocket(req.extensions()) {
+        *req.method_mut() = http::Method::GET;
     }
     // RFC 9110, section 15.5.15: a target longer than the server will
     // parse MUST get 414.

@@ -138,9 +138,10 @@
 //! graceful shutdown (`GOAWAY`, then the open streams finish) work the same
 //! on both protocols. At most 128 streams per connection at once
 //! ([`Server::http2_max_concurrent_streams`]); headers past the header
-//! limit are refused as the h2 crate does. WebSockets are HTTP/1.1 only
-//! (RFC 8441's extended `CONNECT` is not served). The h2 crate uses tokio's
-//! I/O traits and tokio-util's codec only: no tokio runtime.
+//! limit are refused as the h2 crate does. WebSockets work over HTTP/2 too
+//! (RFC 8441's extended `CONNECT`, which browsers use when the page came
+//! over HTTP/2): the same `get` route and handler serve both. The h2 crate
+//! uses tokio's I/O traits and tokio-util's codec only: no tokio runtime.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

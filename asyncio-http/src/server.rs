@@ -115,7 +115,8 @@ impl Server {
     /// told from HTTP/1.x on the same port by the connection's first bytes.
     /// Routing, handlers, streaming bodies, limits, timeouts and graceful
     /// shutdown (`GOAWAY`, then the open streams finish) are the same on
-    /// both protocols; WebSockets are HTTP/1.1 only.
+    /// both protocols, and so are WebSockets (over HTTP/2 by RFC 8441's
+    /// extended CONNECT).
     pub fn http2(mut self, on: bool) -> Server {
         self.config.http2 = on;
         self

@@ -39,6 +39,38 @@ enum Socket {
     /// `Tls`), after its handshake.
     #[cfg(feature = "tls")]
     Tls(Box<TlsSession>),
+    /// An HTTP/2 stream taken over by an extended CONNECT (RFC 8441): a
+    /// WebSocket over HTTP/2. (hyper's upgraded stream is `Send`: the h2
+    /// crate's stream handles, not our socket.)
+    Stream(Box<H2Stream>),
+}
+
+/// hyper's upgraded HTTP/2 stream as a `futures-io` stream.
+pub(crate) struct H2Stream(hyper::upgrade::Upgraded);
+
+impl AsyncRead for H2Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut rb = hyper::rt::ReadBuf::new(buf);
+        match hyper::rt::Read::poll_read(Pin::new(&mut self.get_mut().0), cx, rb.unfilled()) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        hyper::rt::Write::poll_write(Pin::new(&mut self.get_mut().0), cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_flush(Pin::new(&mut self.get_mut().0), cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        hyper::rt::Write::poll_shutdown(Pin::new(&mut self.get_mut().0), cx)
+    }
 }
 
 /// A TLS session that says goodbye when dropped: if nothing closed it
@@ -72,6 +104,10 @@ macro_rules! on_socket {
                 let $s = &mut session.stream;
                 $body
             }
+            Socket::Stream(stream) => {
+                let $s = &mut **stream;
+                $body
+            }
         }
     };
 }
@@ -86,6 +122,11 @@ impl Transport {
     /// One end of an in-process socket pair.
     pub(crate) fn local(stream: UnixStream) -> Transport {
         Transport::new(Socket::Local(stream))
+    }
+
+    /// An HTTP/2 stream hyper handed over after an extended CONNECT.
+    pub(crate) fn upgraded(stream: hyper::upgrade::Upgraded) -> Transport {
+        Transport::new(Socket::Stream(Box::new(H2Stream(stream))))
     }
 
     fn new(socket: Socket) -> Transport {
@@ -186,6 +227,7 @@ impl Transport {
             Socket::Local(s) => s.shutdown(std::net::Shutdown::Write),
             #[cfg(feature = "tls")]
             Socket::Tls(session) => poll_fn(|cx| Pin::new(&mut session.stream).poll_close(cx)).await,
+            Socket::Stream(stream) => poll_fn(|cx| Pin::new(&mut **stream).poll_close(cx)).await,
         }
     }
 }

@@ -27,6 +27,14 @@
 //! }
 //! ```
 //!
+//! Over HTTP/2 the same handler serves WebSockets opened by an extended
+//! CONNECT (RFC 8441; the server announces `SETTINGS_ENABLE_CONNECT_PROTOCOL`,
+//! and Chromium and Firefox use it when a page's connection is HTTP/2): the
+//! request is routed as the GET of an HTTP/1.1 handshake, answered `200`,
+//! and the WebSocket runs on its stream, beside the connection's other
+//! streams, in a task of its own that graceful shutdown waits for (the
+//! connection stays open while it is).
+//!
 //! The client side ([`client::ws`](crate::client::ws)) hands out the same
 //! [`WebSocket`], so code that talks over one reads the same at both ends.
 //!
@@ -48,6 +56,7 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use crate::request::Request;
 use crate::response::{HttpError, IntoResponse, Response};
 use crate::transport::Transport;
+use crate::upgrade::Tunnel;
 use crate::worker::ShutdownSignal;
 
 pub use tungstenite::protocol::frame::coding::CloseCode;
@@ -80,6 +89,15 @@ impl WebSocket {
     /// Cancel safe: a message is only taken when it is returned.
     pub async fn recv(&mut self) -> Option<Result<Message, WsError>> {
         let next = next_message(&mut self.inner).await;
+        if let Some(Ok(Message::Close(_))) = &next {
+            // The peer closed: tungstenite has queued the answering close
+            // frame and sends it at its next read, which then ends (a
+            // server) or waits for the peer to close the connection (a
+            // client). Do that read now: over HTTP/2 the write goes through
+            // the stream's channel, and a handler that returns at once
+            // would drop the answer unsent.
+            let _ = asyncio::timeout(CLOSE_GRACE, next_message(&mut self.inner)).await;
+        }
         if let Some(Err(e)) = &next {
             // Fail the WebSocket with the code the error calls for (RFC 6455
             // section 7.4.1), briefly: the peer may be gone.
@@ -321,6 +339,9 @@ impl Request {
         let chosen = protocol
             .filter(|p| self.websocket_protocols().contains(p))
             .and_then(|p| HeaderValue::from_str(p).ok().map(|v| (p.to_owned(), v)));
+        if self.version() == http::Version::HTTP_2 {
+            return self.websocket_h2(chosen, handler);
+        }
         let protocol = chosen.as_ref().map(|(p, _)| p.clone());
         match self.accept_websocket() {
             Ok(accept) => {
@@ -359,9 +380,74 @@ impl Request {
         }
     }
 
-    /// True if this request asks for a WebSocket upgrade.
+    /// True if this request asks for a WebSocket: an HTTP/1.1 upgrade, or
+    /// an HTTP/2 extended CONNECT (RFC 8441).
     pub fn is_websocket(&self) -> bool {
+        if self.version() == http::Version::HTTP_2 {
+            return is_h2_websocket(self.extensions());
+        }
         header_has_token(self, UPGRADE, "websocket")
+    }
+
+    /// The HTTP/2 side of [`websocket_with_protocol`](Request::websocket_with_protocol)
+    /// (RFC 8441): an extended CONNECT with `:protocol` `websocket`
+    /// (routed as a GET) and version 13 is answered `200`; once hyper has
+    /// sent it, the stream carries the WebSocket, counted as open on its
+    /// connection (the idle timeout leaves it alone) until the handler
+    /// returns.
+    fn websocket_h2<F, Fut>(mut self, chosen: Option<(String, HeaderValue)>, handler: F) -> Response
+    where
+        F: FnOnce(WebSocket) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let bad = |msg: &str| HttpError::new(StatusCode::BAD_REQUEST, msg).into_response();
+        if !self.is_websocket() {
+            return bad("a WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket");
+        }
+        if self.headers().get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+            let mut r = HttpError::new(StatusCode::UPGRADE_REQUIRED, "WebSocket version 13 only").into_response();
+            r.headers_mut()
+                .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            return r;
+        }
+        let (Some(on_upgrade), Some(slot)) = (
+            self.head.extensions.remove::<hyper::upgrade::OnUpgrade>(),
+            self.upgrade.clone(),
+        ) else {
+            return bad("not on a connection");
+        };
+        let worker = self.worker.clone();
+        let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
+            WebSocketConfig::default()
+                .max_message_size(Some(w.config.ws_max_message))
+                .max_frame_size(Some(w.config.ws_max_frame))
+        });
+        let shutdown = ShutdownSignal { worker };
+        let protocol = chosen.as_ref().map(|(p, _)| p.clone());
+        let tunnel = Tunnel::open(slot);
+        // Detached: it ends with the handler, or at once if the `200` was
+        // not sent (a middleware answered otherwise, the client left).
+        let _task = asyncio::create_task(async move {
+            let _tunnel = tunnel;
+            match on_upgrade.await {
+                Ok(stream) => {
+                    let io = Transport::upgraded(stream);
+                    let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+                    handler(WebSocket {
+                        inner,
+                        shutdown,
+                        protocol,
+                    })
+                    .await;
+                }
+                Err(e) => tracing::debug!("asyncio-http: HTTP/2 WebSocket not opened: {e}"),
+            }
+        });
+        let mut r = StatusCode::OK.into_response();
+        if let Some((_, p)) = chosen {
+            r.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, p);
+        }
+        r
     }
 
     pub(crate) fn accept_websocket(&self) -> Result<HeaderValue, Box<Response>> {
@@ -384,6 +470,14 @@ impl Request {
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         HeaderValue::from_str(&accept).map_err(|_| bad("bad Sec-WebSocket-Key"))
     }
+}
+
+/// Whether an HTTP/2 request is an extended CONNECT for a WebSocket
+/// (its `:protocol` pseudo-header, which hyper keeps in the extensions).
+pub(crate) fn is_h2_websocket(extensions: &http::Extensions) -> bool {
+    extensions
+        .get::<hyper::ext::Protocol>()
+        .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
 }
 
 fn header_has_token(req: &Request, name: http::HeaderName, token: &str) -> bool {

@@ -2,7 +2,8 @@
 //! driven by Playwright (`playwright-core` from npm, with no browser of its
 //! own), against the chat and clock examples served over HTTPS with a
 //! throwaway CA. Two pages load the chat over HTTP/2, join its room over
-//! `wss://` and see each other's messages; a third loads the clock over
+//! `wss://` (WebSockets on the HTTP/2 connection, RFC 8441) and see each
+//! other's messages; a third loads the clock over
 //! HTTP/2 and watches it tick through its event stream (`tests/browser/
 //! check.cjs` drives the pages).
 //!
@@ -26,7 +27,24 @@ use std::process::Command;
 
 use asyncio_examples_support::packages;
 use asyncio_examples_support::pki::{Pki, TempDir};
-use asyncio_http::{Router, RunningServer, Server};
+use asyncio_http::http::Version;
+use asyncio_http::middleware::Next;
+use asyncio_http::{Request, Router, RunningServer, Server};
+
+thread_local! {
+    /// The protocol of each WebSocket request the chat served.
+    static WS_VERSIONS: std::cell::RefCell<Vec<Version>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The chat example's routes, noting each WebSocket request's protocol.
+fn chat_app() -> Router {
+    chat::app().layer(|req: Request, next: Next| async move {
+        if req.path() == "/ws" {
+            WS_VERSIONS.with(|v| v.borrow_mut().push(req.version()));
+        }
+        next.run(req).await
+    })
+}
 
 /// The Playwright version installed (its driver speaks to any recent
 /// Chromium over the DevTools protocol).
@@ -92,7 +110,7 @@ async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
     std::fs::write(&ca, &pki.ca_pem).unwrap();
     // The CA's key and the server's: Chromium checks the chain it built.
     let spki = format!("{},{}", spki_hash(&ca), spki_hash(&cert));
-    let chat = https(chat::app, &cert, &key).await;
+    let chat = https(chat_app, &cert, &key).await;
     let clock = https(clock::app, &cert, &key).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check.cjs");
     let chat_url = format!("https://localhost:{}/", chat.local_addr().port());
@@ -118,6 +136,12 @@ async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
     println!("{report}");
     assert!(out.status.success(), "{report}");
     assert_eq!(report.matches("ok: ").count(), 9, "{report}");
+    // Chromium opened both WebSockets on the page's HTTP/2 connection
+    // (RFC 8441's extended CONNECT), not on new HTTP/1.1 ones.
+    assert_eq!(
+        WS_VERSIONS.with(|v| v.borrow().clone()),
+        [Version::HTTP_2, Version::HTTP_2]
+    );
     chat.shutdown().await.unwrap();
     clock.shutdown().await.unwrap();
 }

@@ -13,6 +13,9 @@
 //! | flow-control window never opened | closed | `send_timeout` |
 //! | idle connection | `GOAWAY` `NO_ERROR`, closed | `keep_alive_timeout` (5 s) |
 //!
+//! And a WebSocket over HTTP/2 (RFC 8441's extended CONNECT), sent frame by
+//! frame the same way.
+//!
 //! The tests that wait for a timeout run on the virtual clock, with the
 //! client in-process (a socket pair: bytes written are at once readable,
 //! so the clock cannot jump past them).
@@ -61,7 +64,11 @@ async fn big(_req: Request) -> Body {
 }
 
 fn app() -> Router {
-    Router::new().get("/", hello).get("/hold", hold).get("/big", big)
+    Router::new()
+        .get("/", hello)
+        .get("/hold", hold)
+        .get("/big", big)
+        .get("/ws", support::ws_echo)
 }
 
 /// A well-behaved client's request (its own connection, HTTP/2): served.
@@ -327,5 +334,79 @@ async fn an_idle_connection_gets_goaway_at_the_keep_alive_timeout() {
         Some(End::GoAway(NO_ERROR))
     );
     assert_eq!(raw.end(Duration::from_secs(5), |_| {}).await, Some(End::Closed));
+    server.shutdown().await.unwrap();
+}
+
+/// A client-to-server WebSocket frame: FIN, `opcode`, masked.
+fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [0x11, 0x22, 0x33, 0x44];
+    let mut out = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// The WebSocket bytes the server sends on `stream` until `want` of them.
+async fn ws_bytes(raw: &mut Raw, stream: u32, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        let f = raw.frame().await.unwrap().expect("the connection stays open");
+        if f.kind == DATA && f.stream == stream {
+            got.extend_from_slice(&f.payload);
+        }
+    }
+    got
+}
+
+#[asyncio::test(virtual_time)]
+async fn websocket_over_http2_by_extended_connect() {
+    let server = start(|s| s.keep_alive_timeout(Duration::from_secs(5)), app).await;
+    let mut raw = Raw::open(&server, &[]).await;
+    assert!(
+        raw.server_settings.contains(&(ENABLE_CONNECT_PROTOCOL, 1)),
+        "{:?}",
+        raw.server_settings
+    );
+    // RFC 8441, section 5: CONNECT with :protocol, no END_STREAM.
+    let mut block = Vec::new();
+    literal(&mut block, ":method", b"CONNECT");
+    literal(&mut block, ":protocol", b"websocket");
+    literal(&mut block, ":scheme", b"http");
+    literal(&mut block, ":path", b"/ws");
+    literal(&mut block, ":authority", b"t");
+    literal(&mut block, "sec-websocket-version", b"13");
+    raw.send(&frame(HEADERS, END_HEADERS, 1, &block)).await.unwrap();
+    let answer = loop {
+        let f = raw.frame().await.unwrap().expect("an answer");
+        if f.kind == HEADERS && f.stream == 1 {
+            break f;
+        }
+    };
+    assert!(is_200(&answer.payload), "{answer:?}");
+    assert_eq!(answer.flags & END_STREAM, 0, "the stream stays open");
+    // Echoed, as over HTTP/1.1 (server frames are not masked).
+    raw.send(&frame(DATA, 0, 1, &ws_frame(0x1, b"hello"))).await.unwrap();
+    assert_eq!(ws_bytes(&mut raw, 1, 7).await, b"\x81\x05hello");
+    // Idle far past the keep-alive timeout: an open WebSocket keeps its
+    // connection.
+    asyncio::sleep(Duration::from_secs(30)).await;
+    raw.send(&frame(DATA, 0, 1, &ws_frame(0x1, b"again"))).await.unwrap();
+    assert_eq!(ws_bytes(&mut raw, 1, 7).await, b"\x81\x05again");
+    // Plain streams go on beside it.
+    raw.send(&get(3, "/")).await.unwrap();
+    loop {
+        let f = raw.frame().await.unwrap().expect("the connection stays open");
+        if f.kind == HEADERS && f.stream == 3 {
+            assert!(is_200(&f.payload));
+            break;
+        }
+    }
+    // The close handshake.
+    raw.send(&frame(DATA, 0, 1, &ws_frame(0x8, &1000u16.to_be_bytes())))
+        .await
+        .unwrap();
+    assert_eq!(ws_bytes(&mut raw, 1, 4).await, b"\x88\x02\x03\xe8");
+    drop(raw);
     server.shutdown().await.unwrap();
 }

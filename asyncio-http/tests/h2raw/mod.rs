@@ -164,10 +164,15 @@ pub enum End {
     Closed,
 }
 
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441).
+pub const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
+
 /// A raw HTTP/2 connection.
 pub struct Raw {
     pub stream: Stream,
     buf: Vec<u8>,
+    /// The parameters of the server's first `SETTINGS`.
+    pub server_settings: Vec<(u16, u32)>,
 }
 
 impl Raw {
@@ -177,6 +182,7 @@ impl Raw {
         let mut raw = Raw {
             stream: to.connect().await,
             buf: Vec::new(),
+            server_settings: Vec::new(),
         };
         let mut hello = PREFACE.to_vec();
         hello.extend(settings(params));
@@ -184,6 +190,16 @@ impl Raw {
         loop {
             let f = raw.frame().await.expect("read").expect("the server's SETTINGS");
             if f.kind == SETTINGS && f.flags & ACK == 0 {
+                raw.server_settings = f
+                    .payload
+                    .chunks_exact(6)
+                    .map(|p| {
+                        (
+                            u16::from_be_bytes([p[0], p[1]]),
+                            u32::from_be_bytes([p[2], p[3], p[4], p[5]]),
+                        )
+                    })
+                    .collect();
                 break;
             }
         }
