@@ -633,16 +633,6 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
                 req.headers_mut().insert(http::header::HOST, host);
             }
         }
-        if unknown_coding(&req) {
-            return Err(Box::new(
-                HttpError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "only the chunked transfer coding is supported",
-                )
-                .closing()
-                .into_response(),
-            ));
-        }
     }
     // A WebSocket over HTTP/2 is an extended CONNECT (RFC 8441) with
     // `:protocol` `websocket`: routed as the GET its HTTP/1.1 handshake is,
@@ -663,6 +653,18 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
     // A request without a body (hyper saw no length, or a zero one) has no
     // framing to smuggle anything through.
     let has_body = !req.body().is_end_stream();
+    // (A coding means a body: hyper frames it by `chunked`, which must be
+    // last; HTTP/2 has no transfer codings.)
+    if has_body && req.version() < http::Version::HTTP_2 && unknown_coding(&req) {
+        return Err(Box::new(
+            HttpError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "only the chunked transfer coding is supported",
+            )
+            .closing()
+            .into_response(),
+        ));
+    }
     if has_body && ambiguous_framing(&req, &conn.reads.head.borrow()) {
         return Err(Box::new(
             HttpError::new(StatusCode::BAD_REQUEST, "ambiguous request framing")
