@@ -348,23 +348,9 @@ impl Request {
                 let Some(slot) = self.upgrade.clone() else {
                     return HttpError::new(StatusCode::BAD_REQUEST, "not on a connection").into_response();
                 };
-                let worker = self.worker.clone();
-                let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
-                    WebSocketConfig::default()
-                        .max_message_size(Some(w.config.ws_max_message))
-                        .max_frame_size(Some(w.config.ws_max_frame))
-                });
-                let shutdown = ShutdownSignal { worker };
+                let (config, shutdown) = self.websocket_setup();
                 slot.set(Box::new(move |io: Io| {
-                    Box::pin(async move {
-                        let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                        handler(WebSocket {
-                            inner,
-                            shutdown,
-                            protocol,
-                        })
-                        .await;
-                    })
+                    Box::pin(serve_websocket(io, config, shutdown, protocol, handler))
                 }));
                 let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
                 let h = r.headers_mut();
@@ -387,6 +373,17 @@ impl Request {
             return is_h2_websocket(self.extensions());
         }
         header_has_token(self, UPGRADE, "websocket")
+    }
+
+    /// The server's WebSocket limits, and its shutdown signal.
+    fn websocket_setup(&self) -> (WebSocketConfig, ShutdownSignal) {
+        let worker = self.worker.clone();
+        let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
+            WebSocketConfig::default()
+                .max_message_size(Some(w.config.ws_max_message))
+                .max_frame_size(Some(w.config.ws_max_frame))
+        });
+        (config, ShutdownSignal { worker })
     }
 
     /// The HTTP/2 side of [`websocket_with_protocol`](Request::websocket_with_protocol)
@@ -416,13 +413,7 @@ impl Request {
         ) else {
             return bad("not on a connection");
         };
-        let worker = self.worker.clone();
-        let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
-            WebSocketConfig::default()
-                .max_message_size(Some(w.config.ws_max_message))
-                .max_frame_size(Some(w.config.ws_max_frame))
-        });
-        let shutdown = ShutdownSignal { worker };
+        let (config, shutdown) = self.websocket_setup();
         let protocol = chosen.as_ref().map(|(p, _)| p.clone());
         let tunnel = Tunnel::open(slot);
         // Detached: it ends with the handler, or at once if the `200` was
@@ -431,14 +422,7 @@ impl Request {
             let _tunnel = tunnel;
             match on_upgrade.await {
                 Ok(stream) => {
-                    let io = Transport::upgraded(stream);
-                    let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-                    handler(WebSocket {
-                        inner,
-                        shutdown,
-                        protocol,
-                    })
-                    .await;
+                    serve_websocket(Transport::upgraded(stream), config, shutdown, protocol, handler).await;
                 }
                 Err(e) => tracing::debug!("asyncio-http: HTTP/2 WebSocket not opened: {e}"),
             }
@@ -470,6 +454,26 @@ impl Request {
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         HeaderValue::from_str(&accept).map_err(|_| bad("bad Sec-WebSocket-Key"))
     }
+}
+
+/// Runs `handler` on the server side of a WebSocket over `io`.
+async fn serve_websocket<F, Fut>(
+    io: Io,
+    config: WebSocketConfig,
+    shutdown: ShutdownSignal,
+    protocol: Option<String>,
+    handler: F,
+) where
+    F: FnOnce(WebSocket) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
+    handler(WebSocket {
+        inner,
+        shutdown,
+        protocol,
+    })
+    .await;
 }
 
 /// Whether an HTTP/2 request is an extended CONNECT for a WebSocket

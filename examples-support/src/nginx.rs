@@ -503,10 +503,8 @@ impl From<io::Error> for Failure {
     }
 }
 
-/// nginx's configuration: everything in `dir`, one `server` on the four
-/// ports (also on `::1` with `ipv6`), the locations of the module docs.
-fn config(dir: &Path, ports: Ports, ipv6: bool, as_root: bool) -> String {
-    let d = dir.display();
+/// The `listen` lines of the four ports (also on `::1` with `ipv6`).
+fn listen_lines(ports: Ports, ipv6: bool) -> String {
     let mut listen = String::new();
     let hosts: &[&str] = if ipv6 { &["127.0.0.1", "[::1]"] } else { &["127.0.0.1"] };
     for host in hosts {
@@ -519,6 +517,38 @@ fn config(dir: &Path, ports: Ports, ipv6: bool, as_root: bool) -> String {
             let _ = writeln!(listen, "        listen {host}:{port}{params};");
         }
     }
+    listen
+}
+
+/// The configuration's start, up to the `http` block: foreground, one
+/// worker (as `nobody` when root), pid file and error log in `dir`.
+fn head(dir: &Path, as_root: bool) -> String {
+    let d = dir.display();
+    let user = if as_root {
+        format!("user {WORKER_USER} {WORKER_GROUP};")
+    } else {
+        String::new()
+    };
+    format!(
+        "daemon off;\nmaster_process on;\nworker_processes 1;\nworker_rlimit_nofile 10000;\n{user}\n\
+         pid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\nevents {{\n    worker_connections 4096;\n}}\n"
+    )
+}
+
+/// Every temporary path nginx may write, in `dir`.
+fn temp_paths(dir: &Path) -> String {
+    let d = dir.display();
+    ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+        .iter()
+        .map(|t| format!("    {t}_temp_path {d}/{t}_temp;\n"))
+        .collect()
+}
+
+/// nginx's configuration: everything in `dir`, one `server` on the four
+/// ports (also on `::1` with `ipv6`), the locations of the module docs.
+fn config(dir: &Path, ports: Ports, ipv6: bool, as_root: bool) -> String {
+    let d = dir.display();
+    let listen = listen_lines(ports, ipv6);
     let mut extra = String::new();
     for code in STATUSES {
         let _ = writeln!(extra, "        location = /status/{code} {{ return {code}; }}");
@@ -531,34 +561,15 @@ fn config(dir: &Path, ports: Ports, ipv6: bool, as_root: bool) -> String {
         };
         let _ = writeln!(extra, "        location = /redirect/{n} {{ return 302 {next}; }}");
     }
-    let user = if as_root {
-        format!("user {WORKER_USER} {WORKER_GROUP};")
-    } else {
-        String::new()
-    };
+    let head = head(dir, as_root);
+    let temp = temp_paths(dir);
     format!(
         r#"# A throwaway nginx for asyncio's HTTP client tests (examples-support/src/nginx.rs).
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 10000;
-{user}
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-
-events {{
-    worker_connections 4096;
-}}
-
+{head}
 http {{
     log_format fixture '$connection $connection_requests $server_port $server_protocol "$request" $status $body_bytes_sent';
     access_log {d}/access.log fixture;
-    client_body_temp_path {d}/client_body_temp;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-
+{temp}
     types {{ }}
     default_type application/octet-stream;
     charset utf-8;
@@ -635,51 +646,21 @@ fn proxy_config(
     bind: Option<IpAddr>,
 ) -> String {
     let d = dir.display();
-    let mut listen = String::new();
-    let hosts: &[&str] = if ipv6 { &["127.0.0.1", "[::1]"] } else { &["127.0.0.1"] };
-    for host in hosts {
-        for (port, params) in [
-            (ports.http, ""),
-            (ports.https, " ssl http2"),
-            (ports.https_h1, " ssl"),
-            (ports.h2c, " http2"),
-        ] {
-            let _ = writeln!(listen, "        listen {host}:{port}{params};");
-        }
-    }
+    let listen = listen_lines(ports, ipv6);
     let mut servers = String::new();
     for addr in upstreams {
         let _ = writeln!(servers, "        server {addr} max_fails=1 fail_timeout=10s;");
     }
-    let user = if as_root {
-        format!("user {WORKER_USER} {WORKER_GROUP};")
-    } else {
-        String::new()
-    };
+    let head = head(dir, as_root);
+    let temp = temp_paths(dir);
     let bind = bind.map(|ip| format!("proxy_bind {ip};")).unwrap_or_default();
     format!(
         r#"# A throwaway nginx as a reverse proxy (examples-support/src/nginx.rs).
-daemon off;
-master_process on;
-worker_processes 1;
-worker_rlimit_nofile 10000;
-{user}
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-
-events {{
-    worker_connections 4096;
-}}
-
+{head}
 http {{
     log_format proxy '$connection $connection_requests $server_port $server_protocol "$request" $status $body_bytes_sent $upstream_addr $upstream_status';
     access_log {d}/access.log proxy;
-    client_body_temp_path {d}/client_body_temp;
-    proxy_temp_path {d}/proxy_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    keepalive_requests 1000000;
+{temp}    keepalive_requests 1000000;
     keepalive_timeout 75s;
 
     upstream app {{
