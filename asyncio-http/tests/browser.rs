@@ -8,8 +8,8 @@
 //! check.cjs` drives the pages).
 //!
 //! What it needs is installed on first use when missing, as root:
-//! `chromium` through apt-get, `playwright-core` through npm into the
-//! target directory. Chromium runs as root with `--no-sandbox`, with
+//! `chromium`, `nodejs` and `npm` through apt-get, `playwright-core`
+//! through npm into the target directory. Chromium runs as root with `--no-sandbox`, with
 //! background networking off (the network here is closed), and trusts the
 //! CA's key through `--ignore-certificate-errors-spki-list`.
 
@@ -64,7 +64,8 @@ fn playwright() -> PathBuf {
     let modules = prefix.join("node_modules");
     if !modules.join("playwright-core").join("package.json").is_file() {
         std::fs::create_dir_all(&prefix).unwrap();
-        let status = Command::new("npm")
+        let npm = packages::find_or_install("npm", "npm", || packages::find_binary("npm", &["/usr/bin"])).expect("npm");
+        let status = Command::new(npm)
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&prefix)
             .arg(PLAYWRIGHT)
@@ -102,7 +103,12 @@ async fn https(app: fn() -> Router, cert: &Path, key: &Path) -> RunningServer {
 
 #[asyncio::test]
 async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
-    let (chromium, modules) = asyncio::to_thread(|| (chromium(), playwright())).await.unwrap();
+    let (node, chromium, modules) = asyncio::to_thread(|| {
+        let node = packages::find_or_install("Node.js", "nodejs", || packages::find_binary("node", &["/usr/bin"]));
+        (node.expect("Node.js"), chromium(), playwright())
+    })
+    .await
+    .unwrap();
     let pki = Pki::new("browser test CA");
     let dir = TempDir::new();
     let (cert, key) = pki.localhost().write(dir.path(), "localhost");
@@ -116,7 +122,7 @@ async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
     let chat_url = format!("https://localhost:{}/", chat.local_addr().port());
     let clock_url = format!("https://localhost:{}/", clock.local_addr().port());
     let out = asyncio::to_thread(move || {
-        Command::new("node")
+        Command::new(node)
             .arg(script)
             .arg(modules)
             .arg(chromium)
