@@ -28,7 +28,9 @@ fn app() -> Router {
         .get("/", || async { "root" })
         .get("/users/{id}", |Path(id): Path<String>| async move { id })
         .get("/files/{*path}", |Path(path): Path<String>| async move { path })
-        .get("/a/{x}/b/{y}", |Path((x, y)): Path<(u32, String)>| async move { format!("{x}|{y}") })
+        .get("/a/{x}/b/{y}", |Path((x, y)): Path<(u32, String)>| async move {
+            format!("{x}|{y}")
+        })
         .get("/q", |Query(p): Query<Params>| async move { format!("{:?}", p.a) })
         .post("/form", |Form(p): Form<Params>| async move { format!("{:?}", p.b) })
         .post("/json", |Json(p): Json<Params>| async move { Json(p) })
@@ -41,7 +43,8 @@ libfuzzer_sys::fuzz_target!(|i: Input| {
         return;
     }
     let method = ["GET", "POST", "HEAD", "PUT"][usize::from(i.method % 4)];
-    let content_type = ["application/json", "application/x-www-form-urlencoded", "text/plain"][usize::from(i.content_type % 3)];
+    let content_type =
+        ["application/json", "application/x-www-form-urlencoded", "text/plain"][usize::from(i.content_type % 3)];
     asyncio::run(async {
         let client = TestClient::new(app());
         let r = client

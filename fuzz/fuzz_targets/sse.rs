@@ -12,5 +12,10 @@ struct Input {
 }
 
 libfuzzer_sys::fuzz_target!(|i: Input| {
-    asyncio_http::__fuzz::sse_event(i.data.as_deref(), i.event.as_deref(), i.id.as_deref(), i.comment.as_deref())
+    asyncio_http::__fuzz::sse_event(
+        i.data.as_deref(),
+        i.event.as_deref(),
+        i.id.as_deref(),
+        i.comment.as_deref(),
+    )
 });
