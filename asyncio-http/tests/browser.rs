@@ -61,19 +61,7 @@ fn chromium() -> PathBuf {
 /// directory.
 fn playwright() -> PathBuf {
     let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-test");
-    let modules = prefix.join("node_modules");
-    if !modules.join("playwright-core").join("package.json").is_file() {
-        std::fs::create_dir_all(&prefix).unwrap();
-        let npm = packages::find_or_install("npm", "npm", || packages::find_binary("npm", &["/usr/bin"])).expect("npm");
-        let status = Command::new(npm)
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg(PLAYWRIGHT)
-            .status()
-            .expect("npm runs (Node.js is needed for the browser test)");
-        assert!(status.success(), "npm install {PLAYWRIGHT} failed");
-    }
-    modules
+    packages::npm_package(&prefix, PLAYWRIGHT, "playwright-core/package.json").expect("playwright-core from npm")
 }
 
 /// The base64 SHA-256 of a PEM certificate's public key (what Chromium's
@@ -103,12 +91,10 @@ async fn https(app: fn() -> Router, cert: &Path, key: &Path) -> RunningServer {
 
 #[asyncio::test]
 async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
-    let (node, chromium, modules) = asyncio::to_thread(|| {
-        let node = packages::find_or_install("Node.js", "nodejs", || packages::find_binary("node", &["/usr/bin"]));
-        (node.expect("Node.js"), chromium(), playwright())
-    })
-    .await
-    .unwrap();
+    let (node, chromium, modules) =
+        asyncio::to_thread(|| (packages::node().expect("Node.js"), chromium(), playwright()))
+            .await
+            .unwrap();
     let pki = Pki::new("browser test CA");
     let dir = TempDir::new();
     let (cert, key) = pki.localhost().write(dir.path(), "localhost");

@@ -56,6 +56,44 @@ pub fn find_binary(name: &str, dirs: &[&str]) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// `node` (Node.js), with `npm`, installed when missing.
+///
+/// # Errors
+/// As [`find_or_install`].
+pub fn node() -> io::Result<PathBuf> {
+    find_or_install("npm", "npm", || find_binary("npm", &["/usr/bin"]))?;
+    find_or_install("Node.js", "nodejs", || find_binary("node", &["/usr/bin"]))
+}
+
+/// The `node_modules` directory under `prefix` with the npm package `spec`
+/// (`newman@6`) in it, installed there by npm if `installed` (a path
+/// relative to `node_modules`) is missing; Node.js and npm first if they
+/// are.
+///
+/// # Errors
+/// As [`node`], or npm failed (its output in the error).
+pub fn npm_package(prefix: &std::path::Path, spec: &str, installed: &str) -> io::Result<PathBuf> {
+    let modules = prefix.join("node_modules");
+    if modules.join(installed).exists() {
+        return Ok(modules);
+    }
+    node()?;
+    std::fs::create_dir_all(prefix)?;
+    let out = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(prefix)
+        .arg(spec)
+        .output()?;
+    if !out.status.success() || !modules.join(installed).exists() {
+        return Err(io::Error::other(format!(
+            "npm install {spec} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(modules)
+}
+
 /// `wrk` (the HTTP load generator), installed when missing.
 ///
 /// # Errors

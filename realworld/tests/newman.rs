@@ -13,47 +13,11 @@ use asyncio_examples_support::pg::TempPostgres;
 use asyncio_http::Server;
 use conduit::Config;
 
-fn have(cmd: &str) -> bool {
-    Command::new(cmd)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// newman's binary, installed under `dir` if it is not there yet.
 fn newman(dir: &Path) -> PathBuf {
-    let bin = dir.join("node_modules/.bin/newman");
-    if bin.exists() {
-        return bin;
-    }
-    if !have("npm") {
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0"));
-        assert!(
-            root,
-            "newman needs Node.js and npm: install them (apt-get install nodejs npm)"
-        );
-        for args in [&["update"][..], &["install", "-y", "nodejs", "npm"][..]] {
-            let ok = Command::new("apt-get").args(args).status().is_ok_and(|s| s.success());
-            assert!(ok, "apt-get {args:?} failed");
-        }
-    }
-    std::fs::create_dir_all(dir).unwrap();
-    let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--prefix"])
-        .arg(dir)
-        .arg("newman@6")
-        .output()
-        .expect("npm runs");
-    assert!(
-        out.status.success() && bin.exists(),
-        "npm install newman failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
+    asyncio_examples_support::packages::npm_package(dir, "newman@6", ".bin/newman")
+        .expect("newman from npm")
+        .join(".bin/newman")
 }
 
 #[test]
