@@ -44,7 +44,11 @@ async fn echo(req: Request) -> Response {
                     }
                 }
                 Some(Some(Ok(_))) => {}
-                Some(None | Some(Err(_))) => break,
+                Some(None) => break,
+                Some(Some(Err(e))) => {
+                    eprintln!("websocket_echo: {e}");
+                    break;
+                }
             }
         }
     })

@@ -233,3 +233,31 @@ pub fn websocket_handshake(upgrade: &[u8], connection: &[u8], version: &[u8], ke
         assert!(req.headers().contains_key("sec-websocket-key"));
     }
 }
+
+/// A `Sec-WebSocket-Extensions` offer and the frames that follow: a
+/// server's answer is one it could parse itself, with windows in range;
+/// the frames go through the per-message deflate extension as agreed (or
+/// as the defaults, when declined) without panicking, and what comes out
+/// is well-formed frames.
+pub fn websocket_deflate(offer: &[u8], wire: &[u8], cuts: &[u8]) {
+    use crate::ws::{parse_extensions, server_accept, Agreed, WsDeflate};
+    let agreed = match server_accept(&WsDeflate::default(), [offer]) {
+        Some((agreed, answer)) => {
+            assert!(HeaderValue::from_str(&answer).is_ok(), "{answer:?}");
+            let parsed = parse_extensions([answer.as_bytes()]).expect("the answer parses");
+            assert_eq!(parsed.len(), 1);
+            assert_eq!(parsed[0].name, "permessage-deflate");
+            assert!((8..=15).contains(&agreed.send_window_bits));
+            assert!((8..=15).contains(&agreed.recv_window_bits));
+            agreed
+        }
+        None => Agreed {
+            level: 1,
+            send_window_bits: 15,
+            send_no_context: false,
+            recv_window_bits: 15,
+            recv_no_context: false,
+        },
+    };
+    crate::ws::fuzz_inflate(agreed, wire, cuts);
+}

@@ -250,6 +250,16 @@ impl Server {
         self
     }
 
+    /// Per-message deflate (RFC 7692) for WebSockets: accepted when a
+    /// client offers it (browsers do), with these settings. On by default
+    /// ([`WsDeflate::default`](crate::ws::WsDeflate)); pass
+    /// [`WsDeflate::disabled`](crate::ws::WsDeflate::disabled) to decline
+    /// every offer.
+    pub fn websocket_deflate(mut self, deflate: crate::ws::WsDeflate) -> Server {
+        self.config.ws_deflate = deflate;
+        self
+    }
+
     /// Serves HTTPS (and WebSockets as `wss://`) with the certificate and
     /// settings of `ctx` (Python's `uvicorn --ssl-certfile --ssl-keyfile`):
     /// every worker loop shares the one context, so

@@ -33,6 +33,7 @@ pub(crate) struct Config {
     pub(crate) graceful_timeout: Duration,
     pub(crate) ws_max_message: usize,
     pub(crate) ws_max_frame: usize,
+    pub(crate) ws_deflate: crate::ws::deflate::WsDeflate,
     /// Serve HTTP/2: cleartext connections that open with its preface
     /// (prior knowledge, h2c) and TLS connections whose ALPN chose `h2`.
     pub(crate) http2: bool,
@@ -62,6 +63,7 @@ impl Default for Config {
             graceful_timeout: Duration::from_secs(30),
             ws_max_message: 16 * 1024 * 1024,
             ws_max_frame: 16 * 1024 * 1024,
+            ws_deflate: crate::ws::deflate::WsDeflate::default(),
             http2: true,
             h2_max_concurrent_streams: 128,
             h2_max_pending_accept_reset_streams: 20,

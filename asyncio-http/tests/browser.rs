@@ -127,7 +127,7 @@ async fn chromium_chats_over_wss_and_watches_the_clock_over_http2() {
     );
     println!("{report}");
     assert!(out.status.success(), "{report}");
-    assert_eq!(report.matches("ok: ").count(), 9, "{report}");
+    assert_eq!(report.matches("ok: ").count(), 10, "{report}");
     // Chromium opened both WebSockets on the page's HTTP/2 connection
     // (RFC 8441's extended CONNECT), not on new HTTP/1.1 ones.
     assert_eq!(

@@ -54,24 +54,25 @@
 //! Offering subprotocols ([`WebSocketBuilder::protocols`]) requires the
 //! server to choose one of them: tungstenite fails a handshake whose
 //! `101` names none (stricter than RFC 6455, which lets the server
-//! decline). Per-message deflate is not offered (tungstenite 0.30 does not
-//! implement it).
+//! decline). Per-message deflate (RFC 7692) is offered and used when the
+//! server accepts it ([`WebSocketBuilder::deflate`] sets or turns it off).
 
 use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine as _;
 use http::header::{
-    self, HeaderMap, HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
+    self, HeaderMap, HeaderValue, CONNECTION, HOST, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use tungstenite::error::ProtocolError;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::{header_pair, Client, Error, TimeoutKind};
 use crate::transport::Transport;
+use crate::ws::WsIo;
 
-pub use crate::ws::{CloseCode, CloseFrame, Message, WebSocket, WsError, WsReceiver, WsSender};
+pub use crate::ws::{CloseCode, CloseFrame, Message, WebSocket, WsDeflate, WsError, WsReceiver, WsSender};
 
 /// The connect and handshake timeouts of [`connect`] (httpx's 5 s).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -107,6 +108,7 @@ pub struct WebSocketBuilder {
     handshake_timeout: Option<Duration>,
     max_message_size: usize,
     max_frame_size: usize,
+    deflate: WsDeflate,
     #[cfg(feature = "tls")]
     tls: Option<asyncio::tls::ClientContext>,
     error: Option<Error>,
@@ -147,6 +149,7 @@ impl WebSocketBuilder {
             handshake_timeout: Some(DEFAULT_TIMEOUT),
             max_message_size: DEFAULT_MAX_SIZE,
             max_frame_size: DEFAULT_MAX_SIZE,
+            deflate: WsDeflate::default(),
             #[cfg(feature = "tls")]
             tls: None,
             error: None,
@@ -221,6 +224,15 @@ impl WebSocketBuilder {
         self
     }
 
+    /// Per-message deflate (RFC 7692): offered with these settings, used
+    /// if the server accepts (the default offer asks for 2^12-byte windows
+    /// each way); [`WsDeflate::disabled`] offers nothing. An answer the
+    /// offer did not allow fails the handshake.
+    pub fn deflate(mut self, deflate: WsDeflate) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
     /// Opens the WebSocket: resolves, connects, runs TLS for `wss://`, then
     /// the handshake.
     ///
@@ -239,7 +251,18 @@ impl WebSocketBuilder {
             return Err(e);
         }
         let url = self.url?;
-        let request = handshake_request(&url, &self.defaults, &self.headers, &self.protocols)?;
+        let mut request = handshake_request(&url, &self.defaults, &self.headers, &self.protocols)?;
+        // A user's own Sec-WebSocket-Extensions header is theirs to honour:
+        // no offer of ours then.
+        let deflate = if request.headers().contains_key(SEC_WEBSOCKET_EXTENSIONS) {
+            WsDeflate::disabled()
+        } else {
+            self.deflate.clone()
+        };
+        if let Some(offer) = crate::ws::client_offer(&deflate) {
+            let offer = HeaderValue::from_str(&offer).expect("an offer is a valid header value");
+            request.headers_mut().insert(SEC_WEBSOCKET_EXTENSIONS, offer);
+        }
         let host = match url.host() {
             Some(url::Host::Domain(d)) => d.to_owned(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
@@ -261,14 +284,30 @@ impl WebSocketBuilder {
         )
         .await?;
         let config = WebSocketConfig::default()
+            .read_buffer_size(crate::ws::READ_BUFFER)
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_frame_size));
         let handshake = async {
-            async_tungstenite::client_async_with_config(request, transport, Some(config))
+            async_tungstenite::client_async_with_config(request, WsIo::client(transport), Some(config))
                 .await
                 .map_err(|e| handshake_error(&url, e))
         };
-        let (inner, response) = within(self.handshake_timeout, TimeoutKind::Read, handshake).await?;
+        let (mut inner, response) = within(self.handshake_timeout, TimeoutKind::Read, handshake).await?;
+        let answer = response.headers().get_all(SEC_WEBSOCKET_EXTENSIONS);
+        let agreed = if deflate.is_enabled() {
+            crate::ws::client_accept(&deflate, answer.iter().map(HeaderValue::as_bytes)).map_err(|reason| {
+                Error::WebSocketHandshake {
+                    url: url.to_string(),
+                    status: Some(http::StatusCode::SWITCHING_PROTOCOLS),
+                    reason,
+                }
+            })?
+        } else {
+            None
+        };
+        inner
+            .get_mut()
+            .handshake_done(agreed, self.max_message_size, self.max_frame_size);
         let protocol = response
             .headers()
             .get(SEC_WEBSOCKET_PROTOCOL)

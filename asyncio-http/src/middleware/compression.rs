@@ -103,10 +103,10 @@ impl Compression {
         let out = Rc::new(RefCell::new(Vec::new()));
         let sink = Sink(out.clone());
         let writer = match coding {
-            Coding::Gzip => Writer::Gzip(flate2::write::GzEncoder::new(
+            Coding::Gzip => Writer::Gzip(Box::new(flate2::write::GzEncoder::new(
                 sink,
                 flate2::Compression::new(self.gzip_level),
-            )),
+            ))),
             Coding::Br => Writer::Br(Box::new(brotli::CompressorWriter::new(sink, 4096, self.br_quality, 22))),
         };
         Encoder {
@@ -259,14 +259,14 @@ impl Write for Sink {
 }
 
 enum Writer {
-    Gzip(flate2::write::GzEncoder<Sink>),
+    Gzip(Box<flate2::write::GzEncoder<Sink>>),
     Br(Box<brotli::CompressorWriter<Sink>>),
 }
 
 impl Writer {
     fn get(&mut self) -> &mut dyn Write {
         match self {
-            Writer::Gzip(w) => w,
+            Writer::Gzip(w) => &mut **w,
             Writer::Br(w) => &mut **w,
         }
     }

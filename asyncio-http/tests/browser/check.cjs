@@ -43,6 +43,8 @@ const protocol = (page) => page.evaluate(() => performance.getEntriesByType("nav
       await page.waitForFunction(() => ws.readyState === WebSocket.OPEN && ws.url.startsWith("wss://"));
     }
     check("both pages joined the room over wss://", true);
+    const extensions = await a.evaluate(() => ws.extensions);
+    check("the WebSocket is compressed (permessage-deflate)", extensions.startsWith("permessage-deflate"), extensions);
     await a.evaluate(() => ws.send("hello from page A"));
     await b.evaluate(() => ws.send("hello from page B"));
     for (const [name, page] of [["A", a], ["B", b]]) {

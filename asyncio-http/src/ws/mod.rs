@@ -38,8 +38,9 @@
 //! The client side ([`client::ws`](crate::client::ws)) hands out the same
 //! [`WebSocket`], so code that talks over one reads the same at both ends.
 //!
-//! Per-message deflate is not offered: tungstenite 0.30 does not implement
-//! it; clients fall back to uncompressed frames.
+//! Per-message deflate (RFC 7692) is accepted when the client offers it,
+//! as browsers do ([`WsDeflate`] has the settings, on by default:
+//! [`Server::websocket_deflate`](crate::Server::websocket_deflate)).
 
 use std::fmt;
 use std::future::Future;
@@ -47,8 +48,8 @@ use std::future::Future;
 use async_tungstenite::WebSocketStream;
 use futures_core::Stream;
 use http::header::{
-    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
+    HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{Method, StatusCode};
 use tungstenite::protocol::{Role, WebSocketConfig};
@@ -63,7 +64,19 @@ pub use tungstenite::protocol::frame::coding::CloseCode;
 pub use tungstenite::protocol::CloseFrame;
 pub use tungstenite::{Error as WsError, Message};
 
-type Io = Transport;
+pub use deflate::WsDeflate;
+
+pub(crate) mod deflate;
+mod io;
+
+pub(crate) use deflate::{client_accept, client_offer, Agreed};
+#[cfg(fuzzing)]
+pub(crate) use deflate::{parse_extensions, server_accept};
+#[cfg(fuzzing)]
+pub(crate) use io::fuzz_inflate;
+pub(crate) use io::WsIo;
+
+type Io = WsIo;
 
 /// One side of an open WebSocket: receive and send messages. A server's
 /// handler is given one ([`Request::websocket`]); a client opens one with
@@ -149,6 +162,12 @@ impl WebSocket {
     /// (code 1001, "going away"). On a client's WebSocket it never fires.
     pub fn shutdown_signal(&self) -> ShutdownSignal {
         self.shutdown.clone()
+    }
+
+    /// Whether per-message deflate (RFC 7692) was agreed: messages are
+    /// then compressed on the wire, both ways.
+    pub fn is_compressed(&self) -> bool {
+        self.inner.get_ref().is_compressed()
     }
 
     /// The subprotocol the handshake settled on (`Sec-WebSocket-Protocol`):
@@ -281,6 +300,10 @@ fn already_closed_is_ok(r: Result<(), WsError>) -> Result<(), WsError> {
     }
 }
 
+/// How much tungstenite reads at a time: its default, 128 KiB, stays
+/// allocated (and touched) for as long as the WebSocket is open.
+pub(crate) const READ_BUFFER: usize = 16 * 1024;
+
 /// How long [`WebSocket::close`] waits for the peer's close frame.
 const PEER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -292,6 +315,7 @@ fn close_code_for(e: &WsError) -> Option<CloseCode> {
         WsError::Capacity(_) => Some(CloseCode::Size),
         WsError::Protocol(_) => Some(CloseCode::Protocol),
         WsError::Utf8(_) => Some(CloseCode::Invalid),
+        WsError::Io(e) if io::is_deflate_error(e) => Some(CloseCode::Invalid),
         _ => None,
     }
 }
@@ -349,8 +373,10 @@ impl Request {
                     return HttpError::new(StatusCode::BAD_REQUEST, "not on a connection").into_response();
                 };
                 let (config, shutdown) = self.websocket_setup();
-                slot.set(Box::new(move |io: Io| {
-                    Box::pin(serve_websocket(io, config, shutdown, protocol, handler))
+                let deflate = self.websocket_deflate();
+                let agreed = deflate.as_ref().map(|(a, _)| *a);
+                slot.set(Box::new(move |io: Transport| {
+                    Box::pin(serve_websocket(io, config, agreed, shutdown, protocol, handler))
                 }));
                 let mut r = StatusCode::SWITCHING_PROTOCOLS.into_response();
                 let h = r.headers_mut();
@@ -359,6 +385,9 @@ impl Request {
                 h.insert(SEC_WEBSOCKET_ACCEPT, accept);
                 if let Some((_, p)) = chosen {
                     h.insert(SEC_WEBSOCKET_PROTOCOL, p);
+                }
+                if let Some((_, ext)) = deflate {
+                    h.insert(SEC_WEBSOCKET_EXTENSIONS, ext);
                 }
                 r
             }
@@ -375,11 +404,22 @@ impl Request {
         header_has_token(self, UPGRADE, "websocket")
     }
 
+    /// The server's answer to the client's per-message deflate offers, if
+    /// it accepts one: what was agreed, and the header saying so.
+    fn websocket_deflate(&self) -> Option<(Agreed, HeaderValue)> {
+        let worker = self.worker.as_ref()?;
+        let offers = self.headers().get_all(SEC_WEBSOCKET_EXTENSIONS);
+        let (agreed, answer) =
+            deflate::server_accept(&worker.config.ws_deflate, offers.iter().map(HeaderValue::as_bytes))?;
+        Some((agreed, HeaderValue::from_str(&answer).ok()?))
+    }
+
     /// The server's WebSocket limits, and its shutdown signal.
     fn websocket_setup(&self) -> (WebSocketConfig, ShutdownSignal) {
         let worker = self.worker.clone();
         let config = worker.as_ref().map_or_else(WebSocketConfig::default, |w| {
             WebSocketConfig::default()
+                .read_buffer_size(READ_BUFFER)
                 .max_message_size(Some(w.config.ws_max_message))
                 .max_frame_size(Some(w.config.ws_max_frame))
         });
@@ -414,6 +454,8 @@ impl Request {
             return bad("not on a connection");
         };
         let (config, shutdown) = self.websocket_setup();
+        let deflate = self.websocket_deflate();
+        let agreed = deflate.as_ref().map(|(a, _)| *a);
         let protocol = chosen.as_ref().map(|(p, _)| p.clone());
         let tunnel = Tunnel::open(slot);
         // Detached: it ends with the handler, or at once if the `200` was
@@ -422,7 +464,7 @@ impl Request {
             let _tunnel = tunnel;
             match on_upgrade.await {
                 Ok(stream) => {
-                    serve_websocket(Transport::upgraded(stream), config, shutdown, protocol, handler).await;
+                    serve_websocket(Transport::upgraded(stream), config, agreed, shutdown, protocol, handler).await;
                 }
                 Err(e) => tracing::debug!("asyncio-http: HTTP/2 WebSocket not opened: {e}"),
             }
@@ -430,6 +472,9 @@ impl Request {
         let mut r = StatusCode::OK.into_response();
         if let Some((_, p)) = chosen {
             r.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, p);
+        }
+        if let Some((_, ext)) = deflate {
+            r.headers_mut().insert(SEC_WEBSOCKET_EXTENSIONS, ext);
         }
         r
     }
@@ -456,10 +501,12 @@ impl Request {
     }
 }
 
-/// Runs `handler` on the server side of a WebSocket over `io`.
+/// Runs `handler` on the server side of a WebSocket over `io`, with
+/// per-message deflate if it was `agreed`.
 async fn serve_websocket<F, Fut>(
-    io: Io,
+    io: Transport,
     config: WebSocketConfig,
+    agreed: Option<Agreed>,
     shutdown: ShutdownSignal,
     protocol: Option<String>,
     handler: F,
@@ -467,6 +514,16 @@ async fn serve_websocket<F, Fut>(
     F: FnOnce(WebSocket) -> Fut,
     Fut: Future<Output = ()>,
 {
+    let io = match agreed {
+        Some(agreed) => WsIo::deflate(
+            io,
+            agreed,
+            true,
+            config.max_message_size.unwrap_or(usize::MAX),
+            config.max_frame_size.unwrap_or(usize::MAX),
+        ),
+        None => WsIo::plain(io),
+    };
     let inner = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
     handler(WebSocket {
         inner,
