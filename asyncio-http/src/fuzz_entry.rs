@@ -251,13 +251,7 @@ pub fn websocket_deflate(offer: &[u8], wire: &[u8], cuts: &[u8]) {
             assert!((8..=15).contains(&agreed.recv_window_bits));
             agreed
         }
-        None => Agreed {
-            level: 1,
-            send_window_bits: 15,
-            send_no_context: false,
-            recv_window_bits: 15,
-            recv_no_context: false,
-        },
+        None => Agreed::RFC_DEFAULTS,
     };
     crate::ws::fuzz_inflate(agreed, wire, cuts);
 }

@@ -128,6 +128,18 @@ pub(crate) struct Agreed {
     pub(crate) recv_no_context: bool,
 }
 
+impl Agreed {
+    /// RFC 7692's defaults: 32 KiB windows, history kept both ways (what
+    /// an offer with no parameters agrees), at level 1.
+    pub(crate) const RFC_DEFAULTS: Agreed = Agreed {
+        level: 1,
+        send_window_bits: 15,
+        send_no_context: false,
+        recv_window_bits: 15,
+        recv_no_context: false,
+    };
+}
+
 const NAME: &str = "permessage-deflate";
 const SERVER_NO_CONTEXT: &str = "server_no_context_takeover";
 const CLIENT_NO_CONTEXT: &str = "client_no_context_takeover";

@@ -743,13 +743,7 @@ mod tests {
     use super::*;
 
     fn agreed() -> Agreed {
-        Agreed {
-            level: 1,
-            send_window_bits: 15,
-            send_no_context: false,
-            recv_window_bits: 15,
-            recv_no_context: false,
-        }
+        Agreed::RFC_DEFAULTS
     }
 
     /// Runs `wire` (frames from the peer) through a server's extension and
@@ -857,18 +851,7 @@ mod tests {
         let mut wire = frame(RSV1 | OP_TEXT, None, one);
         wire.extend(frame(FIN | 0x9, None, b"ping"));
         wire.extend(frame(FIN | OP_CONTINUATION, None, two));
-        let mut d = Deflater::new(
-            Agreed {
-                level: 1,
-                send_window_bits: 15,
-                send_no_context: false,
-                recv_window_bits: 15,
-                recv_no_context: false,
-            },
-            false,
-            1 << 20,
-            4096,
-        );
+        let mut d = Deflater::new(Agreed::RFC_DEFAULTS, false, 1 << 20, 4096);
         let out = inflate_all(&mut d, &wire);
         // Parse back what tungstenite would see.
         let mut frames = Vec::new();
