@@ -131,6 +131,7 @@ pub(crate) struct Agreed {
 impl Agreed {
     /// RFC 7692's defaults: 32 KiB windows, history kept both ways (what
     /// an offer with no parameters agrees), at level 1.
+    #[cfg(any(test, fuzzing))]
     pub(crate) const RFC_DEFAULTS: Agreed = Agreed {
         level: 1,
         send_window_bits: 15,
