@@ -2,8 +2,6 @@
 //! the `Sec-WebSocket-Extensions` header on both ends. The compression
 //! itself is [`super::io::WsIo`]'s.
 
-use std::fmt;
-
 /// Per-message deflate (RFC 7692) for WebSockets: what a server accepts
 /// ([`Server::websocket_deflate`](crate::Server::websocket_deflate)) or a
 /// client offers ([`WebSocketBuilder::deflate`](crate::client::ws::WebSocketBuilder::deflate)).
@@ -18,7 +16,7 @@ use std::fmt;
 /// The defaults follow Python's `websockets` (uvicorn's WebSocket layer):
 /// on, level 1 (fast), windows of 2^12 bytes where the peer lets us choose,
 /// context kept across messages.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsDeflate {
     pub(crate) enabled: bool,
     pub(crate) level: u32,
@@ -38,19 +36,6 @@ impl Default for WsDeflate {
             no_context_takeover: false,
             peer_no_context_takeover: false,
         }
-    }
-}
-
-impl fmt::Debug for WsDeflate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsDeflate")
-            .field("enabled", &self.enabled)
-            .field("level", &self.level)
-            .field("window_bits", &self.window_bits)
-            .field("peer_window_bits", &self.peer_window_bits)
-            .field("no_context_takeover", &self.no_context_takeover)
-            .field("peer_no_context_takeover", &self.peer_no_context_takeover)
-            .finish()
     }
 }
 
