@@ -105,8 +105,7 @@ impl WsIo {
         match agreed {
             Some(agreed) => {
                 let mut d = Deflater::new(agreed, false, max_message, max_frame);
-                d.rbuf = rest.to_vec();
-                d.rend = d.rbuf.len();
+                d.feed(rest);
                 self.deflate = Some(Box::new(d));
             }
             None if !rest.is_empty() => self.inner.unread(bytes::Bytes::copy_from_slice(rest)),
@@ -114,18 +113,12 @@ impl WsIo {
         }
     }
 
-    /// Per-message deflate as `agreed`, for the server (`server`: frames
-    /// in are masked, frames out are not) or the client.
-    pub(crate) fn deflate(
-        inner: Transport,
-        agreed: Agreed,
-        server: bool,
-        max_message: usize,
-        max_frame: usize,
-    ) -> WsIo {
+    /// A server's stream with per-message deflate as `agreed` (frames in
+    /// are masked, frames out are not).
+    pub(crate) fn server_deflate(inner: Transport, agreed: Agreed, max_message: usize, max_frame: usize) -> WsIo {
         WsIo {
             inner,
-            deflate: Some(Box::new(Deflater::new(agreed, server, max_message, max_frame))),
+            deflate: Some(Box::new(Deflater::new(agreed, true, max_message, max_frame))),
             handshake: None,
         }
     }
@@ -294,6 +287,14 @@ impl Deflater {
             out_fragmented: false,
             compress: None,
         }
+    }
+
+    /// Appends bytes read elsewhere (a handshake's, a test's) to what is
+    /// waiting to be turned into frames.
+    fn feed(&mut self, bytes: &[u8]) {
+        self.rbuf.truncate(self.rend);
+        self.rbuf.extend_from_slice(bytes);
+        self.rend = self.rbuf.len();
     }
 
     /// Turns what is in `rbuf` into frames in `rout`, as far as it goes.
@@ -708,9 +709,7 @@ pub(crate) fn fuzz_inflate(agreed: Agreed, wire: &[u8], cuts: &[u8]) {
     let mut cuts = cuts.iter().cycle();
     while !rest.is_empty() {
         let n = usize::from(*cuts.next().unwrap_or(&255)).clamp(1, rest.len());
-        d.rbuf.truncate(d.rend);
-        d.rbuf.extend_from_slice(&rest[..n]);
-        d.rend = d.rbuf.len();
+        d.feed(&rest[..n]);
         rest = &rest[n..];
         loop {
             match d.step_in() {
@@ -749,9 +748,7 @@ mod tests {
     /// Runs `wire` (frames from the peer) through a server's extension and
     /// returns what tungstenite would read.
     fn inflate_all(d: &mut Deflater, wire: &[u8]) -> Vec<u8> {
-        d.rbuf.truncate(d.rend);
-        d.rbuf.extend_from_slice(wire);
-        d.rend = d.rbuf.len();
+        d.feed(wire);
         while d.step_in().unwrap() {}
         std::mem::take(&mut d.rout)
     }

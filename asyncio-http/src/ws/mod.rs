@@ -515,10 +515,9 @@ async fn serve_websocket<F, Fut>(
     Fut: Future<Output = ()>,
 {
     let io = match agreed {
-        Some(agreed) => WsIo::deflate(
+        Some(agreed) => WsIo::server_deflate(
             io,
             agreed,
-            true,
             config.max_message_size.unwrap_or(usize::MAX),
             config.max_frame_size.unwrap_or(usize::MAX),
         ),
