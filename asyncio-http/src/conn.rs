@@ -493,7 +493,7 @@ impl hyper::service::Service<http::Request<Incoming>> for Service {
         let guard = InFlight {
             conn: self.conn.clone(),
             worker: self.worker.clone(),
-            background: Background::default(),
+            background: Background::fresh(),
             armed: false,
             held: false,
         };
@@ -533,7 +533,7 @@ impl Future for ServiceFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let guard = this.guard.as_ref().expect("polled after completion");
-        let response = match &mut this.stage {
+        let mut response = match &mut this.stage {
             Stage::Answer(_) => match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Answer(r) => *r,
                 _ => unreachable!(),
@@ -550,7 +550,7 @@ impl Future for ServiceFuture {
                 let response = match outcome {
                     Ok(r) => r,
                     Err(msg) => {
-                        report::handler_panicked(&p.method, p.uri.path(), &msg);
+                        report::handler_panicked(&p.method, p.path.as_ref().map_or("/", |p| p.path()), &msg);
                         guard.background.abandon();
                         HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
                     }
@@ -574,7 +574,7 @@ impl Future for ServiceFuture {
             }
             Stage::Done => panic!("polled after completion"),
         };
-        let response = check_upgrade(&guard.conn, response);
+        check_upgrade(&guard.conn, &mut response);
         let mut guard = this.guard.take().expect("present until completion");
         guard.armed = true;
         // Handed to hyper: waits for hyper to ask for its first frame.
@@ -586,12 +586,12 @@ impl Future for ServiceFuture {
 /// A `101` stands only if the request's own body was sound; any other
 /// answer runs no WebSocket (the handler accepted a handshake but answered
 /// something else, or panicked).
-fn check_upgrade(conn: &ConnState, mut response: Response) -> Response {
+fn check_upgrade(conn: &ConnState, response: &mut Response) {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let closing = response.headers().get(CONNECTION).is_some_and(|v| v == "close");
         if closing {
             // The upgrade request's own body was bad: no WebSocket.
-            response = HttpError::new(StatusCode::BAD_REQUEST, "malformed upgrade request")
+            *response = HttpError::new(StatusCode::BAD_REQUEST, "malformed upgrade request")
                 .closing()
                 .into_response();
         }
@@ -599,7 +599,6 @@ fn check_upgrade(conn: &ConnState, mut response: Response) -> Response {
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         drop(conn.upgrade.take());
     }
-    response
 }
 
 /// What a request turns into before its handler runs.
@@ -607,13 +606,15 @@ struct Prepared {
     handler: Pin<Box<dyn Future<Output = Response>>>,
     body: Option<Rc<RefCell<BodyState>>>,
     expects_continue: bool,
-    /// For the report if the handler panics (shares the request's bytes).
+    /// For the report if the handler panics (shares the request's bytes;
+    /// the path alone: cloning the whole URI costs twice as much).
     method: http::Method,
-    uri: http::Uri,
+    path: Option<http::uri::PathAndQuery>,
 }
 
 /// The synchronous part of a request: framing checks, the [`Request`], and
 /// the route's handler future (or the answer, when there is one already).
+#[inline(always)]
 fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background) -> Result<Prepared, Box<Response>> {
     let (worker, conn) = (&service.worker, &service.conn);
     if req.version() < http::Version::HTTP_2 {
@@ -686,7 +687,7 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
             .get(http::header::EXPECT)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (head, incoming) = req.into_parts();
-    let (method, uri) = (head.method.clone(), head.uri.clone());
+    let (method, path) = (head.method.clone(), head.uri.path_and_query().cloned());
     let body = has_body.then(|| BodyState::new(incoming, limit));
     let request = Request {
         head,
@@ -706,7 +707,7 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
         body,
         expects_continue,
         method,
-        uri,
+        path,
     })
 }
 
@@ -785,8 +786,13 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.hold(false);
-        self.conn.in_flight.set(self.conn.in_flight.get() - 1);
-        self.conn.last_done.set(Instant::now());
+        let in_flight = self.conn.in_flight.get() - 1;
+        self.conn.in_flight.set(in_flight);
+        if in_flight == 0 {
+            // The idle timeout counts from the last request's end (read
+            // only then: HTTP/2 streams often finish in batches).
+            self.conn.last_done.set(Instant::now());
+        }
         // Bytes read while the request ran were its body's, not a new head.
         self.conn.reads.head_started.set(None);
         if self.armed {
@@ -794,6 +800,7 @@ impl Drop for InFlight {
         } else {
             self.background.abandon();
         }
+        self.background.recycle();
     }
 }
 

@@ -54,8 +54,27 @@ where
     R: IntoResponse,
 {
     fn call(self: Rc<Self>, _req: Request) -> HandlerFuture {
-        let fut = self();
-        Box::pin(async move { fut.await.into_response() })
+        Box::pin(Respond { fut: self() })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future, its output turned into a response. A named
+    /// future rather than `async { fut.await.into_response() }`: an async
+    /// block moves the handler's future (the request inside it) once more,
+    /// into its await slot, on the first poll.
+    struct Respond<Fut> {
+        #[pin]
+        fut: Fut,
+    }
+}
+
+impl<Fut: Future<Output = R>, R: IntoResponse> Future for Respond<Fut> {
+    type Output = Response;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Response> {
+        self.project().fut.poll(cx).map(IntoResponse::into_response)
     }
 }
 
@@ -92,8 +111,7 @@ macro_rules! handler_for {
                 if now {
                     match $last::from_request_now(req) {
                         Ok(Ok($last)) => {
-                            let fut = self($($part.expect("made above"),)* $last);
-                            return Box::pin(async move { fut.await.into_response() });
+                            return Box::pin(Respond { fut: self($($part.expect("made above"),)* $last) });
                         }
                         Ok(Err(rejection)) => return Box::pin(ready(rejection.into_response())),
                         Err(back) => req = back,

@@ -292,6 +292,16 @@ pub struct Background {
     state: Rc<RefCell<BackgroundState>>,
 }
 
+/// At most this many finished requests' states are kept per thread for
+/// reuse (about as many as requests in flight on a busy worker).
+const POOL_MAX: usize = 256;
+
+thread_local! {
+    /// Background states given back by finished requests (see
+    /// [`Background::fresh`]): one allocation less per request.
+    static POOL: RefCell<Vec<Rc<RefCell<BackgroundState>>>> = const { RefCell::new(Vec::new()) };
+}
+
 #[derive(Default)]
 struct BackgroundState {
     jobs: Vec<LocalFuture>,
@@ -337,6 +347,10 @@ impl Background {
 
     /// The response is out: starts the queued jobs, and later ones at once.
     pub(crate) fn start(&self, worker: &Rc<Worker>) {
+        if Rc::strong_count(&self.state) == 1 && self.state.borrow().jobs.is_empty() {
+            // Nothing queued, and no handle left to queue more with.
+            return;
+        }
         let jobs = {
             let mut state = self.state.borrow_mut();
             state.started = Some(worker.clone());
@@ -353,6 +367,35 @@ impl Background {
         let mut state = self.state.borrow_mut();
         state.abandoned = true;
         std::mem::take(&mut state.jobs)
+    }
+
+    /// A handle for a new request: a state given back by an earlier
+    /// request of this thread when there is one (a request is served
+    /// without allocating one), else a new one.
+    pub(crate) fn fresh() -> Background {
+        POOL.with_borrow_mut(|pool| pool.pop())
+            .map_or_else(Background::default, |state| Background { state })
+    }
+
+    /// The request is finished (its jobs started or dropped): gives the
+    /// state back for a later request, unless something else still holds
+    /// it (a handler can keep a clone to add jobs later, which then start
+    /// at once). Call with the last handle, just before dropping it.
+    pub(crate) fn recycle(&self) {
+        if Rc::strong_count(&self.state) != 1 || Rc::weak_count(&self.state) != 0 {
+            return;
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            debug_assert!(state.jobs.is_empty(), "recycled with jobs queued");
+            state.started = None;
+            state.abandoned = false;
+        }
+        POOL.with_borrow_mut(|pool| {
+            if pool.len() < POOL_MAX {
+                pool.push(self.state.clone());
+            }
+        });
     }
 
     /// The handler failed or was abandoned: its jobs never run.

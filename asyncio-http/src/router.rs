@@ -290,6 +290,7 @@ impl Router {
     /// Routes one request: the future of its layers and handler, or the
     /// `404`/`405`/`400` answer, ready at once. Synchronous, so the caller
     /// holds one boxed future and not a routing state machine around it.
+    #[inline]
     pub(crate) fn dispatch(&self, mut req: Request) -> HandlerFuture {
         if !self.state.is_empty() {
             req.state = Some(self.state.clone());
@@ -328,6 +329,7 @@ impl Core {
         routes.push((method, endpoint));
     }
 
+    #[inline]
     fn dispatch(&self, mut req: Request) -> HandlerFuture {
         let answer = |r: Response| -> HandlerFuture { Box::pin(std::future::ready(r)) };
         let (index, params) = match self.tree.at(req.uri().path()) {

@@ -114,6 +114,7 @@ impl Core {
         static NEXT_LOOP_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let loop_id = NEXT_LOOP_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         context::register_loop(loop_id);
+        crate::runtime::task::loop_opened();
         Ok(Rc::new_cyclic(|this| Core {
             shared,
             loop_id,
@@ -811,5 +812,6 @@ impl Drop for Core {
     fn drop(&mut self) {
         self.close();
         context::unregister_loop(self.loop_id);
+        crate::runtime::task::loop_closed();
     }
 }

@@ -127,9 +127,12 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
         stage: UnsafeCell::new(Stage::Running(future)),
     };
     let Some(record) = record else {
-        // The common case: one Box, the cell built in place.
-        let cell = Box::new(cell(&VtableFor::<F>::VTABLE, extra, shared));
-        return RawTask(NonNull::from(Box::leak(cell)).cast());
+        // The common case: one block (from the thread's cache of freed
+        // cells when it has one), the cell written into it.
+        let block = super::blocks::alloc(Layout::new::<TaskCell<F>>()).cast::<TaskCell<F>>();
+        // SAFETY: a fresh block with the cell's size and alignment.
+        unsafe { block.as_ptr().write(cell(&VtableFor::<F>::VTABLE, extra, shared)) };
+        return RawTask(block.cast());
     };
     traced(cell(&VtableFor::<F>::TRACED_VTABLE, extra, shared), record)
 }
@@ -292,15 +295,16 @@ unsafe fn output_failed<F: Future>(ptr: NonNull<Header>) -> bool {
 /// `ptr` is the header of a `TaskCell<F>` whose last reference was just
 /// released; its stage holds neither future nor output.
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: called once, with the last reference; the cell was made by
-    // Box::leak in spawn_raw, so Box::from_raw gives it back.
-    let cell = unsafe { Box::from_raw(ptr.cast::<TaskCell<F>>().as_ptr()) };
-    debug_assert!(matches!(
-        // SAFETY: we own the box.
-        unsafe { &*cell.stage.get() },
-        Stage::Consumed
-    ));
-    drop(cell);
+    let cell = ptr.cast::<TaskCell<F>>();
+    // SAFETY: called once, with the last reference: the cell `spawn_raw`
+    // wrote into a block of `blocks::alloc` for its layout is ours to drop
+    // in place (its stage is empty, so whichever thread this is may) and
+    // its block to give back.
+    unsafe {
+        debug_assert!(matches!(&*cell.as_ref().stage.get(), Stage::Consumed));
+        std::ptr::drop_in_place(cell.as_ptr());
+        super::blocks::dealloc(cell.cast(), Layout::new::<TaskCell<F>>());
+    }
 }
 
 /// `dealloc` for a cell with a record before it.

@@ -64,6 +64,8 @@
 //! | `DETACHED` | the `Task` handle was dropped |
 //! | `FINISHING` | the future returned, panicked or is being cancelled, and is being dropped: it is too late to cancel, and a cancel from inside that drop (a destructor dropping the task's own `TaskGroup`) must not drop it a second time |
 
+mod blocks;
+pub(crate) use blocks::{loop_closed, loop_opened};
 mod cell;
 mod error;
 mod extra;
