@@ -394,59 +394,78 @@ impl Server {
             local_addr,
             handle: ServerHandle { stop: stop_tx },
             local: local_tx,
-            threads: Vec::new(),
+            loops: None,
             workers: 0,
             done: done_rx,
             handle_signals: self.handle_signals,
         };
-        for (i, listener) in listeners.into_iter().enumerate() {
+        // Workers 1.. on loops of their own (thread-per-core), worker 0 on
+        // the calling loop; every worker reports its end through `done`.
+        let mut listeners = listeners.into_iter();
+        let first = listeners.next().expect("at least one listener");
+        let others: Vec<_> = listeners
+            .map(|listener| {
+                let sources = Sources {
+                    stop: stop_rx.clone(),
+                    local: local_rx.clone(),
+                };
+                Some((listener, sources, ReadyGuard(Some(ready_tx.clone()))))
+            })
+            .collect();
+        if !others.is_empty() {
+            let n = others.len();
+            let parts = std::sync::Mutex::new(others);
+            let (app, config, done_tx) = (app.clone(), config.clone(), done_tx.clone());
+            let started = asyncio::loops::Loops::builder()
+                .threads(n)
+                .thread_name_fn(|i| format!("asyncio-http-worker-{}", i + 1))
+                .start(move |cx| {
+                    let part = parts.lock().unwrap_or_else(|e| e.into_inner())[cx.index()].take();
+                    let (app, config, done_tx) = (app.clone(), config.clone(), done_tx.clone());
+                    async move {
+                        let Some((listener, sources, ready)) = part else {
+                            return; // started twice: cannot happen
+                        };
+                        let worker = async move {
+                            let listener = TcpListener::from_std(listener)?;
+                            run_worker(listener, &*app, config, sources, ready).await
+                        };
+                        let r = match CatchUnwind::new(worker).await {
+                            Ok(r) => r,
+                            Err(msg) => Err(io::Error::other(format!("worker {} panicked: {msg}", cx.index() + 1))),
+                        };
+                        let _ = done_tx.try_send(r);
+                    }
+                });
+            match started {
+                Ok(loops) => {
+                    running.loops = Some(loops);
+                    running.workers += n;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        {
             let (app, config, done_tx) = (app.clone(), config.clone(), done_tx.clone());
             let sources = Sources {
                 stop: stop_rx.clone(),
                 local: local_rx.clone(),
             };
             let ready = ReadyGuard(Some(ready_tx.clone()));
-            // Made into a future on the worker's own thread (the future
-            // is not `Send`; what it starts from is).
-            let make_worker = move || async move {
-                let listener = TcpListener::from_std(listener)?;
+            let worker = async move {
+                let listener = TcpListener::from_std(first)?;
                 run_worker(listener, &*app, config, sources, ready).await
             };
-            if i == 0 {
-                // Worker 0 is a task of the calling loop; it reports its end
-                // through `done` like the others, so the handle can go.
-                let task = asyncio::task::Builder::new()
-                    .name("asyncio-http worker 0")
-                    .spawn(async move {
-                        let r = match CatchUnwind::new(make_worker()).await {
-                            Ok(r) => r,
-                            Err(msg) => Err(io::Error::other(format!("worker 0 panicked: {msg}"))),
-                        };
-                        let _ = done_tx.try_send(r);
-                    });
-                drop(task);
-            } else {
-                let thread = std::thread::Builder::new()
-                    .name(format!("asyncio-http-worker-{i}"))
-                    .spawn(move || {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            asyncio::Runner::new().run(make_worker())
-                        }));
-                        let r = r.unwrap_or_else(|p| {
-                            let msg = report::panic_message(&*p);
-                            Err(io::Error::other(format!("worker {i} panicked: {msg}")))
-                        });
-                        let _ = done_tx.try_send(r);
-                    });
-                match thread {
-                    Ok(t) => running.threads.push(t),
-                    Err(e) => {
-                        running.handle.shutdown();
-                        let _ = running.join_workers().await;
-                        return Err(e);
-                    }
-                }
-            }
+            let task = asyncio::task::Builder::new()
+                .name("asyncio-http worker 0")
+                .spawn(async move {
+                    let r = match CatchUnwind::new(worker).await {
+                        Ok(r) => r,
+                        Err(msg) => Err(io::Error::other(format!("worker 0 panicked: {msg}"))),
+                    };
+                    let _ = done_tx.try_send(r);
+                });
+            drop(task);
             running.workers += 1;
         }
         drop(ready_tx);
@@ -561,7 +580,8 @@ pub struct RunningServer {
     handle: ServerHandle,
     /// In-process connections, to whichever worker takes them first.
     local: async_channel::Sender<std::os::unix::net::UnixStream>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    /// The loops of workers 1.. (worker 0 runs on the calling loop).
+    loops: Option<asyncio::loops::Loops<()>>,
     /// Workers started (worker 0 on the calling loop, the rest on threads).
     workers: usize,
     /// Each worker's result when it ends.
@@ -678,9 +698,9 @@ impl RunningServer {
                 }
             }
         }
-        for t in self.threads.drain(..) {
+        if let Some(loops) = self.loops.take() {
             // Each has sent its result: the join is immediate.
-            let _ = t.join();
+            loops.join();
         }
         result
     }
@@ -698,6 +718,10 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         if self.workers > 0 {
             self.handle.shutdown();
+        }
+        if let Some(loops) = self.loops.take() {
+            // The graceful shutdown goes on in the background: not cancelled.
+            loops.detach();
         }
     }
 }

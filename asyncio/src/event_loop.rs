@@ -367,17 +367,68 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_with(move || future)
+    }
+
+    /// Makes a future on the loop with `make` and runs it there as a task,
+    /// from any thread: [`run_coroutine_threadsafe`](LoopHandle::run_coroutine_threadsafe)
+    /// for futures that are not `Send` (only `make` and the output cross
+    /// threads; the future may hold `Rc`s and the loop's own objects). The
+    /// way to hand work to another loop of a [`Loops`](crate::loops::Loops).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// asyncio::run(async {
+    ///     let handle = asyncio::get_running_loop().handle();
+    ///     let n = std::thread::spawn(move || {
+    ///         handle
+    ///             .spawn_with(|| {
+    ///                 let local = Rc::new(20); // not Send: made on the loop
+    ///                 async move { *local + 1 }
+    ///             })
+    ///             .unwrap()
+    ///     });
+    ///     let fut = asyncio::to_thread(move || n.join().unwrap()).await.unwrap();
+    ///     assert_eq!(fut.await.unwrap(), 21);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    /// [`LoopClosed`] if the loop is closed.
+    ///
+    /// # Cancel safety
+    /// As [`run_coroutine_threadsafe`](LoopHandle::run_coroutine_threadsafe).
+    pub fn spawn_with<M, F>(&self, make: M) -> Result<ConcurrentFuture<F::Output>, LoopClosed>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         let slot: Arc<Slot<F::Output>> = Arc::new(Completion::new(CancelRequest::default()));
         let mut guard = StartGuard(Some(slot.clone()));
         self.call_soon_threadsafe(move || {
             let slot = guard.0.take().expect("start guard armed");
-            let task = crate::create_task(future);
+            let task = crate::create_task(make());
             drop(crate::create_task(Watcher { task, slot }));
         })?;
         Ok(ConcurrentFuture {
             slot,
             owner: self.shared.clone(),
         })
+    }
+
+    /// A result slot for a task the loop's own thread starts (each loop's
+    /// main future in [`Loops`](crate::loops::Loops)): the side for other
+    /// threads, and the side that watches the task on the loop.
+    pub(crate) fn watched<T>(&self) -> (ConcurrentFuture<T>, WatchSlot<T>) {
+        let slot: Arc<Slot<T>> = Arc::new(Completion::new(CancelRequest::default()));
+        (
+            ConcurrentFuture {
+                slot: slot.clone(),
+                owner: self.shared.clone(),
+            },
+            WatchSlot(StartGuard(Some(slot))),
+        )
     }
 
     /// True once the loop was closed.
@@ -411,6 +462,19 @@ impl<T> Drop for StartGuard<T> {
         if let Some(slot) = self.0.take() {
             slot.complete(Err(TaskError::cancelled_before_start()));
         }
+    }
+}
+
+/// The loop side of [`LoopHandle::watched`]; dropped unused, it completes
+/// the slot as cancelled before start.
+pub(crate) struct WatchSlot<T>(StartGuard<T>);
+
+impl<T> WatchSlot<T> {
+    /// Waits for `task` on the loop, forwarding cancellation requests to it
+    /// and publishing its result.
+    pub(crate) fn watch(mut self, task: Task<T>) -> impl Future<Output = ()> {
+        let slot = self.0 .0.take().expect("watch slot armed");
+        Watcher { task, slot }
     }
 }
 

@@ -147,6 +147,8 @@ pub mod fs;
 #[forbid(unsafe_code)]
 pub mod io;
 #[forbid(unsafe_code)]
+pub mod loops;
+#[forbid(unsafe_code)]
 pub mod net;
 #[forbid(unsafe_code)]
 mod promise;

@@ -89,7 +89,7 @@ fn try_gather_macro_fails_fast_and_drops_the_rest() {
 }
 
 #[test]
-fn gather_iter_keeps_input_order_and_wakes_only_the_woken() {
+fn gather_iter_keeps_input_order_and_soon_wakes_only_the_woken() {
     vrun(async {
         let polls = Counts::new();
         let start = Instant::now();
@@ -99,8 +99,16 @@ fn gather_iter_keeps_input_order_and_wakes_only_the_woken() {
         let out = asyncio::gather(futs).await;
         assert_eq!(out, (0..1000).collect::<Vec<u32>>());
         assert_eq!(start.elapsed(), secs(1000));
-        // Each child: one poll to start, one when its own timer fires.
-        assert_eq!(polls.polls(), 2000, "no child was polled for another child's wake");
+        // Two passes over all (the gather starts as a join-all), the second
+        // finishing one child: from then on each child has a waker of its
+        // own (a third pass hands them out) and is polled once more, when
+        // its own timer fires. Re-polling all on every wake would take
+        // about n²/2 = 500,000 polls.
+        assert!(
+            polls.polls() <= 4000,
+            "{} polls: children polled for others' wakes",
+            polls.polls()
+        );
         assert_eq!(polls.drops(), 1000);
     });
 }

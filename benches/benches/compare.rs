@@ -513,9 +513,9 @@ fn main() {
                  tokio and smol have no join-all of their own (tokio::join! takes a fixed number, futures-lite has \
                  only zip), so all four peer columns run the same runtime-neutral join_all from src/join.rs (a Vec of \
                  futures all polled on every wake with the parent's waker, as futures::future::join_all does up to 30 \
-                 futures): they measure that combinator, not the runtime. asyncio::gather gives each child a waker of \
-                 its own (one shared block of per-child wakers, a lock-free stack of woken children), which costs more here but keeps a wake \
-                 O(1) where join_all re-polls all n"
+                 futures): they measure that combinator, not the runtime. asyncio::gather does the same at first \
+                 (every child polled with the gather's own waker), and switches to a waker per child once a pass \
+                 finishes under an eighth of them (see gather_staggered_10k)"
             ),
             runs: per_runtime!(gather_ready(gather_n)),
         },
@@ -525,8 +525,8 @@ fn main() {
             ops: gather_n as u64,
             note: format!(
                 "as gather_ready_100k, but each of the {gather_n} futures is pending once (wakes itself, the same \
-                 hand-written future for all) and then ready with its index: two passes over all children; the \
-                 peers' children wake the root future's own waker, asyncio's their per-child waker"
+                 hand-written future for all) and then ready with its index: two passes over all children, \
+                 whose wakes all go to the root future's own waker, in every column"
             ),
             runs: per_runtime!(gather_yield(gather_n)),
         },
@@ -542,8 +542,10 @@ fn main() {
                  and finishes at its next poll (without that extra wake an in-order pass, which both joins make \
                  first, would finish the whole chain at once). The outputs are checked to be 0..n in order. \
                  The peers' join_all re-polls every unfinished child on each wake and finishes one child per \
-                 pass: about n²/2 = {} child polls, O(n²); asyncio::gather polls only the woken child, at most \
-                 3 polls per child, O(n). The peer columns measure that combinator, not the runtime",
+                 pass: about n²/2 = {} child polls, O(n²); asyncio::gather re-polls all twice too, sees the \
+                 second pass finish one child, gives each child a waker of its own in a third pass and from then \
+                 on polls only the woken child: at most 5 polls per child, O(n). The peer columns measure that \
+                 combinator, not the runtime",
                 (staggered_n as u64 * staggered_n as u64) / 2
             ),
             runs: per_runtime!(gather_staggered(staggered_n)),

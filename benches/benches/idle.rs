@@ -50,14 +50,35 @@ macro_rules! idle_workload {
         /// Builds the runtime, parks one task in an hour-long sleep, and
         /// returns what the process used of the CPU while the root future
         /// slept through `window`, and the time on CPU (ns) that reading
-        /// the counters takes.
-        pub fn idle(window: Duration) -> (CpuUsage, u64) {
+        /// the counters takes. With `after_wakes`, the window starts right
+        /// after 1,000 round trips with a std thread (as `compare`'s
+        /// `cross_thread_wake`), the pattern that makes a loop spin before
+        /// sleeping: whatever spinning follows the burst is in the window.
+        pub fn idle(window: Duration, after_wakes: bool) -> (CpuUsage, u64) {
             let mut rt = R::new();
             let used = rt.block_on(async move {
                 let sleeper = R::spawn(async {
                     R::sleep(Duration::from_secs(3600)).await;
                 });
                 R::sleep(Duration::from_millis(10)).await;
+                if after_wakes {
+                    let ping = std::sync::Arc::new(asyncio_benches::Signal::new());
+                    let (reply_tx, reply_rx) = std::sync::mpsc::channel::<()>();
+                    let pinger = {
+                        let ping = ping.clone();
+                        std::thread::spawn(move || {
+                            for _ in 0..1000 {
+                                ping.notify();
+                                reply_rx.recv().expect("reply");
+                            }
+                        })
+                    };
+                    for _ in 0..1000 {
+                        ping.wait().await;
+                        reply_tx.send(()).expect("send reply");
+                    }
+                    pinger.join().expect("pinger thread");
+                }
                 let probe = CpuUsage::now();
                 let before = CpuUsage::now();
                 R::sleep(window).await;
@@ -78,14 +99,15 @@ runtime_modules!(idle_workload);
 /// less the counters' own reading cost.
 fn child(spec: &str) {
     let f: Vec<u64> = spec.split_whitespace().map(|x| x.parse().expect("a number")).collect();
-    assert_eq!(f.len(), 2, "{CHILD_ENV}: RUNTIME_INDEX WINDOW_MS");
+    assert_eq!(f.len(), 3, "{CHILD_ENV}: RUNTIME_INDEX WINDOW_MS AFTER_WAKES");
     let window = Duration::from_millis(f[1]);
+    let after = f[2] == 1;
     let (used, probe_ns) = match f[0] {
-        0 => rt_asyncio::idle(window),
-        1 => rt_tokio_ct::idle(window),
-        2 => rt_smol_local::idle(window),
-        3 => rt_tokio_mt::idle(window),
-        4 => rt_smol_mt::idle(window),
+        0 => rt_asyncio::idle(window, after),
+        1 => rt_tokio_ct::idle(window, after),
+        2 => rt_smol_local::idle(window, after),
+        3 => rt_tokio_mt::idle(window, after),
+        4 => rt_smol_mt::idle(window, after),
         i => panic!("no runtime {i}"),
     };
     println!(
@@ -117,19 +139,38 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("this bench's path");
+    for after_wakes in [false, true] {
+        let samples = rounds_of(&exe, &chosen, rounds, window_ms, after_wakes);
+        report(&cfg, &chosen, &samples, rounds, window_ms, after_wakes);
+    }
+}
 
+/// `rounds` rounds of every chosen runtime idle side by side, each in a
+/// process of its own; the samples by runtime index.
+fn rounds_of(
+    exe: &std::path::Path,
+    chosen: &[usize],
+    rounds: usize,
+    window_ms: u64,
+    after_wakes: bool,
+) -> Vec<Vec<CpuUsage>> {
     let mut samples: Vec<Vec<CpuUsage>> = vec![Vec::new(); RUNTIME_NAMES.len()];
     for round in 0..rounds {
         eprintln!(
-            "round {}/{rounds}: {} runtimes idle for {window_ms} ms, side by side",
+            "round {}/{rounds}: {} runtimes idle for {window_ms} ms{}, side by side",
             round + 1,
-            chosen.len()
+            chosen.len(),
+            if after_wakes {
+                " after 1,000 cross-thread wakes"
+            } else {
+                ""
+            }
         );
         let children: Vec<_> = chosen
             .iter()
             .map(|&i| {
-                let child = Command::new(&exe)
-                    .env(CHILD_ENV, format!("{i} {window_ms}"))
+                let child = Command::new(exe)
+                    .env(CHILD_ENV, format!("{i} {window_ms} {}", u8::from(after_wakes)))
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
                     .spawn()
@@ -156,9 +197,19 @@ fn main() {
         }
     }
 
+    samples
+}
+
+/// The table of one mode.
+fn report(cfg: &Config, chosen: &[usize], samples: &[Vec<CpuUsage>], rounds: usize, window_ms: u64, after_wakes: bool) {
     let secs = window_ms as f64 / 1000.0;
     heading(&format!(
-        "Idle CPU: one task asleep for an hour, the loop idle for {} s; median [min–max] of {rounds} rounds",
+        "Idle CPU{}: one task asleep for an hour, the loop idle for {} s; median [min–max] of {rounds} rounds",
+        if after_wakes {
+            " right after 1,000 cross-thread wakes"
+        } else {
+            ""
+        },
         fmt_num(secs)
     ));
     println!(
@@ -175,7 +226,7 @@ fn main() {
         "wake-ups",
         "threads",
     ]);
-    for &i in &chosen {
+    for &i in chosen {
         let s = &samples[i];
         let of = |f: fn(&CpuUsage) -> f64| Summary::of(&s.iter().map(f).collect::<Vec<_>>());
         let on_cpu = of(|u| u.on_cpu_ns as f64 / 1e3);

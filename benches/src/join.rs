@@ -111,12 +111,14 @@ mod tests {
         assert_eq!(chain.finished(), n);
         let n64 = n as u64;
         assert!(chain.polls() >= n64 * (n64 - 1) / 2, "{} polls", chain.polls());
-        // asyncio::gather: each child is polled once in the first pass, then
-        // only when woken: three polls at most per child.
+        // asyncio::gather: two passes over every child with the gather's own
+        // waker (as join_all), then, seeing them finish one by one, a pass
+        // that gives each its own waker; from then on only a woken child is
+        // polled: five polls at most per child.
         let chain = StaggerChain::new(n);
         let out = Asyncio::new().block_on(asyncio::gather(chain.children()));
         assert_in_order(&out, n);
         assert_eq!(chain.finished(), n);
-        assert!(chain.polls() <= 3 * n64, "{} polls", chain.polls());
+        assert!(chain.polls() <= 5 * n64, "{} polls", chain.polls());
     }
 }

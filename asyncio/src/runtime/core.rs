@@ -38,6 +38,7 @@ use super::pool::{PoolHandle, ThreadPool};
 use super::reactor::Reactor;
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
+use super::spin::{self, SpinPredictor};
 use super::task::TaskId;
 use super::task::{
     schedule_local, spawn_raw, waker_ref, ExtraSlot, JoinHandle, OwnedList, RawTask, CANCELLED, CANCEL_REQUESTED,
@@ -97,6 +98,8 @@ pub(crate) struct Core {
     stall_backtraces: Cell<bool>,
     running: Cell<bool>,
     closed: Cell<bool>,
+    /// Whether to spin before sleeping (see `spin.rs`).
+    spin: SpinPredictor,
     remote_buf: RefCell<Vec<Remote>>,
     wake_buf: RefCell<Vec<Waker>>,
     timer_buf: RefCell<Vec<TimerAction>>,
@@ -131,6 +134,7 @@ impl Core {
             stall_backtraces: Cell::new(false),
             running: Cell::new(false),
             closed: Cell::new(false),
+            spin: SpinPredictor::new(),
             remote_buf: RefCell::new(Vec::new()),
             wake_buf: RefCell::new(Vec::new()),
             timer_buf: RefCell::new(Vec::new()),
@@ -629,12 +633,56 @@ impl Core {
             self.poll_io(timeout);
         } else {
             self.trim_ready_queue();
-            self.shared
-                .queue
-                .park(|may_block| self.poll_io(if may_block { timeout } else { Some(Duration::ZERO) }));
+            self.sleep(timeout);
         }
         self.drain_remote();
         self.fire_timers();
+    }
+
+    /// Waits for I/O, a remote item or `timeout`, whichever comes first;
+    /// spins first when the spin predictor expects remote work within its
+    /// budget (see `spin.rs`).
+    fn sleep(&self, timeout: Option<Duration>) {
+        let queue = &self.shared.queue;
+        let mut spun = Duration::ZERO;
+        if let Some(budget) = self.spin.budget(timeout) {
+            let start = std::time::Instant::now();
+            let mut look_at_io = spin::IO_INTERVAL;
+            loop {
+                for _ in 0..64 {
+                    if queue.has_pending() {
+                        self.spin.hit(start.elapsed());
+                        // Look at I/O as the sleep would have (without
+                        // sleeping), so a stream of remote work cannot keep
+                        // it waiting.
+                        self.poll_io(Some(Duration::ZERO));
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+                spun = start.elapsed();
+                if spun >= budget {
+                    self.spin.missed();
+                    break;
+                }
+                // I/O that comes meanwhile is served within the interval,
+                // not after the whole budget.
+                if spun >= look_at_io {
+                    if self.poll_io(Some(Duration::ZERO)) > 0 {
+                        self.spin.slept(spun, Duration::ZERO, false);
+                        return;
+                    }
+                    look_at_io = spun + spin::IO_INTERVAL;
+                }
+            }
+        }
+        let timeout = timeout.map(|t| t.saturating_sub(spun));
+        let start = std::time::Instant::now();
+        let io = queue.park(|may_block| self.poll_io(if may_block { timeout } else { Some(Duration::ZERO) }));
+        let remote = io == 0 && queue.has_pending();
+        if remote || self.spin.learning() {
+            self.spin.slept(spun, start.elapsed(), remote);
+        }
     }
 
     /// About to sleep with nothing ready: give back what a burst of tasks
@@ -647,15 +695,22 @@ impl Core {
         }
     }
 
-    fn poll_io(&self, timeout: Option<Duration>) {
+    /// Polls for I/O and wakes what is ready; returns the number of I/O
+    /// events.
+    fn poll_io(&self, timeout: Option<Duration>) -> usize {
         let mut wakers = self.wake_buf.take();
-        if let Err(e) = self.reactor.turn(timeout, &mut wakers) {
-            report::internal(&format!("polling for I/O failed: {e}"));
-        }
+        let events = match self.reactor.turn(timeout, &mut wakers) {
+            Ok(n) => n,
+            Err(e) => {
+                report::internal(&format!("polling for I/O failed: {e}"));
+                0
+            }
+        };
         for w in wakers.drain(..) {
             w.wake();
         }
         self.wake_buf.replace(wakers);
+        events
     }
 
     fn drain_remote(&self) {

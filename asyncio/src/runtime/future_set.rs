@@ -1,38 +1,59 @@
-//! A set of futures polled in place, each with its own waker: the engine
-//! under `gather(iter)`, `try_gather(iter)`, `as_completed` and `wait`.
+//! A set of futures polled in place: the engine under `gather(iter)`,
+//! `try_gather(iter)`, `as_completed` and `wait`.
 //!
 //! # Design
 //!
-//! Polling every child whenever the parent wakes costs O(n) per wake and
-//! O(n²) for a gather of n children that finish one by one. Instead each
-//! child has a waker of its own, which records *which* child woke; the
-//! parent then polls only those.
+//! Two ways to learn which child can make progress:
+//!
+//! - **Re-poll** (`gather` only, to start with): every unfinished child is
+//!   polled with the parent's own waker whenever the parent is polled, as a
+//!   plain join-all does. Nothing is allocated or written per child beyond
+//!   its slot, which makes it the cheapest way for children that are ready
+//!   at once or after a wake or two (the common `gather` of a few quick
+//!   awaits); but it costs O(n) per wake, O(n²) for n children that finish
+//!   one by one.
+//! - **Own wakers**: each child has a waker of its own, which records
+//!   *which* child woke; the parent then polls only those.
+//!
+//! `gather` starts re-polling. After any pass but the first that finishes
+//! fewer than an eighth of the unfinished children (and more than
+//! [`SMALL`] were unfinished), it switches to own wakers for good: the next
+//! poll polls every unfinished child once more, handing each its own waker,
+//! and from then on only woken children are polled. So children that finish
+//! together cost what a join-all costs, and children that finish one by one
+//! cost at most two extra polls each (the second re-poll pass and the pass
+//! that hands out the wakers) before every wake polls one child.
+//! `try_gather`, `as_completed` and `wait` return one completion at a time,
+//! possibly in the middle of a pass, so they use own wakers from the start
+//! (a wake of the parent's waker could be used up by a turn that did not
+//! poll the set, and re-polling could not tell which child it was for).
 //!
 //! Everything per child is allocated once, for the whole set:
 //!
 //! - the futures live in one pinned boxed slice of [`Slot`]s and are never
 //!   moved: a finished child is dropped in place, its output (for `gather`)
 //!   kept in the same slot;
-//! - the wakers are [`Node`]s in one `Arc`ed block; a child's `Waker` points
-//!   at its node, and cloning it counts a reference to the block. No waker
-//!   is allocated per child, not even for a child that is ready at once.
-//!   The block is allocated zeroed (all-zero is a valid unused node) and a
-//!   node is filled in just before its child's first poll, so building a
-//!   set is one allocation and no pass over the nodes.
+//! - the wakers are [`Node`]s in one `Arc`ed block, made when the set first
+//!   uses own wakers; a child's `Waker` points at its node, and cloning it
+//!   counts a reference to the block. No waker is allocated per child, not
+//!   even for a child that is ready at once. The block is allocated zeroed
+//!   (all-zero is a valid unused node) and a node is filled in just before
+//!   its child's first poll with its own waker, so making the block is one
+//!   allocation and no pass over the nodes.
 //!
 //! A wake (from any thread) sets the node's `queued` flag and pushes the
 //! node on a lock-free stack (a CAS on the head), waking the parent only if
 //! the stack was empty; the parent takes the whole stack with one swap
 //! (push-by-CAS plus take-all-by-swap has no ABA problem) and polls those
-//! children in wake order. The first pass polls every child once, in input
-//! order, from a cursor.
+//! children in wake order. The first pass with own wakers polls every
+//! unfinished child once, in input order, from a cursor.
 //!
-//! Fairness: one `poll_next` polls at most the children that were woken when
-//! it started; children woken meanwhile wait for the next poll (the parent
-//! wakes itself), so a child that keeps waking itself cannot hold the loop.
+//! Fairness: one poll polls every child at most once; children woken
+//! meanwhile wait for the next poll (the parent wakes itself), so a child
+//! that keeps waking itself cannot hold the loop.
 
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
@@ -171,12 +192,29 @@ unsafe fn drop_waker(p: *const ()) {
     unsafe { Arc::decrement_strong_count(node(p).shared()) };
 }
 
+/// Up to this many unfinished children, `gather` re-polls them all on every
+/// wake for as long as it runs: a pass is short, and cheaper than a waker
+/// per child.
+const SMALL: usize = 8;
+
+/// How the set learns which child to poll (see the module's design notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Every unfinished child polled with the parent's waker at every poll;
+    /// `passes` made so far.
+    Repoll { passes: u32 },
+    /// Each child with a waker of its own.
+    OwnWakers,
+}
+
 /// Futures polled together; completions come out one at a time with the
 /// index the future had in the input.
 pub(crate) struct FutureSet<F: Future> {
     slots: Pin<Box<[Slot<F>]>>,
-    shared: Arc<Shared>,
-    /// Next child for the first pass.
+    /// The child wakers' block, made when the set first uses own wakers.
+    shared: Option<Arc<Shared>>,
+    mode: Mode,
+    /// Next child for the first pass with own wakers.
     cursor: usize,
     /// Woken children taken off the stack, still to poll (in wake order,
     /// consumed from the back).
@@ -189,18 +227,21 @@ impl<F: Future> FutureSet<F> {
         let slots: Box<[Slot<F>]> = futures.into_iter().map(Slot::Live).collect();
         let n = slots.len();
         assert!(n < u32::MAX as usize, "too many futures for one set");
-        let shared = Arc::new(Shared {
-            head: AtomicPtr::new(ptr::null_mut()),
-            parent: AtomicWaker::new(),
-            nodes: zeroed_nodes(n),
-        });
         FutureSet {
             slots: Box::into_pin(slots),
-            shared,
+            shared: None,
+            mode: Mode::Repoll { passes: 0 },
             cursor: 0,
             batch: Vec::new(),
             live: n,
         }
+    }
+
+    /// Gives every child a waker of its own from the next poll on, whatever
+    /// happened so far (also for the loom models of the wake stack).
+    pub(crate) fn use_own_wakers(&mut self) {
+        self.mode = Mode::OwnWakers;
+        self.cursor = 0;
     }
 
     /// How many futures have not completed.
@@ -215,48 +256,128 @@ impl<F: Future> FutureSet<F> {
 
     /// The next completion: `(index, output)`; `None` once all completed.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, F::Output)>> {
+        if self.mode != Mode::OwnWakers {
+            // Re-polling is for `poll_all` only (see the design notes).
+            self.use_own_wakers();
+        }
         self.poll_inner(cx, false)
     }
 
     /// Polls until every future completed, keeping the outputs in place for
     /// [`take_outputs`](Self::take_outputs).
     pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Mode::Repoll { passes } = self.mode {
+            return self.repoll(cx, passes);
+        }
         match self.poll_inner(cx, true) {
             Poll::Ready(_) => Poll::Ready(()),
             Poll::Pending => Poll::Pending,
         }
     }
 
-    /// The outputs kept by [`poll_all`](Self::poll_all), in input order.
+    /// One pass of re-polling: every unfinished child, with the parent's
+    /// waker. Then decides whether to switch to own wakers.
+    fn repoll(&mut self, cx: &mut Context<'_>, passes: u32) -> Poll<()> {
+        let before = self.live;
+        /// Takes the finished children off `live` at the end of the pass,
+        /// or when a child's poll unwinds out of it.
+        struct Finished<'a> {
+            live: &'a mut usize,
+            count: usize,
+        }
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                *self.live -= self.count;
+            }
+        }
+        let mut finished = Finished {
+            live: &mut self.live,
+            count: 0,
+        };
+        // SAFETY: the slice is pinned and never moved; its elements are
+        // reached in place (structural pinning of each slot).
+        let slots = unsafe { self.slots.as_mut().get_unchecked_mut() };
+        for slot in slots.iter_mut() {
+            if let Slot::Live(f) = slot {
+                // SAFETY: the future lives in the pinned slice and is not
+                // moved until it is dropped in place.
+                if let Poll::Ready(out) = unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                    finished.count += 1;
+                    // SAFETY: the slot holds the future that just finished.
+                    unsafe { finish_in_place(slot, Some(out)) };
+                }
+            }
+        }
+        drop(finished);
+        if self.live == 0 {
+            return Poll::Ready(());
+        }
+        // Every unfinished child now holds this poll's waker, which is all
+        // a join-all promises. The first pass says nothing of how children
+        // finish (they were all polled for the first time); a later one that
+        // finished under an eighth of them says they finish a few at a time.
+        let finished = before - self.live;
+        self.mode = if passes >= 1 && before > SMALL && finished * 8 < before {
+            self.cursor = 0;
+            Mode::OwnWakers
+        } else {
+            Mode::Repoll { passes: passes + 1 }
+        };
+        Poll::Pending
+    }
+
+    /// The outputs kept by [`poll_all`](Self::poll_all), in input order,
+    /// written over the slots in place when the output's alignment is the
+    /// slot's (then the slots' allocation becomes the vector's: no second
+    /// allocation for a large gather).
     ///
     /// # Panics
     /// If some future has not completed.
     pub(crate) fn take_outputs(&mut self) -> Vec<F::Output> {
-        (0..self.slots.len())
-            .map(|i| {
-                // SAFETY: we only move out of a `Done` slot, which holds no
-                // pinned data (the future was dropped in place before the
-                // output was stored); a `Live` slot is never moved.
-                let p: *mut Slot<F> = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
-                // SAFETY: `p` points at a live slot of ours; the shared
-                // borrow ends before the write below.
-                match unsafe { &*p } {
-                    Slot::Done(out) => {
-                        // Only the output is copied out (`mem::replace` would
-                        // copy the whole slot, as large as the future).
-                        // SAFETY: `out` is read once, then the slot becomes
-                        // `Empty` without dropping what it held, so the
-                        // output has exactly one owner.
-                        let out = unsafe { ptr::read(out) };
-                        // SAFETY: `p` is the slot just read from; `write`
-                        // drops nothing.
-                        unsafe { ptr::write(p, Slot::Empty) };
-                        out
-                    }
-                    _ => panic!("take_outputs before every future completed"),
-                }
-            })
-            .collect()
+        assert!(self.live == 0, "take_outputs before every future completed");
+        let len = self.slots.len();
+        let slots = std::mem::replace(&mut self.slots, Box::into_pin(Box::new([])));
+        // SAFETY: every future finished and was dropped in place, so no slot
+        // holds pinned data any more.
+        let slots = unsafe { Pin::into_inner_unchecked(slots) };
+        let raw = Box::into_raw(slots).cast::<Slot<F>>();
+        let out_size = std::mem::size_of::<F::Output>();
+        if len == 0 || out_size == 0 || std::mem::align_of::<F::Output>() != std::mem::align_of::<Slot<F>>() {
+            // SAFETY: `raw` holds `len` slots, each read once below.
+            let outs = (0..len).map(|i| unsafe { take_done(raw.add(i)) }).collect();
+            // SAFETY: `raw` is the boxed slice's allocation of `len` slots;
+            // as `MaybeUninit` the box frees it without dropping the slots,
+            // whose outputs were moved out.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(raw.cast::<MaybeUninit<Slot<F>>>(), len)) });
+            return outs;
+        }
+        let outs = raw.cast::<F::Output>();
+        for i in 0..len {
+            // SAFETY: slot `i` is read once, whole, before anything is
+            // written at output `i`; output `i` ends at `(i + 1) * out_size`,
+            // at or before slot `i + 1` begins (`out_size <= size_of::<Slot>`,
+            // a slot holds an output), so no write reaches a slot not yet read.
+            unsafe {
+                let out = take_done(raw.add(i));
+                outs.add(i).write(out);
+            }
+        }
+        let layout = std::alloc::Layout::array::<Slot<F>>(len).expect("the slots' layout");
+        let size = out_size * len;
+        let p = if size == layout.size() {
+            outs.cast::<u8>()
+        } else {
+            // SAFETY: `raw` was allocated by the global allocator with
+            // `layout` (a boxed slice of `len` slots) and `size` is non-zero;
+            // realloc keeps the alignment, which is the output's.
+            unsafe { std::alloc::realloc(outs.cast::<u8>(), layout, size) }
+        };
+        if p.is_null() {
+            std::alloc::handle_alloc_error(std::alloc::Layout::array::<F::Output>(len).expect("outputs' layout"));
+        }
+        // SAFETY: `p` is a global-allocator block of exactly `len` outputs'
+        // size with their alignment, holding `len` initialized outputs.
+        unsafe { Vec::from_raw_parts(p.cast::<F::Output>(), len, len) }
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<Option<(usize, F::Output)>> {
@@ -279,7 +400,7 @@ impl<F: Future> FutureSet<F> {
         }
         // Register before looking at the stack, so a wake after the look
         // reaches us.
-        self.shared.parent.register(cx.waker());
+        self.block().parent.register(cx.waker());
         if self.batch.is_empty() {
             self.take_woken();
             if self.batch.is_empty() {
@@ -300,39 +421,55 @@ impl<F: Future> FutureSet<F> {
         // wake may have gone to a turn that did not poll this set (after a
         // `poll_next` that returned in the middle of a batch), and a push
         // onto a non-empty stack wakes no one.
-        if !self.shared.head.load(Ordering::Acquire).is_null() {
+        if !self.block().head.load(Ordering::Acquire).is_null() {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
 
+    /// The child wakers' block, made on first use.
+    fn block(&mut self) -> &Arc<Shared> {
+        let n = self.slots.len();
+        self.shared.get_or_insert_with(|| {
+            Arc::new(Shared {
+                head: AtomicPtr::new(ptr::null_mut()),
+                parent: AtomicWaker::new(),
+                nodes: zeroed_nodes(n),
+            })
+        })
+    }
+
     /// Moves the woken stack into `batch`, oldest wake last (popped first).
     fn take_woken(&mut self) {
-        let mut p = self.shared.head.swap(ptr::null_mut(), Ordering::Acquire);
+        let shared = self.block().clone();
+        let mut p = shared.head.swap(ptr::null_mut(), Ordering::Acquire);
         // The stack is newest first; `batch` is consumed from its back, so
         // pushing newest first makes the oldest wake come out first.
         while !p.is_null() {
             // SAFETY: nodes on the stack are in our live block.
             let n = unsafe { &*p };
             // SAFETY: both pointers are into the same block (`nodes`).
-            let index = unsafe { p.cast_const().offset_from(self.shared.nodes.as_ptr()) };
+            let index = unsafe { p.cast_const().offset_from(shared.nodes.as_ptr()) };
             self.batch.push(index as u32);
             p = n.next.load(Ordering::Relaxed);
         }
     }
 
-    /// Polls child `i`; on completion drops its future in place and either
-    /// returns the output or (with `keep`) stores it in the slot. `first`:
-    /// the child's first poll (the first pass).
+    /// Polls child `i` with its own waker (see [`poll_slot`](Self::poll_slot)).
+    /// `first`: the child's first poll with its own waker.
     fn poll_child(&mut self, i: usize, keep: bool, first: bool) -> Option<F::Output> {
-        let node = &self.shared.nodes[i];
-        // Before its first poll no waker for this node exists, so nobody
-        // can have queued it: the flag is still the `false` it was made
-        // with, and the (costly) read-modify-write is skipped; the node
-        // learns its block.
+        if !matches!(self.slots[i], Slot::Live(_)) {
+            return None; // finished: a stale wake, or the cursor passing by
+        }
+        let shared = self.block();
+        let block = Arc::as_ptr(shared).cast_mut();
+        let node = &shared.nodes[i];
+        // Before its first poll with its own waker no waker for this node
+        // exists, so nobody can have queued it: the flag is still the
+        // `false` it was made with, and the (costly) read-modify-write is
+        // skipped; the node learns its block.
         if first {
-            node.shared
-                .store(Arc::as_ptr(&self.shared).cast_mut(), Ordering::Relaxed);
+            node.shared.store(block, Ordering::Relaxed);
         } else {
             // A swap, not a store: see `accept_remote` in core.rs (a waker
             // that found the flag still set must have its writes seen by
@@ -344,6 +481,13 @@ impl<F: Future> FutureSet<F> {
         // the block (ManuallyDrop: it releases nothing); clones made by the
         // child take their own. VTABLE upholds the RawWaker contract.
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) });
+        self.poll_slot(i, &mut Context::from_waker(&waker), keep)
+    }
+
+    /// Polls child `i` if it is still running; on completion drops its
+    /// future in place and either returns the output or (with `keep`)
+    /// stores it in the slot.
+    fn poll_slot(&mut self, i: usize, cx: &mut Context<'_>, keep: bool) -> Option<F::Output> {
         // SAFETY: the slice is pinned and never moved; we reach one element
         // in place (structural pinning of the element).
         let slot = unsafe { self.slots.as_mut().get_unchecked_mut().get_unchecked_mut(i) };
@@ -351,38 +495,66 @@ impl<F: Future> FutureSet<F> {
             // SAFETY: the future lives in the pinned slice and is not moved
             // until it is dropped in place below.
             Slot::Live(f) => unsafe { Pin::new_unchecked(f) },
-            _ => return None, // a stale wake of a finished child
+            _ => return None,
         };
-        let out = match fut.poll(&mut Context::from_waker(&waker)) {
+        let out = match fut.poll(cx) {
             Poll::Ready(out) => out,
             Poll::Pending => return None,
         };
         self.live -= 1;
-        /// Leaves a valid `Empty` behind even if the future's destructor
-        /// unwinds.
-        struct MarkEmpty<F: Future>(*mut Slot<F>);
-        impl<F: Future> Drop for MarkEmpty<F> {
-            fn drop(&mut self) {
-                // SAFETY: the slot was dropped in place just before; writing
-                // does not drop it again.
-                unsafe { ptr::write(self.0, Slot::Empty) };
-            }
-        }
-        let p: *mut Slot<F> = slot;
-        {
-            let _mark = MarkEmpty(p);
-            // SAFETY: the slot holds a finished future; dropping it in place
-            // honours the pin, and `_mark` writes `Empty` on every path.
-            unsafe { ptr::drop_in_place(p) };
-        }
         if keep {
-            // SAFETY: the slot is `Empty` (nothing to drop) and the output
-            // is not pinned data.
-            unsafe { *p = Slot::Done(out) };
+            // SAFETY: the slot holds the future that just finished.
+            unsafe { finish_in_place(slot, Some(out)) };
             None
         } else {
+            // SAFETY: as above.
+            unsafe { finish_in_place(slot, None) };
             Some(out)
         }
+    }
+}
+
+/// Drops a finished child's future in place, then stores its output in the
+/// slot (or, with `None`, leaves it `Empty`).
+///
+/// # Safety
+/// `slot` is a pinned slot holding a future that has returned `Ready`.
+unsafe fn finish_in_place<F: Future>(slot: *mut Slot<F>, out: Option<F::Output>) {
+    /// Leaves a valid `Empty` behind even if the future's destructor
+    /// unwinds.
+    struct MarkEmpty<F: Future>(*mut Slot<F>);
+    impl<F: Future> Drop for MarkEmpty<F> {
+        fn drop(&mut self) {
+            // SAFETY: the slot was dropped in place just before; writing
+            // does not drop it again.
+            unsafe { ptr::write(self.0, Slot::Empty) };
+        }
+    }
+    {
+        let _mark = MarkEmpty(slot);
+        // SAFETY: the slot holds a finished future; dropping it in place
+        // honours the pin, and `_mark` writes `Empty` on every path.
+        unsafe { ptr::drop_in_place(slot) };
+    }
+    if let Some(out) = out {
+        // SAFETY: the slot is `Empty` (nothing to drop) and the output is
+        // not pinned data.
+        unsafe { *slot = Slot::Done(out) };
+    }
+}
+
+/// Moves the output out of a finished slot, leaving it to be freed without
+/// being dropped.
+///
+/// # Safety
+/// `p` points at a slot that is read no more after this.
+unsafe fn take_done<F: Future>(p: *const Slot<F>) -> F::Output {
+    // SAFETY: per the contract, `p` is a valid slot.
+    match unsafe { &*p } {
+        // SAFETY: the slot is not read again, so the output has one owner;
+        // only the output is copied out.
+        Slot::Done(out) => unsafe { ptr::read(out) },
+        _ => unreachable!("a slot without an output after every future completed"),
     }
 }
 
@@ -391,7 +563,7 @@ impl<F: Future> FutureSet<F> {
 #[cfg(all(test, not(asyncio_loom)))]
 mod tests {
     use super::*;
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
     use std::rc::Rc;
 
     struct Ticks {
@@ -445,6 +617,167 @@ mod tests {
             assert!(rounds < 100);
         }
         assert_eq!(set.take_outputs().len(), 5);
+    }
+
+    /// A parent waker that records that it was woken.
+    fn flag_waker() -> (Waker, Arc<std::sync::atomic::AtomicBool>) {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        (Waker::from(Arc::new(Flag(flag.clone()))), flag)
+    }
+
+    /// Polls `set` to the end the way a loop would: again only once woken
+    /// (a pending poll with no wake to come fails the test). Returns the
+    /// number of polls of the set.
+    fn drive<F: Future>(set: &mut FutureSet<F>) -> u32 {
+        let (waker, woken) = flag_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            woken.store(false, std::sync::atomic::Ordering::SeqCst);
+            if set.poll_all(&mut cx).is_ready() {
+                return polls;
+            }
+            assert!(
+                woken.load(std::sync::atomic::Ordering::SeqCst),
+                "the set is pending and nothing will wake it"
+            );
+        }
+    }
+
+    #[test]
+    fn children_ready_at_once_cost_one_pass_and_no_waker_block() {
+        let mut set = FutureSet::new((0..1000u32).map(std::future::ready));
+        assert_eq!(drive(&mut set), 1);
+        assert!(set.shared.is_none(), "no child needed a waker of its own");
+        assert_eq!(set.take_outputs(), (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn children_pending_once_finish_in_the_second_pass_with_the_parents_waker() {
+        let polls = Rc::new(Cell::new(0));
+        let mut set = FutureSet::new((0..1000).map(|_| Ticks {
+            left: 1,
+            polls: polls.clone(),
+        }));
+        assert_eq!(drive(&mut set), 2);
+        assert_eq!(polls.get(), 2000);
+        assert!(set.shared.is_none());
+        assert_eq!(set.take_outputs().len(), 1000);
+    }
+
+    /// Child `i` finishes only after child `i - 1`, a wake later (the
+    /// benches' `StaggerChain`, smaller).
+    struct Chain {
+        next: Cell<usize>,
+        wakers: RefCell<Vec<Option<Waker>>>,
+        polls: Cell<usize>,
+    }
+
+    struct Link {
+        chain: Rc<Chain>,
+        index: usize,
+        turn: bool,
+    }
+
+    impl Future for Link {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let chain = self.chain.clone();
+            chain.polls.set(chain.polls.get() + 1);
+            if chain.next.get() != self.index {
+                chain.wakers.borrow_mut()[self.index] = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            if !self.turn {
+                self.turn = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            chain.next.set(self.index + 1);
+            let next = chain.wakers.borrow_mut().get_mut(self.index + 1).and_then(Option::take);
+            if let Some(w) = next {
+                w.wake();
+            }
+            Poll::Ready(self.index)
+        }
+    }
+
+    fn chain(n: usize) -> (Rc<Chain>, FutureSet<Link>) {
+        let chain = Rc::new(Chain {
+            next: Cell::new(0),
+            wakers: RefCell::new(vec![None; n]),
+            polls: Cell::new(0),
+        });
+        let set = FutureSet::new((0..n).map(|index| Link {
+            chain: chain.clone(),
+            index,
+            turn: false,
+        }));
+        (chain, set)
+    }
+
+    #[test]
+    fn children_finishing_one_by_one_switch_to_own_wakers() {
+        let n = 1000;
+        let (chain, mut set) = chain(n);
+        drive(&mut set);
+        assert_eq!(set.mode, Mode::OwnWakers);
+        assert_eq!(set.take_outputs(), (0..n).collect::<Vec<_>>());
+        // Two re-poll passes, the pass that hands out own wakers, then about
+        // two polls per child: not the n²/2 of re-polling throughout.
+        assert!(chain.polls.get() <= 5 * n, "{} polls", chain.polls.get());
+    }
+
+    #[test]
+    fn small_sets_keep_re_polling() {
+        let (chain, mut set) = chain(SMALL);
+        drive(&mut set);
+        assert!(matches!(set.mode, Mode::Repoll { .. }), "{:?}", set.mode);
+        assert!(set.shared.is_none());
+        assert_eq!(set.take_outputs(), (0..SMALL).collect::<Vec<_>>());
+        assert!(chain.polls.get() <= SMALL * SMALL * 2);
+    }
+
+    /// Outputs moved out in place (same alignment as the slots) or into a
+    /// new vector (another alignment, or zero-sized), each exactly once.
+    #[test]
+    fn take_outputs_in_place_and_not() {
+        // In place, a heap-owning output (a double drop or a leak shows
+        // under Miri and in the counts).
+        let mut set = FutureSet::new((0..100).map(|i| std::future::ready(format!("s{i}"))));
+        assert_eq!(drive(&mut set), 1);
+        let out = set.take_outputs();
+        assert_eq!(out.len(), 100);
+        assert!(out.iter().enumerate().all(|(i, s)| *s == format!("s{i}")));
+        // Outputs less aligned than the slots.
+        struct Wide(u64, u8);
+        impl Future for Wide {
+            type Output = u8;
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u8> {
+                Poll::Ready(self.1.wrapping_add(self.0 as u8))
+            }
+        }
+        let mut set = FutureSet::new((0..50u8).map(|i| Wide(0, i)));
+        drive(&mut set);
+        assert_eq!(set.take_outputs(), (0..50).collect::<Vec<u8>>());
+        // Zero-sized outputs, and no futures at all.
+        let mut set = FutureSet::new((0..7).map(|_| std::future::ready(())));
+        drive(&mut set);
+        assert_eq!(set.take_outputs().len(), 7);
+        let mut set = FutureSet::new(std::iter::empty::<std::future::Ready<u8>>());
+        drive(&mut set);
+        assert!(set.take_outputs().is_empty());
+        // Outputs exactly as large as the slots (nothing to shrink).
+        let mut set = FutureSet::new((0..9u64).map(|i| std::future::ready([i; 4])));
+        drive(&mut set);
+        assert_eq!(set.take_outputs()[8], [8; 4]);
     }
 
     /// Wakers cloned to other threads wake their own child, exactly.
@@ -517,7 +850,6 @@ mod tests {
     /// must not be stranded (the re-check of the stack after the batch).
     #[test]
     fn a_wake_between_a_mid_batch_ready_and_the_next_poll_is_not_lost() {
-        use std::cell::RefCell;
         use std::sync::atomic::AtomicUsize;
 
         #[derive(Default)]

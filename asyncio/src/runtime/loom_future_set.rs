@@ -95,6 +95,9 @@ fn model(children: usize, twice: bool) {
             slot: slot.clone(),
             polled: false,
         }));
+        // The wake stack is what this models: own wakers from the start
+        // (re-polling hands out the parent's waker, nothing to model).
+        set.use_own_wakers();
         let mut cx = Context::from_waker(&parent);
         // The first pass: every child pending, its waker handed out.
         assert!(set.poll_all(&mut cx).is_pending());

@@ -30,6 +30,7 @@ pub(crate) mod reactor;
 pub(crate) mod remote;
 pub(crate) mod report;
 pub(crate) mod slab;
+pub(crate) mod spin;
 #[cfg(all(target_os = "linux", feature = "stall-backtrace"))]
 pub(crate) mod stall_trace;
 #[cfg(all(target_os = "linux", not(feature = "stall-backtrace")))]
