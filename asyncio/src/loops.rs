@@ -11,6 +11,8 @@
 //!   on it the future that `main` makes for it (made on that thread, so it
 //!   need not be `Send`). `main` gets a [`LoopContext`]: its index and every
 //!   loop's [`LoopHandle`].
+//! - [`LoopsBuilder::pin_to_cores`] pins loop `i` to the `i`-th CPU the
+//!   process may use (Linux).
 //! - Work goes to another loop with [`LoopHandle::spawn_with`] (the future
 //!   is made on the target loop; only the closure and the output cross) or
 //!   [`LoopHandle::call_soon_threadsafe`].
@@ -112,6 +114,7 @@ pub struct LoopsBuilder {
     threads: usize,
     name: ThreadName,
     runner: MakeRunner,
+    pin: bool,
 }
 
 impl fmt::Debug for LoopsBuilder {
@@ -119,6 +122,7 @@ impl fmt::Debug for LoopsBuilder {
         f.debug_struct("LoopsBuilder")
             .field("threads", &self.threads)
             .field("name", &(self.name)(0))
+            .field("pin", &self.pin)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +133,7 @@ impl Default for LoopsBuilder {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             name: Arc::new(|i| format!("asyncio-loop-{i}")),
             runner: Arc::new(|_| Runner::new()),
+            pin: false,
         }
     }
 }
@@ -162,12 +167,23 @@ impl LoopsBuilder {
         self
     }
 
+    /// Pins loop `i`'s thread to the `i`-th CPU this process may use
+    /// (wrapping around when there are more loops than CPUs); default off.
+    /// A pinned loop keeps its caches and is never moved by the scheduler,
+    /// at the price of sharing its CPU with whatever else is pinned there.
+    /// Linux only: elsewhere `start` fails with `Unsupported`.
+    pub fn pin_to_cores(mut self, on: bool) -> Self {
+        self.pin = on;
+        self
+    }
+
     /// Starts the loops, each running the future `main` makes for it; see
     /// [`Loops::start`].
     ///
     /// # Errors
-    /// If a thread cannot be started, or a loop cannot be created (its
-    /// runner panicked): the loops already started are stopped first.
+    /// If a thread cannot be started, pinned (with
+    /// [`pin_to_cores`](Self::pin_to_cores)) or given its loop (its runner
+    /// panicked): the loops already started are stopped first.
     pub fn start<T, M, F>(self, main: M) -> io::Result<Loops<T>>
     where
         M: Fn(LoopContext) -> F + Send + Sync + 'static,
@@ -176,7 +192,19 @@ impl LoopsBuilder {
     {
         let n = self.threads;
         let main = Arc::new(main);
-        let (handle_tx, handle_rx) = mpsc::channel::<(usize, LoopHandle)>();
+        let (handle_tx, handle_rx) = mpsc::channel::<(usize, io::Result<LoopHandle>)>();
+        let cpus = if self.pin {
+            let cpus = crate::runtime::affinity::allowed_cpus()?;
+            if cpus.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "pinning threads to CPUs is only supported on Linux",
+                ));
+            }
+            Some(cpus)
+        } else {
+            None
+        };
         let mut threads = Vec::with_capacity(n);
         // Per thread: where its go-ahead comes from (`None`: give up).
         let mut starts: Vec<mpsc::Sender<GoAhead<T>>> = Vec::with_capacity(n);
@@ -191,9 +219,10 @@ impl LoopsBuilder {
         for i in 0..n {
             let (go_tx, go_rx) = mpsc::channel();
             let (handle_tx, make_runner, main) = (handle_tx.clone(), self.runner.clone(), main.clone());
+            let cpu = cpus.as_ref().map(|c| c[i % c.len()]);
             let spawned = std::thread::Builder::new()
                 .name((self.name)(i))
-                .spawn(move || loop_thread(i, &*make_runner, handle_tx, go_rx, &*main));
+                .spawn(move || loop_thread(i, cpu, &*make_runner, handle_tx, go_rx, &*main));
             match spawned {
                 Ok(t) => {
                     threads.push(t);
@@ -209,7 +238,11 @@ impl LoopsBuilder {
         let mut handles: Vec<Option<LoopHandle>> = vec![None; n];
         for _ in 0..n {
             match handle_rx.recv() {
-                Ok((i, h)) => handles[i] = Some(h),
+                Ok((i, Ok(h))) => handles[i] = Some(h),
+                Ok((i, Err(e))) => {
+                    abort(starts, threads);
+                    return Err(io::Error::new(e.kind(), format!("loop {i}: {e}")));
+                }
                 Err(_) => {
                     abort(starts, threads);
                     return Err(io::Error::other("a loop of Loops could not be created"));
@@ -246,8 +279,9 @@ impl LoopsBuilder {
 /// go-ahead, runs `main` as the loop's main task until it ends.
 fn loop_thread<T, M, F>(
     index: usize,
+    cpu: Option<usize>,
     make_runner: &(dyn Fn(usize) -> Runner + Send + Sync),
-    handle_tx: mpsc::Sender<(usize, LoopHandle)>,
+    handle_tx: mpsc::Sender<(usize, io::Result<LoopHandle>)>,
     go: mpsc::Receiver<GoAhead<T>>,
     main: &M,
 ) where
@@ -255,8 +289,14 @@ fn loop_thread<T, M, F>(
     F: Future<Output = T> + 'static,
     T: Send + 'static,
 {
+    if let Some(cpu) = cpu {
+        if let Err(e) = crate::runtime::affinity::pin_current_thread(cpu) {
+            let _ = handle_tx.send((index, Err(e)));
+            return;
+        }
+    }
     let mut runner = make_runner(index);
-    if handle_tx.send((index, runner.get_loop().handle())).is_err() {
+    if handle_tx.send((index, Ok(runner.get_loop().handle()))).is_err() {
         return;
     }
     drop(handle_tx);
@@ -556,6 +596,21 @@ mod tests {
             })
             .start(|_| async {});
         assert!(r.is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pinned_loops_run_on_one_cpu_each() {
+        let cpus = crate::runtime::affinity::allowed_cpus().unwrap();
+        let loops = Loops::builder()
+            .threads(3)
+            .pin_to_cores(true)
+            .start(|_| async { crate::runtime::affinity::allowed_cpus().unwrap() })
+            .unwrap();
+        let out: Vec<Vec<usize>> = loops.join().into_iter().map(Result::unwrap).collect();
+        for (i, allowed) in out.iter().enumerate() {
+            assert_eq!(*allowed, [cpus[i % cpus.len()]]);
+        }
     }
 
     #[test]

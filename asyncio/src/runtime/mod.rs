@@ -19,6 +19,7 @@
 //! The public trees (`task`, `time`, `io`, the loop handle) are thin wrappers
 //! over these. All `unsafe` in the crate lives here.
 
+pub(crate) mod affinity;
 pub(crate) mod clock;
 pub(crate) mod context;
 pub(crate) mod core;
