@@ -404,22 +404,20 @@ impl LoopHandle {
         F: Future + 'static,
         F::Output: Send + 'static,
     {
-        let slot: Arc<Slot<F::Output>> = Arc::new(Completion::new(CancelRequest::default()));
-        let mut guard = StartGuard(Some(slot.clone()));
+        let (result, watch) = self.watched();
+        // If the loop is closed the closure is dropped unrun, and `watch`
+        // with it completes the slot as cancelled before start.
         self.call_soon_threadsafe(move || {
-            let slot = guard.0.take().expect("start guard armed");
             let task = crate::create_task(make());
-            drop(crate::create_task(Watcher { task, slot }));
+            drop(crate::create_task(watch.watch(task)));
         })?;
-        Ok(ConcurrentFuture {
-            slot,
-            owner: self.shared.clone(),
-        })
+        Ok(result)
     }
 
-    /// A result slot for a task the loop's own thread starts (each loop's
-    /// main future in [`Loops`](crate::loops::Loops)): the side for other
-    /// threads, and the side that watches the task on the loop.
+    /// A result slot for a task started on the loop (by `spawn_with`, or by
+    /// the loop's own thread for each main of [`Loops`](crate::loops::Loops)):
+    /// the side for other threads, and the side that watches the task on the
+    /// loop.
     pub(crate) fn watched<T>(&self) -> (ConcurrentFuture<T>, WatchSlot<T>) {
         let slot: Arc<Slot<T>> = Arc::new(Completion::new(CancelRequest::default()));
         (
