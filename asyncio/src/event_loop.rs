@@ -214,6 +214,12 @@ impl EventLoop {
         self.core.set_eager_tasks(on);
     }
 
+    /// The I/O driver the loop runs on (see
+    /// [`Runner::driver`](crate::Runner::driver)).
+    pub fn driver(&self) -> crate::io::Driver {
+        self.core.reactor.driver()
+    }
+
     /// Whether debug mode is on.
     pub fn get_debug(&self) -> bool {
         self.core.debug.get()
@@ -243,6 +249,7 @@ impl fmt::Debug for EventLoop {
             .field("debug", &self.core.debug.get())
             .field("tasks", &self.core.task_count())
             .field("timers", &self.core.timer_count())
+            .field("driver", &self.core.reactor.driver())
             .field("io_sources", &self.core.reactor.len())
             .finish()
     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::event_loop::EventLoop;
+use crate::io::Driver;
 use crate::runtime::pool::{PoolHandle, ThreadPool};
 use crate::runtime::{context, Core};
 
@@ -61,6 +62,7 @@ pub struct Runner {
     executor_shutdown_timeout: Duration,
     stall_backtraces: bool,
     eager_tasks: bool,
+    driver: Option<Driver>,
     core: Option<Rc<Core>>,
 }
 
@@ -80,6 +82,7 @@ impl Runner {
             executor_shutdown_timeout: DEFAULT_EXECUTOR_SHUTDOWN_TIMEOUT,
             stall_backtraces: false,
             eager_tasks: false,
+            driver: None,
             core: None,
         }
     }
@@ -207,6 +210,27 @@ impl Runner {
         self
     }
 
+    /// The I/O driver of the loop: [`Driver::Readiness`] (mio: epoll or
+    /// kqueue) or [`Driver::IoUring`] (Linux 5.13+; where the kernel refuses
+    /// it the loop runs on readiness, and [`EventLoop::driver`] says which
+    /// it got). Unset, the `ASYNCIO_DRIVER` environment variable decides
+    /// (see [`Driver::from_env`]), and without it readiness.
+    ///
+    /// ```
+    /// use asyncio::io::Driver;
+    /// let mut runner = asyncio::Runner::new().driver(Driver::IoUring);
+    /// let driver = runner.run(async { asyncio::get_running_loop().driver() });
+    /// assert!(driver == Driver::IoUring || Driver::io_uring_available().is_err());
+    /// ```
+    ///
+    /// # Panics
+    /// If the loop already exists.
+    pub fn driver(mut self, driver: Driver) -> Self {
+        assert!(self.core.is_none(), "Runner::driver must be set before the first run");
+        self.driver = Some(driver);
+        self
+    }
+
     fn core(&mut self) -> &Rc<Core> {
         let (debug, slow, virtual_time, traces, eager) = (
             self.debug,
@@ -215,10 +239,13 @@ impl Runner {
             self.stall_backtraces,
             self.eager_tasks,
         );
+        let driver = self.driver;
         self.core.get_or_insert_with(|| {
             let debug =
                 debug.unwrap_or_else(|| std::env::var("ASYNCIO_DEBUG").is_ok_and(|v| !v.is_empty() && v != "0"));
-            let core = Core::new(debug, virtual_time).unwrap_or_else(|e| panic!("cannot create the event loop: {e}"));
+            let driver = driver.or_else(Driver::from_env).unwrap_or(Driver::Readiness);
+            let core =
+                Core::new(debug, virtual_time, driver).unwrap_or_else(|e| panic!("cannot create the event loop: {e}"));
             if let Some(slow) = slow {
                 core.set_slow_callback(slow);
             }

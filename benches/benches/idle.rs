@@ -25,7 +25,8 @@
 //!
 //! The runtimes are the `compare` bench's five: asyncio, tokio's
 //! current-thread and multi-thread (2 workers) runtimes, smol's
-//! `LocalExecutor` and its `Executor` on two threads.
+//! `LocalExecutor` and its `Executor` on two threads; and asyncio on its
+//! io_uring driver (`asyncio-uring`).
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,17 @@ use std::time::Duration;
 
 use asyncio_benches::report::{cores, heading};
 use asyncio_benches::{fmt_num, runtime_modules, Config, CpuUsage, Summary, Table, RUNTIME_NAMES};
+
+/// The `compare` bench's five runtimes, then asyncio on its io_uring driver
+/// (readiness where the kernel refuses io_uring).
+const NAMES: [&str; 6] = [
+    RUNTIME_NAMES[0],
+    RUNTIME_NAMES[1],
+    RUNTIME_NAMES[2],
+    RUNTIME_NAMES[3],
+    RUNTIME_NAMES[4],
+    "asyncio-uring",
+];
 
 /// Set in a child's environment: `RUNTIME_INDEX WINDOW_MS`.
 const CHILD_ENV: &str = "ASYNCIO_BENCH_IDLE_CHILD";
@@ -93,6 +105,7 @@ macro_rules! idle_workload {
 }
 
 runtime_modules!(idle_workload);
+runtime_modules!(idle_workload: rt_asyncio_uring = AsyncioUring);
 
 /// The child: one runtime, one window; prints
 /// `result TICKS ON_CPU_NS VOLUNTARY INVOLUNTARY THREADS`, the time on CPU
@@ -108,6 +121,7 @@ fn child(spec: &str) {
         2 => rt_smol_local::idle(window, after),
         3 => rt_tokio_mt::idle(window, after),
         4 => rt_smol_mt::idle(window, after),
+        5 => rt_asyncio_uring::idle(window, after),
         i => panic!("no runtime {i}"),
     };
     println!(
@@ -131,9 +145,7 @@ fn main() {
     let cfg = Config::from_env();
     let rounds = cfg.rounds_or(3);
     let window_ms: u64 = if cfg.smoke { 200 } else { 10_000 };
-    let chosen: Vec<usize> = (0..RUNTIME_NAMES.len())
-        .filter(|&i| cfg.selected(RUNTIME_NAMES[i]))
-        .collect();
+    let chosen: Vec<usize> = (0..NAMES.len()).filter(|&i| cfg.selected(NAMES[i])).collect();
     if chosen.is_empty() {
         eprintln!("no runtime matches {:?}", cfg.filters);
         return;
@@ -154,7 +166,7 @@ fn rounds_of(
     window_ms: u64,
     after_wakes: bool,
 ) -> Vec<Vec<CpuUsage>> {
-    let mut samples: Vec<Vec<CpuUsage>> = vec![Vec::new(); RUNTIME_NAMES.len()];
+    let mut samples: Vec<Vec<CpuUsage>> = vec![Vec::new(); NAMES.len()];
     for round in 0..rounds {
         eprintln!(
             "round {}/{rounds}: {} runtimes idle for {window_ms} ms{}, side by side",
@@ -180,7 +192,7 @@ fn rounds_of(
             .collect();
         for (i, child) in children {
             let out = child.wait_with_output().expect("wait for a child");
-            assert!(out.status.success(), "the {} child failed", RUNTIME_NAMES[i]);
+            assert!(out.status.success(), "the {} child failed", NAMES[i]);
             let text = String::from_utf8_lossy(&out.stdout);
             let line = text
                 .lines()
@@ -231,7 +243,7 @@ fn report(cfg: &Config, chosen: &[usize], samples: &[Vec<CpuUsage>], rounds: usi
         let of = |f: fn(&CpuUsage) -> f64| Summary::of(&s.iter().map(f).collect::<Vec<_>>());
         let on_cpu = of(|u| u.on_cpu_ns as f64 / 1e3);
         table.row(vec![
-            RUNTIME_NAMES[i].to_owned(),
+            NAMES[i].to_owned(),
             of(CpuUsage::ticks_ms).display(),
             on_cpu.display(),
             fmt_num(on_cpu.median / secs),

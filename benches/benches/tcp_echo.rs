@@ -11,6 +11,9 @@
 //! - `asyncio`: `asyncio::net::TcpListener` and `TcpStream`, a task per
 //!   connection looping `read` into a 16 KiB buffer and `write_all` of what
 //!   was read;
+//! - `asyncio-uring`: the same on the io_uring driver
+//!   (`Runner::driver(Driver::IoUring)`; the readiness driver where the
+//!   kernel refuses io_uring);
 //! - `asyncio-w2`: the same on two asyncio loops, each on its own thread
 //!   with its own `SO_REUSEPORT` listener on one port (one loop per core, as
 //!   asyncio scales): the row to hold against `tokio-mt(2)`;
@@ -95,6 +98,7 @@ macro_rules! echo_until_closed {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Server {
     Asyncio,
+    AsyncioUring,
     AsyncioW2,
     AsyncioStreams,
     TokioCt,
@@ -102,8 +106,9 @@ enum Server {
     SmolLocal,
 }
 
-const SERVERS: [Server; 6] = [
+const SERVERS: [Server; 7] = [
     Server::Asyncio,
+    Server::AsyncioUring,
     Server::AsyncioW2,
     Server::AsyncioStreams,
     Server::TokioCt,
@@ -115,6 +120,7 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::Asyncio => "asyncio",
+            Server::AsyncioUring => "asyncio-uring",
             Server::AsyncioW2 => "asyncio-w2",
             Server::AsyncioStreams => "asyncio-streams",
             Server::TokioCt => "tokio-ct",
@@ -143,7 +149,8 @@ impl Running {
         let thread = std::thread::Builder::new()
             .name(format!("echo-{}", server.name()))
             .spawn(move || match server {
-                Server::Asyncio => servers::asyncio_sockets(None, addr_tx, s),
+                Server::Asyncio => servers::asyncio_sockets::<asyncio_benches::Asyncio>(None, addr_tx, s),
+                Server::AsyncioUring => servers::asyncio_sockets::<asyncio_benches::AsyncioUring>(None, addr_tx, s),
                 Server::AsyncioW2 => servers::asyncio_per_core(addr_tx, s),
                 Server::AsyncioStreams => servers::asyncio_streams(addr_tx, s),
                 Server::TokioCt => servers::tokio::<asyncio_benches::TokioCt>(addr_tx, s),
@@ -172,8 +179,12 @@ mod servers {
     /// `shared`, the listener is one of several `SO_REUSEPORT` sockets on
     /// one port (`Some(None)`: the first, on a port of its own choosing;
     /// `Some(Some(addr))`: joining `addr`).
-    pub fn asyncio_sockets(shared: Option<Option<SocketAddr>>, addr_tx: mpsc::Sender<SocketAddr>, stop: Arc<Signal>) {
-        let mut rt = Asyncio::new();
+    pub fn asyncio_sockets<R: Runtime>(
+        shared: Option<Option<SocketAddr>>,
+        addr_tx: mpsc::Sender<SocketAddr>,
+        stop: Arc<Signal>,
+    ) {
+        let mut rt = R::new();
         rt.block_on(async move {
             let options = asyncio::net::ListenOptions {
                 reuse_port: shared.is_some(),
@@ -210,11 +221,11 @@ mod servers {
             let stop_other = stop_other.clone();
             std::thread::Builder::new()
                 .name("echo-asyncio-w2-1".into())
-                .spawn(move || asyncio_sockets(Some(None), first_tx, stop_other))
+                .spawn(move || asyncio_sockets::<Asyncio>(Some(None), first_tx, stop_other))
                 .expect("spawn the second loop's thread")
         };
         let addr = first_rx.recv().expect("the first listener's address");
-        asyncio_sockets(Some(Some(addr)), addr_tx, stop);
+        asyncio_sockets::<Asyncio>(Some(Some(addr)), addr_tx, stop);
         stop_other.notify();
         other.join().expect("the second loop's thread");
     }
@@ -598,6 +609,8 @@ fn main() {
             "asyncio / tokio-mt(2)",
             "asyncio-w2 / tokio-mt(2)",
             "asyncio / smol-local",
+            "asyncio-uring / asyncio",
+            "asyncio-uring / tokio-ct",
             "asyncio-streams / asyncio",
             "asyncio-streams / tokio-ct",
         ]);
@@ -613,6 +626,8 @@ fn main() {
                 ratio(Server::Asyncio, Server::TokioMt),
                 ratio(Server::AsyncioW2, Server::TokioMt),
                 ratio(Server::Asyncio, Server::SmolLocal),
+                ratio(Server::AsyncioUring, Server::Asyncio),
+                ratio(Server::AsyncioUring, Server::TokioCt),
                 ratio(Server::AsyncioStreams, Server::Asyncio),
                 ratio(Server::AsyncioStreams, Server::TokioCt),
             ]);

@@ -8,9 +8,11 @@
 #   PIN=1 bash benches/http/run.sh                # 1-worker rows: server on CPU 1, wrk on CPU 0
 #   ONLY=w1 bash benches/http/run.sh              # only servers whose name contains "w1"
 #   TLS=1 bash benches/http/run.sh                # HTTPS: both servers with --tls, wrk on https://
+#   URING=1 bash benches/http/run.sh              # also asyncio-http on the io_uring driver
 #
 # Servers (each on 127.0.0.1:$PORT, one at a time):
 #   asyncio-w2 / asyncio-w1   asyncio-http's example `hello --port P --workers N`
+#   asyncio-uring-w2 / -w1    the same with ASYNCIO_DRIVER=io_uring (URING=1 only)
 #   tokio-percore-w2 / -w1    hyper on N tokio current-thread runtimes, one per
 #                             thread, each with its own SO_REUSEPORT listener
 #                             (the same "one loop per core" shape; w1 is plain
@@ -59,6 +61,7 @@ PORT=${PORT:-18080}
 PIN=${PIN:-0}
 ONLY=${ONLY:-}
 TLS=${TLS:-0}
+URING=${URING:-0}
 RAW=target/http-bench.txt
 HOST=127.0.0.1
 SCHEME=http
@@ -137,11 +140,17 @@ PIN1=0
 [ "$PIN" = 1 ] && PIN1=1
 if [ "$HAVE_OURS" = 1 ]; then
     add asyncio-w2 2 0 "$OURS_BIN --port $PORT --workers 2 $TLS_ARGS"
+    if [ "$URING" = 1 ]; then
+        add asyncio-uring-w2 2 0 "env ASYNCIO_DRIVER=io_uring $OURS_BIN --port $PORT --workers 2 $TLS_ARGS"
+    fi
 fi
 add tokio-percore-w2 2 0 "$TOKIO_BIN --port $PORT --workers 2 $TLS_ARGS"
 add tokio-mt-w2 2 0 "$TOKIO_BIN --port $PORT --workers 2 --flavor mt $TLS_ARGS"
 if [ "$HAVE_OURS" = 1 ]; then
     add asyncio-w1 1 "$PIN1" "$OURS_BIN --port $PORT --workers 1 $TLS_ARGS"
+    if [ "$URING" = 1 ]; then
+        add asyncio-uring-w1 1 "$PIN1" "env ASYNCIO_DRIVER=io_uring $OURS_BIN --port $PORT --workers 1 $TLS_ARGS"
+    fi
 fi
 add tokio-percore-w1 1 "$PIN1" "$TOKIO_BIN --port $PORT --workers 1 $TLS_ARGS"
 [ "${#servers[@]}" -gt 0 ] || { log "error: ONLY=$ONLY matches no server"; exit 1; }
@@ -323,7 +332,7 @@ awk -v have_ours="$HAVE_OURS" -v why_not="$WHY_NOT_OURS" '
         if (!have_ours) { print "asyncio-http not measured (" why_not "): no ratio."; exit }
         printf "| %-30s | %16s | %23s | %14s |\n", "req/s, ours / theirs", "ratio of medians", "per-round [min-max]", "CPU/req o/t"
         printf "|%s|%s|%s|%s|\n", "--------------------------------", "-----------------:", "------------------------:", "---------------:"
-        pairs = "asyncio-w2/tokio-percore-w2 asyncio-w2/tokio-mt-w2 asyncio-w1/tokio-percore-w1"
+        pairs = "asyncio-w2/tokio-percore-w2 asyncio-w2/tokio-mt-w2 asyncio-w1/tokio-percore-w1 asyncio-uring-w2/tokio-percore-w2 asyncio-uring-w1/tokio-percore-w1 asyncio-uring-w1/asyncio-w1 asyncio-uring-w2/asyncio-w2"
         np = split(pairs, p, " ")
         for (i = 1; i <= np; i++) {
             split(p[i], ab, "/")

@@ -52,8 +52,8 @@ pub use join::{assert_in_order, join_all, JoinAll};
 pub use placement::Placement;
 pub use report::{fmt_bytes, fmt_num, fmt_ratio, Table};
 pub use runtime::{
-    time_after, time_on, Asyncio, AsyncioDebug, AsyncioEager, AsyncioGroup, AsyncioLoop, FlagEvent, Runtime, SmolGroup,
-    SmolLocal, SmolMt, TokioCt, TokioGroup, TokioMt, RUNTIME_NAMES,
+    time_after, time_on, Asyncio, AsyncioDebug, AsyncioEager, AsyncioGroup, AsyncioLoop, AsyncioUring, FlagEvent,
+    Runtime, SmolGroup, SmolLocal, SmolMt, TokioCt, TokioGroup, TokioMt, RUNTIME_NAMES,
 };
 pub use sampling::{measure, round_robin, Run};
 pub use stats::{Summary, XorShift64};

@@ -1,18 +1,17 @@
 //! Readiness-based I/O on the loop's reactor.
 //!
 //! [`AsyncFd`] registers any non-blocking file descriptor with the loop
-//! (epoll through mio) and lets tasks wait until it is readable or writable.
-//! Sockets, pipes, streams and servers are built on it.
+//! (epoll through mio, or io_uring: see [`Driver`]) and lets tasks wait until
+//! it is readable or writable. Sockets, pipes, streams and servers are built
+//! on it.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use mio::unix::SourceFd;
-use mio::Interest;
-
 use crate::runtime::reactor::Direction;
+pub use crate::runtime::reactor::Driver;
 use crate::runtime::slab::Key;
 use crate::runtime::{context, Core};
 
@@ -48,7 +47,10 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// Registers `inner` for both read and write readiness.
     ///
     /// # Errors
-    /// The registration error from epoll (e.g. a closed descriptor).
+    /// The registration error from the driver: with
+    /// [`Driver::Readiness`], epoll's (e.g. a closed descriptor); io_uring
+    /// queues the registration, and the first operation reports a bad
+    /// descriptor instead.
     ///
     /// # Panics
     /// With no running event loop on the thread.
@@ -64,15 +66,12 @@ impl<T: AsRawFd> AsyncFd<T> {
     /// # Panics
     /// With no running event loop on the thread.
     pub fn with_interest(inner: T, readable: bool, writable: bool) -> io::Result<Self> {
-        let interest = match (readable, writable) {
-            (true, true) => Interest::READABLE | Interest::WRITABLE,
-            (true, false) => Interest::READABLE,
-            (false, true) => Interest::WRITABLE,
-            (false, false) => return Err(io::Error::new(io::ErrorKind::InvalidInput, "no interest")),
-        };
+        if !readable && !writable {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "no interest"));
+        }
         let core = context::expect_core("asyncio::io::AsyncFd::new", |c| c.rc());
         let fd = inner.as_raw_fd();
-        let key = core.reactor.register(&mut SourceFd(&fd), interest)?;
+        let key = core.reactor.register(fd, readable, writable)?;
         Ok(AsyncFd {
             inner: Some(inner),
             key,
@@ -99,7 +98,7 @@ impl<T: AsRawFd> AsyncFd<T> {
     fn deregister(&mut self) {
         if let Some(inner) = &self.inner {
             let fd = inner.as_raw_fd();
-            let _ = self.core.reactor.deregister(self.key, &mut SourceFd(&fd));
+            let _ = self.core.reactor.deregister(self.key, fd);
         }
     }
 

@@ -35,7 +35,7 @@ use super::context;
 use super::ctxvars;
 use super::debug::Debugger;
 use super::pool::{PoolHandle, ThreadPool};
-use super::reactor::Reactor;
+use super::reactor::{Driver, Reactor};
 use super::remote::{Remote, SendTask, Shared};
 use super::report;
 use super::spin::{self, SpinPredictor};
@@ -111,8 +111,8 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(debug: bool, virtual_time: bool) -> io::Result<Rc<Core>> {
-        let (reactor, waker) = Reactor::new()?;
+    pub(crate) fn new(debug: bool, virtual_time: bool, driver: Driver) -> io::Result<Rc<Core>> {
+        let (reactor, waker) = Reactor::new(driver)?;
         let shared = Shared::new(waker);
         static NEXT_LOOP_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
         let loop_id = NEXT_LOOP_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

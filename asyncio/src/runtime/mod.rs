@@ -6,7 +6,8 @@
 //! | [`task`] | task cells, the waker, the live-task list |
 //! | [`timer`] | the hierarchical timer wheel |
 //! | [`clock`] | real or virtual time |
-//! | [`reactor`] | mio readiness driver and I/O registrations |
+//! | [`reactor`] | I/O registrations and readiness: mio (epoll/kqueue) or io_uring |
+//! | `uring` | the reactor's io_uring backend (Linux) |
 //! | [`remote`] | cross-thread queue and the park handshake |
 //! | [`context`] | the thread's running loop |
 //! | [`ctxvars`] | context variables' maps, and which context is current |
@@ -40,6 +41,8 @@ pub(crate) mod stall_trace;
 pub(crate) mod sync;
 pub(crate) mod task;
 pub(crate) mod timer;
+#[cfg(target_os = "linux")]
+pub(crate) mod uring;
 pub(crate) mod wait_queue;
 
 #[cfg(all(test, asyncio_loom))]

@@ -1,16 +1,35 @@
-//! The I/O driver: a `mio::Poll` (epoll on Linux), a slab of registered
-//! sources with their readiness and wakers, and the loop's cross-thread
-//! `mio::Waker`.
+//! The I/O driver: a slab of registered sources with their readiness and
+//! wakers, fed by one of two readiness backends, and the loop's
+//! cross-thread waker.
 //!
-//! mio is edge-triggered, so readiness is remembered here: an event sets the
-//! source's bits, and the bits stay set until the user's operation reports
-//! `WouldBlock` and clears them. The loop is single-threaded, so no event can
-//! arrive between that operation and the clear (events are only read during
-//! [`Reactor::turn`], never while a task runs): the classic lost-wakeup race
-//! of edge-triggered readiness cannot happen.
+//! - **readiness** (the default): a `mio::Poll` (epoll on Linux, kqueue on
+//!   the BSDs and macOS).
+//! - **io_uring** (Linux, [`Driver::IoUring`]): one multishot
+//!   `IORING_OP_POLL_ADD` per source in an io_uring (`uring.rs`). Every
+//!   registration is a submission queue entry carried by the next
+//!   `io_uring_enter`, which also reaps every completion; a look for I/O
+//!   that must not wait reads the completion queue in shared memory with no
+//!   system call at all when nothing is queued.
+//!
+//! Both deliver edge-triggered readiness, so readiness is remembered here:
+//! an event sets the source's bits, and the bits stay set until the user's
+//! operation reports `WouldBlock` and clears them. The loop is
+//! single-threaded, so no event can arrive between that operation and the
+//! clear (events are only read during [`Reactor::turn`], never while a task
+//! runs): the classic lost-wakeup race of edge-triggered readiness cannot
+//! happen.
+//!
+//! Why poll-mode operations and not the kernel doing the reads and writes
+//! (owned buffers): cancel safety comes for free (a dropped read never
+//! loses data: the data stays in the socket until a read takes it), every
+//! socket type and `AsyncFd` keep one code path, and a read still goes
+//! straight into the caller's buffer with no copy. The cost is the read and
+//! write system calls themselves, which completion-mode operations would
+//! batch too.
 
 use std::cell::RefCell;
 use std::io;
+use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -21,11 +40,69 @@ use super::slab::{Key, Slab};
 /// The token of the loop's cross-thread waker.
 const WAKE_TOKEN: Token = Token(usize::MAX);
 
-const READABLE: u8 = 1;
-const WRITABLE: u8 = 2;
-const READ_CLOSED: u8 = 4;
-const WRITE_CLOSED: u8 = 8;
-const ERROR: u8 = 16;
+pub(super) const READABLE: u8 = 1;
+pub(super) const WRITABLE: u8 = 2;
+pub(super) const READ_CLOSED: u8 = 4;
+pub(super) const WRITE_CLOSED: u8 = 8;
+pub(super) const ERROR: u8 = 16;
+
+/// Which I/O driver a loop runs on (see [`Runner::driver`](crate::Runner::driver)
+/// and [`EventLoop::driver`](crate::EventLoop::driver)).
+///
+/// Both drive the same sockets, pipes and [`AsyncFd`](crate::io::AsyncFd)s
+/// with the same results and the same cancel safety; they differ in which
+/// system calls carry the readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Driver {
+    /// mio's readiness polling: epoll on Linux, kqueue on the BSDs and
+    /// macOS. The default.
+    Readiness,
+    /// io_uring (Linux 5.13 or later): registrations and readiness travel
+    /// through the ring, one `io_uring_enter` per loop turn for all of them.
+    /// Where io_uring is missing or forbidden (an old kernel, a seccomp
+    /// policy, `kernel.io_uring_disabled`), a loop asked for it runs on
+    /// [`Readiness`](Driver::Readiness) instead; [`Driver::io_uring_available`]
+    /// says why.
+    IoUring,
+}
+
+impl Driver {
+    /// The driver the environment asks for: `ASYNCIO_DRIVER=io_uring` (or
+    /// `uring`) or `ASYNCIO_DRIVER=readiness` (or `epoll`, `mio`); `None`
+    /// when unset or empty.
+    ///
+    /// # Panics
+    /// On any other value, naming it (a typo should not silently run the
+    /// default).
+    pub fn from_env() -> Option<Driver> {
+        let v = std::env::var("ASYNCIO_DRIVER").ok()?;
+        match v.trim() {
+            "" => None,
+            "io_uring" | "io-uring" | "uring" => Some(Driver::IoUring),
+            "readiness" | "epoll" | "mio" | "kqueue" => Some(Driver::Readiness),
+            other => panic!("ASYNCIO_DRIVER={other:?}: expected `io_uring` or `readiness`"),
+        }
+    }
+
+    /// Whether this machine lets a loop run on io_uring: `Ok` if it does,
+    /// otherwise the error from setting up a ring (`Unsupported` off Linux,
+    /// `ENOSYS` on kernels without io_uring, `EPERM` where it is forbidden)
+    /// or `Unsupported` naming the missing kernel feature.
+    ///
+    /// # Errors
+    /// As above.
+    pub fn io_uring_available() -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            super::uring::Uring::probe()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "io_uring is Linux only"))
+        }
+    }
+}
 
 /// Which half of a source's readiness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,45 +120,117 @@ impl Direction {
     }
 }
 
-#[derive(Default)]
-struct IoSlot {
-    readiness: u8,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+pub(crate) struct IoSlot {
+    pub(super) readiness: u8,
+    pub(super) reader: Option<Waker>,
+    pub(super) writer: Option<Waker>,
+    /// The descriptor and what it was registered for (the io_uring backend
+    /// arms its poll again from them when the kernel ends a multishot one).
+    pub(super) fd: RawFd,
+    pub(super) readable: bool,
+    pub(super) writable: bool,
+}
+
+impl IoSlot {
+    /// Adds readiness `bits` and collects the wakers they concern.
+    pub(super) fn ready(&mut self, bits: u8, wakers: &mut Vec<Waker>) {
+        self.readiness |= bits;
+        if bits & Direction::Read.mask() != 0 {
+            wakers.extend(self.reader.take());
+        }
+        if bits & Direction::Write.mask() != 0 {
+            wakers.extend(self.writer.take());
+        }
+    }
+}
+
+enum Backend {
+    Mio {
+        poll: RefCell<mio::Poll>,
+        events: RefCell<Events>,
+        registry: mio::Registry,
+    },
+    #[cfg(target_os = "linux")]
+    Uring(Box<super::uring::Uring>),
 }
 
 pub(crate) struct Reactor {
-    poll: RefCell<mio::Poll>,
-    events: RefCell<Events>,
-    registry: mio::Registry,
+    backend: Backend,
     sources: RefCell<Slab<IoSlot>>,
 }
 
-fn token(key: Key) -> Token {
-    Token(((key.gen as usize) << 32) | key.index as usize)
+/// Wakes a loop from another thread: mio's waker, or (io_uring) an eventfd
+/// the ring polls.
+pub(crate) enum LoopWaker {
+    Mio(mio::Waker),
+    #[cfg(target_os = "linux")]
+    EventFd(std::sync::Arc<std::os::fd::OwnedFd>),
 }
 
-fn key(token: Token) -> Key {
+impl LoopWaker {
+    pub(crate) fn wake(&self) -> io::Result<()> {
+        match self {
+            LoopWaker::Mio(w) => w.wake(),
+            #[cfg(target_os = "linux")]
+            LoopWaker::EventFd(fd) => super::uring::wake_eventfd(fd),
+        }
+    }
+}
+
+pub(super) fn token(key: Key) -> u64 {
+    ((key.gen as u64) << 32) | key.index as u64
+}
+
+pub(super) fn key(token: u64) -> Key {
     Key {
-        index: token.0 as u32,
-        gen: (token.0 >> 32) as u32,
+        index: token as u32,
+        gen: (token >> 32) as u32,
     }
 }
 
 impl Reactor {
-    pub(crate) fn new() -> io::Result<(Reactor, mio::Waker)> {
+    /// A reactor on `driver` (io_uring falls back to readiness where the
+    /// kernel refuses it), with the waker other threads use.
+    pub(crate) fn new(driver: Driver) -> io::Result<(Reactor, LoopWaker)> {
+        #[cfg(target_os = "linux")]
+        if driver == Driver::IoUring {
+            match super::uring::Uring::new() {
+                Ok((uring, waker)) => {
+                    return Ok((
+                        Reactor {
+                            backend: Backend::Uring(Box::new(uring)),
+                            sources: RefCell::new(Slab::default()),
+                        },
+                        waker,
+                    ))
+                }
+                Err(e) => super::uring::fell_back(&e),
+            }
+        }
+        let _ = driver;
         let poll = mio::Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKE_TOKEN)?;
         let registry = poll.registry().try_clone()?;
         Ok((
             Reactor {
-                poll: RefCell::new(poll),
-                events: RefCell::new(Events::with_capacity(1024)),
-                registry,
+                backend: Backend::Mio {
+                    poll: RefCell::new(poll),
+                    events: RefCell::new(Events::with_capacity(1024)),
+                    registry,
+                },
                 sources: RefCell::new(Slab::default()),
             },
-            waker,
+            LoopWaker::Mio(waker),
         ))
+    }
+
+    /// The driver this reactor runs on.
+    pub(crate) fn driver(&self) -> Driver {
+        match self.backend {
+            Backend::Mio { .. } => Driver::Readiness,
+            #[cfg(target_os = "linux")]
+            Backend::Uring(_) => Driver::IoUring,
+        }
     }
 
     /// Number of registered sources.
@@ -89,19 +238,45 @@ impl Reactor {
         self.sources.borrow().len()
     }
 
-    pub(crate) fn register(&self, source: &mut impl mio::event::Source, interest: Interest) -> io::Result<Key> {
-        let key = self.sources.borrow_mut().insert(IoSlot::default());
-        if let Err(e) = self.registry.register(source, token(key), interest) {
+    /// Registers `fd` for the given directions (at least one).
+    pub(crate) fn register(&self, fd: RawFd, readable: bool, writable: bool) -> io::Result<Key> {
+        let key = self.sources.borrow_mut().insert(IoSlot {
+            readiness: 0,
+            reader: None,
+            writer: None,
+            fd,
+            readable,
+            writable,
+        });
+        let res = match &self.backend {
+            Backend::Mio { registry, .. } => {
+                let interest = match (readable, writable) {
+                    (true, false) => Interest::READABLE,
+                    (false, true) => Interest::WRITABLE,
+                    _ => Interest::READABLE | Interest::WRITABLE,
+                };
+                registry.register(&mut mio::unix::SourceFd(&fd), Token(token(key) as usize), interest)
+            }
+            #[cfg(target_os = "linux")]
+            Backend::Uring(u) => u.arm(key, fd, readable, writable),
+        };
+        if let Err(e) = res {
             self.sources.borrow_mut().remove(key);
             return Err(e);
         }
         Ok(key)
     }
 
-    pub(crate) fn deregister(&self, key: Key, source: &mut impl mio::event::Source) -> io::Result<()> {
+    /// Forgets `key`'s registration of `fd` (before the caller closes or
+    /// gives back the descriptor).
+    pub(crate) fn deregister(&self, key: Key, fd: RawFd) -> io::Result<()> {
         let slot = self.sources.borrow_mut().remove(key);
         drop(slot); // wakers dropped outside the borrow
-        self.registry.deregister(source)
+        match &self.backend {
+            Backend::Mio { registry, .. } => registry.deregister(&mut mio::unix::SourceFd(&fd)),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(u) => u.disarm(key),
+        }
     }
 
     /// Ready if the source is ready in `dir`; otherwise remembers the waker.
@@ -138,8 +313,13 @@ impl Reactor {
     /// wakers of the sources that became ready. Returns the number of I/O
     /// events (the cross-thread wake is not counted).
     pub(crate) fn turn(&self, timeout: Option<Duration>, wakers: &mut Vec<Waker>) -> io::Result<usize> {
-        let mut events = self.events.borrow_mut();
-        match self.poll.borrow_mut().poll(&mut events, timeout) {
+        let (poll, events) = match &self.backend {
+            Backend::Mio { poll, events, .. } => (poll, events),
+            #[cfg(target_os = "linux")]
+            Backend::Uring(u) => return u.turn(timeout, &self.sources, wakers),
+        };
+        let mut events = events.borrow_mut();
+        match poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
             Err(e) => return Err(e),
@@ -151,7 +331,7 @@ impl Reactor {
                 continue;
             }
             n += 1;
-            let Some(slot) = sources.get_mut(key(ev.token())) else {
+            let Some(slot) = sources.get_mut(key(ev.token().0 as u64)) else {
                 continue;
             };
             let mut bits = 0;
@@ -170,13 +350,7 @@ impl Reactor {
             if ev.is_error() {
                 bits |= ERROR;
             }
-            slot.readiness |= bits;
-            if bits & Direction::Read.mask() != 0 {
-                wakers.extend(slot.reader.take());
-            }
-            if bits & Direction::Write.mask() != 0 {
-                wakers.extend(slot.writer.take());
-            }
+            slot.ready(bits, wakers);
         }
         Ok(n)
     }

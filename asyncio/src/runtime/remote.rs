@@ -139,11 +139,11 @@ pub(crate) enum Remote {
 /// The part of a loop that other threads may hold: `Send + Sync`.
 pub(crate) struct Shared {
     pub(crate) queue: RemoteQueue<Remote>,
-    waker: mio::Waker,
+    waker: super::reactor::LoopWaker,
 }
 
 impl Shared {
-    pub(crate) fn new(waker: mio::Waker) -> Arc<Self> {
+    pub(crate) fn new(waker: super::reactor::LoopWaker) -> Arc<Self> {
         Arc::new(Shared {
             queue: RemoteQueue::new(),
             waker,

@@ -14,9 +14,11 @@ use super::{unwrapped_spawn_blocking, Runtime};
 use crate::futures::Unwrap;
 
 /// asyncio's single-threaded loop (`asyncio::Runner`), with debug mode
-/// `DEBUG` (whatever `ASYNCIO_DEBUG` says) and eager task start `EAGER`
-/// (`Runner::eager_tasks`): [`Asyncio`], [`AsyncioDebug`], [`AsyncioEager`].
-pub struct AsyncioLoop<const DEBUG: bool, const EAGER: bool = false> {
+/// `DEBUG` (whatever `ASYNCIO_DEBUG` says), eager task start `EAGER`
+/// (`Runner::eager_tasks`) and, with `URING`, the io_uring driver
+/// (`Runner::driver`; otherwise whatever `ASYNCIO_DRIVER` says):
+/// [`Asyncio`], [`AsyncioDebug`], [`AsyncioEager`], [`AsyncioUring`].
+pub struct AsyncioLoop<const DEBUG: bool, const EAGER: bool = false, const URING: bool = false> {
     runner: asyncio::Runner,
 }
 
@@ -31,17 +33,29 @@ pub type AsyncioDebug = AsyncioLoop<true>;
 /// `create_task`), debug mode off.
 pub type AsyncioEager = AsyncioLoop<false, true>;
 
-impl<const DEBUG: bool, const EAGER: bool> Runtime for AsyncioLoop<DEBUG, EAGER> {
-    const NAME: &'static str = match (DEBUG, EAGER) {
-        (false, false) => "asyncio",
-        (true, false) => "asyncio-debug",
-        (false, true) => "asyncio eager",
-        (true, true) => "asyncio-debug eager",
+/// asyncio's loop on the io_uring driver (readiness where the kernel
+/// refuses io_uring), debug mode off.
+pub type AsyncioUring = AsyncioLoop<false, false, true>;
+
+impl<const DEBUG: bool, const EAGER: bool, const URING: bool> Runtime for AsyncioLoop<DEBUG, EAGER, URING> {
+    const NAME: &'static str = match (DEBUG, EAGER, URING) {
+        (false, false, false) => "asyncio",
+        (true, false, false) => "asyncio-debug",
+        (false, true, false) => "asyncio eager",
+        (true, true, false) => "asyncio-debug eager",
+        (false, false, true) => "asyncio-uring",
+        (true, false, true) => "asyncio-debug-uring",
+        (false, true, true) => "asyncio-uring eager",
+        (true, true, true) => "asyncio-debug-uring eager",
     };
 
     fn new() -> Self {
         // Create the loop now so that its construction is not timed.
-        let mut runner = asyncio::Runner::new()
+        let mut runner = asyncio::Runner::new();
+        if URING {
+            runner = runner.driver(asyncio::io::Driver::IoUring);
+        }
+        let mut runner = runner
             .debug(DEBUG)
             .eager_tasks(EAGER)
             .slow_callback_duration(Duration::from_secs(3600));
@@ -54,13 +68,13 @@ impl<const DEBUG: bool, const EAGER: bool> Runtime for AsyncioLoop<DEBUG, EAGER>
     }
 }
 
-impl<const DEBUG: bool, const EAGER: bool> Drop for AsyncioLoop<DEBUG, EAGER> {
+impl<const DEBUG: bool, const EAGER: bool, const URING: bool> Drop for AsyncioLoop<DEBUG, EAGER, URING> {
     fn drop(&mut self) {
         self.runner.close();
     }
 }
 
-impl<const DEBUG: bool, const EAGER: bool> AsyncioLoop<DEBUG, EAGER> {
+impl<const DEBUG: bool, const EAGER: bool, const URING: bool> AsyncioLoop<DEBUG, EAGER, URING> {
     /// `asyncio::create_task`.
     #[inline]
     pub fn spawn<F: Future + 'static>(f: F) -> Unwrap<asyncio::Task<F::Output>> {

@@ -60,7 +60,7 @@ mod tokio_mt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-pub use asyncio_loop::{Asyncio, AsyncioDebug, AsyncioEager, AsyncioGroup, AsyncioLoop};
+pub use asyncio_loop::{Asyncio, AsyncioDebug, AsyncioEager, AsyncioGroup, AsyncioLoop, AsyncioUring};
 pub use smol_common::{FlagEvent, SmolGroup};
 pub use smol_local::SmolLocal;
 pub use smol_mt::SmolMt;
