@@ -690,7 +690,7 @@ fn prepare(service: &Service, mut req: http::Request<Incoming>, bg: &Background)
     let (method, path) = (head.method.clone(), head.uri.path_and_query().cloned());
     let body = has_body.then(|| BodyState::new(incoming, limit));
     let request = Request {
-        head,
+        head: Box::new(head),
         body: RequestBody { state: body.clone() },
         params: Vec::new(),
         peer: service.peer,

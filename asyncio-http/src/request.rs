@@ -18,7 +18,11 @@ use crate::worker::{ShutdownSignal, Worker};
 /// An HTTP request: its head, its streaming body, the path parameters the
 /// router matched, and a way to schedule work after the response.
 pub struct Request {
-    pub(crate) head: http::request::Parts,
+    /// Boxed: the head (method, URI, headers, extensions) is most of a
+    /// request's size, and a request is moved several times on its way to
+    /// the handler (router, middleware, extractors); one allocation costs
+    /// less than those copies (callgrind figures in BENCHMARKS.md, "HTTP").
+    pub(crate) head: Box<http::request::Parts>,
     pub(crate) body: RequestBody,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) peer: Option<SocketAddr>,
@@ -42,7 +46,7 @@ impl Request {
     /// directly). Background work added to it is dropped.
     pub fn new(head: http::request::Parts, body: RequestBody) -> Request {
         Request {
-            head,
+            head: Box::new(head),
             body,
             params: Vec::new(),
             peer: None,

@@ -13,6 +13,9 @@
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 WORKERS=1 bash benches/techempower/run.sh
 #   SERVERS="asyncio axum" TESTS="json db" bash benches/techempower/run.sh
 #
+# `asyncio-uring` is the asyncio server again with ASYNCIO_DRIVER=io_uring
+# (its loops on the io_uring driver; readiness where the kernel refuses it).
+#
 # Needs (as root: installed when missing) PostgreSQL and wrk from Debian's
 # packages; Python 3 with venv (FastAPI, uvicorn, uvloop, httptools and
 # asyncpg come from PyPI into target/techempower/venv).
@@ -24,7 +27,7 @@ DURATION=${DURATION:-8}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKERS=${WORKERS:-1}
 PER_WORKER=${PER_WORKER:-4}
-SERVERS=${SERVERS:-"asyncio axum fastapi"}
+SERVERS=${SERVERS:-"asyncio asyncio-uring axum fastapi"}
 TESTS=${TESTS:-"json db queries fortunes updates plaintext"}
 out=$root/target/techempower
 mkdir -p "$out"
@@ -71,13 +74,14 @@ start() {
   p=$(free_port); port[$name]=$p
   case $name in
     asyncio) "$CARGO_TARGET_DIR/release/techempower-asyncio" "$p" "$WORKERS" "$PER_WORKER" & ;;
+    asyncio-uring) ASYNCIO_DRIVER=io_uring "$CARGO_TARGET_DIR/release/techempower-asyncio" "$p" "$WORKERS" "$PER_WORKER" & ;;
     axum) "$CARGO_TARGET_DIR/release/techempower-axum" "$p" "$WORKERS" "$PER_WORKER" & ;;
     fastapi) (cd benches/techempower && POOL_SIZE=$PER_WORKER exec "$out/venv/bin/uvicorn" fastapi_app:app \
                --host 127.0.0.1 --port "$p" --workers "$WORKERS" --loop uvloop --http httptools \
                --no-access-log --log-level warning) & ;;
   esac
   pids+=($!)
-  eval "pid_$name=$!"
+  eval "pid_${name//-/_}=$!"
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/json" >/dev/null && return; sleep 0.2; done
   echo "$name did not start" >&2; exit 1
 }
@@ -123,7 +127,7 @@ results=$out/results.txt
 for r in $(seq "$ROUNDS"); do
   for t in $TESTS; do
     for s in $SERVERS; do
-      pid_var="pid_$s"
+      pid_var="pid_${s//-/_}"
       before=$(cpu_ticks "${!pid_var}")
       pg_before=$(pg_ticks "$pg_pid")
       w=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:${port[$s]}$(path "$t")")
@@ -153,8 +157,8 @@ servers = list(dict.fromkeys(r[2] for r in rows))
 print()
 print("| test | " + " | ".join(f"{s} req/s" for s in servers) + " | " + " | ".join(f"{s} CPU µs/req" for s in servers)
       + " | " + " | ".join(f"PostgreSQL CPU µs/req ({s})" for s in servers)
-      + " | asyncio/axum req/s | asyncio/axum CPU | asyncio/fastapi req/s |")
-print("|---" * (1 + 3 * len(servers) + 3) + "|")
+      + " | asyncio/axum req/s | asyncio/axum CPU | asyncio/fastapi req/s | asyncio-uring/axum req/s | asyncio-uring/axum CPU |")
+print("|---" * (1 + 3 * len(servers) + 5) + "|")
 for t in tests:
     rps = {s: statistics.median(x[0] for x in data[(t, s)]) for s in servers if (t, s) in data}
     cpu = {s: statistics.median(x[1] for x in data[(t, s)]) for s in servers if (t, s) in data}
@@ -163,5 +167,6 @@ for t in tests:
     print(f"| {t} | " + " | ".join(f"{rps.get(s, 0):,.0f}" for s in servers) + " | "
           + " | ".join(f"{cpu.get(s, 0):.1f}" for s in servers) + " | "
           + " | ".join(f"{pg.get(s, 0):.1f}" for s in servers) + " | "
-          + f"{ratio('asyncio', 'axum', rps)} | {ratio('asyncio', 'axum', cpu)} | {ratio('asyncio', 'fastapi', rps)} |")
+          + f"{ratio('asyncio', 'axum', rps)} | {ratio('asyncio', 'axum', cpu)} | {ratio('asyncio', 'fastapi', rps)} | "
+          + f"{ratio('asyncio-uring', 'axum', rps)} | {ratio('asyncio-uring', 'axum', cpu)} |")
 PY
