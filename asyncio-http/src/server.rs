@@ -89,7 +89,9 @@ impl Server {
     }
 
     /// Worker loops, one thread each (at least 1). To use every core:
-    /// `std::thread::available_parallelism()`.
+    /// `std::thread::available_parallelism()`. The first worker is the loop
+    /// that starts the server; the others run on the same I/O driver
+    /// ([`asyncio::io::Driver`]).
     pub fn workers(mut self, n: usize) -> Server {
         self.workers = n.max(1);
         self
@@ -416,8 +418,11 @@ impl Server {
             let n = others.len();
             let parts = std::sync::Mutex::new(others);
             let (app, config, done_tx) = (app.clone(), config.clone(), done_tx.clone());
+            // The other workers' loops run on the I/O driver this one runs on.
+            let driver = asyncio::get_running_loop().driver();
             let started = asyncio::loops::Loops::builder()
                 .threads(n)
+                .runner(move |_| asyncio::Runner::new().driver(driver))
                 .thread_name_fn(|i| format!("asyncio-http-worker-{}", i + 1))
                 .start(move |cx| {
                     let part = parts.lock().unwrap_or_else(|e| e.into_inner())[cx.index()].take();

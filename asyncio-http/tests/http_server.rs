@@ -404,3 +404,55 @@ async fn in_process_connections_are_served_without_a_peer_address() {
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     server.wait().await.unwrap();
 }
+
+#[test]
+fn every_worker_runs_on_the_starting_loops_driver() {
+    use asyncio::io::Driver;
+    let mut drivers = vec![Driver::Readiness];
+    if Driver::io_uring_available().is_ok() {
+        drivers.push(Driver::IoUring);
+    }
+    for d in drivers {
+        asyncio::Runner::new().driver(d).run(async move {
+            let app = || {
+                asyncio_http::Router::new().get("/", |_req: asyncio_http::Request| async {
+                    let thread = std::thread::current().name().unwrap_or("").to_owned();
+                    format!("{thread} {:?}", asyncio::get_running_loop().driver())
+                })
+            };
+            let server = asyncio_http::Server::bind("127.0.0.1:0")
+                .workers(2)
+                .handle_signals(false)
+                .start(app)
+                .await
+                .unwrap();
+            let addr = server.local_addr();
+            // Fresh connections until both workers have answered.
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..200 {
+                let s = asyncio::net::TcpStream::connect(addr).await.unwrap();
+                s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                    .await
+                    .unwrap();
+                let mut reply = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    let n = s.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    reply.extend_from_slice(&buf[..n]);
+                }
+                let text = String::from_utf8_lossy(&reply).into_owned();
+                assert!(text.ends_with(&format!("{d:?}")), "{text}");
+                let body = text.rsplit("\r\n\r\n").next().unwrap_or("").to_owned();
+                seen.insert(body);
+                if seen.len() == 2 {
+                    break;
+                }
+            }
+            assert_eq!(seen.len(), 2, "both workers answer: {seen:?}");
+            server.shutdown().await.unwrap();
+        });
+    }
+}
