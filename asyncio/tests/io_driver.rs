@@ -188,3 +188,89 @@ fn a_runner_setting_beats_the_environment() {
     let got = runner(Driver::Readiness).run(async { asyncio::get_running_loop().driver() });
     assert_eq!(got, Driver::Readiness);
 }
+
+fn thread_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime: fields 14 and 15, the 12th and 13th after the name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_always_ready_file_does_not_spin_the_loop_on_each_driver() {
+    // /dev/null cannot be polled: epoll refuses it, io_uring reports it
+    // ready once and ends the poll. Either way the loop then sleeps.
+    for d in drivers() {
+        runner(d).run(async {
+            let f = std::fs::File::open("/dev/null").unwrap();
+            let Ok(fd) = AsyncFd::new(f) else {
+                return; // the readiness driver: EPERM, nothing to watch
+            };
+            let mut buf = [0u8; 8];
+            assert_eq!(fd.read_with(|mut f| f.read(&mut buf)).await.unwrap(), 0, "{d:?}");
+            let before = thread_cpu_ticks();
+            asyncio::sleep(Duration::from_millis(300)).await;
+            let used = thread_cpu_ticks() - before;
+            // A loop spinning through the sleep would use about 30 ticks.
+            assert!(used < 10, "{d:?}: {used} ticks of CPU during a 300 ms sleep");
+            drop(fd);
+        });
+    }
+}
+
+#[test]
+fn a_consumed_socket_error_does_not_leave_reads_spinning_on_each_driver() {
+    // A connected UDP socket sending to a closed port: the ICMP error is
+    // reported by one receive; the next must wait (here, until a timeout
+    // on the virtual clock), not poll in a circle inside one poll.
+    for d in drivers() {
+        asyncio::Runner::new().driver(d).virtual_time(true).run(async {
+            let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = closed.local_addr().unwrap();
+            drop(closed);
+            let s = asyncio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            s.connect(port).await.unwrap();
+            s.send(b"x").await.unwrap();
+            let mut buf = [0u8; 8];
+            let first = s.recv(&mut buf).await;
+            assert_eq!(
+                first.unwrap_err().kind(),
+                std::io::ErrorKind::ConnectionRefused,
+                "{d:?}"
+            );
+            let second = asyncio::timeout(Duration::from_secs(1), s.recv(&mut buf)).await;
+            assert!(second.is_err(), "{d:?}: {second:?}");
+        });
+    }
+}
+
+#[test]
+fn a_drop_closes_at_once_even_with_many_sources_busy_on_each_driver() {
+    // With io_uring the cancel's task work queues behind the pending
+    // readiness of every busy source; the peer must still see end of
+    // stream before the loop turns again.
+    for d in drivers() {
+        runner(d).run(async {
+            let mut busy = Vec::new();
+            for _ in 0..300 {
+                let (a, mut b) = UnixStream::pair().unwrap();
+                a.set_nonblocking(true).unwrap();
+                busy.push((AsyncFd::new(a).unwrap(), b.try_clone().unwrap()));
+                b.write_all(b"x").unwrap();
+            }
+            let (a, mut peer) = UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let a = AsyncFd::new(a).unwrap();
+            asyncio::sleep(Duration::from_millis(1)).await; // all armed
+            for (_, b) in &mut busy {
+                b.write_all(b"y").unwrap(); // readiness pending in the kernel
+            }
+            drop(a);
+            peer.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 1];
+            assert_eq!(peer.read(&mut buf).unwrap(), 0, "{d:?}: the peer is still open");
+            drop(busy);
+        });
+    }
+}

@@ -129,9 +129,27 @@ pub(crate) struct IoSlot {
     pub(super) fd: RawFd,
     pub(super) readable: bool,
     pub(super) writable: bool,
+    /// io_uring: whether the source's multishot poll is live. The kernel
+    /// ends one (no `IORING_CQE_F_MORE`) when its completion queue
+    /// overflows, and at once for a file that cannot be polled (a regular
+    /// file, `/dev/null`: always ready). It is armed again lazily, when a
+    /// task is about to wait on the source or an operation reported
+    /// `WouldBlock`: an always-ready file never is, so it costs nothing.
+    pub(super) armed: bool,
+    /// io_uring: the error that ended the poll for good (`EBADF`, `EINVAL`
+    /// for a file that cannot be watched): every wait reports it.
+    pub(super) failed: Option<i32>,
 }
 
 impl IoSlot {
+    /// The source's watch failed for good with `errno`: wakes its waiters,
+    /// whose next wait reports it.
+    pub(super) fn fail(&mut self, errno: i32, wakers: &mut Vec<Waker>) {
+        self.failed = Some(errno);
+        wakers.extend(self.reader.take());
+        wakers.extend(self.writer.take());
+    }
+
     /// Adds readiness `bits` and collects the wakers they concern.
     pub(super) fn ready(&mut self, bits: u8, wakers: &mut Vec<Waker>) {
         self.readiness |= bits;
@@ -247,6 +265,8 @@ impl Reactor {
             fd,
             readable,
             writable,
+            armed: true,
+            failed: None,
         });
         let res = match &self.backend {
             Backend::Mio { registry, .. } => {
@@ -288,6 +308,15 @@ impl Reactor {
         if slot.readiness & dir.mask() != 0 {
             return Poll::Ready(Ok(()));
         }
+        if let Some(errno) = slot.failed {
+            return Poll::Ready(Err(io::Error::from_raw_os_error(errno)));
+        }
+        #[cfg(target_os = "linux")]
+        if let Backend::Uring(u) = &self.backend {
+            if let Err(e) = u.rearm(key, slot) {
+                return Poll::Ready(Err(e));
+            }
+        }
         let w = match dir {
             Direction::Read => &mut slot.reader,
             Direction::Write => &mut slot.writer,
@@ -299,13 +328,18 @@ impl Reactor {
         Poll::Pending
     }
 
-    /// Forgets readiness in `dir` after an operation hit `WouldBlock`.
+    /// Forgets readiness in `dir` after an operation hit `WouldBlock`:
+    /// the direction's bit and `ERROR` (an error an operation reported is
+    /// consumed: a UDP socket's `ECONNREFUSED` is returned once, and a
+    /// sticky bit would then make every wait end at once and every
+    /// operation block again, forever). Hang-ups stay.
     pub(crate) fn clear_ready(&self, key: Key, dir: Direction) {
         if let Some(slot) = self.sources.borrow_mut().get_mut(key) {
-            slot.readiness &= !match dir {
-                Direction::Read => READABLE,
-                Direction::Write => WRITABLE,
-            };
+            slot.readiness &= !(ERROR
+                | match dir {
+                    Direction::Read => READABLE,
+                    Direction::Write => WRITABLE,
+                });
         }
     }
 

@@ -18,8 +18,14 @@
 //!   completion each time the source becomes ready, and the reactor
 //!   remembers the readiness until an operation reports `WouldBlock`. When
 //!   the kernel ends a multishot poll (no `IORING_CQE_F_MORE`: its
-//!   completion queue overflowed, say), it is armed again from the fd and
-//!   interest the slot keeps.
+//!   completion queue overflowed, or the file cannot be polled and is
+//!   always ready, as a regular file), it is armed again lazily, from the
+//!   fd and interest the slot keeps, the next time a task is about to wait
+//!   on the source: an always-ready file is never re-armed (re-arming at
+//!   once would complete at once, for ever). A poll that fails (`EBADF`,
+//!   `EINVAL`) makes every wait on the source report that error.
+//! - Unlike epoll, the ring accepts a regular file or the same descriptor
+//!   registered twice: the first is always ready, the second watched twice.
 //! - **Deregistration** queues an `ASYNC_CANCEL` of the poll and enters
 //!   the kernel at once, running the task work that completes it: the poll
 //!   holds a reference to the file, so a socket the caller closes next
@@ -35,7 +41,7 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -67,6 +73,9 @@ pub(crate) struct Uring {
     /// Completions copied out of the ring before they are acted on (acting
     /// may queue new entries).
     cqes: RefCell<Vec<(u64, i32, u32)>>,
+    /// Whether the eventfd's poll is live (re-armed at the next turn's
+    /// start when the kernel ended it).
+    wake_armed: std::cell::Cell<bool>,
 }
 
 impl Uring {
@@ -106,6 +115,7 @@ impl Uring {
             ring: RefCell::new(ring),
             wake_fd: wake_fd.clone(),
             cqes: RefCell::new(Vec::with_capacity(256)),
+            wake_armed: std::cell::Cell::new(true),
         };
         uring.push(&poll_entry(uring.wake_fd.as_raw_fd(), POLLIN, WAKE))?;
         Ok((uring, LoopWaker::EventFd(wake_fd)))
@@ -134,20 +144,48 @@ impl Uring {
         // A cancel marks the poll cancelled whatever its state (see the
         // module notes); the task work run with the submission completes it.
         self.push(&opcode::AsyncCancel::new(token(key)).build().user_data(IGNORE))?;
-        submit_and_run(&mut self.ring.borrow_mut()).map(drop)
+        let mut ring = self.ring.borrow_mut();
+        submit_and_run(&mut ring)?;
+        // One enter runs a bounded batch of deferred task work (about 20
+        // items since Linux 6.13), and the cancel's item queues behind the
+        // pending readiness of busy sources: enter again while the kernel
+        // flags work left, so the file is released before the caller
+        // closes the descriptor. (Bounded: each pass runs a batch.)
+        for _ in 0..1024 {
+            if !ring.submission().taskrun() {
+                break;
+            }
+            submit_and_run(&mut ring)?;
+        }
+        Ok(())
+    }
+
+    /// Arms `key`'s poll again if the kernel ended it (see
+    /// [`IoSlot::armed`]); the entry goes out with the next turn.
+    pub(crate) fn rearm(&self, key: Key, slot: &mut IoSlot) -> io::Result<()> {
+        if !slot.armed {
+            self.push(&poll_entry(slot.fd, interest(slot.readable, slot.writable), token(key)))?;
+            slot.armed = true;
+        }
+        Ok(())
     }
 
     /// Submits what is queued, waits up to `timeout` (`None`: forever) for a
     /// completion unless `timeout` is zero, and turns the completions into
     /// readiness of `sources`, collecting the wakers. Returns the number of
-    /// I/O events.
+    /// I/O events. Every completion in the queue is acted on even when the
+    /// enter failed (its error is returned after): none is dropped.
     pub(crate) fn turn(
         &self,
         timeout: Option<Duration>,
         sources: &RefCell<Slab<IoSlot>>,
         wakers: &mut Vec<Waker>,
     ) -> io::Result<usize> {
-        {
+        if !self.wake_armed.get() {
+            self.push(&poll_entry(self.wake_fd.as_raw_fd(), POLLIN, WAKE))?;
+            self.wake_armed.set(true);
+        }
+        let entered = {
             let mut ring = self.ring.borrow_mut();
             let res = match timeout {
                 Some(t) if t.is_zero() => {
@@ -167,11 +205,10 @@ impl Uring {
                 }
             };
             match res {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
+                Err(e) if !matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => Err(e),
+                _ => Ok(()),
             }
-        }
+        };
         let mut cqes = self.cqes.borrow_mut();
         self.ring
             .borrow_mut()
@@ -186,7 +223,9 @@ impl Uring {
             let ended = !cqueue::more(flags);
             if user_data == WAKE {
                 if ended {
-                    self.push(&poll_entry(self.wake_fd.as_fd().as_raw_fd(), POLLIN, WAKE))?;
+                    // Armed again at the start of the next turn (not here:
+                    // a failure must not stop this loop).
+                    self.wake_armed.set(false);
                 }
                 continue;
             }
@@ -196,26 +235,30 @@ impl Uring {
                 continue;
             };
             n += 1;
-            let rearm = match res {
-                r if r >= 0 => {
-                    slot.ready(bits(r as u32), wakers);
-                    ended
+            if res >= 0 {
+                slot.ready(bits(res as u32), wakers);
+                if ended {
+                    slot.armed = false;
                 }
-                // The descriptor was closed under the registration: let the
-                // next operation report it.
-                r if r == -libc::EBADF => {
-                    slot.ready(ERROR, wakers);
-                    false
-                }
-                // Anything else (no memory, say) ended the poll, not the
-                // source: watch it again.
-                _ => true,
-            };
-            if rearm {
-                self.push(&poll_entry(slot.fd, interest(slot.readable, slot.writable), user_data))?;
+            } else if res == -libc::ECANCELED {
+                // Not our cancel (the slot is live): watch it again when
+                // someone waits on it.
+                slot.armed = false;
+            } else {
+                // The descriptor was closed under the registration
+                // (`EBADF`), or cannot be watched: every wait reports it
+                // rather than waiting forever or polling in a circle.
+                slot.armed = false;
+                slot.fail(-res, wakers);
             }
         }
-        Ok(n)
+        if !self.wake_armed.get() {
+            // Best effort now; the next turn retries before it waits.
+            if self.push(&poll_entry(self.wake_fd.as_raw_fd(), POLLIN, WAKE)).is_ok() {
+                self.wake_armed.set(true);
+            }
+        }
+        entered.map(|()| n)
     }
 }
 
@@ -331,6 +374,8 @@ mod ring_tests {
             fd,
             readable: true,
             writable: false,
+            armed: true,
+            failed: None,
         }
     }
 
