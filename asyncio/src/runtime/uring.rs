@@ -117,8 +117,15 @@ impl Uring {
             cqes: RefCell::new(Vec::with_capacity(256)),
             wake_armed: std::cell::Cell::new(true),
         };
-        uring.push(&poll_entry(uring.wake_fd.as_raw_fd(), POLLIN, WAKE))?;
+        uring.arm_wake()?;
         Ok((uring, LoopWaker::EventFd(wake_fd)))
+    }
+
+    /// Queues the cross-thread eventfd's poll.
+    fn arm_wake(&self) -> io::Result<()> {
+        self.push(&poll_entry(self.wake_fd.as_raw_fd(), POLLIN, WAKE))?;
+        self.wake_armed.set(true);
+        Ok(())
     }
 
     /// Queues `entry`, first handing the queue to the kernel if it is full.
@@ -182,8 +189,7 @@ impl Uring {
         wakers: &mut Vec<Waker>,
     ) -> io::Result<usize> {
         if !self.wake_armed.get() {
-            self.push(&poll_entry(self.wake_fd.as_raw_fd(), POLLIN, WAKE))?;
-            self.wake_armed.set(true);
+            self.arm_wake()?;
         }
         let entered = {
             let mut ring = self.ring.borrow_mut();
@@ -223,8 +229,8 @@ impl Uring {
             let ended = !cqueue::more(flags);
             if user_data == WAKE {
                 if ended {
-                    // Armed again at the start of the next turn (not here:
-                    // a failure must not stop this loop).
+                    // Armed again at the start of the next turn, before it
+                    // submits (not here: a failure must not stop this loop).
                     self.wake_armed.set(false);
                 }
                 continue;
@@ -250,12 +256,6 @@ impl Uring {
                 // rather than waiting forever or polling in a circle.
                 slot.armed = false;
                 slot.fail(-res, wakers);
-            }
-        }
-        if !self.wake_armed.get() {
-            // Best effort now; the next turn retries before it waits.
-            if self.push(&poll_entry(self.wake_fd.as_raw_fd(), POLLIN, WAKE)).is_ok() {
-                self.wake_armed.set(true);
             }
         }
         entered.map(|()| n)
