@@ -82,10 +82,17 @@ impl EventLoop {
         self.core.push_soon(Ready::Callback(CallbackCell::new(f, location)));
     }
 
-    /// Runs `f` once `delay` has passed.
+    /// Runs `f` once `delay` has passed (never sooner; a delay of a second
+    /// or more may be a few milliseconds late: see [`crate::time`]'s
+    /// "Precision").
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
-        let when = Instant(self.core.clock.now() + delay);
+        let clock = &self.core.clock;
+        let when = Instant(
+            clock
+                .coarse_deadline(delay)
+                .map_or_else(|| clock.now() + delay, |(when, _)| when),
+        );
         self.call_at_located(when, crate::context::bind(f), Location::caller())
     }
 

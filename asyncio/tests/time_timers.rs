@@ -233,3 +233,35 @@ fn many_timers_in_virtual_time_complete_in_order_of_deadline() {
         "each at its deadline exactly"
     );
 }
+
+/// Real time, a duration long enough for the coarse clock (see
+/// `asyncio::time`'s "Precision"): a sleep, a timeout and a `call_later` of
+/// 1.1 s each end no sooner than 1.1 s after they were armed, and the
+/// sleep's deadline is no earlier than that. (Nothing is raced: the checks
+/// are lower bounds, which hold however slow the machine is.)
+#[test]
+fn long_real_timers_are_never_early() {
+    let d = ms(1100);
+    asyncio::run(async move {
+        let start = Instant::now();
+        let mut sleep = std::pin::pin!(asyncio::sleep(d));
+        let armed = futures_lite::future::poll_once(sleep.as_mut()).await;
+        assert!(armed.is_none(), "a 1.1 s sleep is pending at first");
+        let deadline = sleep.deadline().expect("an armed sleep has a deadline");
+        assert!(deadline >= start + d, "deadline before start + 1.1 s");
+        let fired = Rc::new(RefCell::new(None::<Instant>));
+        let f = fired.clone();
+        let loop_ = asyncio::get_running_loop();
+        let handle = loop_.call_later(d, move || *f.borrow_mut() = Some(Instant::now()));
+        assert!(handle.when() >= start + d);
+        let timed_out = asyncio::timeout(d, std::future::pending::<()>()).await;
+        assert!(timed_out.is_err());
+        assert!(Instant::now() >= start + d, "the timeout ended early");
+        sleep.await;
+        assert!(Instant::now() >= deadline, "the sleep ended before its deadline");
+        while fired.borrow().is_none() {
+            asyncio::sleep(ms(1)).await;
+        }
+        assert!(fired.borrow().unwrap() >= start + d, "call_later ran early");
+    });
+}

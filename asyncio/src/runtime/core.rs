@@ -349,7 +349,13 @@ impl Core {
     // ----- timers -------------------------------------------------------
 
     pub(crate) fn timer_insert(&self, deadline: Instant, action: TimerAction) -> TimerKey {
-        let tick = self.clock.deadline_tick(deadline);
+        self.timer_insert_tick(self.clock.deadline_tick(deadline), action)
+    }
+
+    /// [`timer_insert`](Self::timer_insert) with the deadline's tick
+    /// already known (`Clock::coarse_deadline` gives it).
+    #[inline]
+    pub(crate) fn timer_insert_tick(&self, tick: u64, action: TimerAction) -> TimerKey {
         self.timers.borrow_mut().insert(tick, action)
     }
 

@@ -12,6 +12,20 @@
 //! cancelling are O(1), and an idle loop sleeps in the kernel until the next
 //! deadline.
 //!
+//! # Precision
+//!
+//! A timer never fires before its deadline. It fires at the first loop turn
+//! after it, its deadline rounded up to the next millisecond. A duration of
+//! about a second or more (256 ticks of the kernel's coarse clock, 1.02 s at
+//! the common 250 Hz; Linux only) takes its deadline from that coarse clock,
+//! padded so that it is never early: such a [`sleep`], [`timeout`] or
+//! [`call_later`](crate::EventLoop::call_later) may end up to three ticks
+//! (12 ms at 250 Hz, at most 1.2% of the duration) later than an exact one,
+//! and arming it skips the precise clock's read, a fifth of the cost of arming
+//! and cancelling a timeout. The Linux kernel's own timers trade precision
+//! for distance the same way. Explicit deadlines ([`sleep_until`],
+//! [`timeout_at`]), shorter durations and the virtual clock are exact.
+//!
 //! # Virtual time
 //!
 //! A loop built with [`Runner::virtual_time`](crate::Runner::virtual_time)

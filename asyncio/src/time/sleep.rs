@@ -131,18 +131,36 @@ impl Sleep {
                 // Moved to another loop: re-register there.
                 self.entry = None;
             }
-            let now = core.clock.now();
-            let deadline = *self.deadline.get_or_insert(Instant(now + self.duration));
-            if deadline.0 <= now {
-                if !self.yielded {
-                    self.yielded = true;
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
+            // A long duration's deadline comes from the coarse clock (never
+            // early, and in the future: see `runtime::clock`); any other from
+            // the precise time, which also says whether it has come.
+            let coarse = if self.deadline.is_none() {
+                core.clock.coarse_deadline(self.duration)
+            } else {
+                None
+            };
+            let (deadline, tick) = match coarse {
+                Some((deadline, tick)) => (*self.deadline.insert(Instant(deadline)), Some(tick)),
+                None => {
+                    let now = core.clock.now();
+                    let deadline = *self.deadline.get_or_insert(Instant(now + self.duration));
+                    if deadline.0 <= now {
+                        if !self.yielded {
+                            self.yielded = true;
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
+                        }
+                        self.done = true;
+                        return Poll::Ready(());
+                    }
+                    (deadline, None)
                 }
-                self.done = true;
-                return Poll::Ready(());
-            }
-            let key = core.timer_insert(deadline.0, TimerAction::Wake(cx.waker().clone()));
+            };
+            let action = TimerAction::Wake(cx.waker().clone());
+            let key = match tick {
+                Some(tick) => core.timer_insert_tick(tick, action),
+                None => core.timer_insert(deadline.0, action),
+            };
             self.entry = Some(Entry {
                 key,
                 loop_id: core.id(),
