@@ -790,8 +790,11 @@ impl Drop for InFlight {
         self.conn.in_flight.set(in_flight);
         if in_flight == 0 {
             // The idle timeout counts from the last request's end (read
-            // only then: HTTP/2 streams often finish in batches).
-            self.conn.last_done.set(Instant::now());
+            // only then: HTTP/2 streams often finish in batches), as the
+            // loop last read its clock: a turn's staleness is nothing
+            // against a timeout of seconds, and it saves a clock read per
+            // request.
+            self.conn.last_done.set(Instant::recent());
         }
         // Bytes read while the request ran were its body's, not a new head.
         self.conn.reads.head_started.set(None);

@@ -128,7 +128,10 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for HyperIo<T> {
         if n > 0 && this.heads {
             if let Some(r) = &this.reads {
                 if r.head_started.get().is_none() {
-                    let start = r.carried.take().unwrap_or_else(asyncio::time::Instant::now);
+                    // The loop's last clock reading (at most a turn old):
+                    // the header timeout is seconds, and a read per
+                    // request is not free.
+                    let start = r.carried.take().unwrap_or_else(asyncio::time::Instant::recent);
                     r.head_started.set(Some(start));
                     r.head.borrow_mut().clear();
                     r.capturing.set(true);

@@ -265,3 +265,28 @@ fn long_real_timers_are_never_early() {
         assert!(fired.borrow().unwrap() >= start + d, "call_later ran early");
     });
 }
+
+/// `Instant::recent` is the loop's last clock reading: never ahead of
+/// `now`, refreshed by every turn (a timer's wake-up is a new turn), and
+/// exact under virtual time.
+#[test]
+fn recent_is_the_last_reading_never_ahead_and_refreshed_each_turn() {
+    asyncio::run(async {
+        for _ in 0..20 {
+            let before = Instant::now();
+            asyncio::sleep(ms(1)).await;
+            let recent = Instant::recent();
+            assert!(recent >= before, "a turn passed: the reading is newer");
+            assert!(recent <= Instant::now());
+        }
+    });
+    vrun(async {
+        let start = Instant::now();
+        asyncio::sleep(ms(250)).await;
+        assert_eq!(Instant::recent(), Instant::now());
+        assert_eq!(Instant::recent() - start, ms(250));
+    });
+    // No loop: real time.
+    let t = std::time::Instant::now();
+    assert!(Instant::recent().into_std() >= t);
+}

@@ -56,6 +56,9 @@ pub(crate) struct Clock {
     /// included) read after it, as nanoseconds since `origin`; `None` until
     /// the first good reading, or after a failed one.
     anchor: Cell<Option<(u64, u64)>>,
+    /// The last time read (offset included): what [`recent`](Self::recent)
+    /// gives.
+    last: Cell<Instant>,
 }
 
 impl Clock {
@@ -71,13 +74,28 @@ impl Clock {
             paused: Cell::new(paused.then_some(origin)),
             coarse,
             anchor: Cell::new(c0.map(|c0| (c0, 0))),
+            last: Cell::new(origin),
         }
     }
 
     pub(crate) fn now(&self) -> Instant {
         match self.paused.get() {
             Some(t) => t,
-            None => Instant::now() + self.offset.get(),
+            None => {
+                let now = Instant::now() + self.offset.get();
+                self.last.set(now);
+                now
+            }
+        }
+    }
+
+    /// The last time this clock was read, with no read: the loop reads it
+    /// once per turn (when it fires timers), so this is at most one turn
+    /// old and never later than [`now`](Self::now). Exact while paused.
+    pub(crate) fn recent(&self) -> Instant {
+        match self.paused.get() {
+            Some(t) => t,
+            None => self.last.get(),
         }
     }
 
@@ -88,7 +106,9 @@ impl Clock {
             Some(t) => t.saturating_duration_since(self.origin),
             None => {
                 let c0 = self.coarse.and_then(|_| coarse_now());
-                let since = (Instant::now() + self.offset.get()).saturating_duration_since(self.origin);
+                let now = Instant::now() + self.offset.get();
+                self.last.set(now);
+                let since = now.saturating_duration_since(self.origin);
                 self.anchor.set(c0.map(|c0| (c0, since.as_nanos() as u64)));
                 since
             }
