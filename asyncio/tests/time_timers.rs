@@ -290,3 +290,45 @@ fn recent_is_the_last_reading_never_ahead_and_refreshed_each_turn() {
     let t = std::time::Instant::now();
     assert!(Instant::recent().into_std() >= t);
 }
+
+/// Real time, short durations: a sleep armed during a turn takes its
+/// deadline from the loop's clock reading at that turn's end (see
+/// `asyncio::time`'s "Precision"). Until then `deadline()` is unknown;
+/// after, it is no earlier than the arming plus the duration, and the sleep
+/// never ends before it. Two hundred tasks arming in the same turns: none
+/// wakes early. (Lower bounds only: nothing is raced.)
+#[test]
+fn short_real_sleeps_take_their_deadline_at_the_turn_end_and_are_never_early() {
+    asyncio::run(async {
+        for d in [1u64, 2, 5, 17] {
+            let start = Instant::now();
+            let mut sleep = std::pin::pin!(asyncio::sleep(ms(d)));
+            assert!(futures_lite::future::poll_once(sleep.as_mut()).await.is_none());
+            assert_eq!(sleep.deadline(), None, "staged until the turn ends");
+            // Waiting on a timer ends this turn.
+            asyncio::sleep(Duration::from_micros(100)).await;
+            let deadline = sleep.deadline().expect("given at the turn's end");
+            assert!(deadline >= start + ms(d), "deadline before start + {d} ms");
+            sleep.await;
+            assert!(Instant::now() >= deadline);
+            assert!(start.elapsed() >= ms(d), "sleep({d} ms) ended early");
+        }
+        let early = Rc::new(RefCell::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..200u64 {
+            let early = early.clone();
+            tasks.push(asyncio::create_task(async move {
+                let d = Duration::from_micros(300 + 97 * (i % 40));
+                let start = Instant::now();
+                asyncio::sleep(d).await;
+                if start.elapsed() < d {
+                    early.borrow_mut().push((i, start.elapsed(), d));
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(early.borrow().is_empty(), "woke early: {:?}", early.borrow());
+    });
+}

@@ -101,7 +101,7 @@ impl Clock {
 
     /// The time since the origin, refreshing the coarse clock's anchor
     /// (the loop calls this once per turn).
-    fn since_origin_anchored(&self) -> Duration {
+    pub(crate) fn since_origin_anchored(&self) -> Duration {
         match self.paused.get() {
             Some(t) => t.saturating_duration_since(self.origin),
             None => {
@@ -190,12 +190,6 @@ impl Clock {
         }
     }
 
-    /// The tick of the current time (rounded down); refreshes the coarse
-    /// clock's anchor.
-    pub(crate) fn now_tick(&self) -> u64 {
-        self.since_origin_anchored().as_millis() as u64
-    }
-
     /// The instant a tick starts.
     pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
         self.origin + Duration::from_millis(tick)
@@ -264,7 +258,7 @@ mod tests {
         for i in 0..20_000u32 {
             if i % 100 == 0 {
                 // As the loop does once per turn.
-                clock.now_tick();
+                clock.since_origin_anchored();
             }
             let d = min + Duration::from_micros(u64::from(i) * 37);
             let before = clock.now();

@@ -359,6 +359,34 @@ impl Core {
         self.timers.borrow_mut().insert(tick, action)
     }
 
+    /// Adds a timer due `delay` after the end of this turn: its deadline is
+    /// taken from the clock reading the loop makes when the turn ends
+    /// (`fire_timers`, or before it sleeps), so no clock is read per timer
+    /// and the deadline is never earlier than `now() + delay` at the call.
+    /// For a running clock only (a paused one is read for free, and can be
+    /// moved mid-turn).
+    #[inline]
+    pub(crate) fn timer_stage(&self, delay: Duration, action: TimerAction) -> TimerKey {
+        let ns = u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX);
+        self.timers.borrow_mut().insert_staged(ns, action)
+    }
+
+    /// The instant a pending timer is due (its tick's start); `None` if it
+    /// fired, was cancelled, or is staged (its deadline not yet taken).
+    pub(crate) fn timer_due(&self, key: TimerKey) -> Option<Instant> {
+        self.timers.borrow().due(key).map(|t| self.clock.tick_instant(t))
+    }
+
+    /// Gives staged timers their deadlines: `since` (the time since the
+    /// clock's origin, just read) plus each one's delay, rounded up to a tick.
+    fn flush_staged_timers(&self, since: Duration) {
+        let mut timers = self.timers.borrow_mut();
+        if timers.has_staged() {
+            let now = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
+            timers.flush_staged(|delay| now.saturating_add(delay).div_ceil(1_000_000));
+        }
+    }
+
     /// Cancels a timer, returning its action if it had not fired.
     pub(crate) fn timer_remove(&self, key: TimerKey) -> Option<TimerAction> {
         self.timers.borrow_mut().remove(key)
@@ -383,14 +411,20 @@ impl Core {
         self.timers.borrow().len()
     }
 
-    /// The instant of the next timer, if any.
+    /// The instant of the next timer, if any (staged ones given their
+    /// deadlines first).
     fn next_timer(&self) -> Option<Instant> {
+        if self.timers.borrow().has_staged() {
+            self.flush_staged_timers(self.clock.since_origin_anchored());
+        }
         self.timers.borrow().next_deadline().map(|t| self.clock.tick_instant(t))
     }
 
     /// Fires every timer due by now: wakes sleepers, queues callbacks.
     pub(crate) fn fire_timers(&self) {
-        let now = self.clock.now_tick();
+        let since = self.clock.since_origin_anchored();
+        self.flush_staged_timers(since);
+        let now = since.as_millis() as u64;
         if self.timers.borrow().next_deadline().is_none_or(|t| t > now) {
             return;
         }

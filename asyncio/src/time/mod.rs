@@ -15,7 +15,13 @@
 //! # Precision
 //!
 //! A timer never fires before its deadline. It fires at the first loop turn
-//! after it, its deadline rounded up to the next millisecond. A duration of
+//! after it, its deadline rounded up to the next millisecond. A [`sleep`] or
+//! [`timeout`] shorter than a second, on a running clock, takes its deadline
+//! from the clock reading the loop makes when the current turn ends (one
+//! read for every timer armed in the turn, instead of one each): it counts
+//! from a moment no earlier than the call, so it may run late by the rest
+//! of that turn (the ready callbacks after it: microseconds, unless one of
+//! them blocks the loop). A duration of
 //! about a second or more (256 ticks of the kernel's coarse clock, 1.02 s at
 //! the common 250 Hz; Linux only) takes its deadline from that coarse clock,
 //! padded so that it is never early: such a [`sleep`], [`timeout`] or

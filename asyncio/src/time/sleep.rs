@@ -76,9 +76,22 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// The deadline, once known (for `sleep`, from its first poll on).
+    /// The deadline, once known: for [`sleep_until`], always; for a
+    /// [`sleep`] of a second or more, or on a virtual clock, from its first
+    /// poll on. A shorter `sleep` on a running clock takes its deadline from
+    /// the loop's clock reading at the end of the turn of its first poll
+    /// (see [`crate::time`]'s "Precision"): from then until it completes,
+    /// this is the instant it fires at (rounded up to the millisecond).
     pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        if self.deadline.is_some() {
+            return self.deadline;
+        }
+        let e = self.entry?;
+        context::with_core(|core| {
+            core.filter(|c| c.id() == e.loop_id)
+                .and_then(|c| c.timer_due(e.key))
+                .map(Instant)
+        })
     }
 
     /// A zero-length sleep that completes at once instead of yielding (for
@@ -132,15 +145,27 @@ impl Sleep {
                 self.entry = None;
             }
             // A long duration's deadline comes from the coarse clock (never
-            // early, and in the future: see `runtime::clock`); any other from
-            // the precise time, which also says whether it has come.
-            let coarse = if self.deadline.is_none() {
-                core.clock.coarse_deadline(self.duration)
-            } else {
-                None
+            // early, and in the future: see `runtime::clock`). Any other
+            // duration on a running clock is staged: its deadline is taken
+            // from the clock reading the loop makes when this turn ends (no
+            // read here; never early, late by the rest of the turn). An
+            // explicit deadline, a zero duration or a paused clock (free to
+            // read, and movable mid-turn) read the clock here.
+            let key = match self.deadline {
+                None if !self.duration.is_zero() => match core.clock.coarse_deadline(self.duration) {
+                    Some((deadline, tick)) => {
+                        self.deadline = Some(Instant(deadline));
+                        Some(core.timer_insert_tick(tick, TimerAction::Wake(cx.waker().clone())))
+                    }
+                    None if !core.clock.is_paused() => {
+                        Some(core.timer_stage(self.duration, TimerAction::Wake(cx.waker().clone())))
+                    }
+                    None => None,
+                },
+                _ => None,
             };
-            let (deadline, tick) = match coarse {
-                Some((deadline, tick)) => (*self.deadline.insert(Instant(deadline)), Some(tick)),
+            let key = match key {
+                Some(key) => key,
                 None => {
                     let now = core.clock.now();
                     let deadline = *self.deadline.get_or_insert(Instant(now + self.duration));
@@ -153,13 +178,8 @@ impl Sleep {
                         self.done = true;
                         return Poll::Ready(());
                     }
-                    (deadline, None)
+                    core.timer_insert(deadline.0, TimerAction::Wake(cx.waker().clone()))
                 }
-            };
-            let action = TimerAction::Wake(cx.waker().clone());
-            let key = match tick {
-                Some(tick) => core.timer_insert_tick(tick, action),
-                None => core.timer_insert(deadline.0, action),
             };
             self.entry = Some(Entry {
                 key,

@@ -24,6 +24,13 @@
 //! arrive there in deadline order in the common case (a cascade, or a
 //! deadline just past), so the sorted insertion looks at the tail only;
 //! within a tick, timers fire in insertion order.
+//!
+//! A timer can also be *staged*: inserted with a delay instead of a
+//! deadline, kept on a `staged` list outside the wheel until
+//! [`Wheel::flush_staged`] gives every staged timer its deadline at once.
+//! The loop stages the short sleeps armed during a turn and flushes them
+//! with the one clock reading it makes at the turn's end (see
+//! `Core::flush_staged_timers`).
 
 use crate::runtime::slab::{Key, Slab};
 
@@ -53,6 +60,8 @@ struct Node<T> {
 }
 
 const EXPIRED: u16 = u16::MAX;
+/// The `place` of a staged node (its `when` then holds the delay).
+const STAGED: u16 = u16::MAX - 1;
 
 /// The wheel. `T` is what a timer carries (a waker or a callback).
 pub(crate) struct Wheel<T> {
@@ -60,6 +69,8 @@ pub(crate) struct Wheel<T> {
     slots: Box<[List; LEVELS * SLOTS]>,
     occupied: [u64; LEVELS],
     expired: List,
+    /// Timers waiting for their deadline (`when` holds the delay).
+    staged: List,
     elapsed: u64,
 }
 
@@ -70,6 +81,7 @@ impl<T> Default for Wheel<T> {
             slots: Box::new([EMPTY; LEVELS * SLOTS]),
             occupied: [0; LEVELS],
             expired: EMPTY,
+            staged: EMPTY,
             elapsed: 0,
         }
     }
@@ -92,6 +104,7 @@ impl<T> Wheel<T> {
     }
 
     /// Adds a timer due at tick `when`.
+    #[inline]
     pub(crate) fn insert(&mut self, when: u64, value: T) -> TimerKey {
         let key = self.nodes.insert(Node {
             when,
@@ -102,6 +115,50 @@ impl<T> Wheel<T> {
         });
         self.link(key.index);
         key
+    }
+
+    /// Adds a timer due `delay` (any unit [`flush_staged`](Self::flush_staged)'s
+    /// caller understands) after the next flush; it is not in the wheel
+    /// (nor seen by [`next_deadline`](Self::next_deadline)) until then.
+    pub(crate) fn insert_staged(&mut self, delay: u64, value: T) -> TimerKey {
+        let tail = self.staged.tail;
+        let key = self.nodes.insert(Node {
+            when: delay,
+            prev: tail,
+            next: NIL,
+            place: STAGED,
+            value,
+        });
+        if tail == NIL {
+            self.staged.head = key.index;
+        } else {
+            self.nodes.at_mut(tail).next = key.index;
+        }
+        self.staged.tail = key.index;
+        key
+    }
+
+    /// Whether any timer is staged.
+    pub(crate) fn has_staged(&self) -> bool {
+        self.staged.head != NIL
+    }
+
+    /// Gives every staged timer its deadline tick, `tick(delay)`, in the
+    /// order they were staged, and puts it in the wheel.
+    pub(crate) fn flush_staged(&mut self, tick: impl Fn(u64) -> u64) {
+        let mut cur = std::mem::replace(&mut self.staged, EMPTY).head;
+        while cur != NIL {
+            let node = self.nodes.at_mut(cur);
+            let next = node.next;
+            node.when = tick(node.when);
+            self.link(cur);
+            cur = next;
+        }
+    }
+
+    /// The tick a timer is due at, if it is pending and not staged.
+    pub(crate) fn due(&self, key: TimerKey) -> Option<u64> {
+        self.nodes.get(key).filter(|n| n.place != STAGED).map(|n| n.when)
     }
 
     /// Cancels a timer; `None` if it already fired or was cancelled.
@@ -240,10 +297,10 @@ impl<T> Wheel<T> {
         if next != NIL {
             self.nodes.at_mut(next).prev = prev;
         }
-        let list = if place == EXPIRED {
-            &mut self.expired
-        } else {
-            &mut self.slots[place as usize]
+        let list = match place {
+            EXPIRED => &mut self.expired,
+            STAGED => &mut self.staged,
+            _ => &mut self.slots[place as usize],
         };
         if list.head == index {
             list.head = next;
@@ -251,7 +308,7 @@ impl<T> Wheel<T> {
         if list.tail == index {
             list.tail = prev;
         }
-        if place != EXPIRED && list.head == NIL {
+        if place != EXPIRED && place != STAGED && list.head == NIL {
             let place = place as usize;
             self.occupied[place / SLOTS] &= !(1u64 << (place % SLOTS));
         }
@@ -262,6 +319,7 @@ impl<T> Wheel<T> {
         self.slots.iter_mut().for_each(|l| *l = EMPTY);
         self.occupied = [0; LEVELS];
         self.expired = EMPTY;
+        self.staged = EMPTY;
         self.nodes.drain().into_iter().map(|n| n.value).collect()
     }
 }
@@ -308,6 +366,51 @@ mod tests {
         w.insert(1000, 0);
         let nd = w.next_deadline().unwrap();
         assert!(nd <= 1000 && nd > 0);
+    }
+
+    #[test]
+    fn staged_timers_wait_for_the_flush_then_fire_at_now_plus_delay() {
+        let mut w = Wheel::default();
+        w.insert(30, 100);
+        let a = w.insert_staged(5, 5);
+        let b = w.insert_staged(40, 40);
+        let c = w.insert_staged(5, 6);
+        assert!(w.has_staged());
+        assert_eq!(w.len(), 4);
+        // Not in the wheel yet: neither seen nor fired.
+        assert_eq!(w.next_deadline(), Some(30));
+        assert_eq!(w.due(a), None);
+        assert_eq!(fire(&mut w, 20), Vec::<u64>::new());
+        // Cancelled while staged, from the middle of the list.
+        assert_eq!(w.remove(b), Some(40));
+        w.flush_staged(|delay| 20 + delay);
+        assert!(!w.has_staged());
+        assert_eq!(w.due(a), Some(25));
+        assert_eq!(w.due(c), Some(25));
+        assert_eq!(w.next_deadline(), Some(25));
+        // Same tick: in the order they were staged.
+        assert_eq!(fire(&mut w, 25), vec![5, 6]);
+        assert_eq!(fire(&mut w, 30), vec![100]);
+        assert_eq!(w.len(), 0);
+        // Staged ones are drained with the rest.
+        w.insert_staged(1, 1);
+        w.insert(3, 3);
+        let mut all = w.drain();
+        all.sort();
+        assert_eq!(all, vec![1, 3]);
+        assert!(!w.has_staged());
+    }
+
+    #[test]
+    fn staged_list_survives_removing_its_head_and_tail() {
+        let mut w = Wheel::default();
+        let keys: Vec<_> = (0..5u64).map(|i| w.insert_staged(i, i)).collect();
+        assert_eq!(w.remove(keys[0]), Some(0));
+        assert_eq!(w.remove(keys[4]), Some(4));
+        let extra = w.insert_staged(9, 9);
+        w.flush_staged(|d| 100 + d);
+        assert_eq!(fire(&mut w, 109), vec![1, 2, 3, 9]);
+        assert_eq!(w.remove(extra), None);
     }
 
     #[test]
