@@ -377,6 +377,16 @@ impl Core {
         self.timers.borrow().due(key).map(|t| self.clock.tick_instant(t))
     }
 
+    /// Pauses the clock (virtual time from now on), first giving staged
+    /// timers their deadlines from the real time they were armed in: an
+    /// `advance` later in this turn must not move them.
+    pub(crate) fn pause_clock(&self) {
+        if self.timers.borrow().has_staged() {
+            self.flush_staged_timers(self.clock.since_origin_anchored());
+        }
+        self.clock.pause();
+    }
+
     /// Gives staged timers their deadlines: `since` (the time since the
     /// clock's origin, just read) plus each one's delay, rounded up to a tick.
     fn flush_staged_timers(&self, since: Duration) {
@@ -450,6 +460,11 @@ impl Core {
         impl Drop for Running<'_> {
             fn drop(&mut self) {
                 self.0.running.set(false);
+                // Timers staged in the last batch get their deadlines now,
+                // not at the next run's first turn.
+                if self.0.timers.borrow().has_staged() {
+                    self.0.flush_staged_timers(self.0.clock.since_origin_anchored());
+                }
                 // Debug mode: what finished in the last turn leaves the
                 // dump table now (and its memory is released), not at the
                 // next run.
@@ -460,6 +475,10 @@ impl Core {
         }
         self.running.set(true);
         let _running = Running(self);
+        // The first batch runs before any turn has read the clock: read it
+        // now, so `Clock::recent` is this run's (not the loop's creation's
+        // or the previous run's).
+        self.clock.since_origin_anchored();
         while !main.is_complete() {
             let mut n = 0;
             while n < EVENT_INTERVAL {

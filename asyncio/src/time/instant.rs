@@ -34,8 +34,9 @@ impl Instant {
     /// request began, the start of an idle period measured in seconds.
     /// Reading the clock costs about 22 ns on Linux; this, a few loads. A
     /// deadline computed from it may come up to a turn early: [`sleep`]
-    /// and [`timeout`] use exact (or later) deadlines. With no running loop
-    /// it reads real time.
+    /// and [`timeout`] use exact (or later) deadlines. With no loop on the
+    /// thread it reads real time; a loop that is not running (being closed)
+    /// gives its last reading.
     ///
     /// [`sleep`]: crate::sleep
     /// [`timeout`]: crate::timeout

@@ -15,22 +15,26 @@
 //! # Precision
 //!
 //! A timer never fires before its deadline. It fires at the first loop turn
-//! after it, its deadline rounded up to the next millisecond. A [`sleep`] or
-//! [`timeout`] shorter than a second, on a running clock, takes its deadline
-//! from the clock reading the loop makes when the current turn ends (one
-//! read for every timer armed in the turn, instead of one each): it counts
-//! from a moment no earlier than the call, so it may run late by the rest
-//! of that turn (the ready callbacks after it: microseconds, unless one of
-//! them blocks the loop). A duration of
-//! about a second or more (256 ticks of the kernel's coarse clock, 1.02 s at
-//! the common 250 Hz; Linux only) takes its deadline from that coarse clock,
-//! padded so that it is never early: such a [`sleep`], [`timeout`] or
-//! [`call_later`](crate::EventLoop::call_later) may end up to three ticks
-//! (12 ms at 250 Hz, at most 1.2% of the duration) later than an exact one,
-//! and arming it skips the precise clock's read, a fifth of the cost of arming
-//! and cancelling a timeout. The Linux kernel's own timers trade precision
-//! for distance the same way. Explicit deadlines ([`sleep_until`],
-//! [`timeout_at`]), shorter durations and the virtual clock are exact.
+//! after it, its deadline rounded up to the next millisecond. How the
+//! deadline of a [`sleep`] or [`timeout`] given as a duration is taken:
+//!
+//! * **Long durations** (Linux: at least 512 ticks of the kernel's coarse
+//!   clock, 2.05 s at the common 250 Hz, 0.51 s at 1000 Hz): from that coarse
+//!   clock, which is four times cheaper to read, padded by four of its ticks
+//!   so that it is not early (the kernel's tick can be delayed past that by
+//!   a host that stops the virtual machine, as any clock can jump): such a
+//!   timer, or a [`call_later`](crate::EventLoop::call_later) as long, may
+//!   end up to five ticks (20 ms at 250 Hz, under 1% of the duration) later
+//!   than an exact one. The Linux kernel's own timers trade precision for
+//!   distance the same way.
+//! * **Shorter durations**, on a running clock: from the clock reading the
+//!   loop makes when the current turn ends (one read for all the timers
+//!   armed in the turn, instead of one each). That reading is no earlier
+//!   than the call, so the timer may run late by the rest of the turn (the
+//!   ready callbacks after it: microseconds, unless one blocks the loop);
+//!   [`Sleep::deadline`] is unknown until then.
+//! * Explicit deadlines ([`sleep_until`], [`timeout_at`]) and the virtual
+//!   clock are exact.
 //!
 //! # Virtual time
 //!
@@ -71,7 +75,7 @@ use crate::runtime::context;
 /// # Panics
 /// With no running event loop on the thread.
 pub fn pause() {
-    context::expect_core("asyncio::time::pause", |core| core.clock.pause());
+    context::expect_core("asyncio::time::pause", |core| core.pause_clock());
 }
 
 /// Resumes real time after [`pause`]; the clock continues from the virtual

@@ -11,8 +11,9 @@ use crate::runtime::timer::{TimerAction, TimerKey};
 
 /// Waits for `duration`, as `await asyncio.sleep(seconds)`.
 ///
-/// The deadline is taken when the sleep is first polled (when the `await`
-/// starts), as in asyncio. `sleep(Duration::ZERO)` still yields to the
+/// The deadline counts from when the sleep is first polled (when the
+/// `await` starts), as in asyncio (see [`crate::time`]'s "Precision" for
+/// how it is read). `sleep(Duration::ZERO)` still yields to the
 /// other ready tasks once, like `asyncio.sleep(0)`; see also
 /// [`yield_now`](crate::yield_now). Resolution is one millisecond; a sleep
 /// never ends early.
@@ -76,12 +77,13 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// The deadline, once known: for [`sleep_until`], always; for a
-    /// [`sleep`] of a second or more, or on a virtual clock, from its first
-    /// poll on. A shorter `sleep` on a running clock takes its deadline from
-    /// the loop's clock reading at the end of the turn of its first poll
-    /// (see [`crate::time`]'s "Precision"): from then until it completes,
-    /// this is the instant it fires at (rounded up to the millisecond).
+    /// The deadline, once known: for [`sleep_until`], always; for a long
+    /// [`sleep`] (the coarse clock's) or one on a virtual clock, from its
+    /// first poll on. A shorter `sleep` on a running clock takes its
+    /// deadline from the loop's clock reading at the end of the turn of its
+    /// first poll (see [`crate::time`]'s "Precision"); from then on this is
+    /// the instant it fires at (its millisecond tick), kept once the sleep
+    /// has been polled again.
     pub fn deadline(&self) -> Option<Instant> {
         if self.deadline.is_some() {
             return self.deadline;
@@ -135,6 +137,10 @@ impl Sleep {
             if let Some(e) = self.entry {
                 if e.loop_id == core.id() {
                     if core.timer_set_waker(e.key, cx.waker()) {
+                        if self.deadline.is_none() {
+                            // A staged sleep's deadline, once taken.
+                            self.deadline = core.timer_due(e.key).map(Instant);
+                        }
                         return Poll::Pending;
                     }
                     self.entry = None;

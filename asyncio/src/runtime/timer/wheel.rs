@@ -54,7 +54,8 @@ struct Node<T> {
     when: u64,
     prev: u32,
     next: u32,
-    /// Where the node is linked: `level * SLOTS + slot`, or `EXPIRED`.
+    /// Where the node is linked: `level * SLOTS + slot`, `EXPIRED`, or
+    /// `STAGED` (then `when` holds its delay).
     place: u16,
     value: T,
 }
