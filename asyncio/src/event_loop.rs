@@ -82,9 +82,9 @@ impl EventLoop {
         self.core.push_soon(Ready::Callback(CallbackCell::new(f, location)));
     }
 
-    /// Runs `f` once `delay` has passed (never sooner; a delay of a second
-    /// or more may be a few milliseconds late: see [`crate::time`]'s
-    /// "Precision").
+    /// Runs `f` once `delay` has passed (not sooner; a delay of a couple of
+    /// seconds or more may be a few milliseconds late: see
+    /// [`crate::time`]'s "Precision").
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
         let clock = &self.core.clock;

@@ -133,8 +133,9 @@ impl Clock {
     /// [`deadline_tick`](Self::deadline_tick) gives), if this clock can give
     /// them without reading the precise time: a running clock, and a
     /// duration long enough for the coarse clock (see the module's
-    /// documentation). The deadline is never earlier than the precise
-    /// `now() + duration`, and lies in the future.
+    /// documentation). The deadline is not earlier than the precise
+    /// `now() + duration` (within the coarse clock's lag bound the module
+    /// documents), and lies in the future.
     #[inline]
     pub(crate) fn coarse_deadline(&self, duration: Duration) -> Option<(Instant, u64)> {
         let (lag, min) = self.coarse?;

@@ -150,8 +150,8 @@ impl Sleep {
                 // Moved to another loop: re-register there.
                 self.entry = None;
             }
-            // A long duration's deadline comes from the coarse clock (never
-            // early, and in the future: see `runtime::clock`). Any other
+            // A long duration's deadline comes from the coarse clock (padded
+            // not to be early, and in the future: see `runtime::clock`). Any other
             // duration on a running clock is staged: its deadline is taken
             // from the clock reading the loop makes when this turn ends (no
             // read here; never early, late by the rest of the turn). An
