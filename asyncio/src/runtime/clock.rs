@@ -149,7 +149,7 @@ impl Clock {
             .ok()?
             .checked_add(p + c1.saturating_sub(c0) + lag)?;
         let deadline = self.origin.checked_add(Duration::from_nanos(ns))?;
-        Some((deadline, ns.div_ceil(1_000_000)))
+        Some((deadline, tick_ceil(ns)))
     }
 
     pub(crate) fn is_paused(&self) -> bool {
@@ -209,6 +209,13 @@ impl Clock {
     pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
         self.origin + Duration::from_millis(tick)
     }
+}
+
+/// The tick at which a timer due `ns` nanoseconds after the clock's origin
+/// fires (rounded up, as [`Clock::deadline_tick`]).
+#[inline]
+pub(crate) fn tick_ceil(ns: u64) -> u64 {
+    ns.div_ceil(1_000_000)
 }
 
 /// `CLOCK_MONOTONIC_COARSE`: the monotonic time of the kernel's last tick.

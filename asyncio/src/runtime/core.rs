@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use super::clock::Clock;
+use super::clock::{tick_ceil, Clock};
 use super::context;
 use super::ctxvars;
 use super::debug::Debugger;
@@ -381,10 +381,16 @@ impl Core {
     /// timers their deadlines from the real time they were armed in: an
     /// `advance` later in this turn must not move them.
     pub(crate) fn pause_clock(&self) {
+        self.flush_staged_now();
+        self.clock.pause();
+    }
+
+    /// Gives staged timers, if any, their deadlines from a clock reading
+    /// made now (none is made without them).
+    fn flush_staged_now(&self) {
         if self.timers.borrow().has_staged() {
             self.flush_staged_timers(self.clock.since_origin_anchored());
         }
-        self.clock.pause();
     }
 
     /// Gives staged timers their deadlines: `since` (the time since the
@@ -393,7 +399,7 @@ impl Core {
         let mut timers = self.timers.borrow_mut();
         if timers.has_staged() {
             let now = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
-            timers.flush_staged(|delay| now.saturating_add(delay).div_ceil(1_000_000));
+            timers.flush_staged(|delay| tick_ceil(now.saturating_add(delay)));
         }
     }
 
@@ -424,9 +430,7 @@ impl Core {
     /// The instant of the next timer, if any (staged ones given their
     /// deadlines first).
     fn next_timer(&self) -> Option<Instant> {
-        if self.timers.borrow().has_staged() {
-            self.flush_staged_timers(self.clock.since_origin_anchored());
-        }
+        self.flush_staged_now();
         self.timers.borrow().next_deadline().map(|t| self.clock.tick_instant(t))
     }
 
@@ -462,9 +466,7 @@ impl Core {
                 self.0.running.set(false);
                 // Timers staged in the last batch get their deadlines now,
                 // not at the next run's first turn.
-                if self.0.timers.borrow().has_staged() {
-                    self.0.flush_staged_timers(self.0.clock.since_origin_anchored());
-                }
+                self.0.flush_staged_now();
                 // Debug mode: what finished in the last turn leaves the
                 // dump table now (and its memory is released), not at the
                 // next run.
