@@ -44,10 +44,13 @@ pub(crate) mod timer;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
 pub(crate) mod wait_queue;
+pub(crate) mod wait_set;
 
 #[cfg(all(test, asyncio_loom))]
 mod loom_future_set;
 #[cfg(all(test, asyncio_loom))]
 mod loom_remote;
+#[cfg(all(test, asyncio_loom))]
+mod loom_wait_set;
 
 pub(crate) use self::core::Core;

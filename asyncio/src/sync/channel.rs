@@ -7,21 +7,36 @@
 //! ([`Sender::send_blocking`], [`Receiver::recv_blocking`]). A send from
 //! another thread wakes the receiving loop through its cross-thread queue.
 //!
-//! The queue itself is `async-channel`'s lock-free one (smol-rs), wrapped in
-//! this crate's vocabulary and error types; a first version of our own, one
-//! mutex for both ends, measured 2–4× slower across threads.
+//! The items travel in `concurrent-queue`'s lock-free bounded queue
+//! (smol-rs, the one under `async-channel`). Waiting is our own
+//! (`runtime::wait_set`): while items flow, neither side takes a lock or
+//! touches a line the other writes beyond the queue's own; a single waiter
+//! on either side registers and is woken with a compare-and-swap each, and
+//! only several waiters on one side share a mutex-guarded FIFO. The first
+//! version, `async-channel` whole, spent 60% of a stream's time from a task
+//! to a plain thread in its waiter list (`perf`), and ran 1.4–1.8× tokio's
+//! `mpsc` time per item (BENCHMARKS.md, `channel_cross_thread_to_thread`).
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
-use pin_project_lite::pin_project;
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+
+use crate::runtime::wait_set::{Place, WaitSet, WaitStep};
 
 /// A bounded channel for `cap` items (`cap` ≥ 1): [`Sender`]s wait while it
 /// is full, [`Receiver`]s while it is empty. Both ends are `Clone + Send +
 /// Sync`. The channel closes when every sender or every receiver is gone, or
 /// on [`Sender::close`]; receivers still get the items already sent.
+///
+/// Waiting senders and receivers are woken oldest first, one per item sent
+/// or taken; one that gives up after being woken (a dropped future) passes
+/// its turn on. A woken waiter that finds its item already taken by a
+/// newcomer waits again, at the back.
 ///
 /// # Panics
 /// If `cap` is 0.
@@ -44,18 +59,70 @@ use pin_project_lite::pin_project;
 /// ```
 pub fn channel<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     assert!(cap > 0, "a channel needs a capacity of at least 1");
-    let (tx, rx) = async_channel::bounded(cap);
-    (Sender { inner: tx }, Receiver { inner: rx })
+    let chan = Arc::new(Chan {
+        queue: ConcurrentQueue::bounded(cap),
+        senders: AtomicUsize::new(1),
+        receivers: AtomicUsize::new(1),
+        receivers_wait: WaitSet::default(),
+        senders_wait: WaitSet::default(),
+    });
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+struct Chan<T> {
+    queue: ConcurrentQueue<T>,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    /// Receivers waiting for an item.
+    receivers_wait: WaitSet,
+    /// Senders waiting for room.
+    senders_wait: WaitSet,
+}
+
+impl<T> Chan<T> {
+    /// One attempt to send: `Err(Ok(item))` if full, `Err(Err(item))` if
+    /// closed.
+    #[inline]
+    fn try_push(&self, item: T) -> Result<(), Result<T, T>> {
+        match self.queue.push(item) {
+            Ok(()) => {
+                self.receivers_wait.notify_one_after_rmw();
+                Ok(())
+            }
+            Err(PushError::Full(t)) => Err(Ok(t)),
+            Err(PushError::Closed(t)) => Err(Err(t)),
+        }
+    }
+
+    /// One attempt to receive.
+    #[inline]
+    fn try_pop(&self) -> Result<T, TryRecvError> {
+        match self.queue.pop() {
+            Ok(t) => {
+                self.senders_wait.notify_one_after_rmw();
+                Ok(t)
+            }
+            Err(PopError::Empty) => Err(TryRecvError::Empty),
+            Err(PopError::Closed) => Err(TryRecvError::Closed),
+        }
+    }
+
+    fn close(&self) {
+        if self.queue.close() {
+            self.receivers_wait.notify_all();
+            self.senders_wait.notify_all();
+        }
+    }
 }
 
 /// The sending half of a [`channel`].
 pub struct Sender<T> {
-    inner: async_channel::Sender<T>,
+    chan: Arc<Chan<T>>,
 }
 
 /// The receiving half of a [`channel`].
 pub struct Receiver<T> {
-    inner: async_channel::Receiver<T>,
+    chan: Arc<Chan<T>>,
 }
 
 /// The channel is closed: no receiver is left, or it was closed; the item
@@ -94,6 +161,64 @@ fn assert_not_on_loop(what: &str) {
     );
 }
 
+/// A plain thread's waker: wakes set the flag and unpark the thread.
+struct ThreadSignal {
+    woken: AtomicBool,
+    thread: std::thread::Thread,
+}
+
+impl Wake for ThreadSignal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+thread_local! {
+    /// This thread's waker for blocking sends and receives, made once.
+    static THREAD_WAKER: (Arc<ThreadSignal>, Waker) = {
+        let signal = Arc::new(ThreadSignal {
+            woken: AtomicBool::new(false),
+            thread: std::thread::current(),
+        });
+        let waker = Waker::from(signal.clone());
+        (signal, waker)
+    };
+}
+
+/// Runs `attempt` on this thread until it gives `Some`, sleeping on `wait`
+/// between attempts; `more` as in [`WaitSet::done`].
+fn block_on<R>(wait: &WaitSet, more: impl Fn() -> bool, mut attempt: impl FnMut() -> Option<R>) -> R {
+    THREAD_WAKER.with(|(signal, waker)| {
+        let mut place = Place::None;
+        loop {
+            if let Some(r) = attempt() {
+                wait.done(&mut place, &more);
+                return r;
+            }
+            match wait.wait(&mut place, waker) {
+                WaitStep::Notified => continue,
+                WaitStep::Registered => {
+                    if let Some(r) = attempt() {
+                        wait.done(&mut place, &more);
+                        return r;
+                    }
+                }
+                WaitStep::Waiting => {}
+            }
+            // A wake meant for an earlier wait may have set the flag: that
+            // costs one more look, never a missed wake.
+            while !signal.woken.swap(false, Ordering::Acquire) {
+                std::thread::park();
+            }
+        }
+    })
+}
+
 impl<T> Sender<T> {
     /// Sends `item`, waiting while the channel is full.
     ///
@@ -105,7 +230,9 @@ impl<T> Sender<T> {
     /// dropped with the future otherwise).
     pub fn send(&self, item: T) -> Send<'_, T> {
         Send {
-            inner: self.inner.send(item),
+            chan: &self.chan,
+            item: Some(item),
+            place: Place::None,
         }
     }
 
@@ -114,9 +241,9 @@ impl<T> Sender<T> {
     /// # Errors
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the item.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.inner.try_send(item).map_err(|e| match e {
-            async_channel::TrySendError::Full(t) => TrySendError::Full(t),
-            async_channel::TrySendError::Closed(t) => TrySendError::Closed(t),
+        self.chan.try_push(item).map_err(|e| match e {
+            Ok(t) => TrySendError::Full(t),
+            Err(t) => TrySendError::Closed(t),
         })
     }
 
@@ -129,18 +256,30 @@ impl<T> Sender<T> {
     /// If called on a thread running an event loop (it would block the loop).
     pub fn send_blocking(&self, item: T) -> Result<(), SendError<T>> {
         assert_not_on_loop("Sender::send_blocking");
-        self.inner.send_blocking(item).map_err(|e| SendError(e.0))
+        let mut item = Some(item);
+        block_on(
+            &self.chan.senders_wait,
+            || !self.chan.queue.is_full(),
+            || match self.chan.try_push(item.take().expect("item present while sending")) {
+                Ok(()) => Some(Ok(())),
+                Err(Ok(t)) => {
+                    item = Some(t);
+                    None
+                }
+                Err(Err(t)) => Some(Err(SendError(t))),
+            },
+        )
     }
 
     /// Closes the channel for everyone: sends fail, receivers drain what is
     /// left and then get [`RecvError`].
     pub fn close(&self) {
-        self.inner.close();
+        self.chan.close();
     }
 
     /// True once closed (or no receiver is left).
     pub fn is_closed(&self) -> bool {
-        self.inner.is_closed()
+        self.chan.queue.is_closed()
     }
 }
 
@@ -154,7 +293,8 @@ impl<T> Receiver<T> {
     /// Cancel safe: an item is only taken when the future completes.
     pub fn recv(&self) -> Recv<'_, T> {
         Recv {
-            inner: self.inner.recv(),
+            chan: &self.chan,
+            place: Place::None,
         }
     }
 
@@ -164,10 +304,7 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`], or [`TryRecvError::Closed`] once closed and
     /// drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        self.inner.try_recv().map_err(|e| match e {
-            async_channel::TryRecvError::Empty => TryRecvError::Empty,
-            async_channel::TryRecvError::Closed => TryRecvError::Closed,
-        })
+        self.chan.try_pop()
     }
 
     /// Receives on a plain thread, blocking it while the channel is empty.
@@ -179,72 +316,158 @@ impl<T> Receiver<T> {
     /// If called on a thread running an event loop (it would block the loop).
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
         assert_not_on_loop("Receiver::recv_blocking");
-        self.inner.recv_blocking().map_err(|_| RecvError)
+        block_on(
+            &self.chan.receivers_wait,
+            || !self.chan.queue.is_empty(),
+            || match self.chan.try_pop() {
+                Ok(t) => Some(Ok(t)),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Closed) => Some(Err(RecvError)),
+            },
+        )
     }
 
     /// Closes the channel for everyone (see [`Sender::close`]).
     pub fn close(&self) {
-        self.inner.close();
+        self.chan.close();
     }
 
     /// Items waiting in the channel.
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.chan.queue.len()
     }
 
     /// True if no item waits.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.chan.queue.is_empty()
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Ordering::Relaxed);
         Sender {
-            inner: self.inner.clone(),
+            chan: self.chan.clone(),
         }
     }
 }
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Ordering::Relaxed);
         Receiver {
-            inner: self.inner.clone(),
+            chan: self.chan.clone(),
         }
     }
 }
 
-pin_project! {
-    /// The future of [`Sender::send`].
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct Send<'a, T> {
-        #[pin]
-        inner: async_channel::Send<'a, T>,
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.close();
+        }
     }
 }
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.chan.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.chan.close();
+        }
+    }
+}
+
+/// The future of [`Sender::send`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Send<'a, T> {
+    chan: &'a Chan<T>,
+    /// The item until it is sent (or given back).
+    item: Option<T>,
+    place: Place,
+}
+
+// The item is moved in and out, never pinned.
+impl<T> Unpin for Send<'_, T> {}
 
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map(|r| r.map_err(|e| SendError(e.0)))
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut registered = false;
+        loop {
+            let item = this.item.take().expect("Send polled after completion");
+            match this.chan.try_push(item) {
+                Ok(()) => {
+                    let queue = &this.chan.queue;
+                    this.chan.senders_wait.done(&mut this.place, || !queue.is_full());
+                    return Poll::Ready(Ok(()));
+                }
+                Err(Err(t)) => {
+                    this.chan.senders_wait.leave(&mut this.place);
+                    return Poll::Ready(Err(SendError(t)));
+                }
+                Err(Ok(t)) => this.item = Some(t),
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            match this.chan.senders_wait.wait(&mut this.place, cx.waker()) {
+                WaitStep::Registered => registered = true,
+                WaitStep::Notified => {}
+                WaitStep::Waiting => return Poll::Pending,
+            }
+        }
     }
 }
 
-pin_project! {
-    /// The future of [`Receiver::recv`].
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct Recv<'a, T> {
-        #[pin]
-        inner: async_channel::Recv<'a, T>,
+impl<T> Drop for Send<'_, T> {
+    fn drop(&mut self) {
+        self.chan.senders_wait.leave(&mut self.place);
     }
+}
+
+/// The future of [`Receiver::recv`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Recv<'a, T> {
+    chan: &'a Chan<T>,
+    place: Place,
 }
 
 impl<T> Future for Recv<'_, T> {
     type Output = Result<T, RecvError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().inner.poll(cx).map(|r| r.map_err(|_| RecvError))
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut registered = false;
+        loop {
+            match this.chan.try_pop() {
+                Ok(t) => {
+                    let queue = &this.chan.queue;
+                    this.chan.receivers_wait.done(&mut this.place, || !queue.is_empty());
+                    return Poll::Ready(Ok(t));
+                }
+                Err(TryRecvError::Closed) => {
+                    this.chan.receivers_wait.leave(&mut this.place);
+                    return Poll::Ready(Err(RecvError));
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            match this.chan.receivers_wait.wait(&mut this.place, cx.waker()) {
+                WaitStep::Registered => registered = true,
+                WaitStep::Notified => {}
+                WaitStep::Waiting => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        self.chan.receivers_wait.leave(&mut self.place);
     }
 }
 
