@@ -147,7 +147,6 @@ pub(crate) fn ambiguous_framing<B>(req: &http::Request<B>, raw: &[u8]) -> bool {
         .collect();
     seen.sort_unstable();
     let method = req.method().as_str().as_bytes();
-    let target = req.uri().path_and_query().map_or("", |p| p.as_str()).as_bytes();
     // Wherever this request's method starts what parses as a head (a
     // pipelined head may follow a body directly).
     for start in 0..raw.len() {
@@ -160,7 +159,10 @@ pub(crate) fn ambiguous_framing<B>(req: &http::Request<B>, raw: &[u8]) -> bool {
         if !matches!(parsed.parse(rest), Ok(httparse::Status::Complete(_))) {
             continue;
         }
-        if parsed.path.map(str::as_bytes) != Some(target) {
+        // The target as hyper parsed it (not only its path: an
+        // absolute-form target's raw bytes hold the scheme and authority
+        // too, which the fuzzer found this comparison missing).
+        if parsed.path.and_then(|p| p.parse::<http::Uri>().ok()).as_ref() != Some(req.uri()) {
             continue;
         }
         let mut names: Vec<String> = parsed

@@ -172,6 +172,18 @@ const CASES: &[Case] = &[
         closes: Some(true),
     },
     Case {
+        rule: "9112 6.3: the same for an absolute-form target (found by fuzzing: the check compared paths only)",
+        raw: "POST http://t/ HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+        status: 400,
+        closes: Some(true),
+    },
+    Case {
+        rule: "9112 6.3: Content-Length with Transfer-Encoding, absolute-form target: 400 and close (ours)",
+        raw: "POST http://t/ HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        status: 400,
+        closes: Some(true),
+    },
+    Case {
         rule: "9112 7.1: an invalid chunk size: 400 and close",
         raw: "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
         status: 400,

@@ -12,6 +12,7 @@
 #   bash benches/techempower/run.sh
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 WORKERS=1 bash benches/techempower/run.sh
 #   SERVERS="asyncio axum" TESTS="json db" bash benches/techempower/run.sh
+#   SYSCALLS=1 TESTS=updates bash benches/techempower/run.sh   # + system calls per request (perf)
 #
 # `asyncio-uring` is the asyncio server again with ASYNCIO_DRIVER=io_uring
 # (its loops on the io_uring driver; readiness where the kernel refuses it).
@@ -130,7 +131,25 @@ for r in $(seq "$ROUNDS"); do
       pid_var="pid_${s//-/_}"
       before=$(cpu_ticks "${!pid_var}")
       pg_before=$(pg_ticks "$pg_pid")
+      if [ -n "${SYSCALLS:-}" ]; then
+        # System calls of the server's main process (every thread) over
+        # all but the last second of the run, by kernel tracepoints (no
+        # ptrace: the server runs at full speed).
+        perf stat -x, -o "$out/syscalls-$s-$t-$r.txt" -p "${!pid_var}" -e raw_syscalls:sys_enter \
+          -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_sendto \
+          -e syscalls:sys_enter_writev -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
+          -- sleep $((DURATION - 1)) &
+        perf_pid=$!
+      fi
       w=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:${port[$s]}$(path "$t")")
+      if [ -n "${SYSCALLS:-}" ]; then
+        wait "$perf_pid"
+        n=$(awk '/requests in/ {print $1}' <<<"$w")
+        awk -F, -v n="$n" -v d="$DURATION" '$3 ~ /sys/ {
+            sub(/^(raw_)?syscalls:sys_/, "", $3); sub(/exit_recvfrom/, "recvfrom EAGAIN", $3)
+            printf "%s%s %.2f", (k++ ? ", " : "    system calls per request: "), $3, $1 / (n * (d - 1) / d) }
+          END { print "" }' "$out/syscalls-$s-$t-$r.txt"
+      fi
       after=$(cpu_ticks "${!pid_var}")
       pg_after=$(pg_ticks "$pg_pid")
       reqs=$(awk '/requests in/ {print $1}' <<<"$w")
