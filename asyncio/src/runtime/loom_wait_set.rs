@@ -15,7 +15,7 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use super::wait_set::{Place, WaitSet, WaitStep};
+use super::wait_set::{Attempt, Place, WaitSet};
 
 struct Chan {
     items: AtomicUsize,
@@ -58,7 +58,8 @@ impl Chan {
     }
 }
 
-/// The channel's `Recv::poll`, over the model's count.
+/// The channel's `Recv` (through the same `WaitSet::poll_with`), over the
+/// model's count.
 struct Recv {
     chan: Arc<Chan>,
     place: Place,
@@ -69,24 +70,17 @@ impl Future for Recv {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
         let this = &mut *self;
-        let mut registered = false;
-        loop {
-            if let Some(got) = this.chan.try_pop() {
-                let items = &this.chan.items;
-                this.chan
-                    .waiters
-                    .done(&mut this.place, || items.load(Ordering::SeqCst) != 0);
-                return Poll::Ready(got);
-            }
-            if registered {
-                return Poll::Pending;
-            }
-            match this.chan.waiters.wait(&mut this.place, cx.waker()) {
-                WaitStep::Registered => registered = true,
-                WaitStep::Notified => {}
-                WaitStep::Waiting => return Poll::Pending,
-            }
-        }
+        let chan = &this.chan;
+        chan.waiters.poll_with(
+            &mut this.place,
+            cx.waker(),
+            || chan.items.load(Ordering::SeqCst) != 0,
+            || match chan.try_pop() {
+                Some(true) => Attempt::Done(true),
+                Some(false) => Attempt::Over(false),
+                None => Attempt::Again,
+            },
+        )
     }
 }
 

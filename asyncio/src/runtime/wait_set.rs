@@ -85,6 +85,16 @@ pub(crate) enum WaitStep {
     Waiting,
 }
 
+/// What one try of a waiter's operation came to (see [`WaitSet::poll_with`]).
+pub(crate) enum Attempt<R> {
+    /// It succeeded.
+    Done(R),
+    /// It is over without succeeding (the channel closed).
+    Over(R),
+    /// It cannot proceed yet.
+    Again,
+}
+
 /// The waiters of one side; see the module notes.
 pub(crate) struct WaitSet {
     state: AtomicU8,
@@ -158,6 +168,44 @@ impl WaitSet {
                     }
                     Poll::Pending => WaitStep::Waiting,
                 }
+            }
+        }
+    }
+
+    /// Drives one waiter: tries `attempt`, and while it cannot proceed,
+    /// registers (trying once more after registering, as the handshake
+    /// wants) or learns it was notified and tries again. `Pending` means
+    /// registered with `waker` and not notified. When the operation is done
+    /// or over, the waiter leaves as [`done`](Self::done) (with `more`) or
+    /// [`leave`](Self::leave) say. The futures and the blocking calls of the
+    /// channel, and the loom models, all go through here.
+    pub(crate) fn poll_with<R>(
+        &self,
+        place: &mut Place,
+        waker: &Waker,
+        more: impl FnOnce() -> bool,
+        mut attempt: impl FnMut() -> Attempt<R>,
+    ) -> Poll<R> {
+        let mut registered = false;
+        loop {
+            match attempt() {
+                Attempt::Done(r) => {
+                    self.done(place, more);
+                    return Poll::Ready(r);
+                }
+                Attempt::Over(r) => {
+                    self.leave(place);
+                    return Poll::Ready(r);
+                }
+                Attempt::Again => {}
+            }
+            if registered {
+                return Poll::Pending;
+            }
+            match self.wait(place, waker) {
+                WaitStep::Registered => registered = true,
+                WaitStep::Notified => {}
+                WaitStep::Waiting => return Poll::Pending,
             }
         }
     }

@@ -26,7 +26,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 
-use crate::runtime::wait_set::{Place, WaitSet, WaitStep};
+use crate::runtime::wait_set::{Attempt, Place, WaitSet};
 
 /// A bounded channel for `cap` items (`cap` ≥ 1): [`Sender`]s wait while it
 /// is full, [`Receiver`]s while it is empty. Both ends are `Clone + Send +
@@ -104,6 +104,28 @@ impl<T> Chan<T> {
             }
             Err(PopError::Empty) => Err(TryRecvError::Empty),
             Err(PopError::Closed) => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// A send's try, for [`WaitSet::poll_with`]: the item goes back into
+    /// `slot` if the channel is full.
+    fn push_attempt(&self, item: T, slot: &mut Option<T>) -> Attempt<Result<(), SendError<T>>> {
+        match self.try_push(item) {
+            Ok(()) => Attempt::Done(Ok(())),
+            Err(Ok(t)) => {
+                *slot = Some(t);
+                Attempt::Again
+            }
+            Err(Err(t)) => Attempt::Over(Err(SendError(t))),
+        }
+    }
+
+    /// A receive's try, for [`WaitSet::poll_with`].
+    fn pop_attempt(&self) -> Attempt<Result<T, RecvError>> {
+        match self.try_pop() {
+            Ok(t) => Attempt::Done(Ok(t)),
+            Err(TryRecvError::Empty) => Attempt::Again,
+            Err(TryRecvError::Closed) => Attempt::Over(Err(RecvError)),
         }
     }
 
@@ -190,25 +212,14 @@ thread_local! {
     };
 }
 
-/// Runs `attempt` on this thread until it gives `Some`, sleeping on `wait`
-/// between attempts; `more` as in [`WaitSet::done`].
-fn block_on<R>(wait: &WaitSet, more: impl Fn() -> bool, mut attempt: impl FnMut() -> Option<R>) -> R {
+/// Runs `attempt` on this thread until it is done or over, sleeping on
+/// `wait` between tries; `more` as in [`WaitSet::done`].
+fn block_on<R>(wait: &WaitSet, more: impl Fn() -> bool, mut attempt: impl FnMut() -> Attempt<R>) -> R {
     THREAD_WAKER.with(|(signal, waker)| {
         let mut place = Place::None;
         loop {
-            if let Some(r) = attempt() {
-                wait.done(&mut place, &more);
+            if let Poll::Ready(r) = wait.poll_with(&mut place, waker, &more, &mut attempt) {
                 return r;
-            }
-            match wait.wait(&mut place, waker) {
-                WaitStep::Notified => continue,
-                WaitStep::Registered => {
-                    if let Some(r) = attempt() {
-                        wait.done(&mut place, &more);
-                        return r;
-                    }
-                }
-                WaitStep::Waiting => {}
             }
             // A wake meant for an earlier wait may have set the flag: that
             // costs one more look, never a missed wake.
@@ -260,13 +271,9 @@ impl<T> Sender<T> {
         block_on(
             &self.chan.senders_wait,
             || !self.chan.queue.is_full(),
-            || match self.chan.try_push(item.take().expect("item present while sending")) {
-                Ok(()) => Some(Ok(())),
-                Err(Ok(t)) => {
-                    item = Some(t);
-                    None
-                }
-                Err(Err(t)) => Some(Err(SendError(t))),
+            || {
+                let t = item.take().expect("item present while sending");
+                self.chan.push_attempt(t, &mut item)
             },
         )
     }
@@ -319,11 +326,7 @@ impl<T> Receiver<T> {
         block_on(
             &self.chan.receivers_wait,
             || !self.chan.queue.is_empty(),
-            || match self.chan.try_pop() {
-                Ok(t) => Some(Ok(t)),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Closed) => Some(Err(RecvError)),
-            },
+            || self.chan.pop_attempt(),
         )
     }
 
@@ -394,30 +397,16 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut registered = false;
-        loop {
-            let item = this.item.take().expect("Send polled after completion");
-            match this.chan.try_push(item) {
-                Ok(()) => {
-                    let queue = &this.chan.queue;
-                    this.chan.senders_wait.done(&mut this.place, || !queue.is_full());
-                    return Poll::Ready(Ok(()));
-                }
-                Err(Err(t)) => {
-                    this.chan.senders_wait.leave(&mut this.place);
-                    return Poll::Ready(Err(SendError(t)));
-                }
-                Err(Ok(t)) => this.item = Some(t),
-            }
-            if registered {
-                return Poll::Pending;
-            }
-            match this.chan.senders_wait.wait(&mut this.place, cx.waker()) {
-                WaitStep::Registered => registered = true,
-                WaitStep::Notified => {}
-                WaitStep::Waiting => return Poll::Pending,
-            }
-        }
+        let (chan, item) = (this.chan, &mut this.item);
+        chan.senders_wait.poll_with(
+            &mut this.place,
+            cx.waker(),
+            || !chan.queue.is_full(),
+            || {
+                let t = item.take().expect("Send polled after completion");
+                chan.push_attempt(t, item)
+            },
+        )
     }
 }
 
@@ -439,29 +428,13 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let mut registered = false;
-        loop {
-            match this.chan.try_pop() {
-                Ok(t) => {
-                    let queue = &this.chan.queue;
-                    this.chan.receivers_wait.done(&mut this.place, || !queue.is_empty());
-                    return Poll::Ready(Ok(t));
-                }
-                Err(TryRecvError::Closed) => {
-                    this.chan.receivers_wait.leave(&mut this.place);
-                    return Poll::Ready(Err(RecvError));
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-            if registered {
-                return Poll::Pending;
-            }
-            match this.chan.receivers_wait.wait(&mut this.place, cx.waker()) {
-                WaitStep::Registered => registered = true,
-                WaitStep::Notified => {}
-                WaitStep::Waiting => return Poll::Pending,
-            }
-        }
+        let chan = this.chan;
+        chan.receivers_wait.poll_with(
+            &mut this.place,
+            cx.waker(),
+            || !chan.queue.is_empty(),
+            || chan.pop_attempt(),
+        )
     }
 }
 
