@@ -463,3 +463,151 @@ fn threads_and_loops_on_both_ends_under_contention() {
         });
     }
 }
+
+/// A xorshift step: the tests' own reproducible jitter.
+fn next(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+/// Wakes a plain thread that polls a future by hand.
+struct Unpark(std::thread::Thread, std::sync::atomic::AtomicBool);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.1.store(true, Ordering::Release);
+        self.0.unpark();
+    }
+}
+
+/// Polls `f` by hand a few times (the count and the pauses drawn from
+/// `seed`), then drops it if it is not done: a waiter that gives up at any
+/// point, registered or already notified.
+fn fickle<F: Future + Unpin>(mut f: F, seed: &mut u64) -> Option<F::Output> {
+    let unpark = Arc::new(Unpark(
+        std::thread::current(),
+        std::sync::atomic::AtomicBool::new(false),
+    ));
+    let waker = std::task::Waker::from(unpark.clone());
+    for _ in 0..=next(seed) % 4 {
+        if let Poll::Ready(v) = Pin::new(&mut f).poll(&mut Context::from_waker(&waker)) {
+            return Some(v);
+        }
+        if next(seed) % 3 != 0 {
+            std::thread::park_timeout(Duration::from_micros(next(seed) % 30));
+            unpark.1.store(false, Ordering::Relaxed);
+        }
+    }
+    None
+}
+
+/// Waiters that give up at any moment, and `try_*` calls barging past the
+/// waiters, on both sides at once, on small channels: every item sent is
+/// received (the one blocking receiver never gives up), and nothing hangs.
+#[test]
+fn waiters_giving_up_and_barging_calls_lose_nothing() {
+    for round in 0..12u64 {
+        for cap in [1usize, 2, 3] {
+            within_a_minute(move || {
+                let (tx, rx) = channel::<u64>(cap);
+                let sent = Arc::new(AtomicUsize::new(0));
+                let received = Arc::new(AtomicUsize::new(0));
+                let mut threads = Vec::new();
+                for p in 0..3u64 {
+                    let (tx, sent) = (tx.clone(), sent.clone());
+                    threads.push(std::thread::spawn(move || {
+                        let mut seed = round * 1000 + p * 7 + cap as u64 + 1;
+                        for i in 0..1500u64 {
+                            let ok = match p {
+                                0 => tx.send_blocking(i).is_ok(),
+                                1 => matches!(fickle(tx.send(i), &mut seed), Some(Ok(()))),
+                                _ if i % 2 == 0 => tx.try_send(i).is_ok(),
+                                _ => tx.send_blocking(i).is_ok(),
+                            };
+                            if ok {
+                                sent.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }));
+                }
+                drop(tx);
+                for c in 0..3u64 {
+                    let (rx, received) = (rx.clone(), received.clone());
+                    threads.push(std::thread::spawn(move || {
+                        let mut seed = round * 1000 + c * 13 + cap as u64 + 99;
+                        let quit_after = 200 + next(&mut seed) % 2000;
+                        for n in 0.. {
+                            let got = match c {
+                                0 => Some(rx.recv_blocking()),
+                                1 => fickle(rx.recv(), &mut seed),
+                                _ => match rx.try_recv() {
+                                    Ok(v) => Some(Ok(v)),
+                                    Err(TryRecvError::Closed) => Some(Err(RecvError)),
+                                    Err(TryRecvError::Empty) => None,
+                                },
+                            };
+                            match got {
+                                Some(Ok(_)) => {
+                                    received.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Some(Err(RecvError)) => return,
+                                None => {}
+                            }
+                            if c != 0 && n > quit_after {
+                                return;
+                            }
+                        }
+                    }));
+                }
+                drop(rx);
+                for t in threads {
+                    t.join().unwrap();
+                }
+                assert_eq!(
+                    sent.load(Ordering::SeqCst),
+                    received.load(Ordering::SeqCst),
+                    "round {round}, capacity {cap}"
+                );
+            });
+        }
+    }
+}
+
+/// A waker that drops its own future when woken (as some executors do from
+/// their schedule function): the wake must come after the channel's lock is
+/// released, since the future's drop takes it.
+#[test]
+fn a_waker_that_drops_its_future_does_not_deadlock() {
+    within_a_minute(|| {
+        let (tx, rx) = channel::<u8>(4);
+        type Slot<'a> = Arc<std::sync::Mutex<Option<asyncio::sync::Recv<'a, u8>>>>;
+        struct DropOnWake<'a>(Slot<'a>);
+        impl std::task::Wake for DropOnWake<'static> {
+            fn wake(self: Arc<Self>) {
+                drop(self.0.lock().unwrap().take());
+            }
+        }
+        let rx: &'static asyncio::sync::Receiver<u8> = Box::leak(Box::new(rx));
+        // The first waits in the slot, the second queues behind it with a
+        // waker that drops it.
+        let mut first = rx.recv();
+        let noop = std::task::Waker::noop();
+        assert!(Pin::new(&mut first).poll(&mut Context::from_waker(noop)).is_pending());
+        let slot: Slot<'static> = Arc::new(std::sync::Mutex::new(Some(rx.recv())));
+        let waker = std::task::Waker::from(Arc::new(DropOnWake(slot.clone())));
+        let mut second = slot.lock().unwrap().take().unwrap();
+        assert!(Pin::new(&mut second)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        *slot.lock().unwrap() = Some(second);
+        tx.try_send(1).unwrap(); // notifies the first
+        tx.try_send(2).unwrap(); // grants the second, whose wake drops it
+        assert!(slot.lock().unwrap().is_none(), "the second was woken and dropped");
+        drop(first);
+        // Its grant was passed on: nobody is left, and both items are there.
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(2));
+    });
+}

@@ -78,15 +78,18 @@ impl AtomicWaker {
                     }
                 }
             }
-            // A wake is in progress with the old waker: wake the new one
-            // (and let the waking thread finish, as the real one spins).
-            s if s & WAKING != 0 => {
+            // A wake is in progress with the old waker: wake the new one,
+            // as the real one does. The yield is the model's own: without
+            // it loom would spin a registrant that re-polls on that wake
+            // while the waking thread never runs. (It also keeps loom from
+            // exploring the registrant running on before the waker moves.)
+            WAKING => {
                 waker.wake_by_ref();
                 loom::thread::yield_now();
             }
-            // A concurrent registration: the caller's bug; dropped, as the
-            // real one does.
-            _ => {}
+            // The real one drops a registration racing another one; we
+            // promise one registrant at a time, so the model fails on it.
+            s => panic!("two registrations of one AtomicWaker at once (state {s})"),
         }
     }
 

@@ -176,18 +176,35 @@ impl WaitQueue {
 
     /// As [`grant_front`](Self::grant_front), with a value for the waiter.
     pub(crate) fn grant_front_with(&mut self, value: usize) -> bool {
+        match self.grant_front_deferred_with(value) {
+            Some(waker) => {
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// As [`grant_front`](Self::grant_front), but hands the waiter's waker
+    /// back instead of waking it (`Some(None)` if it had none): for a queue
+    /// behind a mutex, whose wakes must come after the unlock (a waker may
+    /// drop its future, which leaves this queue).
+    pub(crate) fn grant_front_deferred(&mut self) -> Option<Option<Waker>> {
+        self.grant_front_deferred_with(0)
+    }
+
+    fn grant_front_deferred_with(&mut self, value: usize) -> Option<Option<Waker>> {
         if self.head == NIL {
-            return false;
+            return None;
         }
         let i = self.head;
         self.unlink(i);
         let node = self.nodes.at_mut(i);
         node.state = State::Granted(value);
         self.granted += 1;
-        if let Some(w) = node.waker.take() {
-            w.wake();
-        }
-        true
+        Some(node.waker.take())
     }
 
     /// Grants every waiter, oldest first.

@@ -18,8 +18,10 @@
 //!   the state, without a lock.
 //! - **More waiters**: those who find the slot taken (or anyone already
 //!   queued) queue in a mutex-guarded [`WaitQueue`] behind it, FIFO. The slot
-//!   is only claimed while that queue is empty, so its owner is always the
-//!   oldest waiter and is notified first.
+//!   is only claimed while that queue is empty, so its owner is the oldest
+//!   waiter and is notified first — nearly always: two registrations racing
+//!   may both see the queue empty, and a woken waiter that finds its item
+//!   already taken queues again at the back.
 //!
 //! **No lost wake-up.** The party that makes the condition true (pushes an
 //! item, frees room, closes) does so, then `fence(SeqCst)`, then reads the
@@ -47,6 +49,16 @@
 //! sees it and goes on instead of sleeping. (Found by a stress test of
 //! plain threads on a channel of capacity 3: a receiver asleep for good,
 //! the slot NOTIFIED, its waker still in it.)
+//!
+//! **Wakes outside the lock.** Queued waiters are granted under the mutex
+//! and woken after it is released: a waker may drop its own future (some
+//! executors drop a task's future from its schedule function), and the
+//! future's `Drop` leaves the queue, taking the lock.
+//!
+//! **A forgotten waiter** (`mem::forget` of a registered future) keeps its
+//! place: one notification goes to it and is lost, and a forgotten slot
+//! owner leaves the slot unusable (later waiters all queue). A leak, as it
+//! is for `event-listener`'s listeners.
 //!
 //! The protocol is checked by the loom models in `loom_wait_set.rs`, with
 //! a waker slot that swallows wakes as `atomic-waker`'s does.
@@ -280,15 +292,20 @@ impl WaitSet {
         self.notify_one_fenced();
     }
 
-    /// As [`notify_one`](Self::notify_one), called right after the
-    /// successful atomic read-modify-write that made the condition true
-    /// (`concurrent-queue`'s push and pop end with one: the compare-and-swap
-    /// that claims a slot, or the `fetch_and` that unlocks the one-item
-    /// queue). On x86-64 that locked instruction is already a full barrier,
-    /// and the compiler fence keeps the loads here below it, so the `SeqCst`
-    /// fence (a second locked instruction: a flowing stream's cost per item
-    /// went from 30 to 14 ns without it, A/B) is left out; elsewhere, and
-    /// under loom, it stays.
+    /// As [`notify_one`](Self::notify_one), called right after a
+    /// `concurrent-queue` push or pop that succeeded. Each makes its change
+    /// visible with a locked read-modify-write: the bounded queue's
+    /// compare-and-swap of `tail` (push) or `head` (pop) — the stamp written
+    /// after it is a plain store, but a waiter's re-check that sees the index
+    /// moved and the stamp not yet written spins rather than report
+    /// empty or full — and the one-item queue's closing `fetch_and`. On
+    /// x86-64 a locked instruction is a full barrier, and the compiler fence
+    /// keeps the loads here below it, so the `SeqCst` fence (a second locked
+    /// instruction: a flowing stream's cost per item went from 30 to 14 ns
+    /// without it, A/B) is left out; elsewhere, and under loom, it stays.
+    /// This rests on `concurrent-queue`'s insides (2.5.0, pinned in
+    /// `Cargo.toml`: re-check on upgrade) and on the x86 memory model, not
+    /// Rust's, so loom does not check it.
     #[inline]
     pub(crate) fn notify_one_after_rmw(&self) {
         #[cfg(all(target_arch = "x86_64", not(asyncio_loom)))]
@@ -306,9 +323,16 @@ impl WaitSet {
             return;
         }
         if self.queued.load(Ordering::Relaxed) != 0 {
-            let mut q = self.lock();
-            if q.grant_front() {
+            let granted = {
+                let mut q = self.lock();
+                let granted = q.grant_front_deferred();
                 self.queued.store(q.len(), Ordering::Relaxed);
+                granted
+            };
+            // Woken after the unlock: a waker may drop its future, whose
+            // `leave` takes the lock.
+            if let Some(Some(w)) = granted {
+                w.wake();
             }
         }
     }
@@ -317,9 +341,18 @@ impl WaitSet {
     pub(crate) fn notify_all(&self) {
         fence(Ordering::SeqCst);
         self.notify_slot();
-        let mut q = self.lock();
-        q.grant_all();
-        self.queued.store(0, Ordering::Relaxed);
+        let mut wakers = Vec::new();
+        {
+            let mut q = self.lock();
+            while let Some(w) = q.grant_front_deferred() {
+                wakers.extend(w);
+            }
+            self.queued.store(0, Ordering::Relaxed);
+        }
+        // After the unlock, as in `notify_one_fenced`.
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
