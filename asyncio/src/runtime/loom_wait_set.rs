@@ -4,8 +4,10 @@
 //! notified and then gone passes its notification on, and closing wakes
 //! every waiter. The "queue" is an item count changed with `SeqCst`
 //! read-modify-writes, as the channel's queue claims its slots; waiters are
-//! futures driven by loom's `block_on`, which fails on a waiter that is
-//! never woken.
+//! futures driven by a `block_on` over loom's condition variable, so loom
+//! reports a waiter that is
+//! never woken. (`two_notifiers_two_waiters`, four threads, takes about a
+//! minute.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -211,5 +213,25 @@ fn closing_wakes_every_waiter() {
         assert!(!recv(&chan));
         other.join().unwrap();
         closer.join().unwrap();
+    });
+}
+
+#[test]
+fn two_notifiers_two_waiters() {
+    model(|| {
+        let chan = Chan::new();
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let c = chan.clone();
+                thread::spawn(move || c.push())
+            })
+            .collect();
+        let c = chan.clone();
+        let other = thread::spawn(move || assert!(recv(&c)));
+        assert!(recv(&chan));
+        other.join().unwrap();
+        for p in producers {
+            p.join().unwrap();
+        }
     });
 }
