@@ -5,9 +5,8 @@
 //! every waiter. The "queue" is an item count changed with `SeqCst`
 //! read-modify-writes, as the channel's queue claims its slots; waiters are
 //! futures driven by a `block_on` over loom's condition variable, so loom
-//! reports a waiter that is
-//! never woken. (`two_notifiers_two_waiters`, four threads, takes about a
-//! minute.)
+//! reports a waiter that is never woken. (`two_notifiers_two_waiters`, four
+//! threads, takes about a minute.)
 
 use std::future::Future;
 use std::pin::Pin;
