@@ -9,8 +9,10 @@
 //! allocation per wait) spent 60% of a cross-thread stream's time in that
 //! list. So the common cases here cost no lock:
 //!
-//! - **Nobody waits** (the stream is flowing): a notification is a
-//!   `SeqCst` fence and two loads of lines nobody writes meanwhile.
+//! - **Nobody waits** (the stream is flowing): a notification is two loads
+//!   of lines nobody writes meanwhile, after a `SeqCst` fence (on x86-64 the
+//!   queue operation's own locked instruction serves: see
+//!   [`WaitSet::notify_one_after_rmw`]).
 //! - **One waiter** (a single consumer, or a single producer on a full
 //!   channel): it claims the *slot*, an [`AtomicWaker`] with an owner state
 //!   (`FREE` → `OWNED` → `NOTIFIED` → `FREE`); registering and notifying are
