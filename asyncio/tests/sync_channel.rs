@@ -575,39 +575,39 @@ fn waiters_giving_up_and_barging_calls_lose_nothing() {
     }
 }
 
-/// A waker that drops its own future when woken (as some executors do from
-/// their schedule function): the wake must come after the channel's lock is
-/// released, since the future's drop takes it.
+/// A waker that calls back into the channel when woken (as a waker that
+/// drops its future does, or one that sends): the wake must come after the
+/// channel's lock is released, since the call takes it again.
 #[test]
-fn a_waker_that_drops_its_future_does_not_deadlock() {
+fn a_waker_that_calls_back_into_the_channel_does_not_deadlock() {
     within_a_minute(|| {
         let (tx, rx) = channel::<u8>(4);
-        type Slot<'a> = Arc<std::sync::Mutex<Option<asyncio::sync::Recv<'a, u8>>>>;
-        struct DropOnWake<'a>(Slot<'a>);
-        impl std::task::Wake for DropOnWake<'static> {
+        struct SendOnWake(asyncio::sync::Sender<u8>);
+        impl std::task::Wake for SendOnWake {
             fn wake(self: Arc<Self>) {
-                drop(self.0.lock().unwrap().take());
+                // A waiter is queued, so this notification takes the lock.
+                self.0.try_send(9).unwrap();
             }
         }
-        let rx: &'static asyncio::sync::Receiver<u8> = Box::leak(Box::new(rx));
-        // The first waits in the slot, the second queues behind it with a
-        // waker that drops it.
-        let mut first = rx.recv();
         let noop = std::task::Waker::noop();
+        let calls_back = std::task::Waker::from(Arc::new(SendOnWake(tx.clone())));
+        // The first waits in the slot, the second and third queue behind it.
+        let (mut first, mut second, mut third) = (rx.recv(), rx.recv(), rx.recv());
         assert!(Pin::new(&mut first).poll(&mut Context::from_waker(noop)).is_pending());
-        let slot: Slot<'static> = Arc::new(std::sync::Mutex::new(Some(rx.recv())));
-        let waker = std::task::Waker::from(Arc::new(DropOnWake(slot.clone())));
-        let mut second = slot.lock().unwrap().take().unwrap();
         assert!(Pin::new(&mut second)
-            .poll(&mut Context::from_waker(&waker))
+            .poll(&mut Context::from_waker(&calls_back))
             .is_pending());
-        *slot.lock().unwrap() = Some(second);
+        assert!(Pin::new(&mut third).poll(&mut Context::from_waker(noop)).is_pending());
         tx.try_send(1).unwrap(); // notifies the first
-        tx.try_send(2).unwrap(); // grants the second, whose wake drops it
-        assert!(slot.lock().unwrap().is_none(), "the second was woken and dropped");
-        drop(first);
-        // Its grant was passed on: nobody is left, and both items are there.
-        assert_eq!(rx.try_recv(), Ok(1));
-        assert_eq!(rx.try_recv(), Ok(2));
+        tx.try_send(2).unwrap(); // grants the second, whose wake sends 9 and grants the third
+        let mut got: Vec<u8> = [first, second, third]
+            .into_iter()
+            .map(|mut f| match Pin::new(&mut f).poll(&mut Context::from_waker(noop)) {
+                Poll::Ready(Ok(v)) => v,
+                other => panic!("every waiter was notified and has an item: {other:?}"),
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, [1, 2, 9]);
     });
 }
