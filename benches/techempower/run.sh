@@ -17,7 +17,7 @@
 # `asyncio-uring` is the asyncio server again with ASYNCIO_DRIVER=io_uring
 # (its loops on the io_uring driver; readiness where the kernel refuses it).
 #
-# Needs (as root: installed when missing) PostgreSQL and wrk from Debian's
+# Needs (as root: installed when missing) PostgreSQL and wrk (and perf, for SYSCALLS=1) from Debian's
 # packages; Python 3 with venv (FastAPI, uvicorn, uvloop, httptools and
 # asyncpg come from PyPI into target/techempower/venv).
 set -euo pipefail
@@ -36,6 +36,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$out/cargo}
 
 need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
 need wrk wrk
+[ -z "${SYSCALLS:-}" ] || need perf linux-perf
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$pgbin" ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); fi
 
