@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Instructions per operation (spawn, wake, timer, sleep, gather) under asyncio, tokio's
+# Instructions per operation (spawn, wake, timer, ready_timeout, sleep, gather) under asyncio, tokio's
 # current-thread runtime and smol's LocalExecutor, counted by callgrind:
 # repeatable where wall times on a shared machine are not.
 #

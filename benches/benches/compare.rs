@@ -41,7 +41,7 @@ macro_rules! workloads {
 
         type R = $rt;
 
-        // spawn_await, timers, timer_churn: shared with the `instructions` bench.
+        // spawn_await, timers, timer_churn, timeout_ready: shared with the `instructions` bench.
         asyncio_benches::shared_workloads!();
 
         /// Joins `n` already-ready futures in place (asyncio: `gather`;
@@ -125,20 +125,6 @@ macro_rules! workloads {
                 for h in handles {
                     h.await;
                 }
-            })
-        }
-
-        /// One task running `n` 60-second timeouts in sequence around an
-        /// already-ready future.
-        pub fn timeout_ready(n: usize) -> Duration {
-            time_on::<R, _>(async move {
-                let worker = R::spawn(async move {
-                    for _ in 0..n {
-                        let r = R::timeout(Duration::from_secs(60), std::future::ready(())).await;
-                        assert!(r.is_ok(), "a 60 s timeout fired");
-                    }
-                });
-                worker.await;
             })
         }
 

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! instructions WORKLOAD N [RUNTIME]
-//!   WORKLOAD  spawn | wake | timer | sleep | gather
+//!   WORKLOAD  spawn | wake | timer | ready_timeout | sleep | gather
 //!   N         the number of operations
 //!   RUNTIME   asyncio (default) | asyncio-debug | tokio-ct | smol-local
 //! ```
@@ -17,6 +17,8 @@
 //! - `timer`: one spawned task running N 60-second timeouts in sequence
 //!   around a future that is pending once: each arms a timer and cancels it
 //!   (plus the one self-wake of that future);
+//! - `ready_timeout`: the same around a future that is ready at once: no
+//!   timer is armed;
 //! - `sleep`: N tasks each sleeping 1 ms, then each handle awaited: the
 //!   timer is armed and fires (how many fire per loop turn depends on the
 //!   clock, so this one is the least repeatable);
@@ -45,7 +47,7 @@ macro_rules! workloads {
 
         type R = $rt;
 
-        // spawn_await, timers, timer_churn: the same code `compare` times.
+        // spawn_await, timers, timer_churn, timeout_ready: the same code `compare` times.
         asyncio_benches::shared_workloads!();
 
         /// One spawned task yielding `n` times.
@@ -76,6 +78,7 @@ macro_rules! workloads {
                 "spawn" => spawn_await(n),
                 "wake" => wake(n),
                 "timer" => timer_churn(n),
+                "ready_timeout" => timeout_ready(n),
                 // `n` tasks each sleeping 1 ms, awaited in order.
                 "sleep" => timers(&vec![Duration::from_millis(1); n]),
                 "gather" => gather(n),
@@ -93,10 +96,11 @@ runtime_modules!(
 );
 
 /// The workloads, with the unit of one operation.
-const WORKLOADS: [(&str, &str); 5] = [
+const WORKLOADS: [(&str, &str); 6] = [
     ("spawn", "task"),
     ("wake", "yield"),
     ("timer", "timeout"),
+    ("ready_timeout", "timeout"),
     ("sleep", "task"),
     ("gather", "future"),
 ];

@@ -115,5 +115,19 @@ macro_rules! shared_workloads {
                 worker.await;
             })
         }
+
+        /// One task running `n` 60-second timeouts in sequence around an
+        /// already-ready future (no timer is armed).
+        pub fn timeout_ready(n: usize) -> Duration {
+            $crate::time_on::<R, _>(async move {
+                let worker = R::spawn(async move {
+                    for _ in 0..n {
+                        let r = R::timeout(Duration::from_secs(60), std::future::ready(())).await;
+                        assert!(r.is_ok(), "a 60 s timeout fired");
+                    }
+                });
+                worker.await;
+            })
+        }
     };
 }

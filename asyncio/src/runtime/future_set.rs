@@ -32,7 +32,10 @@
 //!
 //! - the futures live in one pinned boxed slice of [`Slot`]s and are never
 //!   moved: a finished child is dropped in place, its output (for `gather`)
-//!   kept in the same slot;
+//!   kept in the same slot; in `gather`'s first pass, while every child so
+//!   far has finished, the outputs are packed straight to their places in
+//!   the result vector over the slots' block: one pass over children that
+//!   are ready at once, where polling and then collecting makes two;
 //! - the wakers are [`Node`]s in one `Arc`ed block, made when the set first
 //!   uses own wakers; a child's `Waker` points at its node, and cloning it
 //!   counts a reference to the block. No waker is allocated per child, not
@@ -220,7 +223,15 @@ pub(crate) struct FutureSet<F: Future> {
     /// consumed from the back).
     batch: Vec<u32>,
     live: usize,
+    /// Every output, when the first pass finished every child and packed
+    /// their outputs over the slots (see [`first_pass_packed`](Self::first_pass_packed)).
+    packed: Option<Vec<F::Output>>,
 }
+
+// The futures are pinned in their own boxed block; the set itself holds
+// nothing pinned (the packed outputs are plain values), so moving it is fine
+// whatever `F::Output` is.
+impl<F: Future> Unpin for FutureSet<F> {}
 
 impl<F: Future> FutureSet<F> {
     pub(crate) fn new(futures: impl IntoIterator<Item = F>) -> Self {
@@ -234,6 +245,7 @@ impl<F: Future> FutureSet<F> {
             cursor: 0,
             batch: Vec::new(),
             live: n,
+            packed: None,
         }
     }
 
@@ -251,7 +263,7 @@ impl<F: Future> FutureSet<F> {
 
     /// How many futures the set started with.
     pub(crate) fn len(&self) -> usize {
-        self.slots.len()
+        self.packed.as_ref().map_or(self.slots.len(), Vec::len)
     }
 
     /// The next completion: `(index, output)`; `None` once all completed.
@@ -279,6 +291,13 @@ impl<F: Future> FutureSet<F> {
     /// waker. Then decides whether to switch to own wakers.
     fn repoll(&mut self, cx: &mut Context<'_>, passes: u32) -> Poll<()> {
         let before = self.live;
+        let mut start = 0;
+        if passes == 0 && Self::PACKS {
+            match self.first_pass_packed(cx) {
+                Some(next) => start = next,
+                None => return Poll::Ready(()),
+            }
+        }
         /// Takes the finished children off `live` at the end of the pass,
         /// or when a child's poll unwinds out of it.
         struct Finished<'a> {
@@ -297,7 +316,7 @@ impl<F: Future> FutureSet<F> {
         // SAFETY: the slice is pinned and never moved; its elements are
         // reached in place (structural pinning of each slot).
         let slots = unsafe { self.slots.as_mut().get_unchecked_mut() };
-        for slot in slots.iter_mut() {
+        for slot in slots[start..].iter_mut() {
             if let Slot::Live(f) = slot {
                 // SAFETY: the future lives in the pinned slice and is not
                 // moved until it is dropped in place.
@@ -326,6 +345,93 @@ impl<F: Future> FutureSet<F> {
         Poll::Pending
     }
 
+    /// Whether the outputs can be packed over the slots during the first
+    /// pass: not zero-sized, and aligned as a slot (so the slots' block can
+    /// become the result vector's).
+    const PACKS: bool =
+        std::mem::size_of::<F::Output>() != 0 && std::mem::align_of::<F::Output>() == std::mem::align_of::<Slot<F>>();
+
+    /// The first re-poll pass, for outputs that [`PACKS`](Self::PACKS):
+    /// while every child polled so far has finished, child `i`'s output is
+    /// written straight to its place in the result, `i` outputs into the
+    /// slots' block, which ends at or before slot `i + 1` begins (an output
+    /// is no larger than a slot): a gather of children that are all ready at
+    /// once then makes one pass over its children, not two (poll, then
+    /// pack), and the block becomes the result (`None`; the outputs wait in
+    /// `packed`).
+    ///
+    /// The first child not finished (or not running: a pass that unwound
+    /// before) ends the packing: the outputs packed so far go back into
+    /// their slots as `Done`, last first, so each is read before the slot
+    /// written over it is (the same happens if a child's poll or destructor
+    /// unwinds). Returns the index the rest of the pass starts at.
+    fn first_pass_packed(&mut self, cx: &mut Context<'_>) -> Option<usize> {
+        /// Unpacks the packed prefix and counts it off `live` on every path
+        /// but the one where every child finished (it is then forgotten).
+        struct Packed<'a, F: Future> {
+            base: *mut Slot<F>,
+            count: usize,
+            live: &'a mut usize,
+        }
+        impl<F: Future> Drop for Packed<'_, F> {
+            fn drop(&mut self) {
+                *self.live -= self.count;
+                let outs = self.base.cast::<F::Output>();
+                for j in (0..self.count).rev() {
+                    // SAFETY: outputs `0..count` are packed (each written once
+                    // below); output `j` is read before slot `j` is written,
+                    // and slot `j` covers only outputs `j..` (an output is no
+                    // larger than a slot), whose later ones went back first.
+                    unsafe { ptr::write(self.base.add(j), Slot::Done(ptr::read(outs.add(j)))) };
+                }
+            }
+        }
+        let len = self.slots.len();
+        // SAFETY: the slice is pinned and never moved; its elements are
+        // reached in place through this pointer (structural pinning).
+        let base = unsafe { self.slots.as_mut().get_unchecked_mut() }.as_mut_ptr();
+        let outs = base.cast::<F::Output>();
+        let mut packed = Packed {
+            base,
+            count: 0,
+            live: &mut self.live,
+        };
+        while packed.count < len {
+            let i = packed.count;
+            // SAFETY: `i < len`; slots `i..` are untouched by the packing
+            // (outputs `..i` end at or before slot `i` begins).
+            let slot = unsafe { base.add(i) };
+            // SAFETY: as above, slot `i` is a valid slot.
+            let Slot::Live(f) = (unsafe { &mut *slot }) else {
+                return Some(i);
+            };
+            // SAFETY: the future lives in the pinned slice and is not moved
+            // until it is dropped in place.
+            let out = match unsafe { Pin::new_unchecked(f) }.poll(cx) {
+                Poll::Ready(out) => out,
+                Poll::Pending => return Some(i + 1),
+            };
+            // SAFETY: the slot holds the future that just finished; on
+            // unwinding it is left `Empty` and not counted as packed.
+            unsafe { finish_in_place(slot, None) };
+            // SAFETY: output `i`'s place is aligned (`PACKS`) and inside the
+            // block (it ends at or before slot `i + 1` begins); what it
+            // covers is the finished slot `i` and packed space.
+            unsafe { outs.add(i).write(out) };
+            packed.count += 1;
+        }
+        *packed.live = 0;
+        std::mem::forget(packed);
+        let slots = std::mem::replace(&mut self.slots, Box::into_pin(Box::new([])));
+        // SAFETY: every slot's future was dropped in place and its output
+        // packed: no pinned data is left in the block.
+        let raw = Box::into_raw(unsafe { Pin::into_inner_unchecked(slots) }).cast::<Slot<F>>();
+        // SAFETY: `raw` is the block of `len` slots, its first `len` outputs
+        // packed.
+        self.packed = Some(unsafe { packed_into_vec(raw, len) });
+        None
+    }
+
     /// The outputs kept by [`poll_all`](Self::poll_all), in input order,
     /// written over the slots in place when the output's alignment is the
     /// slot's (then the slots' allocation becomes the vector's: no second
@@ -334,6 +440,9 @@ impl<F: Future> FutureSet<F> {
     /// # Panics
     /// If some future has not completed.
     pub(crate) fn take_outputs(&mut self) -> Vec<F::Output> {
+        if let Some(outputs) = self.packed.take() {
+            return outputs;
+        }
         assert!(self.live == 0, "take_outputs before every future completed");
         let len = self.slots.len();
         let slots = std::mem::replace(&mut self.slots, Box::into_pin(Box::new([])));
@@ -362,22 +471,8 @@ impl<F: Future> FutureSet<F> {
                 outs.add(i).write(out);
             }
         }
-        let layout = std::alloc::Layout::array::<Slot<F>>(len).expect("the slots' layout");
-        let size = out_size * len;
-        let p = if size == layout.size() {
-            outs.cast::<u8>()
-        } else {
-            // SAFETY: `raw` was allocated by the global allocator with
-            // `layout` (a boxed slice of `len` slots) and `size` is non-zero;
-            // realloc keeps the alignment, which is the output's.
-            unsafe { std::alloc::realloc(outs.cast::<u8>(), layout, size) }
-        };
-        if p.is_null() {
-            std::alloc::handle_alloc_error(std::alloc::Layout::array::<F::Output>(len).expect("outputs' layout"));
-        }
-        // SAFETY: `p` is a global-allocator block of exactly `len` outputs'
-        // size with their alignment, holding `len` initialized outputs.
-        unsafe { Vec::from_raw_parts(p.cast::<F::Output>(), len, len) }
+        // SAFETY: the block of `len` slots now holds `len` packed outputs.
+        unsafe { packed_into_vec(raw, len) }
     }
 
     fn poll_inner(&mut self, cx: &mut Context<'_>, keep: bool) -> Poll<Option<(usize, F::Output)>> {
@@ -541,6 +636,48 @@ unsafe fn finish_in_place<F: Future>(slot: *mut Slot<F>, out: Option<F::Output>)
         // not pinned data.
         unsafe { *slot = Slot::Done(out) };
     }
+}
+
+/// The block of a set's `len` slots, whose first `len` outputs (`F::Output`
+/// aligned as a slot, not zero-sized) are packed at its start, as the vector
+/// of those outputs.
+///
+/// The block itself becomes the vector's: kept whole as its capacity when it
+/// holds a whole number of outputs and at most twice `len` of them (as std's
+/// in-place `collect` reuses a block; shrinking a large one costs a
+/// `mremap` now and fresh page faults at the next large allocation),
+/// otherwise shrunk in place by `realloc`.
+///
+/// # Safety
+/// `raw` is the global-allocator block of a boxed slice of `len` slots
+/// (dangling if `len` is 0), no slot of which is read or dropped again, and
+/// outputs `0..len` are initialized at its start; `F::Output` is not
+/// zero-sized and its alignment is `Slot<F>`'s.
+unsafe fn packed_into_vec<F: Future>(raw: *mut Slot<F>, len: usize) -> Vec<F::Output> {
+    if len == 0 {
+        return Vec::new(); // a zero-length box owns no allocation
+    }
+    let outs = raw.cast::<F::Output>();
+    let out_size = std::mem::size_of::<F::Output>();
+    let layout = std::alloc::Layout::array::<Slot<F>>(len).expect("the slots' layout");
+    let cap = layout.size() / out_size;
+    if layout.size() % out_size == 0 && cap <= 2 * len {
+        // SAFETY: the block has `layout`, exactly `cap` outputs' size with
+        // their alignment (per the contract), and its first `len` outputs
+        // are initialized.
+        return unsafe { Vec::from_raw_parts(outs, len, cap) };
+    }
+    let size = out_size * len;
+    // SAFETY: `raw` was allocated by the global allocator with `layout` (a
+    // boxed slice of `len` slots) and `size` is non-zero; realloc keeps the
+    // alignment, which is the output's.
+    let p = unsafe { std::alloc::realloc(outs.cast::<u8>(), layout, size) };
+    if p.is_null() {
+        std::alloc::handle_alloc_error(std::alloc::Layout::array::<F::Output>(len).expect("outputs' layout"));
+    }
+    // SAFETY: `p` is a global-allocator block of exactly `len` outputs' size
+    // with their alignment, holding `len` initialized outputs.
+    unsafe { Vec::from_raw_parts(p.cast::<F::Output>(), len, len) }
 }
 
 /// Moves the output out of a finished slot, leaving it to be freed without
@@ -778,6 +915,187 @@ mod tests {
         let mut set = FutureSet::new((0..9u64).map(|i| std::future::ready([i; 4])));
         drive(&mut set);
         assert_eq!(set.take_outputs()[8], [8; 4]);
+    }
+
+    /// An output that counts how many of its kind are alive.
+    struct Counted {
+        index: usize,
+        text: String,
+        alive: Rc<Cell<i64>>,
+    }
+
+    impl Counted {
+        fn new(index: usize, alive: &Rc<Cell<i64>>) -> Self {
+            alive.set(alive.get() + 1);
+            Counted {
+                index,
+                text: format!("out{index}"),
+                alive: alive.clone(),
+            }
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.alive.set(self.alive.get() - 1);
+        }
+    }
+
+    /// Ready with a `Counted` after `pending` pending polls; panics at its
+    /// first poll if `panic_once` (then behaves); its destructor panics if
+    /// `panic_in_drop`. Over twice as large as its output, so packing moves
+    /// outputs and the block is shrunk at the end.
+    struct Step {
+        index: usize,
+        pending: u32,
+        panic_once: Cell<bool>,
+        panic_in_drop: bool,
+        alive: Rc<Cell<i64>>,
+        _pad: [u64; 10],
+    }
+
+    impl Step {
+        fn new(index: usize, pending: u32, alive: &Rc<Cell<i64>>) -> Self {
+            Step {
+                index,
+                pending,
+                panic_once: Cell::new(false),
+                panic_in_drop: false,
+                alive: alive.clone(),
+                _pad: [index as u64; 10],
+            }
+        }
+    }
+
+    impl Future for Step {
+        type Output = Counted;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Counted> {
+            if self.panic_once.replace(false) {
+                panic!("child {} panics in poll", self.index);
+            }
+            if self.pending > 0 {
+                self.pending -= 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Counted::new(self.index, &self.alive))
+        }
+    }
+
+    impl Drop for Step {
+        fn drop(&mut self) {
+            if self.panic_in_drop && !std::thread::panicking() {
+                panic!("child {} panics in drop", self.index);
+            }
+        }
+    }
+
+    fn check_outputs(out: &[Counted], n: usize) {
+        assert_eq!(out.len(), n);
+        for (i, c) in out.iter().enumerate() {
+            assert_eq!((c.index, c.text.as_str()), (i, format!("out{i}").as_str()));
+        }
+    }
+
+    /// Every child ready at once: the outputs are packed during the one
+    /// pass and the slots' block becomes the vector (kept whole when it
+    /// holds at most twice the outputs, shrunk otherwise).
+    #[test]
+    fn a_first_pass_that_finishes_every_child_packs_the_outputs() {
+        let alive = Rc::new(Cell::new(0));
+        let mut set = FutureSet::new((0..100).map(|i| Step::new(i, 0, &alive)));
+        assert_eq!(drive(&mut set), 1);
+        assert!(set.packed.is_some(), "packed during the pass");
+        assert_eq!(set.len(), 100);
+        let out = set.take_outputs();
+        check_outputs(&out, 100);
+        assert_eq!(out.capacity(), 100, "a slot is over twice an output: shrunk");
+        drop(out);
+        assert_eq!(alive.get(), 0);
+        let mut set = FutureSet::new((0..1000u64).map(std::future::ready));
+        drive(&mut set);
+        let out = set.take_outputs();
+        assert_eq!(out, (0..1000).collect::<Vec<_>>());
+        assert_eq!(out.capacity(), 2000, "a slot is two outputs: the block kept whole");
+        // A set dropped with its outputs packed and not taken drops them.
+        let mut set = FutureSet::new((0..10).map(|i| Step::new(i, 0, &alive)));
+        drive(&mut set);
+        assert_eq!(alive.get(), 10);
+        drop(set);
+        assert_eq!(alive.get(), 0);
+    }
+
+    /// A pending child in the middle of the first pass: the outputs packed
+    /// before it go back to their slots, the rest of the pass runs as
+    /// usual, and every output comes out once, in order.
+    #[test]
+    fn a_pending_child_ends_the_packing_and_nothing_is_lost() {
+        for pending_at in [0, 1, 2, 7, 49, 99] {
+            let alive = Rc::new(Cell::new(0));
+            let mut set = FutureSet::new((0..100).map(|i| Step::new(i, u32::from(i == pending_at), &alive)));
+            assert_eq!(drive(&mut set), 2, "pending at {pending_at}");
+            assert!(set.packed.is_none());
+            let out = set.take_outputs();
+            check_outputs(&out, 100);
+            drop(out);
+            assert_eq!(alive.get(), 0);
+            // Dropped after the unpacking, before the end.
+            let mut set = FutureSet::new((0..100).map(|i| Step::new(i, u32::from(i == pending_at), &alive)));
+            assert!(set.poll_all(&mut Context::from_waker(Waker::noop())).is_pending());
+            assert_eq!(alive.get(), 99);
+            drop(set);
+            assert_eq!(alive.get(), 0);
+        }
+    }
+
+    /// A child that panics in its poll, or in its destructor once finished,
+    /// during the packing: the outputs packed so far are back in their
+    /// slots, each dropped exactly once with the set, or handed out if the
+    /// set is polled on.
+    #[test]
+    fn a_panic_during_the_packing_loses_nothing_and_drops_nothing_twice() {
+        let noop = &mut Context::from_waker(Waker::noop());
+        for at in [0, 1, 5, 19] {
+            // Panic in poll, then the set dropped.
+            let alive = Rc::new(Cell::new(0));
+            let mut set = FutureSet::new((0..20).map(|i| {
+                let s = Step::new(i, 0, &alive);
+                s.panic_once.set(i == at);
+                s
+            }));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set.poll_all(noop)));
+            assert!(r.is_err());
+            assert_eq!(alive.get(), at as i64, "the outputs before the panicking child");
+            assert_eq!(set.live(), 20 - at);
+            drop(set);
+            assert_eq!(alive.get(), 0);
+            // Panic in poll, then the set polled on to the end.
+            let mut set = FutureSet::new((0..20).map(|i| {
+                let s = Step::new(i, 0, &alive);
+                s.panic_once.set(i == at);
+                s
+            }));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set.poll_all(noop)));
+            assert!(r.is_err());
+            assert!(set.poll_all(noop).is_ready());
+            let out = set.take_outputs();
+            check_outputs(&out, 20);
+            drop(out);
+            assert_eq!(alive.get(), 0);
+            // Panic in the destructor of a finished child: its output is
+            // dropped by the unwinding, its slot left empty.
+            let mut set = FutureSet::new((0..20).map(|i| {
+                let mut s = Step::new(i, 0, &alive);
+                s.panic_in_drop = i == at;
+                s
+            }));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set.poll_all(noop)));
+            assert!(r.is_err());
+            assert_eq!(alive.get(), at as i64);
+            assert_eq!(set.live(), 20 - at);
+            drop(set);
+            assert_eq!(alive.get(), 0);
+        }
     }
 
     /// Wakers cloned to other threads wake their own child, exactly.

@@ -265,9 +265,11 @@ macro_rules! try_gather {
 /// Awaits every future of `futures` concurrently and returns the outputs in
 /// input order (`await asyncio.gather(*aws)`).
 ///
-/// Futures that finish together cost what a plain join-all costs: the
-/// gather polls every unfinished future, with the waker it was polled
-/// with, whenever it is polled.
+/// Futures that finish together cost what a plain join-all costs, or less:
+/// the gather polls every unfinished future, with the waker it was polled
+/// with, whenever it is polled, and when all are ready at the first poll
+/// their outputs are written straight into the returned vector, which
+/// reuses the futures' own allocation.
 /// Once a pass finishes fewer than an eighth of them (over eight), each
 /// future gets a waker of its own and only woken ones are polled: a gather
 /// of 100,000 futures finishing one by one does not re-poll them all

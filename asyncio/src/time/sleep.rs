@@ -116,16 +116,24 @@ impl Sleep {
         self.yielded = true;
     }
 
+    /// Removes the timer if one is armed. Inlined, so that a sleep that
+    /// never armed one (a [`timeout`](crate::timeout) whose future was
+    /// ready at once) drops with no call.
+    #[inline]
     fn cancel_timer(&mut self) {
         if let Some(e) = self.entry.take() {
-            context::with_core(|core| {
-                if let Some(core) = core.filter(|c| c.id() == e.loop_id) {
-                    core.timer_remove(e.key);
-                }
-                // Otherwise the loop is gone or elsewhere: the entry fires
-                // later and wakes nobody that cares.
-            });
+            Self::remove_entry(e);
         }
+    }
+
+    fn remove_entry(e: Entry) {
+        context::with_core(|core| {
+            if let Some(core) = core.filter(|c| c.id() == e.loop_id) {
+                core.timer_remove(e.key);
+            }
+            // Otherwise the loop is gone or elsewhere: the entry fires
+            // later and wakes nobody that cares.
+        });
     }
 
     /// Polls the sleep without pinning (it is `Unpin`).
@@ -205,6 +213,7 @@ impl Future for Sleep {
 }
 
 impl Drop for Sleep {
+    #[inline]
     fn drop(&mut self) {
         self.cancel_timer();
     }
