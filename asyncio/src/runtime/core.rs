@@ -157,7 +157,9 @@ impl Core {
     }
 
     fn next_id(&self) -> TaskId {
-        TaskId(NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Ids start at 1; 2^64 spawns would take centuries.
+        TaskId(std::num::NonZeroU64::new(id).expect("task ids exhausted"))
     }
 
     /// Whether tasks start eagerly by default.
@@ -541,7 +543,7 @@ impl Core {
             // An eager task's poll nests in its creator's: that one goes on
             // after it, as the watchdog's running poll.
             let outer = d.running();
-            let start = d.begin(t.header().id.0);
+            let start = d.begin(t.header().id.as_u64());
             // SAFETY: on the loop thread; live and not complete.
             let done = unsafe { t.poll(&mut cx) };
             let took_ns = d.end(start);
@@ -601,9 +603,9 @@ impl Core {
             None
         };
         if t.state() & DETACHED != 0 {
-            // SAFETY: on the loop thread; the task is complete, and being
-            // detached, nobody has taken (or will take) its output.
-            if debugger.is_some() && !cancelled && unsafe { t.output_failed() } {
+            // The task is complete, and being detached, nobody has taken
+            // (or will take) its output.
+            if debugger.is_some() && !cancelled && t.output_failed() {
                 report::debug(&format!(
                     "Task exception was never retrieved: {} (created at {}) panicked and its handle was dropped \
                      unread",

@@ -79,7 +79,7 @@ impl TaskRecord {
     }
 
     fn parent(&self) -> Option<TaskId> {
-        self.parent.map(|p| TaskId(p.get()))
+        self.parent.map(TaskId)
     }
 
     /// `Task-7 'name'`, or `Task-7` for a task without a name of its own.
@@ -311,7 +311,7 @@ impl Debugger {
             id,
             name: Mutex::new(name.map(Box::new)),
             site,
-            parent: parent.and_then(|p| NonZeroU64::new(p.0)),
+            parent: parent.map(|p| p.0),
             group: SPAWN_GROUP.with(Cell::get),
             created,
             polls: AtomicU64::new(0),
@@ -503,7 +503,7 @@ impl Watch {
 
     /// How reports name the running task `id` (published by `begin`).
     fn describe_running(&self, id: u64) -> String {
-        match self.tasks().iter().find(|r| r.id.0 == id) {
+        match self.tasks().iter().find(|r| r.id.as_u64() == id) {
             Some(r) => r.describe(),
             None => format!("Task-{id}"),
         }
@@ -531,7 +531,7 @@ impl Watch {
             children.entry(parent).or_default().push(r);
         }
         for list in children.values_mut() {
-            list.sort_by_key(|r| (r.created, r.id.0));
+            list.sort_by_key(|r| (r.created, r.id));
         }
         // Depth-first, children in creation order.
         fn walk(
@@ -545,7 +545,11 @@ impl Watch {
             let Some(list) = children.get(&parent) else { return };
             for (i, r) in list.iter().enumerate() {
                 let last = i + 1 == list.len();
-                let state = if running == Some(r.id.0) { "running" } else { "waiting" };
+                let state = if running == Some(r.id.as_u64()) {
+                    "running"
+                } else {
+                    "waiting"
+                };
                 let group = r.group.map(|g| format!(" in TaskGroup-{g}")).unwrap_or_default();
                 let _ = writeln!(
                     out,

@@ -1,9 +1,15 @@
 //! The typed task allocation and its vtable functions.
 //!
 //! `TaskCell<F>` is `#[repr(C)]` with the [`Header`] first, so a pointer to the
-//! header is a pointer to the cell. The stage moves one way:
-//! `Running(F)` → `Finished(Result<F::Output, TaskError>)` → `Consumed`.
-//! The future is pinned inside the cell and is dropped in place, never moved.
+//! header is a pointer to the cell. The stage moves one way: running (the
+//! future) → finished (its output) or failed (cancelled or panicked) →
+//! consumed. The future is pinned inside the cell and is dropped in place,
+//! never moved.
+//!
+//! The stage is a union whose tag is the header's `stage` byte (otherwise
+//! padding): as an enum, its discriminant found no niche in many futures'
+//! layouts and cost a word per task (104 bytes for a small idle task, 96
+//! with the tag in the header).
 //!
 //! A task spawned in debug mode also carries its [`TaskRecord`] in the same
 //! allocation, placed immediately *before* the header:
@@ -21,6 +27,7 @@
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -28,16 +35,30 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::error::Repr;
 use super::{ExtraSlot, Header, RawTask, Vtable};
 use super::{TaskError, TaskId};
 use crate::runtime::debug::TaskRecord;
 use crate::runtime::remote::Shared;
 
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, TaskError>),
-    Consumed,
+/// What a task's cell holds: its future, then its output or why it failed
+/// (without the task's id, which the header has: one pointer). Which field is
+/// live is the header's `stage` byte: [`RUNNING`], [`FINISHED`], [`FAILED`]
+/// or [`CONSUMED`] (nothing).
+union Stage<F: Future> {
+    running: ManuallyDrop<F>,
+    finished: ManuallyDrop<F::Output>,
+    failed: ManuallyDrop<Repr>,
 }
+
+/// The header's `stage` byte: the future is live.
+const RUNNING: u8 = 0;
+/// The output is live.
+const FINISHED: u8 = 1;
+/// The failure is live.
+const FAILED: u8 = 2;
+/// Nothing is live.
+const CONSUMED: u8 = 3;
 
 #[repr(C)]
 struct TaskCell<F: Future> {
@@ -54,7 +75,6 @@ impl<F: Future> VtableFor<F> {
         read_output: read_output::<F>,
         drop_output: drop_output::<F>,
         dealloc: dealloc::<F>,
-        output_failed: output_failed::<F>,
         traced: false,
     };
 
@@ -123,8 +143,11 @@ pub(crate) unsafe fn spawn_raw<F: Future>(
             next: Cell::new(None),
             extra,
             location,
+            stage: Cell::new(RUNNING),
         },
-        stage: UnsafeCell::new(Stage::Running(future)),
+        stage: UnsafeCell::new(Stage {
+            running: ManuallyDrop::new(future),
+        }),
     };
     let Some(record) = record else {
         // The common case: one block (from the thread's cache of freed
@@ -170,20 +193,33 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
 }
 
 /// Drops the future in place, catching a panic from its destructor. Leaves
-/// the stage `Consumed`; returns the panic payload if the drop panicked.
+/// the stage consumed; returns the panic payload if the drop panicked.
 ///
 /// # Safety
-/// The stage is `Running`.
-unsafe fn drop_future<F: Future>(stage: &mut Stage<F>) -> Option<Box<dyn std::any::Any + Send>> {
-    let slot: *mut Stage<F> = stage;
-    // SAFETY: the stage is Running, so dropping it drops exactly the future,
-    // in place (it is pinned). If that drop unwinds, the remaining fields are
-    // still dropped by the unwinding drop glue, so the place is dropped either
-    // way and we overwrite it without a second drop.
-    let result = catch_unwind(AssertUnwindSafe(|| unsafe { std::ptr::drop_in_place(slot) }));
-    // SAFETY: the place was dropped just above; writing does not drop it again.
-    unsafe { std::ptr::write(slot, Stage::Consumed) };
+/// `ptr` is the header of a live `TaskCell<F>` whose stage is running, on the
+/// loop thread.
+unsafe fn drop_future<F: Future>(ptr: NonNull<Header>) -> Option<Box<dyn std::any::Any + Send>> {
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
+    let stage = unsafe { stage::<F>(ptr) };
+    // SAFETY: the stage is running, so `running` is the live field; it is
+    // dropped in place (it is pinned), once: if that drop unwinds, the
+    // remaining fields are still dropped by the unwinding drop glue, and the
+    // tag says consumed either way.
+    let result = catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut stage.running) }));
+    set_stage(ptr, CONSUMED);
     result.err()
+}
+
+/// Sets the header's `stage` byte (loop thread).
+fn set_stage(ptr: NonNull<Header>, tag: u8) {
+    // SAFETY: the cell is live while one of its vtable functions runs.
+    unsafe { ptr.as_ref() }.stage.set(tag);
+}
+
+/// The header's `stage` byte.
+fn stage_of(ptr: NonNull<Header>) -> u8 {
+    // SAFETY: as in `set_stage`.
+    unsafe { ptr.as_ref() }.stage.get()
 }
 
 /// # Safety
@@ -192,33 +228,37 @@ unsafe fn drop_future<F: Future>(stage: &mut Stage<F>) -> Option<Box<dyn std::an
 unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
-    let fut = match stage {
-        // SAFETY: the future lives inside the heap cell and is never moved
-        // until it is dropped in place.
-        Stage::Running(f) => unsafe { Pin::new_unchecked(f) },
-        _ => unreachable!("polled a task whose future is gone"),
-    };
-    // SAFETY: the cell is live while it is being polled.
-    let id = unsafe { ptr.as_ref() }.id;
+    assert!(stage_of(ptr) == RUNNING, "polled a task whose future is gone");
+    // SAFETY: the stage is running, so `running` is live; the future lives
+    // inside the heap cell and is never moved until it is dropped in place.
+    let fut = unsafe { Pin::new_unchecked(&mut *stage.running) };
     let output = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
         Ok(Poll::Pending) => return false,
         Ok(Poll::Ready(v)) => Ok(v),
-        Err(payload) => Err(TaskError::panicked(id, payload)),
+        Err(payload) => Err(Repr::panicked(payload)),
     };
     // From here on the task is finishing: a cancel from the future's own
     // destructor must neither drop it again nor turn its result into a
     // cancellation.
     mark_finishing(ptr);
-    // SAFETY: the stage is still Running: only the poll above ran.
-    let drop_panic = unsafe { drop_future(stage) };
-    *stage = Stage::Finished(match (output, drop_panic) {
-        (Ok(v), None) => Ok(v),
+    // SAFETY: the stage is still running: only the poll above ran.
+    let drop_panic = unsafe { drop_future::<F>(ptr) };
+    // Consumed now: writing a field drops nothing.
+    match (output, drop_panic) {
+        (Ok(v), None) => {
+            stage.finished = ManuallyDrop::new(v);
+            set_stage(ptr, FINISHED);
+        }
         (Ok(v), Some(p)) => {
             drop(v);
-            Err(TaskError::panicked(id, p))
+            stage.failed = ManuallyDrop::new(Repr::panicked(p));
+            set_stage(ptr, FAILED);
         }
-        (Err(e), _) => Err(e),
-    });
+        (Err(e), _) => {
+            stage.failed = ManuallyDrop::new(e);
+            set_stage(ptr, FAILED);
+        }
+    }
     true
 }
 
@@ -228,12 +268,10 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
 unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
-    // SAFETY: the cell is live.
-    let id = unsafe { ptr.as_ref() }.id;
     mark_finishing(ptr);
-    if matches!(stage, Stage::Running(_)) {
-        // SAFETY: checked Running just above.
-        if let Some(p) = unsafe { drop_future(stage) } {
+    if stage_of(ptr) == RUNNING {
+        // SAFETY: checked running just above.
+        if let Some(p) = unsafe { drop_future::<F>(ptr) } {
             crate::runtime::report::callback_panicked("dropping a cancelled task's future", &*p);
         }
     } else {
@@ -242,8 +280,9 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
         // SAFETY: same cell and vtable.
         unsafe { drop_output::<F>(ptr) };
     }
-    // The stage is Consumed now: this assignment drops nothing.
-    *stage = Stage::Finished(Err(TaskError::cancelled(id)));
+    // The stage is consumed now: this assignment drops nothing.
+    stage.failed = ManuallyDrop::new(Repr::Cancelled);
+    set_stage(ptr, FAILED);
 }
 
 /// Sets `FINISHING` on the task (loop thread).
@@ -259,15 +298,21 @@ fn mark_finishing(ptr: NonNull<Header>) {
 unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
-    match std::mem::replace(stage, Stage::Consumed) {
-        Stage::Finished(out) => {
-            let dst = dst.cast::<Poll<Result<F::Output, TaskError>>>();
-            // SAFETY: the caller passes a valid Poll<Result<F::Output, _>>;
-            // assigning drops its previous value (Pending, nothing to drop).
-            unsafe { *dst = Poll::Ready(out) };
-        }
+    let out = match stage_of(ptr) {
+        // SAFETY: the tag says `finished` is live; it is moved out once, the
+        // tag set consumed right after.
+        FINISHED => Ok(unsafe { ManuallyDrop::take(&mut stage.finished) }),
+        // SAFETY: likewise for `failed`; the cell is live.
+        FAILED => Err(TaskError::new(unsafe { ptr.as_ref() }.id, unsafe {
+            ManuallyDrop::take(&mut stage.failed)
+        })),
         _ => panic!("a Task's output was read twice (the Task was polled after it completed)"),
-    }
+    };
+    set_stage(ptr, CONSUMED);
+    let dst = dst.cast::<Poll<Result<F::Output, TaskError>>>();
+    // SAFETY: the caller passes a valid Poll<Result<F::Output, _>>;
+    // assigning drops its previous value (Pending, nothing to drop).
+    unsafe { *dst = Poll::Ready(out) };
 }
 
 /// # Safety
@@ -275,20 +320,30 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
     let stage = unsafe { stage::<F>(ptr) };
-    if let Stage::Finished(_) = stage {
-        let old = std::mem::replace(stage, Stage::Consumed);
-        if let Err(p) = catch_unwind(AssertUnwindSafe(move || drop(old))) {
-            crate::runtime::report::callback_panicked("dropping a task's output", &*p);
+    let result = match stage_of(ptr) {
+        FINISHED => {
+            // SAFETY: the tag says `finished` is live: moved out once, the
+            // tag set consumed before it is dropped.
+            let v = unsafe { ManuallyDrop::take(&mut stage.finished) };
+            set_stage(ptr, CONSUMED);
+            catch_unwind(AssertUnwindSafe(move || drop(v)))
         }
+        FAILED => {
+            // SAFETY: as above, for `failed`.
+            let e = unsafe { ManuallyDrop::take(&mut stage.failed) };
+            set_stage(ptr, CONSUMED);
+            catch_unwind(AssertUnwindSafe(move || drop(e)))
+        }
+        _ => Ok(()),
+    };
+    if let Err(p) = result {
+        crate::runtime::report::callback_panicked("dropping a task's output", &*p);
     }
 }
 
-/// # Safety
-/// `ptr` is the header of a live `TaskCell<F>`, on the loop thread.
-unsafe fn output_failed<F: Future>(ptr: NonNull<Header>) -> bool {
-    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
-    let stage = unsafe { stage::<F>(ptr) };
-    matches!(stage, Stage::Finished(Err(_)))
+/// Whether a task's stage holds a failure (`RawTask::output_failed`).
+pub(crate) fn stage_failed(header: &Header) -> bool {
+    header.stage.get() == FAILED
 }
 
 /// # Safety
@@ -301,7 +356,7 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // in place (its stage is empty, so whichever thread this is may) and
     // its block to give back.
     unsafe {
-        debug_assert!(matches!(&*cell.as_ref().stage.get(), Stage::Consumed));
+        debug_assert_eq!(cell.as_ref().header.stage.get(), CONSUMED);
         std::ptr::drop_in_place(cell.as_ptr());
         super::blocks::dealloc(cell.cast(), Layout::new::<TaskCell<F>>());
     }
@@ -318,10 +373,7 @@ unsafe fn dealloc_traced<F: Future>(ptr: NonNull<Header>) {
     // before it are initialized and dropped exactly once here (the stage is
     // empty, so whichever thread this is may drop them).
     unsafe {
-        debug_assert!(matches!(
-            &*ptr.cast::<TaskCell<F>>().as_ref().stage.get(),
-            Stage::Consumed
-        ));
+        debug_assert_eq!(ptr.as_ref().stage.get(), CONSUMED);
         std::ptr::drop_in_place(ptr.cast::<TaskCell<F>>().as_ptr());
         std::ptr::drop_in_place(record_of(ptr).cast_mut());
         std::alloc::dealloc(ptr.as_ptr().cast::<u8>().sub(offset), layout);
@@ -339,5 +391,27 @@ pub(crate) unsafe fn take_output<T>(task: RawTask) -> Result<T, TaskError> {
     match out {
         Poll::Ready(v) => v,
         Poll::Pending => unreachable!(),
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use std::future::Future;
+    use std::mem::size_of;
+
+    fn cell_size<F: Future>(_: &F) -> usize {
+        size_of::<super::TaskCell<F>>()
+    }
+
+    /// The stage costs what its largest field costs: no word for a tag, even
+    /// for a future whose layout leaves no niche for one.
+    #[test]
+    fn a_cell_is_the_header_and_the_largest_stage_field() {
+        let idle: fn() -> std::future::Pending<()> = std::future::pending;
+        let fut = async move { idle().await };
+        assert_eq!(size_of_val(&fut), 16);
+        assert_eq!(cell_size(&fut), 80 + 16);
+        let big_output = async { [0u64; 8] };
+        assert_eq!(cell_size(&big_output), 80 + 64.max(size_of_val(&big_output)));
     }
 }

@@ -28,40 +28,44 @@ pub struct TaskError {
     repr: Repr,
 }
 
-/// Kept to one pointer, so a task's output slot stays small.
-enum Repr {
+/// Why a task failed, without its id: one pointer, what a task's cell keeps
+/// (the id is in its header) until the error is read.
+pub(crate) enum Repr {
     Cancelled,
     Panic(Box<Panic>),
 }
 
-struct Panic {
+impl Repr {
+    /// A panic with its payload.
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>) -> Self {
+        let message = panic_message(&*payload);
+        Repr::Panic(Box::new(Panic {
+            message,
+            payload: PanicPayload::new(payload),
+        }))
+    }
+}
+
+/// The payload of a panic and its message.
+pub(crate) struct Panic {
     message: String,
     payload: PanicPayload,
 }
 
 impl TaskError {
+    /// The error of task `id`.
+    pub(crate) fn new(id: TaskId, repr: Repr) -> Self {
+        TaskError { id: Some(id), repr }
+    }
+
     pub(crate) fn cancelled(id: TaskId) -> Self {
-        TaskError {
-            id: Some(id),
-            repr: Repr::Cancelled,
-        }
+        TaskError::new(id, Repr::Cancelled)
     }
 
     pub(crate) fn cancelled_before_start() -> Self {
         TaskError {
             id: None,
             repr: Repr::Cancelled,
-        }
-    }
-
-    pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send>) -> Self {
-        let message = panic_message(&*payload);
-        TaskError {
-            id: Some(id),
-            repr: Repr::Panic(Box::new(Panic {
-                message,
-                payload: PanicPayload::new(payload),
-            })),
         }
     }
 

@@ -111,8 +111,7 @@ impl OwnedTask {
     /// meaningful once done and before its output was read.
     pub(crate) fn panicked(&self) -> bool {
         let s = self.raw.state();
-        // SAFETY: complete, on the loop thread (OwnedTask is !Send).
-        s & COMPLETE != 0 && s & CANCELLED == 0 && unsafe { self.raw.output_failed() }
+        s & COMPLETE != 0 && s & CANCELLED == 0 && self.raw.output_failed()
     }
 }
 

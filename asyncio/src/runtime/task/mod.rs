@@ -119,9 +119,6 @@ pub(crate) struct Vtable {
     pub(crate) drop_output: unsafe fn(NonNull<Header>),
     /// Frees the allocation. The stage must hold neither future nor output.
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// Whether the stored output is an error (panic, cancellation, or a
-    /// `Result::Err` written by the task); used by debug reports.
-    pub(crate) output_failed: unsafe fn(NonNull<Header>) -> bool,
     /// Whether the allocation carries a debug-mode [`TaskRecord`] just before
     /// the header (tasks spawned while debug mode is on; see `cell.rs`).
     pub(crate) traced: bool,
@@ -138,6 +135,9 @@ pub(crate) struct Header {
     refs: AtomicU32,
     pub(crate) state: Cell<u16>,
     pub(crate) remote_queued: AtomicBool,
+    /// Which of the cell's stage fields is live (`cell.rs`; in what was
+    /// padding).
+    pub(crate) stage: Cell<u8>,
     pub(crate) id: TaskId,
     /// The loop this task belongs to; also routes wakes from other threads.
     pub(crate) shared: Arc<Shared>,
@@ -267,13 +267,11 @@ impl RawTask {
         unsafe { (self.header().vtable.drop_output)(self.0) }
     }
 
-    /// Whether the stored output is a failure.
-    ///
-    /// # Safety
-    /// On the loop thread; the task complete and its output not yet taken.
-    pub(crate) unsafe fn output_failed(&self) -> bool {
-        // SAFETY: forwarded from the caller.
-        unsafe { (self.header().vtable.output_failed)(self.0) }
+    /// Whether the stored output is a failure (a panic or a cancellation),
+    /// read from the header's stage byte (loop thread; meaningful while the
+    /// task is complete and its output not yet taken).
+    pub(crate) fn output_failed(&self) -> bool {
+        cell::stage_failed(self.header())
     }
 
     /// The name the task was given, if any (loop thread).
@@ -305,7 +303,7 @@ impl RawTask {
     pub(crate) fn name(&self) -> String {
         match self.given_name() {
             Some(n) => n.into(),
-            None => format!("Task-{}", self.header().id.0),
+            None => format!("Task-{}", self.header().id),
         }
     }
 
@@ -363,7 +361,7 @@ mod tests {
     #[test]
     fn header_stays_small() {
         assert_eq!(std::mem::size_of::<super::Header>(), 80);
-        assert_eq!(std::mem::size_of::<super::TaskError>(), 24);
+        assert_eq!(std::mem::size_of::<super::TaskError>(), 16);
         // Debug mode's per-task record, stored with the task.
         assert_eq!(std::mem::size_of::<crate::runtime::debug::TaskRecord>(), 80);
     }
