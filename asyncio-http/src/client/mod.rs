@@ -64,7 +64,7 @@
 //! again.
 
 mod body;
-mod decode;
+pub(crate) mod decode;
 mod error;
 mod pool;
 mod proxy;
@@ -241,6 +241,9 @@ impl ClientBuilder {
 
     /// The largest response body read; a larger one fails with
     /// [`Error::BodyTooLarge`] (at once if its `Content-Length` says so).
+    /// A compressed body counts what it decodes to, and decoding stops at
+    /// the limit: a small body that would inflate to gigabytes (a
+    /// decompression bomb) costs at most the limit in memory.
     pub fn max_response_size(mut self, bytes: u64) -> Self {
         self.max_response_size = Some(bytes);
         self

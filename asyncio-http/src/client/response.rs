@@ -205,7 +205,8 @@ impl Response {
                     let Some(mut decoder) = self.decoder.take() else {
                         return Ok(None);
                     };
-                    let tail = decoder.finish().map_err(|e| self.fail(decode_error(e)))?;
+                    let room = self.room();
+                    let tail = decoder.finish(room).map_err(|e| self.fail(self.decode_error(e)))?;
                     if tail.is_empty() {
                         return Ok(None);
                     }
@@ -223,8 +224,11 @@ impl Response {
                         // Trailers: nothing of the body.
                         continue;
                     };
+                    let room = self.room();
                     let data = match &mut self.decoder {
-                        Some(decoder) => decoder.decode(&data).map_err(|e| self.fail(decode_error(e)))?,
+                        Some(decoder) => decoder
+                            .decode(&data, room)
+                            .map_err(|e| self.fail(self.decode_error(e)))?,
                         None => data,
                     };
                     self.received += data.len() as u64;
@@ -341,6 +345,20 @@ impl Response {
     }
 }
 
-fn decode_error(e: std::io::Error) -> Error {
-    Error::Decode(format!("the compressed body does not decompress: {e}"))
+impl Response {
+    /// How many more decoded bytes the size limit allows: a decoder stops
+    /// there (plus one, so that reaching past the limit is seen).
+    fn room(&self) -> u64 {
+        self.limit
+            .map_or(u64::MAX, |limit| (limit + 1).saturating_sub(self.received))
+    }
+
+    /// A decoder's error: the size limit, or a stream that does not
+    /// decompress.
+    fn decode_error(&self, e: std::io::Error) -> Error {
+        match self.limit {
+            Some(limit) if super::decode::is_too_large(&e) => Error::BodyTooLarge { limit },
+            _ => Error::Decode(format!("the compressed body does not decompress: {e}")),
+        }
+    }
 }
