@@ -279,6 +279,52 @@ pub(crate) fn targets(config: &Config) -> Vec<Target> {
         .collect()
 }
 
+/// The DSN fuzz target: `parse` never panics, and taking the TLS keys
+/// out of a DSN takes exactly them: what is left holds every other pair as
+/// it was, in order (key-value form and URL query alike).
+#[cfg(fuzzing)]
+pub fn fuzz_dsn(dsn: &str) {
+    let _ = parse(dsn, |_| None);
+    let _ = parse(dsn, |var| Some(format!("{var}-value")));
+    let is_ssl = |key: &str| SSL_KEYS.iter().any(|(k, _)| *k == key);
+    let (rest, taken) = split_ssl(dsn);
+    if ["postgresql://", "postgres://"].iter().any(|p| dsn.starts_with(p)) {
+        let query = |text: &str| -> Vec<String> {
+            text.split_once('?')
+                .map(|(_, q)| q.split('&').filter(|p| !p.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        if taken.is_empty() {
+            assert_eq!(query(&rest), query(dsn), "{dsn:?}: nothing taken, the query changed");
+            return;
+        }
+        let kept: Vec<String> = query(dsn)
+            .into_iter()
+            .filter(|pair| {
+                let key = pair.split_once('=').map_or(pair.as_str(), |(k, _)| k);
+                !percent_decode(key).is_some_and(|k| is_ssl(&k))
+            })
+            .collect();
+        assert_eq!(query(&rest), kept, "{dsn:?}: the other pairs changed");
+        return;
+    }
+    let Some(pairs) = key_values(dsn) else {
+        assert!(taken.is_empty() && rest == dsn, "{dsn:?}: not well formed, yet changed");
+        return;
+    };
+    let strip = |pairs: Vec<(String, String, std::ops::Range<usize>)>| -> Vec<(String, String)> {
+        pairs.into_iter().map(|(k, v, _)| (k, v)).collect()
+    };
+    let (ssl, other): (Vec<_>, Vec<_>) = strip(pairs).into_iter().partition(|(k, _)| is_ssl(k));
+    assert_eq!(taken, ssl, "{dsn:?}: the TLS pairs taken");
+    let left = key_values(&rest).map(strip);
+    assert_eq!(
+        left,
+        Some(other),
+        "{dsn:?}: what is left, {rest:?}, lost or changed a pair"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

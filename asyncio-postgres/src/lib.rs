@@ -45,6 +45,13 @@
 pub mod connection;
 pub mod copy;
 mod dsn;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    //! The fuzz target's entry (`fuzz/fuzz_targets/postgres_dsn.rs`),
+    //! compiled only with `--cfg fuzzing`.
+    pub use crate::dsn::fuzz_dsn as dsn;
+}
 mod error;
 pub mod listener;
 pub mod pool;
