@@ -278,6 +278,9 @@ impl<F: Future> FutureSet<F> {
     /// Polls until every future completed, keeping the outputs in place for
     /// [`take_outputs`](Self::take_outputs).
     pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.packed.is_some() {
+            return Poll::Ready(()); // done, the outputs waiting to be taken
+        }
         if let Mode::Repoll { passes } = self.mode {
             return self.repoll(cx, passes);
         }
@@ -366,16 +369,20 @@ impl<F: Future> FutureSet<F> {
     /// written over it is (the same happens if a child's poll or destructor
     /// unwinds). Returns the index the rest of the pass starts at.
     fn first_pass_packed(&mut self, cx: &mut Context<'_>) -> Option<usize> {
-        /// Unpacks the packed prefix and counts it off `live` on every path
-        /// but the one where every child finished (it is then forgotten).
+        /// Unpacks the packed prefix and counts the finished children off
+        /// `live` on every path but the one where every child finished (it
+        /// is then forgotten). `finished` is `count`, or one more while a
+        /// finished child's future is being dropped (if that unwinds, the
+        /// child is finished and its slot empty, as in the plain pass).
         struct Packed<'a, F: Future> {
             base: *mut Slot<F>,
             count: usize,
+            finished: usize,
             live: &'a mut usize,
         }
         impl<F: Future> Drop for Packed<'_, F> {
             fn drop(&mut self) {
-                *self.live -= self.count;
+                *self.live -= self.finished;
                 let outs = self.base.cast::<F::Output>();
                 for j in (0..self.count).rev() {
                     // SAFETY: outputs `0..count` are packed (each written once
@@ -394,6 +401,7 @@ impl<F: Future> FutureSet<F> {
         let mut packed = Packed {
             base,
             count: 0,
+            finished: 0,
             live: &mut self.live,
         };
         while packed.count < len {
@@ -411,8 +419,9 @@ impl<F: Future> FutureSet<F> {
                 Poll::Ready(out) => out,
                 Poll::Pending => return Some(i + 1),
             };
+            packed.finished += 1;
             // SAFETY: the slot holds the future that just finished; on
-            // unwinding it is left `Empty` and not counted as packed.
+            // unwinding it is left `Empty`, counted finished, not packed.
             unsafe { finish_in_place(slot, None) };
             // SAFETY: output `i`'s place is aligned (`PACKS`) and inside the
             // block (it ends at or before slot `i + 1` begins); what it
@@ -1007,6 +1016,11 @@ mod tests {
         assert_eq!(drive(&mut set), 1);
         assert!(set.packed.is_some(), "packed during the pass");
         assert_eq!(set.len(), 100);
+        let noop = &mut Context::from_waker(Waker::noop());
+        assert!(
+            set.poll_all(noop).is_ready(),
+            "polled again before the outputs are taken"
+        );
         let out = set.take_outputs();
         check_outputs(&out, 100);
         assert_eq!(out.capacity(), 100, "a slot is over twice an output: shrunk");
@@ -1092,7 +1106,14 @@ mod tests {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set.poll_all(noop)));
             assert!(r.is_err());
             assert_eq!(alive.get(), at as i64);
-            assert_eq!(set.live(), 20 - at);
+            assert_eq!(
+                set.live(),
+                20 - at - 1,
+                "the child whose destructor panicked is finished"
+            );
+            // Polled on, the set finishes (the empty slot's output is lost).
+            assert!(set.poll_all(noop).is_ready());
+            assert_eq!(set.live(), 0);
             drop(set);
             assert_eq!(alive.get(), 0);
         }

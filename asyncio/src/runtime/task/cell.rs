@@ -195,12 +195,13 @@ unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
 /// Drops the future in place, catching a panic from its destructor. Leaves
 /// the stage consumed; returns the panic payload if the drop panicked.
 ///
+/// Takes the caller's reference to the stage (one `&mut` to it at a time:
+/// deriving another from `ptr` here would invalidate the caller's).
+///
 /// # Safety
-/// `ptr` is the header of a live `TaskCell<F>` whose stage is running, on the
-/// loop thread.
-unsafe fn drop_future<F: Future>(ptr: NonNull<Header>) -> Option<Box<dyn std::any::Any + Send>> {
-    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
-    let stage = unsafe { stage::<F>(ptr) };
+/// `stage` is the stage of the live `TaskCell<F>` whose header is `ptr`, and
+/// it is running; on the loop thread.
+unsafe fn drop_future<F: Future>(stage: &mut Stage<F>, ptr: NonNull<Header>) -> Option<Box<dyn std::any::Any + Send>> {
     // SAFETY: the stage is running, so `running` is the live field; it is
     // dropped in place (it is pinned), once: if that drop unwinds, the
     // remaining fields are still dropped by the unwinding drop glue, and the
@@ -242,7 +243,7 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
     // cancellation.
     mark_finishing(ptr);
     // SAFETY: the stage is still running: only the poll above ran.
-    let drop_panic = unsafe { drop_future::<F>(ptr) };
+    let drop_panic = unsafe { drop_future(stage, ptr) };
     // Consumed now: writing a field drops nothing.
     match (output, drop_panic) {
         (Ok(v), None) => {
@@ -271,14 +272,14 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     mark_finishing(ptr);
     if stage_of(ptr) == RUNNING {
         // SAFETY: checked running just above.
-        if let Some(p) = unsafe { drop_future::<F>(ptr) } {
+        if let Some(p) = unsafe { drop_future(stage, ptr) } {
             crate::runtime::report::callback_panicked("dropping a cancelled task's future", &*p);
         }
     } else {
         // Cancelled after it returned (cancel() while it ran): the output
         // is discarded, and its destructor must not unwind into the loop.
-        // SAFETY: same cell and vtable.
-        unsafe { drop_output::<F>(ptr) };
+        // SAFETY: the stage and header of this live cell.
+        unsafe { drop_output_in(stage, ptr) };
     }
     // The stage is consumed now: this assignment drops nothing.
     stage.failed = ManuallyDrop::new(Repr::Cancelled);
@@ -318,8 +319,17 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
 /// # Safety
 /// `ptr` is the header of a live `TaskCell<F>`, on the loop thread.
 unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the vtable is only reached through a header of a TaskCell<F>.
-    let stage = unsafe { stage::<F>(ptr) };
+    // SAFETY: the vtable is only reached through a header of a TaskCell<F>;
+    // this is the only reference to the stage while it lives.
+    unsafe { drop_output_in(stage::<F>(ptr), ptr) }
+}
+
+/// `drop_output` with the caller's reference to the stage.
+///
+/// # Safety
+/// `stage` is the stage of the live `TaskCell<F>` whose header is `ptr`; on
+/// the loop thread.
+unsafe fn drop_output_in<F: Future>(stage: &mut Stage<F>, ptr: NonNull<Header>) {
     let result = match stage_of(ptr) {
         FINISHED => {
             // SAFETY: the tag says `finished` is live: moved out once, the
