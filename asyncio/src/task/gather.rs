@@ -269,7 +269,9 @@ macro_rules! try_gather {
 /// the gather polls every unfinished future, with the waker it was polled
 /// with, whenever it is polled, and when all are ready at the first poll
 /// their outputs are written straight into the returned vector, which
-/// reuses the futures' own allocation.
+/// reuses the futures' own allocation (so it may have spare capacity, at
+/// most its length again, as a `Vec` collected in place from a larger one
+/// may).
 /// Once a pass finishes fewer than an eighth of them (over eight), each
 /// future gets a waker of its own and only woken ones are polled: a gather
 /// of 100,000 futures finishing one by one does not re-poll them all
