@@ -303,10 +303,12 @@ unsafe fn read_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: the tag says `finished` is live; it is moved out once, the
         // tag set consumed right after.
         FINISHED => Ok(unsafe { ManuallyDrop::take(&mut stage.finished) }),
-        // SAFETY: likewise for `failed`; the cell is live.
-        FAILED => Err(TaskError::new(unsafe { ptr.as_ref() }.id, unsafe {
-            ManuallyDrop::take(&mut stage.failed)
-        })),
+        FAILED => {
+            // SAFETY: likewise for `failed`.
+            let repr = unsafe { ManuallyDrop::take(&mut stage.failed) };
+            // SAFETY: the cell is live.
+            Err(TaskError::new(unsafe { ptr.as_ref() }.id, repr))
+        }
         _ => panic!("a Task's output was read twice (the Task was polled after it completed)"),
     };
     set_stage(ptr, CONSUMED);
