@@ -45,7 +45,10 @@ pub fn request_head(raw: &[u8]) {
     let Ok(req) = b.body(()) else {
         return;
     };
-    let _ = framing::bad_host(&req);
+    // A connection's memo of the last good `Host` changes no verdict.
+    let memo = framing::HostMemo::new();
+    let verdict = framing::bad_host(&req, &memo);
+    assert_eq!(framing::bad_host(&req, &memo), verdict, "memo changed the verdict");
     let _ = framing::bad_target_form(&req);
     let _ = framing::declared_length(req.headers());
     let _ = framing::unknown_coding(&req);
