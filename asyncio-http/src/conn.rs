@@ -543,7 +543,7 @@ impl Future for ServiceFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match &mut this.stage {
-            Stage::Handler(p) => match catch_unwind(AssertUnwindSafe(|| p.handler.as_mut().poll(cx))) {
+            Stage::Handler(p) => match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut p.handler).poll(cx))) {
                 Ok(Poll::Pending) => Poll::Pending,
                 // The usual end (no request body to see to), written so the
                 // response moves once, into the output.
@@ -629,7 +629,7 @@ fn check_upgrade(conn: &ConnState, response: &mut Response) {
 
 /// What a request turns into before its handler runs.
 struct Prepared {
-    handler: Pin<Box<dyn Future<Output = Response>>>,
+    handler: crate::handler::HandlerFuture,
     body: Option<Rc<RefCell<BodyState>>>,
     expects_continue: bool,
     /// For the report if the handler panics (shares the request's bytes;

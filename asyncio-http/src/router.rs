@@ -331,7 +331,7 @@ impl Core {
 
     #[inline]
     fn dispatch(&self, mut req: Request) -> HandlerFuture {
-        let answer = |r: Response| -> HandlerFuture { Box::pin(std::future::ready(r)) };
+        let answer = |r: Response| -> HandlerFuture { HandlerFuture::new(std::future::ready(r)) };
         let (index, params) = match self.tree.at(req.uri().path()) {
             Ok(m) if m.params.is_empty() => (*m.value, Vec::new()),
             Ok(m) => {

@@ -154,7 +154,7 @@ impl Middleware for AccessLog {
         req.insert_local(RequestId(id.clone()));
         let method = req.method().clone();
         let path = req.path().to_owned();
-        Box::pin(async move {
+        HandlerFuture::new(async move {
             let mut scope = Scope {
                 token: Some(REQUEST_ID.set(id.clone())),
                 answered: false,

@@ -47,7 +47,7 @@ impl Middleware for BodyLimit {
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.limit) {
             let refused = HttpError::from(BodyError::TooLarge { limit: self.limit });
-            return Box::pin(ready(refused.into_response()));
+            return HandlerFuture::new(ready(refused.into_response()));
         }
         let limit = req.body_mut().limit().min(self.limit);
         req.body_mut().set_limit(limit);

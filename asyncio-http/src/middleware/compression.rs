@@ -195,7 +195,7 @@ impl Middleware for Compression {
         };
         let fut = next.run(req);
         let Some(coding) = coding else {
-            return Box::pin(async move {
+            return HandlerFuture::new(async move {
                 let mut r = fut.await;
                 r.headers_mut()
                     .append(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -203,7 +203,7 @@ impl Middleware for Compression {
             });
         };
         let this = *self;
-        Box::pin(async move {
+        HandlerFuture::new(async move {
             let mut response = fut.await;
             response
                 .headers_mut()

@@ -278,11 +278,11 @@ impl Middleware for Cors {
             return next.run(req);
         };
         if req.method() == Method::OPTIONS && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD) {
-            return Box::pin(ready(self.preflight(&req, &origin)));
+            return HandlerFuture::new(ready(self.preflight(&req, &origin)));
         }
         let marks = self.marks(&origin);
         let fut = next.run(req);
-        Box::pin(async move {
+        HandlerFuture::new(async move {
             let mut r = fut.await;
             let h = r.headers_mut();
             for (name, value) in marks {

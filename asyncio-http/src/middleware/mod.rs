@@ -83,7 +83,7 @@ where
 {
     fn call(&self, req: Request, next: Next) -> HandlerFuture {
         let fut = self(req, next);
-        Box::pin(async move { fut.await.into_response() })
+        HandlerFuture::new(async move { fut.await.into_response() })
     }
 }
 

@@ -55,7 +55,7 @@ impl Middleware for Timeout {
     fn call(&self, req: Request, next: Next) -> HandlerFuture {
         let (after, status) = (self.after, self.status);
         let fut = next.run(req);
-        Box::pin(async move {
+        HandlerFuture::new(async move {
             match asyncio::timeout(after, fut).await {
                 Ok(response) => response,
                 Err(_) => HttpError::new(status, "the request timed out").into_response(),

@@ -42,7 +42,7 @@ mod shield;
 mod wait;
 mod yield_now;
 
-pub use crate::runtime::task::{TaskError, TaskId};
+pub use crate::runtime::task::{LocalBoxFuture, TaskError, TaskId};
 pub use as_completed::{as_completed, AsCompleted, AsCompletedTimeout};
 pub use builder::Builder;
 pub use gather::{gather, try_gather, Gather, TryFuture, TryGather};

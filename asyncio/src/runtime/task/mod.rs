@@ -72,6 +72,7 @@ mod extra;
 mod handle;
 mod id;
 mod list;
+mod local_box;
 mod waker;
 
 pub(crate) use cell::spawn_raw;
@@ -80,6 +81,7 @@ pub(crate) use extra::ExtraSlot;
 pub(crate) use handle::{JoinHandle, OwnedTask};
 pub use id::TaskId;
 pub(crate) use list::OwnedList;
+pub use local_box::LocalBoxFuture;
 pub(crate) use waker::{schedule_local, waker_ref};
 
 use std::cell::Cell;
