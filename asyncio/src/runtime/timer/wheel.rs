@@ -107,14 +107,28 @@ impl<T> Wheel<T> {
     /// Adds a timer due at tick `when`.
     #[inline]
     pub(crate) fn insert(&mut self, when: u64, value: T) -> TimerKey {
+        let place = self.place_for(when);
+        if place == EXPIRED {
+            let key = self.nodes.insert(Node {
+                when,
+                prev: NIL,
+                next: NIL,
+                place,
+                value,
+            });
+            self.link_expired(key.index, when);
+            return key;
+        }
+        // The node is written once, with its links, at the slot's tail.
+        let tail = self.slots[place as usize].tail;
         let key = self.nodes.insert(Node {
             when,
-            prev: NIL,
+            prev: tail,
             next: NIL,
-            place: EXPIRED,
+            place,
             value,
         });
-        self.link(key.index);
+        self.push_tail(place, tail, key.index);
         key
     }
 
@@ -164,9 +178,9 @@ impl<T> Wheel<T> {
 
     /// Cancels a timer; `None` if it already fired or was cancelled.
     pub(crate) fn remove(&mut self, key: TimerKey) -> Option<T> {
-        self.nodes.get(key)?;
-        self.unlink(key.index);
-        Some(self.nodes.remove_at(key.index).value)
+        let node = self.nodes.remove(key)?;
+        self.unlink(key.index, node.prev, node.next, node.place);
+        Some(node.value)
     }
 
     /// The value of a pending timer.
@@ -233,23 +247,24 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Links node `index` where its deadline belongs, at the tail.
-    fn link(&mut self, index: u32) {
-        let when = self.nodes.at(index).when;
-        let place = if when <= self.elapsed {
-            EXPIRED
-        } else {
-            let level = level_for(self.elapsed, when);
-            let slot = slot_for(when, level);
-            self.occupied[level] |= 1u64 << slot;
-            (level * SLOTS + slot) as u16
-        };
-        if place == EXPIRED {
-            self.link_expired(index, when);
-            return;
+    /// Where a node due at `when` goes: `EXPIRED`, or its slot (marked
+    /// occupied).
+    #[inline]
+    fn place_for(&mut self, when: u64) -> u16 {
+        if when <= self.elapsed {
+            return EXPIRED;
         }
+        let level = level_for(self.elapsed, when);
+        let slot = slot_for(when, level);
+        self.occupied[level] |= 1u64 << slot;
+        (level * SLOTS + slot) as u16
+    }
+
+    /// Appends node `index`, already holding `prev: tail, next: NIL` and
+    /// `place`, to slot `place`'s list, whose tail was `tail`.
+    #[inline]
+    fn push_tail(&mut self, place: u16, tail: u32, index: u32) {
         let list = &mut self.slots[place as usize];
-        let tail = list.tail;
         if tail == NIL {
             list.head = index;
         }
@@ -257,10 +272,22 @@ impl<T> Wheel<T> {
         if tail != NIL {
             self.nodes.at_mut(tail).next = index;
         }
+    }
+
+    /// Links node `index` where its deadline belongs, at the tail.
+    fn link(&mut self, index: u32) {
+        let when = self.nodes.at(index).when;
+        let place = self.place_for(when);
+        if place == EXPIRED {
+            self.link_expired(index, when);
+            return;
+        }
+        let tail = self.slots[place as usize].tail;
         let node = self.nodes.at_mut(index);
         node.prev = tail;
         node.next = NIL;
         node.place = place;
+        self.push_tail(place, tail, index);
     }
 
     /// Links node `index`, due at `when`, into the expired list after every
@@ -287,11 +314,9 @@ impl<T> Wheel<T> {
         node.place = EXPIRED;
     }
 
-    fn unlink(&mut self, index: u32) {
-        let (prev, next, place) = {
-            let n = self.nodes.at(index);
-            (n.prev, n.next, n.place)
-        };
+    /// Takes node `index` (its links `prev`, `next` and `place`, read
+    /// before it was removed from the slab) out of its list.
+    fn unlink(&mut self, index: u32, prev: u32, next: u32, place: u16) {
         if prev != NIL {
             self.nodes.at_mut(prev).next = next;
         }
