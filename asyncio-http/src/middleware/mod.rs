@@ -69,7 +69,25 @@ pub use timeout::Timeout;
 
 /// Code around a handler. Implemented for every
 /// `Fn(Request, Next) -> impl Future<Output = impl IntoResponse>`, and by
-/// the built-in layers.
+/// the built-in layers. A type of one's own returns its future as a
+/// [`HandlerFuture`]:
+///
+/// ```
+/// use asyncio_http::middleware::{Middleware, Next};
+/// use asyncio_http::{HandlerFuture, Request};
+///
+/// struct Tag;
+///
+/// impl Middleware for Tag {
+///     fn call(&self, req: Request, next: Next) -> HandlerFuture {
+///         HandlerFuture::new(async move {
+///             let mut response = next.run(req).await;
+///             response.headers_mut().insert("x-tag", "1".parse().unwrap());
+///             response
+///         })
+///     }
+/// }
+/// ```
 pub trait Middleware: 'static {
     /// Handles `req`, calling [`Next::run`] to pass it on (or not).
     fn call(&self, req: Request, next: Next) -> HandlerFuture;

@@ -142,10 +142,11 @@ impl<T> Drop for LocalBoxFuture<'_, T> {
 
 impl<T> Unpin for LocalBoxFuture<'_, T> {}
 
-/// An already boxed future, kept in its `Box` (one pointer in a block of
-/// its own: no second copy of the future).
-impl<'a, T: 'a> From<Pin<Box<dyn Future<Output = T> + 'a>>> for LocalBoxFuture<'a, T> {
-    fn from(boxed: Pin<Box<dyn Future<Output = T> + 'a>>) -> LocalBoxFuture<'a, T> {
+/// An already boxed future (`Box::pin(fut).into()`, a `dyn Future` or
+/// not), kept in its `Box`: the block holds the box's pointer, not a second
+/// copy of the future.
+impl<'a, F: Future + ?Sized + 'a> From<Pin<Box<F>>> for LocalBoxFuture<'a, F::Output> {
+    fn from(boxed: Pin<Box<F>>) -> LocalBoxFuture<'a, F::Output> {
         LocalBoxFuture::new(boxed)
     }
 }
@@ -286,6 +287,8 @@ mod tests {
         assert_eq!(poll(&mut local), Poll::Ready(10));
         drop(local);
         assert_eq!((polls.get(), drops.get()), (2, 1));
+        let mut sized: LocalBoxFuture<'_, u32> = Box::pin(async { 7 }).into();
+        assert_eq!(poll(&mut sized), Poll::Ready(7));
     }
 
     #[test]
