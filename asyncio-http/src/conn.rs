@@ -543,45 +543,42 @@ impl Future for ServiceFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         match &mut this.stage {
-            Stage::Handler(p) => match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut p.handler).poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                // The usual end (no request body to see to), written so the
-                // response moves once, into the output.
-                Ok(Poll::Ready(response)) if p.body.is_none() => {
-                    this.stage = Stage::Done;
-                    Poll::Ready(Ok(this.finish(response)))
-                }
-                outcome => {
-                    let outcome = match outcome {
-                        Ok(Poll::Ready(r)) => Ok(r),
-                        Ok(Poll::Pending) => unreachable!(),
-                        Err(payload) => Err(report::panic_message(&*payload)),
-                    };
-                    let Stage::Handler(p) = std::mem::replace(&mut this.stage, Stage::Done) else {
-                        unreachable!()
-                    };
-                    let guard = this.guard.as_ref().expect("present until completion");
-                    let response = match outcome {
-                        Ok(r) => r,
-                        Err(msg) => {
-                            report::handler_panicked(&p.method, p.path.as_ref().map_or("/", |p| p.path()), &msg);
-                            guard.background.abandon();
-                            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
-                        }
-                    };
-                    match p.body {
-                        // Rare enough (requests with a body) to be boxed.
-                        Some(state) => {
-                            let worker = guard.worker.clone();
-                            this.stage = Stage::AfterBody(Box::pin(async move {
-                                after_body(&worker, state, response, p.expects_continue).await
-                            }));
-                            Pin::new(this).poll(cx)
-                        }
-                        None => Poll::Ready(Ok(this.finish(response))),
+            Stage::Handler(p) => {
+                let outcome = match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut p.handler).poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    // The usual end (no request body to see to), written so
+                    // the response moves once, into the output.
+                    Ok(Poll::Ready(response)) if p.body.is_none() => {
+                        this.stage = Stage::Done;
+                        return Poll::Ready(Ok(this.finish(response)));
                     }
+                    Ok(Poll::Ready(r)) => Ok(r),
+                    Err(payload) => Err(report::panic_message(&*payload)),
+                };
+                let Stage::Handler(p) = std::mem::replace(&mut this.stage, Stage::Done) else {
+                    unreachable!()
+                };
+                let guard = this.guard.as_ref().expect("present until completion");
+                let response = match outcome {
+                    Ok(r) => r,
+                    Err(msg) => {
+                        report::handler_panicked(&p.method, p.path.as_ref().map_or("/", |p| p.path()), &msg);
+                        guard.background.abandon();
+                        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+                    }
+                };
+                match p.body {
+                    // Rare enough (requests with a body) to be boxed.
+                    Some(state) => {
+                        let worker = guard.worker.clone();
+                        this.stage = Stage::AfterBody(Box::pin(async move {
+                            after_body(&worker, state, response, p.expects_continue).await
+                        }));
+                        Pin::new(this).poll(cx)
+                    }
+                    None => Poll::Ready(Ok(this.finish(response))),
                 }
-            },
+            }
             Stage::Answer(_) => match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Answer(r) => Poll::Ready(Ok(this.finish(*r))),
                 _ => unreachable!(),
