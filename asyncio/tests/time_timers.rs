@@ -234,8 +234,9 @@ fn many_timers_in_virtual_time_complete_in_order_of_deadline() {
     );
 }
 
-/// Real time, a duration long enough for the coarse clock at 250 Hz and
-/// up (see `asyncio::time`'s "Precision"; elsewhere the exact path): a
+/// Real time, a duration long enough for `call_later`'s coarse clock at
+/// 250 Hz and up (see `asyncio::time`'s "Precision"; elsewhere the exact
+/// path; the sleep and the timeout are staged): a
 /// sleep, a timeout and a `call_later` of 2.1 s each end no sooner than
 /// 2.1 s after they were armed, and the sleep's deadline is no earlier than
 /// that. (Nothing is raced: the checks are lower bounds, which hold however
@@ -248,8 +249,8 @@ fn long_real_timers_are_never_early() {
         let mut sleep = std::pin::pin!(asyncio::sleep(d));
         let armed = futures_lite::future::poll_once(sleep.as_mut()).await;
         assert!(armed.is_none(), "a 2.1 s sleep is pending at first");
-        // (Where the sleep is staged instead, its deadline is taken when
-        // this turn ends: waiting on a timer ends it.)
+        // The sleep is staged: its deadline is taken when this batch ends
+        // (waiting on a timer ends it).
         asyncio::sleep(Duration::from_micros(100)).await;
         let deadline = sleep.deadline().expect("an armed sleep has a deadline");
         assert!(deadline >= start + d, "deadline before start + 1.1 s");

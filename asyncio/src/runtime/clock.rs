@@ -8,13 +8,14 @@
 //! # Long timers and the coarse clock
 //!
 //! Reading the precise clock costs about 22 ns here (`clock_gettime` in the
-//! vDSO), a fifth of arming and cancelling a timeout. Most long timers are
-//! timeouts that never fire (a read timeout, a keep-alive, a request
-//! deadline), and for them a deadline a few milliseconds late is as good as
-//! an exact one — the Linux kernel's own timer wheel lets a timer's
-//! precision fall with its distance in the same way. So on Linux a duration
-//! of at least [`COARSE_MIN_FACTOR`] times the coarse clock's resolution
-//! (about 2 s at the usual 250 Hz tick) gets its deadline from
+//! vDSO). Sleeps and timeouts read none when armed (they are staged: see
+//! `Core::timer_stage`), but `call_later` returns its deadline at once
+//! (`TimerHandle::when`). For a long delay a deadline a few milliseconds
+//! late is as good as an exact one — the Linux kernel's own timer wheel
+//! lets a timer's precision fall with its distance in the same way. So on
+//! Linux a `call_later` delay of at least [`COARSE_MIN_FACTOR`] times the
+//! coarse clock's resolution (about 2 s at the usual 250 Hz tick) gets its
+//! deadline from
 //! `CLOCK_MONOTONIC_COARSE` (about 4 ns, the time of the kernel's last
 //! timekeeping update), padded so that it is not early:
 //!
@@ -32,9 +33,8 @@
 //!
 //! The cost is lateness: at most about five ticks (20 ms at 250 Hz, under
 //! 1% of the shortest duration that takes this path). A paused (virtual)
-//! clock, shorter durations, explicit deadlines and other systems take the
-//! precise clock as before (shorter durations through the loop's one read
-//! per turn: see `Core::timer_stage`).
+//! clock, shorter delays, explicit deadlines and other systems take the
+//! precise clock.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};

@@ -16,23 +16,27 @@
 //!
 //! A timer never fires before its deadline. It fires at the first loop turn
 //! after it, its deadline rounded up to the next millisecond. How the
-//! deadline of a [`sleep`] or [`timeout`] given as a duration is taken:
+//! deadline of a timer given as a duration is taken:
 //!
-//! * **Long durations** (Linux: at least 512 ticks of the kernel's coarse
-//!   clock, 2.05 s at the common 250 Hz, 0.51 s at 1000 Hz): from that coarse
-//!   clock, which is four times cheaper to read, padded by four of its ticks
-//!   so that it is not early (the kernel's tick can be delayed past that by
-//!   a host that stops the virtual machine, as any clock can jump): such a
-//!   timer, or a [`call_later`](crate::EventLoop::call_later) as long, may
-//!   end up to five ticks (20 ms at 250 Hz, under 1% of the duration) later
-//!   than an exact one. The Linux kernel's own timers trade precision for
-//!   distance the same way.
-//! * **Shorter durations**, on a running clock: from the clock reading the
-//!   loop makes when the current turn ends (one read for all the timers
-//!   armed in the turn, instead of one each). That reading is no earlier
-//!   than the call, so the timer may run late by the rest of the turn (the
-//!   ready callbacks after it: microseconds, unless one blocks the loop);
-//!   [`Sleep::deadline`] is unknown until then.
+//! * A [`sleep`] or [`timeout`], on a running clock: from the clock reading
+//!   the loop makes when the current batch of ready callbacks ends (one read
+//!   for all the timers armed in the batch, instead of one each). That
+//!   reading is no earlier than the call, so the timer may run late by the
+//!   rest of the batch (microseconds, unless a callback blocks the loop);
+//!   [`Sleep::deadline`] is unknown until then. A timeout whose future
+//!   finishes within the same batch (the common case: a reply that was
+//!   already on its way) is cancelled before it ever reaches the timer
+//!   wheel.
+//! * A [`call_later`](crate::EventLoop::call_later), whose
+//!   [`when`](crate::TimerHandle::when) is known at once: of a long delay
+//!   (Linux: at least 512 ticks of the kernel's coarse clock, 2.05 s at the
+//!   common 250 Hz, 0.51 s at 1000 Hz), from that coarse clock, which is
+//!   four times cheaper to read than the precise one, padded by four of its
+//!   ticks so that it is not early (the kernel's tick can be delayed past
+//!   that by a host that stops the virtual machine, as any clock can jump):
+//!   it may run up to five ticks (20 ms at 250 Hz, under 1% of the delay)
+//!   later than an exact one, as the Linux kernel's own timers trade
+//!   precision for distance. A shorter delay reads the precise clock.
 //! * Explicit deadlines ([`sleep_until`], [`timeout_at`]) and the virtual
 //!   clock are exact.
 //!

@@ -77,13 +77,12 @@ pub struct Sleep {
 }
 
 impl Sleep {
-    /// The deadline, once known: for [`sleep_until`], always; for a long
-    /// [`sleep`] (the coarse clock's) or one on a virtual clock, from its
-    /// first poll on. A shorter `sleep` on a running clock takes its
-    /// deadline from the loop's clock reading at the end of the turn of its
-    /// first poll (see [`crate::time`]'s "Precision"); from then on this is
-    /// the instant it fires at (its millisecond tick), kept once the sleep
-    /// has been polled again.
+    /// The deadline, once known: for [`sleep_until`], always; for a
+    /// [`sleep`] on a virtual clock, from its first poll on. A `sleep` on a
+    /// running clock takes its deadline from the loop's clock reading at the
+    /// end of the batch of its first poll (see [`crate::time`]'s
+    /// "Precision"); from then on this is the instant it fires at (its
+    /// millisecond tick), kept once the sleep has been polled again.
     pub fn deadline(&self) -> Option<Instant> {
         if self.deadline.is_some() {
             return self.deadline;
@@ -158,24 +157,17 @@ impl Sleep {
                 // Moved to another loop: re-register there.
                 self.entry = None;
             }
-            // A long duration's deadline comes from the coarse clock (padded
-            // not to be early, and in the future: see `runtime::clock`). Any other
-            // duration on a running clock is staged: its deadline is taken
-            // from the clock reading the loop makes when this turn ends (no
-            // read here; never early, late by the rest of the turn). An
-            // explicit deadline, a zero duration or a paused clock (free to
-            // read, and movable mid-turn) read the clock here.
+            // A duration on a running clock is staged: its deadline is taken
+            // from the clock reading the loop makes when this batch ends (no
+            // read here; never early, late by the rest of the batch). A
+            // timeout cancelled before then (its future finished first, the
+            // common case) never reaches the wheel. An explicit deadline, a
+            // zero duration or a paused clock (free to read, and movable
+            // mid-turn) read the clock here.
             let key = match self.deadline {
-                None if !self.duration.is_zero() => match core.clock.coarse_deadline(self.duration) {
-                    Some((deadline, tick)) => {
-                        self.deadline = Some(Instant(deadline));
-                        Some(core.timer_insert_tick(tick, TimerAction::Wake(cx.waker().clone())))
-                    }
-                    None if !core.clock.is_paused() => {
-                        Some(core.timer_stage(self.duration, TimerAction::Wake(cx.waker().clone())))
-                    }
-                    None => None,
-                },
+                None if !self.duration.is_zero() && !core.clock.is_paused() => {
+                    Some(core.timer_stage(self.duration, TimerAction::Wake(cx.waker().clone())))
+                }
                 _ => None,
             };
             let key = match key {

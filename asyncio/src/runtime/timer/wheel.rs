@@ -28,7 +28,7 @@
 //! A timer can also be *staged*: inserted with a delay instead of a
 //! deadline, kept on a `staged` list outside the wheel until
 //! [`Wheel::flush_staged`] gives every staged timer its deadline at once.
-//! The loop stages the short sleeps armed during a turn and flushes them
+//! The loop stages the sleeps and timeouts armed during a turn and flushes them
 //! with the one clock reading it makes at the turn's end (see
 //! `Core::flush_staged_timers`).
 
