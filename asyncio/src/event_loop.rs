@@ -88,28 +88,33 @@ impl EventLoop {
     #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
         let clock = &self.core.clock;
-        let when = Instant(
-            clock
-                .coarse_deadline(delay)
-                .map_or_else(|| clock.now() + delay, |(when, _)| when),
-        );
-        self.call_at_located(when, crate::context::bind(f), Location::caller())
+        let (when, tick) = match clock.coarse_deadline(delay) {
+            Some((when, tick)) => (when, tick),
+            None => {
+                let when = clock.now() + delay;
+                (when, clock.deadline_tick(when))
+            }
+        };
+        self.call_at_tick(Instant(when), tick, crate::context::bind(f), Location::caller())
     }
 
     /// Runs `f` at `when` on the loop's clock.
     #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
-        self.call_at_located(when, crate::context::bind(f), Location::caller())
+        let tick = self.core.clock.deadline_tick(when.0);
+        self.call_at_tick(when, tick, crate::context::bind(f), Location::caller())
     }
 
-    fn call_at_located(
+    /// Arms the callback's timer at `tick`, the wheel's tick of `when`.
+    fn call_at_tick(
         &self,
         when: Instant,
+        tick: u64,
         f: Box<dyn FnOnce()>,
         location: &'static Location<'static>,
     ) -> TimerHandle {
         let cell = CallbackCell::new(f, location);
-        let key = self.core.timer_insert(when.0, TimerAction::Call(cell.clone()));
+        let key = self.core.timer_insert_tick(tick, TimerAction::Call(cell.clone()));
         cell.timer.set(Some(key));
         TimerHandle {
             handle: Handle {

@@ -253,7 +253,7 @@ fn long_real_timers_are_never_early() {
         // (waiting on a timer ends it).
         asyncio::sleep(Duration::from_micros(100)).await;
         let deadline = sleep.deadline().expect("an armed sleep has a deadline");
-        assert!(deadline >= start + d, "deadline before start + 1.1 s");
+        assert!(deadline >= start + d, "deadline before start + 2.1 s");
         let fired = Rc::new(RefCell::new(None::<Instant>));
         let f = fired.clone();
         let loop_ = asyncio::get_running_loop();

@@ -39,8 +39,8 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// Durations of at least this many coarse-clock resolutions take their
-/// deadline from the coarse clock (see the module's documentation).
+/// `call_later` delays of at least this many coarse-clock resolutions take
+/// their deadline from the coarse clock (see the module's documentation).
 pub(crate) const COARSE_MIN_FACTOR: u32 = 512;
 
 /// How many coarse-clock resolutions a coarse deadline is padded by.

@@ -953,7 +953,7 @@ mod tests {
 
     /// A timeout of any length whose future finishes within the batch it
     /// was armed in (pending once, then ready) is cancelled off the staged
-    /// list: it never enters the wheel and no clock is read for it.
+    /// list: it never enters the wheel.
     #[test]
     fn a_timeout_done_within_its_batch_never_enters_the_wheel() {
         crate::run(async {

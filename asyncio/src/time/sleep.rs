@@ -12,8 +12,9 @@ use crate::runtime::timer::{TimerAction, TimerKey};
 /// Waits for `duration`, as `await asyncio.sleep(seconds)`.
 ///
 /// The deadline counts from when the sleep is first polled (when the
-/// `await` starts), as in asyncio (see [`crate::time`]'s "Precision" for
-/// how it is read). `sleep(Duration::ZERO)` still yields to the
+/// `await` starts), as in asyncio: on a running clock, from the loop's clock
+/// reading at the end of the batch of ready callbacks that first poll ran
+/// in, never before it (see [`crate::time`]'s "Precision"). `sleep(Duration::ZERO)` still yields to the
 /// other ready tasks once, like `asyncio.sleep(0)`; see also
 /// [`yield_now`](crate::yield_now). Resolution is one millisecond; a sleep
 /// never ends early.
@@ -78,11 +79,12 @@ pub struct Sleep {
 
 impl Sleep {
     /// The deadline, once known: for [`sleep_until`], always; for a
-    /// [`sleep`] on a virtual clock, from its first poll on. A `sleep` on a
-    /// running clock takes its deadline from the loop's clock reading at the
-    /// end of the batch of its first poll (see [`crate::time`]'s
-    /// "Precision"); from then on this is the instant it fires at (its
-    /// millisecond tick), kept once the sleep has been polled again.
+    /// [`sleep`] on a virtual clock, or of zero length, from its first poll
+    /// on. Any other `sleep` on a running clock takes its deadline from the
+    /// loop's clock reading at the end of the batch of its first poll (see
+    /// [`crate::time`]'s "Precision"); from then on this is the instant it
+    /// fires at (its millisecond tick), kept once the sleep has been polled
+    /// again.
     pub fn deadline(&self) -> Option<Instant> {
         if self.deadline.is_some() {
             return self.deadline;
