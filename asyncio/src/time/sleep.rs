@@ -212,3 +212,58 @@ impl Drop for Sleep {
         self.cancel_timer();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    use crate::runtime::context;
+
+    /// Whether the running loop has a staged timer, and its wheel's next
+    /// deadline.
+    fn timers() -> (bool, Option<u64>) {
+        context::expect_core("test", |core| core.timer_state())
+    }
+
+    /// A timeout of any length whose future finishes within the batch it
+    /// was armed in (pending once, then ready) is cancelled off the staged
+    /// list: it never enters the wheel.
+    #[test]
+    fn a_timeout_done_within_its_batch_never_enters_the_wheel() {
+        crate::run(async {
+            for d in [
+                Duration::from_millis(1),
+                Duration::from_secs(60),
+                Duration::from_secs(365 * 86_400),
+            ] {
+                let mut polls = 0;
+                let inner = poll_fn(|cx| {
+                    polls += 1;
+                    if polls == 1 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    // Polled again in the same batch: the timer still waits
+                    // on the staged list, not in the wheel.
+                    assert_eq!(timers(), (true, None), "{d:?}: staged, not in the wheel");
+                    Poll::Ready(())
+                });
+                assert!(crate::timeout(d, inner).await.is_ok());
+                assert_eq!(timers(), (false, None), "{d:?}: cancelled, nothing left");
+            }
+            // One that outlives its batch gets its deadline when the batch
+            // ends, and waits in the wheel from then on.
+            let mut t = std::pin::pin!(crate::timeout(Duration::from_secs(60), std::future::pending::<()>()));
+            assert!(futures_lite::future::poll_once(t.as_mut()).await.is_none());
+            assert_eq!(timers(), (true, None));
+            crate::sleep(Duration::from_micros(100)).await;
+            let (staged, next) = timers();
+            assert!(!staged);
+            // (The wheel reports the start of the slot a timer waits in: for
+            // a 60 s deadline, a level-2 slot of 4,096 ticks.)
+            assert!(next.is_some_and(|tick| tick >= 60_000 - 4_096), "{next:?}");
+        });
+    }
+}
