@@ -346,6 +346,104 @@ async fn authorization_is_dropped_on_a_redirect_to_another_origin() {
     drop(first);
 }
 
+/// The client's default credentials stay with the first origin too, not
+/// only the request's own (a token given to `default_header` went to the
+/// redirect's target before).
+#[asyncio::test]
+async fn default_credentials_are_dropped_on_a_redirect_to_another_origin() {
+    let second = start(app).await;
+    thread_local!(static TARGET: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+    TARGET.with(|t| *t.borrow_mut() = format!("{}/echo", base(&second)));
+    let hop = start(|| {
+        Router::new()
+            .get("/away", |_: Request| async {
+                let to = TARGET.with(|t| t.borrow().clone());
+                http::Response::builder()
+                    .status(302)
+                    .header("location", to)
+                    .body(asyncio_http::Body::empty())
+                    .unwrap()
+            })
+            .get("/echo", echo)
+    })
+    .await;
+    let client = Client::builder()
+        .default_header("authorization", "Bearer s3cret")
+        .default_header("x-test", "kept")
+        .build()
+        .unwrap();
+    // Same origin: the default goes out.
+    let text = client
+        .get(&format!("{}/echo", base(&hop)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("authorization=Bearer s3cret"), "{text}");
+    // Another origin after a redirect: not the credentials, the rest yes,
+    // and `Host` names the new origin.
+    let text = client
+        .get(&format!("{}/away", base(&hop)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.starts_with("GET /echo"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("x-test=kept"), "{text}");
+    assert!(text.contains(&format!("host={}", second.local_addr())), "{text}");
+}
+
+/// A `Host` the caller sets replaces the URL's (one `Host` goes out: our
+/// server refuses two with a 400); after a redirect to another origin the
+/// new URL's is sent.
+#[asyncio::test]
+async fn a_host_header_set_by_the_caller_is_the_only_one() {
+    let server = start(app).await;
+    let url = format!("{}/echo", base(&server));
+    let text = Client::new()
+        .get(&url)
+        .header("host", "api.internal")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.starts_with("GET /echo") && text.contains("host=api.internal"),
+        "{text}"
+    );
+    let client = Client::builder()
+        .default_header("host", "default.internal")
+        .build()
+        .unwrap();
+    let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.starts_with("GET /echo") && text.contains("host=default.internal"),
+        "{text}"
+    );
+}
+
+/// A HEAD response declares the resource's length and carries no body:
+/// the size limit does not refuse it, and its `Content-Length` stays.
+#[asyncio::test]
+async fn the_size_limit_leaves_bodiless_responses_alone() {
+    let server = start(app).await;
+    let client = Client::builder().max_response_size(1 << 20).build().unwrap();
+    let resp = client.head(&format!("{}/big", base(&server))).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.content_length(), Some(4 << 20));
+    assert!(resp.bytes().await.unwrap().is_empty());
+    // The GET of the same resource is still refused.
+    let err = client.get(&format!("{}/big", base(&server))).send().await.unwrap_err();
+    assert!(matches!(err, Error::BodyTooLarge { .. }), "{err:?}");
+}
+
 #[asyncio::test]
 async fn error_for_status() {
     let server = start(app).await;
@@ -566,6 +664,84 @@ async fn a_server_closing_mid_body_or_talking_nonsense() {
     let err = client.get(&format!("http://{addr}/nonsense")).send().await.unwrap_err();
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
     assert_eq!(client.pool_stats().open, 0);
+}
+
+/// A server that answers an upload before its end: the response is read,
+/// the connection goes back to the pool with the upload still going, and
+/// the upload's stream stalls. The next request does not wait for that
+/// connection past the pool timeout: it gets a new one.
+#[asyncio::test]
+async fn a_connection_still_sending_a_stalled_upload_is_not_waited_for() {
+    let (addr, connections) = raw_server(|stream, _| async move {
+        loop {
+            let head = read_head(&stream).await;
+            if head.is_empty() {
+                return;
+            }
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .timeouts(Timeouts {
+            pool: Some(Duration::from_millis(200)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    // One chunk, then nothing more, ever.
+    use futures_lite::StreamExt as _;
+    let upload = futures_lite::stream::once(Ok::<_, std::io::Error>(Bytes::from_static(b"part")))
+        .chain(futures_lite::stream::pending());
+    let resp = client.post(&url).body(Body::from_stream(upload)).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(text, "ok");
+    assert_eq!(connections.get(), 2);
+}
+
+/// An HTTP/2 server that never answers the request but pings every 20 ms:
+/// the client's PING acks are writes on the connection, and must not hold
+/// the request's read timeout off.
+#[asyncio::test]
+async fn an_h2_server_that_pings_does_not_defeat_the_read_timeout() {
+    let (addr, _) = raw_server(|stream, _| async move {
+        let stream = std::rc::Rc::new(stream);
+        // Whatever the client sends (preface, SETTINGS, HEADERS, acks): read
+        // and dropped.
+        let reader = stream.clone();
+        let _reading = asyncio::create_task(async move {
+            let mut buf = [0u8; 4096];
+            while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
+        });
+        let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+        let settings_ack = [0, 0, 0, 4, 1, 0, 0, 0, 0];
+        if stream.write_all(&[settings, settings_ack].concat()).await.is_err() {
+            return;
+        }
+        let mut ping = vec![0, 0, 8, 6, 0, 0, 0, 0, 0];
+        ping.extend_from_slice(&[7; 8]);
+        while stream.write_all(&ping).await.is_ok() {
+            asyncio::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .timeouts(Timeouts {
+            read: Some(Duration::from_millis(300)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    // Bounded, so that the bug fails the test instead of hanging it.
+    let outcome = asyncio::timeout(Duration::from_secs(10), client.get(&format!("http://{addr}/")).send()).await;
+    let err = outcome.expect("the read timeout fired").unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
 #[asyncio::test]

@@ -99,6 +99,10 @@ pub struct Timeouts {
     /// Waiting for the response's head (all of it, counted from the
     /// request's last write: a head trickling in byte by byte is cut), then
     /// for each part of its body (a body trickling in is cut by `total`).
+    /// On HTTP/2 "the last write" is the connection's last write of 1 KiB
+    /// or more (a body's DATA frames, this request's or another's upload on
+    /// the same connection): the control frames h2 answers with (a PING's
+    /// ack) do not hold it off.
     pub read: Option<Duration>,
     /// Each write of the request that the server does not take.
     pub write: Option<Duration>,
@@ -243,7 +247,10 @@ impl ClientBuilder {
     /// [`Error::BodyTooLarge`] (at once if its `Content-Length` says so).
     /// A compressed body counts what it decodes to, and decoding stops at
     /// the limit: a small body that would inflate to gigabytes (a
-    /// decompression bomb) costs at most the limit in memory.
+    /// decompression bomb) costs at most the limit in memory. There is no
+    /// limit unless this sets one: a client that talks to servers it does
+    /// not trust should. A response with no body (to `HEAD`, a `304`) is
+    /// not refused for the `Content-Length` it declares.
     pub fn max_response_size(mut self, bytes: u64) -> Self {
         self.max_response_size = Some(bytes);
         self
@@ -296,7 +303,7 @@ impl ClientBuilder {
 
     /// Whether the environment's proxy settings are used (on by default,
     /// httpx's `trust_env`): `http_proxy`, `https_proxy`, `all_proxy`,
-    /// `no_proxy` (or their uppercase names). An unusable value fails
+    /// `no_proxy` (or their uppercase names; not `HTTP_PROXY` under CGI). An unusable value fails
     /// [`build`](ClientBuilder::build).
     pub fn trust_env(mut self, trust: bool) -> Self {
         self.trust_env = trust;
@@ -305,8 +312,9 @@ impl ClientBuilder {
 
     /// Whether responses are decompressed (on by default): the client
     /// sends `Accept-Encoding: gzip, deflate, br` and decodes a body whose
-    /// `Content-Encoding` is one of them, as it streams (the size limit
-    /// counts decoded bytes, so a decompression bomb stops there).
+    /// `Content-Encoding` is one of them, as it streams (the size limit,
+    /// [`max_response_size`](ClientBuilder::max_response_size), counts
+    /// decoded bytes, so with one set a decompression bomb stops there).
     pub fn decompress(mut self, enabled: bool) -> Self {
         self.decompress = enabled;
         self
@@ -586,9 +594,10 @@ impl Client {
                 }
             };
             if Origin::of(&next) != Origin::of(&req.url) {
-                for name in [header::AUTHORIZATION, header::COOKIE, header::PROXY_AUTHORIZATION] {
+                for name in ORIGIN_BOUND {
                     req.headers.remove(name);
                 }
+                req.left_origin = true;
             }
             // The redirect's own body, usually small: read so the
             // connection is reused.
@@ -726,8 +735,15 @@ impl Client {
                 Grant::Idle(mut conn) => {
                     // Ready once the previous exchange is fully done; an
                     // error means the server closed it: try the next one.
+                    // (The previous request's body may still be going out,
+                    // its response read: a stream that stalls does not hold
+                    // this request past the pool timeout; the connection is
+                    // closed and another one used.)
                     let ready = match &mut conn.sender {
-                        Sender::H1(sender) => sender.ready().await.is_ok(),
+                        Sender::H1(sender) => match timeouts.pool {
+                            Some(limit) => matches!(asyncio::timeout(limit, sender.ready()).await, Ok(Ok(()))),
+                            None => sender.ready().await.is_ok(),
+                        },
                         Sender::H2(_) => true,
                     };
                     if ready {
@@ -842,8 +858,14 @@ impl Client {
             (transport, self.inner.h2_prior_knowledge)
         };
         let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
+        // On HTTP/2 the stamp is the connection's, shared by its streams:
+        // only writes that can carry a request body count, not the control
+        // frames h2 sends on its own (a PING's ack, 17 bytes; a
+        // WINDOW_UPDATE, 13), or a server that pings would hold every
+        // stream's read timeout off for ever.
+        let progress = if h2 { H2_PROGRESS_BYTES } else { 1 };
         let io = HyperIo::new(
-            WriteTimeout::new(transport, write_timeout, last_write.clone()),
+            WriteTimeout::new(transport, write_timeout, last_write.clone(), progress),
             None,
             false,
         );
@@ -1172,6 +1194,7 @@ impl RequestBuilder {
             headers: self.headers,
             body: self.body,
             jar_cookie: None,
+            left_origin: false,
         };
         let timeouts = self.timeouts;
         let exchange = self.client.execute(req, timeouts);
@@ -1194,7 +1217,21 @@ struct Prepared {
     /// The cookie jar's `Cookie` for this URL (a request's own `Cookie`
     /// header wins).
     jar_cookie: Option<HeaderValue>,
+    /// Set once a redirect has left the first request's origin: the
+    /// client's default credentials (`Authorization`, `Cookie`,
+    /// `Proxy-Authorization`) and `Host` are not sent from then on, as the
+    /// request's own are not.
+    left_origin: bool,
 }
+
+/// Headers a redirect to another origin does not carry over, the
+/// request's own or the client's defaults.
+const ORIGIN_BOUND: [header::HeaderName; 4] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::PROXY_AUTHORIZATION,
+    header::HOST,
+];
 
 impl Prepared {
     fn idempotent(&self) -> bool {
@@ -1236,14 +1273,19 @@ impl Prepared {
             (Some(h), None) => h.to_owned(),
             (None, _) => return Err(Error::InvalidUrl(format!("{}: no host", self.url))),
         };
-        if !h2 {
+        // One `Host`: the request's own or a default one (a virtual host on
+        // a server reached by address), else the URL's.
+        let own_host =
+            self.headers.contains_key(header::HOST) || !self.left_origin && defaults.contains_key(header::HOST);
+        if !h2 && !own_host {
             headers.insert(
                 header::HOST,
                 HeaderValue::from_str(&host).map_err(|_| Error::InvalidUrl(self.url.to_string()))?,
             );
         }
         for (name, value) in defaults {
-            if !self.headers.contains_key(name) {
+            let dropped = self.left_origin && ORIGIN_BOUND.contains(name);
+            if !dropped && !self.headers.contains_key(name) {
                 headers.append(name, value.clone());
             }
         }
@@ -1300,15 +1342,30 @@ struct WriteTimeout {
     limit: Option<Duration>,
     waiting: Option<asyncio::time::Sleep>,
     last_write: Rc<std::cell::Cell<asyncio::time::Instant>>,
+    /// The smallest write that stamps `last_write`.
+    progress: usize,
 }
 
+/// On an HTTP/2 connection, the smallest write that counts as a request
+/// making progress (see [`WriteTimeout`]): more than any run of control
+/// frames, less than a DATA frame of a body still going out (h2 sends an
+/// upload in frames of up to 16 KiB). Another stream's upload on the same
+/// connection also counts: the read timeout is the connection's there.
+const H2_PROGRESS_BYTES: usize = 1024;
+
 impl WriteTimeout {
-    fn new(inner: Transport, limit: Option<Duration>, last_write: Rc<std::cell::Cell<asyncio::time::Instant>>) -> Self {
+    fn new(
+        inner: Transport,
+        limit: Option<Duration>,
+        last_write: Rc<std::cell::Cell<asyncio::time::Instant>>,
+        progress: usize,
+    ) -> Self {
         WriteTimeout {
             inner,
             limit,
             waiting: None,
             last_write,
+            progress,
         }
     }
 
@@ -1337,7 +1394,7 @@ impl WriteTimeout {
     /// Stamps a write that moved bytes (flushes do not count: hyper
     /// flushes on every turn, reads included).
     fn wrote(&self, poll: &Poll<io::Result<usize>>) {
-        if matches!(poll, Poll::Ready(Ok(n)) if *n > 0) {
+        if matches!(poll, Poll::Ready(Ok(n)) if *n >= self.progress) {
             self.last_write.set(asyncio::time::Instant::now());
         }
     }

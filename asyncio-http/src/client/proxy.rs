@@ -1,6 +1,11 @@
 //! Proxies: which requests go through one (`HTTP_PROXY`, `HTTPS_PROXY`,
-//! `ALL_PROXY`, `NO_PROXY`, as curl and httpx read them, or the builder's
+//! `ALL_PROXY`, `NO_PROXY`, as httpx reads them, or the builder's
 //! settings), and the `CONNECT` tunnel for `https://` through a proxy.
+//!
+//! Under CGI (`REQUEST_METHOD` set) the uppercase `HTTP_PROXY` is not read:
+//! a CGI server turns a request's `Proxy:` header into that variable, so
+//! any client could name the proxy ("httpoxy", CVE-2016-5385; Go's
+//! net/http has the same rule, and curl never reads `HTTP_PROXY`).
 //!
 //! An `http://` request through a proxy is sent to the proxy in
 //! absolute form (`GET http://host/path HTTP/1.1`) with the proxy's
@@ -81,12 +86,19 @@ pub(crate) struct Proxies {
 impl Proxies {
     /// From the environment: `http_proxy`/`HTTP_PROXY`, `https_proxy`/
     /// `HTTPS_PROXY`, `all_proxy`/`ALL_PROXY`, `no_proxy`/`NO_PROXY` (the
-    /// lowercase name first, as curl reads them). An unusable value is an
-    /// error, not silently ignored.
+    /// lowercase name first; `HTTP_PROXY` not under CGI, see the module's
+    /// docs). An unusable value is an error, not silently ignored.
     pub(crate) fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Proxies, Error> {
+        let cgi = env("REQUEST_METHOD").is_some();
         let var = |name: &str| {
             env(name)
-                .or_else(|| env(&name.to_ascii_uppercase()))
+                .or_else(|| {
+                    let upper = name.to_ascii_uppercase();
+                    if cgi && upper == "HTTP_PROXY" {
+                        return None;
+                    }
+                    env(&upper)
+                })
                 .filter(|v| !v.trim().is_empty())
         };
         let all = var("all_proxy").map(|p| ProxyServer::parse(&p)).transpose()?;
@@ -258,6 +270,18 @@ mod tests {
         let all = Proxies::from_env(env(&[("ALL_PROXY", "http://p:1"), ("no_proxy", "*")])).unwrap();
         assert!(all.for_url(&url("http://example.com/")).is_none());
         assert!(Proxies::from_env(env(&[("HTTP_PROXY", "socks5://p:1")])).is_err());
+        // Under CGI, `HTTP_PROXY` may come from a request's `Proxy:` header:
+        // not read (the lowercase name and the others still are).
+        let cgi = Proxies::from_env(env(&[
+            ("REQUEST_METHOD", "GET"),
+            ("HTTP_PROXY", "http://attacker:1"),
+            ("HTTPS_PROXY", "http://p:2"),
+        ]))
+        .unwrap();
+        assert!(cgi.for_url(&url("http://example.com/")).is_none());
+        assert_eq!(cgi.for_url(&url("https://example.com/")).unwrap().port, 2);
+        let cgi = Proxies::from_env(env(&[("REQUEST_METHOD", "GET"), ("http_proxy", "http://p:3")])).unwrap();
+        assert_eq!(cgi.for_url(&url("http://example.com/")).unwrap().port, 3);
         assert!(Proxies::from_env(env(&[]))
             .unwrap()
             .for_url(&url("http://x/"))

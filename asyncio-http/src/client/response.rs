@@ -68,7 +68,11 @@ impl Response {
     ) -> Result<Response, Error> {
         let (parts, body) = head.into_parts();
         let mut headers = parts.headers;
-        let decoder = if limits.decompress {
+        // No body follows (a response to HEAD, a 204 or 304, a zero
+        // length): its `Content-Length` and `Content-Encoding` describe the
+        // resource, not this response: kept as sent, and no limit applies.
+        let bodiless = http_body::Body::is_end_stream(&body);
+        let decoder = if limits.decompress && !bodiless {
             headers
                 .get(http::header::CONTENT_ENCODING)
                 .and_then(|e| e.to_str().ok())
@@ -103,13 +107,13 @@ impl Response {
             received: 0,
             decoder,
         };
-        if let (Some(limit), Some(length)) = (response.limit, response.content_length()) {
+        if let (Some(limit), Some(length), false) = (response.limit, response.content_length(), bodiless) {
             if length > limit {
                 // Not read: the connection closes with the response.
                 return Err(Error::BodyTooLarge { limit });
             }
         }
-        if http_body::Body::is_end_stream(response.body.as_ref().expect("just set")) {
+        if bodiless {
             response.finish();
         }
         Ok(response)

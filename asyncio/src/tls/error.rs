@@ -37,9 +37,10 @@ pub enum TlsError {
     /// `BadCertificate`, `CertificateRequired`), or found no protocol
     /// version, cipher suite or ALPN protocol in common.
     PeerAlert(AlertDescription),
-    /// The peer does not speak TLS: what it sent is not a TLS record (a
-    /// plaintext client on a TLS port, a TLS client on a plaintext server,
-    /// garbage).
+    /// The peer does not speak TLS: what it sent during the handshake is
+    /// not TLS (a plaintext client on a TLS port, a TLS client on a
+    /// plaintext server, garbage). A malformed message after the handshake
+    /// is [`Protocol`](TlsError::Protocol).
     NotTls,
     /// The handshake did not finish within the context's handshake timeout
     /// (60 s by default, as asyncio's `ssl_handshake_timeout`).
@@ -69,8 +70,9 @@ impl TlsError {
         e.get_ref()?.downcast_ref::<TlsError>()
     }
 
-    /// Classifies rustls's error.
-    pub(crate) fn from_rustls(e: rustls::Error) -> TlsError {
+    /// Classifies rustls's error; `handshaking` says whether the handshake
+    /// was still under way.
+    pub(crate) fn from_rustls(e: rustls::Error, handshaking: bool) -> TlsError {
         match e {
             rustls::Error::InvalidCertificate(c) => match c {
                 CertificateError::UnknownIssuer => TlsError::UnknownIssuer,
@@ -83,7 +85,9 @@ impl TlsError {
             },
             rustls::Error::NoCertificatesPresented => TlsError::CertificateRequired,
             rustls::Error::AlertReceived(alert) => TlsError::PeerAlert(alert),
-            rustls::Error::InvalidMessage(_) => TlsError::NotTls,
+            // Unparseable bytes before the handshake is done: the peer does
+            // not speak TLS. After it, the peer does, and broke the protocol.
+            rustls::Error::InvalidMessage(_) if handshaking => TlsError::NotTls,
             other => TlsError::Protocol(other),
         }
     }
@@ -98,7 +102,7 @@ impl TlsError {
         }
         if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
             let inner = e.into_inner().expect("checked above");
-            return TlsError::from_rustls(*inner.downcast::<rustls::Error>().expect("checked above"));
+            return TlsError::from_rustls(*inner.downcast::<rustls::Error>().expect("checked above"), handshaking);
         }
         if e.kind() == io::ErrorKind::UnexpectedEof {
             return if handshaking {
@@ -175,5 +179,27 @@ impl From<TlsError> for io::Error {
             TlsError::Io(e) => e,
             e => io::Error::new(e.io_kind(), e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message rustls cannot parse means "not TLS" while the handshake
+    /// runs, and a protocol error from a TLS peer after it.
+    #[test]
+    fn an_unparseable_message_is_not_tls_only_during_the_handshake() {
+        let bad = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge),
+            )
+        };
+        assert!(matches!(TlsError::from_stream_io(bad(), true), TlsError::NotTls));
+        assert!(matches!(
+            TlsError::from_stream_io(bad(), false),
+            TlsError::Protocol(rustls::Error::InvalidMessage(_))
+        ));
     }
 }
