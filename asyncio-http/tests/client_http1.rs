@@ -744,6 +744,73 @@ async fn an_h2_server_that_pings_does_not_defeat_the_read_timeout() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
+/// An HTTP/2 server that answers stream 1, then goes away gracefully
+/// (`GOAWAY`, last stream 1, `NO_ERROR`) when stream 3 comes: stream 3 was
+/// not processed (RFC 9113, section 6.8), and the GET goes again on a new
+/// connection instead of failing.
+#[asyncio::test]
+async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
+    let (addr, connections) = raw_server(|stream, n| async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let mut preface = true;
+        let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+        let settings_ack = [0, 0, 0, 4, 1, 0, 0, 0, 0];
+        if stream.write_all(&[settings, settings_ack].concat()).await.is_err() {
+            return;
+        }
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(got) => buf.extend_from_slice(&chunk[..got]),
+            }
+            if preface {
+                if buf.len() < 24 {
+                    continue;
+                }
+                buf.drain(..24);
+                preface = false;
+            }
+            while buf.len() >= 9 {
+                let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+                if buf.len() < 9 + len {
+                    break;
+                }
+                let (kind, id) = (
+                    buf[3],
+                    u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
+                );
+                buf.drain(..9 + len);
+                if kind != 1 {
+                    continue; // not HEADERS
+                }
+                let reply = if n == 1 && id > 1 {
+                    // GOAWAY: last stream 1, NO_ERROR.
+                    vec![0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+                } else {
+                    // HEADERS, END_STREAM | END_HEADERS: `:status: 200`.
+                    let mut h = vec![0, 0, 1, 1, 5];
+                    h.extend_from_slice(&id.to_be_bytes());
+                    h.push(0x88);
+                    h
+                };
+                if stream.write_all(&reply).await.is_err() || reply[3] == 7 {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let client = Client::builder().http2_prior_knowledge().build().unwrap();
+    let url = format!("http://{addr}/");
+    for _ in 0..2 {
+        let resp = client.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+    }
+    assert_eq!(connections.get(), 2);
+}
+
 #[asyncio::test]
 async fn a_pooled_connection_the_server_closed_is_replaced_and_the_request_sent_again() {
     let closed = std::rc::Rc::new(Event::new());

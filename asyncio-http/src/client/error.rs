@@ -156,6 +156,18 @@ impl Error {
                 return Error::Body(io::Error::new(io.kind(), io.to_string()));
             }
         }
+        // HTTP/2: the server is closing the connection (GOAWAY) or reset the
+        // stream it had not started (REFUSED_STREAM).
+        if std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<h2::Error>())
+            .is_some_and(|h2| {
+                h2.is_remote()
+                    && (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)
+                        || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+            })
+        {
+            return Error::Closed(e.to_string());
+        }
         // A socket error mid-exchange: the connection is gone.
         if std::error::Error::source(&e).is_some_and(|s| s.is::<io::Error>()) {
             return Error::Closed(e.to_string());

@@ -61,7 +61,11 @@
 //! once, on a new connection when nothing of it can have been processed
 //! (hyper did not send it) or when its method is idempotent (`GET`,
 //! `HEAD`, `PUT`, `DELETE`, `OPTIONS`, `TRACE`) and its body can be sent
-//! again.
+//! again. On HTTP/2 the same holds for a request that a server's graceful
+//! `GOAWAY` turned away; one it refused with `REFUSED_STREAM` is sent again
+//! whatever its method. A TLS connection cut without `close_notify` or a
+//! reset socket is not taken for a closed keep-alive connection: those
+//! fail with [`Error::Closed`].
 
 mod body;
 pub(crate) mod decode;
@@ -975,9 +979,14 @@ fn refused(e: &hyper::Error) -> bool {
 }
 
 /// Whether hyper's error says the server closed the connection before
-/// answering (what a keep-alive connection closed meanwhile looks like).
+/// answering (what a keep-alive connection closed meanwhile looks like), or,
+/// on HTTP/2, is closing it: a graceful `GOAWAY` fails the streams it did
+/// not take (RFC 9113, section 6.8: unprocessed, safe to send again).
 fn closed_early(e: &hyper::Error) -> bool {
-    e.is_incomplete_message() || e.is_canceled() || e.is_closed()
+    let h2 = std::error::Error::source(e).and_then(|s| s.downcast_ref::<h2::Error>());
+    let going_away =
+        h2.is_some_and(|h2| h2.is_go_away() && h2.is_remote() && h2.reason() == Some(h2::Reason::NO_ERROR));
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed() || going_away
 }
 
 impl Error {
