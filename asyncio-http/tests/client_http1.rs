@@ -811,6 +811,41 @@ async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
     assert_eq!(connections.get(), 2);
 }
 
+/// A full pool with a request queued for another origin: a request that
+/// can share a live HTTP/2 connection is not queued behind it.
+#[asyncio::test]
+async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origin() {
+    let x = start(app).await;
+    let y = start(app).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .max_connections(1)
+        .timeouts(Timeouts {
+            pool: Some(Duration::from_secs(30)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let hello = |s: &RunningServer| format!("{}/hello", base(s));
+    let first = client.get(&hello(&x)).send().await.unwrap();
+    assert_eq!(first.text().await.unwrap(), "Hello, world!");
+    // Origin y needs room the pool does not have: it waits.
+    let waiting = asyncio::create_task({
+        let (client, url) = (client.clone(), hello(&y));
+        async move { client.get(&url).send().await.map(|_| ()) }
+    });
+    while client.pool_stats().waiting == 0 {
+        asyncio::sleep(Duration::ZERO).await;
+    }
+    // Origin x: its connection is shared, nothing to wait for.
+    let again = asyncio::timeout(Duration::from_secs(10), client.get(&hello(&x)).send())
+        .await
+        .expect("not queued behind origin y")
+        .unwrap();
+    assert_eq!(again.text().await.unwrap(), "Hello, world!");
+    waiting.cancel();
+}
+
 #[asyncio::test]
 async fn a_pooled_connection_the_server_closed_is_replaced_and_the_request_sent_again() {
     let closed = std::rc::Rc::new(Event::new());

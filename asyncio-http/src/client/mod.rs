@@ -207,6 +207,12 @@ impl ClientBuilder {
     }
 
     /// The most connections open at once, in use or idle (httpx: 100).
+    /// An HTTP/2 connection counts until the server closes it or
+    /// [`Client::close_idle`] does: it is never closed to make room, nor
+    /// expired by [`keepalive_expiry`](ClientBuilder::keepalive_expiry)
+    /// (its streams may be in flight), so a client that talks HTTP/2 to
+    /// more origins than this waits for room (requests that can share a
+    /// live HTTP/2 connection never wait).
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limits.max_connections = n;
         self
@@ -225,8 +231,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long an idle connection is kept (httpx: 5 s); `None`: as long
-    /// as the server keeps it.
+    /// How long an idle HTTP/1.1 connection is kept (httpx: 5 s); `None`:
+    /// as long as the server keeps it. HTTP/2 connections: see
+    /// [`max_connections`](ClientBuilder::max_connections).
     pub fn keepalive_expiry(mut self, limit: Option<Duration>) -> Self {
         self.limits.keepalive_expiry = limit;
         self

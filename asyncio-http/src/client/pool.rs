@@ -370,6 +370,10 @@ impl Pool {
             let mut state = self.state.borrow_mut();
             if state.waiters.is_empty() {
                 state.try_grant(self, origin, fresh, may_share, &mut closing)
+            } else if !fresh {
+                // A stream on a live HTTP/2 connection takes no room from
+                // anyone queued: not queued behind them.
+                state.take_shared(origin, &mut closing)
             } else {
                 None
             }
@@ -477,7 +481,9 @@ impl Pool {
                     }
                     None => i += 1,
                 }
-                if state.open >= self.limits.max_connections && state.idle_count == 0 {
+                // Full, nothing idle to close, and no HTTP/2 connection a
+                // later waiter could share: nobody further can be served.
+                if state.open >= self.limits.max_connections && state.idle_count == 0 && state.shared.is_empty() {
                     break;
                 }
             }
