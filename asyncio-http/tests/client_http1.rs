@@ -704,6 +704,11 @@ async fn a_connection_still_sending_a_stalled_upload_is_not_waited_for() {
     assert_eq!(connections.get(), 2);
 }
 
+/// What a raw HTTP/2 server sends first: an empty `SETTINGS`, then the
+/// acknowledgement of the client's (sent before reading it: the client
+/// does not check the order).
+const H2_SERVER_HELLO: [u8; 18] = [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0];
+
 /// An HTTP/2 server that never answers the request but pings every 20 ms:
 /// the client's PING acks are writes on the connection, and must not hold
 /// the request's read timeout off.
@@ -718,9 +723,7 @@ async fn an_h2_server_that_pings_does_not_defeat_the_read_timeout() {
             let mut buf = [0u8; 4096];
             while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
         });
-        let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
-        let settings_ack = [0, 0, 0, 4, 1, 0, 0, 0, 0];
-        if stream.write_all(&[settings, settings_ack].concat()).await.is_err() {
+        if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
             return;
         }
         let mut ping = vec![0, 0, 8, 6, 0, 0, 0, 0, 0];
@@ -754,9 +757,7 @@ async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         let mut preface = true;
-        let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
-        let settings_ack = [0, 0, 0, 4, 1, 0, 0, 0, 0];
-        if stream.write_all(&[settings, settings_ack].concat()).await.is_err() {
+        if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
             return;
         }
         loop {
