@@ -158,14 +158,8 @@ impl Error {
         }
         // HTTP/2: the server is closing the connection (GOAWAY) or reset the
         // stream it had not started (REFUSED_STREAM).
-        if std::error::Error::source(&e)
-            .and_then(|s| s.downcast_ref::<h2::Error>())
-            .is_some_and(|h2| {
-                h2.is_remote()
-                    && (h2.is_go_away() && h2.reason() == Some(h2::Reason::NO_ERROR)
-                        || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
-            })
-        {
+        let refused = h2_cause(&e).is_some_and(|h2| h2.is_remote() && h2.reason() == Some(h2::Reason::REFUSED_STREAM));
+        if going_away(&e) || refused {
             return Error::Closed(e.to_string());
         }
         // A socket error mid-exchange: the connection is gone.
@@ -230,4 +224,15 @@ impl std::error::Error for Error {
             _ => None,
         }
     }
+}
+
+/// hyper's error's HTTP/2 cause, if it has one.
+pub(crate) fn h2_cause(e: &hyper::Error) -> Option<&h2::Error> {
+    std::error::Error::source(e)?.downcast_ref::<h2::Error>()
+}
+
+/// Whether hyper's error is a stream the server turned away with a
+/// graceful `GOAWAY` (RFC 9113, section 6.8: not processed).
+pub(crate) fn going_away(e: &hyper::Error) -> bool {
+    h2_cause(e).is_some_and(|h2| h2.is_go_away() && h2.is_remote() && h2.reason() == Some(h2::Reason::NO_ERROR))
 }

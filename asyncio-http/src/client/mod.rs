@@ -981,8 +981,7 @@ const MAX_REFUSALS: u32 = 3;
 /// `REFUSED_STREAM`: it did not process the request, any method may be
 /// sent again.
 fn refused(e: &hyper::Error) -> bool {
-    let h2 = std::error::Error::source(e).and_then(|s| s.downcast_ref::<h2::Error>());
-    h2.and_then(h2::Error::reason) == Some(h2::Reason::REFUSED_STREAM)
+    error::h2_cause(e).and_then(h2::Error::reason) == Some(h2::Reason::REFUSED_STREAM)
 }
 
 /// Whether hyper's error says the server closed the connection before
@@ -990,10 +989,7 @@ fn refused(e: &hyper::Error) -> bool {
 /// on HTTP/2, is closing it: a graceful `GOAWAY` fails the streams it did
 /// not take (RFC 9113, section 6.8: unprocessed, safe to send again).
 fn closed_early(e: &hyper::Error) -> bool {
-    let h2 = std::error::Error::source(e).and_then(|s| s.downcast_ref::<h2::Error>());
-    let going_away =
-        h2.is_some_and(|h2| h2.is_go_away() && h2.is_remote() && h2.reason() == Some(h2::Reason::NO_ERROR));
-    e.is_incomplete_message() || e.is_canceled() || e.is_closed() || going_away
+    e.is_incomplete_message() || e.is_canceled() || e.is_closed() || error::going_away(e)
 }
 
 impl Error {
