@@ -12,7 +12,7 @@
 #   bash benches/techempower/run.sh
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 WORKERS=1 bash benches/techempower/run.sh
 #   SERVERS="asyncio axum" TESTS="json db" bash benches/techempower/run.sh
-#   SYSCALLS=1 TESTS=updates bash benches/techempower/run.sh   # + system calls per request (perf)
+#   SYSCALLS=1 TESTS=updates bash benches/techempower/run.sh   # + system calls per request (perf), server's and PostgreSQL's
 #
 # `asyncio-uring` is the asyncio server again with ASYNCIO_DRIVER=io_uring
 # (its loops on the io_uring driver; readiness where the kernel refuses it).
@@ -141,15 +141,23 @@ for r in $(seq "$ROUNDS"); do
           -e syscalls:sys_enter_writev -e syscalls:sys_exit_recvfrom --filter 'ret == -11' \
           -- sleep $((DURATION - 1)) &
         perf_pid=$!
+        # And PostgreSQL's backends (the postmaster's children): how its
+        # reads and writes per request depend on how each client batches.
+        perf stat -x, -o "$out/pg-syscalls-$s-$t-$r.txt" -p "$(pgrep -d, -P "$pg_pid")" -e raw_syscalls:sys_enter \
+          -e syscalls:sys_enter_recvfrom -e syscalls:sys_enter_sendto -e syscalls:sys_enter_epoll_wait \
+          -- sleep $((DURATION - 1)) &
+        pg_perf_pid=$!
       fi
       w=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:${port[$s]}$(path "$t")")
       if [ -n "${SYSCALLS:-}" ]; then
-        wait "$perf_pid"
+        wait "$perf_pid" "$pg_perf_pid"
         n=$(awk '/requests in/ {print $1}' <<<"$w")
-        awk -F, -v n="$n" -v d="$DURATION" '$3 ~ /sys/ {
-            sub(/^(raw_)?syscalls:sys_/, "", $3); sub(/exit_recvfrom/, "recvfrom EAGAIN", $3)
-            printf "%s%s %.2f", (k++ ? ", " : "    system calls per request: "), $3, $1 / (n * (d - 1) / d) }
-          END { print "" }' "$out/syscalls-$s-$t-$r.txt"
+        for f in syscalls pg-syscalls; do
+          awk -F, -v n="$n" -v d="$DURATION" -v who="$([ $f = syscalls ] && echo "server" || echo "PostgreSQL")" '$3 ~ /sys/ {
+              sub(/^(raw_)?syscalls:sys_/, "", $3); sub(/exit_recvfrom/, "recvfrom EAGAIN", $3)
+              printf "%s%s %.2f", (k++ ? ", " : "    " who " system calls per request: "), $3, $1 / (n * (d - 1) / d) }
+            END { print "" }' "$out/$f-$s-$t-$r.txt"
+        done
       fi
       after=$(cpu_ticks "${!pid_var}")
       pg_after=$(pg_ticks "$pg_pid")
