@@ -812,6 +812,19 @@ async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
     assert_eq!(connections.get(), 2);
 }
 
+/// Waits (at most 10 s, then fails) until a request waits in the pool's
+/// queue.
+async fn until_queued(client: &Client) {
+    let queued = async {
+        while client.pool_stats().waiting == 0 {
+            asyncio::sleep(Duration::ZERO).await;
+        }
+    };
+    asyncio::timeout(Duration::from_secs(10), queued)
+        .await
+        .expect("a request waits for room");
+}
+
 /// A full pool with a request queued for another origin: a request that
 /// can share a live HTTP/2 connection is not queued behind it.
 #[asyncio::test]
@@ -828,16 +841,14 @@ async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origi
         .build()
         .unwrap();
     let hello = |s: &RunningServer| format!("{}/hello", base(s));
-    let first = client.get(&hello(&x)).send().await.unwrap();
-    assert_eq!(first.text().await.unwrap(), "Hello, world!");
+    // A response of x not read yet: its connection is in use.
+    let first = client.get(&format!("{}/big", base(&x))).send().await.unwrap();
     // Origin y needs room the pool does not have: it waits.
     let waiting = asyncio::create_task({
         let (client, url) = (client.clone(), hello(&y));
         async move { client.get(&url).send().await.map(|_| ()) }
     });
-    while client.pool_stats().waiting == 0 {
-        asyncio::sleep(Duration::ZERO).await;
-    }
+    until_queued(&client).await;
     // Origin x: its connection is shared, nothing to wait for.
     let again = asyncio::timeout(Duration::from_secs(10), client.get(&hello(&x)).send())
         .await
@@ -845,6 +856,101 @@ async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origi
         .unwrap();
     assert_eq!(again.text().await.unwrap(), "Hello, world!");
     waiting.cancel();
+    drop(first);
+}
+
+/// A full pool: an HTTP/2 connection with a stream in flight holds its
+/// room; once its responses are read, it is closed to make room for
+/// another origin.
+#[asyncio::test]
+async fn an_unused_h2_connection_makes_room_for_another_origin() {
+    let x = start(app).await;
+    let y = start(app).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .max_connections(1)
+        .timeouts(Timeouts {
+            pool: Some(Duration::from_secs(30)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let url = |s: &RunningServer, path: &str| format!("{}{path}", base(s));
+    // A response of x not read yet: its stream is in flight.
+    let held = client.get(&url(&x, "/big")).send().await.unwrap();
+    assert_eq!(held.version(), http::Version::HTTP_2);
+    let err = client
+        .get(&url(&y, "/hello"))
+        .timeout(Duration::from_millis(100))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    // Read to the end: the connection has nothing in flight. A waiter for
+    // y gets its room as soon as that happens.
+    let waiting = asyncio::create_task({
+        let (client, url) = (client.clone(), url(&y, "/hello"));
+        async move { client.get(&url).send().await.unwrap().text().await.unwrap() }
+    });
+    until_queued(&client).await;
+    assert_eq!(held.bytes().await.unwrap().len(), 4 << 20);
+    let text = asyncio::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("room made by closing x's unused connection")
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+    assert_eq!(client.pool_stats().open, 1);
+    // And a dropped response ends its stream as well.
+    let dropped = client.get(&url(&y, "/big")).send().await.unwrap();
+    drop(dropped);
+    let text = asyncio::timeout(Duration::from_secs(10), client.get(&url(&x, "/hello")).send())
+        .await
+        .expect("room made by closing y's unused connection")
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+}
+
+/// An HTTP/2 connection with no stream in flight for `keepalive_expiry`
+/// is closed when next met, and the request goes out on a new one; one
+/// in use is not expired however old.
+#[asyncio::test]
+async fn an_h2_connection_unused_past_keepalive_expiry_is_replaced() {
+    // The server (on this loop's clock) keeps idle connections far longer.
+    let server = Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .keep_alive_timeout(Duration::from_secs(3600))
+        .start(app)
+        .await
+        .expect("server starts");
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .keepalive_expiry(Some(Duration::from_secs(5)))
+        .timeouts(Timeouts::none())
+        .build()
+        .unwrap();
+    let peer = format!("{}/peer", base(&server));
+    let first = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    let held = client.get(&format!("{}/big", base(&server))).send().await.unwrap();
+    // The virtual clock moves past the expiry (the sockets keep real time).
+    asyncio::time::pause();
+    asyncio::time::advance(Duration::from_secs(6)).await;
+    asyncio::time::resume();
+    // A stream is in flight: the connection is in use, not expired.
+    let again = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    assert_eq!(again, first, "the connection in use is shared");
+    assert_eq!(held.bytes().await.unwrap().len(), 4 << 20);
+    asyncio::time::pause();
+    asyncio::time::advance(Duration::from_secs(6)).await;
+    asyncio::time::resume();
+    let fresh = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    assert_ne!(fresh, first, "a new connection after the expiry");
+    assert_eq!(client.pool_stats().open, 1, "the expired one is closed");
+    // `close_idle` closes an unused HTTP/2 connection too.
+    client.close_idle();
+    assert_eq!(client.pool_stats().open, 0);
 }
 
 #[asyncio::test]

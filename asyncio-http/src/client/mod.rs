@@ -91,7 +91,7 @@ pub use response::Response;
 
 use crate::rt::HyperIo;
 use crate::transport::Transport;
-use pool::{Grant, Origin, Pool, PoolLimits, Sender, Slot};
+use pool::{Grant, Held, Origin, Pool, PoolLimits, Sender, Slot};
 use response::BodyLimits;
 
 /// The timeouts of a request, by phase (httpx's `Timeout`). `None`: no
@@ -207,12 +207,10 @@ impl ClientBuilder {
     }
 
     /// The most connections open at once, in use or idle (httpx: 100).
-    /// An HTTP/2 connection counts until the server closes it or
-    /// [`Client::close_idle`] does: it is never closed to make room, nor
-    /// expired by [`keepalive_expiry`](ClientBuilder::keepalive_expiry)
-    /// (its streams may be in flight), so a client that talks HTTP/2 to
-    /// more origins than this waits for room (requests that can share a
-    /// live HTTP/2 connection never wait).
+    /// When the limit is reached, an idle connection of another origin is
+    /// closed to make room: an HTTP/1.1 one back in the pool, or an HTTP/2
+    /// one with no stream in flight. Requests that can share a live HTTP/2
+    /// connection never wait.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.limits.max_connections = n;
         self
@@ -231,9 +229,10 @@ impl ClientBuilder {
         self
     }
 
-    /// How long an idle HTTP/1.1 connection is kept (httpx: 5 s); `None`:
-    /// as long as the server keeps it. HTTP/2 connections: see
-    /// [`max_connections`](ClientBuilder::max_connections).
+    /// How long an idle connection is kept (httpx: 5 s); `None`: as long
+    /// as the server keeps it. An HTTP/2 connection is idle while no
+    /// stream is in flight on it (every response read to the end or
+    /// dropped).
     pub fn keepalive_expiry(mut self, limit: Option<Duration>) -> Self {
         self.limits.keepalive_expiry = limit;
         self
@@ -536,8 +535,9 @@ impl Client {
         PoolStats { open, idle, waiting }
     }
 
-    /// Closes the idle connections (those in use close when their
-    /// responses are done with, as the client's last clone goes).
+    /// Closes the idle connections, HTTP/2 ones with no stream in flight
+    /// among them (those in use close when their responses are done with,
+    /// as the client's last clone goes).
     pub fn close_idle(&self) {
         self.inner.pool.close_idle();
     }
@@ -650,16 +650,16 @@ impl Client {
                     };
                     let sent = sender.try_send_request(request);
                     let last_write = conn.last_write.clone();
-                    (Either::H1 { future: sent }, last_write, Some(conn))
+                    (Either::H1 { future: sent }, last_write, Held::H1(conn))
                 }
-                Lease::H2(mut sender, last_write) => {
+                Lease::H2(mut lease) => {
                     let request = req.to_http(&self.inner.headers, body, true, None)?;
                     (
                         Either::H2 {
-                            future: sender.try_send_request(request),
+                            future: lease.sender.try_send_request(request),
                         },
-                        last_write,
-                        None,
+                        lease.last_write,
+                        Held::H2(lease.stream),
                     )
                 }
             };
@@ -761,7 +761,7 @@ impl Client {
                         return Ok((Lease::H1(conn), true));
                     }
                 }
-                Grant::Shared(sender, last_write) => return Ok((Lease::H2(sender, last_write), true)),
+                Grant::Shared(lease) => return Ok((Lease::H2(lease), true)),
                 Grant::Room(slot) => {
                     let open = self.open(origin, slot, timeouts.write);
                     let conn = match timeouts.connect {
@@ -775,10 +775,7 @@ impl Client {
                             self.inner.pool.not_shared(&conn);
                             (Lease::H1(conn), false)
                         }
-                        Sender::H2(_) => {
-                            let (sender, last_write) = self.inner.pool.share(conn);
-                            (Lease::H2(sender, last_write), false)
-                        }
+                        Sender::H2(_) => (Lease::H2(self.inner.pool.share(conn)), false),
                     });
                 }
             }
@@ -944,10 +941,7 @@ impl Client {
 /// of a shared HTTP/2 connection.
 enum Lease {
     H1(pool::Conn),
-    H2(
-        hyper::client::conn::http2::SendRequest<Body>,
-        Rc<std::cell::Cell<asyncio::time::Instant>>,
-    ),
+    H2(pool::H2Lease),
 }
 
 pin_project_lite::pin_project! {

@@ -22,6 +22,14 @@
 //! met, and at most `max_keepalive_connections` stay idle. A connection the
 //! server closed meanwhile is noticed by hyper's `is_closed`/`ready` and
 //! dropped.
+//!
+//! An HTTP/2 connection is shared by every request to its origin. It
+//! counts its streams in flight (a request's lasts until its response has
+//! been read to the end or dropped); with none, it is idle as an HTTP/1.1
+//! connection is: expired after `keepalive_expiry`, closed to make room
+//! for another origin's, closed by `close_idle`. It is not counted among
+//! the idle connections of `max_keepalive_connections` (one per origin at
+//! most is kept).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -109,7 +117,62 @@ pub(crate) enum Grant {
     /// gives the room back).
     Room(Slot),
     /// A stream on the origin's HTTP/2 connection.
-    Shared(http2::SendRequest<Body>, Rc<Cell<Instant>>),
+    Shared(H2Lease),
+}
+
+/// What a response holds of its connection until its body is read to the
+/// end: an HTTP/1.1 connection (then back to the pool), or its stream's
+/// place among an HTTP/2 connection's in flight.
+pub(crate) enum Held {
+    H1(Conn),
+    H2(Stream),
+}
+
+/// A request's stream on a shared HTTP/2 connection.
+pub(crate) struct H2Lease {
+    pub(crate) sender: http2::SendRequest<Body>,
+    /// The connection's last write (see [`Conn::last_write`]).
+    pub(crate) last_write: Rc<Cell<Instant>>,
+    /// Counts the stream in flight until dropped.
+    pub(crate) stream: Stream,
+}
+
+/// How many streams of an HTTP/2 connection are in flight, and since when
+/// none is.
+pub(crate) struct Streams {
+    active: Cell<usize>,
+    idle_since: Cell<Instant>,
+    pool: Weak<Pool>,
+}
+
+/// One stream in flight on a shared HTTP/2 connection: from the grant
+/// until the response has been read to the end or dropped.
+pub(crate) struct Stream(Rc<Streams>);
+
+impl Stream {
+    fn new(streams: &Rc<Streams>) -> Stream {
+        streams.active.set(streams.active.get() + 1);
+        Stream(streams.clone())
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let left = self.0.active.get() - 1;
+        self.0.active.set(left);
+        if left > 0 {
+            return;
+        }
+        self.0.idle_since.set(Instant::now());
+        // The connection may now be closed to make room for a waiter.
+        let Some(pool) = self.0.pool.upgrade() else {
+            return;
+        };
+        let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
+        if waiting {
+            pool.serve_waiters();
+        }
+    }
 }
 
 /// One counted connection's place in the limits; dropping it frees it.
@@ -169,6 +232,8 @@ pub(crate) struct Conn {
     pub(crate) reused: bool,
     /// When a write last went through (the read timeout counts from it).
     pub(crate) last_write: Rc<Cell<Instant>>,
+    /// HTTP/2: its streams in flight.
+    streams: Rc<Streams>,
 }
 
 impl Drop for Conn {
@@ -179,13 +244,20 @@ impl Drop for Conn {
 
 impl Conn {
     pub(crate) fn new(sender: Sender, driver: Task<()>, slot: Slot, last_write: Rc<Cell<Instant>>) -> Conn {
+        let now = Instant::now();
+        let streams = Rc::new(Streams {
+            active: Cell::new(0),
+            idle_since: Cell::new(now),
+            pool: slot.pool.clone(),
+        });
         Conn {
             sender,
             driver,
             slot,
-            idle_since: Instant::now(),
+            idle_since: now,
             reused: false,
             last_write,
+            streams,
         }
     }
 
@@ -195,6 +267,29 @@ impl Conn {
 
     fn expired(&self, now: Instant, expiry: Option<Duration>) -> bool {
         self.sender.is_closed() || expiry.is_some_and(|e| now.duration_since(self.idle_since) >= e)
+    }
+
+    /// An HTTP/2 connection with no stream in flight.
+    fn unused(&self) -> bool {
+        self.streams.active.get() == 0
+    }
+
+    /// An HTTP/2 connection closed by the server, or unused for `expiry`.
+    fn h2_expired(&self, now: Instant, expiry: Option<Duration>) -> bool {
+        self.sender.is_closed()
+            || (self.unused() && expiry.is_some_and(|e| now.duration_since(self.streams.idle_since.get()) >= e))
+    }
+
+    /// A stream's lease on this HTTP/2 connection.
+    fn lease(&self) -> H2Lease {
+        let Sender::H2(sender) = &self.sender else {
+            unreachable!("only HTTP/2 connections are shared");
+        };
+        H2Lease {
+            sender: sender.clone(),
+            last_write: self.last_write.clone(),
+            stream: Stream::new(&self.streams),
+        }
     }
 }
 
@@ -236,35 +331,41 @@ impl State {
     }
 
     /// A stream on the newest live HTTP/2 connection of `origin`; closed
-    /// ones met on the way are dropped.
-    fn take_shared(&mut self, origin: &Origin, closing: &mut Vec<Conn>) -> Option<Grant> {
+    /// and expired ones met on the way go to `closing`.
+    fn take_shared(&mut self, origin: &Origin, limits: &PoolLimits, closing: &mut Vec<Conn>) -> Option<Grant> {
         let list = self.shared.get_mut(origin)?;
-        let mut dead = Vec::new();
-        list.retain_mut(|conn| {
-            let live = !conn.sender.is_closed();
-            if !live {
-                conn.slot.freed.set(true);
-                dead.push(conn.slot.origin.clone());
-            }
-            live
-        });
-        let grant = match list.last() {
-            Some(Conn {
-                sender: Sender::H2(sender),
-                last_write,
-                ..
-            }) => Some(Grant::Shared(sender.clone(), last_write.clone())),
-            _ => None,
-        };
+        let now = Instant::now();
+        let (live, dead): (Vec<Conn>, Vec<Conn>) = std::mem::take(list)
+            .into_iter()
+            .partition(|conn| !conn.h2_expired(now, limits.keepalive_expiry));
+        *list = live;
+        let grant = list.last().map(|conn| Grant::Shared(conn.lease()));
         if list.is_empty() {
-            if let Some(conns) = self.shared.remove(origin) {
-                closing.extend(conns);
-            }
+            self.shared.remove(origin);
         }
-        for origin in dead {
-            self.uncount(&origin);
+        for conn in dead {
+            self.free(conn, closing);
         }
         grant
+    }
+
+    /// Takes the HTTP/2 connection unused the longest among those of the
+    /// origins `which` accepts.
+    fn take_unused_shared(&mut self, which: impl Fn(&Origin) -> bool) -> Option<Conn> {
+        let (key, at) = self
+            .shared
+            .iter()
+            .filter(|(o, _)| which(o))
+            .flat_map(|(o, list)| list.iter().enumerate().map(move |(i, conn)| (o, i, conn)))
+            .filter(|(_, _, conn)| conn.unused())
+            .min_by_key(|(_, _, conn)| conn.streams.idle_since.get())
+            .map(|(o, i, _)| (o.clone(), i))?;
+        let list = self.shared.get_mut(&key)?;
+        let conn = list.remove(at);
+        if list.is_empty() {
+            self.shared.remove(&key);
+        }
+        Some(conn)
     }
 
     /// Takes the connection idle the longest: of `origin` if
@@ -296,7 +397,7 @@ impl State {
     ) -> Option<Grant> {
         let limits = &pool.limits;
         if !fresh {
-            if let Some(grant) = self.take_shared(origin, closing) {
+            if let Some(grant) = self.take_shared(origin, limits, closing) {
                 return Some(grant);
             }
             if let Some(conn) = self.take_idle(origin, limits, closing) {
@@ -313,14 +414,17 @@ impl State {
             if per_origin >= limits.max_per_host {
                 // Only an idle connection of this origin (a fresh request
                 // refuses it) can make room here.
-                let conn = self.take_oldest_idle(origin, true)?;
+                let conn = self
+                    .take_oldest_idle(origin, true)
+                    .or_else(|| self.take_unused_shared(|o| o == origin))?;
                 self.free(conn, closing);
                 continue;
             }
             if self.open >= limits.max_connections {
                 let conn = self
                     .take_oldest_idle(origin, false)
-                    .or_else(|| self.take_oldest_idle(origin, true))?;
+                    .or_else(|| self.take_oldest_idle(origin, true))
+                    .or_else(|| self.take_unused_shared(|_| true))?;
                 self.free(conn, closing);
                 continue;
             }
@@ -373,7 +477,7 @@ impl Pool {
             } else if !fresh {
                 // A stream on a live HTTP/2 connection takes no room from
                 // anyone queued: not queued behind them.
-                state.take_shared(origin, &mut closing)
+                state.take_shared(origin, &self.limits, &mut closing)
             } else {
                 None
             }
@@ -398,12 +502,9 @@ impl Pool {
     }
 
     /// Keeps a new HTTP/2 connection for every request to its origin and
-    /// returns a stream's sender for the request that opened it.
-    pub(crate) fn share(&self, conn: Conn) -> (http2::SendRequest<Body>, Rc<Cell<Instant>>) {
-        let Sender::H2(sender) = &conn.sender else {
-            unreachable!("only HTTP/2 connections are shared");
-        };
-        let lease = (sender.clone(), conn.last_write.clone());
+    /// returns a stream's lease for the request that opened it.
+    pub(crate) fn share(&self, conn: Conn) -> H2Lease {
+        let lease = conn.lease();
         let origin = conn.origin().clone();
         {
             let mut state = self.state.borrow_mut();
@@ -505,8 +606,10 @@ impl Pool {
             let mut state = self.state.borrow_mut();
             let mut idle: Vec<Conn> = state.idle.drain().flat_map(|(_, list)| list).collect();
             state.idle_count = 0;
-            // HTTP/2 connections too (their streams in flight end).
-            idle.extend(state.shared.drain().flat_map(|(_, list)| list));
+            // HTTP/2 connections with no stream in flight too.
+            while let Some(conn) = state.take_unused_shared(|_| true) {
+                idle.push(conn);
+            }
             for conn in idle {
                 state.free(conn, &mut closing);
             }

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::decode::Decoder;
-use super::pool::{Conn, Pool};
+use super::pool::{Held, Pool};
 use super::{Error, TimeoutKind};
 
 /// An HTTP response (httpx's `Response`). The status and headers are here
@@ -30,7 +30,7 @@ pub struct Response {
     headers: HeaderMap,
     url: url::Url,
     body: Option<Incoming>,
-    conn: Option<Conn>,
+    conn: Option<Held>,
     pool: Rc<Pool>,
     read_timeout: Option<Duration>,
     deadline: Option<Instant>,
@@ -62,7 +62,7 @@ impl Response {
     pub(crate) fn new(
         head: http::Response<Incoming>,
         url: url::Url,
-        conn: Option<Conn>,
+        conn: Held,
         pool: Rc<Pool>,
         limits: BodyLimits,
     ) -> Result<Response, Error> {
@@ -99,7 +99,7 @@ impl Response {
             headers,
             url,
             body: Some(body),
-            conn,
+            conn: Some(conn),
             pool,
             read_timeout: limits.read_timeout,
             deadline: limits.deadline,
@@ -324,8 +324,11 @@ impl Response {
     /// The body is read to its end: the connection goes back to the pool.
     fn finish(&mut self) {
         self.body = None;
-        if let Some(conn) = self.conn.take() {
-            self.pool.release(conn);
+        match self.conn.take() {
+            Some(Held::H1(conn)) => self.pool.release(conn),
+            // The stream is done: no longer in flight.
+            Some(Held::H2(stream)) => drop(stream),
+            None => {}
         }
     }
 
