@@ -60,6 +60,11 @@ async fn big(_: Request) -> Vec<u8> {
     vec![b'x'; 4 << 20]
 }
 
+/// The body of a `GET` of `url`, as text.
+async fn text_of(client: &Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn app() -> Router {
     Router::new()
         .get("/hello", |_: Request| async { "Hello, world!" })
@@ -564,15 +569,10 @@ async fn a_request_dropped_while_waiting_closes_its_connection() {
     assert!(result.is_err());
     assert_eq!(client.pool_stats().open, 0);
     // The pool goes on.
-    let text = client
-        .get(&format!("{}/hello", base(&server)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(text, "Hello, world!");
+    assert_eq!(
+        text_of(&client, &format!("{}/hello", base(&server))).await,
+        "Hello, world!"
+    );
 }
 
 #[asyncio::test]
@@ -825,13 +825,10 @@ async fn until_queued(client: &Client) {
         .expect("a request waits for room");
 }
 
-/// A full pool with a request queued for another origin: a request that
-/// can share a live HTTP/2 connection is not queued behind it.
-#[asyncio::test]
-async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origin() {
-    let x = start(app).await;
-    let y = start(app).await;
-    let client = Client::builder()
+/// An HTTP/2 (prior knowledge) client whose pool holds one connection,
+/// and whose requests wait up to 30 s for it.
+fn h2_client_of_one_connection() -> Client {
+    Client::builder()
         .http2_prior_knowledge()
         .max_connections(1)
         .timeouts(Timeouts {
@@ -839,7 +836,15 @@ async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origi
             ..Timeouts::none()
         })
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A full pool with a request queued for another origin: a request that
+/// can share a live HTTP/2 connection is not queued behind it.
+#[asyncio::test]
+async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origin() {
+    let (x, y) = (start(app).await, start(app).await);
+    let client = h2_client_of_one_connection();
     let hello = |s: &RunningServer| format!("{}/hello", base(s));
     // A response of x not read yet: its connection is in use.
     let first = client.get(&format!("{}/big", base(&x))).send().await.unwrap();
@@ -864,17 +869,8 @@ async fn a_request_for_a_shared_h2_connection_is_not_queued_behind_another_origi
 /// another origin.
 #[asyncio::test]
 async fn an_unused_h2_connection_makes_room_for_another_origin() {
-    let x = start(app).await;
-    let y = start(app).await;
-    let client = Client::builder()
-        .http2_prior_knowledge()
-        .max_connections(1)
-        .timeouts(Timeouts {
-            pool: Some(Duration::from_secs(30)),
-            ..Timeouts::none()
-        })
-        .build()
-        .unwrap();
+    let (x, y) = (start(app).await, start(app).await);
+    let client = h2_client_of_one_connection();
     let url = |s: &RunningServer, path: &str| format!("{}{path}", base(s));
     // A response of x not read yet: its stream is in flight.
     let held = client.get(&url(&x, "/big")).send().await.unwrap();
@@ -890,7 +886,7 @@ async fn an_unused_h2_connection_makes_room_for_another_origin() {
     // y gets its room as soon as that happens.
     let waiting = asyncio::create_task({
         let (client, url) = (client.clone(), url(&y, "/hello"));
-        async move { client.get(&url).send().await.unwrap().text().await.unwrap() }
+        async move { text_of(&client, &url).await }
     });
     until_queued(&client).await;
     assert_eq!(held.bytes().await.unwrap().len(), 4 << 20);
@@ -903,13 +899,9 @@ async fn an_unused_h2_connection_makes_room_for_another_origin() {
     // And a dropped response ends its stream as well.
     let dropped = client.get(&url(&y, "/big")).send().await.unwrap();
     drop(dropped);
-    let text = asyncio::timeout(Duration::from_secs(10), client.get(&url(&x, "/hello")).send())
+    let text = asyncio::timeout(Duration::from_secs(10), text_of(&client, &url(&x, "/hello")))
         .await
-        .expect("room made by closing y's unused connection")
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect("room made by closing y's unused connection");
     assert_eq!(text, "Hello, world!");
 }
 
@@ -932,20 +924,20 @@ async fn an_h2_connection_unused_past_keepalive_expiry_is_replaced() {
         .build()
         .unwrap();
     let peer = format!("{}/peer", base(&server));
-    let first = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    let first = text_of(&client, &peer).await;
     let held = client.get(&format!("{}/big", base(&server))).send().await.unwrap();
     // The virtual clock moves past the expiry (the sockets keep real time).
     asyncio::time::pause();
     asyncio::time::advance(Duration::from_secs(6)).await;
     asyncio::time::resume();
     // A stream is in flight: the connection is in use, not expired.
-    let again = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    let again = text_of(&client, &peer).await;
     assert_eq!(again, first, "the connection in use is shared");
     assert_eq!(held.bytes().await.unwrap().len(), 4 << 20);
     asyncio::time::pause();
     asyncio::time::advance(Duration::from_secs(6)).await;
     asyncio::time::resume();
-    let fresh = client.get(&peer).send().await.unwrap().text().await.unwrap();
+    let fresh = text_of(&client, &peer).await;
     assert_ne!(fresh, first, "a new connection after the expiry");
     assert_eq!(client.pool_stats().open, 1, "the expired one is closed");
     // `close_idle` closes an unused HTTP/2 connection too.
