@@ -43,7 +43,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
 
-use asyncio::sync::Event;
+use asyncio::sync::{oneshot, Event};
 use asyncio::Task;
 use futures_util::TryStreamExt;
 use tokio_postgres::error::SqlState;
@@ -100,9 +100,16 @@ pub(crate) struct Shared {
 pub(crate) enum Cleanup {
     /// Cancel the statement running now, then spend the interrupt.
     Cancel,
-    /// Run this SQL (`ROLLBACK`, `ROLLBACK TO SAVEPOINT …`).
-    Sql(String),
+    /// Run this SQL (`ROLLBACK`, `ROLLBACK TO SAVEPOINT …`), and tell the
+    /// server's answer to whoever waits for it.
+    Sql(String, Option<Answer>),
 }
+
+/// The server's answer to a queued clean-up, for a caller that waits for
+/// it ([`Transaction::rollback`](crate::Transaction::rollback)); dropped
+/// unanswered if the clean-up never runs (the loop or the session is
+/// gone).
+pub(crate) type Answer = oneshot::Sender<Result<(), tokio_postgres::Error>>;
 
 /// Keyed by the SQL text, hashed with FxHash (rustc-hash): the key is our
 /// users' own SQL, not an attacker's, and SipHash's flood resistance cost
@@ -267,9 +274,7 @@ impl Connection {
     /// a transaction, which the error would have aborted.
     fn may_retry(&self, error: &Error) -> bool {
         let Some(e) = error.as_server_error() else { return false };
-        let stale = e.sqlstate() == &SqlState::INVALID_SQL_STATEMENT_NAME
-            || (e.sqlstate() == &SqlState::FEATURE_NOT_SUPPORTED && e.message().contains("cached plan"));
-        stale && self.shared.tx_depth.get() == 0
+        stale_statement(e.db_error()) && self.shared.tx_depth.get() == 0
     }
 
     /// Runs `sql` once per parameter list, all pipelined (one prepare, then
@@ -277,7 +282,10 @@ impl Connection {
     /// returns the total of rows affected.
     ///
     /// Atomic as asyncpg's: outside a transaction it runs inside one of its
-    /// own, so either every execution is applied or none.
+    /// own, so either every execution is applied or none. Its `BEGIN`, the
+    /// executions and the `COMMIT` are sent together, so the statements of
+    /// other tasks sharing the connection go before or after them, never
+    /// inside its transaction.
     ///
     /// # Errors
     /// As [`fetch`](Connection::fetch), for the first execution that fails.
@@ -287,21 +295,35 @@ impl Connection {
     /// own transaction is rolled back.
     pub async fn executemany(&self, sql: &str, args: &[&[Param<'_>]]) -> Result<u64, Error> {
         let statement = self.statement(sql).await?;
-        let implicit = self.shared.tx_depth.get() == 0;
-        let mut rollback = None;
-        if implicit {
-            rollback = Some(RollbackOnDrop::new(&self.shared, "ROLLBACK".into()));
-            self.run(self.client.batch_execute("BEGIN")).await?;
-        }
         let executions = args.iter().map(|params| self.client.execute(&statement, params));
-        let counts = self.run(futures_util::future::try_join_all(executions)).await?;
-        if implicit {
-            self.run(self.client.batch_execute("COMMIT")).await?;
-            if let Some(guard) = rollback {
-                guard.disarm();
-            }
+        let executions = futures_util::future::try_join_all(executions);
+        if self.shared.tx_depth.get() > 0 {
+            let counts = self.run(executions).await?;
+            return Ok(counts.iter().sum());
         }
-        Ok(counts.iter().sum())
+        let rollback = RollbackOnDrop::new(&self.shared, "ROLLBACK".into());
+        // Each request goes out at its future's first poll, and the join's
+        // first poll polls them all in order, in one turn of the loop:
+        // nothing of another task's can come between them. The `SELECT 1`
+        // before `COMMIT` reports an aborted transaction (whose `COMMIT`
+        // the server answers with a plain "ROLLBACK", no error).
+        let all = async {
+            let (begin, counts, check, commit) = futures_util::future::join4(
+                self.client.batch_execute("BEGIN"),
+                executions,
+                self.client.simple_query("SELECT 1"),
+                self.client.batch_execute("COMMIT"),
+            )
+            .await;
+            begin?;
+            let counts = counts?;
+            check?;
+            commit?;
+            Ok(counts.iter().sum())
+        };
+        let total = self.run(all).await?;
+        rollback.disarm();
+        Ok(total)
     }
 
     /// Closes the connection: waits for queued clean-ups, then ends the
@@ -375,12 +397,10 @@ impl Connection {
 
     /// Maps an error of the protocol code met while running a query.
     pub(crate) fn map_error(&self, e: tokio_postgres::Error) -> Error {
-        if let Some(code) = e.code() {
-            // The server no longer knows a cached statement, or its result
-            // type changed: drop the cache so the next run prepares again.
-            if code == &SqlState::INVALID_SQL_STATEMENT_NAME || code == &SqlState::FEATURE_NOT_SUPPORTED {
-                self.shared.cache.borrow_mut().statements.clear();
-            }
+        // The server no longer knows a cached statement, or its result
+        // type changed: drop the cache so the next run prepares again.
+        if e.as_db_error().is_some_and(stale_statement) {
+            self.shared.cache.borrow_mut().statements.clear();
         }
         let error = Error::from_query(e, self.shared.closed_reason.borrow().clone());
         if matches!(error, Error::Closed(_)) {
@@ -389,7 +409,7 @@ impl Connection {
         error
     }
 
-    fn closed(&self) -> Error {
+    pub(crate) fn closed(&self) -> Error {
         let reason = self.shared.closed_reason.borrow().clone();
         Error::Closed(reason.unwrap_or_else(|| "the session ended".into()))
     }
@@ -441,14 +461,17 @@ impl Shared {
                         }
                         cancel_and_settle(&client, &shared).await;
                     }
-                    Cleanup::Sql(sql) => {
+                    Cleanup::Sql(sql, reply) => {
                         shared.in_flight.set(shared.in_flight.get() + 1);
                         let (client, counted) = (client.clone(), shared.clone());
                         // A failed ROLLBACK or reset leaves nothing to do:
                         // the connection is closed or not in a transaction.
                         let mut answer = Box::pin(async move {
-                            drop(client.batch_execute(&sql).await);
+                            let result = client.batch_execute(&sql).await;
                             counted.in_flight.set(counted.in_flight.get() - 1);
+                            if let Some(reply) = reply {
+                                let _ = reply.send(result);
+                            }
                         });
                         // The first poll sends it.
                         let done = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx).is_ready())).await;
@@ -466,6 +489,16 @@ impl Shared {
         });
         drop(task);
     }
+}
+
+/// Whether the server refused a prepared statement as stale: unknown to it
+/// (deallocated), or its plan's result type changed with the schema ("cached
+/// plan must not change result type", told by the server's function that
+/// raises it, not by the message, which is in the server's language).
+fn stale_statement(e: &tokio_postgres::error::DbError) -> bool {
+    e.code() == &SqlState::INVALID_SQL_STATEMENT_NAME
+        || (e.code() == &SqlState::FEATURE_NOT_SUPPORTED
+            && (e.routine() == Some("RevalidateCachedQuery") || e.message().contains("cached plan")))
 }
 
 /// The first row `statement` returns, the others read and dropped as they
@@ -564,13 +597,23 @@ impl RollbackOnDrop {
     pub(crate) fn disarm(mut self) {
         self.sql = None;
     }
+
+    /// Queues the rollback now; the receiver gets the server's answer
+    /// (an error if the clean-up could not run: the session is gone).
+    pub(crate) fn roll_back(mut self) -> oneshot::Receiver<Result<(), tokio_postgres::Error>> {
+        let (reply, answer) = oneshot::channel();
+        if let Some(sql) = self.sql.take() {
+            self.shared.queue(Cleanup::Sql(sql, Some(reply)));
+        }
+        answer
+    }
 }
 
 impl Drop for RollbackOnDrop {
     fn drop(&mut self) {
         self.shared.tx_depth.set(self.shared.tx_depth.get() - 1);
         if let Some(sql) = self.sql.take() {
-            self.shared.queue(Cleanup::Sql(sql));
+            self.shared.queue(Cleanup::Sql(sql, None));
         }
     }
 }

@@ -15,8 +15,9 @@ impl Connection {
     /// Copies `records` into `table` (its `columns`, in that order) with
     /// `COPY … FROM STDIN (FORMAT binary)`, streamed: each record is encoded
     /// into the socket's buffer as it comes. Returns the number of rows
-    /// copied. The columns' types come from the table (one prepared,
-    /// cached, statement), as asyncpg's `copy_records_to_table` does.
+    /// copied. The columns' types come from the table (a statement
+    /// prepared for it, one round trip), as asyncpg's
+    /// `copy_records_to_table` does.
     ///
     /// `table` and `columns` are SQL identifiers, quoted here.
     ///
@@ -36,8 +37,16 @@ impl Connection {
         let columns: Vec<String> = columns.iter().map(|c| quote_identifier(c)).collect();
         let column_list = columns.join(", ");
         let table = quote_qualified(table);
+        // Prepared anew each time, not cached: a cached statement's column
+        // types would outlive an `ALTER COLUMN … TYPE` (a statement only
+        // prepared is never found stale), and the rows would be encoded
+        // for the old type, which the server can misread without error.
+        self.shared_idle().await;
         let probe = self
-            .statement(&format!("SELECT {column_list} FROM {table} LIMIT 0"))
+            .run(
+                self.client
+                    .prepare(&format!("SELECT {column_list} FROM {table} LIMIT 0")),
+            )
             .await?;
         let types: Vec<_> = probe.columns().iter().map(|c| c.type_().clone()).collect();
         let copy = format!("COPY {table} ({column_list}) FROM STDIN (FORMAT binary)");

@@ -25,6 +25,8 @@ use crate::{Connection, Error};
 #[derive(Default)]
 pub(crate) struct Listeners {
     channels: RefCell<HashMap<String, Vec<Rc<Queue<Notification>>>>>,
+    /// The session ended: a listener added now gets a stream that ends.
+    ended: std::cell::Cell<bool>,
 }
 
 impl Listeners {
@@ -41,6 +43,7 @@ impl Listeners {
 
     /// The session ended: every listener's stream ends after what it holds.
     pub(crate) fn shut_down(&self) {
+        self.ended.set(true);
         for queue in self.channels.borrow().values().flatten() {
             queue.shutdown(false);
         }
@@ -68,13 +71,19 @@ impl Connection {
     /// As [`fetch`](Connection::fetch).
     ///
     /// # Cancel safety
-    /// Dropping the future before the server answers leaves the session
-    /// listening with no listener: notifications for it are dropped, and the
-    /// next [`add_listener`](Connection::add_listener) for the channel picks
-    /// them up again.
+    /// Dropping the future before the server answers queues an `UNLISTEN`
+    /// for the channel (unless another listener of the connection wants
+    /// it): the session is left as it was.
     pub async fn add_listener(&self, channel: &str) -> Result<Listener<'_>, Error> {
         self.shared_idle().await;
+        if self.is_closed() {
+            return Err(self.closed());
+        }
         let queue = Rc::new(Queue::new(0));
+        if self.shared.listeners.ended.get() {
+            // The session ended after the check: the stream is over.
+            queue.shutdown(false);
+        }
         let listeners = self.shared.listeners.clone();
         let first = {
             let mut channels = listeners.channels.borrow_mut();
@@ -132,8 +141,10 @@ impl Drop for Listener<'_> {
             last
         };
         if last {
-            self.shared
-                .queue(Cleanup::Sql(format!("UNLISTEN {}", quote_identifier(&self.channel))));
+            self.shared.queue(Cleanup::Sql(
+                format!("UNLISTEN {}", quote_identifier(&self.channel)),
+                None,
+            ));
         }
     }
 }

@@ -13,11 +13,13 @@
 //! A released connection is never handed out dirty: its transaction guards
 //! have already queued their `ROLLBACK`s and a query dropped in flight its
 //! cancel (see [`connection`](crate::connection)); the release queues, after
-//! them, a reset of the session's state (`RESET ALL`, `CLOSE ALL`,
-//! `UNLISTEN *`, advisory locks released; prepared statements are kept, so
-//! the cache stays valid), and the next user's first statement waits for
-//! all of it. A connection that is closed, or released while its holder
-//! panics, is discarded instead, and the next acquire opens a new one.
+//! them, a reset of the session's state (`ROLLBACK` of a transaction begun
+//! with plain SQL, `RESET ALL`, `SET SESSION AUTHORIZATION DEFAULT` and
+//! `RESET ROLE`, `CLOSE ALL`, `UNLISTEN *`, advisory locks released,
+//! temporary tables dropped; prepared statements are kept, so the cache
+//! stays valid), and the next user's first statement waits for all of it.
+//! A connection that is closed, or released while its holder panics, is
+//! discarded instead, and the next acquire opens a new one.
 //!
 //! **Ageing.** An idle connection is checked when it would be handed out:
 //! idle longer than `max_inactive_connection_lifetime` or older than
@@ -37,10 +39,14 @@ use asyncio::sync::Semaphore;
 use crate::connection::Cleanup;
 use crate::{Connection, Error};
 
-/// What a released connection runs before its next user (asyncpg's reset
-/// without `DISCARD ALL`, which would drop the statement cache's
-/// statements).
-const RESET: &str = "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;";
+/// What a released connection runs before its next user: what `DISCARD
+/// ALL` does but drop prepared statements (the statement cache's), after
+/// a `ROLLBACK` of any transaction left open with plain SQL (asyncpg's
+/// reset does the same; outside a transaction it is a warning, dropped).
+/// One simple query: its statements after the `ROLLBACK` run in one
+/// implicit transaction.
+const RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; \
+                     SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; DISCARD TEMP;";
 
 /// Starts building a pool for `dsn` (the DSNs of [`connect`](crate::connect)).
 /// Await the builder (or call [`build`](PoolBuilder::build)) to open
@@ -132,6 +138,8 @@ impl PoolBuilder {
             idle: RefCell::new(Vec::new()),
             size: Cell::new(0),
             closed: Cell::new(false),
+            closing: asyncio::sync::Lock::new(),
+            drained: Cell::new(0),
             builder: self,
         });
         for _ in 0..inner.builder.min_size {
@@ -172,6 +180,11 @@ struct PoolInner {
     /// Connections open: idle plus acquired.
     size: Cell<usize>,
     closed: Cell<bool>,
+    /// Held by the `close` call at work (a second call waits for it, or
+    /// takes over if it is dropped).
+    closing: asyncio::sync::Lock,
+    /// Permits `close` has taken so far (all of them: none acquired).
+    drained: Cell<usize>,
     builder: PoolBuilder,
 }
 
@@ -257,11 +270,15 @@ impl Pool {
             if inner.builder.health_check_after.is_some_and(|after| idle_for >= after) {
                 // A dropped check is a dropped query: the connection gets a
                 // cancel and is discarded with this future.
+                let checking = Checking(inner, Some(conn));
+                let conn = checking.1.as_ref().expect("present");
                 let check = conn.run(conn.client.simple_query("SELECT 1")).await;
+                let conn = checking.passed();
                 if check.is_err() {
                     inner.discard(conn);
                     continue;
                 }
+                return Ok(permit.hand_out(conn, created));
             }
             return Ok(permit.hand_out(conn, created));
         }
@@ -287,9 +304,14 @@ impl Pool {
     /// Dropping the future leaves the pool closed; connections still
     /// acquired are closed when released.
     pub async fn close(&self) {
-        self.inner.closed.set(true);
-        for _ in 0..self.inner.builder.max_size {
-            self.inner.semaphore.acquire().await.forget();
+        let inner = &self.inner;
+        inner.closed.set(true);
+        // One call at a time: a second waits for the first (and finds the
+        // work done), or goes on from where a dropped one stopped.
+        let _closing = inner.closing.acquire().await;
+        while inner.drained.get() < inner.builder.max_size {
+            inner.semaphore.acquire().await.forget();
+            inner.drained.set(inner.drained.get() + 1);
         }
         let idle = std::mem::take(&mut *self.inner.idle.borrow_mut());
         self.inner.size.set(self.inner.size.get() - idle.len());
@@ -305,6 +327,24 @@ impl std::fmt::Debug for Pool {
             .field("stats", &self.stats())
             .field("closed", &self.inner.closed.get())
             .finish()
+    }
+}
+
+/// A connection being health-checked: discarded (and uncounted) if the
+/// acquire is dropped meanwhile.
+struct Checking<'a>(&'a PoolInner, Option<Connection>);
+
+impl Checking<'_> {
+    fn passed(mut self) -> Connection {
+        self.1.take().expect("present until passed or dropped")
+    }
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.1.take() {
+            self.0.discard(conn);
+        }
     }
 }
 
@@ -366,7 +406,7 @@ impl Drop for PooledConnection {
             if conn.is_closed() || pool.closed.get() || std::thread::panicking() || pool.expired(self.created, now) {
                 pool.discard(conn);
             } else {
-                conn.shared.queue(Cleanup::Sql(RESET.to_owned()));
+                conn.shared.queue(Cleanup::Sql(RESET.to_owned(), None));
                 pool.idle.borrow_mut().push(Idle {
                     conn,
                     created: self.created,

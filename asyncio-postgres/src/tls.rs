@@ -23,8 +23,9 @@
 //! certificate (channel binding, `tls-server-end-point`) whenever the server
 //! offers it (`channel_binding=prefer`, the default; `require` insists).
 //!
-//! The cancel request a dropped query sends goes in plain text, as libpq's
-//! `PQcancel` does: it carries only the session's cancel key.
+//! The cancel request a dropped query sends goes in TLS when the session
+//! does (with the session's settings), as libpq's cancel API of
+//! PostgreSQL 17 does (`PQcancel` before it sent it in plain text).
 
 use std::cell::RefCell;
 use std::future::Future;

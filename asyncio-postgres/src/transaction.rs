@@ -82,6 +82,9 @@ impl<'a> Transaction<'a> {
     /// unknown to the caller: a `ROLLBACK` is queued, which undoes the work
     /// if the commit had not yet happened.
     pub async fn commit(mut self) -> Result<(), Error> {
+        // A nested transaction dropped just before has its rollback queued:
+        // it goes out first, or this would commit (or release) its work.
+        self.conn.shared_idle().await;
         let client = &self.conn.client;
         let result = match &self.savepoint {
             // The server answers COMMIT of a transaction that a failed
@@ -117,17 +120,20 @@ impl<'a> Transaction<'a> {
     /// does the same in the background).
     ///
     /// # Errors
-    /// [`Error::Closed`] if the connection is gone.
+    /// [`Error::Closed`] if the connection is gone; [`Error::Server`] if
+    /// the server refuses the rollback.
     ///
     /// # Cancel safety
     /// Dropping the future still rolls back (in the background).
     pub async fn rollback(mut self) -> Result<(), Error> {
-        drop(self.guard.take());
-        self.conn.shared_idle().await;
-        if self.conn.is_closed() {
-            return Err(Error::Closed("the session ended".into()));
+        let Some(guard) = self.guard.take() else {
+            return Ok(());
+        };
+        match guard.roll_back().await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.conn.map_error(e)),
+            Err(_) => Err(self.conn.closed()),
         }
-        Ok(())
     }
 }
 

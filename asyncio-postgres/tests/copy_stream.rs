@@ -122,3 +122,26 @@ async fn dropping_a_started_copy_out_cancels_it() {
     assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
     assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
 }
+
+/// The column types come from the table as it is now: after `ALTER COLUMN
+/// … TYPE`, rows are encoded for the new type.
+#[asyncio::test]
+async fn copy_after_a_column_changed_type_uses_the_new_type() {
+    let conn = connect().await;
+    fresh_table(&conn, "copy_altered", "x int8").await;
+    let copied = conn
+        .copy_records_to_table("copy_altered", &["x"], [[&1i64 as Param<'_>]])
+        .await
+        .unwrap();
+    assert_eq!(copied, 1);
+    conn.execute("ALTER TABLE copy_altered ALTER COLUMN x TYPE float8", &[])
+        .await
+        .unwrap();
+    let copied = conn
+        .copy_records_to_table("copy_altered", &["x"], [[&2.5f64 as Param<'_>]])
+        .await
+        .unwrap();
+    assert_eq!(copied, 1);
+    let sum: Option<f64> = conn.fetchval("SELECT sum(x) FROM copy_altered", &[]).await.unwrap();
+    assert_eq!(sum, Some(3.5));
+}

@@ -82,4 +82,8 @@ async fn the_stream_ends_when_the_connection_closes() {
         .await
         .expect("the stream did not end");
     assert!(end.is_none());
+    // A second listener of the channel on the ended session: an error,
+    // not a stream that never ends.
+    let err = conn.add_listener("ending").await.unwrap_err();
+    assert!(matches!(err, asyncio_postgres::Error::Closed(_)), "{err:?}");
 }

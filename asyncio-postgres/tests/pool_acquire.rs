@@ -274,3 +274,101 @@ async fn the_health_check_replaces_a_dead_idle_connection_before_handing_it_out(
     let new: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
     assert_ne!(new, old);
 }
+
+/// A transaction begun with plain SQL, open or aborted, a role taken with
+/// `SET ROLE` and a temporary table: none of them reaches the next user.
+#[asyncio::test]
+async fn plain_sql_transactions_roles_and_temporary_tables_are_reset_on_release() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    {
+        let conn = pool.acquire().await.unwrap();
+        fresh_table(&conn, "pool_raw_tx", "id int").await;
+        conn.execute("DROP ROLE IF EXISTS pool_reset_role", &[]).await.unwrap();
+        conn.execute("CREATE ROLE pool_reset_role", &[]).await.unwrap();
+        conn.execute("GRANT pool_reset_role TO CURRENT_USER", &[])
+            .await
+            .unwrap();
+    }
+    let user: String = pool
+        .acquire()
+        .await
+        .unwrap()
+        .fetchval("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .unwrap();
+    {
+        let conn = pool.acquire().await.unwrap();
+        conn.execute("BEGIN", &[]).await.unwrap();
+        conn.execute("INSERT INTO pool_raw_tx VALUES (1)", &[]).await.unwrap();
+        conn.execute("SET ROLE pool_reset_role", &[]).await.unwrap();
+        conn.execute("CREATE TEMPORARY TABLE pool_temp (id int)", &[])
+            .await
+            .unwrap();
+    }
+    {
+        let conn = pool.acquire().await.unwrap();
+        assert_eq!(count(&conn, "pool_raw_tx").await, 0, "the open transaction rolled back");
+        let in_tx: Option<bool> = conn
+            .fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL", &[])
+            .await
+            .unwrap();
+        assert_eq!(in_tx, Some(false));
+        // Committed now, outside any transaction of the previous user's.
+        conn.execute("INSERT INTO pool_raw_tx VALUES (2)", &[]).await.unwrap();
+        // An aborted one next.
+        conn.execute("BEGIN", &[]).await.unwrap();
+        conn.execute("CREATE TEMPORARY TABLE pool_temp (id int)", &[])
+            .await
+            .unwrap();
+        assert!(conn.execute("SELECT 1 / 0", &[]).await.is_err());
+    }
+    let conn = pool.acquire().await.unwrap();
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+    assert_eq!(count(&conn, "pool_raw_tx").await, 1);
+    let now: Option<String> = conn.fetchval("SELECT current_user::text", &[]).await.unwrap();
+    assert_eq!(now.as_deref(), Some(user.as_str()), "the role is reset");
+    let temp: Option<bool> = conn
+        .fetchval("SELECT to_regclass('pg_temp.pool_temp') IS NULL", &[])
+        .await
+        .unwrap();
+    assert_eq!(temp, Some(true), "the temporary table is dropped");
+}
+
+#[asyncio::test]
+async fn close_twice_returns() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(2).await.unwrap();
+    asyncio::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("closes");
+    asyncio::timeout(Duration::from_secs(10), pool.close())
+        .await
+        .expect("a second close returns too");
+    assert!(matches!(pool.acquire().await, Err(Error::PoolClosed)));
+}
+
+/// An acquire dropped while its connection's health check runs discards
+/// the connection and counts it gone.
+#[asyncio::test]
+async fn an_acquire_dropped_during_the_health_check_leaves_the_counts_right() {
+    let pool = create_pool(&server().dsn())
+        .min_size(1)
+        .max_size(1)
+        .health_check_after(Some(Duration::ZERO))
+        .await
+        .unwrap();
+    assert_eq!(pool.stats().size, 1);
+    {
+        let mut acquire = Box::pin(std::future::IntoFuture::into_future(pool.acquire()));
+        // The first poll takes the idle connection and sends its check.
+        let first = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(acquire.as_mut(), cx).is_pending())
+        })
+        .await;
+        assert!(first, "waiting for the check's answer");
+        assert_eq!(pool.stats().idle, 0);
+    }
+    assert_eq!(pool.stats().size, 0, "the connection under check is gone");
+    assert!(pid(&pool).await > 0);
+    assert_eq!(pool.stats().size, 1);
+}

@@ -2,7 +2,7 @@
 
 mod support;
 
-use asyncio_postgres::Error;
+use asyncio_postgres::{Error, Param};
 use support::{connect, count, fresh_table, server};
 
 #[asyncio::test]
@@ -176,4 +176,39 @@ async fn close_ends_the_session() {
         assert!(std::time::Instant::now() < deadline, "backend {pid} still there");
         asyncio::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// Other tasks' statements on a shared connection never land inside
+/// executemany's own transaction: a batch that fails and rolls back takes
+/// none of their work with it.
+#[asyncio::test]
+async fn executemany_on_a_shared_connection_keeps_other_tasks_out_of_its_transaction() {
+    let conn = std::rc::Rc::new(connect().await);
+    fresh_table(&conn, "many_shared_a", "id int PRIMARY KEY").await;
+    fresh_table(&conn, "many_shared_b", "id int").await;
+    let batch = asyncio::create_task({
+        let conn = conn.clone();
+        async move {
+            // The last row breaks the primary key: the batch rolls back.
+            let ids: Vec<i32> = (0..200).chain([0]).collect();
+            let rows: Vec<[Param<'_>; 1]> = ids.iter().map(|id| [id as Param<'_>]).collect();
+            let args: Vec<&[Param<'_>]> = rows.iter().map(|r| &r[..]).collect();
+            conn.executemany("INSERT INTO many_shared_a VALUES ($1)", &args).await
+        }
+    });
+    // Meanwhile another task writes on the same connection.
+    let mut written = 0;
+    while !batch.done() {
+        conn.execute("INSERT INTO many_shared_b VALUES (1)", &[]).await.unwrap();
+        written += 1;
+    }
+    let err = batch.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Some("23505"), "{err:?}");
+    assert_eq!(count(&conn, "many_shared_a").await, 0);
+    assert!(written > 0);
+    assert_eq!(
+        count(&conn, "many_shared_b").await,
+        written,
+        "none of the other task's rows lost"
+    );
 }

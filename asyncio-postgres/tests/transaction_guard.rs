@@ -150,3 +150,84 @@ async fn committing_after_an_ignored_error_reports_the_rollback() {
     assert!(sp.execute("SELECT no_such_column FROM tx_ignored", &[]).await.is_err());
     assert_eq!(sp.commit().await.unwrap_err().code(), Some("25P02"));
 }
+
+/// A savepoint dropped right before its parent commits: its rollback goes
+/// out first (it was only queued), so its work is not committed with the
+/// parent's, nor released with it.
+#[asyncio::test]
+async fn a_savepoint_dropped_just_before_the_commit_is_rolled_back_first() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_sp_commit", "id int").await;
+    let mut outer = conn.transaction().await.unwrap();
+    outer.execute("INSERT INTO tx_sp_commit VALUES (1)", &[]).await.unwrap();
+    let inner = outer.transaction().await.unwrap();
+    inner.execute("INSERT INTO tx_sp_commit VALUES (2)", &[]).await.unwrap();
+    drop(inner);
+    outer.commit().await.unwrap();
+    // Two levels: the middle one commits (releases) right after the
+    // innermost is dropped.
+    let mut outer = conn.transaction().await.unwrap();
+    let mut middle = outer.transaction().await.unwrap();
+    middle
+        .execute("INSERT INTO tx_sp_commit VALUES (3)", &[])
+        .await
+        .unwrap();
+    let innermost = middle.transaction().await.unwrap();
+    innermost
+        .execute("INSERT INTO tx_sp_commit VALUES (4)", &[])
+        .await
+        .unwrap();
+    drop(innermost);
+    middle.commit().await.unwrap();
+    outer.commit().await.unwrap();
+    let ids: Vec<i32> = conn
+        .fetch("SELECT id FROM tx_sp_commit ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, [1, 3]);
+}
+
+/// `rollback` returns once the server has rolled back: the transaction's
+/// locks are free for others at once.
+#[asyncio::test]
+async fn rollback_returns_once_the_locks_are_released() {
+    let mut conn = connect().await;
+    fresh_table(&conn, "tx_locked", "id int").await;
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    let other = connect().await;
+    for _ in 0..20 {
+        let tx = conn.transaction().await.unwrap();
+        tx.execute("LOCK TABLE tx_locked IN ACCESS EXCLUSIVE MODE", &[])
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let held: Option<i64> = other
+            .fetchval(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'tx_locked'::regclass AND pid = $1",
+                &[&pid],
+            )
+            .await
+            .unwrap();
+        assert_eq!(held, Some(0), "the lock outlived rollback()");
+    }
+}
+
+/// `rollback` waits for the server's answer and reports it: on a session
+/// the server ended, an error.
+#[asyncio::test]
+async fn rollback_reports_a_session_that_ended() {
+    let mut conn = connect().await;
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    let tx = conn.transaction().await.unwrap();
+    let admin = connect().await;
+    let ended: Option<bool> = admin
+        .fetchval("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .unwrap();
+    assert_eq!(ended, Some(true));
+    let err = tx.rollback().await.unwrap_err();
+    assert!(matches!(err, Error::Closed(_)), "{err:?}");
+}
