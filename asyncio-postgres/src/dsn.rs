@@ -206,9 +206,26 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
             .map(|(_, v)| v.clone())
             .or_else(|| env(var))
     };
+    let rootcert = value("sslrootcert");
+    let system = rootcert.as_deref() == Some("system");
+    let mode = match value("sslmode") {
+        Some(mode) => SslMode::parse(&mode)?,
+        // libpq (16 and later): the system's roots trust any publicly
+        // trusted certificate, for any name, so they come with the name
+        // check.
+        None if system => SslMode::VerifyFull,
+        None => SslMode::Prefer,
+    };
+    if system && mode != SslMode::VerifyFull {
+        return Err(Error::InvalidDsn(
+            "sslrootcert=system needs sslmode=verify-full (the default with it): with a weaker mode any \
+             publicly trusted certificate, for any name, would do"
+                .into(),
+        ));
+    }
     let ssl = SslParams {
-        mode: value("sslmode").map_or(Ok(SslMode::Prefer), |m| SslMode::parse(&m))?,
-        rootcert: value("sslrootcert"),
+        mode,
+        rootcert,
         cert: value("sslcert"),
         key: value("sslkey"),
     };
@@ -423,9 +440,20 @@ mod tests {
     fn tls_settings_from_the_environment_and_their_defaults() {
         let (_, ssl) = parse("host=h", env(&[])).unwrap();
         assert_eq!(ssl.mode, SslMode::Prefer, "libpq's default");
-        let vars = [("PGSSLMODE", "require"), ("PGSSLROOTCERT", "system")];
+        let vars = [("PGSSLMODE", "require"), ("PGSSLROOTCERT", "/ca.pem")];
         let (_, ssl) = parse("host=h", env(&vars)).unwrap();
-        assert_eq!((ssl.mode, ssl.rootcert.as_deref()), (SslMode::Require, Some("system")));
+        assert_eq!((ssl.mode, ssl.rootcert.as_deref()), (SslMode::Require, Some("/ca.pem")));
+        // The system's roots: verify-full by default, and nothing weaker.
+        let (_, ssl) = parse("host=h sslrootcert=system", env(&[])).unwrap();
+        assert_eq!(ssl.mode, SslMode::VerifyFull);
+        for weaker in ["prefer", "require", "verify-ca"] {
+            let dsn = format!("host=h sslrootcert=system sslmode={weaker}");
+            assert!(matches!(parse(&dsn, env(&[])), Err(Error::InvalidDsn(_))), "{weaker}");
+        }
+        assert!(matches!(
+            parse("host=h", env(&[("PGSSLROOTCERT", "system"), ("PGSSLMODE", "require")])),
+            Err(Error::InvalidDsn(_))
+        ));
         let (_, ssl) = parse("host=h sslmode=disable", env(&vars)).unwrap();
         assert_eq!(ssl.mode, SslMode::Disable, "the DSN wins over PGSSLMODE");
         assert!(matches!(

@@ -11,10 +11,12 @@
 //! | `verify-ca` | yes | the chain leads to a trusted root |
 //! | `verify-full` | yes | the chain, and the certificate names the host |
 //!
-//! The roots: the file `sslrootcert` names (`sslrootcert=system`: the
-//! system's trust store), else `~/.postgresql/root.crt` if it exists, else
-//! (for `verify-ca` and `verify-full`, which need one) the system's trust
-//! store. A client certificate: `sslcert` and `sslkey`, else
+//! The roots: the file `sslrootcert` names, else `~/.postgresql/root.crt`
+//! if it exists; `verify-ca` and `verify-full` without either fail (as in
+//! libpq). `sslrootcert=system` is the system's trust store, and (as in
+//! libpq 16 and later) makes `verify-full` the default and any weaker mode
+//! an error: those roots trust any public certificate, whatever its name.
+//! A client certificate: `sslcert` and `sslkey`, else
 //! `~/.postgresql/postgresql.crt` and `.key` if both exist. Unix sockets
 //! never use TLS (the server does not offer it there): `prefer` connects in
 //! plain text, `require` and above fail.
@@ -84,8 +86,15 @@ impl Tls {
         };
         let check = match (params.mode, roots) {
             (SslMode::Disable, _) => return Ok(None),
-            (SslMode::VerifyFull, roots) => Check::Full(roots.map_or_else(system_roots, Ok)?),
-            (SslMode::VerifyCa, roots) => Check::Chain(roots.map_or_else(system_roots, Ok)?),
+            (SslMode::VerifyFull | SslMode::VerifyCa, None) => {
+                return Err(Error::InvalidDsn(
+                    "sslmode=verify-ca and verify-full need a root certificate: sslrootcert=FILE, \
+                     ~/.postgresql/root.crt, or sslrootcert=system for the system's trust store"
+                        .into(),
+                ))
+            }
+            (SslMode::VerifyFull, Some(roots)) => Check::Full(roots),
+            (SslMode::VerifyCa, Some(roots)) => Check::Chain(roots),
             (SslMode::Prefer | SslMode::Require, Some(roots)) => Check::Chain(roots),
             (SslMode::Prefer | SslMode::Require, None) => Check::Nothing,
         };

@@ -125,11 +125,26 @@ async fn verify_ca_checks_the_chain_not_the_name() {
 }
 
 #[asyncio::test]
-async fn verify_full_without_roots_uses_the_system_store_which_does_not_know_the_ca() {
-    // No sslrootcert: ~/.postgresql/root.crt if there is one, else the
-    // system's roots; neither holds the throwaway CA (an empty system
-    // store is an InvalidDsn).
-    let err = connect(&dsn("localhost", "sslmode=verify-full")).await;
+async fn verify_without_roots_is_refused_and_the_system_store_is_verify_full() {
+    // No sslrootcert: ~/.postgresql/root.crt if there is one (it would not
+    // hold the throwaway CA), else an error, as in libpq.
+    for mode in ["verify-full", "verify-ca"] {
+        let err = connect(&dsn("localhost", &format!("sslmode={mode}"))).await;
+        assert!(
+            matches!(
+                err,
+                Err(Error::Tls {
+                    source: TlsError::UnknownIssuer,
+                    ..
+                }) | Err(Error::InvalidDsn(_))
+            ),
+            "{mode}: {err:?}"
+        );
+    }
+    // The system's roots do not know the throwaway CA (an empty system
+    // store is an InvalidDsn); with them the mode is verify-full, and a
+    // weaker one is refused before any connection is tried.
+    let err = connect(&dsn("localhost", "sslrootcert=system")).await;
     assert!(
         matches!(
             err,
@@ -140,6 +155,8 @@ async fn verify_full_without_roots_uses_the_system_store_which_does_not_know_the
         ),
         "{err:?}"
     );
+    let err = connect(&dsn("localhost", "sslrootcert=system sslmode=require")).await;
+    assert!(matches!(err, Err(Error::InvalidDsn(_))), "{err:?}");
 }
 
 #[asyncio::test]
@@ -185,7 +202,9 @@ async fn a_server_without_tls() {
     assert!(!encrypted(&conn).await);
     // …`require` and above are refused with their own error.
     for mode in ["require", "verify-ca", "verify-full"] {
-        let err = connect(&format!("{}?sslmode={mode}", plain.dsn())).await.unwrap_err();
+        let err = connect(&format!("{}?sslmode={mode}&sslrootcert={}", plain.dsn(), ca()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::TlsUnsupported { .. }), "{mode}: {err:?}");
     }
     // A Unix socket never has TLS: `prefer` is plain, `require` refused.
