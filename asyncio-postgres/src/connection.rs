@@ -523,7 +523,7 @@ async fn first_row(
 /// is not itself cancelled, so the interrupt is spent.
 async fn cancel_and_settle(client: &Client, shared: &Shared) {
     let sent = match &shared.target {
-        Target::Tcp { host, port } => match asyncio::net::TcpStream::connect((host.as_str(), *port)).await {
+        Target::Tcp { host, port, addr } => match connect_tcp(host, *port, *addr).await {
             #[cfg(feature = "tls")]
             Ok(stream) if shared.cancel_tls.is_some() => {
                 let (tls, name) = shared.cancel_tls.as_ref().expect("checked");
@@ -546,6 +546,18 @@ async fn cancel_and_settle(client: &Client, shared: &Shared) {
             Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => continue,
             _ => break,
         }
+    }
+}
+
+/// A new socket to the session's server: its address when known.
+async fn connect_tcp(
+    host: &str,
+    port: u16,
+    addr: Option<std::net::IpAddr>,
+) -> std::io::Result<asyncio::net::TcpStream> {
+    match addr {
+        Some(addr) => asyncio::net::TcpStream::connect((addr, port)).await,
+        None => asyncio::net::TcpStream::connect((host, port)).await,
     }
 }
 

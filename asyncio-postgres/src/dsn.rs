@@ -2,7 +2,15 @@
 //! libpq's key-value form (`host=/var/run/postgresql user=app`), parsed by
 //! tokio-postgres's [`Config`], then completed from the environment
 //! variables libpq honours for what the DSN leaves out: `PGHOST`,
-//! `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`.
+//! `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`.
+//!
+//! The connection options libpq reads are used, not only parsed: several
+//! hosts (each with its `hostaddr`, tried in order, or in random order with
+//! `load_balance_hosts=random`), `connect_timeout`,
+//! `target_session_attrs=read-write` (a read-only server, a standby, is
+//! passed over), `keepalives`, `keepalives_idle`, `keepalives_interval`,
+//! `keepalives_count` and `tcp_user_timeout` (milliseconds, as in libpq) on
+//! the socket.
 //!
 //! The TLS settings (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`, and
 //! `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`) are taken out of
@@ -14,10 +22,11 @@
 //! not exist), the port 5432, the user the login name (`USER`/`LOGNAME`),
 //! the database the user's name (the server's default).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, LoadBalanceHosts};
 use tokio_postgres::Config;
 
 use crate::Error;
@@ -25,14 +34,27 @@ use crate::Error;
 /// Where one connection attempt goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    Tcp { host: String, port: u16 },
-    Unix { path: std::path::PathBuf },
+    /// `host` names the server (for TLS's name check); `addr`, when
+    /// `hostaddr` gives it, is where to connect without a name look-up.
+    Tcp {
+        host: String,
+        port: u16,
+        addr: Option<IpAddr>,
+    },
+    Unix {
+        path: std::path::PathBuf,
+    },
 }
 
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Target::Tcp {
+                host,
+                port,
+                addr: Some(addr),
+            } if *host != addr.to_string() => write!(f, "{host} ({addr}):{port}"),
+            Target::Tcp { host, port, .. } => write!(f, "{host}:{port}"),
             Target::Unix { path } => write!(f, "{}", path.display()),
         }
     }
@@ -84,11 +106,22 @@ const SSL_KEYS: [(&str, &str); 4] = [
     ("sslkey", "PGSSLKEY"),
 ];
 
-/// Takes the TLS keys out of `dsn`: what is left for tokio-postgres, and
-/// the keys' values. A DSN this cannot read is returned whole, for
-/// tokio-postgres to report on.
+/// The keys tokio-postgres reads otherwise than libpq: `keepalives_count`
+/// (its `keepalives_retries`, which it knows by that name only) and
+/// `tcp_user_timeout` (milliseconds in libpq, seconds in tokio-postgres).
+const LIBPQ_KEYS: [&str; 2] = ["keepalives_count", "tcp_user_timeout"];
+
+/// Whether `split_ssl` takes `key` out of the DSN: the TLS keys and
+/// [`LIBPQ_KEYS`].
+fn is_taken(key: &str) -> bool {
+    SSL_KEYS.iter().any(|(k, _)| *k == key) || LIBPQ_KEYS.contains(&key)
+}
+
+/// Takes the TLS keys and [`LIBPQ_KEYS`] out of `dsn`: what is left for
+/// tokio-postgres, and the keys' values. A DSN this cannot read is
+/// returned whole, for tokio-postgres to report on.
 fn split_ssl(dsn: &str) -> (String, Vec<(String, String)>) {
-    let is_ssl = |key: &str| SSL_KEYS.iter().any(|(k, _)| *k == key);
+    let is_ssl = is_taken;
     let mut taken = Vec::new();
     if let Some(url) = ["postgresql://", "postgres://"]
         .iter()
@@ -230,7 +263,33 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
         key: value("sslkey"),
     };
     let mut config = Config::from_str(&rest).map_err(|e| Error::InvalidDsn(e.to_string()))?;
-    if config.get_hosts().is_empty() {
+    let libpq = |key: &str| taken.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if let Some(count) = libpq("keepalives_count") {
+        let count = count
+            .parse()
+            .map_err(|_| Error::InvalidDsn(format!("keepalives_count is not a count: {count:?}")))?;
+        config.keepalives_retries(count);
+    }
+    if let Some(ms) = libpq("tcp_user_timeout") {
+        let ms: u64 = ms
+            .parse()
+            .map_err(|_| Error::InvalidDsn(format!("tcp_user_timeout is not milliseconds: {ms:?}")))?;
+        // 0: the system's default.
+        if ms > 0 {
+            config.tcp_user_timeout(std::time::Duration::from_millis(ms));
+        }
+    }
+    if config.get_hostaddrs().is_empty() {
+        if let Some(addrs) = env("PGHOSTADDR") {
+            for addr in addrs.split(',').filter(|a| !a.is_empty()) {
+                let addr = addr
+                    .parse()
+                    .map_err(|_| Error::InvalidDsn(format!("PGHOSTADDR is not an IP address: {addr:?}")))?;
+                config.hostaddr(addr);
+            }
+        }
+    }
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
         match env("PGHOST") {
             Some(hosts) => {
                 for host in hosts.split(',').filter(|h| !h.is_empty()) {
@@ -247,12 +306,24 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
             }
         }
     }
+    let (hosts, addrs) = (config.get_hosts().len(), config.get_hostaddrs().len());
+    if hosts > 0 && addrs > 0 && hosts != addrs {
+        return Err(Error::InvalidDsn(format!(
+            "{hosts} host names and {addrs} hostaddr values: they pair up one to one"
+        )));
+    }
     if config.get_ports().is_empty() {
-        if let Some(port) = env("PGPORT") {
-            let port = port
-                .parse()
-                .map_err(|_| Error::InvalidDsn(format!("PGPORT is not a port: {port:?}")))?;
-            config.port(port);
+        if let Some(ports) = env("PGPORT") {
+            // As in a DSN: one per host, or one for all; empty is 5432.
+            for port in ports.split(',') {
+                let port = if port.is_empty() {
+                    5432
+                } else {
+                    port.parse()
+                        .map_err(|_| Error::InvalidDsn(format!("PGPORT is not a port: {ports:?}")))?
+                };
+                config.port(port);
+            }
         }
     }
     if config.get_user().is_none() {
@@ -276,24 +347,45 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
 /// The targets to try in order: the `i`th host with the `i`th port (or
 /// the only port given, or 5432), as libpq pairs them.
 pub(crate) fn targets(config: &Config) -> Vec<Target> {
-    let ports = config.get_ports();
-    config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
+    let (ports, hosts, addrs) = (config.get_ports(), config.get_hosts(), config.get_hostaddrs());
+    let mut targets: Vec<Target> = (0..hosts.len().max(addrs.len()))
+        .map(|i| {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match host {
-                Host::Tcp(host) => Target::Tcp {
+            match (hosts.get(i), addrs.get(i).copied()) {
+                (Some(Host::Tcp(host)), addr) => Target::Tcp {
                     host: host.clone(),
                     port,
+                    addr,
                 },
-                Host::Unix(dir) => Target::Unix {
+                // `hostaddr` wins over a socket directory: TCP to it.
+                (Some(Host::Unix(_)) | None, Some(addr)) => Target::Tcp {
+                    host: addr.to_string(),
+                    port,
+                    addr: Some(addr),
+                },
+                (Some(Host::Unix(dir)), None) => Target::Unix {
                     path: dir.join(format!(".s.PGSQL.{port}")),
                 },
+                (None, None) => unreachable!("within the longer list"),
             }
         })
-        .collect()
+        .collect();
+    if config.get_load_balance_hosts() == LoadBalanceHosts::Random {
+        shuffle(&mut targets);
+    }
+    targets
+}
+
+/// Fisher–Yates, with the standard library's randomly keyed hasher as the
+/// source (no random-number crate for one shuffle per connect).
+fn shuffle<T>(items: &mut [T]) {
+    use std::hash::{BuildHasher, Hasher};
+    for i in (1..items.len()).rev() {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_usize(i);
+        let j = (hasher.finish() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
 }
 
 /// The DSN fuzz target: `parse` never panics, and taking the TLS keys
@@ -303,7 +395,7 @@ pub(crate) fn targets(config: &Config) -> Vec<Target> {
 pub fn fuzz_dsn(dsn: &str) {
     let _ = parse(dsn, |_| None);
     let _ = parse(dsn, |var| Some(format!("{var}-value")));
-    let is_ssl = |key: &str| SSL_KEYS.iter().any(|(k, _)| *k == key);
+    let is_ssl = is_taken;
     let (rest, taken) = split_ssl(dsn);
     if ["postgresql://", "postgres://"].iter().any(|p| dsn.starts_with(p)) {
         let query = |text: &str| -> Vec<String> {
@@ -363,7 +455,7 @@ mod tests {
         assert_eq!(config.get_password(), Some(&b"secret"[..]));
         assert_eq!(config.get_dbname(), Some("shop"));
         let targets = targets(&config);
-        assert!(matches!(&targets[..], [Target::Tcp { host, port: 6543 }] if host == "db.example"));
+        assert!(matches!(&targets[..], [Target::Tcp { host, port: 6543, addr: None }] if host == "db.example"));
     }
 
     #[test]
@@ -384,6 +476,63 @@ mod tests {
             matches!(&targets[..], [Target::Unix { path }] if path == Path::new("/run/pg/.s.PGSQL.5499")),
             "{targets:?}"
         );
+    }
+
+    #[test]
+    fn hostaddr_pairs_with_host_and_stands_alone() {
+        let (config, _) = parse("host=db.example,b hostaddr=10.0.0.1,10.0.0.2 port=1,2", env(&[])).unwrap();
+        let paired = targets(&config);
+        assert!(
+            matches!(&paired[..], [
+                Target::Tcp { host: a, port: 1, addr: Some(x) },
+                Target::Tcp { host: b, port: 2, addr: Some(y) },
+            ] if a == "db.example" && b == "b" && x.to_string() == "10.0.0.1" && y.to_string() == "10.0.0.2"),
+            "{paired:?}"
+        );
+        // Alone: TCP to it, not the default socket directory (nor PGHOST).
+        let (config, _) = parse("hostaddr=127.0.0.1 port=7", env(&[("PGHOST", "/run/pg")])).unwrap();
+        let alone = targets(&config);
+        assert!(
+            matches!(&alone[..], [Target::Tcp { host, port: 7, addr: Some(_) }] if host == "127.0.0.1"),
+            "{alone:?}"
+        );
+        let (config, _) = parse("port=7", env(&[("PGHOSTADDR", "127.0.0.2")])).unwrap();
+        assert!(matches!(&targets(&config)[..], [Target::Tcp { addr: Some(_), .. }]));
+        assert!(matches!(
+            parse("host=a,b hostaddr=127.0.0.1", env(&[])),
+            Err(Error::InvalidDsn(_))
+        ));
+        assert!(matches!(
+            parse("", env(&[("PGHOSTADDR", "x")])),
+            Err(Error::InvalidDsn(_))
+        ));
+    }
+
+    #[test]
+    fn pgport_may_list_a_port_per_host() {
+        let (config, _) = parse("host=a,b,c", env(&[("PGPORT", "1,,3")])).unwrap();
+        let ports: Vec<u16> = targets(&config)
+            .iter()
+            .map(|t| match t {
+                Target::Tcp { port, .. } => *port,
+                Target::Unix { .. } => 0,
+            })
+            .collect();
+        assert_eq!(ports, [1, 5432, 3]);
+    }
+
+    #[test]
+    fn load_balance_hosts_random_shuffles_the_order() {
+        let (config, _) = parse("host=a,b,c load_balance_hosts=random", env(&[])).unwrap();
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..64 {
+            let order = targets(&config);
+            assert_eq!(order.len(), 3);
+            firsts.insert(order[0].to_string());
+        }
+        assert_eq!(firsts.len(), 3, "every host comes first sometimes: {firsts:?}");
+        let (config, _) = parse("host=a,b,c", env(&[])).unwrap();
+        assert!((0..16).all(|_| targets(&config)[0].to_string() == "a:5432"));
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub use transaction::Transaction;
 use dsn::Target;
 #[cfg(feature = "tls")]
 use tls::Tls;
+use tokio_postgres::config::TargetSessionAttrs;
 
 /// Opens a connection from a DSN: a URL
 /// (`postgresql://user:password@host:port/database`) or libpq's key-value
@@ -120,6 +121,18 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
             None => attempt.await,
         };
         match result {
+            Ok(conn) if config.get_target_session_attrs() == TargetSessionAttrs::ReadWrite => {
+                // A standby (or a server made read-only) is passed over.
+                match conn.fetchval::<String>("SHOW transaction_read_only", &[]).await? {
+                    Some(read_only) if read_only == "on" => {
+                        last = Some(Error::Connect {
+                            target: target.to_string(),
+                            source: std::io::Error::other("the session is read-only (target_session_attrs=read-write)"),
+                        });
+                    }
+                    _ => return Ok(conn),
+                }
+            }
             Ok(conn) => return Ok(conn),
             // The next host may do better only if this one was unreachable.
             Err(e @ Error::Connect { .. }) => last = Some(e),
@@ -158,12 +171,23 @@ async fn connect_to(
     };
     let mut config = config.clone();
     match &target {
-        Target::Tcp { host, port } => {
-            let stream = asyncio::net::TcpStream::connect((host.as_str(), *port))
-                .await
-                .map_err(unreachable)?;
+        Target::Tcp { host, port, addr } => {
+            let stream = match addr {
+                Some(addr) => asyncio::net::TcpStream::connect((*addr, *port)).await,
+                None => asyncio::net::TcpStream::connect((host.as_str(), *port)).await,
+            }
+            .map_err(unreachable)?;
             // Small request and answer messages: no Nagle delay.
             stream.set_nodelay(true).map_err(unreachable)?;
+            socket_options(&stream, &config).map_err(unreachable)?;
+            // The cancel request goes to this same address (no second
+            // look-up that could land on another server).
+            let peer = stream.peer_addr().map_err(unreachable)?;
+            let target = Target::Tcp {
+                host: host.clone(),
+                port: *port,
+                addr: Some(peer.ip()),
+            };
             #[cfg(feature = "tls")]
             if let Some(tls) = tls {
                 config.ssl_mode(if mode == dsn::SslMode::Prefer {
@@ -220,6 +244,26 @@ async fn connect_to(
     }
 }
 
+/// libpq's TCP options: keepalive probes (on unless `keepalives=0`; the
+/// idle time, interval and count when given) and `tcp_user_timeout`.
+fn socket_options(stream: &asyncio::net::TcpStream, config: &tokio_postgres::Config) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    if config.get_keepalives() {
+        let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+        if let Some(interval) = config.get_keepalives_interval() {
+            keepalive = keepalive.with_interval(interval);
+        }
+        if let Some(count) = config.get_keepalives_retries() {
+            keepalive = keepalive.with_retries(count);
+        }
+        socket.set_tcp_keepalive(&keepalive)?;
+    }
+    if let Some(timeout) = config.get_tcp_user_timeout() {
+        socket.set_tcp_user_timeout(Some(*timeout))?;
+    }
+    Ok(())
+}
+
 /// The error of a handshake over TLS: the TLS failure the connector kept,
 /// the server's refusal of TLS, or an ordinary handshake error.
 #[cfg(feature = "tls")]
@@ -242,4 +286,35 @@ fn tls_error(error: tokio_postgres::Error, target: &Target, failure: Option<asyn
 /// error under `sslmode=require`).
 fn refused_tls(error: &tokio_postgres::Error) -> bool {
     std::error::Error::source(error).is_some_and(|cause| cause.to_string() == "server does not support TLS")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn libpq_tcp_options_reach_the_socket() {
+        asyncio::run(async {
+            let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = asyncio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (config, _) = crate::dsn::parse(
+                "host=h keepalives_idle=77 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=9000",
+                |_| None,
+            )
+            .unwrap();
+            super::socket_options(&stream, &config).unwrap();
+            let socket = socket2::SockRef::from(&stream);
+            assert!(socket.keepalive().unwrap());
+            assert_eq!(socket.tcp_keepalive_time().unwrap().as_secs(), 77);
+            assert_eq!(socket.tcp_keepalive_interval().unwrap().as_secs(), 5);
+            assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+            assert_eq!(socket.tcp_user_timeout().unwrap().map(|t| t.as_millis()), Some(9000));
+            let (config, _) = crate::dsn::parse("host=h keepalives=0", |_| None).unwrap();
+            let plain = asyncio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            super::socket_options(&plain, &config).unwrap();
+            assert!(!socket2::SockRef::from(&plain).keepalive().unwrap());
+        });
+    }
 }

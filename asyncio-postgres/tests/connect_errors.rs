@@ -47,6 +47,43 @@ async fn the_next_host_is_tried_when_one_is_unreachable() {
     assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
 }
 
+/// `hostaddr` is where to connect, with or without a host name beside it
+/// (the name is never looked up).
+#[asyncio::test]
+async fn hostaddr_is_connected_to() {
+    for hosts in ["host=db.invalid hostaddr=127.0.0.1", "hostaddr=127.0.0.1"] {
+        let dsn = format!(
+            "{hosts} port={} user=postgres password={} dbname=postgres",
+            server().port(),
+            asyncio_examples_support::pg::PASSWORD
+        );
+        let conn = connect(&dsn).await.unwrap();
+        // Over TCP (a Unix socket has no client address).
+        let tcp: Option<bool> = conn
+            .fetchval("SELECT inet_client_addr() IS NOT NULL", &[])
+            .await
+            .unwrap();
+        assert_eq!(tcp, Some(true), "{hosts}");
+    }
+}
+
+/// `target_session_attrs=read-write` passes over a read-only session.
+#[asyncio::test]
+async fn a_read_only_server_is_passed_over_for_read_write() {
+    let read_only = format!(
+        "host=127.0.0.1 port={} user=postgres password={} dbname=postgres options='-c default_transaction_read_only=on'",
+        server().port(),
+        asyncio_examples_support::pg::PASSWORD
+    );
+    let conn = connect(&format!("{read_only} target_session_attrs=any")).await.unwrap();
+    assert!(conn.execute("CREATE TEMPORARY TABLE t (x int)", &[]).await.is_err());
+    let err = connect(&format!("{read_only} target_session_attrs=read-write"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
 #[asyncio::test]
 async fn bad_dsn_is_invalid_dsn() {
     for dsn in [
