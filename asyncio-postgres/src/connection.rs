@@ -28,11 +28,15 @@
 //! **Cancellation.** A query's future is "in flight" from its first poll
 //! to its answer. Dropped in flight (a [`timeout`](asyncio::timeout), a
 //! cancelled task), it queues a cancel: the clean-up task opens a new socket
-//! to the same server, sends the cancel request with the session's key
-//! (tokio-postgres's `CancelToken::cancel_query_raw`), then runs `SELECT 1`
+//! to the session's server (its address, not a new look-up of its name),
+//! sends the cancel request with the session's key (tokio-postgres's
+//! `CancelToken::cancel_query_raw`), waits for the server to close that
+//! socket (it has signalled the session by then), then runs `SELECT 1`
 //! until it succeeds, so that the interrupt is spent before anything else
 //! runs (if the query had already finished, the interrupt lands on that
-//! `SELECT 1`, not on the next statement). A cancel request names a session,
+//! `SELECT 1`, not on the next statement). All of it within 10 s; a cancel
+//! that cannot be delivered or does not take effect by then marks the
+//! connection unfit for a pool, which discards it. A cancel request names a session,
 //! not a statement: when other queries of the same connection are in flight
 //! (pipelined from other tasks), no cancel is sent and the dropped query
 //! runs to its end on the server, its answer discarded.
@@ -84,6 +88,9 @@ pub(crate) struct Shared {
     /// Set when a query saw the session end (a FATAL error, a broken
     /// socket), possibly before the driver task has noticed.
     ended: Cell<bool>,
+    /// Set when a cancel could not be delivered, or the session stayed
+    /// busy after it: not to be handed out by a pool again.
+    cancel_failed: Cell<bool>,
     cancel: CancelToken,
     /// The session's TLS (and the server name), for the cancel request:
     /// a session in TLS sends it in TLS too.
@@ -177,6 +184,7 @@ impl Connection {
             in_flight: Cell::new(0),
             tx_depth: Cell::new(0),
             ended: Cell::new(false),
+            cancel_failed: Cell::new(false),
             cancel: client.cancel_token(),
             #[cfg(feature = "tls")]
             cancel_tls,
@@ -346,6 +354,13 @@ impl Connection {
     /// broke).
     pub fn is_closed(&self) -> bool {
         self.shared.ended.get() || self.client.is_closed()
+    }
+
+    /// Whether a pool may hand the connection out again: open, and no
+    /// cancel of a dropped query failed (the session may still be running
+    /// it).
+    pub(crate) fn reusable(&self) -> bool {
+        !self.is_closed() && !self.shared.cancel_failed.get()
     }
 
     /// How many prepared statements the cache holds.
@@ -519,33 +534,181 @@ async fn first_row(
     Ok(first)
 }
 
-/// Sends the cancel request on a new socket, then runs `SELECT 1` until it
-/// is not itself cancelled, so the interrupt is spent.
+/// How long a cancel may take: sending the request and seeing the server
+/// close its socket, then the `SELECT 1` that spends the interrupt.
+const CANCEL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends the cancel request on a new socket and waits for the server to
+/// close that socket (it has signalled the session's backend by then, as
+/// libpq waits for), then runs `SELECT 1` until it is not itself cancelled,
+/// so the interrupt is spent before anything else runs. A cancel that
+/// cannot be delivered, or a session still busy past [`CANCEL_TIMEOUT`],
+/// marks the connection unfit for reuse: a pool discards it rather than
+/// hand out a session still running the abandoned query.
 async fn cancel_and_settle(client: &Client, shared: &Shared) {
-    let sent = match &shared.target {
-        Target::Tcp { host, port, addr } => match connect_tcp(host, *port, *addr).await {
-            #[cfg(feature = "tls")]
-            Ok(stream) if shared.cancel_tls.is_some() => {
-                let (tls, name) = shared.cancel_tls.as_ref().expect("checked");
-                let connector = tls.connector(name, Rc::default());
-                shared.cancel.cancel_query_raw(stream, connector).await.is_ok()
-            }
-            Ok(stream) => shared.cancel.cancel_query_raw(stream, NoTls).await.is_ok(),
-            Err(_) => false,
-        },
-        Target::Unix { path } => match asyncio::net::UnixStream::connect(path).await {
-            Ok(stream) => shared.cancel.cancel_query_raw(stream, NoTls).await.is_ok(),
-            Err(_) => false,
-        },
-    };
-    if !sent {
-        return;
-    }
-    for _ in 0..3 {
-        match client.simple_query("SELECT 1").await {
-            Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => continue,
-            _ => break,
+    let settled = asyncio::timeout(CANCEL_TIMEOUT, async {
+        if !send_cancel(shared).await {
+            return false;
         }
+        for _ in 0..3 {
+            match client.simple_query("SELECT 1").await {
+                Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) => continue,
+                _ => break,
+            }
+        }
+        true
+    })
+    .await;
+    if settled != Ok(true) {
+        shared.cancel_failed.set(true);
+    }
+}
+
+/// The cancel request, delivered: sent, and its socket closed by the
+/// server.
+async fn send_cancel(shared: &Shared) -> bool {
+    match &shared.target {
+        Target::Tcp { host, port, addr } => {
+            let Ok(stream) = connect_tcp(host, *port, *addr).await else {
+                return false;
+            };
+            let socket = Rc::new(stream);
+            #[cfg(feature = "tls")]
+            let sent = match &shared.cancel_tls {
+                Some((tls, name)) => {
+                    let connector = tls.connector(name, Rc::default());
+                    shared
+                        .cancel
+                        .cancel_query_raw(CancelSocket(socket.clone()), connector)
+                        .await
+                }
+                None => {
+                    shared
+                        .cancel
+                        .cancel_query_raw(CancelSocket(socket.clone()), NoTls)
+                        .await
+                }
+            };
+            #[cfg(not(feature = "tls"))]
+            let sent = shared
+                .cancel
+                .cancel_query_raw(CancelSocket(socket.clone()), NoTls)
+                .await;
+            sent.is_ok() && closed_by_peer(&*socket).await
+        }
+        Target::Unix { path } => {
+            let Ok(stream) = asyncio::net::UnixStream::connect(path).await else {
+                return false;
+            };
+            let socket = Rc::new(stream);
+            let sent = shared
+                .cancel
+                .cancel_query_raw(CancelSocket(socket.clone()), NoTls)
+                .await;
+            sent.is_ok() && closed_by_peer(&*socket).await
+        }
+    }
+}
+
+/// Reads (and drops) until the peer closes: end of stream, or a reset.
+async fn closed_by_peer(socket: &impl Socket) -> bool {
+    let mut buf = [0u8; 256];
+    std::future::poll_fn(|cx| loop {
+        match socket.poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(true),
+            Poll::Ready(Ok(_)) => continue,
+            Poll::Pending => return Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A socket tokio-postgres's cancel code writes to (and shuts the write
+/// side of) while [`send_cancel`] keeps it, to read it to its end after.
+struct CancelSocket<S>(Rc<S>);
+
+/// The `&self` socket calls [`CancelSocket`] forwards to.
+trait Socket {
+    fn poll_read(&self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>>;
+    fn poll_write(&self, cx: &mut std::task::Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>>;
+    fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()>;
+}
+
+macro_rules! socket {
+    ($ty:ty) => {
+        impl Socket for $ty {
+            fn poll_read(&self, cx: &mut std::task::Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+                <$ty>::poll_read(self, cx, buf)
+            }
+            fn poll_write(&self, cx: &mut std::task::Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+                <$ty>::poll_write(self, cx, buf)
+            }
+            fn shutdown(&self, how: std::net::Shutdown) -> std::io::Result<()> {
+                <$ty>::shutdown(self, how)
+            }
+        }
+    };
+}
+socket!(asyncio::net::TcpStream);
+socket!(asyncio::net::UnixStream);
+
+impl<S: Socket> tokio::io::AsyncRead for CancelSocket<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = std::task::ready!(self.0.poll_read(cx, buf.initialize_unfilled()))?;
+        buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: Socket> tokio::io::AsyncWrite for CancelSocket<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.0.shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(feature = "tls")]
+impl<S: Socket> futures_io::AsyncRead for CancelSocket<S> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.poll_read(cx, buf)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl<S: Socket> futures_io::AsyncWrite for CancelSocket<S> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.0.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.0.shutdown(std::net::Shutdown::Write))
     }
 }
 
@@ -627,6 +790,13 @@ impl Drop for RollbackOnDrop {
         if let Some(sql) = self.sql.take() {
             self.shared.queue(Cleanup::Sql(sql, None));
         }
+    }
+}
+
+impl Shared {
+    /// Whether no clean-up is queued or running.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.is_set()
     }
 }
 

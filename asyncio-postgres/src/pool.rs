@@ -257,13 +257,22 @@ impl Pool {
             let Some(Idle { conn, created, since }) = next else {
                 break;
             };
+            // A clean-up still running (the cancel of a query the last
+            // user dropped) decides whether the connection can be reused.
+            let conn = if conn.shared.is_idle() {
+                conn
+            } else {
+                let checking = Checking(inner, Some(conn));
+                checking.1.as_ref().expect("present").shared_idle().await;
+                checking.passed()
+            };
             let now = Instant::now();
             let idle_for = now.duration_since(since);
             let stale = inner
                 .builder
                 .max_inactive_connection_lifetime
                 .is_some_and(|limit| idle_for > limit);
-            if conn.is_closed() || stale || inner.expired(created, now) {
+            if !conn.reusable() || stale || inner.expired(created, now) {
                 inner.discard(conn);
                 continue;
             }
@@ -403,7 +412,7 @@ impl Drop for PooledConnection {
         let pool = &self.pool;
         if let Some(conn) = self.conn.take() {
             let now = Instant::now();
-            if conn.is_closed() || pool.closed.get() || std::thread::panicking() || pool.expired(self.created, now) {
+            if !conn.reusable() || pool.closed.get() || std::thread::panicking() || pool.expired(self.created, now) {
                 pool.discard(conn);
             } else {
                 conn.shared.queue(Cleanup::Sql(RESET.to_owned(), None));

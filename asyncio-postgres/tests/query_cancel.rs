@@ -113,3 +113,70 @@ async fn statement_timeout_is_its_own_error() {
     conn.execute("RESET statement_timeout", &[]).await.unwrap();
     assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
 }
+
+/// A query dropped about when it finishes: whether the cancel reaches it
+/// or comes too late, the interrupt never lands on a later statement (the
+/// cancel is waited for until the server has delivered it, then spent).
+#[asyncio::test]
+async fn a_cancel_that_comes_too_late_never_hits_the_next_statement() {
+    let conn = connect().await;
+    for i in 0..40u64 {
+        let limit = Duration::from_micros(15_000 + i * 250);
+        let _ = asyncio::timeout(limit, conn.fetch("SELECT pg_sleep(0.02)", &[])).await;
+        for _ in 0..2 {
+            let one = conn.fetchval::<i32>("SELECT 1", &[]).await;
+            assert_eq!(one.unwrap(), Some(1), "round {i}");
+        }
+    }
+}
+
+/// A cancel that cannot be delivered (the server's port no longer takes
+/// connections) leaves a session that may still run the dropped query: a
+/// pool does not hand it out again.
+#[asyncio::test]
+async fn a_pool_drops_a_connection_whose_cancel_failed() {
+    // A forwarder that takes one connection, then refuses all others.
+    let listener = asyncio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let forward = asyncio::create_task(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        drop(listener);
+        let upstream = asyncio::net::TcpStream::connect(("127.0.0.1", server().port()))
+            .await
+            .unwrap();
+        let (client, upstream) = (std::rc::Rc::new(client), std::rc::Rc::new(upstream));
+        let copy = |from: std::rc::Rc<asyncio::net::TcpStream>, to: std::rc::Rc<asyncio::net::TcpStream>| async move {
+            let mut buf = vec![0u8; 16 << 10];
+            while let Ok(n @ 1..) = from.read(&mut buf).await {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let up = asyncio::create_task(copy(client.clone(), upstream.clone()));
+        copy(upstream, client).await;
+        up.cancel();
+    });
+    let dsn = format!(
+        "postgresql://postgres:{}@127.0.0.1:{port}/postgres",
+        asyncio_examples_support::pg::PASSWORD
+    );
+    let pool = asyncio_postgres::create_pool(&dsn)
+        .min_size(1)
+        .max_size(1)
+        .await
+        .unwrap();
+    {
+        let conn = pool.acquire().await.unwrap();
+        let result = asyncio::timeout(Duration::from_millis(100), conn.fetch("SELECT pg_sleep(3)", &[])).await;
+        assert!(result.is_err());
+    }
+    // The only connection is not handed out (it would answer after the
+    // sleep); a new one is refused by the forwarder.
+    let start = Instant::now();
+    let err = pool.acquire().await.unwrap_err();
+    assert!(matches!(err, asyncio_postgres::Error::Connect { .. }), "{err:?}");
+    assert!(start.elapsed() < PROMPTLY, "took {:?}", start.elapsed());
+    assert_eq!(pool.stats().size, 0);
+    forward.cancel();
+}
