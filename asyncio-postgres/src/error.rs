@@ -36,7 +36,7 @@ pub enum Error {
         source: asyncio::tls::TlsError,
     },
     /// `sslmode` is `require` or above and the server at `target` does not
-    /// offer TLS (it is off there, or `target` is a Unix socket).
+    /// offer TLS (Unix sockets never use TLS, whatever `sslmode` says).
     TlsUnsupported {
         /// The host and port, or the socket path.
         target: String,

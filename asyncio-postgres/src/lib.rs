@@ -134,12 +134,29 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
                 }
             }
             Ok(conn) => return Ok(conn),
-            // The next host may do better only if this one was unreachable.
-            Err(e @ Error::Connect { .. }) => last = Some(e),
+            // The next host may do better if this one was unreachable, not
+            // taking connections now (starting up, shutting down, full) or
+            // failed its TLS handshake; not if the DSN, the user or the
+            // database is wrong (the same everywhere).
+            Err(e) if next_host_may_do_better(&e) => last = Some(e),
             Err(e) => return Err(e),
         }
     }
     Err(last.unwrap_or_else(|| Error::InvalidDsn("no host".into())))
+}
+
+/// Whether a failed attempt is worth another host's (libpq also moves on
+/// after these).
+fn next_host_may_do_better(error: &Error) -> bool {
+    match error {
+        Error::Connect { .. } | Error::TlsUnsupported { .. } => true,
+        #[cfg(feature = "tls")]
+        Error::Tls { .. } => true,
+        // 57P03 cannot_connect_now (starting up, in recovery, shutting
+        // down), 53300 too_many_connections.
+        Error::Server(e) => matches!(e.code(), "57P03" | "53300"),
+        _ => false,
+    }
 }
 
 /// The TLS of a connection attempt: none without the feature.
@@ -220,19 +237,16 @@ async fn connect_to(
         }
         Target::Unix { path } => {
             let stream = asyncio::net::UnixStream::connect(path).await.map_err(unreachable)?;
-            // The server offers no TLS on its Unix socket: `prefer` goes
-            // plain at once; `require` asks, and is refused.
-            let wants_tls = !matches!(mode, dsn::SslMode::Disable | dsn::SslMode::Prefer);
-            config.ssl_mode(if wants_tls { Wire::Require } else { Wire::Disable });
-            let (client, connection) = config.connect_raw(stream, tokio_postgres::NoTls).await.map_err(|e| {
-                if wants_tls && refused_tls(&e) {
-                    Error::TlsUnsupported {
-                        target: target.to_string(),
-                    }
-                } else {
-                    Error::from_handshake(e)
-                }
-            })?;
+            // The server offers no TLS on its Unix socket, and libpq
+            // ignores `sslmode` there (the socket is local, guarded by its
+            // file permissions): plain text whatever the mode, so that a
+            // `PGSSLMODE=require` meant for remote servers does not break
+            // local connections.
+            config.ssl_mode(Wire::Disable);
+            let (client, connection) = config
+                .connect_raw(stream, tokio_postgres::NoTls)
+                .await
+                .map_err(Error::from_handshake)?;
             Ok(Connection::new(
                 client,
                 connection,
@@ -284,6 +298,7 @@ fn tls_error(error: tokio_postgres::Error, target: &Target, failure: Option<asyn
 
 /// Whether the server answered `SSLRequest` with "no" (tokio-postgres's
 /// error under `sslmode=require`).
+#[cfg(feature = "tls")]
 fn refused_tls(error: &tokio_postgres::Error) -> bool {
     std::error::Error::source(error).is_some_and(|cause| cause.to_string() == "server does not support TLS")
 }

@@ -24,8 +24,9 @@
 //! **Ageing.** An idle connection is checked when it would be handed out:
 //! idle longer than `max_inactive_connection_lifetime` or older than
 //! `max_lifetime`, it is closed; idle longer than `health_check_after`, it
-//! must first answer a `SELECT 1` (a server restart or an administrator's
-//! `pg_terminate_backend` is found there, not by the caller's query).
+//! must first answer a `SELECT 1` within 10 s (a server restart, an
+//! administrator's `pg_terminate_backend` or a half-open connection is
+//! found there, not by the caller's query).
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
@@ -47,6 +48,10 @@ use crate::{Connection, Error};
 /// implicit transaction.
 const RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; \
                      SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; DISCARD TEMP;";
+
+/// How long the health check's `SELECT 1` may take before the connection
+/// is taken for dead.
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts building a pool for `dsn` (the DSNs of [`connect`](crate::connect)).
 /// Await the builder (or call [`build`](PoolBuilder::build)) to open
@@ -281,9 +286,12 @@ impl Pool {
                 // cancel and is discarded with this future.
                 let checking = Checking(inner, Some(conn));
                 let conn = checking.1.as_ref().expect("present");
-                let check = conn.run(conn.client.simple_query("SELECT 1")).await;
+                // Bounded: a half-open connection (the server gone without
+                // a word) would not answer until TCP gives up, minutes on.
+                let check =
+                    asyncio::timeout(HEALTH_CHECK_TIMEOUT, conn.run(conn.client.simple_query("SELECT 1"))).await;
                 let conn = checking.passed();
-                if check.is_err() {
+                if !matches!(check, Ok(Ok(_))) {
                     inner.discard(conn);
                     continue;
                 }

@@ -18,8 +18,8 @@
 //! an error: those roots trust any public certificate, whatever its name.
 //! A client certificate: `sslcert` and `sslkey`, else
 //! `~/.postgresql/postgresql.crt` and `.key` if both exist. Unix sockets
-//! never use TLS (the server does not offer it there): `prefer` connects in
-//! plain text, `require` and above fail.
+//! never use TLS (the server does not offer it there), whatever `sslmode`
+//! says: libpq ignores it for them.
 //!
 //! With TLS, SCRAM authentication binds the session to the server's
 //! certificate (channel binding, `tls-server-end-point`) whenever the server

@@ -207,13 +207,26 @@ async fn a_server_without_tls() {
             .unwrap_err();
         assert!(matches!(err, Error::TlsUnsupported { .. }), "{mode}: {err:?}");
     }
-    // A Unix socket never has TLS: `prefer` is plain, `require` refused.
-    let conn = connect(&plain.unix_dsn()).await.unwrap();
-    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
-    let err = connect(&format!("{} sslmode=require", plain.unix_dsn()))
+    // A Unix socket never has TLS, and `sslmode` does not apply to it (as
+    // in libpq).
+    for mode in ["prefer", "require"] {
+        let conn = connect(&format!("{} sslmode={mode}", plain.unix_dsn())).await.unwrap();
+        assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
+    }
+    // A host whose TLS fails is passed over for the next: here TCP
+    // without TLS under `require`, then the Unix socket.
+    let dsn = format!(
+        "host=127.0.0.1,{} port={} user=postgres password={} dbname=postgres sslmode=require",
+        plain.socket_dir().display(),
+        plain.port(),
+        asyncio_examples_support::pg::PASSWORD
+    );
+    let conn = connect(&dsn).await.unwrap();
+    let tcp: Option<bool> = conn
+        .fetchval("SELECT inet_client_addr() IS NOT NULL", &[])
         .await
-        .unwrap_err();
-    assert!(matches!(err, Error::TlsUnsupported { .. }), "{err:?}");
+        .unwrap();
+    assert_eq!(tcp, Some(false), "connected over the Unix socket");
 }
 
 #[asyncio::test]
