@@ -163,6 +163,7 @@ impl Connection {
                 match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                     Some(Ok(AsyncMessage::Notification(notification))) => dispatch.dispatch(notification),
                     // Notices (warnings the server sends beside answers).
+                    Some(Ok(AsyncMessage::Notice(notice))) => dispatch.notice(notice),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         *reason.borrow_mut() = Some(e.to_string());

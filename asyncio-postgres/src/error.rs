@@ -177,7 +177,7 @@ impl std::error::Error for Error {
 pub struct ServerError(Box<DbError>);
 
 impl ServerError {
-    fn new(db: DbError) -> Self {
+    pub(crate) fn new(db: DbError) -> Self {
         ServerError(Box::new(db))
     }
 

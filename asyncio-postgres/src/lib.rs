@@ -37,6 +37,7 @@
 //! | `async with pool.acquire() as conn:` | [`let conn = pool.acquire().await?;`](Pool::acquire) (released on drop) |
 //! | rows into objects | with the `serde` feature, `fetch_as::<T>`, `fetchrow_as::<T>`, `from_row` (module `rows`) |
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
+//! | `conn.add_log_listener(callback)` | [`let log = conn.add_log_listener(); log.recv().await`](Connection::add_log_listener) (notices, warnings) |
 //! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
 //! | `connect(dsn, ssl='verify-full')` | `?sslmode=verify-full&sslrootcert=ca.pem` in the DSN (feature `tls`, on by default; see the [`tls`] module) |
 
@@ -64,7 +65,7 @@ pub mod transaction;
 pub use connection::{Connection, Param, STATEMENT_CACHE_SIZE};
 pub use copy::CopyOut;
 pub use error::{Error, ServerError};
-pub use listener::{Listener, Notification};
+pub use listener::{Listener, LogListener, Notification};
 pub use pool::{create_pool, Pool, PoolBuilder, PoolStats, PooledConnection};
 #[cfg(feature = "serde")]
 pub use rows::from_row;

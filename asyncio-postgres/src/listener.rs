@@ -7,6 +7,10 @@
 //! Dropping the last listener of a channel queues `UNLISTEN` on the
 //! connection's clean-up task. When the session ends, every listener's
 //! queue is shut down, so [`Listener::recv`] returns `None` once drained.
+//!
+//! The server's notices (`RAISE NOTICE`, a `WARNING`, …) go the same way to
+//! each [`LogListener`] of the connection ([`Connection::add_log_listener`]);
+//! with none, they are dropped.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,13 +22,14 @@ pub use tokio_postgres::Notification;
 
 use crate::connection::{Cleanup, Shared};
 use crate::copy::quote_identifier;
-use crate::{Connection, Error};
+use crate::{Connection, Error, ServerError};
 
 /// The listeners of one connection, by channel; shared by the connection
 /// and its driver task.
 #[derive(Default)]
 pub(crate) struct Listeners {
     channels: RefCell<HashMap<String, Vec<Rc<Queue<Notification>>>>>,
+    notices: RefCell<Vec<Rc<Queue<ServerError>>>>,
     /// The session ended: a listener added now gets a stream that ends.
     ended: std::cell::Cell<bool>,
 }
@@ -41,12 +46,69 @@ impl Listeners {
         }
     }
 
+    /// Hands a notice to every log listener.
+    pub(crate) fn notice(&self, notice: tokio_postgres::error::DbError) {
+        let queues = self.notices.borrow();
+        if queues.is_empty() {
+            return;
+        }
+        let notice = ServerError::new(notice);
+        for queue in queues.iter() {
+            let _ = queue.put_nowait(notice.clone());
+        }
+    }
+
     /// The session ended: every listener's stream ends after what it holds.
     pub(crate) fn shut_down(&self) {
         self.ended.set(true);
         for queue in self.channels.borrow().values().flatten() {
             queue.shutdown(false);
         }
+        for queue in self.notices.borrow().iter() {
+            queue.shutdown(false);
+        }
+    }
+}
+
+/// The server's notices on one connection, from
+/// [`Connection::add_log_listener`] (asyncpg's log listener, as a stream).
+/// Each is a [`ServerError`] record with its severity (`NOTICE`,
+/// `WARNING`, `INFO`, `LOG`, `DEBUG`), message, detail and hint.
+pub struct LogListener<'a> {
+    queue: Rc<Queue<ServerError>>,
+    shared: Rc<Shared>,
+    _connection: PhantomData<&'a Connection>,
+}
+
+impl LogListener<'_> {
+    /// The next notice, waiting for one; `None` once the connection has
+    /// closed and every notice received before was taken.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a notice is only taken when the future completes.
+    pub async fn recv(&self) -> Option<ServerError> {
+        self.queue.get().await.ok()
+    }
+
+    /// A notice already received, without waiting.
+    pub fn try_recv(&self) -> Option<ServerError> {
+        self.queue.get_nowait().ok()
+    }
+}
+
+impl Drop for LogListener<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .listeners
+            .notices
+            .borrow_mut()
+            .retain(|q| !Rc::ptr_eq(q, &self.queue));
+    }
+}
+
+impl std::fmt::Debug for LogListener<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogListener").finish_non_exhaustive()
     }
 }
 
@@ -106,6 +168,24 @@ impl Connection {
             .await?;
         }
         Ok(listener)
+    }
+}
+
+impl Connection {
+    /// Receives the server's notices from now on (`RAISE NOTICE`, a
+    /// `WARNING`, …): asyncpg's `add_log_listener`, as a stream. Without
+    /// a log listener, notices are dropped.
+    pub fn add_log_listener(&self) -> LogListener<'_> {
+        let queue = Rc::new(Queue::new(0));
+        if self.shared.listeners.ended.get() {
+            queue.shutdown(false);
+        }
+        self.shared.listeners.notices.borrow_mut().push(queue.clone());
+        LogListener {
+            queue,
+            shared: self.shared.clone(),
+            _connection: PhantomData,
+        }
     }
 }
 

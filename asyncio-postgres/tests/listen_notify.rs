@@ -87,3 +87,23 @@ async fn the_stream_ends_when_the_connection_closes() {
     let err = conn.add_listener("ending").await.unwrap_err();
     assert!(matches!(err, asyncio_postgres::Error::Closed(_)), "{err:?}");
 }
+
+/// The server's notices reach every log listener of the connection, in
+/// order, with their severity; without one they are dropped.
+#[asyncio::test]
+async fn notices_reach_the_log_listeners() {
+    let conn = connect().await;
+    let raise = "DO $$ BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful' USING HINT = 'look'; END $$";
+    let log = conn.add_log_listener();
+    conn.execute(raise, &[]).await.unwrap();
+    let notice = log.recv().await.unwrap();
+    assert_eq!((notice.severity(), notice.message()), ("NOTICE", "hello 42"));
+    let warning = log.recv().await.unwrap();
+    assert_eq!((warning.severity(), warning.message()), ("WARNING", "careful"));
+    assert_eq!(warning.hint(), Some("look"));
+    assert!(log.try_recv().is_none());
+    drop(log);
+    conn.execute(raise, &[]).await.unwrap();
+    let later = conn.add_log_listener();
+    assert!(later.try_recv().is_none(), "notices from before it are not kept");
+}
