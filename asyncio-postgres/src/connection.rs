@@ -39,7 +39,9 @@
 //! connection unfit for a pool, which discards it. A cancel request names a session,
 //! not a statement: when other queries of the same connection are in flight
 //! (pipelined from other tasks), no cancel is sent and the dropped query
-//! runs to its end on the server, its answer discarded.
+//! runs to its end on the server, its answer discarded. A prepare is not
+//! cancelled but finished in the background, so that the statement it
+//! allocates on the server is closed.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -110,6 +112,11 @@ pub(crate) enum Cleanup {
     /// Run this SQL (`ROLLBACK`, `ROLLBACK TO SAVEPOINT …`), and tell the
     /// server's answer to whoever waits for it.
     Sql(String, Option<Answer>),
+    /// Finish a prepare whose caller went away after it was sent, so that
+    /// the statement it makes is dropped, which closes it on the server
+    /// (tokio-postgres names the statement only in its answer: dropped
+    /// half-way, it would stay allocated for the session's life).
+    Finish(std::pin::Pin<Box<dyn Future<Output = ()>>>),
 }
 
 /// The server's answer to a queued clean-up, for a caller that waits for
@@ -385,7 +392,7 @@ impl Connection {
                 return Ok(statement.clone());
             }
         }
-        let statement = self.run(self.client.prepare(sql)).await?;
+        let statement = self.prepare(sql.to_owned()).await?;
         let mut cache = self.shared.cache.borrow_mut();
         if cache.statements.len() >= STATEMENT_CACHE_SIZE {
             let oldest = cache
@@ -400,6 +407,22 @@ impl Connection {
         let now = cache.clock;
         cache.statements.insert(sql.to_owned(), (statement.clone(), now));
         Ok(statement)
+    }
+
+    /// Prepares `sql` (one round trip, more if it names types the protocol
+    /// code does not know yet). Counts as a query in flight until
+    /// answered; dropped after it was sent, it is finished by the clean-up
+    /// task, which then drops the statement: the server closes it.
+    pub(crate) async fn prepare(&self, sql: String) -> Result<Statement, Error> {
+        let client = self.client.clone();
+        let mut pending = PendingPrepare {
+            request: Some(Box::pin(async move { client.prepare(&sql).await })),
+            sent: false,
+            shared: &self.shared,
+        };
+        std::future::poll_fn(|cx| pending.poll(cx))
+            .await
+            .map_err(|e| self.map_error(e))
     }
 
     /// Awaits one request of the protocol code as an in-flight query (a
@@ -464,7 +487,7 @@ impl Shared {
             // costs no round trip of its own). Each counts as a query in
             // flight until answered, so a query dropped behind one sends
             // no cancel that could land on it.
-            let mut answers = Vec::new();
+            let mut answers: Vec<std::pin::Pin<Box<dyn Future<Output = ()>>>> = Vec::new();
             loop {
                 let next = shared.cleanups.borrow_mut().pop_front();
                 let Some(cleanup) = next else { break };
@@ -493,6 +516,14 @@ impl Shared {
                         let done = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx).is_ready())).await;
                         if !done {
                             answers.push(answer);
+                        }
+                    }
+                    Cleanup::Finish(mut request) => {
+                        // Already sent: only its answer is awaited, beside
+                        // the others (it stays counted in flight until then).
+                        let done = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx).is_ready())).await;
+                        if !done {
+                            answers.push(request);
                         }
                     }
                 }
@@ -750,6 +781,51 @@ impl Drop for InFlight<'_> {
         if !self.done && left == 0 {
             self.shared.queue(Cleanup::Cancel);
         }
+    }
+}
+
+type PrepareRequest = std::pin::Pin<Box<dyn Future<Output = Result<Statement, tokio_postgres::Error>>>>;
+
+/// A prepare in flight: counted in [`Shared::in_flight`] from its first
+/// poll to its answer, and handed to the clean-up task if dropped in
+/// between (see [`Cleanup::Finish`]).
+struct PendingPrepare<'a> {
+    request: Option<PrepareRequest>,
+    sent: bool,
+    shared: &'a Rc<Shared>,
+}
+
+impl PendingPrepare<'_> {
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Result<Statement, tokio_postgres::Error>> {
+        let Some(request) = self.request.as_mut() else {
+            return Poll::Pending;
+        };
+        if !self.sent {
+            self.sent = true;
+            self.shared.in_flight.set(self.shared.in_flight.get() + 1);
+        }
+        let result = std::task::ready!(request.as_mut().poll(cx));
+        self.request = None;
+        self.shared.in_flight.set(self.shared.in_flight.get() - 1);
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for PendingPrepare<'_> {
+    fn drop(&mut self) {
+        let Some(mut request) = self.request.take() else {
+            return;
+        };
+        if !self.sent {
+            return;
+        }
+        let counted = self.shared.clone();
+        self.shared.queue(Cleanup::Finish(Box::pin(async move {
+            // The statement, if any, is dropped here: tokio-postgres then
+            // sends `Close` for it.
+            let _ = request.as_mut().await;
+            counted.in_flight.set(counted.in_flight.get() - 1);
+        })));
     }
 }
 

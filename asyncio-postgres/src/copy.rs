@@ -43,10 +43,7 @@ impl Connection {
         // for the old type, which the server can misread without error.
         self.shared_idle().await;
         let probe = self
-            .run(
-                self.client
-                    .prepare(&format!("SELECT {column_list} FROM {table} LIMIT 0")),
-            )
+            .prepare(format!("SELECT {column_list} FROM {table} LIMIT 0"))
             .await?;
         let types: Vec<_> = probe.columns().iter().map(|c| c.type_().clone()).collect();
         let copy = format!("COPY {table} ({column_list}) FROM STDIN (FORMAT binary)");

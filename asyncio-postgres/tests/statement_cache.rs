@@ -96,3 +96,41 @@ async fn statements_deallocated_on_the_server_are_prepared_again() {
     assert_eq!(conn.fetchval::<i32>(sql, &[]).await.unwrap(), Some(42));
     assert_eq!(conn.execute(sql, &[]).await.unwrap(), 1);
 }
+
+/// Polls `future` once (its first poll sends its request), then drops it.
+async fn send_then_drop<F: std::future::Future>(future: F) {
+    let mut future = Box::pin(future);
+    std::future::poll_fn(|cx| {
+        let _ = future.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
+#[asyncio::test]
+async fn prepares_dropped_after_they_were_sent_leave_no_statement_on_the_server() {
+    let conn = connect().await;
+    // Each query's first step is the prepare (a cache miss); it is dropped
+    // while the server answers it. (Before, a cancel request went out
+    // instead, which killed the prepare only when it came in time.)
+    for i in 0..10 {
+        send_then_drop(conn.fetchval::<i32>(&format!("SELECT $1::int + {i}"), &[&1i32])).await;
+        conn.execute("SELECT 1", &[]).await.unwrap();
+    }
+    let left: Vec<String> = conn
+        .fetch(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1::int + %'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "abandoned statements still prepared");
+    assert_eq!(conn.statement_cache_len(), 2, "only the two queries above are cached");
+    // A text whose prepare was abandoned is prepared normally when asked again.
+    let sql = "SELECT $1::int + 2";
+    assert_eq!(conn.fetchval::<i32>(sql, &[&1i32]).await.unwrap(), Some(3));
+    assert_eq!(prepared(&conn, sql).await, [1]);
+}
