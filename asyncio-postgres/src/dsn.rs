@@ -2,7 +2,9 @@
 //! libpq's key-value form (`host=/var/run/postgresql user=app`), parsed by
 //! tokio-postgres's [`Config`], then completed from the environment
 //! variables libpq honours for what the DSN leaves out: `PGHOST`,
-//! `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`.
+//! `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`; then, if
+//! neither gives a password, from libpq's password file (`passfile=`,
+//! `PGPASSFILE`, `~/.pgpass`: see the `passfile` module).
 //!
 //! The connection options libpq reads are used, not only parsed: several
 //! hosts (each with its `hostaddr`, tried in order, or in random order with
@@ -44,6 +46,31 @@ pub(crate) enum Target {
     Unix {
         path: std::path::PathBuf,
     },
+}
+
+impl Target {
+    /// The host and port a password file's line is matched against, as
+    /// libpq matches them: the host name (or the `hostaddr` given without
+    /// one); for a Unix socket, `localhost` if its directory is a default
+    /// one (`/var/run/postgresql`, Debian's, or `/tmp`), else the directory.
+    pub(crate) fn passfile_key(&self) -> (String, u16) {
+        match self {
+            Target::Tcp { host, port, .. } => (host.clone(), *port),
+            Target::Unix { path } => {
+                let port = path
+                    .file_name()
+                    .and_then(|name| name.to_str()?.strip_prefix(".s.PGSQL.")?.parse().ok())
+                    .unwrap_or(5432);
+                let dir = path.parent().unwrap_or(Path::new(""));
+                let host = if dir == Path::new("/var/run/postgresql") || dir == Path::new("/tmp") {
+                    "localhost".to_owned()
+                } else {
+                    dir.to_string_lossy().into_owned()
+                };
+                (host, port)
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Target {
@@ -89,13 +116,16 @@ impl SslMode {
     }
 }
 
-/// The DSN's TLS settings.
+/// What the DSN and the environment say beyond tokio-postgres's
+/// [`Config`]: the TLS settings, and the password file to read when no
+/// password was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SslParams {
+pub(crate) struct Settings {
     pub(crate) mode: SslMode,
     pub(crate) rootcert: Option<String>,
     pub(crate) cert: Option<String>,
     pub(crate) key: Option<String>,
+    pub(crate) passfile: Option<std::path::PathBuf>,
 }
 
 /// The TLS keys, the environment variable for each.
@@ -108,8 +138,9 @@ const SSL_KEYS: [(&str, &str); 4] = [
 
 /// The keys tokio-postgres reads otherwise than libpq: `keepalives_count`
 /// (its `keepalives_retries`, which it knows by that name only) and
-/// `tcp_user_timeout` (milliseconds in libpq, seconds in tokio-postgres).
-const LIBPQ_KEYS: [&str; 2] = ["keepalives_count", "tcp_user_timeout"];
+/// `tcp_user_timeout` (milliseconds in libpq, seconds in tokio-postgres);
+/// and `passfile`, which it does not know.
+const LIBPQ_KEYS: [&str; 3] = ["keepalives_count", "tcp_user_timeout", "passfile"];
 
 /// Whether `split_ssl` takes `key` out of the DSN: the TLS keys and
 /// [`LIBPQ_KEYS`].
@@ -228,7 +259,7 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Parses `dsn` and fills what it omits from `env` (a lookup, so tests can
 /// pass their own environment).
-pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(Config, SslParams), Error> {
+pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(Config, Settings), Error> {
     let (rest, taken) = split_ssl(dsn);
     let value = |key: &str| {
         let var = SSL_KEYS.iter().find(|(k, _)| *k == key).map(|(_, var)| *var)?;
@@ -256,11 +287,12 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
                 .into(),
         ));
     }
-    let ssl = SslParams {
+    let mut ssl = Settings {
         mode,
         rootcert,
         cert: value("sslcert"),
         key: value("sslkey"),
+        passfile: None,
     };
     let mut config = Config::from_str(&rest).map_err(|e| Error::InvalidDsn(e.to_string()))?;
     let libpq = |key: &str| taken.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
@@ -340,6 +372,9 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
         if let Some(db) = env("PGDATABASE") {
             config.dbname(db);
         }
+    }
+    if config.get_password().is_none() {
+        ssl.passfile = crate::passfile::path(libpq("passfile"), &env);
     }
     Ok((config, ssl))
 }
@@ -533,6 +568,28 @@ mod tests {
         assert_eq!(firsts.len(), 3, "every host comes first sometimes: {firsts:?}");
         let (config, _) = parse("host=a,b,c", env(&[])).unwrap();
         assert!((0..16).all(|_| targets(&config)[0].to_string() == "a:5432"));
+    }
+
+    #[test]
+    fn password_file_keys_are_libpqs() {
+        let key = |dsn: &str| {
+            let (config, _) = parse(dsn, env(&[])).unwrap();
+            targets(&config).iter().map(Target::passfile_key).collect::<Vec<_>>()
+        };
+        assert_eq!(key("host=/var/run/postgresql port=5433"), [("localhost".into(), 5433)]);
+        assert_eq!(key("host=/tmp"), [("localhost".into(), 5432)]);
+        assert_eq!(key("host=/srv/pg port=7"), [("/srv/pg".into(), 7)]);
+        assert_eq!(key("host=db.example hostaddr=10.0.0.1"), [("db.example".into(), 5432)]);
+        assert_eq!(key("hostaddr=10.0.0.1 port=6"), [("10.0.0.1".into(), 6)]);
+        // The file is looked for only when no password is given.
+        let (_, settings) = parse("host=h passfile=/p", env(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(settings.passfile.as_deref(), Some(Path::new("/p")));
+        let (_, settings) = parse("host=h password=x passfile=/p", env(&[])).unwrap();
+        assert_eq!(settings.passfile, None);
+        let (_, settings) = parse("host=h", env(&[("PGPASSWORD", "x"), ("HOME", "/home/u")])).unwrap();
+        assert_eq!(settings.passfile, None);
+        let (_, settings) = parse("postgresql://h/db?passfile=%2Fq", env(&[])).unwrap();
+        assert_eq!(settings.passfile.as_deref(), Some(Path::new("/q")));
     }
 
     #[test]

@@ -39,6 +39,7 @@
 //! | `await conn.add_listener(channel, callback)` | [`let listener = conn.add_listener(channel).await?; listener.recv().await`](Connection::add_listener) |
 //! | `conn.add_log_listener(callback)` | [`let log = conn.add_log_listener(); log.recv().await`](Connection::add_log_listener) (notices, warnings) |
 //! | `copy_records_to_table(table, records=…, columns=…)`, `copy_from_query(sql, output=…)` | [`copy_records_to_table(table, columns, records)`](Connection::copy_records_to_table), [`copy_from_query(sql)`](Connection::copy_from_query) → a stream of chunks |
+//! | `connect(dsn, passfile=…)`, `~/.pgpass` | `passfile=…` in the DSN, `PGPASSFILE`, or `~/.pgpass` (see [`connect`]) |
 //! | `connect(dsn, ssl='verify-full')` | `?sslmode=verify-full&sslrootcert=ca.pem` in the DSN (feature `tls`, on by default; see the [`tls`] module) |
 
 #![forbid(unsafe_code)]
@@ -55,6 +56,7 @@ pub mod __fuzz {
 }
 mod error;
 pub mod listener;
+mod passfile;
 pub mod pool;
 #[cfg(feature = "serde")]
 pub mod rows;
@@ -87,6 +89,14 @@ use tokio_postgres::config::TargetSessionAttrs;
 /// as in libpq; with several hosts (`host=a,b`), each is tried in turn.
 /// `connect_timeout` bounds each attempt.
 ///
+/// Without a password in the DSN or `PGPASSWORD`, libpq's password file
+/// gives it: `passfile=` in the DSN, else `PGPASSFILE`, else `~/.pgpass`,
+/// one `hostname:port:database:username:password` line per entry (`*`
+/// matches anything, `\` escapes `:` and `\`, the first matching line
+/// wins; a Unix socket in the default directory is `localhost`). The file
+/// is read on asyncio's thread pool; one that group or others may read is
+/// ignored with a warning (`tracing`), as libpq ignores it.
+///
 /// TLS (feature `tls`, on by default) follows libpq's `sslmode`
 /// (`disable`, `prefer` — the default —, `require`, `verify-ca`,
 /// `verify-full`), `sslrootcert`, `sslcert` and `sslkey`, and their
@@ -107,11 +117,20 @@ use tokio_postgres::config::TargetSessionAttrs;
 /// # Cancel safety
 /// Dropping the future abandons the attempt; no connection is left open.
 pub async fn connect(dsn: &str) -> Result<Connection, Error> {
-    let (config, ssl) = dsn::parse(dsn, |key| std::env::var(key).ok())?;
-    let tls = Tls::from_params(&ssl)?;
+    let (config, settings) = dsn::parse(dsn, |key| std::env::var(key).ok())?;
+    let mode = settings.mode;
+    let (tls, passwords) = read_files(settings).await?;
     let mut last = None;
     for target in dsn::targets(&config) {
-        let attempt = connect_to(&config, ssl.mode, tls.as_ref(), target.clone());
+        let config = match passwords.as_ref().and_then(|file| password_for(file, &config, &target)) {
+            Some(password) => {
+                let mut config = config.clone();
+                config.password(password);
+                std::borrow::Cow::Owned(config)
+            }
+            None => std::borrow::Cow::Borrowed(&config),
+        };
+        let attempt = connect_to(&config, mode, tls.as_ref(), target.clone());
         let result = match config.get_connect_timeout() {
             Some(limit) => asyncio::timeout(*limit, attempt).await.unwrap_or_else(|_| {
                 Err(Error::Connect {
@@ -146,6 +165,35 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
     Err(last.unwrap_or_else(|| Error::InvalidDsn("no host".into())))
 }
 
+/// What the settings need from files, read on asyncio's thread pool so the
+/// loop never waits on the disk: the TLS configuration (root and client
+/// certificates, the client key; parsing them is CPU work too), and the
+/// password file.
+///
+/// # Cancel safety
+/// Dropping the future abandons the reading (the thread finishes it).
+async fn read_files(settings: dsn::Settings) -> Result<(Option<Tls>, Option<passfile::PassFile>), Error> {
+    let read = asyncio::to_thread(move || -> Result<_, Error> {
+        let tls = Tls::from_params(&settings)?;
+        Ok((tls, settings.passfile.as_deref().and_then(passfile::read)))
+    });
+    match read.await {
+        Ok(result) => result,
+        Err(e @ asyncio::executor::JobError::Panicked(_)) => std::panic::resume_unwind(e.into_panic()),
+        // Only when the loop's thread pool is shutting down.
+        Err(e) => Err(Error::Closed(format!("reading the connection's files: {e}"))),
+    }
+}
+
+/// The password file's password for `target` with `config`'s user and
+/// database (the user's name when none is given, the server's default).
+fn password_for<'f>(file: &'f passfile::PassFile, config: &tokio_postgres::Config, target: &Target) -> Option<&'f str> {
+    let (host, port) = target.passfile_key();
+    let user = config.get_user().unwrap_or("");
+    let database = config.get_dbname().unwrap_or(user);
+    file.password(&host, port, database, user)
+}
+
 /// Whether a failed attempt is worth another host's (libpq also moves on
 /// after these).
 fn next_host_may_do_better(error: &Error) -> bool {
@@ -166,7 +214,7 @@ enum Tls {}
 
 #[cfg(not(feature = "tls"))]
 impl Tls {
-    fn from_params(params: &dsn::SslParams) -> Result<Option<Tls>, Error> {
+    fn from_params(params: &dsn::Settings) -> Result<Option<Tls>, Error> {
         match params.mode {
             dsn::SslMode::Disable | dsn::SslMode::Prefer => Ok(None),
             _ => Err(Error::InvalidDsn(

@@ -47,7 +47,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::tls::{ChannelBinding, TlsConnect};
 
-use crate::dsn::{SslMode, SslParams};
+use crate::dsn::{Settings, SslMode};
 use crate::Error;
 
 /// How the server's certificate is checked.
@@ -70,7 +70,7 @@ pub(crate) struct Tls {
 impl Tls {
     /// Builds the client configuration `params` ask for, or `None` when
     /// TLS is off (`sslmode=disable`).
-    pub(crate) fn from_params(params: &SslParams) -> Result<Option<Tls>, Error> {
+    pub(crate) fn from_params(params: &Settings) -> Result<Option<Tls>, Error> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let default_file = |name: &str| {
             home.as_ref()
