@@ -40,11 +40,20 @@ pub enum Error {
     /// A row or value did not convert to the requested Rust type (a `NULL`
     /// into a non-`Option`, a string into an integer, too few columns).
     Conversion(String),
-    /// The client library reported another problem (a protocol error, a
-    /// parameter count mismatch, an unsupported authentication plugin).
+    /// The parameters do not fit the statement (their count, a missing
+    /// named parameter, named and positional mixed). Nothing ran; the
+    /// connection is kept.
+    Params(String),
+    /// The options ask for what this crate does not do (TLS; the `mysql`
+    /// crate's own pool sizes): the message says which.
+    Unsupported(String),
+    /// The client library reported another problem: the protocol went out
+    /// of step, an unsupported authentication plugin, a read or write
+    /// timeout the options set. The connection is dropped.
     Driver(String),
-    /// The closure given to [`Pool::run`](crate::Pool::run) panicked; its
-    /// connection was closed, the pool thread goes on.
+    /// The closure given to [`Pool::run`](crate::Pool::run) panicked (or
+    /// the `mysql` crate did, in any call); its connection was closed, the
+    /// pool thread goes on.
     Panicked(String),
     /// The pool was shut down before the query was submitted.
     Closed,
@@ -71,13 +80,26 @@ impl Error {
         }
     }
 
+    /// Whether the connection was lost during the query (an I/O or
+    /// protocol failure, or the server said it is closing the connection:
+    /// killed, shutting down, idle too long): the query may or may not have
+    /// run, and the pool thread connects anew for its next job. A program
+    /// that retries only what is safe to run twice can retry these.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::Driver(_) => true,
+            Error::Server(e) => closes_connection(e.code),
+            _ => false,
+        }
+    }
+
     /// True when the connection this came from is unusable afterwards (the
     /// pool thread then drops it and reconnects for its next query).
     pub(crate) fn breaks_connection(e: &mysql::Error) -> bool {
         match e {
-            mysql::Error::IoError(_) | mysql::Error::CodecError(_) | mysql::Error::DriverError(_) => true,
-            // The server says it is closing this connection.
-            mysql::Error::MySqlError(e) => matches!(e.code, codes::CONNECTION_KILLED | codes::SERVER_SHUTDOWN),
+            mysql::Error::DriverError(e) => !is_params_error(e),
+            mysql::Error::IoError(_) | mysql::Error::CodecError(_) => true,
+            mysql::Error::MySqlError(e) => closes_connection(e.code),
             _ => false,
         }
     }
@@ -110,6 +132,29 @@ impl Error {
     }
 }
 
+/// The server errors that come with the connection's end.
+fn closes_connection(code: u16) -> bool {
+    matches!(
+        code,
+        codes::CONNECTION_KILLED
+            | codes::SERVER_SHUTDOWN
+            | codes::CLIENT_INTERACTION_TIMEOUT
+            | codes::NET_PACKET_TOO_LARGE
+    )
+}
+
+/// The driver's complaints about parameters, found before the statement
+/// is executed: the connection is fine.
+fn is_params_error(e: &mysql::DriverError) -> bool {
+    matches!(
+        e,
+        mysql::DriverError::MismatchedStmtParams(..)
+            | mysql::DriverError::Params(_)
+            | mysql::DriverError::MixedParams
+            | mysql::DriverError::BulkExecute(_)
+    )
+}
+
 impl From<mysql::Error> for Error {
     fn from(e: mysql::Error) -> Error {
         match e {
@@ -121,6 +166,7 @@ impl From<mysql::Error> for Error {
             mysql::Error::IoError(io) | mysql::Error::CodecError(PacketCodecError::Io(io)) => Error::Io(io),
             mysql::Error::UrlError(e) => Error::Url(e.to_string()),
             e @ (mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_)) => Error::Conversion(e.to_string()),
+            mysql::Error::DriverError(e) if is_params_error(&e) => Error::Params(e.to_string()),
             other => Error::Driver(other.to_string()),
         }
     }
@@ -142,6 +188,8 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "connection failed: {e}"),
             Error::Url(e) => write!(f, "bad connection URL: {e}"),
             Error::Conversion(e) => write!(f, "conversion failed: {e}"),
+            Error::Params(e) => write!(f, "parameters do not fit the statement: {e}"),
+            Error::Unsupported(e) => write!(f, "not supported: {e}"),
             Error::Driver(e) => write!(f, "client error: {e}"),
             Error::Panicked(m) => write!(f, "the closure panicked: {m}"),
             Error::Closed => f.write_str("the pool is shut down"),
@@ -182,4 +230,11 @@ pub mod codes {
     pub const SERVER_SHUTDOWN: u16 = 1053;
     /// `ER_LOCK_DEADLOCK`: the transaction was chosen as a deadlock victim.
     pub const LOCK_DEADLOCK: u16 = 1213;
+    /// `ER_CLIENT_INTERACTION_TIMEOUT` (MySQL 8.0.24 and later): sent
+    /// before the server closes a connection idle past `wait_timeout`; the
+    /// pool drops the connection.
+    pub const CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+    /// `ER_NET_PACKET_TOO_LARGE`: a packet above `max_allowed_packet`; the
+    /// server closes the connection after it, and the pool drops it.
+    pub const NET_PACKET_TOO_LARGE: u16 = 1153;
 }

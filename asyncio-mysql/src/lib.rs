@@ -52,8 +52,12 @@
 //!   authentication (`mysql_native_password`, `caching_sha2_password`), a
 //!   per-connection prepared statement cache, transactions. With default
 //!   features off it needs no TLS library at all (no OpenSSL, no
-//!   native-tls: CI refuses them), and flate2's pure-Rust backend. Its cost
-//!   is a thread hop per call, measured below.
+//!   native-tls: CI refuses them), and flate2's pure-Rust backend: its
+//!   connections are plain text, and TLS options are refused
+//!   ([`Error::Unsupported`]): the crate's own TLS feature (`rustls`) pulls
+//!   in the old `webpki` 0.22 crate, superseded by `rustls-webpki` and no
+//!   longer maintained, and `rustls-pemfile`, archived. Its cost is a thread hop per call, measured
+//!   below.
 //!
 //! # What it costs
 //!
@@ -65,38 +69,42 @@
 //!
 //! Client CPU per `SELECT 1` (text protocol, first row): the scheduler's
 //! CPU time of every thread of the client process, divided by the queries;
-//! 20,000 queries per round, 7 rounds interleaved, against a local MariaDB
-//! 10.11 over TCP, on a 2-core VM shared with other builds (load average
-//! about 5, so single rounds swing: read the medians). The server's CPU is
-//! not counted. `cargo run --release -p asyncio-mysql --example mysql_cost
-//! 20000 7` prints this table.
+//! 10,000 queries per round, 5 rounds interleaved, against a local MariaDB
+//! 10.11 over TCP, on a 2-core VM shared with other work (2026-12-05; this
+//! day's machine ran the direct path 2.3× slower than the 6.0 µs measured
+//! on 2026-11-29, so compare rows, not days). The server's CPU is not
+//! counted. `cargo run --release -p asyncio-mysql --example mysql_cost
+//! 10000 5` prints this table.
 //!
 //! | path | client CPU per query, median (range) | wall per query, median (range) |
 //! |---|---|---|
-//! | `mysql` crate called directly, one thread | 6.0 µs (4.9–7.4) | 15.8 µs (12.4–19.3) |
-//! | [`Pool::query_first`], one at a time, pool of 4 | 17.2 µs (14.1–59.5) | 33.3 µs (28.9–139) |
-//! | [`Pool::query_first`], 100 tasks at once, pool of 4 | 29.5 µs (12.3–38.6) | 28.9 µs (14.0–40.4) |
+//! | `mysql` crate called directly, one thread | 13.8 µs (11.4–15.0) | 33.8 µs (27.1–34.5) |
+//! | [`Pool::query_first`], one at a time, pool of 4 (reset after each job: the default) | 65.6 µs (45.2–71.9) | 65.2 µs (60.7–77.5) |
+//! | the same, `reset_connection=false` | 52.8 µs (40.3–61.9) | 47.6 µs (44.0–57.5) |
+//! | [`Pool::query_first`], 100 tasks at once, pool of 4 (reset) | 52.1 µs (46.6–54.5) | 45.7 µs (44.0–49.6) |
 //!
-//! Two earlier runs of 5 rounds gave the same picture (direct: best rounds
-//! 4.7–4.8 µs CPU and 12–16 µs wall; the pool one at a time: best rounds
-//! 10–12 µs CPU and 26–33 µs wall).
+//! Before the reset between jobs was added, the same day's run gave 50.3 µs
+//! CPU and 48.5 µs wall one at a time, 22.9 µs and 22.4 µs under 100 tasks:
+//! the reset's round trip is off the caller's path (the answer goes first)
+//! but keeps the thread busy, so a saturated pool serves half as many
+//! queries, and each costs about 30 µs more client CPU. A program that
+//! changes no session state turns it off with `reset_connection=false`.
 //!
-//! So the hop costs about 10 µs of client CPU and 15–20 µs of latency per
-//! query (two thread wake-ups: the pool thread's and the loop's), two to
-//! three times the client's own share of a local round trip; a query that
-//! does real work on the server makes it small in proportion. Under 100
-//! tasks the four threads overlap their round trips, so wall time per query
-//! stays near one direct round trip's while the loop stays free, but the
-//! CPU per query grows with the threads contending for two cores. What the
-//! hop buys is that the loop never waits on the network and `size` queries
-//! run at once.
+//! So the hop costs about 15–20 µs of latency per query over a direct call
+//! (two thread wake-ups: the pool thread's and the loop's) and several
+//! times the client's own CPU share of a local round trip; a query that
+//! does real work on the server makes it small in proportion. What the hop
+//! buys is that the loop never waits on the network and `size` queries run
+//! at once.
 //!
 //! # Cancellation
 //!
 //! A thread cannot be interrupted. Dropping a query's future (a cancelled
 //! task, an expired `timeout`) before its job starts removes the job;
 //! once started, the query runs to completion on its thread, its result is
-//! discarded, and the connection is reused afterwards. To bound a query's
+//! discarded, and the connection is reused afterwards. So a write whose
+//! `timeout` expired may still commit: retry only what is safe to run
+//! twice, or make the write idempotent. To bound a query's
 //! time on the server, use MariaDB's `SET STATEMENT max_statement_time=N
 //! FOR ...` (or MySQL's `MAX_EXECUTION_TIME` hint).
 
@@ -106,7 +114,7 @@ mod error;
 mod pool;
 
 pub use error::{codes, Error, ServerError};
-pub use pool::{Done, Pool};
+pub use pool::{Done, Pool, HEALTH_CHECK_AFTER};
 
 /// The blocking client underneath, for [`Pool::run`]'s closures and for
 /// options ([`mysql::OptsBuilder`]).

@@ -13,10 +13,11 @@
 //!
 //! A connection leaves its slot while a job uses it, and goes back only when
 //! the job ends cleanly or with an error that leaves it usable (a server
-//! error, a conversion error). After an I/O or protocol error, or a panic in
-//! the caller's closure, it is dropped, and the thread's next job connects
-//! anew: a broken or half-used connection is never reused. Queries are not
-//! retried (one that failed mid-way may have run).
+//! error, a conversion error, parameters that do not fit). After an I/O or
+//! protocol error, or a panic in the caller's closure, it is dropped, and
+//! the thread's next job connects anew: a broken or half-used connection is
+//! never reused. Queries are not retried (one that failed mid-way may have
+//! run).
 //!
 //! The slot is keyed by the pool's id, so a thread can never use another
 //! pool's connection. When the last clone of the pool is dropped, the
@@ -27,15 +28,62 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use asyncio::executor::{run_in_executor, ThreadPoolExecutor};
+use asyncio::sync::oneshot;
 use mysql::prelude::{FromRow, Queryable};
-use mysql::{Conn, Opts, Params, Row};
+use mysql::{Conn, Opts, OptsBuilder, Params, PoolConstraints, Row};
 
 use crate::Error;
 
+/// How long a connection may sit idle before a job pings it first (when
+/// the options' `check_health` is on, the default).
+pub const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// A pool of `size` threads, each with its own connection, running blocking
 /// queries for the loop. Clones share the pool.
+///
+/// # Between jobs
+///
+/// As the `mysql` crate's own pool does by default (its `PoolOpts`, also
+/// set by the URL's `reset_connection` and `check_health`):
+/// - *reset*: after each job, before the connection goes back,
+///   `COM_RESET_CONNECTION` (the `mysql` crate's [`Conn::reset`]) rolls back
+///   an open transaction, releases table locks and `GET_LOCK` locks, drops
+///   temporary tables, user variables and `PREPARE`d statements, restores
+///   the session's variables, then runs the options' `init` statements
+///   again: the next job, on whichever thread, starts from a fresh
+///   session. Except for its current database: the server keeps the one a
+///   `USE` chose (as after the `mysql` crate's own pool's reset; restoring
+///   it would cost every job another round trip), so a job that switches
+///   database should switch back, or name tables with their database.
+///   The reset costs one round trip per job, after the job's answer has
+///   gone to the caller (a query's latency does not include it; the thread
+///   is busy for it before its next job), and it empties the statement
+///   cache (each [`exec`](Pool::exec) then prepares
+///   again). `reset_connection=false` (or
+///   [`PoolOpts::with_reset_connection`](mysql::PoolOpts::with_reset_connection))
+///   turns it off for a program that changes no session state (then
+///   a repeated statement is one round trip). A reset that fails drops the
+///   connection.
+/// - *health check*: a connection idle for more than
+///   [`HEALTH_CHECK_AFTER`] is pinged before the job uses it; one that does
+///   not answer (the server closed it after `wait_timeout`, or restarted) is
+///   dropped and the job connects anew, so the job is not lost to a
+///   connection that died while idle. `check_health=false` turns it off.
+///
+/// # Timeouts
+///
+/// Unless the options say otherwise, connections are made with a 10 s
+/// connect timeout and TCP keepalive (a probe after 60 s of silence, then
+/// every 10 s, dead after 6 unanswered): a server that vanished without
+/// closing (a host that went down, a dropped route) fails the thread
+/// waiting on it within about two minutes instead of parking it for ever.
+/// A query that legitimately runs longer is not affected (the server's
+/// kernel answers the probes).
+///
+/// # Example
 ///
 /// ```no_run
 /// # asyncio::run(async {
@@ -51,10 +99,20 @@ pub struct Pool {
     target: Arc<Target>,
 }
 
-/// What a pool thread connects to, and the pool it belongs to.
+/// What a pool thread connects to, the pool it belongs to, and what
+/// happens between jobs.
 struct Target {
     id: u64,
     opts: Opts,
+    reset: bool,
+    check_health: bool,
+}
+
+/// A pool thread's connection, its pool's id, and when its last job ended.
+struct Slot {
+    pool: u64,
+    conn: Conn,
+    idle_since: Instant,
 }
 
 /// What a statement that returns no rows did: [`Pool::exec_drop`],
@@ -68,25 +126,49 @@ pub struct Done {
 }
 
 thread_local! {
-    /// This pool thread's connection, tagged with its pool's id.
-    static CONN: RefCell<Option<(u64, Conn)>> = const { RefCell::new(None) };
+    /// This pool thread's connection.
+    static CONN: RefCell<Option<Slot>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` on this thread's connection to `target`, connecting first if
-/// there is none; the connection goes back to the slot unless `f` broke it
-/// (or panicked, which unwinds past the put-back).
-fn on_conn<R>(target: &Target, f: impl FnOnce(&mut Conn) -> Result<R, mysql::Error>) -> Result<R, Error> {
+/// Runs `f` on this thread's connection to `target`: connecting first if
+/// there is none, pinging it first if it has been idle (see the module
+/// docs). Sends `f`'s result on `reply` as soon as it has one; then the
+/// connection goes back to the slot, reset, unless `f` broke it or the
+/// reset failed. (If `f` panics, the unwinding drops `reply` and the
+/// connection.)
+fn on_conn<R>(
+    target: &Target,
+    f: impl FnOnce(&mut Conn) -> Result<R, mysql::Error>,
+    reply: oneshot::Sender<Result<R, Error>>,
+) {
     CONN.with(|slot| {
         let mut slot = slot.borrow_mut();
-        let mut conn = match slot.take() {
-            Some((id, conn)) if id == target.id => conn,
-            _ => Conn::new(target.opts.clone()).map_err(Error::from_connect)?,
+        let kept = slot.take().filter(|s| s.pool == target.id).and_then(|mut s| {
+            let stale = target.check_health && s.idle_since.elapsed() > HEALTH_CHECK_AFTER;
+            (!stale || s.conn.ping().is_ok()).then_some(s.conn)
+        });
+        let mut conn = match kept {
+            Some(conn) => conn,
+            None => match Conn::new(target.opts.clone()) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let _ = reply.send(Err(Error::from_connect(e)));
+                    return;
+                }
+            },
         };
         let result = f(&mut conn);
-        if !matches!(&result, Err(e) if Error::breaks_connection(e)) {
-            *slot = Some((target.id, conn));
+        let usable = !matches!(&result, Err(e) if Error::breaks_connection(e));
+        // The caller has its answer before the reset's round trip: its
+        // next job goes to another thread if one is free.
+        let _ = reply.send(result.map_err(Error::from));
+        if usable && (!target.reset || conn.reset().is_ok()) {
+            *slot = Some(Slot {
+                pool: target.id,
+                conn,
+                idle_since: Instant::now(),
+            });
         }
-        result.map_err(Error::from)
     })
 }
 
@@ -113,9 +195,11 @@ impl Pool {
     /// database fails here. The other connections open on first use.
     ///
     /// # Errors
-    /// [`Error::Url`], [`Error::Connect`] (refused, unreachable), or
+    /// [`Error::Url`], [`Error::Unsupported`] (TLS, the `mysql` crate's
+    /// `pool_min`/`pool_max`), [`Error::Connect`] (refused, unreachable),
     /// [`Error::Server`] (wrong password: [`codes::ACCESS_DENIED`]; unknown
-    /// database: [`codes::BAD_DB`]).
+    /// database: [`codes::BAD_DB`]), or [`Error::Driver`] (an unsupported
+    /// authentication plugin, …).
     ///
     /// # Panics
     /// If `size` is 0.
@@ -146,6 +230,9 @@ impl Pool {
     /// As [`connect`](Self::connect).
     pub async fn connect_with(opts: impl Into<Opts>, size: usize) -> Result<Pool, Error> {
         assert!(size > 0, "a pool needs at least one thread");
+        let opts = checked_opts(opts.into())?;
+        let pool_opts = opts.get_pool_opts();
+        let (reset, check_health) = (pool_opts.reset_connection(), pool_opts.check_health());
         static POOLS: AtomicU64 = AtomicU64::new(0);
         let executor = ThreadPoolExecutor::builder()
             .max_workers(size)
@@ -156,7 +243,9 @@ impl Pool {
             executor,
             target: Arc::new(Target {
                 id: POOLS.fetch_add(1, Ordering::Relaxed),
-                opts: opts.into(),
+                opts,
+                reset,
+                check_health,
             }),
         };
         pool.run(|_| Ok(())).await?;
@@ -171,8 +260,11 @@ impl Pool {
 
     /// Runs `f` with one connection on a pool thread: several statements in
     /// one thread hop, a transaction, or any call of the `mysql` crate's
-    /// [`Queryable`]. A transaction `f` starts and does not commit is rolled
-    /// back when it is dropped, before the connection is reused.
+    /// [`Queryable`]. Whatever `f` leaves in the session (an open
+    /// transaction, locks, variables, temporary tables) is reset before the
+    /// connection is used again (see [`Pool`]; not with
+    /// `reset_connection=false`, though a `mysql::Transaction` guard that `f`
+    /// drops uncommitted still rolls back).
     ///
     /// ```no_run
     /// # async fn demo(pool: &asyncio_mysql::Pool) -> Result<(), asyncio_mysql::Error> {
@@ -202,9 +294,19 @@ impl Pool {
         R: Send + 'static,
     {
         let target = self.target.clone();
-        run_in_executor(&self.executor, move || on_conn(&target, f))
-            .await
-            .map_err(Error::from_job)?
+        let (reply, answer) = oneshot::channel();
+        // Dropped with this future, the job is cancelled if it has not
+        // started; once started it runs on.
+        let job = run_in_executor(&self.executor, move || on_conn(&target, f, reply));
+        match answer.await {
+            Ok(result) => result,
+            // No answer: the job panicked, or never ran (the pool is shut
+            // down); its handle says which.
+            Err(_) => match job.await {
+                Err(e) => Err(Error::from_job(e)),
+                Ok(()) => Err(Error::Closed),
+            },
+        }
     }
 
     /// Runs a text query (no parameters) and returns its rows
@@ -354,6 +456,51 @@ impl Pool {
     }
 }
 
+/// The options as this pool uses them: refused where they ask for what it
+/// does not do (TLS, the `mysql` crate's own pool sizes), completed with
+/// its defaults (a connect timeout, TCP keepalive) where they say nothing.
+fn checked_opts(opts: Opts) -> Result<Opts, Error> {
+    if opts.get_ssl_opts().is_some() {
+        return Err(Error::Unsupported(
+            "TLS (ssl_opts; root_cert_path or danger_accept_invalid_certs in the URL): asyncio-mysql is built \
+             without the mysql crate's TLS; its connections are plain text"
+                .into(),
+        ));
+    }
+    if opts.get_pool_opts().constraints() != PoolConstraints::default() {
+        return Err(Error::Unsupported(
+            "pool_min / pool_max size the mysql crate's own pool: this pool's size is Pool::connect's `size`".into(),
+        ));
+    }
+    let mut builder = OptsBuilder::from_opts(opts.clone());
+    if opts.get_tcp_connect_timeout().is_none() {
+        builder = builder.tcp_connect_timeout(Some(DEFAULT_CONNECT_TIMEOUT));
+    }
+    if opts.get_tcp_keepalive_time_ms().is_none() {
+        builder = builder.tcp_keepalive_time_ms(Some(DEFAULT_KEEPALIVE_MS));
+        // (The `mysql` crate sets the probes' interval and count on these
+        // systems only.)
+        #[cfg(any(target_os = "linux", target_os = "macos"))]
+        if opts.get_tcp_keepalive_probe_interval_secs().is_none() && opts.get_tcp_keepalive_probe_count().is_none() {
+            builder = builder
+                .tcp_keepalive_probe_interval_secs(Some(DEFAULT_KEEPALIVE_INTERVAL_SECS))
+                .tcp_keepalive_probe_count(Some(DEFAULT_KEEPALIVE_PROBES));
+        }
+    }
+    Ok(builder.into())
+}
+
+/// The connect timeout when the options set none.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive when the options set none: the first probe after 60 s
+/// of silence, then every 10 s, 6 unanswered probes and the connection is
+/// dead (2 minutes in all; the kernel's defaults would take over 2 hours).
+const DEFAULT_KEEPALIVE_MS: u32 = 60_000;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+const DEFAULT_KEEPALIVE_INTERVAL_SECS: u32 = 10;
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+const DEFAULT_KEEPALIVE_PROBES: u32 = 6;
+
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
@@ -361,5 +508,29 @@ impl fmt::Debug for Pool {
             .field("size", &self.size())
             .field("threads", &self.executor.threads())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    fn defaults_fill_only_what_the_options_leave_out() {
+        let opts = checked_opts(Opts::from_url("mysql://u@h/db").unwrap()).unwrap();
+        assert_eq!(opts.get_tcp_connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(opts.get_tcp_keepalive_time_ms(), Some(60_000));
+        assert_eq!(opts.get_tcp_keepalive_probe_interval_secs(), Some(10));
+        assert_eq!(opts.get_tcp_keepalive_probe_count(), Some(6));
+        let opts = Opts::from_url("mysql://u@h/db?tcp_connect_timeout_ms=500&tcp_keepalive_time_ms=1000").unwrap();
+        let opts = checked_opts(opts).unwrap();
+        assert_eq!(opts.get_tcp_connect_timeout(), Some(Duration::from_millis(500)));
+        assert_eq!(opts.get_tcp_keepalive_time_ms(), Some(1000));
+        assert_eq!(
+            opts.get_tcp_keepalive_probe_interval_secs(),
+            None,
+            "the user's keepalive, as given"
+        );
     }
 }

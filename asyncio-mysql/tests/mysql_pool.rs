@@ -182,8 +182,13 @@ fn unix_socket_through_opts() {
         .db_name(Some(DATABASE));
     run(async move {
         let pool = Pool::connect_with(opts, 1).await.unwrap();
-        let via: Option<String> = pool.query_first("SELECT @@socket").await.unwrap();
-        assert!(via.is_some());
+        // The server's view of the client: `localhost` over the socket,
+        // `address:port` over TCP.
+        let host: Option<String> = pool
+            .query_first("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")
+            .await
+            .unwrap();
+        assert_eq!(host.as_deref(), Some("localhost"));
         assert_eq!(pool.query::<i32>("SELECT 1").await.unwrap(), [1]);
     });
 }
@@ -224,6 +229,140 @@ fn transaction_in_one_hop_commits_or_rolls_back() {
         assert!(matches!(&err, Error::Panicked(m) if m.contains("boom")), "{err:?}");
         let rows: Vec<(i32, i32)> = pool.query("SELECT id, balance FROM acct ORDER BY id").await.unwrap();
         assert_eq!(rows, [(1, 70), (2, 30)]);
+        // On a pool of one, the panicking job's connection is the one that
+        // goes: the next job has a new one.
+        let single = Pool::connect(&url, 1).await.unwrap();
+        let before: Option<u64> = single.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let err = single
+            .run(|_| -> Result<(), asyncio_mysql::mysql::Error> { panic!("boom") })
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Panicked(_)), "{err:?}");
+        let after: Option<u64> = single.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        assert_ne!(before, after, "the panicking job's connection was reused");
+    });
+}
+
+/// What a job leaves in its session (a transaction, a lock, variables, a
+/// temporary table) is reset before the next job, on the
+/// same connection (a pool of one: the same thread).
+#[test]
+fn session_state_does_not_leak_to_the_next_job() {
+    let url = server().url();
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        pool.query_drop("CREATE TABLE leak (x INT) ENGINE=InnoDB")
+            .await
+            .unwrap();
+        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        pool.query_drop(
+            "SET @leak = 1; SET SESSION sql_mode = 'ANSI_QUOTES'; CREATE TEMPORARY TABLE tmp_leak (x INT); \
+             DO GET_LOCK('leak_lock', 0); START TRANSACTION; INSERT INTO leak VALUES (1)",
+        )
+        .await
+        .unwrap();
+        let state: Option<(Option<i64>, String, Option<i64>)> = pool
+            .query_first("SELECT @leak, @@sql_mode, IS_USED_LOCK('leak_lock')")
+            .await
+            .unwrap();
+        let (var, mode, lock) = state.unwrap();
+        assert_eq!(var, None, "a user variable leaked");
+        assert!(!mode.contains("ANSI_QUOTES"), "the sql_mode leaked: {mode}");
+        assert_eq!(lock, None, "the GET_LOCK lock is still held");
+        let err = pool.query::<i32>("SELECT x FROM tmp_leak").await.unwrap_err();
+        assert_eq!(err.server_code(), Some(codes::NO_SUCH_TABLE), "{err:?}");
+        // The transaction was rolled back, not left open for a later job to
+        // commit.
+        pool.query_drop("COMMIT").await.unwrap();
+        let rows: Vec<i64> = pool.query("SELECT COUNT(*) FROM leak").await.unwrap();
+        assert_eq!(rows, [0]);
+        // Reset, not reconnected.
+        let same: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        assert_eq!(same, id);
+    });
+}
+
+/// `reset_connection=false` (the `mysql` crate's option) keeps the session
+/// between jobs, and with it the statement cache: a repeated statement is
+/// prepared once.
+#[test]
+fn without_reset_the_session_and_its_statements_are_kept() {
+    let url = format!("{}?reset_connection=false", server().url());
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        pool.query_drop("SET @kept = 7").await.unwrap();
+        let kept: Option<Option<i64>> = pool.query_first("SELECT @kept").await.unwrap();
+        assert_eq!(kept, Some(Some(7)));
+        let prepares = || async {
+            let row: Option<(String, u64)> = pool
+                .query_first("SHOW SESSION STATUS LIKE 'Com_stmt_prepare'")
+                .await
+                .unwrap();
+            row.unwrap().1
+        };
+        let before = prepares().await;
+        for i in 0..5 {
+            let n: Option<i64> = pool.exec_first("SELECT ? + 1", (i,)).await.unwrap();
+            assert_eq!(n, Some(i + 1));
+        }
+        assert_eq!(prepares().await - before, 1, "prepared once for five executions");
+    });
+}
+
+/// A connection the server closed while it sat idle is found dead by the
+/// health check and replaced before the next job runs: the job succeeds.
+#[test]
+fn a_connection_killed_while_idle_is_replaced_before_the_next_job() {
+    let url = server().url();
+    let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        let before: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let before = before.unwrap();
+        // Killed, then idle past the health check's threshold (a lower
+        // bound on elapsed time: nothing races).
+        asyncio::to_thread(move || {
+            admin.query_drop(format!("KILL CONNECTION {before}")).unwrap();
+            std::thread::sleep(asyncio_mysql::HEALTH_CHECK_AFTER + Duration::from_millis(100));
+        })
+        .await
+        .unwrap();
+        let after: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        assert_ne!(after, Some(before));
+    });
+}
+
+/// Parameters that do not fit are the caller's error: nothing ran, and the
+/// connection is kept (not dropped as if broken).
+#[test]
+fn parameters_that_do_not_fit_are_a_params_error_and_keep_the_connection() {
+    let url = server().url();
+    run(async move {
+        let pool = Pool::connect(&url, 1).await.unwrap();
+        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let err = pool.exec_drop("SELECT ?, ?", (1,)).await.unwrap_err();
+        assert!(matches!(&err, Error::Params(_)), "{err:?}");
+        assert!(!err.is_connection_lost());
+        let same: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        assert_eq!(same, id);
+    });
+}
+
+/// Options this crate cannot honour are refused up front: TLS (built
+/// without it: it would otherwise panic mid-handshake), and the `mysql`
+/// crate's own pool sizes.
+#[test]
+fn tls_and_foreign_pool_sizes_are_unsupported() {
+    let url = server().url();
+    run(async move {
+        for extra in [
+            "root_cert_path=/nonexistent/ca.pem",
+            "danger_accept_invalid_certs=true",
+            "pool_max=20",
+        ] {
+            let err = Pool::connect(&format!("{url}?{extra}"), 1).await.unwrap_err();
+            assert!(matches!(&err, Error::Unsupported(_)), "{extra}: {err:?}");
+        }
     });
 }
 
@@ -348,7 +487,13 @@ fn close_waits_and_later_queries_fail_closed() {
     run(async move {
         let pool = Pool::connect(&url, 2).await.unwrap();
         let other = pool.clone();
+        // A query in flight when close is called: close waits for it.
+        let busy = pool.clone();
+        let running = asyncio::create_task(async move { busy.query::<i64>("SELECT SLEEP(0.2)").await });
+        asyncio::sleep(Duration::ZERO).await;
         pool.close().await;
+        assert!(running.done(), "close returned before the query in flight ended");
+        assert_eq!(running.await.unwrap().unwrap(), [0]);
         let err = other.query::<i32>("SELECT 1").await.unwrap_err();
         assert!(matches!(err, Error::Closed), "{err:?}");
     });
