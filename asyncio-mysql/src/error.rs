@@ -132,6 +132,22 @@ impl Error {
     }
 }
 
+/// What a row that did not convert was: its columns and their types (not
+/// its values, which may be anyone's data).
+fn describe_row(row: &mysql::Row) -> String {
+    let columns: Vec<String> = row
+        .columns_ref()
+        .iter()
+        .map(|c| format!("{} {:?}", c.name_str(), c.column_type()))
+        .collect();
+    format!(
+        "a row of {} column(s) ({}) does not convert to the requested type (a NULL into a non-Option, a \
+         column count that differs, a value that does not fit)",
+        columns.len(),
+        columns.join(", ")
+    )
+}
+
 /// The server errors that come with the connection's end.
 fn closes_connection(code: u16) -> bool {
     matches!(
@@ -165,7 +181,8 @@ impl From<mysql::Error> for Error {
             }),
             mysql::Error::IoError(io) | mysql::Error::CodecError(PacketCodecError::Io(io)) => Error::Io(io),
             mysql::Error::UrlError(e) => Error::Url(e.to_string()),
-            e @ (mysql::Error::FromRowError(_) | mysql::Error::FromValueError(_)) => Error::Conversion(e.to_string()),
+            mysql::Error::FromRowError(row) => Error::Conversion(describe_row(&row)),
+            e @ mysql::Error::FromValueError(_) => Error::Conversion(e.to_string()),
             mysql::Error::DriverError(e) if is_params_error(&e) => Error::Params(e.to_string()),
             other => Error::Driver(other.to_string()),
         }

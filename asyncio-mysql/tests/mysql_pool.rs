@@ -128,8 +128,12 @@ fn a_row_of_the_wrong_type_is_a_conversion_error() {
         let pool = Pool::connect(&url, 1).await.unwrap();
         let err = pool.query::<i32>("SELECT NULL").await.unwrap_err();
         assert!(matches!(err, Error::Conversion(_)), "{err:?}");
-        let err = pool.query::<(i32, i32)>("SELECT 1").await.unwrap_err();
-        assert!(matches!(err, Error::Conversion(_)), "{err:?}");
+        let err = pool.query::<(i32, i32)>("SELECT 1 AS only_one").await.unwrap_err();
+        // The message names the row's columns and their types.
+        assert!(
+            matches!(&err, Error::Conversion(m) if m.contains("1 column(s) (only_one MYSQL_TYPE_LONG")),
+            "{err:?}"
+        );
         // Not a broken connection: the next query works.
         assert_eq!(pool.query::<i32>("SELECT 5").await.unwrap(), [5]);
     });
