@@ -99,13 +99,18 @@
 //!
 //! # Cancellation
 //!
-//! A thread cannot be interrupted. Dropping a query's future (a cancelled
-//! task, an expired `timeout`) before its job starts removes the job;
-//! once started, the query runs to completion on its thread, its result is
-//! discarded, and the connection is reused afterwards. So a write whose
-//! `timeout` expired may still commit: retry only what is safe to run
-//! twice, or make the write idempotent. To bound a query's
-//! time on the server, use MariaDB's `SET STATEMENT max_statement_time=N
+//! A thread cannot be interrupted, but the server can stop a statement.
+//! Dropping a query's future (a cancelled task, an expired `timeout`)
+//! before its job starts removes the job; once started, the statement is
+//! killed on the server (`KILL QUERY` for the job's connection, sent from
+//! a thread of its own on a new connection; the pool's own connection is
+//! kept), the job's result is discarded, and the connection is reset and
+//! reused. The kill cannot reach a later statement: the job's thread waits
+//! for it to be answered before it moves on. A statement that had finished
+//! before the kill came stays done, so a write whose `timeout` expired may
+//! still have committed: retry only what is safe to run twice, or make the
+//! write idempotent. To bound a query's time on the server without a
+//! client-side timeout, use MariaDB's `SET STATEMENT max_statement_time=N
 //! FOR ...` (or MySQL's `MAX_EXECUTION_TIME` hint).
 
 #![forbid(unsafe_code)]

@@ -27,7 +27,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncio::executor::{run_in_executor, ThreadPoolExecutor};
@@ -140,6 +140,7 @@ fn on_conn<R>(
     target: &Target,
     f: impl FnOnce(&mut Conn) -> Result<R, mysql::Error>,
     reply: oneshot::Sender<Result<R, Error>>,
+    job: &JobState,
 ) {
     CONN.with(|slot| {
         let mut slot = slot.borrow_mut();
@@ -157,7 +158,20 @@ fn on_conn<R>(
                 }
             },
         };
-        let result = f(&mut conn);
+        let result = {
+            let Some(_running) = job.start(conn.connection_id()) else {
+                // Its caller went away before it started: nothing to run.
+                *slot = Some(Slot {
+                    pool: target.id,
+                    conn,
+                    idle_since: Instant::now(),
+                });
+                return;
+            };
+            f(&mut conn)
+            // (`_running` ends the job here, waiting for a kill request
+            // under way for it, also when `f` panics.)
+        };
         let usable = !matches!(&result, Err(e) if Error::breaks_connection(e));
         // The caller has its answer before the reset's round trip: its
         // next job goes to another thread if one is free.
@@ -170,6 +184,99 @@ fn on_conn<R>(
             });
         }
     })
+}
+
+/// Where one job is, shared by its pool thread and its caller's future, so
+/// that a caller who goes away while its statement runs can have the server
+/// stop it (`KILL QUERY`) without the kill landing on a later statement.
+#[derive(Default)]
+struct JobState(Mutex<Phase>);
+
+#[derive(Default, Clone, Copy)]
+enum Phase {
+    #[default]
+    Waiting,
+    /// On this connection (its id on the server).
+    Running(u32),
+    Finished,
+    /// Its caller went away before it started.
+    Abandoned,
+}
+
+/// Ends a running job when dropped (also by unwinding).
+struct Running<'a>(&'a JobState);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        // Waits for a `KILL QUERY` being sent for this job: once it is
+        // answered, the server has marked the statement, so the mark cannot
+        // reach the connection's next command (the server clears a pending
+        // query kill when a command starts).
+        *lock(&self.0 .0) = Phase::Finished;
+    }
+}
+
+impl JobState {
+    /// Marks the job running on connection `id`; `None` if its caller has
+    /// gone.
+    fn start(&self, id: u32) -> Option<Running<'_>> {
+        let mut phase = lock(&self.0);
+        if matches!(*phase, Phase::Abandoned) {
+            return None;
+        }
+        *phase = Phase::Running(id);
+        Some(Running(self))
+    }
+}
+
+fn lock(m: &Mutex<Phase>) -> std::sync::MutexGuard<'_, Phase> {
+    // A panic never happens while the lock is held; ignore poisoning.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by [`Pool::run`]'s future until it has its answer: dropped before
+/// (a cancelled task, an expired timeout), it stops the job. A job not yet
+/// started is abandoned; a running one gets `KILL QUERY` for its connection,
+/// sent from a thread of its own on a new connection (the statement then
+/// ends with `ER_QUERY_INTERRUPTED`, and the connection is kept).
+struct KillOnDrop {
+    job: Arc<JobState>,
+    target: Arc<Target>,
+    armed: bool,
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let mut phase = lock(&self.job.0);
+        match *phase {
+            Phase::Waiting => *phase = Phase::Abandoned,
+            Phase::Running(_) => {
+                drop(phase);
+                let (job, opts) = (self.job.clone(), self.target.opts.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("asyncio-mysql-kill".into())
+                    .spawn(move || {
+                        // Held while the kill is sent: the job cannot end
+                        // (and its thread go on to another command) until
+                        // the server has taken the kill.
+                        let phase = lock(&job.0);
+                        if let Phase::Running(id) = *phase {
+                            if let Ok(mut conn) = Conn::new(opts) {
+                                let _ = conn.query_drop(format!("KILL QUERY {id}"));
+                            }
+                        }
+                        drop(phase);
+                    });
+                // No thread to be had: the statement runs to its end, as
+                // before this existed.
+                drop(spawned);
+            }
+            Phase::Finished | Phase::Abandoned => {}
+        }
+    }
 }
 
 /// Rows to `T`, a conversion failure as the client's own error.
@@ -284,21 +391,33 @@ impl Pool {
     /// could not, [`Error::Panicked`] if `f` panicked, [`Error::Closed`].
     ///
     /// # Cancel safety
-    /// Dropping the future before `f` starts cancels it. Once started, `f`
-    /// runs to completion on its thread (a thread cannot be interrupted) and
-    /// its result is discarded; the connection is then reused as after any
-    /// other call.
+    /// Dropping the future before `f` starts cancels it. Once started, the
+    /// statement `f` is running is stopped by the server (`KILL QUERY` for
+    /// its connection, sent from a thread of its own on a new connection:
+    /// the statement fails with `ER_QUERY_INTERRUPTED`, 1317, a transaction
+    /// it was in is rolled back when `f` drops it); `f` itself runs on to
+    /// its end on its thread (a thread cannot be interrupted), and its
+    /// result is discarded. The connection is then reset and reused. A
+    /// statement that had already finished when the kill came stays done:
+    /// a write may still have committed.
     pub async fn run<F, R>(&self, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut Conn) -> Result<R, mysql::Error> + Send + 'static,
         R: Send + 'static,
     {
-        let target = self.target.clone();
+        let (target, state) = (self.target.clone(), Arc::new(JobState::default()));
+        let mut kill = KillOnDrop {
+            job: state.clone(),
+            target: target.clone(),
+            armed: true,
+        };
         let (reply, answer) = oneshot::channel();
         // Dropped with this future, the job is cancelled if it has not
-        // started; once started it runs on.
-        let job = run_in_executor(&self.executor, move || on_conn(&target, f, reply));
-        match answer.await {
+        // started, and its statement killed if it has (`kill`).
+        let job = run_in_executor(&self.executor, move || on_conn(&target, f, reply, &state));
+        let answer = answer.await;
+        kill.armed = false;
+        match answer {
             Ok(result) => result,
             // No answer: the job panicked, or never ran (the pool is shut
             // down); its handle says which.
@@ -317,8 +436,8 @@ impl Pool {
     /// when a row is not a `T`, [`Error::Io`] when the connection fails.
     ///
     /// # Cancel safety
-    /// As [`run`](Self::run): a dropped future leaves a started query
-    /// running to completion on its thread.
+    /// As [`run`](Self::run): a dropped future has a started query killed
+    /// on the server.
     pub async fn query<T>(&self, sql: impl Into<String>) -> Result<Vec<T>, Error>
     where
         T: FromRow + Send + 'static,

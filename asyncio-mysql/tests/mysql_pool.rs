@@ -426,18 +426,25 @@ fn hundred_tasks_on_a_pool_of_four_do_not_block_the_loop() {
 }
 
 /// A query whose future is dropped after it started (here: once the server
-/// shows it waiting on a lock the test holds) still runs to completion on
-/// its thread, and the pool's one connection serves the next query.
+/// shows it waiting for a row lock the test holds) is killed on the server:
+/// its statement fails at once, the statements after it in the same call
+/// never run, and the pool's one connection (the same one: `KILL QUERY`,
+/// not `KILL CONNECTION`) serves the next query while the test still holds
+/// the lock. Without the kill, that next query would wait behind the lock
+/// for `innodb_lock_wait_timeout` (50 s), past the 30 s bound below.
 #[test]
-fn a_dropped_query_runs_to_completion_and_the_pool_goes_on() {
+fn a_dropped_query_is_killed_on_the_server_and_the_pool_goes_on() {
     let url = server().url();
     let mut gate = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
-    gate.query_drop("CREATE TABLE dropped (id INT)").unwrap();
-    let got: Option<i32> = gate.query_first("SELECT GET_LOCK('dropped_gate', 0)").unwrap();
-    assert_eq!(got, Some(1));
+    gate.query_drop("CREATE TABLE dropped (id INT); CREATE TABLE dropped_rows (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; INSERT INTO dropped_rows VALUES (1, 0)")
+        .unwrap();
+    gate.query_drop("START TRANSACTION").unwrap();
+    gate.query_drop("SELECT * FROM dropped_rows WHERE id = 1 FOR UPDATE")
+        .unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let started = pool.query_drop("DO GET_LOCK('dropped_gate', 60); INSERT INTO dropped VALUES (1)");
+        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let started = pool.query_drop("UPDATE dropped_rows SET v = v + 1 WHERE id = 1; INSERT INTO dropped VALUES (1)");
         // Watch the server's process list from a connection of its own, on
         // a thread (the pool's only thread is busy with the query).
         let mut watcher = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
@@ -446,7 +453,7 @@ fn a_dropped_query_runs_to_completion_and_the_pool_goes_on() {
             while std::time::Instant::now() < deadline {
                 let n: Option<i64> = watcher
                     .query_first(
-                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO GET_LOCK(''dropped_gate''%'",
+                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE dropped_rows%'",
                     )
                     .unwrap();
                 if n == Some(1) {
@@ -462,15 +469,31 @@ fn a_dropped_query_runs_to_completion_and_the_pool_goes_on() {
         assert!(futures_poll_once(started.as_mut()).await.is_none());
         assert!(waiting.await.unwrap(), "the query never reached the server");
         drop(started);
+        // Queued behind the dropped query on the pool's only thread; the
+        // row lock is still held.
+        let next = asyncio::timeout(
+            Duration::from_secs(30),
+            pool.query_first::<(i64, u64)>("SELECT COUNT(*), CONNECTION_ID() FROM dropped"),
+        )
+        .await
+        .expect("the dropped query was not killed: the next one waited behind it")
+        .unwrap();
+        assert_eq!(
+            next,
+            Some((0, id.unwrap())),
+            "the INSERT after the killed statement ran, or the connection changed"
+        );
         let _gate = asyncio::to_thread(move || {
-            gate.query_drop("DO RELEASE_LOCK('dropped_gate')").unwrap();
+            gate.query_drop("ROLLBACK").unwrap();
             gate
         })
         .await
         .unwrap();
-        // Queued behind the dropped query on the pool's only thread.
-        let n: Option<i64> = pool.query_first("SELECT COUNT(*) FROM dropped").await.unwrap();
-        assert_eq!(n, Some(1));
+        let v: Option<i32> = pool
+            .query_first("SELECT v FROM dropped_rows WHERE id = 1")
+            .await
+            .unwrap();
+        assert_eq!(v, Some(0), "the killed UPDATE ran after all");
     });
 }
 
