@@ -6,7 +6,7 @@
 //! The pool is an [`asyncio::executor::ThreadPoolExecutor`] of `size`
 //! threads that never retire while the pool lives. Each query is one job
 //! ([`run_in_executor`]): the job finds its thread's connection in a
-//! thread-local slot (opening it on first use), runs the blocking call, and
+//! thread-local slot (opened when the pool starts, and again after it broke), runs the blocking call, and
 //! puts the connection back. So `size` queries run at once, at most `size`
 //! connections are open, and the loop only ever waits on a job's completion,
 //! never on the network.
@@ -186,6 +186,47 @@ fn on_conn<R>(
     })
 }
 
+/// Opens this thread's connection if it has none, then waits at `gate`
+/// until every thread of the pool has tried (so that the `size` jobs of
+/// [`Pool::connect`] land on `size` different threads).
+fn open(target: &Target, gate: &Gate) -> Result<(), Error> {
+    let opened = CONN.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.as_ref().is_some_and(|s| s.pool == target.id) {
+            return Ok(());
+        }
+        let conn = Conn::new(target.opts.clone()).map_err(Error::from_connect)?;
+        *slot = Some(Slot {
+            pool: target.id,
+            conn,
+            idle_since: Instant::now(),
+        });
+        Ok(())
+    });
+    gate.arrive_and_wait();
+    opened
+}
+
+/// A barrier with a time limit: a thread waits for the others at most
+/// [`DEFAULT_CONNECT_TIMEOUT`] (a pool whose opening was abandoned must not
+/// hold its threads for ever).
+struct Gate {
+    arrived: Mutex<usize>,
+    all: std::sync::Condvar,
+    of: usize,
+}
+
+impl Gate {
+    fn arrive_and_wait(&self) {
+        let mut arrived = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
+        *arrived += 1;
+        self.all.notify_all();
+        let _ = self
+            .all
+            .wait_timeout_while(arrived, DEFAULT_CONNECT_TIMEOUT, |n| *n < self.of);
+    }
+}
+
 /// Where one job is, shared by its pool thread and its caller's future, so
 /// that a caller who goes away while its statement runs can have the server
 /// stop it (`KILL QUERY`) without the kill landing on a later statement.
@@ -298,8 +339,10 @@ fn done(conn: &Conn) -> Done {
 impl Pool {
     /// Parses `url` (`mysql://user:password@host:port/database`, the
     /// `mysql` crate's URL with its options) and starts a pool of `size`
-    /// threads, connecting the first one now so a wrong address, user or
-    /// database fails here. The other connections open on first use.
+    /// threads, each opening its connection now (in parallel), so that a
+    /// wrong address, user or database, or a server that cannot take `size`
+    /// more connections, fails here. A thread whose connection breaks later
+    /// opens a new one for its next job.
     ///
     /// # Errors
     /// [`Error::Url`], [`Error::Unsupported`] (TLS, the `mysql` crate's
@@ -312,9 +355,9 @@ impl Pool {
     /// If `size` is 0.
     ///
     /// # Cancel safety
-    /// Dropping the future before the first connection is made drops the
-    /// pool; a connect already under way finishes on its thread, and the
-    /// thread then exits and closes it.
+    /// Dropping the future drops the pool: connects not yet started are
+    /// cancelled; one under way finishes on its thread (which waits for the
+    /// others at most 10 s), and the thread then exits and closes it.
     ///
     /// [`codes::ACCESS_DENIED`]: crate::codes::ACCESS_DENIED
     /// [`codes::BAD_DB`]: crate::codes::BAD_DB
@@ -355,8 +398,29 @@ impl Pool {
                 check_health,
             }),
         };
-        pool.run(|_| Ok(())).await?;
-        Ok(pool)
+        // Every thread opens its connection now, each in its own job.
+        let gate = Arc::new(Gate {
+            arrived: Mutex::new(0),
+            all: std::sync::Condvar::new(),
+            of: size,
+        });
+        let jobs: Vec<_> = (0..size)
+            .map(|_| {
+                let (target, gate) = (pool.target.clone(), gate.clone());
+                run_in_executor(&pool.executor, move || open(&target, &gate))
+            })
+            .collect();
+        let mut failed = None;
+        for job in jobs {
+            let result = job.await.map_err(Error::from_job).and_then(|r| r);
+            if let Err(e) = result {
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(pool),
+        }
     }
 
     /// The most queries this pool runs at once (its threads and

@@ -585,3 +585,34 @@ fn dropping_the_pool_closes_its_connections() {
         assert!(gone, "connection {id} still open after the pool was dropped");
     });
 }
+
+/// A user of the test server with its own connection limit, so a test can
+/// count its connections apart from the other tests'.
+fn limited_user(name: &str, limit: u32) -> String {
+    let server = server();
+    let mut admin = Conn::new(Opts::from_url(&server.url()).unwrap()).unwrap();
+    admin
+        .query_drop(format!(
+            "DROP USER IF EXISTS '{name}'@'%'; CREATE USER '{name}'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS {limit}; \
+             GRANT ALL PRIVILEGES ON {DATABASE}.* TO '{name}'@'%'"
+        ))
+        .unwrap();
+    format!("mysql://{name}:pw@{}/{DATABASE}", server.addr())
+}
+
+/// `Pool::connect` opens every thread's connection: a server that cannot
+/// take them all fails it, not a query later.
+#[test]
+fn connect_opens_every_connection_and_fails_if_it_cannot() {
+    let url = limited_user("eager", 2);
+    run(async move {
+        let err = Pool::connect(&url, 3).await.unwrap_err();
+        assert!(matches!(&err, Error::Server(_)), "{err:?}");
+        let pool = Pool::connect(&url, 2).await.unwrap();
+        let open: Vec<i64> = pool
+            .query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'eager'")
+            .await
+            .unwrap();
+        assert_eq!(open, [2]);
+    });
+}
