@@ -26,6 +26,13 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
     asyncio::run(async move { asyncio::timeout(DEADLINE, f).await.expect("test timed out") })
 }
 
+/// The server's id of the connection the pool's next job runs on (on a
+/// pool of one: its only connection).
+async fn connection_id(pool: &Pool) -> u64 {
+    let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+    id.expect("a connection id")
+}
+
 #[test]
 fn query_exec_and_parameters() {
     let url = server().url();
@@ -236,13 +243,13 @@ fn transaction_in_one_hop_commits_or_rolls_back() {
         // On a pool of one, the panicking job's connection is the one that
         // goes: the next job has a new one.
         let single = Pool::connect(&url, 1).await.unwrap();
-        let before: Option<u64> = single.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let before = connection_id(&single).await;
         let err = single
             .run(|_| -> Result<(), asyncio_mysql::mysql::Error> { panic!("boom") })
             .await
             .unwrap_err();
         assert!(matches!(&err, Error::Panicked(_)), "{err:?}");
-        let after: Option<u64> = single.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let after = connection_id(&single).await;
         assert_ne!(before, after, "the panicking job's connection was reused");
     });
 }
@@ -258,7 +265,7 @@ fn session_state_does_not_leak_to_the_next_job() {
         pool.query_drop("CREATE TABLE leak (x INT) ENGINE=InnoDB")
             .await
             .unwrap();
-        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let id = connection_id(&pool).await;
         pool.query_drop(
             "SET @leak = 1; SET SESSION sql_mode = 'ANSI_QUOTES'; CREATE TEMPORARY TABLE tmp_leak (x INT); \
              DO GET_LOCK('leak_lock', 0); START TRANSACTION; INSERT INTO leak VALUES (1)",
@@ -281,7 +288,7 @@ fn session_state_does_not_leak_to_the_next_job() {
         let rows: Vec<i64> = pool.query("SELECT COUNT(*) FROM leak").await.unwrap();
         assert_eq!(rows, [0]);
         // Reset, not reconnected.
-        let same: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let same = connection_id(&pool).await;
         assert_eq!(same, id);
     });
 }
@@ -321,8 +328,7 @@ fn a_connection_killed_while_idle_is_replaced_before_the_next_job() {
     let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let before: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
-        let before = before.unwrap();
+        let before = connection_id(&pool).await;
         // Killed, then idle past the health check's threshold (a lower
         // bound on elapsed time: nothing races).
         asyncio::to_thread(move || {
@@ -331,8 +337,8 @@ fn a_connection_killed_while_idle_is_replaced_before_the_next_job() {
         })
         .await
         .unwrap();
-        let after: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
-        assert_ne!(after, Some(before));
+        let after = connection_id(&pool).await;
+        assert_ne!(after, before);
     });
 }
 
@@ -343,11 +349,11 @@ fn parameters_that_do_not_fit_are_a_params_error_and_keep_the_connection() {
     let url = server().url();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let id = connection_id(&pool).await;
         let err = pool.exec_drop("SELECT ?, ?", (1,)).await.unwrap_err();
         assert!(matches!(&err, Error::Params(_)), "{err:?}");
         assert!(!err.is_connection_lost());
-        let same: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let same = connection_id(&pool).await;
         assert_eq!(same, id);
     });
 }
@@ -443,7 +449,7 @@ fn a_dropped_query_is_killed_on_the_server_and_the_pool_goes_on() {
         .unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
+        let id = connection_id(&pool).await;
         let started = pool.query_drop("UPDATE dropped_rows SET v = v + 1 WHERE id = 1; INSERT INTO dropped VALUES (1)");
         // Watch the server's process list from a connection of its own, on
         // a thread (the pool's only thread is busy with the query).
@@ -480,7 +486,7 @@ fn a_dropped_query_is_killed_on_the_server_and_the_pool_goes_on() {
         .unwrap();
         assert_eq!(
             next,
-            Some((0, id.unwrap())),
+            Some((0, id)),
             "the INSERT after the killed statement ran, or the connection changed"
         );
         let _gate = asyncio::to_thread(move || {
@@ -535,8 +541,7 @@ fn a_killed_connection_fails_one_query_then_the_pool_reconnects() {
     let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let before: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
-        let before = before.unwrap();
+        let before = connection_id(&pool).await;
         let _admin = asyncio::to_thread(move || {
             admin.query_drop(format!("KILL CONNECTION {before}")).unwrap();
             admin
@@ -548,8 +553,8 @@ fn a_killed_connection_fails_one_query_then_the_pool_reconnects() {
             matches!(&err, Error::Io(_)) || err.server_code() == Some(codes::CONNECTION_KILLED),
             "{err:?}"
         );
-        let after: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
-        assert_ne!(after, Some(before), "the killed connection was reused");
+        let after = connection_id(&pool).await;
+        assert_ne!(after, before, "the killed connection was reused");
     });
 }
 
@@ -561,8 +566,7 @@ fn dropping_the_pool_closes_its_connections() {
     let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
-        let id: Option<u64> = pool.query_first("SELECT CONNECTION_ID()").await.unwrap();
-        let id = id.unwrap();
+        let id = connection_id(&pool).await;
         drop(pool);
         let gone = asyncio::to_thread(move || {
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
