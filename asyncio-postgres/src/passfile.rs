@@ -113,7 +113,7 @@ pub(crate) fn path(passfile: Option<&str>, env: impl Fn(&str) -> Option<String>)
 }
 
 /// Reads and parses the file at `path` (blocking: on a thread-pool
-/// thread). A missing or unreadable file is no file; an unsafe one is
+/// thread). A missing or unreadable file is no file; an insecure one is
 /// ignored with a warning.
 pub(crate) fn read(path: &std::path::Path) -> Option<PassFile> {
     let meta = std::fs::metadata(path).ok()?;
