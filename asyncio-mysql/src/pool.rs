@@ -115,6 +115,17 @@ struct Slot {
     idle_since: Instant,
 }
 
+impl Slot {
+    /// `conn`, back in its thread's slot after a job (or just opened).
+    fn idle(target: &Target, conn: Conn) -> Slot {
+        Slot {
+            pool: target.id,
+            conn,
+            idle_since: Instant::now(),
+        }
+    }
+}
+
 /// What a statement that returns no rows did: [`Pool::exec_drop`],
 /// [`Pool::query_drop`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,11 +172,7 @@ fn on_conn<R>(
         let result = {
             let Some(_running) = job.start(conn.connection_id()) else {
                 // Its caller went away before it started: nothing to run.
-                *slot = Some(Slot {
-                    pool: target.id,
-                    conn,
-                    idle_since: Instant::now(),
-                });
+                *slot = Some(Slot::idle(target, conn));
                 return;
             };
             f(&mut conn)
@@ -177,11 +184,7 @@ fn on_conn<R>(
         // next job goes to another thread if one is free.
         let _ = reply.send(result.map_err(Error::from));
         if usable && (!target.reset || conn.reset().is_ok()) {
-            *slot = Some(Slot {
-                pool: target.id,
-                conn,
-                idle_since: Instant::now(),
-            });
+            *slot = Some(Slot::idle(target, conn));
         }
     })
 }
@@ -196,11 +199,7 @@ fn open(target: &Target, gate: &Gate) -> Result<(), Error> {
             return Ok(());
         }
         let conn = Conn::new(target.opts.clone()).map_err(Error::from_connect)?;
-        *slot = Some(Slot {
-            pool: target.id,
-            conn,
-            idle_since: Instant::now(),
-        });
+        *slot = Some(Slot::idle(target, conn));
         Ok(())
     });
     gate.arrive_and_wait();
