@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     /// Set when a cancel could not be delivered, or the session stayed
     /// busy after it: not to be handed out by a pool again.
     cancel_failed: Cell<bool>,
+    /// Cancels queued or running (each may wait up to its settle bound).
+    cancels: Cell<u32>,
     cancel: CancelToken,
     /// The session's TLS (and the server name), for the cancel request:
     /// a session in TLS sends it in TLS too.
@@ -193,6 +195,7 @@ impl Connection {
             tx_depth: Cell::new(0),
             ended: Cell::new(false),
             cancel_failed: Cell::new(false),
+            cancels: Cell::new(0),
             cancel: client.cancel_token(),
             #[cfg(feature = "tls")]
             cancel_tls,
@@ -299,47 +302,80 @@ impl Connection {
     ///
     /// Atomic as asyncpg's: outside a transaction it runs inside one of its
     /// own, so either every execution is applied or none. Its `BEGIN`, the
-    /// executions and the `COMMIT` are sent together, so the statements of
-    /// other tasks sharing the connection go before or after them, never
-    /// inside its transaction.
+    /// executions and the `COMMIT` are sent together, in one turn of the
+    /// loop, so the statements of other tasks sharing the connection go
+    /// before or after them, never inside its transaction. A parameter
+    /// list refused before it is sent (a wrong count, a value that does not
+    /// convert) sends `ROLLBACK` in place of the `COMMIT`: nothing applied.
     ///
     /// # Errors
     /// As [`fetch`](Connection::fetch), for the first execution that fails.
     ///
     /// # Cancel safety
-    /// As [`fetch`](Connection::fetch); dropped outside a transaction, its
-    /// own transaction is rolled back.
+    /// Dropped while its statement is prepared, nothing has run. Dropped
+    /// after that, the outcome is unknown to the caller, as for a dropped
+    /// [`commit`](crate::Transaction::commit): everything up to the `COMMIT`
+    /// was sent at once, and the cancel request sent on drop aborts the
+    /// whole transaction if it reaches the server before the `COMMIT` runs.
+    /// Never a part of the executions is applied. Inside a transaction, as
+    /// [`fetch`](Connection::fetch).
     pub async fn executemany(&self, sql: &str, args: &[&[Param<'_>]]) -> Result<u64, Error> {
         let statement = self.statement(sql).await?;
-        let executions = args.iter().map(|params| self.client.execute(&statement, params));
-        let executions = futures_util::future::try_join_all(executions);
         if self.shared.tx_depth.get() > 0 {
-            let counts = self.run(executions).await?;
+            let executions = args.iter().map(|params| self.client.execute(&statement, params));
+            let counts = self.run(futures_util::future::try_join_all(executions)).await?;
             return Ok(counts.iter().sum());
         }
-        let rollback = RollbackOnDrop::new(&self.shared, "ROLLBACK".into());
-        // Each request goes out at its future's first poll, and the join's
-        // first poll polls them all in order, in one turn of the loop:
-        // nothing of another task's can come between them. The `SELECT 1`
-        // before `COMMIT` reports an aborted transaction (whose `COMMIT`
-        // the server answers with a plain "ROLLBACK", no error).
-        let all = async {
-            let (begin, counts, check, commit) = futures_util::future::join4(
-                self.client.batch_execute("BEGIN"),
-                executions,
-                self.client.simple_query("SELECT 1"),
-                self.client.batch_execute("COMMIT"),
-            )
-            .await;
-            begin?;
-            let counts = counts?;
+        let client = &self.client;
+        let mut begin = std::pin::pin!(futures_util::future::maybe_done(client.batch_execute("BEGIN")));
+        let mut executions: Vec<_> = args
+            .iter()
+            .map(|params| Box::pin(futures_util::future::maybe_done(client.execute(&statement, params))))
+            .collect();
+        // `SELECT 1` before `COMMIT` reports an aborted transaction (whose
+        // `COMMIT` the server answers with a plain "ROLLBACK", no error).
+        let commit = async {
+            let (check, commit) =
+                futures_util::future::join(client.simple_query("SELECT 1"), client.batch_execute("COMMIT")).await;
             check?;
-            commit?;
-            Ok(counts.iter().sum())
+            commit
         };
-        let total = self.run(all).await?;
-        rollback.disarm();
-        Ok(total)
+        let mut end = std::pin::pin!(futures_util::future::maybe_done(futures_util::future::Either::Left(
+            commit
+        )));
+        let mut first = true;
+        let all = std::future::poll_fn(|cx| {
+            // Each request goes out at its future's first poll, all in this
+            // one call: nothing of another task's can come between them.
+            let mut ready = begin.as_mut().poll(cx).is_ready();
+            for execution in &mut executions {
+                ready &= execution.as_mut().poll(cx).is_ready();
+            }
+            if std::mem::take(&mut first) {
+                // An execution done at once was refused before it was sent
+                // (answers take a round trip): the ones before it were
+                // sent, so the transaction must not commit.
+                if executions.iter_mut().any(|e| e.as_mut().output_mut().is_some()) {
+                    end.set(futures_util::future::maybe_done(futures_util::future::Either::Right(
+                        client.batch_execute("ROLLBACK"),
+                    )));
+                }
+            }
+            ready &= end.as_mut().poll(cx).is_ready();
+            if !ready {
+                return Poll::Pending;
+            }
+            let mut total = 0;
+            let result = (|| {
+                begin.as_mut().take_output().expect("done")?;
+                for execution in &mut executions {
+                    total += execution.as_mut().take_output().expect("done")?;
+                }
+                end.as_mut().take_output().expect("done")
+            })();
+            Poll::Ready(result.map(|()| total))
+        });
+        self.run(all).await
     }
 
     /// Closes the connection: waits for queued clean-ups, then ends the
@@ -474,6 +510,9 @@ impl Shared {
         let Some(client) = self.client.upgrade() else {
             return;
         };
+        if matches!(cleanup, Cleanup::Cancel) {
+            self.cancels.set(self.cancels.get() + 1);
+        }
         self.cleanups.borrow_mut().push_back(cleanup);
         if self.cleaning.replace(true) {
             return;
@@ -499,6 +538,7 @@ impl Shared {
                             answer.await;
                         }
                         cancel_and_settle(&client, &shared).await;
+                        shared.cancels.set(shared.cancels.get() - 1);
                     }
                     Cleanup::Sql(sql, reply) => {
                         shared.in_flight.set(shared.in_flight.get() + 1);
@@ -874,6 +914,12 @@ impl Shared {
     /// Whether no clean-up is queued or running.
     pub(crate) fn is_idle(&self) -> bool {
         self.idle.is_set()
+    }
+
+    /// Whether a cancel is queued or running: the connection may stay busy
+    /// for a while (up to the cancel's settle bound).
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cancels.get() > 0
     }
 }
 

@@ -10,7 +10,7 @@
 //! hosts (each with its `hostaddr`, tried in order, or in random order with
 //! `load_balance_hosts=random`), `connect_timeout`,
 //! `target_session_attrs=read-write` (a read-only server, a standby, is
-//! passed over), `keepalives`, `keepalives_idle`, `keepalives_interval`,
+//! passed over) and `read-only` (the opposite), `keepalives`, `keepalives_idle`, `keepalives_interval`,
 //! `keepalives_count` and `tcp_user_timeout` (milliseconds, as in libpq) on
 //! the socket.
 //!
@@ -297,10 +297,13 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
     let mut config = Config::from_str(&rest).map_err(|e| Error::InvalidDsn(e.to_string()))?;
     let libpq = |key: &str| taken.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     if let Some(count) = libpq("keepalives_count") {
-        let count = count
+        let count: u32 = count
             .parse()
             .map_err(|_| Error::InvalidDsn(format!("keepalives_count is not a count: {count:?}")))?;
-        config.keepalives_retries(count);
+        // 0 is libpq's "the system's default".
+        if count > 0 {
+            config.keepalives_retries(count);
+        }
     }
     if let Some(ms) = libpq("tcp_user_timeout") {
         let ms: u64 = ms

@@ -86,8 +86,14 @@ use tokio_postgres::config::TargetSessionAttrs;
 /// form (`host=/var/run/postgresql port=5432 user=app dbname=shop`; a
 /// `host` starting with `/` is a Unix socket directory). What the DSN omits
 /// comes from `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD` and `PGDATABASE`,
-/// as in libpq; with several hosts (`host=a,b`), each is tried in turn.
-/// `connect_timeout` bounds each attempt.
+/// as in libpq; with several hosts (`host=a,b`), each is tried in turn:
+/// an unreachable host, a failed TLS handshake, a server starting up or
+/// shutting down (57P03) or full (53300, where libpq would stop), or a
+/// session that does not fit `target_session_attrs` (`read-write`,
+/// `read-only`) moves on to the next; a wrong password, user or database
+/// does not (the same everywhere).
+/// `connect_timeout` bounds each attempt, with its `target_session_attrs`
+/// check.
 ///
 /// Without a password in the DSN or `PGPASSWORD`, libpq's password file
 /// gives it: `passfile=` in the DSN, else `PGPASSFILE`, else `~/.pgpass`,
@@ -102,7 +108,8 @@ use tokio_postgres::config::TargetSessionAttrs;
 /// `verify-full`), `sslrootcert`, `sslcert` and `sslkey`, and their
 /// `PGSSL…` variables: see the [`tls` module](crate::tls) for what each
 /// checks. Without the feature, `prefer` connects in plain text and
-/// `require` and above are refused.
+/// `require` and above are refused. Over a Unix socket `sslmode` does not
+/// apply, as in libpq: plain text, and no root certificate needed.
 ///
 /// # Errors
 /// [`Error::InvalidDsn`] (also for TLS settings that cannot be used: an
@@ -119,9 +126,13 @@ use tokio_postgres::config::TargetSessionAttrs;
 pub async fn connect(dsn: &str) -> Result<Connection, Error> {
     let (config, settings) = dsn::parse(dsn, |key| std::env::var(key).ok())?;
     let mode = settings.mode;
-    let (tls, passwords) = read_files(settings).await?;
+    let targets = dsn::targets(&config);
+    // libpq ignores sslmode over a Unix socket: no TLS files are needed
+    // (nor their absence an error) when every target is one.
+    let over_tcp = targets.iter().any(|t| matches!(t, Target::Tcp { .. }));
+    let (tls, passwords) = read_files(settings, over_tcp).await?;
     let mut last = None;
-    for target in dsn::targets(&config) {
+    for target in targets {
         let config = match passwords.as_ref().and_then(|file| password_for(file, &config, &target)) {
             Some(password) => {
                 let mut config = config.clone();
@@ -130,7 +141,12 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
             }
             None => std::borrow::Cow::Borrowed(&config),
         };
-        let attempt = connect_to(&config, mode, tls.as_ref(), target.clone());
+        let attrs = config.get_target_session_attrs();
+        let attempt = async {
+            let conn = connect_to(&config, mode, tls.as_ref(), target.clone()).await?;
+            session_fits(&conn, attrs, &target).await?;
+            Ok(conn)
+        };
         let result = match config.get_connect_timeout() {
             Some(limit) => asyncio::timeout(*limit, attempt).await.unwrap_or_else(|_| {
                 Err(Error::Connect {
@@ -141,18 +157,6 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
             None => attempt.await,
         };
         match result {
-            Ok(conn) if config.get_target_session_attrs() == TargetSessionAttrs::ReadWrite => {
-                // A standby (or a server made read-only) is passed over.
-                match conn.fetchval::<String>("SHOW transaction_read_only", &[]).await? {
-                    Some(read_only) if read_only == "on" => {
-                        last = Some(Error::Connect {
-                            target: target.to_string(),
-                            source: std::io::Error::other("the session is read-only (target_session_attrs=read-write)"),
-                        });
-                    }
-                    _ => return Ok(conn),
-                }
-            }
             Ok(conn) => return Ok(conn),
             // The next host may do better if this one was unreachable, not
             // taking connections now (starting up, shutting down, full) or
@@ -165,6 +169,44 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
     Err(last.unwrap_or_else(|| Error::InvalidDsn("no host".into())))
 }
 
+/// Whether the session is what `target_session_attrs` asks for
+/// (`read-write`: a primary that takes writes; `read-only`: a standby, or
+/// a server made read-only); an [`Error::Connect`] if not, so that the
+/// next host is tried. Bounded with the attempt by `connect_timeout`.
+///
+/// # Cancel safety
+/// Dropping the future drops the connection with it.
+async fn session_fits(conn: &Connection, attrs: TargetSessionAttrs, target: &Target) -> Result<(), Error> {
+    let wanted_read_only = match attrs {
+        TargetSessionAttrs::ReadWrite => false,
+        TargetSessionAttrs::ReadOnly => true,
+        _ => return Ok(()),
+    };
+    let refused = |why: String| Error::Connect {
+        target: target.to_string(),
+        source: std::io::Error::other(why),
+    };
+    // A simple query: nothing prepared, nothing cached on a session that
+    // may be thrown away.
+    let answer = conn
+        .run(conn.client.simple_query("SHOW transaction_read_only"))
+        .await
+        .map_err(|e| refused(format!("checking target_session_attrs: {e}")))?;
+    let read_only = answer.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(|v| v == "on"),
+        _ => None,
+    });
+    match read_only {
+        Some(read_only) if read_only == wanted_read_only => Ok(()),
+        Some(read_only) => Err(refused(format!(
+            "the session is {} (target_session_attrs={})",
+            if read_only { "read-only" } else { "read-write" },
+            if wanted_read_only { "read-only" } else { "read-write" }
+        ))),
+        None => Err(refused("SHOW transaction_read_only returned no row".into())),
+    }
+}
+
 /// What the settings need from files, read on asyncio's thread pool so the
 /// loop never waits on the disk: the TLS configuration (root and client
 /// certificates, the client key; parsing them is CPU work too), and the
@@ -172,9 +214,12 @@ pub async fn connect(dsn: &str) -> Result<Connection, Error> {
 ///
 /// # Cancel safety
 /// Dropping the future abandons the reading (the thread finishes it).
-async fn read_files(settings: dsn::Settings) -> Result<(Option<Tls>, Option<passfile::PassFile>), Error> {
+async fn read_files(
+    settings: dsn::Settings,
+    over_tcp: bool,
+) -> Result<(Option<Tls>, Option<passfile::PassFile>), Error> {
     let read = asyncio::to_thread(move || -> Result<_, Error> {
-        let tls = Tls::from_params(&settings)?;
+        let tls = if over_tcp { Tls::from_params(&settings)? } else { None };
         Ok((tls, settings.passfile.as_deref().and_then(passfile::read)))
     });
     match read.await {
@@ -194,15 +239,16 @@ fn password_for<'f>(file: &'f passfile::PassFile, config: &tokio_postgres::Confi
     file.password(&host, port, database, user)
 }
 
-/// Whether a failed attempt is worth another host's (libpq also moves on
-/// after these).
+/// Whether a failed attempt is worth another host's: libpq moves on after
+/// an unreachable host, a failed TLS handshake and 57P03
+/// cannot_connect_now (starting up, in recovery, shutting down); we also
+/// do after 53300 too_many_connections (libpq stops there), since another
+/// host of the list may have room.
 fn next_host_may_do_better(error: &Error) -> bool {
     match error {
         Error::Connect { .. } | Error::TlsUnsupported { .. } => true,
         #[cfg(feature = "tls")]
         Error::Tls { .. } => true,
-        // 57P03 cannot_connect_now (starting up, in recovery, shutting
-        // down), 53300 too_many_connections.
         Error::Server(e) => matches!(e.code(), "57P03" | "53300"),
         _ => false,
     }
@@ -308,19 +354,42 @@ async fn connect_to(
 }
 
 /// libpq's TCP options: keepalive probes (on unless `keepalives=0`; the
-/// idle time, interval and count when given) and `tcp_user_timeout`.
+/// idle time, interval and count when given, 0 meaning the system's
+/// default, as in libpq) and `tcp_user_timeout`. Where the system has no
+/// such option (`TCP_KEEPCNT`, `TCP_KEEPINTVL`, `TCP_USER_TIMEOUT`), it has
+/// no effect, as libpq documents.
 fn socket_options(stream: &asyncio::net::TcpStream, config: &tokio_postgres::Config) -> std::io::Result<()> {
     let socket = socket2::SockRef::from(stream);
     if config.get_keepalives() {
-        let mut keepalive = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
-        if let Some(interval) = config.get_keepalives_interval() {
-            keepalive = keepalive.with_interval(interval);
+        let mut keepalive = socket2::TcpKeepalive::new();
+        // tokio-postgres's default when the DSN gives none is 2 hours,
+        // Linux's own default.
+        let idle = config.get_keepalives_idle();
+        if !idle.is_zero() {
+            keepalive = keepalive.with_time(idle);
         }
-        if let Some(count) = config.get_keepalives_retries() {
-            keepalive = keepalive.with_retries(count);
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+            target_os = "fuchsia",
+            target_os = "illumos"
+        ))]
+        {
+            if let Some(interval) = config.get_keepalives_interval().filter(|i| !i.is_zero()) {
+                keepalive = keepalive.with_interval(interval);
+            }
+            if let Some(count) = config.get_keepalives_retries() {
+                keepalive = keepalive.with_retries(count);
+            }
         }
         socket.set_tcp_keepalive(&keepalive)?;
     }
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
     if let Some(timeout) = config.get_tcp_user_timeout() {
         socket.set_tcp_user_timeout(Some(*timeout))?;
     }
@@ -379,6 +448,31 @@ mod tests {
                 .unwrap();
             super::socket_options(&plain, &config).unwrap();
             assert!(!socket2::SockRef::from(&plain).keepalive().unwrap());
+            // 0 is the system's default, as in libpq (not a count of 0).
+            let (config, _) = crate::dsn::parse(
+                "host=h keepalives_idle=0 keepalives_interval=0 keepalives_count=0",
+                |_| None,
+            )
+            .unwrap();
+            let defaults = asyncio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let untouched = socket2::SockRef::from(&defaults);
+            let system = (
+                untouched.tcp_keepalive_time().unwrap(),
+                untouched.tcp_keepalive_interval().unwrap(),
+                untouched.tcp_keepalive_retries().unwrap(),
+            );
+            super::socket_options(&defaults, &config).unwrap();
+            assert!(untouched.keepalive().unwrap());
+            assert_eq!(
+                (
+                    untouched.tcp_keepalive_time().unwrap(),
+                    untouched.tcp_keepalive_interval().unwrap(),
+                    untouched.tcp_keepalive_retries().unwrap()
+                ),
+                system
+            );
         });
     }
 }

@@ -43,11 +43,18 @@ use crate::{Connection, Error};
 /// What a released connection runs before its next user: what `DISCARD
 /// ALL` does but drop prepared statements (the statement cache's), after
 /// a `ROLLBACK` of any transaction left open with plain SQL (asyncpg's
-/// reset does the same; outside a transaction it is a warning, dropped).
-/// One simple query: its statements after the `ROLLBACK` run in one
-/// implicit transaction.
+/// reset does the same). One simple query: its statements after the
+/// `ROLLBACK` run in one implicit transaction.
 const RESET: &str = "ROLLBACK; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; \
                      SET SESSION AUTHORIZATION DEFAULT; RESET ROLE; DISCARD TEMP;";
+
+/// Sent before [`RESET`], as a query of its own: outside a transaction the
+/// reset's `ROLLBACK` draws a `WARNING` (25P01, "there is no transaction in
+/// progress") that would reach the next user's log listener. Inside one it
+/// is undone by that `ROLLBACK`; inside an aborted one it fails alone
+/// (which is why it is not part of [`RESET`]); `RESET ALL` restores the
+/// session's own level.
+const QUIET: &str = "SET client_min_messages TO error";
 
 /// How long the health check's `SELECT 1` may take before the connection
 /// is taken for dead.
@@ -258,18 +265,30 @@ impl Pool {
             return Err(Error::PoolClosed);
         }
         loop {
-            let next = inner.idle.borrow_mut().pop();
+            // The newest idle connection, passing over those still
+            // cancelling a query their last user dropped (which may take
+            // seconds) while another is ready.
+            let next = {
+                let mut idle = inner.idle.borrow_mut();
+                let at = idle.iter().rposition(|i| !i.conn.shared.is_cancelling());
+                match at {
+                    Some(at) => Some(idle.remove(at)),
+                    None => idle.pop(),
+                }
+            };
             let Some(Idle { conn, created, since }) = next else {
                 break;
             };
-            // A clean-up still running (the cancel of a query the last
-            // user dropped) decides whether the connection can be reused.
+            // A clean-up still running (the reset, or the cancel of a query
+            // the last user dropped) decides whether the connection can be
+            // reused. Dropped while waiting, the acquire puts it back.
             let conn = if conn.shared.is_idle() {
                 conn
             } else {
-                let checking = Checking(inner, Some(conn));
-                checking.1.as_ref().expect("present").shared_idle().await;
-                checking.passed()
+                let mut settling = Settling(inner, Some(Idle { conn, created, since }));
+                let waiting = settling.1.as_ref().expect("present");
+                waiting.conn.shared_idle().await;
+                settling.1.take().expect("present").conn
             };
             let now = Instant::now();
             let idle_for = now.duration_since(since);
@@ -365,6 +384,18 @@ impl Drop for Checking<'_> {
     }
 }
 
+/// An idle connection whose clean-ups an acquire waits for: back to the
+/// idle list if the acquire is dropped meanwhile (nothing is wrong with it).
+struct Settling<'a>(&'a PoolInner, Option<Idle>);
+
+impl Drop for Settling<'_> {
+    fn drop(&mut self) {
+        if let Some(idle) = self.1.take() {
+            self.0.idle.borrow_mut().push(idle);
+        }
+    }
+}
+
 /// One of the semaphore's permits, given back on drop unless handed out
 /// with a connection.
 struct Permit<'a>(&'a Rc<PoolInner>);
@@ -423,6 +454,7 @@ impl Drop for PooledConnection {
             if !conn.reusable() || pool.closed.get() || std::thread::panicking() || pool.expired(self.created, now) {
                 pool.discard(conn);
             } else {
+                conn.shared.queue(Cleanup::Sql(QUIET.to_owned(), None));
                 conn.shared.queue(Cleanup::Sql(RESET.to_owned(), None));
                 pool.idle.borrow_mut().push(Idle {
                     conn,

@@ -82,6 +82,17 @@ async fn a_read_only_server_is_passed_over_for_read_write() {
         .unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains("read-only"), "{err}");
+    // `read-only` wants the opposite: this session, not a writable one.
+    let conn = connect(&format!("{read_only} target_session_attrs=read-only"))
+        .await
+        .unwrap();
+    assert!(conn.execute("CREATE TEMPORARY TABLE t (x int)", &[]).await.is_err());
+    let writable = read_only.replace("options='-c default_transaction_read_only=on'", "");
+    let err = connect(&format!("{writable} target_session_attrs=read-only"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("read-write"), "{err}");
 }
 
 #[asyncio::test]

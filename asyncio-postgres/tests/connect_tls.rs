@@ -208,8 +208,8 @@ async fn a_server_without_tls() {
         assert!(matches!(err, Error::TlsUnsupported { .. }), "{mode}: {err:?}");
     }
     // A Unix socket never has TLS, and `sslmode` does not apply to it (as
-    // in libpq).
-    for mode in ["prefer", "require"] {
+    // in libpq): not even the verify modes' need for a root certificate.
+    for mode in ["prefer", "require", "verify-ca", "verify-full"] {
         let conn = connect(&format!("{} sslmode={mode}", plain.unix_dsn())).await.unwrap();
         assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
     }

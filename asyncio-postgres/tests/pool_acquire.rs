@@ -372,3 +372,63 @@ async fn an_acquire_dropped_during_the_health_check_leaves_the_counts_right() {
     assert!(pid(&pool).await > 0);
     assert_eq!(pool.stats().size, 1);
 }
+
+/// The reset a released connection runs before its next user draws no
+/// notice of its own (its `ROLLBACK` outside a transaction would warn): a
+/// log listener the next user adds at once hears only its own.
+#[asyncio::test]
+async fn the_next_user_hears_no_notice_from_the_reset() {
+    let pool = create_pool(&server().dsn()).min_size(1).max_size(1).await.unwrap();
+    pool.acquire().await.unwrap().execute("SELECT 1", &[]).await.unwrap();
+    let conn = pool.acquire().await.unwrap();
+    let log = conn.add_log_listener();
+    conn.execute("DO $$ BEGIN RAISE NOTICE 'mine'; END $$", &[])
+        .await
+        .unwrap();
+    let first = log.recv().await.unwrap();
+    assert_eq!((first.severity(), first.message()), ("NOTICE", "mine"), "{first:?}");
+    // The session's own level is back after the reset.
+    let level: String = conn.fetchval("SHOW client_min_messages", &[]).await.unwrap().unwrap();
+    assert_eq!(level, "notice");
+    // Nor from the reset of a transaction left open.
+    conn.execute("BEGIN", &[]).await.unwrap();
+    drop(log);
+    drop(conn);
+    let conn = pool.acquire().await.unwrap();
+    let log = conn.add_log_listener();
+    conn.execute("SELECT 1", &[]).await.unwrap();
+    assert!(log.try_recv().is_none());
+}
+
+/// A connection still cancelling a query its last user dropped is passed
+/// over while another is ready; an acquire dropped while it waits for one
+/// puts it back, healthy, instead of discarding it.
+#[asyncio::test]
+async fn a_connection_still_cancelling_is_passed_over_and_kept() {
+    let pool = create_pool(&server().dsn()).min_size(2).max_size(2).await.unwrap();
+    let cancelling = {
+        let conn = pool.acquire().await.unwrap();
+        let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+        let r = asyncio::timeout(Duration::from_millis(50), conn.fetch("SELECT pg_sleep(30)", &[])).await;
+        assert!(r.is_err());
+        pid
+    };
+    // The cancel has not even been sent yet: the other connection is ready.
+    let other = pool.acquire().await.unwrap();
+    let pid: i32 = other.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    assert_ne!(pid, cancelling);
+    {
+        // Only the cancelling one is left: the acquire waits for it, and is
+        // dropped while it does.
+        let mut acquire = Box::pin(std::future::IntoFuture::into_future(pool.acquire()));
+        let first = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::future::Future::poll(acquire.as_mut(), cx).is_pending())
+        })
+        .await;
+        assert!(first, "waiting for the cancel");
+    }
+    assert_eq!(pool.stats().size, 2, "the connection waited for is kept");
+    let conn = pool.acquire().await.unwrap();
+    let pid: i32 = conn.fetchval("SELECT pg_backend_pid()", &[]).await.unwrap().unwrap();
+    assert_eq!(pid, cancelling);
+}

@@ -212,3 +212,74 @@ async fn executemany_on_a_shared_connection_keeps_other_tasks_out_of_its_transac
         "none of the other task's rows lost"
     );
 }
+
+/// A parameter list refused before it is sent (here a text for an `int`
+/// column) leaves nothing of the lists before it: the transaction rolls
+/// back instead of committing them.
+#[asyncio::test]
+async fn executemany_with_a_list_refused_before_sending_applies_nothing() {
+    let conn = connect().await;
+    fresh_table(&conn, "many_refused", "id int").await;
+    let err = conn
+        .executemany(
+            "INSERT INTO many_refused VALUES ($1)",
+            &[&[&1i32], &[&2i32], &[&"three"], &[&4i32]],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Client(_)), "{err:?}");
+    assert_eq!(count(&conn, "many_refused").await, 0);
+    // A wrong number of parameters is refused the same way.
+    conn.executemany("INSERT INTO many_refused VALUES ($1)", &[&[&1i32], &[]])
+        .await
+        .unwrap_err();
+    assert_eq!(count(&conn, "many_refused").await, 0);
+    assert_eq!(
+        conn.executemany("INSERT INTO many_refused VALUES ($1)", &[&[&1i32], &[&2i32]])
+            .await
+            .unwrap(),
+        2
+    );
+}
+
+/// Two executemany calls at once on a shared connection each run in a
+/// transaction of their own: the one that fails applies none of its rows,
+/// the other all of its rows.
+#[asyncio::test]
+async fn concurrent_executemany_calls_are_each_atomic() {
+    let conn = std::rc::Rc::new(connect().await);
+    fresh_table(&conn, "many_concurrent", "id int PRIMARY KEY").await;
+    let batch = |ids: Vec<i32>| {
+        let conn = conn.clone();
+        asyncio::create_task(async move {
+            let rows: Vec<[Param<'_>; 1]> = ids.iter().map(|id| [id as Param<'_>]).collect();
+            let args: Vec<&[Param<'_>]> = rows.iter().map(|r| &r[..]).collect();
+            conn.executemany("INSERT INTO many_concurrent VALUES ($1)", &args).await
+        })
+    };
+    // The second breaks its own primary key half-way.
+    let good = batch((0..100).collect());
+    let bad = batch((100..150).chain([100]).chain(150..200).collect());
+    assert_eq!(good.await.unwrap().unwrap(), 100);
+    let err = bad.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Some("23505"), "{err:?}");
+    assert_eq!(count(&conn, "many_concurrent").await, 100);
+}
+
+/// Dropped while its executions run, executemany applies none of them: the
+/// cancel sent on drop aborts its transaction before the `COMMIT`.
+#[asyncio::test]
+async fn executemany_dropped_half_way_applies_nothing() {
+    let conn = connect().await;
+    fresh_table(&conn, "many_dropped", "id int").await;
+    // The second execution sleeps until cancelled.
+    let sql = "INSERT INTO many_dropped SELECT $1::int FROM pg_sleep(CASE WHEN $1::int = 2 THEN 30 ELSE 0 END)";
+    let dropped = asyncio::timeout(
+        std::time::Duration::from_millis(200),
+        conn.executemany(sql, &[&[&1i32], &[&2i32], &[&3i32]]),
+    )
+    .await;
+    assert!(dropped.is_err(), "{dropped:?}");
+    assert_eq!(count(&conn, "many_dropped").await, 0);
+    assert_eq!(conn.executemany(sql, &[&[&1i32], &[&3i32]]).await.unwrap(), 2);
+}

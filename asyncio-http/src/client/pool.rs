@@ -95,6 +95,10 @@ struct State {
     probing: std::collections::HashSet<Origin>,
     idle_count: usize,
     waiters: VecDeque<Rc<Waiter>>,
+    /// How many connections [`State::free`] has uncounted: a change means
+    /// room was made, which a waiter passed over before may now use (a
+    /// freed connection's slot does not serve the waiters when dropped).
+    freed: u64,
 }
 
 /// A request waiting for a connection or for room to open one.
@@ -445,6 +449,7 @@ impl State {
     /// Uncounts a connection now and queues it to be closed after the
     /// state is released.
     fn free(&mut self, conn: Conn, closing: &mut Vec<Conn>) {
+        self.freed += 1;
         conn.slot.freed.set(true);
         self.uncount(&conn.slot.origin);
         closing.push(conn);
@@ -470,9 +475,10 @@ impl Pool {
     /// Cancel safe: a waiter dropped passes on what it was handed.
     pub(crate) fn checkout(&self, origin: &Origin, fresh: bool, may_share: bool) -> Checkout {
         let mut closing = Vec::new();
-        let granted = {
+        let (granted, made_room) = {
             let mut state = self.state.borrow_mut();
-            if state.waiters.is_empty() {
+            let freed = state.freed;
+            let granted = if state.waiters.is_empty() {
                 state.try_grant(self, origin, fresh, may_share, &mut closing)
             } else if !fresh {
                 // A stream on a live HTTP/2 connection takes no room from
@@ -480,9 +486,15 @@ impl Pool {
                 state.take_shared(origin, &self.limits, &mut closing)
             } else {
                 None
-            }
+            };
+            (granted, state.freed != freed)
         };
         drop(closing);
+        if made_room && granted.is_some() {
+            // Closing dead HTTP/2 connections on the way made room that
+            // someone queued may be waiting for.
+            self.serve_waiters();
+        }
         let waiter = Rc::new(Waiter {
             origin: origin.clone(),
             may_share,
@@ -569,6 +581,7 @@ impl Pool {
         {
             let mut state = self.state.borrow_mut();
             let mut i = 0;
+            let mut freed = state.freed;
             while i < state.waiters.len() {
                 let waiter = state.waiters[i].clone();
                 match state.try_grant(self, &waiter.origin, waiter.fresh, waiter.may_share, &mut closing) {
@@ -581,6 +594,13 @@ impl Pool {
                         }
                     }
                     None => i += 1,
+                }
+                // Serving this waiter made room (closed dead or idle
+                // connections): those passed over before may now fit.
+                if state.freed != freed {
+                    freed = state.freed;
+                    i = 0;
+                    continue;
                 }
                 // Full, nothing idle to close, and no HTTP/2 connection a
                 // later waiter could share: nobody further can be served.
