@@ -54,6 +54,12 @@ pub enum Error {
     /// The server's `statement_timeout` ended the statement (SQLSTATE
     /// `57014` with the timeout's message; a cancel request gives
     /// [`Error::Server`] with the same code). The connection stays usable.
+    ///
+    /// The server tells the two apart only in the message, which is in its
+    /// `lc_messages` language: under a language other than English a
+    /// statement timeout is an [`Error::Server`] with code `57014`. Code
+    /// that must catch it whatever the language matches on
+    /// [`Error::code`] `Some("57014")`, which holds for both variants.
     StatementTimeout(ServerError),
     /// The connection is closed: the server ended it (its reason, if it gave
     /// one, is in the message) or the socket broke. Open a new one.
