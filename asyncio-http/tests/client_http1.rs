@@ -747,59 +747,90 @@ async fn an_h2_server_that_pings_does_not_defeat_the_read_timeout() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
+/// What a raw HTTP/2 server sends for a request: bytes, then whether the
+/// connection goes on.
+enum H2Reply {
+    Send(Vec<u8>),
+    SendThenClose(Vec<u8>),
+}
+
+/// Serves one raw HTTP/2 connection: sends its SETTINGS, then reads the
+/// client's frames and answers each request (a HEADERS frame) with what
+/// `reply(stream id)` gives.
+async fn serve_h2_frames(stream: asyncio::net::TcpStream, mut reply: impl FnMut(u32) -> H2Reply) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut preface = true;
+    if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
+        return;
+    }
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(got) => buf.extend_from_slice(&chunk[..got]),
+        }
+        if preface {
+            if buf.len() < 24 {
+                continue;
+            }
+            buf.drain(..24);
+            preface = false;
+        }
+        while buf.len() >= 9 {
+            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+            if buf.len() < 9 + len {
+                break;
+            }
+            let (kind, id) = (
+                buf[3],
+                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
+            );
+            buf.drain(..9 + len);
+            if kind != 1 {
+                continue; // not HEADERS
+            }
+            let (bytes, goes_on) = match reply(id) {
+                H2Reply::Send(bytes) => (bytes, true),
+                H2Reply::SendThenClose(bytes) => (bytes, false),
+            };
+            if stream.write_all(&bytes).await.is_err() || !goes_on {
+                return;
+            }
+        }
+    }
+}
+
+/// A HEADERS frame with `:status: 200` for stream `id`; `end`: the
+/// response ends there (END_STREAM), else its body stays open.
+fn h2_ok(id: u32, end: bool) -> Vec<u8> {
+    let mut h = vec![0, 0, 1, 1, if end { 5 } else { 4 }];
+    h.extend_from_slice(&id.to_be_bytes());
+    h.push(0x88);
+    h
+}
+
+/// GOAWAY, last stream `last`, NO_ERROR.
+fn h2_goaway(last: u32) -> Vec<u8> {
+    let mut g = vec![0, 0, 8, 7, 0, 0, 0, 0, 0];
+    g.extend_from_slice(&last.to_be_bytes());
+    g.extend_from_slice(&[0; 4]);
+    g
+}
+
 /// An HTTP/2 server that answers stream 1, then goes away gracefully
 /// (`GOAWAY`, last stream 1, `NO_ERROR`) when stream 3 comes: stream 3 was
 /// not processed (RFC 9113, section 6.8), and the GET goes again on a new
 /// connection instead of failing.
 #[asyncio::test]
 async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
-    let (addr, connections) = raw_server(|stream, n| async move {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let mut preface = true;
-        if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
-            return;
-        }
-        loop {
-            match stream.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(got) => buf.extend_from_slice(&chunk[..got]),
+    let (addr, connections) = raw_server(|stream, n| {
+        serve_h2_frames(stream, move |id| {
+            if n == 1 && id > 1 {
+                H2Reply::SendThenClose(h2_goaway(1))
+            } else {
+                H2Reply::Send(h2_ok(id, true))
             }
-            if preface {
-                if buf.len() < 24 {
-                    continue;
-                }
-                buf.drain(..24);
-                preface = false;
-            }
-            while buf.len() >= 9 {
-                let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
-                if buf.len() < 9 + len {
-                    break;
-                }
-                let (kind, id) = (
-                    buf[3],
-                    u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
-                );
-                buf.drain(..9 + len);
-                if kind != 1 {
-                    continue; // not HEADERS
-                }
-                let reply = if n == 1 && id > 1 {
-                    // GOAWAY: last stream 1, NO_ERROR.
-                    vec![0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
-                } else {
-                    // HEADERS, END_STREAM | END_HEADERS: `:status: 200`.
-                    let mut h = vec![0, 0, 1, 1, 5];
-                    h.extend_from_slice(&id.to_be_bytes());
-                    h.push(0x88);
-                    h
-                };
-                if stream.write_all(&reply).await.is_err() || reply[3] == 7 {
-                    return;
-                }
-            }
-        }
+        })
     })
     .await;
     let client = Client::builder().http2_prior_knowledge().build().unwrap();
@@ -810,6 +841,64 @@ async fn an_h2_request_the_server_did_not_take_before_goaway_is_sent_again() {
         assert_eq!(resp.version(), http::Version::HTTP_2);
     }
     assert_eq!(connections.get(), 2);
+}
+
+/// A full pool with a request queued for another origin: when a request
+/// to an origin with two HTTP/2 connections finds one of them closed (the
+/// server went away while a response of it is still held), the room that
+/// frees goes to the queued request at once, not when something else
+/// happens in the pool later.
+#[asyncio::test]
+async fn room_freed_by_a_closed_h2_connection_goes_to_the_queue() {
+    // Connection 1 keeps stream 1 open, then answers stream 3 with GOAWAY
+    // and closes: stream 3 goes again on connection 2, which keeps its
+    // first stream open and answers the others in full.
+    let (addr, _) = raw_server(|stream, n| {
+        serve_h2_frames(stream, move |id| match (n, id) {
+            (1, 1) => H2Reply::Send(h2_ok(id, false)),
+            (1, _) => H2Reply::SendThenClose(h2_goaway(1)),
+            (_, 1) => H2Reply::Send(h2_ok(id, false)),
+            _ => H2Reply::Send(h2_ok(id, true)),
+        })
+    })
+    .await;
+    let other = start(app).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .max_connections(2)
+        .timeouts(Timeouts {
+            pool: Some(Duration::from_secs(30)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    // Both connections hold a response whose body is still open.
+    let held_1 = client.get(&url).send().await.unwrap();
+    let held_2 = client.get(&url).send().await.unwrap();
+    assert_eq!(client.pool_stats().open, 2);
+    // The pool is full and neither connection is unused: another origin
+    // waits.
+    let waiting = asyncio::create_task({
+        let (client, url) = (client.clone(), format!("{}/hello", base(&other)));
+        async move { text_of(&client, &url).await }
+    });
+    until_queued(&client).await;
+    // Requests to the first origin go out on connection 2; one of them
+    // finds connection 1 closed and frees its room.
+    let served = async {
+        while !waiting.done() {
+            let resp = client.get(&url).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            drop(resp);
+            asyncio::sleep(Duration::ZERO).await;
+        }
+    };
+    asyncio::timeout(Duration::from_secs(10), served)
+        .await
+        .expect("the queued request got the freed room");
+    assert_eq!(waiting.await.unwrap(), "Hello, world!");
+    drop((held_1, held_2));
 }
 
 /// Waits (at most 10 s, then fails) until a request waits in the pool's
