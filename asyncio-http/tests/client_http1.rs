@@ -863,15 +863,7 @@ async fn room_freed_by_a_closed_h2_connection_goes_to_the_queue() {
     })
     .await;
     let other = start(app).await;
-    let client = Client::builder()
-        .http2_prior_knowledge()
-        .max_connections(2)
-        .timeouts(Timeouts {
-            pool: Some(Duration::from_secs(30)),
-            ..Timeouts::none()
-        })
-        .build()
-        .unwrap();
+    let client = h2_client_of(2);
     let url = format!("http://{addr}/");
     // Both connections hold a response whose body is still open.
     let held_1 = client.get(&url).send().await.unwrap();
@@ -917,9 +909,15 @@ async fn until_queued(client: &Client) {
 /// An HTTP/2 (prior knowledge) client whose pool holds one connection,
 /// and whose requests wait up to 30 s for it.
 fn h2_client_of_one_connection() -> Client {
+    h2_client_of(1)
+}
+
+/// An HTTP/2 (prior knowledge) client whose pool holds `n` connections,
+/// and whose requests wait up to 30 s for room.
+fn h2_client_of(n: usize) -> Client {
     Client::builder()
         .http2_prior_knowledge()
-        .max_connections(1)
+        .max_connections(n)
         .timeouts(Timeouts {
             pool: Some(Duration::from_secs(30)),
             ..Timeouts::none()
