@@ -3,8 +3,14 @@
 
 mod support;
 
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use asyncio::net::{TcpListener, TcpStream};
+use asyncio::sync::Event;
 use asyncio_postgres::{Connection, Error};
-use support::{connect, count, fresh_table};
+use support::{connect, count, fresh_table, server};
 
 #[asyncio::test]
 async fn commit_makes_the_work_visible_to_others() {
@@ -230,4 +236,65 @@ async fn rollback_reports_a_session_that_ended() {
     assert_eq!(ended, Some(true));
     let err = tx.rollback().await.unwrap_err();
     assert!(matches!(err, Error::Closed(_)), "{err:?}");
+}
+
+/// A TCP proxy to the test server for one connection, whose answers to
+/// the client pass only while `gate` is set (held, not lost, meanwhile).
+/// Returns its port.
+async fn gated_proxy(gate: Rc<Event>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Detached: they end with the test's loop.
+    let _proxy = asyncio::create_task(async move {
+        let (client, _) = listener.accept().await.unwrap();
+        let upstream = TcpStream::connect(("127.0.0.1", server().port())).await.unwrap();
+        let (client, upstream) = (Rc::new(client), Rc::new(upstream));
+        let (from, to) = (client.clone(), upstream.clone());
+        let _out = asyncio::create_task(async move {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = from.read(&mut buf).await {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut buf = [0u8; 8192];
+        while let Ok(n @ 1..) = upstream.read(&mut buf).await {
+            gate.wait().await;
+            if client.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    port
+}
+
+/// `rollback` returns only once the server has answered: with the answer
+/// held back, it stays pending; let through, it returns.
+#[asyncio::test]
+async fn rollback_returns_only_once_the_server_has_answered() {
+    let gate = Rc::new(Event::new());
+    gate.set();
+    let port = gated_proxy(gate.clone()).await;
+    let dsn = format!(
+        "postgresql://postgres:{}@127.0.0.1:{port}/postgres",
+        asyncio_examples_support::pg::PASSWORD
+    );
+    let mut conn = asyncio_postgres::connect(&dsn).await.unwrap();
+    let tx = conn.transaction().await.unwrap();
+    tx.execute("SELECT 1", &[]).await.unwrap();
+    gate.clear();
+    let mut rollback = Box::pin(tx.rollback());
+    for _ in 0..50 {
+        let pending =
+            std::future::poll_fn(|cx| Poll::Ready(std::future::Future::poll(rollback.as_mut(), cx).is_pending())).await;
+        assert!(pending, "rollback returned before the server's answer");
+        asyncio::sleep(Duration::ZERO).await;
+    }
+    gate.set();
+    asyncio::timeout(Duration::from_secs(10), rollback)
+        .await
+        .expect("the answer let through")
+        .unwrap();
+    assert_eq!(conn.fetchval::<i32>("SELECT 1", &[]).await.unwrap(), Some(1));
 }
