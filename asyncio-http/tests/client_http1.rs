@@ -13,6 +13,8 @@ use bytes::Bytes;
 
 mod client_support;
 use client_support::{raw_server, read_head};
+#[cfg(feature = "tls")]
+mod tls_support;
 
 async fn start(app: fn() -> Router) -> RunningServer {
     Server::bind("127.0.0.1:0")
@@ -1241,4 +1243,66 @@ async fn a_trickling_server_is_cut() {
     };
     assert!(matches!(err, Error::Timeout(TimeoutKind::Total)), "{err:?}");
     assert!(got > 0 && got < 1000, "{got}");
+}
+
+/// An HTTPS origin that answers HTTP/1.1 through ALPN: once the pool has
+/// learnt that, concurrent requests open their connections side by side
+/// (none waits for another's handshake to learn the protocol again).
+#[cfg(feature = "tls")]
+#[asyncio::test]
+async fn an_http1_only_https_origin_opens_connections_side_by_side() {
+    let pki = tls_support::Pki::new("h1 origin CA");
+    let id = pki.server(&["localhost"]);
+    let server = Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .http2(false)
+        .tls(tls_support::Pki::server_ctx_offering(&id, &["http/1.1"]))
+        .start(|| {
+            Router::new().get("/slow", |_req: Request| async {
+                asyncio::sleep(Duration::from_millis(200)).await;
+                "slow"
+            })
+        })
+        .await
+        .expect("server starts");
+    let client = Client::builder().tls(pki.client_ctx()).build().unwrap();
+    let url = format!("https://localhost:{}/slow", server.local_addr().port());
+    // The first request learns the protocol.
+    assert_eq!(text_of(&client, &url).await, "slow");
+    let requests: Vec<_> = (0..5)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.clone());
+            asyncio::create_task(async move { text_of(&client, &url).await })
+        })
+        .collect();
+    // While the four new connections shake hands (loop turns of socket
+    // I/O), no request waits for another's.
+    for _ in 0..20 {
+        asyncio::sleep(Duration::ZERO).await;
+        assert_eq!(client.pool_stats().waiting, 0, "a request waits to learn the protocol");
+    }
+    for request in requests {
+        assert_eq!(request.await.unwrap(), "slow");
+    }
+    assert!(client.pool_stats().open >= 5);
+}
+
+/// `Duration::MAX` in every phase means no limit, not an overflow.
+#[asyncio::test]
+async fn the_longest_timeouts_are_no_limits() {
+    let server = start(app).await;
+    let client = Client::builder()
+        .timeouts(Timeouts {
+            connect: Some(Duration::MAX),
+            read: Some(Duration::MAX),
+            write: Some(Duration::MAX),
+            pool: Some(Duration::MAX),
+            total: Some(Duration::MAX),
+        })
+        .build()
+        .unwrap();
+    let url = format!("{}/hello", base(&server));
+    assert_eq!(text_of(&client, &url).await, "Hello, world!");
+    let resp = client.get(&format!("{}/big", base(&server))).send().await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap().len(), 4 << 20);
 }

@@ -161,3 +161,27 @@ async fn https_through_a_connect_tunnel() {
         Err(asyncio_http::client::Error::InvalidUrl(_))
     ));
 }
+
+/// A proxy that sends bytes after its `200` to `CONNECT`, before the TLS
+/// handshake (whose client speaks first): a proxy error, not a panic or
+/// bytes silently dropped.
+#[cfg(feature = "tls")]
+#[asyncio::test]
+async fn bytes_after_the_connect_answer_are_a_proxy_error() {
+    let (proxy, _) = client_support::raw_server(|stream, _| async move {
+        client_support::read_head(&stream).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\nnot TLS")
+            .await;
+        // Held open until the client gives up.
+        let mut buf = [0u8; 64];
+        while let Ok(1..) = stream.read(&mut buf).await {}
+    })
+    .await;
+    let client = Client::builder().proxy(&format!("http://{proxy}")).build().unwrap();
+    let err = client.get("https://example.invalid/").send().await.unwrap_err();
+    assert!(
+        matches!(&err, asyncio_http::client::Error::Proxy(why) if why.contains("after its answer")),
+        "{err:?}"
+    );
+}

@@ -301,8 +301,8 @@ impl ClientBuilder {
         match proxy::ProxyServer::parse(url) {
             Ok(server) => {
                 self.proxies = Some(proxy::Proxies {
-                    http: Some(server.clone()),
-                    https: Some(server),
+                    http: Some(Ok(server.clone())),
+                    https: Some(Ok(server)),
                     no_proxy: proxy::NoProxy::default(),
                 });
             }
@@ -313,8 +313,10 @@ impl ClientBuilder {
 
     /// Whether the environment's proxy settings are used (on by default,
     /// httpx's `trust_env`): `http_proxy`, `https_proxy`, `all_proxy`,
-    /// `no_proxy` (or their uppercase names; not `HTTP_PROXY` under CGI). An unusable value fails
-    /// [`build`](ClientBuilder::build).
+    /// `no_proxy` (or their uppercase names; not `HTTP_PROXY` under CGI). A
+    /// value this client cannot use (`socks5://…`, `https://…`) fails, with
+    /// [`Error::Proxy`], the requests it applies to (rather than sending them
+    /// around the proxy); the client builds, and other requests go on.
     pub fn trust_env(mut self, trust: bool) -> Self {
         self.trust_env = trust;
         self
@@ -360,7 +362,7 @@ impl ClientBuilder {
         };
         let proxies = match self.proxies {
             Some(proxies) => proxies,
-            None if self.trust_env => proxy::Proxies::from_env(|name| std::env::var(name).ok())?,
+            None if self.trust_env => proxy::Proxies::from_env(|name| std::env::var(name).ok()),
             None => proxy::Proxies::default(),
         };
         let mut headers = HeaderMap::new();
@@ -448,6 +450,13 @@ impl Default for Client {
     fn default() -> Self {
         Client::new()
     }
+}
+
+/// `at + d`, or a century on for a `d` too long to add (`Duration::MAX`
+/// means "no limit", not a panic).
+pub(crate) fn after(at: asyncio::time::Instant, d: Duration) -> asyncio::time::Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 86_400))
 }
 
 impl Client {
@@ -557,7 +566,7 @@ impl Client {
 
     /// Sends a request, following redirects.
     async fn execute(&self, mut req: Prepared, timeouts: Timeouts) -> Result<Response, Error> {
-        let deadline = timeouts.total.map(|t| asyncio::time::Instant::now() + t);
+        let deadline = timeouts.total.map(|t| after(asyncio::time::Instant::now(), t));
         let mut followed = 0;
         loop {
             let body = std::mem::take(&mut req.body);
@@ -629,7 +638,7 @@ impl Client {
         deadline: Option<asyncio::time::Instant>,
     ) -> Result<Response, Error> {
         let mut origin = Origin::of(&req.url).ok_or_else(|| Error::InvalidUrl(req.url.to_string()))?;
-        origin.proxy = self.inner.proxies.for_url(&req.url).cloned();
+        origin.proxy = self.inner.proxies.for_url(&req.url)?.cloned();
         // Through a proxy, an http:// request goes to the proxy in
         // absolute form.
         let via = origin.proxy.as_ref().filter(|_| !origin.https);
@@ -668,12 +677,12 @@ impl Client {
                     // The read timeout counts from the last write: a long
                     // upload that keeps going is not waiting to read.
                     let mut sent = std::pin::pin!(sent);
-                    let mut until = asyncio::time::Instant::now() + limit;
+                    let mut until = after(asyncio::time::Instant::now(), limit);
                     loop {
                         match asyncio::timeout_at(until, sent.as_mut()).await {
                             Ok(head) => break head,
                             Err(_) => {
-                                let written = last_write.get() + limit;
+                                let written = after(last_write.get(), limit);
                                 if written <= asyncio::time::Instant::now() {
                                     return Err(Error::Timeout(TimeoutKind::Read));
                                 }

@@ -93,6 +93,11 @@ struct State {
     /// (ALPN offers `h2`): other requests wait to learn, rather than each
     /// opening a connection of its own.
     probing: std::collections::HashSet<Origin>,
+    /// Origins whose last probe came back HTTP/1.1: their requests open
+    /// connections side by side, none waits to learn the protocol again
+    /// (forgotten when an HTTP/2 connection to them is made, or all at once
+    /// past [`H1_ORIGINS_KEPT`]).
+    h1_only: std::collections::HashSet<Origin>,
     idle_count: usize,
     waiters: VecDeque<Rc<Waiter>>,
     /// How many connections [`State::free`] has uncounted: a change means
@@ -100,6 +105,9 @@ struct State {
     /// freed connection's slot does not serve the waiters when dropped).
     freed: u64,
 }
+
+/// How many HTTP/1.1-only origins the pool remembers (see `State::h1_only`).
+const H1_ORIGINS_KEPT: usize = 1024;
 
 /// A request waiting for a connection or for room to open one.
 struct Waiter {
@@ -433,7 +441,7 @@ impl State {
                 continue;
             }
             self.count(origin);
-            let probing = may_share && !fresh;
+            let probing = may_share && !fresh && !self.h1_only.contains(origin);
             if probing {
                 self.probing.insert(origin.clone());
             }
@@ -523,6 +531,7 @@ impl Pool {
             if conn.slot.probing.replace(false) {
                 state.probing.remove(&origin);
             }
+            state.h1_only.remove(&origin);
             state.shared.entry(origin).or_default().push(conn);
         }
         self.serve_waiters();
@@ -532,8 +541,20 @@ impl Pool {
     /// A new connection turned out HTTP/1.1: the requests that waited to
     /// learn its protocol go on (each to its own connection).
     pub(crate) fn not_shared(&self, conn: &Conn) {
-        if conn.slot.probing.replace(false) {
-            self.state.borrow_mut().probing.remove(conn.origin());
+        let probed = conn.slot.probing.replace(false);
+        {
+            let mut state = self.state.borrow_mut();
+            if probed {
+                state.probing.remove(conn.origin());
+            }
+            if state.h1_only.len() >= H1_ORIGINS_KEPT {
+                state.h1_only.clear();
+            }
+            if conn.origin().https {
+                state.h1_only.insert(conn.origin().clone());
+            }
+        }
+        if probed {
             self.serve_waiters();
         }
     }

@@ -19,12 +19,23 @@ use super::Error;
 use crate::transport::Transport;
 
 /// A proxy server: `http://[user:password@]host:port`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ProxyServer {
     pub(crate) host: String,
     pub(crate) port: u16,
     /// `Proxy-Authorization`'s value, from the URL's credentials.
     pub(crate) authorization: Option<String>,
+}
+
+/// Without the credentials.
+impl std::fmt::Debug for ProxyServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("authorization", &self.authorization.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl ProxyServer {
@@ -35,16 +46,18 @@ impl ProxyServer {
         } else {
             format!("http://{text}")
         };
-        let url = url::Url::parse(&with_scheme).map_err(|e| Error::InvalidUrl(format!("proxy {text:?}: {e}")))?;
+        // Error messages show the URL without its password.
+        let shown = redacted(text);
+        let url = url::Url::parse(&with_scheme).map_err(|e| Error::InvalidUrl(format!("proxy {shown:?}: {e}")))?;
         if url.scheme() != "http" {
             return Err(Error::InvalidUrl(format!(
-                "proxy {text:?}: only http:// proxies are supported (CONNECT for https:// targets)"
+                "proxy {shown:?}: only http:// proxies are supported (CONNECT for https:// targets)"
             )));
         }
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| Error::InvalidUrl(format!("proxy {text:?}: no host")))?
+            .ok_or_else(|| Error::InvalidUrl(format!("proxy {shown:?}: no host")))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
@@ -75,11 +88,28 @@ impl ProxyServer {
     }
 }
 
-/// Which proxy each request uses.
+/// `text` (a proxy URL) with the password of its user information, if
+/// any, replaced by `***`.
+fn redacted(text: &str) -> String {
+    let start = text.find("://").map_or(0, |i| i + 3);
+    let end = text[start..].find(['/', '?', '#']).map_or(text.len(), |i| start + i);
+    match text[start..end].rfind('@') {
+        Some(at) => {
+            let userinfo = &text[start..start + at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{}{user}:***{}", &text[..start], &text[start + at..])
+        }
+        None => text.to_owned(),
+    }
+}
+
+/// Which proxy each request uses. A proxy the environment names but this
+/// client cannot use (`socks5://…`, `https://…`) is kept as the reason,
+/// and fails only the requests that would go through it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Proxies {
-    pub(crate) http: Option<ProxyServer>,
-    pub(crate) https: Option<ProxyServer>,
+    pub(crate) http: Option<Result<ProxyServer, String>>,
+    pub(crate) https: Option<Result<ProxyServer, String>>,
     pub(crate) no_proxy: NoProxy,
 }
 
@@ -87,8 +117,10 @@ impl Proxies {
     /// From the environment: `http_proxy`/`HTTP_PROXY`, `https_proxy`/
     /// `HTTPS_PROXY`, `all_proxy`/`ALL_PROXY`, `no_proxy`/`NO_PROXY` (the
     /// lowercase name first; `HTTP_PROXY` not under CGI, see the module's
-    /// docs). An unusable value is an error, not silently ignored.
-    pub(crate) fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Proxies, Error> {
+    /// docs). An unusable value is not ignored (the requests it applies to
+    /// would go direct, around the proxy the user set): those requests
+    /// fail with [`Error::Proxy`] saying why; the others go on.
+    pub(crate) fn from_env(env: impl Fn(&str) -> Option<String>) -> Proxies {
         let cgi = env("REQUEST_METHOD").is_some();
         let var = |name: &str| {
             env(name)
@@ -101,25 +133,34 @@ impl Proxies {
                 })
                 .filter(|v| !v.trim().is_empty())
         };
-        let all = var("all_proxy").map(|p| ProxyServer::parse(&p)).transpose()?;
-        Ok(Proxies {
-            http: var("http_proxy")
-                .map(|p| ProxyServer::parse(&p))
-                .transpose()?
-                .or_else(|| all.clone()),
-            https: var("https_proxy").map(|p| ProxyServer::parse(&p)).transpose()?.or(all),
+        let parse = |name: &str| {
+            var(name).map(|p| ProxyServer::parse(&p).map_err(|e| format!("{name} from the environment: {e}")))
+        };
+        let all = parse("all_proxy");
+        Proxies {
+            http: parse("http_proxy").or_else(|| all.clone()),
+            https: parse("https_proxy").or(all),
             no_proxy: NoProxy::parse(&var("no_proxy").unwrap_or_default()),
-        })
+        }
     }
 
     /// The proxy for `url`, if any.
-    pub(crate) fn for_url(&self, url: &url::Url) -> Option<&ProxyServer> {
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] when the proxy that applies is one the environment
+    /// named and this client cannot use.
+    pub(crate) fn for_url(&self, url: &url::Url) -> Result<Option<&ProxyServer>, Error> {
         let proxy = match url.scheme() {
             "https" => self.https.as_ref(),
             _ => self.http.as_ref(),
-        }?;
-        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
-        (!self.no_proxy.matches(host, url.port_or_known_default())).then_some(proxy)
+        };
+        let Some(proxy) = proxy else { return Ok(None) };
+        let Some(host) = url.host_str() else { return Ok(None) };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if self.no_proxy.matches(host, url.port_or_known_default()) {
+            return Ok(None);
+        }
+        proxy.as_ref().map(Some).map_err(|why| Error::Proxy(why.clone()))
     }
 }
 
@@ -215,12 +256,14 @@ pub(crate) async fn connect_tunnel(transport: &mut Transport, proxy: &ProxyServe
         }
     }
     match response.code {
-        Some(200..=299) => {
-            if end < head.len() {
-                transport.unread(bytes::Bytes::copy_from_slice(&head[end..]));
-            }
-            Ok(())
-        }
+        // The tunnel carries TLS, whose client speaks first: bytes after
+        // the answer are the proxy's, not the server's.
+        Some(200..=299) if end < head.len() => Err(Error::Proxy(format!(
+            "{}: {} bytes after its answer to CONNECT {target}, before the TLS handshake",
+            proxy.target(),
+            head.len() - end
+        ))),
+        Some(200..=299) => Ok(()),
         code => Err(Error::Proxy(format!(
             "{} refused CONNECT {target}: {} {}",
             proxy.target(),
@@ -248,12 +291,11 @@ mod tests {
             ("HTTP_PROXY", "http://user:p%40ss@proxy:3128"),
             ("https_proxy", "secure-proxy:8080"),
             ("NO_PROXY", "localhost, .internal.example,10.0.0.1, svc:8443"),
-        ]))
-        .unwrap();
-        let http = proxies.for_url(&url("http://example.com/")).unwrap();
+        ]));
+        let http = proxies.for_url(&url("http://example.com/")).unwrap().unwrap();
         assert_eq!((http.host.as_str(), http.port), ("proxy", 3128));
         assert_eq!(http.authorization.as_deref(), Some("Basic dXNlcjpwQHNz"));
-        let https = proxies.for_url(&url("https://example.com/")).unwrap();
+        let https = proxies.for_url(&url("https://example.com/")).unwrap().unwrap();
         assert_eq!((https.host.as_str(), https.port), ("secure-proxy", 8080));
         for direct in [
             "http://localhost:8080/",
@@ -262,29 +304,47 @@ mod tests {
             "http://10.0.0.1/",
             "https://svc:8443/",
         ] {
-            assert!(proxies.for_url(&url(direct)).is_none(), "{direct}");
+            assert!(proxies.for_url(&url(direct)).unwrap().is_none(), "{direct}");
         }
-        assert!(proxies.for_url(&url("https://svc:9443/")).is_some());
-        assert!(proxies.for_url(&url("http://notinternal.example/")).is_some());
+        assert!(proxies.for_url(&url("https://svc:9443/")).unwrap().is_some());
+        assert!(proxies.for_url(&url("http://notinternal.example/")).unwrap().is_some());
 
-        let all = Proxies::from_env(env(&[("ALL_PROXY", "http://p:1"), ("no_proxy", "*")])).unwrap();
-        assert!(all.for_url(&url("http://example.com/")).is_none());
-        assert!(Proxies::from_env(env(&[("HTTP_PROXY", "socks5://p:1")])).is_err());
+        let all = Proxies::from_env(env(&[("ALL_PROXY", "http://p:1"), ("no_proxy", "*")]));
+        assert!(all.for_url(&url("http://example.com/")).unwrap().is_none());
+        // A proxy this client cannot use fails the requests it applies to
+        // (not the client, nor the others), and never shows its password.
+        let socks = Proxies::from_env(env(&[
+            ("all_proxy", "socks5://me:s3cret@p:1"),
+            ("https_proxy", "http://p:2"),
+            ("no_proxy", "localhost"),
+        ]));
+        let err = socks.for_url(&url("http://example.com/")).unwrap_err();
+        assert!(matches!(err, Error::Proxy(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("all_proxy") && text.contains("socks5://me:***@p:1"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+        assert_eq!(socks.for_url(&url("https://example.com/")).unwrap().unwrap().port, 2);
+        assert!(socks.for_url(&url("http://localhost/")).unwrap().is_none());
+        let with_password = ProxyServer::parse("http://me:s3cret@p:1").unwrap();
+        assert!(!format!("{with_password:?}").contains("s3cret"));
+        assert!(!format!("{with_password:?}").contains(with_password.authorization.as_deref().unwrap()));
         // Under CGI, `HTTP_PROXY` may come from a request's `Proxy:` header:
         // not read (the lowercase name and the others still are).
         let cgi = Proxies::from_env(env(&[
             ("REQUEST_METHOD", "GET"),
             ("HTTP_PROXY", "http://attacker:1"),
             ("HTTPS_PROXY", "http://p:2"),
-        ]))
-        .unwrap();
-        assert!(cgi.for_url(&url("http://example.com/")).is_none());
-        assert_eq!(cgi.for_url(&url("https://example.com/")).unwrap().port, 2);
-        let cgi = Proxies::from_env(env(&[("REQUEST_METHOD", "GET"), ("http_proxy", "http://p:3")])).unwrap();
-        assert_eq!(cgi.for_url(&url("http://example.com/")).unwrap().port, 3);
+        ]));
+        assert!(cgi.for_url(&url("http://example.com/")).unwrap().is_none());
+        assert_eq!(cgi.for_url(&url("https://example.com/")).unwrap().unwrap().port, 2);
+        let cgi = Proxies::from_env(env(&[("REQUEST_METHOD", "GET"), ("http_proxy", "http://p:3")]));
+        assert_eq!(cgi.for_url(&url("http://example.com/")).unwrap().unwrap().port, 3);
         assert!(Proxies::from_env(env(&[]))
-            .unwrap()
             .for_url(&url("http://x/"))
+            .unwrap()
             .is_none());
     }
 }

@@ -190,7 +190,7 @@ impl Response {
                 (None, None) => frame.await,
                 (read, deadline) => {
                     let now = Instant::now();
-                    let by_read = read.map(|r| now + r);
+                    let by_read = read.map(|r| super::after(now, r));
                     let (until, kind) = match (by_read, deadline) {
                         (Some(r), Some(d)) if d < r => (d, TimeoutKind::Total),
                         (Some(r), _) => (r, TimeoutKind::Read),
