@@ -1306,3 +1306,52 @@ async fn the_longest_timeouts_are_no_limits() {
     let resp = client.get(&format!("{}/big", base(&server))).send().await.unwrap();
     assert_eq!(resp.bytes().await.unwrap().len(), 4 << 20);
 }
+
+/// A redirect's body is discarded without being decompressed (a small
+/// compressed body may stand for gigabytes): here 2 KiB of gzip that
+/// decompress to 4 MiB, well past what is read to keep a connection; as
+/// sent, it is small enough, and the connection is reused.
+#[asyncio::test]
+async fn a_redirect_body_is_discarded_undecoded() {
+    let zeros = {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 4 << 20]).unwrap();
+        gz.finish().unwrap()
+    };
+    assert!(zeros.len() < 16 << 10, "{}", zeros.len());
+    let redirect = std::rc::Rc::new(
+        [
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                zeros.len()
+            )
+            .into_bytes(),
+            zeros,
+        ]
+        .concat(),
+    );
+    let (addr, connections) = raw_server(move |stream, _| {
+        let redirect = redirect.clone();
+        async move {
+            loop {
+                let head = read_head(&stream).await;
+                if head.is_empty() {
+                    return;
+                }
+                let answer: &[u8] = if head.starts_with(b"GET /first") {
+                    &redirect
+                } else {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+                };
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let client = Client::new();
+    assert_eq!(text_of(&client, &format!("http://{addr}/first")).await, "next");
+    assert_eq!(connections.get(), 1, "the redirect's connection was reused");
+}

@@ -342,7 +342,10 @@ impl Response {
 
     /// Reads and discards a small body so the connection can be reused
     /// (a redirect's); a large or slow one closes the connection instead.
+    /// The bytes are not decompressed: nobody reads them, and a small
+    /// compressed body can stand for gigabytes.
     pub(crate) async fn discard(mut self, max: u64) {
+        self.decoder = None;
         while self.received <= max {
             match self.chunk().await {
                 Ok(Some(_)) => {}
