@@ -469,6 +469,16 @@ async fn error_for_status() {
         .error_for_status()
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    // The error names the URL, not its password.
+    let with_password = base(&server).replace("http://", "http://me:s3cret@");
+    let err = client
+        .get(&format!("{with_password}/status/503"))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
 }
 
 #[asyncio::test]

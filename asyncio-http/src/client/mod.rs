@@ -1054,8 +1054,13 @@ fn check_url(url: url::Url) -> Result<url::Url, Error> {
 fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Error> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| Error::InvalidRequest(format!("invalid header name {name:?}")))?;
-    let value =
+    let mut value =
         HeaderValue::from_str(value).map_err(|_| Error::InvalidRequest(format!("invalid value for header {name}")))?;
+    // Credentials: `Debug` shows them as `Sensitive`, and HTTP/2's HPACK
+    // never indexes them.
+    if [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE].contains(&name) {
+        value.set_sensitive(true);
+    }
     Ok((name, value))
 }
 
@@ -1448,5 +1453,23 @@ impl futures_io::AsyncWrite for WriteTimeout {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_given_as_headers_are_sensitive() {
+        let builder = Client::builder()
+            .default_header("Authorization", "Bearer s3cret")
+            .default_header("X-Other", "shown");
+        let shown = format!("{builder:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("shown"), "{shown}");
+        for name in ["authorization", "Cookie", "proxy-authorization"] {
+            assert!(header_pair(name, "x").unwrap().1.is_sensitive(), "{name}");
+        }
+        assert!(!header_pair("accept", "x").unwrap().1.is_sensitive());
     }
 }

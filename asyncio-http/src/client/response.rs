@@ -159,9 +159,14 @@ impl Response {
     /// [`Error::Status`].
     pub fn error_for_status(self) -> Result<Response, Error> {
         if self.status.is_client_error() || self.status.is_server_error() {
+            // Without the URL's password: errors get logged.
+            let mut url = self.url.clone();
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
             return Err(Error::Status {
                 status: self.status,
-                url: self.url.to_string(),
+                url: url.to_string(),
             });
         }
         Ok(self)
