@@ -366,8 +366,11 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
             config.user(user);
         }
     }
-    if config.get_password().is_none() {
-        if let Some(password) = env("PGPASSWORD") {
+    // An empty password counts as none, as in libpq (the password file
+    // is then read).
+    let no_password = |config: &Config| config.get_password().is_none_or(<[u8]>::is_empty);
+    if no_password(&config) {
+        if let Some(password) = env("PGPASSWORD").filter(|p| !p.is_empty()) {
             config.password(password);
         }
     }
@@ -376,7 +379,7 @@ pub(crate) fn parse(dsn: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
             config.dbname(db);
         }
     }
-    if config.get_password().is_none() {
+    if no_password(&config) {
         ssl.passfile = crate::passfile::path(libpq("passfile"), &env);
     }
     Ok((config, ssl))
@@ -591,6 +594,9 @@ mod tests {
         assert_eq!(settings.passfile, None);
         let (_, settings) = parse("host=h", env(&[("PGPASSWORD", "x"), ("HOME", "/home/u")])).unwrap();
         assert_eq!(settings.passfile, None);
+        // An empty password is none: the file is looked for.
+        let (_, settings) = parse("host=h password=''", env(&[("PGPASSWORD", ""), ("HOME", "/home/u")])).unwrap();
+        assert_eq!(settings.passfile.as_deref(), Some(Path::new("/home/u/.pgpass")));
         let (_, settings) = parse("postgresql://h/db?passfile=%2Fq", env(&[])).unwrap();
         assert_eq!(settings.passfile.as_deref(), Some(Path::new("/q")));
     }

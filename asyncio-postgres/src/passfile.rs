@@ -104,12 +104,18 @@ fn unescape_field(chars: &mut std::str::Chars<'_>) -> Option<(String, bool)> {
 }
 
 /// The file to read: `passfile` from the DSN, else `PGPASSFILE`, else
-/// `$HOME/.pgpass`.
+/// `$HOME/.pgpass` (an empty value counts as none, as in libpq).
 pub(crate) fn path(passfile: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let given = |v: &String| !v.is_empty();
     passfile
+        .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .or_else(|| env("PGPASSFILE").map(PathBuf::from))
-        .or_else(|| env("HOME").map(|home| PathBuf::from(home).join(".pgpass")))
+        .or_else(|| env("PGPASSFILE").filter(given).map(PathBuf::from))
+        .or_else(|| {
+            env("HOME")
+                .filter(given)
+                .map(|home| PathBuf::from(home).join(".pgpass"))
+        })
 }
 
 /// Reads and parses the file at `path` (blocking: on a thread-pool
@@ -187,5 +193,11 @@ mod tests {
             Some(PathBuf::from("/home/u/.pgpass"))
         );
         assert_eq!(path(None, env(&[])), None);
+        // Empty values count as none.
+        assert_eq!(
+            path(Some(""), env(&[("PGPASSFILE", ""), ("HOME", "/home/u")])),
+            Some(PathBuf::from("/home/u/.pgpass"))
+        );
+        assert_eq!(path(None, env(&[("HOME", "")])), None);
     }
 }
