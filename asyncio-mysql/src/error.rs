@@ -41,7 +41,8 @@ pub enum Error {
     /// into a non-`Option`, a string into an integer, too few columns).
     Conversion(String),
     /// The parameters do not fit the statement (their count, a missing
-    /// named parameter, named and positional mixed). Nothing ran; the
+    /// named parameter, named and positional mixed). The statement did not
+    /// run (for `exec_batch`, the sets before the bad one did); the
     /// connection is kept.
     Params(String),
     /// The options ask for what this crate does not do (TLS; the `mysql`

@@ -76,12 +76,16 @@ pub const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(1);
 /// # Timeouts
 ///
 /// Unless the options say otherwise, connections are made with a 10 s
-/// connect timeout and TCP keepalive (a probe after 60 s of silence, then
-/// every 10 s, dead after 6 unanswered): a server that vanished without
+/// timeout for the TCP connect (not for the handshake after it), TCP
+/// keepalive (a probe after 60 s of silence, then every 10 s, dead after 6
+/// unanswered) and, on Linux, a 120 s `TCP_USER_TIMEOUT` (data written and
+/// not acknowledged for that long: dead): a server that vanished without
 /// closing (a host that went down, a dropped route) fails the thread
-/// waiting on it within about two minutes instead of parking it for ever.
-/// A query that legitimately runs longer is not affected (the server's
-/// kernel answers the probes).
+/// waiting on it within about two minutes, whether it was idle or had just
+/// sent a query, instead of parking it for ever (without the user timeout,
+/// the kernel's retransmissions take about 15 minutes to give up). A query
+/// that legitimately runs longer is not affected (the server's kernel
+/// acknowledges the request and answers the probes).
 ///
 /// # Example
 ///
@@ -295,17 +299,33 @@ impl Drop for KillOnDrop {
             Phase::Waiting => *phase = Phase::Abandoned,
             Phase::Running(_) => {
                 drop(phase);
-                let (job, opts) = (self.job.clone(), self.target.opts.clone());
+                // Bounded: a server that takes the connection and then
+                // stalls must not hold the kill's thread (nor, below, the
+                // job's, which waits for the lock) for ever.
+                let opts: Opts = OptsBuilder::from_opts(self.target.opts.clone())
+                    .read_timeout(Some(DEFAULT_CONNECT_TIMEOUT))
+                    .write_timeout(Some(DEFAULT_CONNECT_TIMEOUT))
+                    .into();
+                let job = self.job.clone();
                 let spawned = std::thread::Builder::new()
                     .name("asyncio-mysql-kill".into())
                     .spawn(move || {
+                        // Connected before the lock is taken: the job may
+                        // end meanwhile without waiting for a handshake.
+                        let mut conn = match Conn::new(opts) {
+                            Ok(conn) => conn,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "asyncio-mysql: could not connect to kill a cancelled job's statement; it runs to its end");
+                                return;
+                            }
+                        };
                         // Held while the kill is sent: the job cannot end
                         // (and its thread go on to another command) until
                         // the server has taken the kill.
                         let phase = lock(&job.0);
                         if let Phase::Running(id) = *phase {
-                            if let Ok(mut conn) = Conn::new(opts) {
-                                let _ = conn.query_drop(format!("KILL QUERY {id}"));
+                            if let Err(e) = conn.query_drop(format!("KILL QUERY {id}")) {
+                                tracing::warn!(error = %e, "asyncio-mysql: KILL QUERY {id} for a cancelled job failed");
                             }
                         }
                         drop(phase);
@@ -455,14 +475,21 @@ impl Pool {
     ///
     /// # Cancel safety
     /// Dropping the future before `f` starts cancels it. Once started, the
-    /// statement `f` is running is stopped by the server (`KILL QUERY` for
-    /// its connection, sent from a thread of its own on a new connection:
-    /// the statement fails with `ER_QUERY_INTERRUPTED`, 1317, a transaction
-    /// it was in is rolled back when `f` drops it); `f` itself runs on to
-    /// its end on its thread (a thread cannot be interrupted), and its
-    /// result is discarded. The connection is then reset and reused. A
-    /// statement that had already finished when the kill came stays done:
-    /// a write may still have committed.
+    /// statement `f` is running when the kill lands is stopped by the server
+    /// (`KILL QUERY` for its connection, sent from a thread of its own on a
+    /// new connection: the statement fails with `ER_QUERY_INTERRUPTED`,
+    /// 1317); `f` itself runs on to its end on its thread (a thread cannot
+    /// be interrupted), and its result is discarded. The connection is then
+    /// reset (which rolls back a transaction left open) and reused. A kill
+    /// that lands *between* two of `f`'s statements is spent by the server
+    /// when the next one starts, which then runs: a closure of several
+    /// short statements may run to its end, commit included. A statement
+    /// that had already finished when the kill came stays done: a write may
+    /// still have committed. Behind a load balancer that spreads one host
+    /// name over several servers, the kill's connection may reach another
+    /// server, where the id is someone else's session (whose statement, if
+    /// it is the same user's, would be stopped instead): use a pool per
+    /// server there.
     pub async fn run<F, R>(&self, f: F) -> Result<R, Error>
     where
         F: FnOnce(&mut Conn) -> Result<R, mysql::Error> + Send + 'static,
@@ -544,12 +571,14 @@ impl Pool {
 
     /// Runs a statement with parameters (`?` placeholders, a tuple or
     /// [`params!`](macro@crate::params)) and returns its rows. The statement is
-    /// prepared once per connection and cached (the `mysql` crate's
-    /// statement cache, 32 statements by default): a repeated statement is
-    /// one round trip.
+    /// prepared, then executed: two round trips, since the reset after each
+    /// job deallocates the connection's prepared statements (and the
+    /// `mysql` crate empties its statement cache with it). With
+    /// `reset_connection=false` the cache (32 statements by default) keeps
+    /// them, and a repeated statement is one round trip.
     ///
     /// # Errors
-    /// As [`query`](Self::query), and [`Error::Driver`] when the parameters
+    /// As [`query`](Self::query), and [`Error::Params`] when the parameters
     /// do not match the placeholders.
     ///
     /// # Cancel safety
@@ -658,6 +687,13 @@ fn checked_opts(opts: Opts) -> Result<Opts, Error> {
     if opts.get_tcp_connect_timeout().is_none() {
         builder = builder.tcp_connect_timeout(Some(DEFAULT_CONNECT_TIMEOUT));
     }
+    // Keepalive probes only an idle socket: with a request written and not
+    // acknowledged (a ping or a query sent to a host that went down), the
+    // kernel's retransmissions would take about 15 minutes to give up.
+    #[cfg(target_os = "linux")]
+    if opts.get_tcp_user_timeout_ms().is_none() {
+        builder = builder.tcp_user_timeout_ms(Some(DEFAULT_USER_TIMEOUT_MS));
+    }
     if opts.get_tcp_keepalive_time_ms().is_none() {
         builder = builder.tcp_keepalive_time_ms(Some(DEFAULT_KEEPALIVE_MS));
         // (The `mysql` crate sets the probes' interval and count on these
@@ -678,6 +714,11 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// of silence, then every 10 s, 6 unanswered probes and the connection is
 /// dead (2 minutes in all; the kernel's defaults would take over 2 hours).
 const DEFAULT_KEEPALIVE_MS: u32 = 60_000;
+
+/// How long written data may stay unacknowledged before the connection is
+/// taken for dead (`TCP_USER_TIMEOUT`, Linux), when the options set none.
+#[cfg(target_os = "linux")]
+const DEFAULT_USER_TIMEOUT_MS: u32 = 120_000;
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 const DEFAULT_KEEPALIVE_INTERVAL_SECS: u32 = 10;
 #[cfg(any(target_os = "linux", target_os = "macos"))]

@@ -324,7 +324,13 @@ fn without_reset_the_session_and_its_statements_are_kept() {
 /// health check and replaced before the next job runs: the job succeeds.
 #[test]
 fn a_connection_killed_while_idle_is_replaced_before_the_next_job() {
-    let url = server().url();
+    // Without the reset after each job: the kill could land on the reset,
+    // whose failure would replace the connection without any health check.
+    let url = format!(
+        "{}{}reset_connection=false",
+        server().url(),
+        if server().url().contains('?') { '&' } else { '?' }
+    );
     let mut admin = Conn::new(Opts::from_url(&url).unwrap()).unwrap();
     run(async move {
         let pool = Pool::connect(&url, 1).await.unwrap();
@@ -612,6 +618,24 @@ fn connect_opens_every_connection_and_fails_if_it_cannot() {
     run(async move {
         let err = Pool::connect(&url, 3).await.unwrap_err();
         assert!(matches!(&err, Error::Server(_)), "{err:?}");
+        // The failed pool's two connections close as its threads end: wait
+        // for the server to see them gone (bounded), not for a set time.
+        let admin = Pool::connect(&server().url(), 1).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let open: Vec<i64> = admin
+                .query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'eager'")
+                .await
+                .unwrap();
+            if open == [0] {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failed pool's connections stay open"
+            );
+            asyncio::sleep(Duration::from_millis(10)).await;
+        }
         let pool = Pool::connect(&url, 2).await.unwrap();
         let open: Vec<i64> = pool
             .query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'eager'")
