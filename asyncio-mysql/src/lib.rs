@@ -106,9 +106,11 @@
 //! a thread of its own on a new connection; the pool's own connection is
 //! kept), the job's result is discarded, and the connection is reset and
 //! reused. The kill cannot reach a later statement: the job's thread waits
-//! for it to be answered before it moves on. A statement that had finished
-//! before the kill came stays done, so a write whose `timeout` expired may
-//! still have committed: retry only what is safe to run twice, or make the
+//! for it to be answered before it moves on; by the same rule, a kill that
+//! lands between two statements of a `run` closure is spent when the next
+//! one starts, which then runs (see [`Pool::run`]). A statement that had
+//! finished before the kill came stays done, so a write whose `timeout`
+//! expired may still have committed: retry only what is safe to run twice, or make the
 //! write idempotent. To bound a query's time on the server without a
 //! client-side timeout, use MariaDB's `SET STATEMENT max_statement_time=N
 //! FOR ...` (or MySQL's `MAX_EXECUTION_TIME` hint).
