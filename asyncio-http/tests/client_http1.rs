@@ -905,6 +905,61 @@ async fn room_freed_by_a_closed_h2_connection_goes_to_the_queue() {
     drop((held_1, held_2));
 }
 
+/// A server that takes `n` HTTP/2 streams at a time per connection (its
+/// `SETTINGS_MAX_CONCURRENT_STREAMS`).
+async fn start_with_stream_limit(n: u32) -> RunningServer {
+    Server::bind("127.0.0.1:0")
+        .handle_signals(false)
+        .http2_max_concurrent_streams(n)
+        .start(app)
+        .await
+        .expect("server starts")
+}
+
+/// An HTTP/2 server's stream limit reached on the one connection: the next
+/// request opens another connection (room allowing) instead of waiting
+/// inside hyper for a stream to end.
+#[asyncio::test]
+async fn a_request_past_the_h2_stream_limit_opens_another_connection() {
+    let server = start_with_stream_limit(1).await;
+    let client = h2_client_of(4);
+    let url = |path: &str| format!("{}{path}", base(&server));
+    // A response whose body is not read: its stream stays open.
+    let held = client.get(&url("/big")).send().await.unwrap();
+    assert_eq!(held.version(), http::Version::HTTP_2);
+    let text = asyncio::timeout(Duration::from_secs(10), text_of(&client, &url("/hello")))
+        .await
+        .expect("not held behind the open stream");
+    assert_eq!(text, "Hello, world!");
+    assert_eq!(client.pool_stats().open, 2);
+    drop(held);
+}
+
+/// The same with no room for another connection: the request waits in
+/// the pool's queue (under the pool timeout, not the read timeout) and
+/// goes out once one of the open streams ends.
+#[asyncio::test]
+async fn a_request_past_the_h2_stream_limit_waits_for_a_stream_in_the_pool() {
+    let server = start_with_stream_limit(2).await;
+    let client = h2_client_of_one_connection();
+    let url = |path: &str| format!("{}{path}", base(&server));
+    let held = client.get(&url("/big")).send().await.unwrap();
+    let held_too = client.get(&url("/big")).send().await.unwrap();
+    let waiting = asyncio::create_task({
+        let (client, url) = (client.clone(), url("/hello"));
+        async move { text_of(&client, &url).await }
+    });
+    until_queued(&client).await;
+    drop(held);
+    let text = asyncio::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once the stream ended")
+        .unwrap();
+    assert_eq!(text, "Hello, world!");
+    assert_eq!(client.pool_stats().open, 1);
+    drop(held_too);
+}
+
 /// Waits (at most 10 s, then fails) until a request waits in the pool's
 /// queue.
 async fn until_queued(client: &Client) {

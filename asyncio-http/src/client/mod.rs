@@ -43,7 +43,10 @@
 //! HTTP/2: over TLS when the server picks it by ALPN (offered by default),
 //! and over plain TCP with prior knowledge
 //! ([`ClientBuilder::http2_prior_knowledge`]); one connection per origin,
-//! every request a stream on it, as many at once as the server allows.
+//! every request a stream on it, as many at once as the server allows
+//! (its `SETTINGS_MAX_CONCURRENT_STREAMS`). Past that, a request opens
+//! another connection to the origin if the pool's limits leave room, else
+//! waits in the pool's queue (under the pool timeout) for a stream to end.
 //!
 //! Responses compressed with gzip, deflate or br are decompressed as they
 //! stream ([`ClientBuilder::decompress`]).
@@ -889,13 +892,31 @@ impl Client {
         if h2 {
             let (sender, connection) = hyper::client::conn::http2::Builder::new(crate::rt::LocalExec)
                 .timer(crate::rt::LoopTimer)
+                .initial_max_send_streams(self.inner.pool.known_stream_limit(origin))
                 .handshake(io)
                 .await
                 .map_err(Error::from_hyper_io)?;
-            let driver = asyncio::create_task(async move {
-                let _ = connection.await;
+            // The pool reads the server's stream limit (its SETTINGS may
+            // change it at any time) from the connection between polls.
+            let connection = Rc::new(std::cell::RefCell::new(Box::pin(connection)));
+            let read_limit: pool::ReadLimit = Box::new({
+                let connection = Rc::downgrade(&connection);
+                move || {
+                    let connection = connection.upgrade()?;
+                    let connection = connection.try_borrow().ok()?;
+                    Some(connection.current_max_send_streams())
+                }
             });
-            return Ok(pool::Conn::new(Sender::H2(sender), driver, slot, last_write));
+            let streams = pool::Streams::new(&slot, Some(read_limit));
+            let driver = asyncio::create_task({
+                let streams = streams.clone();
+                std::future::poll_fn(move |cx| {
+                    let done = std::future::Future::poll(connection.borrow_mut().as_mut(), cx);
+                    streams.poll_limit();
+                    done.map(drop)
+                })
+            });
+            return Ok(pool::Conn::new(Sender::H2(sender), driver, slot, last_write, streams));
         }
         let (sender, connection) = hyper::client::conn::http1::Builder::new()
             .handshake(io)
@@ -904,7 +925,8 @@ impl Client {
         let driver = asyncio::create_task(async move {
             let _ = connection.await;
         });
-        Ok(pool::Conn::new(Sender::H1(sender), driver, slot, last_write))
+        let streams = pool::Streams::new(&slot, None);
+        Ok(pool::Conn::new(Sender::H1(sender), driver, slot, last_write, streams))
     }
 
     #[cfg(feature = "tls")]

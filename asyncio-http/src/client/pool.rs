@@ -25,7 +25,11 @@
 //!
 //! An HTTP/2 connection is shared by every request to its origin. It
 //! counts its streams in flight (a request's lasts until its response has
-//! been read to the end or dropped); with none, it is idle as an HTTP/1.1
+//! been read to the end or dropped), up to the server's
+//! `SETTINGS_MAX_CONCURRENT_STREAMS` (read from the connection at each
+//! grant; before the server's `SETTINGS` arrive, h2 assumes 100); a
+//! request finding every connection of its origin at that limit is
+//! treated as finding none. With no stream in flight, it is idle as an HTTP/1.1
 //! connection is: expired after `keepalive_expiry`, closed to make room
 //! for another origin's, closed by `close_idle`. It is not counted among
 //! the idle connections of `max_keepalive_connections` (one per origin at
@@ -98,6 +102,12 @@ struct State {
     /// (forgotten when an HTTP/2 connection to them is made, or all at once
     /// past [`H1_ORIGINS_KEPT`]).
     h1_only: std::collections::HashSet<Origin>,
+    /// The stream limit last read from an HTTP/2 connection of each
+    /// origin: what a new connection to it assumes until the server's
+    /// `SETTINGS` come (rather than h2's 100, which a burst of requests on
+    /// a new connection to a server allowing fewer would see refused), at
+    /// most [`H1_ORIGINS_KEPT`] origins.
+    h2_limits: HashMap<Origin, usize>,
     idle_count: usize,
     waiters: VecDeque<Rc<Waiter>>,
     /// How many connections [`State::free`] has uncounted: a change means
@@ -106,7 +116,8 @@ struct State {
     freed: u64,
 }
 
-/// How many HTTP/1.1-only origins the pool remembers (see `State::h1_only`).
+/// How many HTTP/1.1-only origins the pool remembers (see `State::h1_only`),
+/// and how many origins' HTTP/2 stream limits (`State::h2_limits`).
 const H1_ORIGINS_KEPT: usize = 1024;
 
 /// A request waiting for a connection or for room to open one.
@@ -149,12 +160,73 @@ pub(crate) struct H2Lease {
     pub(crate) stream: Stream,
 }
 
-/// How many streams of an HTTP/2 connection are in flight, and since when
-/// none is.
+/// How many streams of an HTTP/2 connection are in flight, how many the
+/// server lets be, and since when none is.
 pub(crate) struct Streams {
     active: Cell<usize>,
+    /// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` as the pool last saw
+    /// it (h2's assumption, 100, until the server's `SETTINGS` come; no
+    /// limit on HTTP/1.1). A request past it would wait inside hyper,
+    /// under its read timeout, for a stream to end: the pool gives it
+    /// another connection, or queues it, instead.
+    limit: Cell<usize>,
+    /// Reads the limit from the connection (HTTP/2; `None` while the
+    /// connection is being polled or is gone).
+    read_limit: Option<ReadLimit>,
     idle_since: Cell<Instant>,
     pool: Weak<Pool>,
+}
+
+/// Reads an HTTP/2 connection's current stream limit.
+pub(crate) type ReadLimit = Box<dyn Fn() -> Option<usize>>;
+
+impl Streams {
+    /// The stream count of a connection opened in `slot`; `read_limit`
+    /// for HTTP/2.
+    pub(crate) fn new(slot: &Slot, read_limit: Option<ReadLimit>) -> Rc<Streams> {
+        let streams = Rc::new(Streams {
+            active: Cell::new(0),
+            limit: Cell::new(usize::MAX),
+            read_limit,
+            idle_since: Cell::new(Instant::now()),
+            pool: slot.pool.clone(),
+        });
+        streams.limit();
+        streams
+    }
+
+    /// The server's limit now (the connection's `SETTINGS` may change it
+    /// at any time).
+    fn limit(&self) -> usize {
+        if let Some(limit) = self.read_limit.as_ref().and_then(|read| read()) {
+            self.limit.set(limit);
+        }
+        self.limit.get()
+    }
+
+    /// Called by the connection's task after each poll: a limit raised by
+    /// the server serves the requests queued because it was reached.
+    pub(crate) fn poll_limit(&self) {
+        let seen = self.limit.get();
+        if self.limit() > seen && self.active.get() >= seen {
+            self.serve_waiters();
+        }
+    }
+
+    /// Whether the server takes no more streams on this connection now.
+    fn full(&self) -> bool {
+        self.active.get() >= self.limit()
+    }
+
+    fn serve_waiters(&self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
+        if waiting {
+            pool.serve_waiters();
+        }
+    }
 }
 
 /// One stream in flight on a shared HTTP/2 connection: from the grant
@@ -170,20 +242,21 @@ impl Stream {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        let left = self.0.active.get() - 1;
-        self.0.active.set(left);
-        if left > 0 {
+        let streams = &self.0;
+        // The limit the pool decided by (requests may be queued for a
+        // stream of this connection only if it was reached), and now.
+        let seen = streams.limit.get();
+        let active = streams.active.get();
+        streams.active.set(active - 1);
+        let limit = streams.limit();
+        if active == 1 {
+            streams.idle_since.set(Instant::now());
+        } else if (active < seen && limit <= seen) || active > limit {
             return;
         }
-        self.0.idle_since.set(Instant::now());
-        // The connection may now be closed to make room for a waiter.
-        let Some(pool) = self.0.pool.upgrade() else {
-            return;
-        };
-        let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
-        if waiting {
-            pool.serve_waiters();
-        }
+        // The connection may now be closed to make room for a waiter, or
+        // take another stream.
+        streams.serve_waiters();
     }
 }
 
@@ -255,18 +328,20 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(sender: Sender, driver: Task<()>, slot: Slot, last_write: Rc<Cell<Instant>>) -> Conn {
-        let now = Instant::now();
-        let streams = Rc::new(Streams {
-            active: Cell::new(0),
-            idle_since: Cell::new(now),
-            pool: slot.pool.clone(),
-        });
+    /// `streams`: made by [`Streams::new`] for this connection (its task
+    /// keeps the HTTP/2 limit up to date).
+    pub(crate) fn new(
+        sender: Sender,
+        driver: Task<()>,
+        slot: Slot,
+        last_write: Rc<Cell<Instant>>,
+        streams: Rc<Streams>,
+    ) -> Conn {
         Conn {
             sender,
             driver,
             slot,
-            idle_since: now,
+            idle_since: Instant::now(),
             reused: false,
             last_write,
             streams,
@@ -342,8 +417,9 @@ impl State {
         found
     }
 
-    /// A stream on the newest live HTTP/2 connection of `origin`; closed
-    /// and expired ones met on the way go to `closing`.
+    /// A stream on the newest live HTTP/2 connection of `origin` that the
+    /// server lets open one more; closed and expired ones met on the way go
+    /// to `closing`.
     fn take_shared(&mut self, origin: &Origin, limits: &PoolLimits, closing: &mut Vec<Conn>) -> Option<Grant> {
         let list = self.shared.get_mut(origin)?;
         let now = Instant::now();
@@ -351,9 +427,25 @@ impl State {
             .into_iter()
             .partition(|conn| !conn.h2_expired(now, limits.keepalive_expiry));
         *list = live;
-        let grant = list.last().map(|conn| Grant::Shared(conn.lease()));
+        let grant = list
+            .iter()
+            .rev()
+            .find(|conn| !conn.streams.full())
+            .map(|conn| Grant::Shared(conn.lease()));
+        let limit = list.last().map(|conn| conn.streams.limit.get());
         if list.is_empty() {
             self.shared.remove(origin);
+        }
+        if let Some(limit) = limit {
+            match self.h2_limits.get_mut(origin) {
+                Some(known) => *known = limit,
+                None => {
+                    if self.h2_limits.len() >= H1_ORIGINS_KEPT {
+                        self.h2_limits.clear();
+                    }
+                    self.h2_limits.insert(origin.clone(), limit);
+                }
+            }
         }
         for conn in dead {
             self.free(conn, closing);
@@ -536,6 +628,12 @@ impl Pool {
         }
         self.serve_waiters();
         lease
+    }
+
+    /// The stream limit an HTTP/2 connection of `origin` had when last
+    /// seen (see `State::h2_limits`).
+    pub(crate) fn known_stream_limit(&self, origin: &Origin) -> Option<usize> {
+        self.state.borrow().h2_limits.get(origin).copied()
     }
 
     /// A new connection turned out HTTP/1.1: the requests that waited to
