@@ -1372,6 +1372,50 @@ async fn the_longest_timeouts_are_no_limits() {
     assert_eq!(resp.bytes().await.unwrap().len(), 4 << 20);
 }
 
+/// A compressed body that expands enormously, read with `chunk()` and no
+/// size limit: it comes out a bounded chunk at a time (64 KiB), never as
+/// one decompressed network read (here 2 KiB of gzip for 4 MiB, sent in
+/// one write).
+#[asyncio::test]
+async fn a_compressed_body_is_streamed_in_bounded_chunks() {
+    let zeros = {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 4 << 20]).unwrap();
+        gz.finish().unwrap()
+    };
+    let answer = std::rc::Rc::new(
+        [
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+                zeros.len()
+            )
+            .into_bytes(),
+            zeros,
+        ]
+        .concat(),
+    );
+    let (addr, _) = raw_server(move |stream, _| {
+        let answer = answer.clone();
+        async move {
+            if !read_head(&stream).await.is_empty() {
+                let _ = stream.write_all(&answer).await;
+            }
+        }
+    })
+    .await;
+    let client = Client::new();
+    let mut resp = client.get(&format!("http://{addr}/")).send().await.unwrap();
+    let (mut total, mut largest) = (0, 0);
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        assert!(chunk.iter().all(|&b| b == 0));
+        total += chunk.len();
+        largest = largest.max(chunk.len());
+    }
+    assert_eq!(total, 4 << 20);
+    assert!(largest <= 64 << 10, "a chunk of {largest} bytes");
+}
+
 /// A redirect's body is discarded without being decompressed (a small
 /// compressed body may stand for gigabytes): here 2 KiB of gzip that
 /// decompress to 4 MiB, well past what is read to keep a connection; as

@@ -1,82 +1,103 @@
 //! Response decompression (`Content-Encoding: gzip`, `deflate`, `br`), chunk
 //! by chunk: flate2 (its pure-Rust backend) for gzip and deflate, the
-//! brotli crate for br. Each compressed chunk in gives what it decodes to
-//! out, so a streamed body stays streamed.
+//! brotli crate for br. A streamed body stays streamed.
 //!
-//! Every decoder writes into a [`Sink`] that refuses to grow past the room
-//! the response's size limit leaves, so a small compressed chunk that
-//! expands to gigabytes (a decompression bomb: gzip reaches about 1,000:1,
-//! brotli far more) fails with [`TooLarge`] after at most the limit plus
-//! one of the decoder's internal buffers, instead of being decoded whole
-//! before the limit is checked.
+//! The decoders are pulled, not pushed: compressed chunks go in as they
+//! arrive ([`Decoder::push`]), and decoded bytes come out at most
+//! [`CHUNK`] (or the room the response's size limit leaves) at a time
+//! ([`Decoder::pull`]), the rest of the input kept for the next pull. So a
+//! small compressed chunk that expands to gigabytes (a decompression bomb:
+//! gzip reaches about 1,000:1, brotli far more) is never decoded whole: a
+//! reader that streams the body holds one chunk at a time, and a size limit
+//! stops it one chunk past the limit at most.
 
-use std::io::{self, Write};
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 /// What the client offers in `Accept-Encoding`.
 pub(crate) const ACCEPT_ENCODING: &str = "gzip, deflate, br";
 
-/// The error a [`Sink`] fails a write with when the decoded body would
-/// outgrow its room.
-#[derive(Debug)]
-pub(crate) struct TooLarge;
+/// The most decoded bytes one [`Decoder::pull`] gives.
+pub(crate) const CHUNK: usize = 64 * 1024;
 
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the decoded body is larger than the limit")
-    }
-}
+/// The buffer a pull starts with (doubled as it fills, up to [`CHUNK`]).
+const FIRST_BUFFER: usize = 8 * 1024;
 
-impl std::error::Error for TooLarge {}
-
-/// Whether `e` is a [`Sink`]'s refusal (the limit, not a corrupt stream).
-pub(crate) fn is_too_large(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<TooLarge>())
-}
-
-/// Where a decoder writes: the bytes decoded since they were last taken,
-/// and how many more it may take before the body is over its limit.
+/// The compressed bytes not decoded yet. As a reader it has nothing to
+/// give (`WouldBlock`) until more arrives, and ends (`Ok(0)`) only once the
+/// body has.
 #[derive(Debug, Default)]
-pub(crate) struct Sink {
-    out: Vec<u8>,
-    room: u64,
+pub(crate) struct Input {
+    chunks: VecDeque<Bytes>,
+    ended: bool,
 }
 
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let len = buf.len() as u64;
-        if len > self.room {
-            return Err(io::Error::other(TooLarge));
+impl Input {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
+
+    /// The first `n` bytes (fewer if fewer came), without taking them.
+    fn peek(&self, n: usize) -> Vec<u8> {
+        self.chunks.iter().flat_map(|c| c.iter().copied()).take(n).collect()
+    }
+}
+
+impl BufRead for Input {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self.chunks.front() {
+            Some(chunk) => Ok(chunk),
+            None if self.ended => Ok(&[]),
+            None => Err(io::ErrorKind::WouldBlock.into()),
         }
-        self.room -= len;
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn consume(&mut self, amt: usize) {
+        if let Some(chunk) = self.chunks.front_mut() {
+            chunk.advance(amt);
+            if chunk.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
     }
 }
 
-impl Sink {
-    fn take(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut self.out))
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
     }
+}
+
+/// What a [`Decoder::pull`] gave.
+#[derive(Debug)]
+pub(crate) enum Pulled {
+    /// Decoded bytes (never empty).
+    Data(Bytes),
+    /// Nothing more until more input is pushed.
+    NeedInput,
+    /// The compressed stream is over (input pushed after it is ignored).
+    Done,
 }
 
 /// A decoder for one response body.
 pub(crate) enum Decoder {
-    Gzip(flate2::write::MultiGzDecoder<Sink>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<Input>>),
     /// `deflate` is zlib-wrapped by the standard; some servers send it
-    /// raw. Which one is decided by the first bytes.
-    Deflate(Option<DeflateKind>, Vec<u8>),
-    Brotli(Box<brotli::DecompressorWriter<Sink>>),
-}
-
-pub(crate) enum DeflateKind {
-    Zlib(flate2::write::ZlibDecoder<Sink>),
-    Raw(flate2::write::DeflateDecoder<Sink>),
+    /// raw. Which one is decided by the first two bytes.
+    Deflate(Input),
+    Zlib(Box<flate2::bufread::ZlibDecoder<Input>>),
+    RawDeflate(Box<flate2::bufread::DeflateDecoder<Input>>),
+    Brotli(Box<brotli::Decompressor<Input>>),
+    Done,
 }
 
 impl Decoder {
@@ -84,112 +105,176 @@ impl Decoder {
     /// one this does not know (the body is then given as it came).
     pub(crate) fn for_encoding(encoding: &str) -> Option<Decoder> {
         match encoding.trim().to_ascii_lowercase().as_str() {
-            "gzip" | "x-gzip" => Some(Decoder::Gzip(flate2::write::MultiGzDecoder::new(Sink::default()))),
-            "deflate" => Some(Decoder::Deflate(None, Vec::new())),
-            "br" => Some(Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
-                Sink::default(),
+            "gzip" | "x-gzip" => Some(Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(
+                Input::default(),
+            )))),
+            "deflate" => Some(Decoder::Deflate(Input::default())),
+            "br" => Some(Decoder::Brotli(Box::new(brotli::Decompressor::new(
+                Input::default(),
                 8192,
             )))),
             _ => None,
         }
     }
 
-    /// The sink of the decoder in use, if one has been chosen.
-    fn sink(&mut self) -> Option<&mut Sink> {
+    fn input(&mut self) -> Option<&mut Input> {
         match self {
             Decoder::Gzip(d) => Some(d.get_mut()),
-            Decoder::Deflate(Some(DeflateKind::Zlib(d)), _) => Some(d.get_mut()),
-            Decoder::Deflate(Some(DeflateKind::Raw(d)), _) => Some(d.get_mut()),
-            Decoder::Deflate(None, _) => None,
+            Decoder::Deflate(input) => Some(input),
+            Decoder::Zlib(d) => Some(d.get_mut()),
+            Decoder::RawDeflate(d) => Some(d.get_mut()),
             Decoder::Brotli(d) => Some(d.get_mut()),
+            Decoder::Done => None,
         }
     }
 
-    /// Decodes `input`, returning what it decoded to (possibly nothing
-    /// yet), at most `room` bytes.
+    /// Adds compressed bytes, decoded by the next pulls.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if let (Some(input), false) = (self.input(), data.is_empty()) {
+            input.chunks.push_back(data);
+        }
+    }
+
+    /// The compressed body has ended: the pulls that follow finish the
+    /// stream (or fail if it is cut short).
+    pub(crate) fn end(&mut self) {
+        if let Some(input) = self.input() {
+            input.ended = true;
+        }
+    }
+
+    /// Decoded bytes, at most `max` (and at most [`CHUNK`]).
     ///
     /// # Errors
-    /// A corrupt stream; [`TooLarge`] (see [`is_too_large`]) once the
-    /// output would pass `room`.
-    pub(crate) fn decode(&mut self, input: &[u8], room: u64) -> io::Result<Bytes> {
-        if let Decoder::Deflate(kind @ None, pending) = self {
-            pending.extend_from_slice(input);
-            if pending.len() < 2 {
-                return Ok(Bytes::new());
+    /// A corrupt stream, or one the body's end cut short (gzip and br; a
+    /// zlib or raw deflate stream cut short is not noticed).
+    pub(crate) fn pull(&mut self, max: u64) -> io::Result<Pulled> {
+        if let Decoder::Deflate(input) = self {
+            if input.len() < 2 && !input.ended {
+                return Ok(Pulled::NeedInput);
+            }
+            if input.len() < 2 {
+                let empty = input.len() == 0;
+                *self = Decoder::Done;
+                if empty {
+                    return Ok(Pulled::Done);
+                }
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "deflate stream too short"));
             }
             // A zlib header: CMF says deflate (low nibble 8) and
             // CMF·256 + FLG is a multiple of 31.
-            let zlib = pending[0] & 0x0f == 8 && (u16::from(pending[0]) << 8 | u16::from(pending[1])) % 31 == 0;
-            let first = std::mem::take(pending);
-            *kind = Some(if zlib {
-                DeflateKind::Zlib(flate2::write::ZlibDecoder::new(Sink::default()))
+            let first = input.peek(2);
+            let zlib = first[0] & 0x0f == 8 && (u16::from(first[0]) << 8 | u16::from(first[1])) % 31 == 0;
+            let input = std::mem::take(input);
+            *self = if zlib {
+                Decoder::Zlib(Box::new(flate2::bufread::ZlibDecoder::new(input)))
             } else {
-                DeflateKind::Raw(flate2::write::DeflateDecoder::new(Sink::default()))
-            });
-            return self.decode(&first, room);
+                Decoder::RawDeflate(Box::new(flate2::bufread::DeflateDecoder::new(input)))
+            };
         }
-        self.sink().expect("a decoder is chosen").room = room;
-        match self {
-            Decoder::Gzip(d) => d.write_all(input)?,
-            Decoder::Deflate(Some(DeflateKind::Zlib(d)), _) => d.write_all(input)?,
-            Decoder::Deflate(Some(DeflateKind::Raw(d)), _) => d.write_all(input)?,
-            Decoder::Deflate(None, _) => unreachable!("chosen above"),
-            Decoder::Brotli(d) => d.write_all(input)?,
-        }
-        Ok(self.sink().expect("a decoder is chosen").take())
-    }
-
-    /// The end of the compressed body: what was still held back, at most
-    /// `room` bytes.
-    ///
-    /// # Errors
-    /// A body that ends in the middle of its compressed stream;
-    /// [`TooLarge`] as in [`decode`](Self::decode).
-    pub(crate) fn finish(&mut self, room: u64) -> io::Result<Bytes> {
-        match self.sink() {
-            Some(sink) => sink.room = room,
-            None => {
-                return match self {
-                    Decoder::Deflate(None, pending) if pending.is_empty() => Ok(Bytes::new()),
-                    _ => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "deflate stream too short")),
+        let max = usize::try_from(max).unwrap_or(usize::MAX).clamp(1, CHUNK);
+        // Grown as it fills (most compressed bodies are small).
+        let mut out = vec![0; max.min(FIRST_BUFFER)];
+        let mut filled = 0;
+        while filled < max {
+            if filled == out.len() {
+                out.resize((out.len() * 2).min(max), 0);
+            }
+            let read = match self {
+                Decoder::Gzip(d) => d.read(&mut out[filled..]),
+                Decoder::Zlib(d) => d.read(&mut out[filled..]),
+                Decoder::RawDeflate(d) => d.read(&mut out[filled..]),
+                Decoder::Brotli(d) => d.read(&mut out[filled..]),
+                Decoder::Deflate(_) => unreachable!("chosen above"),
+                Decoder::Done => Ok(0),
+            };
+            match read {
+                Ok(0) => {
+                    *self = Decoder::Done;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    *self = Decoder::Done;
+                    return Err(e);
                 }
             }
         }
-        match self {
-            Decoder::Gzip(d) => d.try_finish()?,
-            Decoder::Deflate(Some(DeflateKind::Zlib(d)), _) => d.try_finish()?,
-            Decoder::Deflate(Some(DeflateKind::Raw(d)), _) => d.try_finish()?,
-            Decoder::Deflate(None, _) => unreachable!("answered above"),
-            Decoder::Brotli(d) => {
-                d.flush()?;
-                d.close()?;
+        if filled > 0 {
+            // A buffer mostly unused is not kept alive by the bytes handed
+            // out.
+            if filled < out.len() / 2 {
+                return Ok(Pulled::Data(Bytes::copy_from_slice(&out[..filled])));
             }
+            out.truncate(filled);
+            return Ok(Pulled::Data(Bytes::from(out)));
         }
-        Ok(self.sink().expect("a decoder is chosen").take())
+        Ok(match self {
+            Decoder::Done => Pulled::Done,
+            _ => Pulled::NeedInput,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
+
+    /// Pulls until the decoder wants input or is done.
+    fn drain(decoder: &mut Decoder, out: &mut Vec<u8>) -> io::Result<bool> {
+        loop {
+            match decoder.pull(u64::MAX)? {
+                Pulled::Data(data) => {
+                    assert!(!data.is_empty() && data.len() <= CHUNK);
+                    out.extend_from_slice(&data);
+                }
+                Pulled::NeedInput => return Ok(false),
+                Pulled::Done => return Ok(true),
+            }
+        }
+    }
+
+    fn decode_all(encoding: &str, chunks: &[&[u8]]) -> io::Result<Vec<u8>> {
+        let mut decoder = Decoder::for_encoding(encoding).unwrap();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            decoder.push(Bytes::copy_from_slice(chunk));
+            drain(&mut decoder, &mut out)?;
+        }
+        decoder.end();
+        assert!(drain(&mut decoder, &mut out)?, "{encoding}: done at the end");
+        Ok(out)
+    }
 
     fn roundtrip(encoding: &str, compressed: &[u8], expected: &[u8]) {
         // Fed one byte at a time: nothing depends on chunk boundaries.
-        let mut decoder = Decoder::for_encoding(encoding).unwrap();
-        let mut out = Vec::new();
-        for b in compressed {
-            out.extend_from_slice(&decoder.decode(std::slice::from_ref(b), u64::MAX).unwrap());
+        let bytes: Vec<&[u8]> = compressed.chunks(1).collect();
+        assert_eq!(decode_all(encoding, &bytes).unwrap(), expected, "{encoding}");
+        assert_eq!(decode_all(encoding, &[compressed]).unwrap(), expected, "{encoding}");
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(data).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn brotli(data: &[u8]) -> Vec<u8> {
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+            w.write_all(data).unwrap();
         }
-        out.extend_from_slice(&decoder.finish(u64::MAX).unwrap());
-        assert_eq!(out, expected, "{encoding}");
+        br
     }
 
     #[test]
     fn gzip_deflate_zlib_raw_and_brotli() {
         let text = "the quick brown fox jumps over the lazy dog ".repeat(200);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(text.as_bytes()).unwrap();
-        roundtrip("gzip", &gz.finish().unwrap(), text.as_bytes());
+        roundtrip("gzip", &gzip(text.as_bytes()), text.as_bytes());
 
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         zlib.write_all(text.as_bytes()).unwrap();
@@ -199,31 +284,32 @@ mod tests {
         raw.write_all(text.as_bytes()).unwrap();
         roundtrip("deflate", &raw.finish().unwrap(), text.as_bytes());
 
-        let mut br = Vec::new();
-        {
-            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
-            w.write_all(text.as_bytes()).unwrap();
-        }
-        roundtrip("br", &br, text.as_bytes());
+        roundtrip("br", &brotli(text.as_bytes()), text.as_bytes());
+
+        // Two gzip members, one after the other: one body.
+        let two = [gzip(b"first, "), gzip(b"second")].concat();
+        roundtrip("gzip", &two, b"first, second");
+        // An empty deflate body is empty.
+        assert_eq!(decode_all("deflate", &[]).unwrap(), b"");
     }
 
     #[test]
     fn a_truncated_stream_fails_at_the_end() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&[7u8; 10_000]).unwrap();
-        let gz = gz.finish().unwrap();
-        let mut decoder = Decoder::for_encoding("gzip").unwrap();
-        let _ = decoder.decode(&gz[..gz.len() / 2], u64::MAX).unwrap();
-        assert!(decoder.finish(u64::MAX).is_err());
+        let data = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>();
+        for (encoding, compressed) in [("gzip", gzip(&data)), ("br", brotli(&data))] {
+            let cut = &compressed[..compressed.len() / 2];
+            assert!(decode_all(encoding, &[cut]).is_err(), "{encoding}");
+        }
+        assert!(decode_all("deflate", &[b"x"]).is_err());
         assert!(Decoder::for_encoding("identity").is_none());
         assert!(Decoder::for_encoding("zstd").is_none());
     }
 
-    /// A small compressed chunk that expands enormously stops at the room
-    /// it was given, with `TooLarge`, for every encoding: it is not decoded
-    /// whole first.
+    /// A small compressed chunk that expands enormously is never decoded
+    /// whole: each pull gives at most what it was asked for (and at most
+    /// `CHUNK`), the rest of the input kept.
     #[test]
-    fn a_decompression_bomb_stops_at_the_limit() {
+    fn a_decompression_bomb_comes_out_a_chunk_at_a_time() {
         let zeros = vec![0u8; 1 << 20];
         let mut bombs: Vec<(&str, Vec<u8>)> = Vec::new();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -245,46 +331,43 @@ mod tests {
         bombs.push(("br", br));
         for (encoding, bomb) in bombs {
             assert!(bomb.len() < 256 * 1024, "{encoding}: {} bytes", bomb.len());
-            let limit = 1 << 20;
             let mut decoder = Decoder::for_encoding(encoding).unwrap();
-            let mut total = 0u64;
-            let mut result = Ok(());
-            for chunk in bomb.chunks(16 * 1024) {
-                match decoder.decode(chunk, limit - total) {
-                    Ok(out) => total += out.len() as u64,
-                    Err(e) => {
-                        result = Err(e);
-                        break;
+            decoder.push(Bytes::from(bomb));
+            decoder.end();
+            let Pulled::Data(small) = decoder.pull(10).unwrap() else {
+                panic!("{encoding}: no data");
+            };
+            assert!(small.len() <= 10, "{encoding}: {}", small.len());
+            let Pulled::Data(chunk) = decoder.pull(u64::MAX).unwrap() else {
+                panic!("{encoding}: no data");
+            };
+            assert!(chunk.len() <= CHUNK, "{encoding}: {}", chunk.len());
+            // And the whole of it, a chunk at a time.
+            let mut total = (small.len() + chunk.len()) as u64;
+            loop {
+                match decoder.pull(u64::MAX).unwrap() {
+                    Pulled::Data(data) => {
+                        assert!(data.iter().all(|&b| b == 0));
+                        total += data.len() as u64;
                     }
+                    Pulled::Done => break,
+                    Pulled::NeedInput => panic!("{encoding}: the input has ended"),
                 }
             }
-            let e = result.expect_err(encoding);
-            assert!(is_too_large(&e), "{encoding}: {e}");
-            assert!(total <= limit, "{encoding}: {total} bytes handed out");
-            let held = decoder.sink().map_or(0, |s| s.out.len());
-            assert!(held as u64 <= limit, "{encoding}: {held} bytes held");
+            assert_eq!(total, 64 << 20, "{encoding}");
         }
     }
 
-    /// Exactly the room is enough; a corrupt stream is not `TooLarge`.
+    /// A corrupt stream is an error, not an end.
     #[test]
-    fn room_is_exact_and_corruption_is_not_too_large() {
-        let text = b"abcdefgh".repeat(1000);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&text).unwrap();
-        let gz = gz.finish().unwrap();
+    fn a_corrupt_stream_is_an_error() {
+        assert!(decode_all("gzip", &[b"\x1f\x8b\x08\x00garbage-garbage-garbage"]).is_err());
+        assert!(decode_all("gzip", &[b"definitely not gzip"]).is_err());
+        assert!(decode_all("br", &[b"definitely not brotli, no"]).is_err());
         let mut decoder = Decoder::for_encoding("gzip").unwrap();
-        let mut out = decoder.decode(&gz, text.len() as u64).unwrap().to_vec();
-        out.extend_from_slice(&decoder.finish(text.len() as u64 - out.len() as u64).unwrap());
-        assert_eq!(out, text);
-        let mut decoder = Decoder::for_encoding("gzip").unwrap();
-        let e = decoder
-            .decode(&gz, text.len() as u64 - 1)
-            .and_then(|_| decoder.finish(0));
-        assert!(is_too_large(&e.unwrap_err()));
-        let mut decoder = Decoder::for_encoding("gzip").unwrap();
-        let e = decoder.decode(b"\x1f\x8b\x08\x00garbage-garbage-garbage", u64::MAX);
-        let e = e.and_then(|_| decoder.finish(u64::MAX)).unwrap_err();
-        assert!(!is_too_large(&e), "{e}");
+        decoder.push(Bytes::from_static(b"not gzip at all"));
+        assert!(decoder.pull(u64::MAX).is_err());
+        // Once failed, done.
+        assert!(matches!(decoder.pull(u64::MAX), Ok(Pulled::Done)));
     }
 }

@@ -260,7 +260,9 @@ impl ClientBuilder {
     /// [`Error::BodyTooLarge`] (at once if its `Content-Length` says so).
     /// A compressed body counts what it decodes to, and decoding stops at
     /// the limit: a small body that would inflate to gigabytes (a
-    /// decompression bomb) costs at most the limit in memory. There is no
+    /// decompression bomb) costs at most the limit in memory (and, read
+    /// with [`Response::chunk`], at most 64 KiB at a time with or without
+    /// a limit). There is no
     /// limit unless this sets one: a client that talks to servers it does
     /// not trust should. A response with no body (to `HEAD`, a `304`) is
     /// not refused for the `Content-Length` it declares.

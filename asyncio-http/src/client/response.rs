@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::decode::Decoder;
+use super::decode::{Decoder, Pulled};
 use super::pool::{Held, Pool};
 use super::{Error, TimeoutKind};
 
@@ -173,20 +173,49 @@ impl Response {
     }
 
     /// The next piece of the body, `None` at its end (httpx's
-    /// `aiter_bytes`).
+    /// `aiter_bytes`). A decompressed body comes in pieces of at most
+    /// 64 KiB, however much one network read decodes to.
     ///
     /// # Errors
     /// [`Error::Timeout`] (`Read` when the server sends nothing for the
     /// read timeout, `Total` past the request's deadline),
     /// [`Error::BodyTooLarge`], [`Error::Closed`] when the server ends the
-    /// connection mid-body. After an error the body is over (`None`) and
-    /// the connection closed.
+    /// connection mid-body, [`Error::Decode`] for a compressed body that
+    /// does not decompress or is cut short. After an error the body is
+    /// over (`None`) and the connection closed.
     ///
     /// # Cancel safety
     /// Cancel safe: nothing is lost if the future is dropped before it
-    /// returns (hyper keeps what arrived for the next call).
+    /// returns (hyper keeps what arrived for the next call; the decoder
+    /// keeps compressed bytes it has not decoded yet).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
+            // What the decoder can give from what came so far, a chunk at a
+            // time (a small compressed chunk may stand for gigabytes).
+            let room = self.room();
+            if let Some(decoder) = &mut self.decoder {
+                match decoder.pull(room) {
+                    Ok(Pulled::Data(data)) => {
+                        self.received += data.len() as u64;
+                        if let Some(limit) = self.limit {
+                            if self.received > limit {
+                                return Err(self.fail(Error::BodyTooLarge { limit }));
+                            }
+                        }
+                        return Ok(Some(data));
+                    }
+                    Ok(Pulled::Done) if self.body.is_none() => {
+                        self.decoder = None;
+                        return Ok(None);
+                    }
+                    // Done early: the rest of the body is read and ignored.
+                    Ok(Pulled::Done | Pulled::NeedInput) => {}
+                    Err(e) => {
+                        let error = Error::Decode(format!("the compressed body does not decompress: {e}"));
+                        return Err(self.fail(error));
+                    }
+                }
+            }
             let Some(body) = self.body.as_mut() else {
                 return Ok(None);
             };
@@ -211,21 +240,10 @@ impl Response {
             match frame {
                 None => {
                     self.finish();
-                    let Some(mut decoder) = self.decoder.take() else {
-                        return Ok(None);
-                    };
-                    let room = self.room();
-                    let tail = decoder.finish(room).map_err(|e| self.fail(self.decode_error(e)))?;
-                    if tail.is_empty() {
-                        return Ok(None);
+                    match &mut self.decoder {
+                        Some(decoder) => decoder.end(),
+                        None => return Ok(None),
                     }
-                    self.received += tail.len() as u64;
-                    if let Some(limit) = self.limit {
-                        if self.received > limit {
-                            return Err(self.fail(Error::BodyTooLarge { limit }));
-                        }
-                    }
-                    return Ok(Some(tail));
                 }
                 Some(Err(e)) => return Err(self.fail(Error::from_hyper(e))),
                 Some(Ok(frame)) => {
@@ -233,13 +251,10 @@ impl Response {
                         // Trailers: nothing of the body.
                         continue;
                     };
-                    let room = self.room();
-                    let data = match &mut self.decoder {
-                        Some(decoder) => decoder
-                            .decode(&data, room)
-                            .map_err(|e| self.fail(self.decode_error(e)))?,
-                        None => data,
-                    };
+                    if let Some(decoder) = &mut self.decoder {
+                        decoder.push(data);
+                        continue;
+                    }
                     self.received += data.len() as u64;
                     if let Some(limit) = self.limit {
                         if self.received > limit {
@@ -366,14 +381,5 @@ impl Response {
     fn room(&self) -> u64 {
         self.limit
             .map_or(u64::MAX, |limit| (limit + 1).saturating_sub(self.received))
-    }
-
-    /// A decoder's error: the size limit, or a stream that does not
-    /// decompress.
-    fn decode_error(&self, e: std::io::Error) -> Error {
-        match self.limit {
-            Some(limit) if super::decode::is_too_large(&e) => Error::BodyTooLarge { limit },
-            _ => Error::Decode(format!("the compressed body does not decompress: {e}")),
-        }
     }
 }
