@@ -40,6 +40,17 @@ async fn version(req: Request) -> String {
     format!("{:?}", req.version())
 }
 
+/// The authority the request named and its `Host` headers, as received.
+async fn authority(req: Request) -> String {
+    let hosts: Vec<&str> = req
+        .headers()
+        .get_all("host")
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .collect();
+    format!("{:?} {hosts:?}", req.uri().authority().map(|a| a.as_str()))
+}
+
 /// Tells the test it started, then answers once the test says so.
 async fn held(_req: Request) -> &'static str {
     hold().0.send(()).await.unwrap();
@@ -66,6 +77,7 @@ fn app() -> Router {
         .get("/events", events)
         .get("/boom", boom)
         .get("/version", version)
+        .get("/authority", authority)
 }
 
 fn h2c() -> Client {
@@ -188,5 +200,33 @@ async fn h2_over_tls_when_alpn_chooses_it() {
     let r = offering(&["http/1.1"]).get(&url).send().await.unwrap();
     assert_eq!(r.version(), Version::HTTP_11);
     assert_eq!(r.text().await.unwrap(), "HTTP/1.1");
+    server.shutdown().await.unwrap();
+}
+
+/// A `Host` of the request's own goes out over HTTP/2 as the `:authority`
+/// (RFC 9113 allows no `Host` that differs from it), not beside it.
+#[asyncio::test]
+async fn a_custom_host_is_the_h2_authority() {
+    let server = start(|s| s.workers(1), app).await;
+    let base = format!("http://{}", server.local_addr());
+    let client = h2c();
+    let r = client.get(&format!("{base}/authority")).send().await.unwrap();
+    assert_eq!(r.version(), Version::HTTP_2);
+    let plain = r.text().await.unwrap();
+    assert_eq!(plain, format!("Some({:?}) []", server.local_addr().to_string()));
+    let r = client
+        .get(&format!("{base}/authority"))
+        .header("host", "virtual.example:8080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), r#"Some("virtual.example:8080") []"#);
+    let err = client
+        .get(&format!("{base}/authority"))
+        .header("host", "not a host")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, asyncio_http::client::Error::InvalidRequest(_)), "{err:?}");
     server.shutdown().await.unwrap();
 }

@@ -318,7 +318,9 @@ impl ClientBuilder {
 
     /// Whether the environment's proxy settings are used (on by default,
     /// httpx's `trust_env`): `http_proxy`, `https_proxy`, `all_proxy`,
-    /// `no_proxy` (or their uppercase names; not `HTTP_PROXY` under CGI). A
+    /// `no_proxy` (or their uppercase names; not `HTTP_PROXY` under CGI;
+    /// `no_proxy` as curl reads it: hosts and their subdomains, `.domain`
+    /// and `*.domain`, IP addresses, CIDR blocks, `host:port`, `*`). A
     /// value this client cannot use (`socks5://…`, `https://…`) fails, with
     /// [`Error::Proxy`], the requests it applies to (rather than sending them
     /// around the proxy); the client builds, and other requests go on.
@@ -1359,6 +1361,20 @@ impl Prepared {
             .map_err(|_| Error::InvalidUrl(self.url.to_string()))?;
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
+        }
+        // HTTP/2 names the host in `:authority` only (RFC 9113, section
+        // 8.3.1: no `Host` that differs from it): a `Host` of the request's
+        // own becomes the authority.
+        if let Some(own) = h2.then(|| request.headers_mut().remove(header::HOST)).flatten() {
+            let authority = own
+                .to_str()
+                .ok()
+                .and_then(|h| http::uri::Authority::try_from(h).ok())
+                .ok_or_else(|| Error::InvalidRequest(format!("Host {own:?} is not a host[:port]")))?;
+            let mut parts = request.uri().clone().into_parts();
+            parts.authority = Some(authority);
+            *request.uri_mut() =
+                http::Uri::from_parts(parts).map_err(|e| Error::InvalidRequest(format!("Host {own:?}: {e}")))?;
         }
         Ok(request)
     }

@@ -164,12 +164,15 @@ impl Proxies {
     }
 }
 
-/// `NO_PROXY`: hosts (and their subdomains), `.domain` suffixes, IP
-/// addresses, `host:port`, or `*` for everything.
+/// `NO_PROXY`: hosts (and their subdomains), `.domain` and `*.domain`
+/// suffixes, IP addresses, CIDR blocks (`10.0.0.0/8`, `fd00::/8`: an
+/// address host inside them), `host:port`, or `*` for everything (curl's
+/// reading of the variable).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NoProxy {
     all: bool,
     entries: Vec<(String, Option<u16>)>,
+    blocks: Vec<(std::net::IpAddr, u8)>,
 }
 
 impl NoProxy {
@@ -180,6 +183,10 @@ impl NoProxy {
                 no.all = true;
                 continue;
             }
+            if let Some(block) = cidr(entry) {
+                no.blocks.push(block);
+                continue;
+            }
             let (host, port) = match entry.rsplit_once(':') {
                 Some((h, p)) if !h.contains(':') || h.ends_with(']') => match p.parse() {
                     Ok(port) => (h, Some(port)),
@@ -188,6 +195,7 @@ impl NoProxy {
                 _ => (entry, None),
             };
             let host = host.trim_start_matches('[').trim_end_matches(']');
+            let host = host.strip_prefix("*.").unwrap_or(host);
             no.entries
                 .push((host.trim_start_matches('.').to_ascii_lowercase(), port));
         }
@@ -198,12 +206,48 @@ impl NoProxy {
         if self.all {
             return true;
         }
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            if self.blocks.iter().any(|&(net, bits)| in_block(ip, net, bits)) {
+                return true;
+            }
+        }
         let host = host.to_ascii_lowercase();
         self.entries.iter().any(|(entry, entry_port)| {
             let port_ok = entry_port.is_none() || *entry_port == port;
             let host_ok = host == *entry || host.ends_with(&format!(".{entry}"));
             port_ok && host_ok
         })
+    }
+}
+
+/// A CIDR block, `address/bits` (no crate for one containment test: the
+/// arithmetic is a mask).
+fn cidr(entry: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (addr, bits) = entry.split_once('/')?;
+    let addr: std::net::IpAddr = addr.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+    let bits: u8 = bits.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((addr, bits))
+}
+
+/// Whether `ip` is in the block `net/bits` (an IPv4-mapped IPv6 address
+/// counts as its IPv4 address).
+fn in_block(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
     }
 }
 
@@ -308,6 +352,37 @@ mod tests {
         }
         assert!(proxies.for_url(&url("https://svc:9443/")).unwrap().is_some());
         assert!(proxies.for_url(&url("http://notinternal.example/")).unwrap().is_some());
+
+        // CIDR blocks and `*.domain` (curl's forms).
+        let blocks = Proxies::from_env(env(&[
+            ("HTTP_PROXY", "http://proxy:3128"),
+            (
+                "NO_PROXY",
+                "10.0.0.0/8, 192.168.1.0/24,fd00::/8, *.corp.example, 0.0.0.0/0x",
+            ),
+        ]));
+        for direct in [
+            "http://10.1.2.3/",
+            "http://192.168.1.77:8080/",
+            "http://[fd12::1]/",
+            "http://[::ffff:10.9.9.9]/",
+            "http://a.corp.example/",
+            "http://corp.example/",
+        ] {
+            assert!(blocks.for_url(&url(direct)).unwrap().is_none(), "{direct}");
+        }
+        for proxied in [
+            "http://11.0.0.1/",
+            "http://192.168.2.1/",
+            "http://[fe80::1]/",
+            "http://10.example/",
+            "http://notcorp.example/",
+        ] {
+            assert!(blocks.for_url(&url(proxied)).unwrap().is_some(), "{proxied}");
+        }
+        let everything = Proxies::from_env(env(&[("HTTP_PROXY", "http://proxy:3128"), ("NO_PROXY", "0.0.0.0/0")]));
+        assert!(everything.for_url(&url("http://1.2.3.4/")).unwrap().is_none());
+        assert!(everything.for_url(&url("http://name/")).unwrap().is_some());
 
         let all = Proxies::from_env(env(&[("ALL_PROXY", "http://p:1"), ("no_proxy", "*")]));
         assert!(all.for_url(&url("http://example.com/")).unwrap().is_none());
