@@ -32,8 +32,10 @@ pub enum Error {
     /// ([`io::Error::kind`] says which). Nothing was sent; retrying is safe.
     Connect(io::Error),
     /// The connection failed during a query (lost, reset, closed by the
-    /// server). The query may or may not have run. The pool thread drops
-    /// that connection and opens a new one for its next query.
+    /// server, or its packets went out of step: then the kind is
+    /// [`io::ErrorKind::InvalidData`]). The query may or may not have run.
+    /// The pool thread drops that connection and opens a new one for its
+    /// next query.
     Io(io::Error),
     /// The connection URL could not be parsed.
     Url(String),
@@ -48,9 +50,11 @@ pub enum Error {
     /// The options ask for what this crate does not do (TLS; the `mysql`
     /// crate's own pool sizes): the message says which.
     Unsupported(String),
-    /// The client library reported another problem: the protocol went out
-    /// of step, an unsupported authentication plugin, a read or write
-    /// timeout the options set. The connection is dropped.
+    /// The client library refused something before it was sent: an
+    /// unsupported authentication plugin or protocol version, a packet
+    /// larger than the server takes, a read-only transaction the server
+    /// cannot start. The connection is dropped; a connection lost is
+    /// [`Error::Io`] instead.
     Driver(String),
     /// The closure given to [`Pool::run`](crate::Pool::run) panicked (or
     /// the `mysql` crate did, in any call); its connection was closed, the
@@ -88,7 +92,7 @@ impl Error {
     /// that retries only what is safe to run twice can retry these.
     pub fn is_connection_lost(&self) -> bool {
         match self {
-            Error::Io(_) | Error::Driver(_) => true,
+            Error::Io(_) => true,
             Error::Server(e) => closes_connection(e.code),
             _ => false,
         }
@@ -119,7 +123,11 @@ impl Error {
             mysql::Error::DriverError(mysql::DriverError::ConnectTimeout) => {
                 Error::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
             }
-            other => other.into(),
+            other => match other.into() {
+                // A handshake that went out of step: the attempt failed.
+                Error::Io(io) => Error::Connect(io),
+                e => e,
+            },
         }
     }
 
@@ -181,6 +189,14 @@ impl From<mysql::Error> for Error {
                 message: e.message,
             }),
             mysql::Error::IoError(io) | mysql::Error::CodecError(PacketCodecError::Io(io)) => Error::Io(io),
+            // The stream went out of step: the connection is lost as surely
+            // as by a reset.
+            mysql::Error::CodecError(
+                e @ (PacketCodecError::PacketsOutOfSync | PacketCodecError::BadCompressedPacketHeader),
+            ) => Error::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            mysql::Error::DriverError(
+                e @ (mysql::DriverError::PacketOutOfSync | mysql::DriverError::UnexpectedPacket),
+            ) => Error::Io(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             mysql::Error::UrlError(e) => Error::Url(e.to_string()),
             mysql::Error::FromRowError(row) => Error::Conversion(describe_row(&row)),
             e @ mysql::Error::FromValueError(_) => Error::Conversion(e.to_string()),
@@ -255,4 +271,47 @@ pub mod codes {
     /// `ER_NET_PACKET_TOO_LARGE`: a packet above `max_allowed_packet`; the
     /// server closes the connection after it, and the pool drops it.
     pub const NET_PACKET_TOO_LARGE: u16 = 1153;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a connection lost (reset, closed, out of step) says so: a
+    /// refusal before anything was sent does not invite a retry.
+    #[test]
+    fn connection_lost_is_only_a_lost_connection() {
+        let lost = [
+            mysql::Error::IoError(io::Error::from(io::ErrorKind::ConnectionReset)),
+            mysql::Error::CodecError(PacketCodecError::PacketsOutOfSync),
+            mysql::Error::DriverError(mysql::DriverError::PacketOutOfSync),
+            mysql::Error::DriverError(mysql::DriverError::UnexpectedPacket),
+        ];
+        for e in lost {
+            let text = e.to_string();
+            let e = Error::from(e);
+            assert!(matches!(e, Error::Io(_)) && e.is_connection_lost(), "{text}: {e:?}");
+        }
+        let refused = [
+            mysql::Error::DriverError(mysql::DriverError::UnknownAuthPlugin("dialog".into())),
+            mysql::Error::DriverError(mysql::DriverError::ReadOnlyTransNotSupported),
+            mysql::Error::DriverError(mysql::DriverError::CleartextPluginDisabled),
+            mysql::Error::CodecError(PacketCodecError::PacketTooLarge),
+        ];
+        for e in refused {
+            let text = e.to_string();
+            let e = Error::from(e);
+            assert!(
+                matches!(e, Error::Driver(_)) && !e.is_connection_lost(),
+                "{text}: {e:?}"
+            );
+        }
+        // Out of step during the handshake: the attempt failed.
+        let e = Error::from_connect(mysql::Error::DriverError(mysql::DriverError::UnexpectedPacket));
+        assert!(matches!(e, Error::Connect(_)), "{e:?}");
+        let e = Error::from_connect(mysql::Error::DriverError(mysql::DriverError::UnknownAuthPlugin(
+            "x".into(),
+        )));
+        assert!(matches!(e, Error::Driver(_)), "{e:?}");
+    }
 }
