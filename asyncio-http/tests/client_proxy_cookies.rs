@@ -185,3 +185,73 @@ async fn bytes_after_the_connect_answer_are_a_proxy_error() {
         "{err:?}"
     );
 }
+
+/// A "proxy" that answers every request itself with the `Set-Cookie`
+/// headers its path asks for (`/set?<n>`: the n-th list): names like
+/// `a.github.io` need no DNS.
+async fn cookie_setter() -> std::net::SocketAddr {
+    const SETS: [&[&str]; 3] = [
+        &[
+            "super=1; Domain=github.io",
+            "dotted=1; Domain=.GitHub.io",
+            "own=1; Domain=a.github.io",
+            "plain=1",
+        ],
+        &["top=1; Domain=github.io"],
+        &["uk=1; Domain=co.uk", "shop=1; Domain=example.co.uk"],
+    ];
+    let (addr, _) = client_support::raw_server(|stream, _| async move {
+        loop {
+            let head = client_support::read_head(&stream).await;
+            if head.is_empty() {
+                return;
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            let n: usize = text
+                .split_once("/set?")
+                .and_then(|(_, rest)| rest[..1].parse().ok())
+                .unwrap_or(0);
+            let mut answer = String::from("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+            for cookie in SETS[n] {
+                answer.push_str(&format!("Set-Cookie: {cookie}\r\n"));
+            }
+            answer.push_str("\r\n");
+            if stream.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    addr
+}
+
+/// A site cannot set a cookie for a whole public suffix (`github.io`,
+/// `co.uk`: RFC 6265, section 5.3, step 5), which would reach every other
+/// site under it; the suffix's own host may, for itself alone.
+#[asyncio::test]
+async fn the_jar_refuses_cookies_for_a_public_suffix() {
+    let proxy = cookie_setter().await;
+    let client = Client::builder()
+        .cookie_store(true)
+        .proxy(&format!("http://{proxy}"))
+        .build()
+        .unwrap();
+    let names = |url: &str| {
+        let mut names: Vec<String> = client.cookies_for(url).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        names
+    };
+    client.get("http://a.github.io/set?0").send().await.unwrap();
+    assert_eq!(names("http://a.github.io/"), ["own", "plain"]);
+    assert!(
+        names("http://b.github.io/").is_empty(),
+        "{:?}",
+        names("http://b.github.io/")
+    );
+    client.get("http://github.io/set?1").send().await.unwrap();
+    assert_eq!(names("http://github.io/"), ["top"]);
+    assert!(names("http://c.github.io/").is_empty());
+    client.get("http://shop.example.co.uk/set?2").send().await.unwrap();
+    assert_eq!(names("http://www.example.co.uk/"), ["shop"]);
+    assert!(names("http://other.co.uk/").is_empty());
+}

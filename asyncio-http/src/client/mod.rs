@@ -293,7 +293,10 @@ impl ClientBuilder {
     /// A cookie jar (off by default, as in httpx without `cookies=`):
     /// `Set-Cookie` answers are kept (by domain, path, expiry and
     /// `Secure`, RFC 6265, through the cookie_store crate) and sent back
-    /// with the requests they match, redirects included.
+    /// with the requests they match, redirects included. A cookie for a
+    /// whole public suffix (`Domain=github.io`, `Domain=co.uk`, by the
+    /// public suffix list) is refused, as browsers refuse it, unless the
+    /// suffix is the answering host itself (then it is that host's alone).
     pub fn cookie_store(mut self, enabled: bool) -> Self {
         self.cookies = enabled;
         self
@@ -815,11 +818,25 @@ impl Client {
         };
         let mut jar = jar.borrow_mut();
         for value in resp.headers().get_all(header::SET_COOKIE) {
-            if let Ok(text) = value.to_str() {
-                // A cookie the jar refuses (another domain, malformed) is
-                // dropped, as browsers do.
-                let _ = jar.parse(text, resp.url());
+            let Some(mut cookie) = value.to_str().ok().and_then(|t| cookie::Cookie::parse(t).ok()) else {
+                continue; // malformed: dropped, as browsers do
+            };
+            if let Some(domain) = cookie.domain().map(|d| d.trim_start_matches('.').to_ascii_lowercase()) {
+                if is_public_suffix(&domain) {
+                    // RFC 6265, section 5.3, step 5: a cookie for a whole
+                    // public suffix (`Domain=github.io`, `Domain=co.uk`) is
+                    // refused, unless the suffix is the host itself: then
+                    // it is that host's alone.
+                    let host = resp.url().host_str().unwrap_or_default().to_ascii_lowercase();
+                    if domain != host {
+                        continue;
+                    }
+                    cookie.unset_domain();
+                }
             }
+            // A cookie the jar refuses (another domain) is dropped, as
+            // browsers do.
+            let _ = jar.insert_raw(&cookie, resp.url());
         }
     }
 
@@ -970,6 +987,18 @@ impl Client {
     async fn tls_handshake(&self, _: Transport, _: &Origin, _: &str) -> Result<Transport, Error> {
         Err(Error::TlsUnavailable)
     }
+}
+
+/// Whether `domain` (lowercase, no leading dot) is a public suffix: one
+/// under which unrelated parties register names (`com`, `co.uk`,
+/// `github.io`), by the public suffix list compiled into psl. A name the
+/// list does not know (`localhost`, `internal`) counts as one, by the
+/// list's implicit `*` rule, as browsers read it; an IP address does not.
+fn is_public_suffix(domain: &str) -> bool {
+    if domain.parse::<std::net::IpAddr>().is_ok() {
+        return false;
+    }
+    psl::suffix_str(domain) == Some(domain)
 }
 
 /// A request's connection: an HTTP/1.1 connection of its own, or a stream
