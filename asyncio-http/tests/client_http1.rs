@@ -102,6 +102,12 @@ fn app() -> Router {
             std::future::pending::<()>().await;
             "never"
         })
+        .post("/stall", |mut req: Request| async move {
+            // Reads the body, then never answers.
+            let _ = req.text().await;
+            std::future::pending::<()>().await;
+            "never"
+        })
 }
 
 #[asyncio::test]
@@ -714,6 +720,58 @@ async fn a_connection_still_sending_a_stalled_upload_is_not_waited_for() {
     let text = client.get(&url).send().await.unwrap().text().await.unwrap();
     assert_eq!(text, "ok");
     assert_eq!(connections.get(), 2);
+}
+
+/// A streamed upload whose producer pauses longer than the read timeout
+/// between chunks: the server is waiting for the body, not failing to
+/// answer, so the read timeout does not fire (it counts from the body's
+/// end); once the body is sent, it does apply.
+#[asyncio::test]
+async fn a_pausing_upload_producer_is_not_a_read_timeout() {
+    let server = start(app).await;
+    let client = Client::builder()
+        .timeouts(Timeouts {
+            read: Some(Duration::from_millis(100)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let url = format!("{}/echo", base(&server));
+    for h2 in [false, true] {
+        let client = if h2 {
+            Client::builder()
+                .http2_prior_knowledge()
+                .timeouts(Timeouts {
+                    read: Some(Duration::from_millis(100)),
+                    ..Timeouts::none()
+                })
+                .build()
+                .unwrap()
+        } else {
+            client.clone()
+        };
+        use futures_lite::StreamExt as _;
+        let upload = futures_lite::stream::iter(["one ", "two"]).then(|part| async move {
+            // Three times the read timeout between the chunks.
+            if part == "two" {
+                asyncio::sleep(Duration::from_millis(300)).await;
+            }
+            Ok::<_, std::io::Error>(Bytes::from_static(part.as_bytes()))
+        });
+        let resp = client.post(&url).body(Body::from_stream(upload)).send().await;
+        let text = resp.unwrap_or_else(|e| panic!("h2 {h2}: {e:?}")).text().await.unwrap();
+        assert!(text.ends_with("one two"), "h2 {h2}: {text}");
+    }
+    // The server that never answers after the body is still caught.
+    let stall = format!("{}/stall", base(&server));
+    let upload = futures_lite::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
+    let err = client
+        .post(&stall)
+        .body(Body::from_stream(upload))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
 /// What a raw HTTP/2 server sends first: an empty `SETTINGS`, then the

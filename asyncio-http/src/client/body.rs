@@ -2,10 +2,14 @@
 //! sent again if a redirect or a retry needs it), or a stream (chunked,
 //! sent once).
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
+
+use asyncio::time::Instant;
 
 use bytes::Bytes;
 use futures_core::Stream;
@@ -14,7 +18,16 @@ use http_body::{Frame, SizeHint};
 /// What a request sends.
 pub struct Body {
     pub(crate) kind: Kind,
+    /// A streamed body's end, for the request's read timer (see
+    /// [`Body::watch_upload`]).
+    upload: Option<Upload>,
 }
+
+/// When a streamed body ended (its stream gave its last item, failed, or
+/// the body was dropped): `None` while it is still being produced. The
+/// read timeout does not run before: a producer that pauses between
+/// chunks is not a server that does not answer.
+pub(crate) type Upload = Rc<Cell<Option<Instant>>>;
 
 pub(crate) enum Kind {
     Empty,
@@ -25,7 +38,28 @@ pub(crate) enum Kind {
 impl Body {
     /// No body.
     pub fn empty() -> Body {
-        Body { kind: Kind::Empty }
+        Body::of(Kind::Empty)
+    }
+
+    fn of(kind: Kind) -> Body {
+        Body { kind, upload: None }
+    }
+
+    /// For a streamed body, the cell its end is written to.
+    pub(crate) fn watch_upload(&mut self) -> Option<Upload> {
+        if !matches!(self.kind, Kind::Stream(_)) {
+            return None;
+        }
+        let upload = self.upload.get_or_insert_with(Upload::default);
+        Some(upload.clone())
+    }
+
+    fn ended(&mut self) {
+        if let Some(upload) = &self.upload {
+            if upload.get().is_none() {
+                upload.set(Some(Instant::now()));
+            }
+        }
     }
 
     /// A body read from `stream` as it is sent (chunked transfer
@@ -36,20 +70,22 @@ impl Body {
     where
         S: Stream<Item = io::Result<Bytes>> + 'static,
     {
-        Body {
-            kind: Kind::Stream(Box::pin(stream)),
-        }
+        Body::of(Kind::Stream(Box::pin(stream)))
     }
 
     /// A copy for sending again, if the body can be sent again.
     pub(crate) fn try_clone(&self) -> Option<Body> {
         match &self.kind {
             Kind::Empty => Some(Body::empty()),
-            Kind::Bytes(b) => Some(Body {
-                kind: Kind::Bytes(b.clone()),
-            }),
+            Kind::Bytes(b) => Some(Body::of(Kind::Bytes(b.clone()))),
             Kind::Stream(_) => None,
         }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        self.ended();
     }
 }
 
@@ -71,9 +107,7 @@ impl fmt::Debug for Body {
 
 impl From<Bytes> for Body {
     fn from(bytes: Bytes) -> Body {
-        Body {
-            kind: Kind::Bytes(bytes),
-        }
+        Body::of(Kind::Bytes(bytes))
     }
 }
 
@@ -115,9 +149,13 @@ impl http_body::Body for Body {
             },
             Kind::Stream(s) => match s.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Err(e))) => {
+                    this.ended();
+                    Poll::Ready(Some(Err(e)))
+                }
                 Poll::Ready(None) => {
                     this.kind = Kind::Empty;
+                    this.ended();
                     Poll::Ready(None)
                 }
                 Poll::Pending => Poll::Pending,

@@ -109,7 +109,10 @@ pub struct Timeouts {
     /// On HTTP/2 "the last write" is the connection's last write of 1 KiB
     /// or more (a body's DATA frames, this request's or another's upload on
     /// the same connection): the control frames h2 answers with (a PING's
-    /// ack) do not hold it off.
+    /// ack) do not hold it off. A streamed body
+    /// ([`Body::from_stream`]) counts as written until its stream ends: a
+    /// producer pausing between chunks is not a server that does not
+    /// answer.
     pub read: Option<Duration>,
     /// Each write of the request that the server does not take.
     pub write: Option<Duration>,
@@ -661,6 +664,7 @@ impl Client {
             let h2 = matches!(lease, Lease::H2(..));
             // Kept in case the request has to be sent again.
             let again = if reused || h2 { body.try_clone() } else { None };
+            let upload = body.watch_upload();
             let (sent, last_write, conn) = match lease {
                 Lease::H1(mut conn) => {
                     let request = req.to_http(&self.inner.headers, body, false, via)?;
@@ -685,18 +689,26 @@ impl Client {
             let head = match timeouts.read {
                 Some(limit) => {
                     // The read timeout counts from the last write: a long
-                    // upload that keeps going is not waiting to read.
+                    // upload that keeps going is not waiting to read; nor
+                    // is a streamed body whose producer pauses (it counts
+                    // from the stream's end).
                     let mut sent = std::pin::pin!(sent);
                     let mut until = after(asyncio::time::Instant::now(), limit);
                     loop {
                         match asyncio::timeout_at(until, sent.as_mut()).await {
                             Ok(head) => break head,
                             Err(_) => {
-                                let written = after(last_write.get(), limit);
-                                if written <= asyncio::time::Instant::now() {
+                                let now = asyncio::time::Instant::now();
+                                let last = match upload.as_ref().map(|u| u.get()) {
+                                    Some(None) => now,
+                                    Some(Some(ended)) => ended.max(last_write.get()),
+                                    None => last_write.get(),
+                                };
+                                let quiet_until = after(last, limit);
+                                if quiet_until <= now {
                                     return Err(Error::Timeout(TimeoutKind::Read));
                                 }
-                                until = written;
+                                until = quiet_until;
                             }
                         }
                     }
