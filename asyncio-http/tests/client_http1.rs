@@ -1230,6 +1230,40 @@ async fn write_timeout_when_the_server_does_not_read() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
 }
 
+/// The same over HTTP/2: a server that grants every flow-control window
+/// and then never reads. The stream learns only that the connection
+/// failed; the error is still the write timeout, not `Closed`.
+#[asyncio::test]
+async fn h2_write_timeout_when_the_server_does_not_read() {
+    let (addr, _) = raw_server(|stream, _| async move {
+        // SETTINGS: INITIAL_WINDOW_SIZE 2^31 - 1; the client's SETTINGS
+        // acknowledged; the connection's window opened as far.
+        let mut hello = vec![0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff];
+        hello.extend_from_slice(&[0, 0, 0, 4, 1, 0, 0, 0, 0]);
+        hello.extend_from_slice(&[0, 0, 4, 8, 0, 0, 0, 0, 0]);
+        hello.extend_from_slice(&(0x7fff_ffffu32 - 65_535).to_be_bytes());
+        let _ = stream.write_all(&hello).await;
+        // Then never reads.
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .timeouts(Timeouts {
+            write: Some(Duration::from_millis(300)),
+            ..Timeouts::default()
+        })
+        .build()
+        .unwrap();
+    let err = client
+        .post(&format!("http://{addr}/upload"))
+        .body(vec![0u8; 64 << 20])
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+}
+
 #[asyncio::test]
 async fn brotli_and_deflate_bodies_and_a_corrupt_one() {
     use std::io::Write;

@@ -114,7 +114,9 @@ pub struct Timeouts {
     /// producer pausing between chunks is not a server that does not
     /// answer.
     pub read: Option<Duration>,
-    /// Each write of the request that the server does not take.
+    /// Each write of the request that the server does not take. On
+    /// HTTP/2 the writes are the connection's: one that times out fails
+    /// every request in flight on it with `Timeout(Write)`.
     pub write: Option<Duration>,
     /// Waiting for a pooled connection (or room to open one).
     pub pool: Option<Duration>,
@@ -701,8 +703,8 @@ impl Client {
                                 let now = asyncio::time::Instant::now();
                                 let last = match upload.as_ref().map(|u| u.get()) {
                                     Some(None) => now,
-                                    Some(Some(ended)) => ended.max(last_write.get()),
-                                    None => last_write.get(),
+                                    Some(Some(ended)) => ended.max(last_write.last.get()),
+                                    None => last_write.last.get(),
                                 };
                                 let quiet_until = after(last, limit);
                                 if quiet_until <= now {
@@ -729,6 +731,11 @@ impl Client {
                     drop(conn);
                     let unsent = e.take_message();
                     let error = e.into_error();
+                    // The connection's writes timed out (on HTTP/2 the
+                    // stream's error says only that the connection is gone).
+                    if last_write.timed_out.get() {
+                        return Err(Error::Timeout(TimeoutKind::Write));
+                    }
                     let (unsent, again) = if h2 && refusals < MAX_REFUSALS && refused(&error) {
                         match unsent.map(|r| r.into_body()).or(again) {
                             // A server that opened with a lower stream limit
@@ -910,7 +917,7 @@ impl Client {
         } else {
             (transport, self.inner.h2_prior_knowledge)
         };
-        let last_write = Rc::new(std::cell::Cell::new(asyncio::time::Instant::now()));
+        let last_write = Rc::new(pool::Writes::new());
         // On HTTP/2 the stamp is the connection's, shared by its streams:
         // only writes that can carry a request body count, not the control
         // frames h2 sends on its own (a PING's ack, 17 bytes; a
@@ -1442,7 +1449,7 @@ struct WriteTimeout {
     inner: Transport,
     limit: Option<Duration>,
     waiting: Option<asyncio::time::Sleep>,
-    last_write: Rc<std::cell::Cell<asyncio::time::Instant>>,
+    last_write: Rc<pool::Writes>,
     /// The smallest write that stamps `last_write`.
     progress: usize,
 }
@@ -1455,12 +1462,7 @@ struct WriteTimeout {
 const H2_PROGRESS_BYTES: usize = 1024;
 
 impl WriteTimeout {
-    fn new(
-        inner: Transport,
-        limit: Option<Duration>,
-        last_write: Rc<std::cell::Cell<asyncio::time::Instant>>,
-        progress: usize,
-    ) -> Self {
+    fn new(inner: Transport, limit: Option<Duration>, last_write: Rc<pool::Writes>, progress: usize) -> Self {
         WriteTimeout {
             inner,
             limit,
@@ -1483,6 +1485,7 @@ impl WriteTimeout {
                 let sleep = self.waiting.get_or_insert_with(|| asyncio::sleep(limit));
                 if sleep.poll_sleep(cx).is_ready() {
                     self.waiting = None;
+                    self.last_write.timed_out.set(true);
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)));
                 }
                 Poll::Pending
@@ -1496,7 +1499,7 @@ impl WriteTimeout {
     /// flushes on every turn, reads included).
     fn wrote(&self, poll: &Poll<io::Result<usize>>) {
         if matches!(poll, Poll::Ready(Ok(n)) if *n >= self.progress) {
-            self.last_write.set(asyncio::time::Instant::now());
+            self.last_write.last.set(asyncio::time::Instant::now());
         }
     }
 }

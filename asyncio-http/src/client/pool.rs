@@ -155,9 +155,27 @@ pub(crate) enum Held {
 pub(crate) struct H2Lease {
     pub(crate) sender: http2::SendRequest<Body>,
     /// The connection's last write (see [`Conn::last_write`]).
-    pub(crate) last_write: Rc<Cell<Instant>>,
+    pub(crate) last_write: Rc<Writes>,
     /// Counts the stream in flight until dropped.
     pub(crate) stream: Stream,
+}
+
+/// A connection's writes, as its transport saw them.
+pub(crate) struct Writes {
+    /// When a write last went through (the read timeout counts from it).
+    pub(crate) last: Cell<Instant>,
+    /// A write waited past the write timeout: the connection failed on it
+    /// (on HTTP/2 its streams learn only that the connection is gone).
+    pub(crate) timed_out: Cell<bool>,
+}
+
+impl Writes {
+    pub(crate) fn new() -> Writes {
+        Writes {
+            last: Cell::new(Instant::now()),
+            timed_out: Cell::new(false),
+        }
+    }
 }
 
 /// How many streams of an HTTP/2 connection are in flight, how many the
@@ -316,7 +334,7 @@ pub(crate) struct Conn {
     /// server having closed it meanwhile).
     pub(crate) reused: bool,
     /// When a write last went through (the read timeout counts from it).
-    pub(crate) last_write: Rc<Cell<Instant>>,
+    pub(crate) last_write: Rc<Writes>,
     /// HTTP/2: its streams in flight.
     streams: Rc<Streams>,
 }
@@ -334,7 +352,7 @@ impl Conn {
         sender: Sender,
         driver: Task<()>,
         slot: Slot,
-        last_write: Rc<Cell<Instant>>,
+        last_write: Rc<Writes>,
         streams: Rc<Streams>,
     ) -> Conn {
         Conn {
