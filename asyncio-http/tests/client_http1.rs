@@ -1018,6 +1018,103 @@ async fn a_request_past_the_h2_stream_limit_waits_for_a_stream_in_the_pool() {
     drop(held_too);
 }
 
+/// A raw HTTP/2 server that opens with `SETTINGS_MAX_CONCURRENT_STREAMS`
+/// 1, keeps stream 1's response open, answers the others in full, and
+/// raises the limit to 10 when `raise` is set.
+async fn serve_h2_raising_its_limit(stream: asyncio::net::TcpStream, raise: std::rc::Rc<Event>) {
+    let settings = |max: u8| -> Vec<u8> { vec![0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, max] };
+    let mut hello = settings(1);
+    hello.extend_from_slice(&[0, 0, 0, 4, 1, 0, 0, 0, 0]);
+    if stream.write_all(&hello).await.is_err() {
+        return;
+    }
+    enum Next {
+        Read(std::io::Result<usize>),
+        Raise,
+    }
+    let (mut buf, mut chunk, mut preface, mut raised) = (Vec::new(), [0u8; 4096], true, false);
+    loop {
+        let read = async { Next::Read(stream.read(&mut chunk).await) };
+        let next = if raised {
+            read.await
+        } else {
+            futures_lite::future::or(read, async {
+                raise.wait().await;
+                Next::Raise
+            })
+            .await
+        };
+        match next {
+            Next::Raise => {
+                raised = true;
+                if stream.write_all(&settings(10)).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Next::Read(Ok(0) | Err(_)) => return,
+            Next::Read(Ok(got)) => buf.extend_from_slice(&chunk[..got]),
+        }
+        if preface {
+            if buf.len() < 24 {
+                continue;
+            }
+            buf.drain(..24);
+            preface = false;
+        }
+        while buf.len() >= 9 {
+            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+            if buf.len() < 9 + len {
+                break;
+            }
+            let (kind, id) = (
+                buf[3],
+                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
+            );
+            buf.drain(..9 + len);
+            if kind == 1 && stream.write_all(&h2_ok(id, id != 1)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A request queued because the one connection it may use is at the
+/// server's stream limit (1, with stream 1 held open) goes out as soon as
+/// the server raises the limit (its new SETTINGS come while nothing else
+/// happens on the connection), not when the held stream ends.
+#[asyncio::test]
+async fn a_raised_h2_stream_limit_serves_the_queue() {
+    let raise = std::rc::Rc::new(Event::new());
+    let (addr, _) = raw_server({
+        let raise = raise.clone();
+        move |stream, _| serve_h2_raising_its_limit(stream, raise.clone())
+    })
+    .await;
+    let client = h2_client_of_one_connection();
+    let url = format!("http://{addr}/");
+    let held = client.get(&url).send().await.unwrap();
+    let waiting = asyncio::create_task({
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(&url).send().await.map(|r| r.status()) }
+    });
+    until_queued(&client).await;
+    raise.set();
+    let status = asyncio::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once the limit rose")
+        .unwrap();
+    assert_eq!(status.unwrap(), StatusCode::OK);
+    // And one more beside it, at once: the limit is 10 now.
+    let again = asyncio::timeout(Duration::from_secs(10), client.get(&url).send())
+        .await
+        .expect("not queued")
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(client.pool_stats().open, 1);
+    drop(held);
+}
+
 /// Waits (at most 10 s, then fails) until a request waits in the pool's
 /// queue.
 async fn until_queued(client: &Client) {

@@ -221,12 +221,17 @@ async fn a_custom_host_is_the_h2_authority() {
         .await
         .unwrap();
     assert_eq!(r.text().await.unwrap(), r#"Some("virtual.example:8080") []"#);
-    let err = client
-        .get(&format!("{base}/authority"))
-        .header("host", "not a host")
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, asyncio_http::client::Error::InvalidRequest(_)), "{err:?}");
+    for bad in ["not a host", "user@virtual.example"] {
+        let err = client
+            .get(&format!("{base}/authority"))
+            .header("host", bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, asyncio_http::client::Error::InvalidRequest(_)),
+            "{bad}: {err:?}"
+        );
+    }
     server.shutdown().await.unwrap();
 }

@@ -50,10 +50,12 @@ pub enum Error {
     /// The options ask for what this crate does not do (TLS; the `mysql`
     /// crate's own pool sizes): the message says which.
     Unsupported(String),
-    /// The client library refused something before it was sent: an
-    /// unsupported authentication plugin or protocol version, a packet
-    /// larger than the server takes, a read-only transaction the server
-    /// cannot start. The connection is dropped; a connection lost is
+    /// The client library refused something: an unsupported
+    /// authentication plugin or protocol version, a read-only transaction
+    /// the server cannot start (nothing sent), or a packet larger than the
+    /// limit (one to send: nothing sent; one received: the query ran, and
+    /// would fail the same way again, so it is not counted as a lost
+    /// connection). The connection is dropped; a connection lost is
     /// [`Error::Io`] instead.
     Driver(String),
     /// The closure given to [`Pool::run`](crate::Pool::run) panicked (or

@@ -84,7 +84,8 @@ pub(crate) enum Pulled {
     Data(Bytes),
     /// Nothing more until more input is pushed.
     NeedInput,
-    /// The compressed stream is over (input pushed after it is ignored).
+    /// The compressed stream is over (input pushed after it fails the
+    /// next pull).
     Done,
 }
 
@@ -98,6 +99,18 @@ pub(crate) enum Decoder {
     RawDeflate(Box<flate2::bufread::DeflateDecoder<Input>>),
     Brotli(Box<brotli::Decompressor<Input>>),
     Done,
+    /// Bytes came after the end of the compressed stream: the next pull
+    /// fails.
+    Trailing,
+}
+
+/// The error for bytes after the end of the compressed stream (what a
+/// gzip body's next member would have to be).
+fn trailing() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "bytes after the end of the compressed stream",
+    )
 }
 
 impl Decoder {
@@ -124,14 +137,18 @@ impl Decoder {
             Decoder::Zlib(d) => Some(d.get_mut()),
             Decoder::RawDeflate(d) => Some(d.get_mut()),
             Decoder::Brotli(d) => Some(d.get_mut()),
-            Decoder::Done => None,
+            Decoder::Done | Decoder::Trailing => None,
         }
     }
 
     /// Adds compressed bytes, decoded by the next pulls.
     pub(crate) fn push(&mut self, data: Bytes) {
-        if let (Some(input), false) = (self.input(), data.is_empty()) {
-            input.chunks.push_back(data);
+        if data.is_empty() {
+            return;
+        }
+        match self.input() {
+            Some(input) => input.chunks.push_back(data),
+            None => *self = Decoder::Trailing,
         }
     }
 
@@ -146,8 +163,8 @@ impl Decoder {
     /// Decoded bytes, at most `max` (and at most [`CHUNK`]).
     ///
     /// # Errors
-    /// A corrupt stream, or one the body's end cut short (gzip and br; a
-    /// zlib or raw deflate stream cut short is not noticed).
+    /// A corrupt stream, one the body's end cut short, or bytes after the
+    /// stream's end.
     pub(crate) fn pull(&mut self, max: u64) -> io::Result<Pulled> {
         if let Decoder::Deflate(input) = self {
             if input.len() < 2 && !input.ended {
@@ -187,10 +204,26 @@ impl Decoder {
                 Decoder::Brotli(d) => d.read(&mut out[filled..]),
                 Decoder::Deflate(_) => unreachable!("chosen above"),
                 Decoder::Done => Ok(0),
+                Decoder::Trailing => Err(trailing()),
             };
             match read {
                 Ok(0) => {
+                    // The stream's end: nothing may follow it, in the
+                    // input given or (brotli) in the decoder's own buffer.
+                    let left = match self {
+                        Decoder::Brotli(d) => match d.read(&mut [0]) {
+                            Ok(0) => d.get_mut().len() > 0,
+                            _ => true,
+                        },
+                        Decoder::Gzip(d) => d.get_mut().len() > 0,
+                        Decoder::Zlib(d) => d.get_mut().len() > 0,
+                        Decoder::RawDeflate(d) => d.get_mut().len() > 0,
+                        _ => false,
+                    };
                     *self = Decoder::Done;
+                    if left {
+                        return Err(trailing());
+                    }
                     break;
                 }
                 Ok(n) => filled += n,
@@ -293,12 +326,33 @@ mod tests {
         assert_eq!(decode_all("deflate", &[]).unwrap(), b"");
     }
 
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
+    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).unwrap();
+        z.finish().unwrap()
+    }
+
     #[test]
     fn a_truncated_stream_fails_at_the_end() {
         let data = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>();
-        for (encoding, compressed) in [("gzip", gzip(&data)), ("br", brotli(&data))] {
-            let cut = &compressed[..compressed.len() / 2];
-            assert!(decode_all(encoding, &[cut]).is_err(), "{encoding}");
+        for (encoding, compressed) in [
+            ("gzip", gzip(&data)),
+            ("br", brotli(&data)),
+            ("deflate", zlib(&data)),
+            ("deflate", raw_deflate(&data)),
+        ] {
+            for cut in [compressed.len() / 2, compressed.len() - 1] {
+                let cut = &compressed[..cut];
+                assert!(decode_all(encoding, &[cut]).is_err(), "{encoding}, {} bytes", cut.len());
+                let bytes: Vec<&[u8]> = cut.chunks(1).collect();
+                assert!(decode_all(encoding, &bytes).is_err(), "{encoding}, {} bytes", cut.len());
+            }
         }
         assert!(decode_all("deflate", &[b"x"]).is_err());
         assert!(Decoder::for_encoding("identity").is_none());
@@ -355,6 +409,31 @@ mod tests {
                 }
             }
             assert_eq!(total, 64 << 20, "{encoding}");
+        }
+    }
+
+    /// Bytes after the end of a compressed stream fail it, whether they
+    /// come with its last bytes or after them.
+    #[test]
+    fn bytes_after_the_stream_fail_it() {
+        let data = b"the body, then something else".repeat(10);
+        for (encoding, compressed) in [
+            ("gzip", gzip(&data)),
+            ("br", brotli(&data)),
+            ("deflate", zlib(&data)),
+            ("deflate", raw_deflate(&data)),
+        ] {
+            let with_more = [compressed.as_slice(), b"garbage"].concat();
+            assert!(
+                decode_all(encoding, &[&with_more]).is_err(),
+                "{encoding}: in the same chunk"
+            );
+            assert!(
+                decode_all(encoding, &[&compressed, b"garbage"]).is_err(),
+                "{encoding}: after"
+            );
+            // An empty piece after it is nothing.
+            assert_eq!(decode_all(encoding, &[&compressed, b""]).unwrap(), data, "{encoding}");
         }
     }
 

@@ -947,10 +947,11 @@ impl Client {
                     Some(connection.current_max_send_streams())
                 }
             });
-            let streams = pool::Streams::new(&slot, Some(read_limit));
+            let streams = pool::Streams::new(&slot, &last_write, Some(read_limit));
             let driver = asyncio::create_task({
-                let streams = streams.clone();
+                let (streams, writes) = (streams.clone(), last_write.clone());
                 std::future::poll_fn(move |cx| {
+                    writes.driven_by(cx.waker());
                     let done = std::future::Future::poll(connection.borrow_mut().as_mut(), cx);
                     streams.poll_limit();
                     done.map(drop)
@@ -965,7 +966,7 @@ impl Client {
         let driver = asyncio::create_task(async move {
             let _ = connection.await;
         });
-        let streams = pool::Streams::new(&slot, None);
+        let streams = pool::Streams::new(&slot, &last_write, None);
         Ok(pool::Conn::new(Sender::H1(sender), driver, slot, last_write, streams))
     }
 
@@ -1418,6 +1419,8 @@ impl Prepared {
                 .to_str()
                 .ok()
                 .and_then(|h| http::uri::Authority::try_from(h).ok())
+                // (No user info: RFC 9113 forbids it in `:authority`.)
+                .filter(|a| !a.as_str().contains('@'))
                 .ok_or_else(|| Error::InvalidRequest(format!("Host {own:?} is not a host[:port]")))?;
             let mut parts = request.uri().clone().into_parts();
             parts.authority = Some(authority);
@@ -1506,7 +1509,12 @@ impl WriteTimeout {
 
 impl futures_io::AsyncRead for WriteTimeout {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            this.last_write.read_some();
+        }
+        poll
     }
 }
 

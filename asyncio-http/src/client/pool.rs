@@ -167,6 +167,13 @@ pub(crate) struct Writes {
     /// A write waited past the write timeout: the connection failed on it
     /// (on HTTP/2 its streams learn only that the connection is gone).
     pub(crate) timed_out: Cell<bool>,
+    /// HTTP/2: requests wait for this connection's stream limit to rise,
+    /// so every read wakes the connection's task (h2 applies the server's
+    /// `SETTINGS` in a task of its own, which does not wake it), which
+    /// then looks at the limit (see [`Streams::poll_limit`]).
+    watched: Cell<bool>,
+    /// The connection's task, to be woken.
+    driver: RefCell<Option<Waker>>,
 }
 
 impl Writes {
@@ -174,6 +181,26 @@ impl Writes {
         Writes {
             last: Cell::new(Instant::now()),
             timed_out: Cell::new(false),
+            watched: Cell::new(false),
+            driver: RefCell::new(None),
+        }
+    }
+
+    /// Called by the transport after a read that brought bytes.
+    pub(crate) fn read_some(&self) {
+        if self.watched.get() {
+            if let Some(driver) = self.driver.borrow().as_ref() {
+                driver.wake_by_ref();
+            }
+        }
+    }
+
+    /// Called by the connection's task when polled: the waker to wake it
+    /// with (a task's waker stays valid while it lives).
+    pub(crate) fn driven_by(&self, waker: &Waker) {
+        let mut driver = self.driver.borrow_mut();
+        if driver.is_none() {
+            *driver = Some(waker.clone());
         }
     }
 }
@@ -182,16 +209,21 @@ impl Writes {
 /// server lets be, and since when none is.
 pub(crate) struct Streams {
     active: Cell<usize>,
-    /// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` as the pool last saw
-    /// it (h2's assumption, 100, until the server's `SETTINGS` come; no
-    /// limit on HTTP/1.1). A request past it would wait inside hyper,
-    /// under its read timeout, for a stream to end: the pool gives it
-    /// another connection, or queues it, instead.
+    /// The server's `SETTINGS_MAX_CONCURRENT_STREAMS` as last read (h2's
+    /// assumption until the server's `SETTINGS` come: 100, or the limit
+    /// last seen on the origin; no limit on HTTP/1.1). A request past it
+    /// would wait inside hyper, under its read timeout, for a stream to
+    /// end: the pool gives it another connection, or queues it, instead.
     limit: Cell<usize>,
+    /// The limit as the connection's task last saw it (a change that
+    /// leaves room serves the queue).
+    driver_seen: Cell<usize>,
     /// Reads the limit from the connection (HTTP/2; `None` while the
     /// connection is being polled or is gone).
     read_limit: Option<ReadLimit>,
     idle_since: Cell<Instant>,
+    origin: Origin,
+    writes: Rc<Writes>,
     pool: Weak<Pool>,
 }
 
@@ -199,17 +231,20 @@ pub(crate) struct Streams {
 pub(crate) type ReadLimit = Box<dyn Fn() -> Option<usize>>;
 
 impl Streams {
-    /// The stream count of a connection opened in `slot`; `read_limit`
-    /// for HTTP/2.
-    pub(crate) fn new(slot: &Slot, read_limit: Option<ReadLimit>) -> Rc<Streams> {
+    /// The stream count of a connection opened in `slot`, whose transport
+    /// reports to `writes`; `read_limit` for HTTP/2.
+    pub(crate) fn new(slot: &Slot, writes: &Rc<Writes>, read_limit: Option<ReadLimit>) -> Rc<Streams> {
         let streams = Rc::new(Streams {
             active: Cell::new(0),
             limit: Cell::new(usize::MAX),
+            driver_seen: Cell::new(usize::MAX),
             read_limit,
             idle_since: Cell::new(Instant::now()),
+            origin: slot.origin.clone(),
+            writes: writes.clone(),
             pool: slot.pool.clone(),
         });
-        streams.limit();
+        streams.driver_seen.set(streams.limit());
         streams
     }
 
@@ -222,12 +257,22 @@ impl Streams {
         self.limit.get()
     }
 
-    /// Called by the connection's task after each poll: a limit raised by
-    /// the server serves the requests queued because it was reached.
+    /// Called by the connection's task after each poll: a limit the server
+    /// changed, leaving room, serves the requests queued for a stream of
+    /// this origin.
     pub(crate) fn poll_limit(&self) {
-        let seen = self.limit.get();
-        if self.limit() > seen && self.active.get() >= seen {
-            self.serve_waiters();
+        let limit = self.limit();
+        if limit != self.driver_seen.replace(limit) && self.active.get() < limit {
+            self.serve_origin();
+        }
+        if self.writes.watched.get() {
+            let waiting = self
+                .pool
+                .upgrade()
+                .is_some_and(|pool| pool.state.try_borrow().map_or(true, |state| !state.waiters.is_empty()));
+            if !waiting {
+                self.writes.watched.set(false);
+            }
         }
     }
 
@@ -243,6 +288,18 @@ impl Streams {
         let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
         if waiting {
             pool.serve_waiters();
+        }
+    }
+
+    /// Hands streams of this origin's connections to the requests queued
+    /// for one, if any.
+    fn serve_origin(&self) {
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
+        if waiting {
+            pool.serve_shared(&self.origin);
         }
     }
 }
@@ -261,20 +318,17 @@ impl Stream {
 impl Drop for Stream {
     fn drop(&mut self) {
         let streams = &self.0;
-        // The limit the pool decided by (requests may be queued for a
-        // stream of this connection only if it was reached), and now.
-        let seen = streams.limit.get();
-        let active = streams.active.get();
-        streams.active.set(active - 1);
-        let limit = streams.limit();
-        if active == 1 {
+        let left = streams.active.get() - 1;
+        streams.active.set(left);
+        if left == 0 {
             streams.idle_since.set(Instant::now());
-        } else if (active < seen && limit <= seen) || active > limit {
-            return;
+            // The connection may now be closed to make room for a waiter,
+            // or take another stream.
+            streams.serve_waiters();
+        } else if left < streams.limit() {
+            // Room for another stream: a request queued for one takes it.
+            streams.serve_origin();
         }
-        // The connection may now be closed to make room for a waiter, or
-        // take another stream.
-        streams.serve_waiters();
     }
 }
 
@@ -450,7 +504,8 @@ impl State {
             .rev()
             .find(|conn| !conn.streams.full())
             .map(|conn| Grant::Shared(conn.lease()));
-        let limit = list.last().map(|conn| conn.streams.limit.get());
+        // (At least 1: a server closing down may say 0 for a while.)
+        let limit = list.last().map(|conn| conn.streams.limit.get().max(1));
         if list.is_empty() {
             self.shared.remove(origin);
         }
@@ -621,7 +676,16 @@ impl Pool {
             waker: RefCell::new(None),
         });
         if waiter.grant.borrow().is_none() {
-            self.state.borrow_mut().waiters.push_back(waiter.clone());
+            let mut state = self.state.borrow_mut();
+            // Its origin's HTTP/2 connections, if any, are at the server's
+            // stream limit: their tasks now look at it after every read.
+            if let Some(list) = state.shared.get(origin) {
+                for conn in list {
+                    conn.streams.writes.watched.set(true);
+                }
+            }
+            state.waiters.push_back(waiter.clone());
+            drop(state);
             // The queue may have been served while no one was waiting.
             self.serve_waiters();
         }
@@ -710,6 +774,40 @@ impl Pool {
         }
         drop(closing);
         self.serve_waiters();
+    }
+
+    /// Hands streams on `origin`'s HTTP/2 connections to the requests
+    /// queued for that origin, in order, while the server takes more.
+    fn serve_shared(&self, origin: &Origin) {
+        let mut closing = Vec::new();
+        let made_room = {
+            let Ok(mut state) = self.state.try_borrow_mut() else {
+                return;
+            };
+            let freed = state.freed;
+            let mut i = 0;
+            while i < state.waiters.len() {
+                let waiter = state.waiters[i].clone();
+                if waiter.origin != *origin || waiter.fresh {
+                    i += 1;
+                    continue;
+                }
+                let Some(grant) = state.take_shared(origin, &self.limits, &mut closing) else {
+                    break;
+                };
+                state.waiters.remove(i);
+                *waiter.grant.borrow_mut() = Some(grant);
+                let waker = waiter.waker.borrow_mut().take();
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+            state.freed != freed
+        };
+        drop(closing);
+        if made_room {
+            self.serve_waiters();
+        }
     }
 
     /// Hands what can be handed to the waiters, in order.

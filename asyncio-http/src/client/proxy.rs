@@ -227,7 +227,18 @@ fn cidr(entry: &str) -> Option<(std::net::IpAddr, u8)> {
     let addr: std::net::IpAddr = addr.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
     let bits: u8 = bits.parse().ok()?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
-    (bits <= max).then_some((addr, bits))
+    if bits > max {
+        return None;
+    }
+    // An IPv4-mapped block (`::ffff:10.0.0.0/104`) is its IPv4 block, as
+    // a mapped host address is its IPv4 address.
+    match addr {
+        std::net::IpAddr::V6(v6) if bits >= 96 => match v6.to_ipv4_mapped() {
+            Some(v4) => Some((std::net::IpAddr::V4(v4), bits - 96)),
+            None => Some((addr, bits)),
+        },
+        _ => Some((addr, bits)),
+    }
 }
 
 /// Whether `ip` is in the block `net/bits` (an IPv4-mapped IPv6 address
@@ -358,7 +369,7 @@ mod tests {
             ("HTTP_PROXY", "http://proxy:3128"),
             (
                 "NO_PROXY",
-                "10.0.0.0/8, 192.168.1.0/24,fd00::/8, *.corp.example, 0.0.0.0/0x",
+                "10.0.0.0/8, 192.168.1.0/24,fd00::/8, *.corp.example, 0.0.0.0/0x, ::ffff:172.16.0.0/108",
             ),
         ]));
         for direct in [
@@ -368,6 +379,8 @@ mod tests {
             "http://[::ffff:10.9.9.9]/",
             "http://a.corp.example/",
             "http://corp.example/",
+            "http://172.20.1.1/",
+            "http://[::ffff:172.31.0.9]/",
         ] {
             assert!(blocks.for_url(&url(direct)).unwrap().is_none(), "{direct}");
         }
@@ -377,6 +390,7 @@ mod tests {
             "http://[fe80::1]/",
             "http://10.example/",
             "http://notcorp.example/",
+            "http://172.32.0.1/",
         ] {
             assert!(blocks.for_url(&url(proxied)).unwrap().is_some(), "{proxied}");
         }

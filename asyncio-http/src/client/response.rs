@@ -208,7 +208,8 @@ impl Response {
                         self.decoder = None;
                         return Ok(None);
                     }
-                    // Done early: the rest of the body is read and ignored.
+                    // Done before the body: only its end may follow (bytes
+                    // fail the next pull).
                     Ok(Pulled::Done | Pulled::NeedInput) => {}
                     Err(e) => {
                         let error = Error::Decode(format!("the compressed body does not decompress: {e}"));
