@@ -5,6 +5,7 @@
 //! tungstenite peer where a pong has to be seen, raw sockets for servers
 //! that misbehave, and nginx for a server with no WebSocket at all.
 
+mod client_support;
 #[cfg(feature = "tls")]
 mod tls_support;
 
@@ -77,6 +78,26 @@ async fn chat_v2(req: Request) -> Response {
     })
 }
 
+/// Sends the `Cookie` header it got as its first message; its `101` sets
+/// a cookie of its own.
+async fn cookies(req: Request) -> Response {
+    let seen = req.header("cookie").unwrap_or("none").to_owned();
+    let mut resp = req.websocket(|mut ws: WebSocket| async move {
+        let _ = ws.send(Message::text(seen)).await;
+        let _ = ws.close(CloseCode::Normal, "").await;
+    });
+    resp.headers_mut()
+        .insert("set-cookie", http::HeaderValue::from_static("from_ws=1; Path=/"));
+    resp
+}
+
+async fn login(_req: Request) -> Response {
+    http::Response::builder()
+        .header("set-cookie", "session=abc; Path=/")
+        .body(asyncio_http::Body::from("in"))
+        .unwrap()
+}
+
 async fn plain(_req: Request) -> &'static str {
     "not a WebSocket"
 }
@@ -93,6 +114,8 @@ fn app() -> Router {
         .get("/proto", chat_v2)
         .get("/plain", plain)
         .get("/bad", bad)
+        .get("/cookies", cookies)
+        .get("/login", login)
 }
 
 async fn start(config: impl FnOnce(Server) -> Server) -> RunningServer {
@@ -576,4 +599,76 @@ async fn wss_to_nginx(nginx: &TempNginx) {
         ),
         "{err:?}"
     );
+}
+
+/// Through a client with a cookie jar: the handshake carries the jar's
+/// cookies for its URL (not those of another host), and the cookies its
+/// `101` sets are kept; a `Cookie` header of the builder's own wins.
+#[asyncio::test]
+async fn the_clients_cookie_jar_goes_with_the_handshake() {
+    let server = start(|s| s).await;
+    let base = format!("http://{}", server.local_addr());
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    let first = |mut ws: WebSocket| async move {
+        let text = ws.recv().await.unwrap().unwrap();
+        until_closed(&mut ws).await;
+        text
+    };
+    let ws = client.websocket(&format!("{base}/cookies")).connect().await.unwrap();
+    assert_eq!(first(ws).await, Message::text("none"));
+    assert_eq!(
+        client.cookies_for(&format!("{base}/")),
+        [("from_ws".to_owned(), "1".to_owned())]
+    );
+    client.get(&format!("{base}/login")).send().await.unwrap();
+    let ws = client.websocket(&format!("{base}/cookies")).connect().await.unwrap();
+    let Message::Text(seen) = first(ws).await else {
+        panic!("not text");
+    };
+    let mut seen: Vec<&str> = seen.split("; ").collect();
+    seen.sort();
+    assert_eq!(seen, ["from_ws=1", "session=abc"]);
+    let ws = client
+        .websocket(&format!("{base}/cookies"))
+        .header("cookie", "mine=2")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(first(ws).await, Message::text("mine=2"));
+    // The standalone builder has no jar.
+    let ws = WebSocketBuilder::new(&format!("{base}/cookies"))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(first(ws).await, Message::text("none"));
+    server.shutdown().await.unwrap();
+}
+
+/// Through a client with a proxy: the WebSocket goes through a `CONNECT`
+/// tunnel (`ws://` too), with the proxy's credentials.
+#[asyncio::test]
+async fn the_clients_proxy_carries_the_websocket() {
+    let server = start(|s| s).await;
+    let (proxy, log) = client_support::forward_proxy(false).await;
+    let client = Client::builder()
+        .proxy(&format!("http://ada:secret@{proxy}"))
+        .build()
+        .unwrap();
+    let mut ws = client.websocket(&ws_url(&server, "/ws")).connect().await.unwrap();
+    ws.send(Message::text("tunnelled")).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("tunnelled"));
+    ws.close(CloseCode::Normal, "").await.unwrap();
+    assert_eq!(
+        log.borrow().as_slice(),
+        [format!(
+            "CONNECT {} HTTP/1.1 [Basic YWRhOnNlY3JldA==]",
+            server.local_addr()
+        )]
+    );
+    // A proxy that refuses the tunnel.
+    let (refusing, _) = client_support::forward_proxy(true).await;
+    let client = Client::builder().proxy(&format!("http://{refusing}")).build().unwrap();
+    let err = client.websocket(&ws_url(&server, "/ws")).connect().await.unwrap_err();
+    assert!(matches!(err, Error::Proxy(_)), "{err:?}");
+    server.shutdown().await.unwrap();
 }

@@ -832,11 +832,17 @@ impl Client {
     }
 
     fn store_cookies(&self, resp: &Response) {
+        self.store_cookie_headers(resp.headers(), resp.url());
+    }
+
+    /// Keeps the cookies `headers` (an answer from `url`) set, if the
+    /// client has a jar.
+    fn store_cookie_headers(&self, headers: &HeaderMap, url: &url::Url) {
         let Some(jar) = &self.inner.cookies else {
             return;
         };
         let mut jar = jar.borrow_mut();
-        for value in resp.headers().get_all(header::SET_COOKIE) {
+        for value in headers.get_all(header::SET_COOKIE) {
             let Some(mut cookie) = value.to_str().ok().and_then(|t| cookie::Cookie::parse(t).ok()) else {
                 continue; // malformed: dropped, as browsers do
             };
@@ -846,7 +852,7 @@ impl Client {
                     // public suffix (`Domain=github.io`, `Domain=co.uk`) is
                     // refused, unless the suffix is the host itself: then
                     // it is that host's alone.
-                    let host = resp.url().host_str().unwrap_or_default().to_ascii_lowercase();
+                    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
                     if domain != host {
                         continue;
                     }
@@ -855,7 +861,7 @@ impl Client {
             }
             // A cookie the jar refuses (another domain) is dropped, as
             // browsers do.
-            let _ = jar.insert_raw(&cookie, resp.url());
+            let _ = jar.insert_raw(&cookie, url);
         }
     }
 

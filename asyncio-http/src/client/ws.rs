@@ -111,6 +111,9 @@ pub struct WebSocketBuilder {
     deflate: WsDeflate,
     #[cfg(feature = "tls")]
     tls: Option<asyncio::tls::ClientContext>,
+    /// The client it came from ([`Client::websocket`]): its cookie jar
+    /// and proxies apply.
+    client: Option<Client>,
     error: Option<Error>,
 }
 
@@ -152,6 +155,7 @@ impl WebSocketBuilder {
             deflate: WsDeflate::default(),
             #[cfg(feature = "tls")]
             tls: None,
+            client: None,
             error: None,
         }
     }
@@ -273,6 +277,19 @@ impl WebSocketBuilder {
             .port_or_known_default()
             .ok_or_else(|| Error::InvalidUrl(format!("{url}: no port")))?;
         let secure = url.scheme() == "wss";
+        // The URL as the client's jar and proxies see it (`ws` is `http`,
+        // `wss` is `https`).
+        let mut http_url = url.clone();
+        let _ = http_url.set_scheme(if secure { "https" } else { "http" });
+        let mut proxy = None;
+        if let Some(client) = &self.client {
+            proxy = client.inner.proxies.for_url(&http_url)?.cloned();
+            if !request.headers().contains_key(header::COOKIE) {
+                if let Some(cookie) = client.jar_cookie(&http_url) {
+                    request.headers_mut().insert(header::COOKIE, cookie);
+                }
+            }
+        }
         #[cfg(feature = "tls")]
         let tls = self.tls;
         #[cfg(not(feature = "tls"))]
@@ -280,7 +297,7 @@ impl WebSocketBuilder {
         let transport = within(
             self.connect_timeout,
             TimeoutKind::Connect,
-            open(&host, port, secure, tls),
+            open(&host, port, secure, tls, proxy.as_ref()),
         )
         .await?;
         let config = WebSocketConfig::default()
@@ -293,6 +310,9 @@ impl WebSocketBuilder {
                 .map_err(|e| handshake_error(&url, e))
         };
         let (mut inner, response) = within(self.handshake_timeout, TimeoutKind::Read, handshake).await?;
+        if let Some(client) = &self.client {
+            client.store_cookie_headers(response.headers(), &http_url);
+        }
         let answer = response.headers().get_all(SEC_WEBSOCKET_EXTENSIONS);
         let agreed = if deflate.is_enabled() {
             crate::ws::client_accept(&deflate, answer.iter().map(HeaderValue::as_bytes)).map_err(|reason| {
@@ -387,9 +407,13 @@ impl Client {
     /// A WebSocket to `url` (aiohttp's `session.ws_connect(url)`) that
     /// shares this client's TLS context, default headers, connect timeout
     /// and (for the handshake) read timeout; a relative `url` is joined to
-    /// the base URL, whose `http`/`https` become `ws`/`wss`. Opened with
-    /// [`WebSocketBuilder::connect`]; it is not one of the pool's
-    /// connections and does not count against its limits.
+    /// the base URL, whose `http`/`https` become `ws`/`wss`. The client's
+    /// cookie jar, if it has one, gives the handshake its cookies and keeps
+    /// those its answer sets; its proxy (an HTTP proxy, given or from the
+    /// environment) carries the connection through a `CONNECT` tunnel, for
+    /// `ws://` as for `wss://`. Opened with [`WebSocketBuilder::connect`];
+    /// it is not one of the pool's connections and does not count against
+    /// its limits.
     pub fn websocket(&self, url: &str) -> WebSocketBuilder {
         let mut builder = WebSocketBuilder::with_url(ws_url(url, self.inner.base_url.as_ref()));
         builder.defaults = self.inner.headers.clone();
@@ -400,6 +424,7 @@ impl Client {
         {
             builder.tls = self.inner.tls.borrow().clone();
         }
+        builder.client = Some(self.clone());
         builder
     }
 }
@@ -445,32 +470,42 @@ async fn within<T>(
     }
 }
 
-/// Resolves `host`, connects (happy eyeballs, as the HTTP client), and
-/// runs TLS when `secure`.
+/// Resolves `host` (or the proxy), connects (happy eyeballs, as the HTTP
+/// client), opens a `CONNECT` tunnel through the proxy if there is one,
+/// and runs TLS when `secure`.
 async fn open(
     host: &str,
     port: u16,
     secure: bool,
     #[cfg_attr(not(feature = "tls"), allow(unused_variables))] tls: Option<TlsContext>,
+    proxy: Option<&super::proxy::ProxyServer>,
 ) -> Result<Transport, Error> {
-    let addrs = asyncio::net::lookup_host(host, port)
-        .await
-        .map_err(|source| Error::Dns {
-            host: host.to_owned(),
-            source,
-        })?;
     let target = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
         format!("{host}:{port}")
     };
+    let (dial_host, dial_port, first_hop) = match proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port, proxy.target()),
+        None => (host, port, target.clone()),
+    };
+    let addrs = asyncio::net::lookup_host(dial_host, dial_port)
+        .await
+        .map_err(|source| Error::Dns {
+            host: dial_host.to_owned(),
+            source,
+        })?;
     let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
         .await
         .map_err(|source| Error::Connect {
-            target: target.clone(),
+            target: first_hop,
             source,
         })?;
-    let transport = Transport::tcp(stream);
+    #[allow(unused_mut)]
+    let mut transport = Transport::tcp(stream);
+    if let Some(proxy) = proxy {
+        super::proxy::connect_tunnel(&mut transport, proxy, &target).await?;
+    }
     if !secure {
         return Ok(transport);
     }
