@@ -1327,6 +1327,39 @@ async fn write_timeout_when_the_server_does_not_read() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
 }
 
+/// A request's own write timeout holds on a pooled connection that a
+/// request without one opened.
+#[asyncio::test]
+async fn a_requests_write_timeout_holds_on_a_pooled_connection() {
+    let (addr, connections) = raw_server(|stream, _| async move {
+        // Answers the first request, then reads nothing more.
+        if !read_head(&stream).await.is_empty() {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let client = Client::builder().timeouts(Timeouts::none()).build().unwrap();
+    let url = format!("http://{addr}/");
+    assert_eq!(text_of(&client, &url).await, "ok");
+    let upload = client
+        .post(&url)
+        .timeouts(Timeouts {
+            write: Some(Duration::from_millis(300)),
+            ..Timeouts::none()
+        })
+        .body(vec![0u8; 64 << 20])
+        .send();
+    let err = asyncio::timeout(Duration::from_secs(10), upload)
+        .await
+        .expect("the request's write timeout fired")
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+    assert_eq!(connections.get(), 1, "the pooled connection was used");
+}
+
 /// The same over HTTP/2: a server that grants every flow-control window
 /// and then never reads. The stream learns only that the connection
 /// failed; the error is still the write timeout, not `Closed`.

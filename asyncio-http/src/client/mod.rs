@@ -114,9 +114,11 @@ pub struct Timeouts {
     /// producer pausing between chunks is not a server that does not
     /// answer.
     pub read: Option<Duration>,
-    /// Each write of the request that the server does not take. On
-    /// HTTP/2 the writes are the connection's: one that times out fails
-    /// every request in flight on it with `Timeout(Write)`.
+    /// Each write of the request that the server does not take (this
+    /// request's limit, on a pooled connection too). On HTTP/2 the writes
+    /// are the connection's: the last request sent on it sets the limit,
+    /// and a write that times out fails every request in flight on it with
+    /// `Timeout(Write)`.
     pub write: Option<Duration>,
     /// Waiting for a pooled connection (or room to open one).
     pub pool: Option<Duration>,
@@ -688,6 +690,10 @@ impl Client {
                     )
                 }
             };
+            // This request's write timeout, on a pooled connection too (on
+            // HTTP/2 the connection's writes are shared: the last request
+            // sent sets it for all).
+            last_write.limit.set(timeouts.write);
             let head = match timeouts.read {
                 Some(limit) => {
                     // The read timeout counts from the last write: a long
@@ -801,7 +807,7 @@ impl Client {
                 }
                 Grant::Shared(lease) => return Ok((Lease::H2(lease), true)),
                 Grant::Room(slot) => {
-                    let open = self.open(origin, slot, timeouts.write);
+                    let open = self.open(origin, slot);
                     let conn = match timeouts.connect {
                         Some(limit) => asyncio::timeout(limit, open)
                             .await
@@ -893,7 +899,7 @@ impl Client {
     /// Opens a connection: resolve, connect (happy eyeballs), TLS, hyper's
     /// handshake (HTTP/2 when ALPN chose it, or with prior knowledge); the
     /// connection's task starts.
-    async fn open(&self, origin: &Origin, slot: Slot, write_timeout: Option<Duration>) -> Result<pool::Conn, Error> {
+    async fn open(&self, origin: &Origin, slot: Slot) -> Result<pool::Conn, Error> {
         let target = origin.to_string();
         // The first hop: the server, or the proxy.
         let (host, port, first_hop) = match &origin.proxy {
@@ -930,11 +936,7 @@ impl Client {
         // WINDOW_UPDATE, 13), or a server that pings would hold every
         // stream's read timeout off for ever.
         let progress = if h2 { H2_PROGRESS_BYTES } else { 1 };
-        let io = HyperIo::new(
-            WriteTimeout::new(transport, write_timeout, last_write.clone(), progress),
-            None,
-            false,
-        );
+        let io = HyperIo::new(WriteTimeout::new(transport, last_write.clone(), progress), None, false);
         if h2 {
             let (sender, connection) = hyper::client::conn::http2::Builder::new(crate::rt::LocalExec)
                 .timer(crate::rt::LoopTimer)
@@ -1456,7 +1458,6 @@ impl std::error::Error for WriteTimedOut {}
 /// counts.
 struct WriteTimeout {
     inner: Transport,
-    limit: Option<Duration>,
     waiting: Option<asyncio::time::Sleep>,
     last_write: Rc<pool::Writes>,
     /// The smallest write that stamps `last_write`.
@@ -1471,10 +1472,9 @@ struct WriteTimeout {
 const H2_PROGRESS_BYTES: usize = 1024;
 
 impl WriteTimeout {
-    fn new(inner: Transport, limit: Option<Duration>, last_write: Rc<pool::Writes>, progress: usize) -> Self {
+    fn new(inner: Transport, last_write: Rc<pool::Writes>, progress: usize) -> Self {
         WriteTimeout {
             inner,
-            limit,
             waiting: None,
             last_write,
             progress,
@@ -1488,7 +1488,7 @@ impl WriteTimeout {
                 Poll::Ready(r)
             }
             Poll::Pending => {
-                let Some(limit) = self.limit else {
+                let Some(limit) = self.last_write.limit.get() else {
                     return Poll::Pending;
                 };
                 let sleep = self.waiting.get_or_insert_with(|| asyncio::sleep(limit));

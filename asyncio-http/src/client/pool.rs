@@ -167,6 +167,9 @@ pub(crate) struct Writes {
     /// A write waited past the write timeout: the connection failed on it
     /// (on HTTP/2 its streams learn only that the connection is gone).
     pub(crate) timed_out: Cell<bool>,
+    /// The write timeout: the request being sent sets it (on HTTP/2, the
+    /// last request sent on the connection).
+    pub(crate) limit: Cell<Option<Duration>>,
     /// HTTP/2: requests wait for this connection's stream limit to rise,
     /// so every read wakes the connection's task (h2 applies the server's
     /// `SETTINGS` in a task of its own, which does not wake it), which
@@ -181,6 +184,7 @@ impl Writes {
         Writes {
             last: Cell::new(Instant::now()),
             timed_out: Cell::new(false),
+            limit: Cell::new(None),
             watched: Cell::new(false),
             driver: RefCell::new(None),
         }
