@@ -828,37 +828,17 @@ enum H2Reply {
 /// client's frames and answers each request (a HEADERS frame) with what
 /// `reply(stream id)` gives.
 async fn serve_h2_frames(stream: asyncio::net::TcpStream, mut reply: impl FnMut(u32) -> H2Reply) {
-    let mut buf = Vec::new();
+    let mut frames = H2Frames::default();
     let mut chunk = [0u8; 4096];
-    let mut preface = true;
     if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
         return;
     }
     loop {
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return,
-            Ok(got) => buf.extend_from_slice(&chunk[..got]),
+            Ok(got) => frames.push(&chunk[..got]),
         }
-        if preface {
-            if buf.len() < 24 {
-                continue;
-            }
-            buf.drain(..24);
-            preface = false;
-        }
-        while buf.len() >= 9 {
-            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
-            if buf.len() < 9 + len {
-                break;
-            }
-            let (kind, id) = (
-                buf[3],
-                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
-            );
-            buf.drain(..9 + len);
-            if kind != 1 {
-                continue; // not HEADERS
-            }
+        while let Some(id) = frames.next_request() {
             let (bytes, goes_on) = match reply(id) {
                 H2Reply::Send(bytes) => (bytes, true),
                 H2Reply::SendThenClose(bytes) => (bytes, false),
@@ -867,6 +847,47 @@ async fn serve_h2_frames(stream: asyncio::net::TcpStream, mut reply: impl FnMut(
                 return;
             }
         }
+    }
+}
+
+/// What a raw HTTP/2 server reads from a client: the preface, then
+/// frames, of which it wants the requests (HEADERS frames' stream ids).
+#[derive(Default)]
+struct H2Frames {
+    buf: Vec<u8>,
+    past_preface: bool,
+}
+
+impl H2Frames {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The stream id of the next complete HEADERS frame, others skipped.
+    fn next_request(&mut self) -> Option<u32> {
+        if !self.past_preface {
+            if self.buf.len() < 24 {
+                return None;
+            }
+            self.buf.drain(..24);
+            self.past_preface = true;
+        }
+        let buf = &mut self.buf;
+        while buf.len() >= 9 {
+            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+            if buf.len() < 9 + len {
+                return None;
+            }
+            let (kind, id) = (
+                buf[3],
+                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
+            );
+            buf.drain(..9 + len);
+            if kind == 1 {
+                return Some(id);
+            }
+        }
+        None
     }
 }
 
@@ -1032,7 +1053,7 @@ async fn serve_h2_raising_its_limit(stream: asyncio::net::TcpStream, raise: std:
         Read(std::io::Result<usize>),
         Raise,
     }
-    let (mut buf, mut chunk, mut preface, mut raised) = (Vec::new(), [0u8; 4096], true, false);
+    let (mut frames, mut chunk, mut raised) = (H2Frames::default(), [0u8; 4096], false);
     loop {
         let read = async { Next::Read(stream.read(&mut chunk).await) };
         let next = if raised {
@@ -1053,26 +1074,10 @@ async fn serve_h2_raising_its_limit(stream: asyncio::net::TcpStream, raise: std:
                 continue;
             }
             Next::Read(Ok(0) | Err(_)) => return,
-            Next::Read(Ok(got)) => buf.extend_from_slice(&chunk[..got]),
+            Next::Read(Ok(got)) => frames.push(&chunk[..got]),
         }
-        if preface {
-            if buf.len() < 24 {
-                continue;
-            }
-            buf.drain(..24);
-            preface = false;
-        }
-        while buf.len() >= 9 {
-            let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
-            if buf.len() < 9 + len {
-                break;
-            }
-            let (kind, id) = (
-                buf[3],
-                u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff,
-            );
-            buf.drain(..9 + len);
-            if kind == 1 && stream.write_all(&h2_ok(id, id != 1)).await.is_err() {
+        while let Some(id) = frames.next_request() {
+            if stream.write_all(&h2_ok(id, id != 1)).await.is_err() {
                 return;
             }
         }

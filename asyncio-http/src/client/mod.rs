@@ -901,27 +901,9 @@ impl Client {
     /// connection's task starts.
     async fn open(&self, origin: &Origin, slot: Slot) -> Result<pool::Conn, Error> {
         let target = origin.to_string();
-        // The first hop: the server, or the proxy.
-        let (host, port, first_hop) = match &origin.proxy {
-            Some(proxy) => (proxy.host.as_str(), proxy.port, proxy.target()),
-            None => (origin.host.as_str(), origin.port, target.clone()),
-        };
-        let addrs = asyncio::net::lookup_host(host, port)
-            .await
-            .map_err(|source| Error::Dns {
-                host: host.to_owned(),
-                source,
-            })?;
-        let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
-            .await
-            .map_err(|source| Error::Connect {
-                target: first_hop,
-                source,
-            })?;
-        let mut transport = Transport::tcp(stream);
-        if let (Some(proxy), true) = (&origin.proxy, origin.https) {
-            proxy::connect_tunnel(&mut transport, proxy, &target).await?;
-        }
+        // Through a proxy, HTTPS goes through a tunnel; plain HTTP is sent
+        // to the proxy in absolute form.
+        let transport = dial(&origin.host, origin.port, &target, origin.proxy.as_ref(), origin.https).await?;
         let (transport, h2) = if origin.https {
             let transport = self.tls_handshake(transport, origin, &target).await?;
             let h2 = transport.alpn_is_h2();
@@ -1027,6 +1009,40 @@ fn is_public_suffix(domain: &str) -> bool {
         return false;
     }
     psl::suffix_str(domain) == Some(domain)
+}
+
+/// Resolves and connects (happy eyeballs) to `host:port`, or to `proxy`,
+/// through which a `CONNECT` tunnel to `target` (`host:port`) is opened
+/// when `tunnel`.
+pub(crate) async fn dial(
+    host: &str,
+    port: u16,
+    target: &str,
+    proxy: Option<&proxy::ProxyServer>,
+    tunnel: bool,
+) -> Result<Transport, Error> {
+    // The first hop: the server, or the proxy.
+    let (host, port, first_hop) = match proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port, proxy.target()),
+        None => (host, port, target.to_owned()),
+    };
+    let addrs = asyncio::net::lookup_host(host, port)
+        .await
+        .map_err(|source| Error::Dns {
+            host: host.to_owned(),
+            source,
+        })?;
+    let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
+        .await
+        .map_err(|source| Error::Connect {
+            target: first_hop,
+            source,
+        })?;
+    let mut transport = Transport::tcp(stream);
+    if let (Some(proxy), true) = (proxy, tunnel) {
+        proxy::connect_tunnel(&mut transport, proxy, target).await?;
+    }
+    Ok(transport)
 }
 
 /// A request's connection: an HTTP/1.1 connection of its own, or a stream

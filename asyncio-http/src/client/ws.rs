@@ -485,27 +485,7 @@ async fn open(
     } else {
         format!("{host}:{port}")
     };
-    let (dial_host, dial_port, first_hop) = match proxy {
-        Some(proxy) => (proxy.host.as_str(), proxy.port, proxy.target()),
-        None => (host, port, target.clone()),
-    };
-    let addrs = asyncio::net::lookup_host(dial_host, dial_port)
-        .await
-        .map_err(|source| Error::Dns {
-            host: dial_host.to_owned(),
-            source,
-        })?;
-    let stream = asyncio::net::TcpStream::connect_happy_eyeballs(&addrs[..], Duration::from_millis(250))
-        .await
-        .map_err(|source| Error::Connect {
-            target: first_hop,
-            source,
-        })?;
-    #[allow(unused_mut)]
-    let mut transport = Transport::tcp(stream);
-    if let Some(proxy) = proxy {
-        super::proxy::connect_tunnel(&mut transport, proxy, &target).await?;
-    }
+    let transport = super::dial(host, port, &target, proxy, true).await?;
     if !secure {
         return Ok(transport);
     }
