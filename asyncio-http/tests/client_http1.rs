@@ -1308,6 +1308,24 @@ async fn a_pooled_connection_the_server_closed_is_replaced_and_the_request_sent_
     assert_eq!(connections.get(), 2);
 }
 
+/// Posts 64 MiB to `url` with a 300 ms write timeout of the request's
+/// own, and checks that it fails with that timeout (within 10 s).
+async fn upload_hits_the_write_timeout(client: &Client, url: &str) {
+    let upload = client
+        .post(url)
+        .timeouts(Timeouts {
+            write: Some(Duration::from_millis(300)),
+            ..Timeouts::none()
+        })
+        .body(vec![0u8; 64 << 20])
+        .send();
+    let err = asyncio::timeout(Duration::from_secs(10), upload)
+        .await
+        .expect("the write timeout fired")
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+}
+
 #[asyncio::test]
 async fn write_timeout_when_the_server_does_not_read() {
     let (addr, _) = raw_server(|stream, _| async move {
@@ -1316,20 +1334,7 @@ async fn write_timeout_when_the_server_does_not_read() {
         drop(stream);
     })
     .await;
-    let client = Client::builder()
-        .timeouts(Timeouts {
-            write: Some(Duration::from_millis(300)),
-            ..Timeouts::default()
-        })
-        .build()
-        .unwrap();
-    let err = client
-        .post(&format!("http://{addr}/upload"))
-        .body(vec![0u8; 64 << 20])
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+    upload_hits_the_write_timeout(&Client::new(), &format!("http://{addr}/upload")).await;
 }
 
 /// A request's own write timeout holds on a pooled connection that a
@@ -1349,19 +1354,7 @@ async fn a_requests_write_timeout_holds_on_a_pooled_connection() {
     let client = Client::builder().timeouts(Timeouts::none()).build().unwrap();
     let url = format!("http://{addr}/");
     assert_eq!(text_of(&client, &url).await, "ok");
-    let upload = client
-        .post(&url)
-        .timeouts(Timeouts {
-            write: Some(Duration::from_millis(300)),
-            ..Timeouts::none()
-        })
-        .body(vec![0u8; 64 << 20])
-        .send();
-    let err = asyncio::timeout(Duration::from_secs(10), upload)
-        .await
-        .expect("the request's write timeout fired")
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+    upload_hits_the_write_timeout(&client, &url).await;
     assert_eq!(connections.get(), 1, "the pooled connection was used");
 }
 
@@ -1382,21 +1375,8 @@ async fn h2_write_timeout_when_the_server_does_not_read() {
         std::future::pending::<()>().await;
     })
     .await;
-    let client = Client::builder()
-        .http2_prior_knowledge()
-        .timeouts(Timeouts {
-            write: Some(Duration::from_millis(300)),
-            ..Timeouts::default()
-        })
-        .build()
-        .unwrap();
-    let err = client
-        .post(&format!("http://{addr}/upload"))
-        .body(vec![0u8; 64 << 20])
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Timeout(TimeoutKind::Write)), "{err:?}");
+    let client = Client::builder().http2_prior_knowledge().build().unwrap();
+    upload_hits_the_write_timeout(&client, &format!("http://{addr}/upload")).await;
 }
 
 #[asyncio::test]
