@@ -677,6 +677,7 @@ impl Client {
                     };
                     let sent = sender.try_send_request(request);
                     let last_write = conn.last_write.clone();
+                    conn.upload = upload.clone();
                     (Either::H1 { future: sent }, last_write, Held::H1(conn))
                 }
                 Lease::H2(mut lease) => {

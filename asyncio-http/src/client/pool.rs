@@ -16,9 +16,10 @@
 //!
 //! # Reuse
 //! An HTTP/1.1 connection goes back to the pool only once its response
-//! was read to the end (see [`Response`](super::Response)); dropped
-//! earlier, it is closed, never reused with bytes of the old response
-//! waiting. Idle connections older than `keepalive_expiry` are closed when
+//! was read to the end (see [`Response`](super::Response)) and its
+//! request's body sent (a streamed upload a server answered early closes
+//! it); dropped earlier, it is closed, never reused with bytes of the old
+//! response waiting. Idle connections older than `keepalive_expiry` are closed when
 //! met, and at most `max_keepalive_connections` stay idle. A connection the
 //! server closed meanwhile is noticed by hyper's `is_closed`/`ready` and
 //! dropped.
@@ -395,6 +396,9 @@ pub(crate) struct Conn {
     pub(crate) last_write: Rc<Writes>,
     /// HTTP/2: its streams in flight.
     streams: Rc<Streams>,
+    /// HTTP/1.1: the streamed body of the request on it, if any (its end
+    /// unknown until the stream ends).
+    pub(crate) upload: Option<super::body::Upload>,
 }
 
 impl Drop for Conn {
@@ -421,6 +425,7 @@ impl Conn {
             reused: false,
             last_write,
             streams,
+            upload: None,
         }
     }
 
@@ -748,10 +753,14 @@ impl Pool {
     pub(crate) fn release(&self, mut conn: Conn) {
         conn.reused = true;
         conn.idle_since = Instant::now();
+        // A streamed upload still going after its response (a server that
+        // answered early): the connection is closed, not kept for a next
+        // request that would wait for a producer that may never finish.
+        let uploading = conn.upload.take().is_some_and(|u| u.get().is_none());
         let mut closing = Vec::new();
         {
             let mut state = self.state.borrow_mut();
-            if conn.sender.is_closed() {
+            if conn.sender.is_closed() || uploading {
                 state.free(conn, &mut closing);
             } else if let Some(at) = state
                 .waiters
