@@ -771,6 +771,33 @@ async fn a_pausing_upload_producer_is_not_a_read_timeout() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
+/// A streamed upload that the server stops taking (HTTP/2: it never
+/// opens the flow-control window past its first 64 KiB, and never
+/// answers): the producer is not what the request waits for, so the read
+/// timeout does fire.
+#[asyncio::test]
+async fn a_stalled_upload_the_server_does_not_take_is_a_read_timeout() {
+    let (addr, _) = raw_server(|stream, _| serve_h2_frames(stream, |_| H2Reply::Send(Vec::new()))).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .timeouts(Timeouts {
+            read: Some(Duration::from_millis(200)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 16 << 10])));
+    let upload = client
+        .post(&format!("http://{addr}/"))
+        .body(Body::from_stream(futures_lite::stream::iter(chunks)))
+        .send();
+    let err = asyncio::timeout(Duration::from_secs(10), upload)
+        .await
+        .expect("the read timeout fired")
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
+}
+
 /// What a raw HTTP/2 server sends first: an empty `SETTINGS`, then the
 /// acknowledgement of the client's (sent before reading it: the client
 /// does not check the order).

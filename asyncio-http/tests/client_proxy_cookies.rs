@@ -190,7 +190,7 @@ async fn bytes_after_the_connect_answer_are_a_proxy_error() {
 /// headers its path asks for (`/set?<n>`: the n-th list): names like
 /// `a.github.io` need no DNS.
 async fn cookie_setter() -> std::net::SocketAddr {
-    const SETS: [&[&str]; 3] = [
+    const SETS: [&[&str]; 4] = [
         &[
             "super=1; Domain=github.io",
             "dotted=1; Domain=.GitHub.io",
@@ -199,6 +199,7 @@ async fn cookie_setter() -> std::net::SocketAddr {
         ],
         &["top=1; Domain=github.io"],
         &["uk=1; Domain=co.uk", "shop=1; Domain=example.co.uk"],
+        &["dot=1; Domain=github.io.", "own_dot=1; Domain=evil.github.io."],
     ];
     let (addr, _) = client_support::raw_server(|stream, _| async move {
         loop {
@@ -254,4 +255,11 @@ async fn the_jar_refuses_cookies_for_a_public_suffix() {
     client.get("http://shop.example.co.uk/set?2").send().await.unwrap();
     assert_eq!(names("http://www.example.co.uk/"), ["shop"]);
     assert!(names("http://other.co.uk/").is_empty());
+    // A trailing dot does not hide the suffix.
+    client.get("http://evil.github.io./set?3").send().await.unwrap();
+    assert!(
+        !names("http://bank.github.io./").contains(&"dot".to_owned()),
+        "{:?}",
+        names("http://bank.github.io./")
+    );
 }

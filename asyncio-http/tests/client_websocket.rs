@@ -602,8 +602,8 @@ async fn wss_to_nginx(nginx: &TempNginx) {
 }
 
 /// Through a client with a cookie jar: the handshake carries the jar's
-/// cookies for its URL (not those of another host), and the cookies its
-/// `101` sets are kept; a `Cookie` header of the builder's own wins.
+/// cookies for its URL, and the cookies its `101` sets are kept; a
+/// `Cookie` header of the builder's own wins.
 #[asyncio::test]
 async fn the_clients_cookie_jar_goes_with_the_handshake() {
     let server = start(|s| s).await;
@@ -641,6 +641,26 @@ async fn the_clients_cookie_jar_goes_with_the_handshake() {
         .await
         .unwrap();
     assert_eq!(first(ws).await, Message::text("none"));
+    // The jar's cookies for a ws:// URL are those of its http:// twin.
+    let ws_base = format!("ws://{}", server.local_addr());
+    assert_eq!(
+        client.cookies_for(&format!("{ws_base}/x")),
+        client.cookies_for(&format!("{base}/x"))
+    );
+    // The jar's cookies replace a client's default `Cookie` header (as on
+    // its requests); the builder's own wins over both (above).
+    let with_default = Client::builder()
+        .cookie_store(true)
+        .default_header("cookie", "default=1")
+        .build()
+        .unwrap();
+    with_default.get(&format!("{base}/login")).send().await.unwrap();
+    let ws = with_default
+        .websocket(&format!("{ws_base}/cookies"))
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(first(ws).await, Message::text("session=abc"));
     server.shutdown().await.unwrap();
 }
 

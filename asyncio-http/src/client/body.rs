@@ -23,11 +23,50 @@ pub struct Body {
     upload: Option<Upload>,
 }
 
-/// When a streamed body ended (its stream gave its last item, failed, or
-/// the body was dropped): `None` while it is still being produced. The
-/// read timeout does not run before: a producer that pauses between
-/// chunks is not a server that does not answer.
-pub(crate) type Upload = Rc<Cell<Option<Instant>>>;
+/// A streamed body's progress, for the request's read timer: a producer
+/// that pauses between chunks is not a server that does not answer, but a
+/// body hyper has stopped taking (the server grants no more flow-control
+/// window, or does not read) is.
+pub(crate) type Upload = Rc<UploadState>;
+
+/// See [`Upload`].
+pub(crate) struct UploadState {
+    /// When the stream ended (gave its last item, failed, or the body was
+    /// dropped).
+    ended: Cell<Option<Instant>>,
+    /// The stream itself is pending: the request waits for its producer.
+    producing: Cell<bool>,
+    /// When the stream last gave a chunk (or the body was made).
+    last_chunk: Cell<Instant>,
+}
+
+impl Default for UploadState {
+    fn default() -> Self {
+        UploadState {
+            ended: Cell::new(None),
+            producing: Cell::new(false),
+            last_chunk: Cell::new(Instant::now()),
+        }
+    }
+}
+
+impl UploadState {
+    /// Since when the request has been waiting for the server rather than
+    /// for its own body (`now` while the producer is pending): with the
+    /// connection's last write, where the read timeout counts from.
+    pub(crate) fn quiet_since(&self, now: Instant) -> Instant {
+        match self.ended.get() {
+            Some(ended) => ended,
+            None if self.producing.get() => now,
+            None => self.last_chunk.get(),
+        }
+    }
+
+    /// Whether the stream has not ended yet.
+    pub(crate) fn in_progress(&self) -> bool {
+        self.ended.get().is_none()
+    }
+}
 
 pub(crate) enum Kind {
     Empty,
@@ -56,8 +95,19 @@ impl Body {
 
     fn ended(&mut self) {
         if let Some(upload) = &self.upload {
-            if upload.get().is_none() {
-                upload.set(Some(Instant::now()));
+            upload.producing.set(false);
+            if upload.ended.get().is_none() {
+                upload.ended.set(Some(Instant::now()));
+            }
+        }
+    }
+
+    /// Notes what the stream's poll gave (a chunk, or nothing yet).
+    fn polled(&self, pending: bool) {
+        if let Some(upload) = &self.upload {
+            upload.producing.set(pending);
+            if !pending {
+                upload.last_chunk.set(Instant::now());
             }
         }
     }
@@ -148,7 +198,10 @@ impl http_body::Body for Body {
                 _ => Poll::Ready(None),
             },
             Kind::Stream(s) => match s.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(b))) => Poll::Ready(Some(Ok(Frame::data(b)))),
+                Poll::Ready(Some(Ok(b))) => {
+                    this.polled(false);
+                    Poll::Ready(Some(Ok(Frame::data(b))))
+                }
                 Poll::Ready(Some(Err(e))) => {
                     this.ended();
                     Poll::Ready(Some(Err(e)))
@@ -158,7 +211,10 @@ impl http_body::Body for Body {
                     this.ended();
                     Poll::Ready(None)
                 }
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    this.polled(true);
+                    Poll::Pending
+                }
             },
         }
     }

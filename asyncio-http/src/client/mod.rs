@@ -109,10 +109,11 @@ pub struct Timeouts {
     /// On HTTP/2 "the last write" is the connection's last write of 1 KiB
     /// or more (a body's DATA frames, this request's or another's upload on
     /// the same connection): the control frames h2 answers with (a PING's
-    /// ack) do not hold it off. A streamed body
-    /// ([`Body::from_stream`]) counts as written until its stream ends: a
-    /// producer pausing between chunks is not a server that does not
-    /// answer.
+    /// ack) do not hold it off. While a streamed body
+    /// ([`Body::from_stream`]) waits for its producer, the timer does not
+    /// run either (a producer pausing between chunks is not a server that
+    /// does not answer); it counts from the last chunk the stream gave, or
+    /// its end, when the server is what the request waits for.
     pub read: Option<Duration>,
     /// Each write of the request that the server does not take (this
     /// request's limit, on a pooled connection too). On HTTP/2 the writes
@@ -708,9 +709,8 @@ impl Client {
                             Ok(head) => break head,
                             Err(_) => {
                                 let now = asyncio::time::Instant::now();
-                                let last = match upload.as_ref().map(|u| u.get()) {
-                                    Some(None) => now,
-                                    Some(Some(ended)) => ended.max(last_write.last.get()),
+                                let last = match &upload {
+                                    Some(upload) => upload.quiet_since(now).max(last_write.last.get()),
                                     None => last_write.last.get(),
                                 };
                                 let quiet_until = after(last, limit);
@@ -739,8 +739,10 @@ impl Client {
                     let unsent = e.take_message();
                     let error = e.into_error();
                     // The connection's writes timed out (on HTTP/2 the
-                    // stream's error says only that the connection is gone).
-                    if last_write.timed_out.get() {
+                    // stream's error says only that the connection is gone);
+                    // a request hyper hands back unsent on a pooled
+                    // connection goes once more on a new one, below.
+                    if last_write.timed_out.get() && (unsent.is_none() || !reused || fresh) {
                         return Err(Error::Timeout(TimeoutKind::Write));
                     }
                     let (unsent, again) = if h2 && refusals < MAX_REFUSALS && refused(&error) {
@@ -808,7 +810,7 @@ impl Client {
                 }
                 Grant::Shared(lease) => return Ok((Lease::H2(lease), true)),
                 Grant::Room(slot) => {
-                    let open = self.open(origin, slot);
+                    let open = self.open(origin, slot, timeouts.write);
                     let conn = match timeouts.connect {
                         Some(limit) => asyncio::timeout(limit, open)
                             .await
@@ -853,14 +855,17 @@ impl Client {
             let Some(mut cookie) = value.to_str().ok().and_then(|t| cookie::Cookie::parse(t).ok()) else {
                 continue; // malformed: dropped, as browsers do
             };
-            if let Some(domain) = cookie.domain().map(|d| d.trim_start_matches('.').to_ascii_lowercase()) {
-                if is_public_suffix(&domain) {
+            // (Compared without a leading dot, as cookies match, nor one
+            // trailing dot: `github.io.` is the suffix `github.io`.)
+            let domain = cookie.domain().map(|d| d.trim_start_matches('.').to_ascii_lowercase());
+            if let Some(domain) = domain.as_deref().map(|d| d.strip_suffix('.').unwrap_or(d)) {
+                if is_public_suffix(domain) {
                     // RFC 6265, section 5.3, step 5: a cookie for a whole
                     // public suffix (`Domain=github.io`, `Domain=co.uk`) is
                     // refused, unless the suffix is the host itself: then
                     // it is that host's alone.
                     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-                    if domain != host {
+                    if domain != host.strip_suffix('.').unwrap_or(&host) {
                         continue;
                     }
                     cookie.unset_domain();
@@ -875,9 +880,16 @@ impl Client {
     /// The cookies the jar would send to `url` (name, value), if the
     /// client has a jar ([`ClientBuilder::cookie_store`]).
     pub fn cookies_for(&self, url: &str) -> Vec<(String, String)> {
-        let (Some(jar), Ok(url)) = (&self.inner.cookies, url::Url::parse(url)) else {
+        let (Some(jar), Ok(mut url)) = (&self.inner.cookies, url::Url::parse(url)) else {
             return Vec::new();
         };
+        // A WebSocket URL as its handshake is matched: `ws` as `http`,
+        // `wss` as `https`.
+        match url.scheme() {
+            "ws" => drop(url.set_scheme("http")),
+            "wss" => drop(url.set_scheme("https")),
+            _ => {}
+        }
         jar.borrow()
             .get_request_values(&url)
             .map(|(n, v)| (n.to_owned(), v.to_owned()))
@@ -900,7 +912,7 @@ impl Client {
     /// Opens a connection: resolve, connect (happy eyeballs), TLS, hyper's
     /// handshake (HTTP/2 when ALPN chose it, or with prior knowledge); the
     /// connection's task starts.
-    async fn open(&self, origin: &Origin, slot: Slot) -> Result<pool::Conn, Error> {
+    async fn open(&self, origin: &Origin, slot: Slot, write_timeout: Option<Duration>) -> Result<pool::Conn, Error> {
         let target = origin.to_string();
         // Through a proxy, HTTPS goes through a tunnel; plain HTTP is sent
         // to the proxy in absolute form.
@@ -913,6 +925,9 @@ impl Client {
             (transport, self.inner.h2_prior_knowledge)
         };
         let last_write = Rc::new(pool::Writes::new());
+        // The opening request's write timeout, for hyper's handshake (the
+        // HTTP/2 preface) too.
+        last_write.limit.set(write_timeout);
         // On HTTP/2 the stamp is the connection's, shared by its streams:
         // only writes that can carry a request body count, not the control
         // frames h2 sends on its own (a PING's ack, 17 bytes; a
@@ -1475,10 +1490,17 @@ impl std::error::Error for WriteTimedOut {}
 /// counts.
 struct WriteTimeout {
     inner: Transport,
-    waiting: Option<asyncio::time::Sleep>,
+    waiting: Option<Waiting>,
     last_write: Rc<pool::Writes>,
     /// The smallest write that stamps `last_write`.
     progress: usize,
+}
+
+/// A write waiting for the socket, under the write timeout.
+struct Waiting {
+    since: asyncio::time::Instant,
+    limit: Duration,
+    sleep: asyncio::time::Sleep,
 }
 
 /// On an HTTP/2 connection, the smallest write that counts as a request
@@ -1506,10 +1528,21 @@ impl WriteTimeout {
             }
             Poll::Pending => {
                 let Some(limit) = self.last_write.limit.get() else {
+                    self.waiting = None;
                     return Poll::Pending;
                 };
-                let sleep = self.waiting.get_or_insert_with(|| asyncio::sleep(limit));
-                if sleep.poll_sleep(cx).is_ready() {
+                // A limit changed by a later request while this write waits
+                // (HTTP/2) moves the deadline: counted from when it began.
+                let waiting = self.waiting.get_or_insert_with(|| Waiting {
+                    since: asyncio::time::Instant::now(),
+                    limit,
+                    sleep: asyncio::sleep(limit),
+                });
+                if waiting.limit != limit {
+                    waiting.limit = limit;
+                    waiting.sleep.reset(after(waiting.since, limit));
+                }
+                if waiting.sleep.poll_sleep(cx).is_ready() {
                     self.waiting = None;
                     self.last_write.timed_out.set(true);
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteTimedOut)));

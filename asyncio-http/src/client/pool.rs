@@ -628,6 +628,19 @@ impl State {
         }
     }
 
+    /// While requests for `origin` wait, its HTTP/2 connections' tasks
+    /// look at the stream limit after every read (see `Writes::watched`).
+    fn watch_if_waiting(&self, origin: &Origin) {
+        let Some(list) = self.shared.get(origin) else {
+            return;
+        };
+        if self.waiters.iter().any(|w| w.origin == *origin) {
+            for conn in list {
+                conn.streams.writes.watched.set(true);
+            }
+        }
+    }
+
     /// Uncounts a connection now and queues it to be closed after the
     /// state is released.
     fn free(&mut self, conn: Conn, closing: &mut Vec<Conn>) {
@@ -688,12 +701,8 @@ impl Pool {
             let mut state = self.state.borrow_mut();
             // Its origin's HTTP/2 connections, if any, are at the server's
             // stream limit: their tasks now look at it after every read.
-            if let Some(list) = state.shared.get(origin) {
-                for conn in list {
-                    conn.streams.writes.watched.set(true);
-                }
-            }
             state.waiters.push_back(waiter.clone());
+            state.watch_if_waiting(origin);
             drop(state);
             // The queue may have been served while no one was waiting.
             self.serve_waiters();
@@ -715,9 +724,11 @@ impl Pool {
                 state.probing.remove(&origin);
             }
             state.h1_only.remove(&origin);
-            state.shared.entry(origin).or_default().push(conn);
+            state.shared.entry(origin.clone()).or_default().push(conn);
         }
         self.serve_waiters();
+        // Requests it could not serve yet wait for its limit to rise.
+        self.state.borrow().watch_if_waiting(&origin);
         lease
     }
 
@@ -756,7 +767,7 @@ impl Pool {
         // A streamed upload still going after its response (a server that
         // answered early): the connection is closed, not kept for a next
         // request that would wait for a producer that may never finish.
-        let uploading = conn.upload.take().is_some_and(|u| u.get().is_none());
+        let uploading = conn.upload.take().is_some_and(|u| u.in_progress());
         let mut closing = Vec::new();
         {
             let mut state = self.state.borrow_mut();
@@ -815,6 +826,7 @@ impl Pool {
                     w.wake();
                 }
             }
+            state.watch_if_waiting(origin);
             state.freed != freed
         };
         drop(closing);

@@ -314,7 +314,7 @@ pub(crate) async fn connect_tunnel(transport: &mut Transport, proxy: &ProxyServe
         // The tunnel carries TLS, whose client speaks first: bytes after
         // the answer are the proxy's, not the server's.
         Some(200..=299) if end < head.len() => Err(Error::Proxy(format!(
-            "{}: {} bytes after its answer to CONNECT {target}, before the TLS handshake",
+            "{}: {} bytes after its answer to CONNECT {target}, before the tunnel's first byte",
             proxy.target(),
             head.len() - end
         ))),

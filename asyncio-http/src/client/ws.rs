@@ -2,9 +2,10 @@
 //! `session.ws_connect(url)`, the `websockets` library's `connect(uri)`.
 //!
 //! [`connect`] (or [`WebSocketBuilder`], or [`Client::websocket`] to share
-//! a client's TLS context, default headers and timeouts) resolves the
-//! host through the loop, connects (happy eyeballs), runs TLS for
-//! `wss://` (offering `http/1.1` by ALPN), then tungstenite's client
+//! a client's TLS context, default headers, timeouts, cookie jar and
+//! proxy) resolves the host through the loop, connects (happy eyeballs;
+//! through a client's proxy, a `CONNECT` tunnel), runs TLS for `wss://`
+//! (offering `http/1.1` by ALPN), then tungstenite's client
 //! handshake, and returns the same [`WebSocket`] a server's handler is
 //! given: [`WebSocket::send`], [`WebSocket::recv`], [`WebSocket::close`]
 //! with a [`CloseCode`], [`WebSocket::split`], and tungstenite underneath
@@ -45,7 +46,8 @@
 //!
 //! `http://` and `https://` URLs are taken too (as aiohttp does), as
 //! `ws://` and `wss://`. Failures are the HTTP client's [`Error`]s: an
-//! invalid URL, [`Error::Dns`], [`Error::Connect`], [`Error::Tls`],
+//! invalid URL, [`Error::Dns`], [`Error::Connect`], [`Error::Proxy`] (a
+//! client's proxy refused the tunnel), [`Error::Tls`],
 //! [`Error::Timeout`] (`Connect` while connecting, `Read` during the
 //! handshake), [`Error::Closed`] if the server hangs up during the
 //! handshake, and [`Error::WebSocketHandshake`] if it answers but does
@@ -197,9 +199,9 @@ impl WebSocketBuilder {
         self
     }
 
-    /// How long resolving, connecting and the TLS handshake may take
-    /// together (5 s; `None`: no limit); past it, [`Error::Timeout`] with
-    /// [`TimeoutKind::Connect`].
+    /// How long resolving, connecting (with a proxy's `CONNECT` exchange)
+    /// and the TLS handshake may take together (5 s; `None`: no limit);
+    /// past it, [`Error::Timeout`] with [`TimeoutKind::Connect`].
     pub fn connect_timeout(mut self, limit: Option<Duration>) -> Self {
         self.connect_timeout = limit;
         self
@@ -242,7 +244,7 @@ impl WebSocketBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidUrl`], [`Error::InvalidRequest`] (a bad header or
-    /// subprotocol), [`Error::Dns`], [`Error::Connect`], [`Error::Tls`],
+    /// subprotocol), [`Error::Dns`], [`Error::Connect`], [`Error::Proxy`], [`Error::Tls`],
     /// [`Error::Timeout`], [`Error::Closed`] (the server hung up during the
     /// handshake), [`Error::WebSocketHandshake`] (it answered without
     /// switching protocols, or with a broken `101`).
@@ -284,7 +286,9 @@ impl WebSocketBuilder {
         let mut proxy = None;
         if let Some(client) = &self.client {
             proxy = client.inner.proxies.for_url(&http_url)?.cloned();
-            if !request.headers().contains_key(header::COOKIE) {
+            // The jar's cookies replace a default `Cookie` header, not the
+            // builder's own (as for the client's requests).
+            if !self.headers.contains_key(header::COOKIE) {
                 if let Some(cookie) = client.jar_cookie(&http_url) {
                     request.headers_mut().insert(header::COOKIE, cookie);
                 }
@@ -410,8 +414,11 @@ impl Client {
     /// the base URL, whose `http`/`https` become `ws`/`wss`. The client's
     /// cookie jar, if it has one, gives the handshake its cookies and keeps
     /// those its answer sets; its proxy (an HTTP proxy, given or from the
-    /// environment) carries the connection through a `CONNECT` tunnel, for
-    /// `ws://` as for `wss://`. Opened with [`WebSocketBuilder::connect`];
+    /// environment when [`trust_env`](super::ClientBuilder::trust_env) is
+    /// on, `no_proxy` applying) carries the connection through a `CONNECT`
+    /// tunnel, for `ws://` as for `wss://` (a proxy that allows `CONNECT`
+    /// to port 443 only refuses `ws://` on port 80: [`Error::Proxy`]).
+    /// Opened with [`WebSocketBuilder::connect`];
     /// it is not one of the pool's connections and does not count against
     /// its limits.
     pub fn websocket(&self, url: &str) -> WebSocketBuilder {
