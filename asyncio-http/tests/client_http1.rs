@@ -798,6 +798,42 @@ async fn a_stalled_upload_the_server_does_not_take_is_a_read_timeout() {
     assert!(matches!(err, Error::Timeout(TimeoutKind::Read)), "{err:?}");
 }
 
+/// An HTTP/2 server (one stream at a time) that answers a streamed upload
+/// in full before the upload ends: the stream stays open, and counted,
+/// until the upload ends, so the next request opens another connection
+/// instead of waiting inside hyper behind it.
+#[asyncio::test]
+async fn an_h2_stream_answered_before_its_upload_ends_is_still_counted() {
+    // SETTINGS: MAX_CONCURRENT_STREAMS 1; the client's acknowledged.
+    const ONE_STREAM: [u8; 24] = [
+        0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, //
+        0, 0, 0, 4, 1, 0, 0, 0, 0,
+    ];
+    let (addr, connections) =
+        raw_server(|stream, _| serve_h2_frames_after(&ONE_STREAM, stream, |id| H2Reply::Send(h2_ok(id, true)))).await;
+    let client = Client::builder()
+        .http2_prior_knowledge()
+        .timeouts(Timeouts {
+            read: Some(Duration::from_secs(2)),
+            ..Timeouts::none()
+        })
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    // One chunk, then nothing more, ever.
+    use futures_lite::StreamExt as _;
+    let upload = futures_lite::stream::once(Ok::<_, std::io::Error>(Bytes::from_static(b"part")))
+        .chain(futures_lite::stream::pending());
+    let resp = client.post(&url).body(Body::from_stream(upload)).send().await.unwrap();
+    assert!(resp.bytes().await.unwrap().is_empty());
+    let next = asyncio::timeout(Duration::from_secs(10), client.get(&url).send())
+        .await
+        .expect("bounded")
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(connections.get(), 2, "the first connection's one stream is still open");
+}
+
 /// What a raw HTTP/2 server sends first: an empty `SETTINGS`, then the
 /// acknowledgement of the client's (sent before reading it: the client
 /// does not check the order).
@@ -851,10 +887,16 @@ enum H2Reply {
 /// Serves one raw HTTP/2 connection: sends its SETTINGS, then reads the
 /// client's frames and answers each request (a HEADERS frame) with what
 /// `reply(stream id)` gives.
-async fn serve_h2_frames(stream: asyncio::net::TcpStream, mut reply: impl FnMut(u32) -> H2Reply) {
+async fn serve_h2_frames(stream: asyncio::net::TcpStream, reply: impl FnMut(u32) -> H2Reply) {
+    serve_h2_frames_after(&H2_SERVER_HELLO, stream, reply).await
+}
+
+/// [`serve_h2_frames`], opening with `hello` (its SETTINGS, and the ack of
+/// the client's).
+async fn serve_h2_frames_after(hello: &[u8], stream: asyncio::net::TcpStream, mut reply: impl FnMut(u32) -> H2Reply) {
     let mut frames = H2Frames::default();
     let mut chunk = [0u8; 4096];
-    if stream.write_all(&H2_SERVER_HELLO).await.is_err() {
+    if stream.write_all(hello).await.is_err() {
         return;
     }
     loop {

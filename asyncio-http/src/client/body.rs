@@ -2,7 +2,8 @@
 //! sent again if a redirect or a retry needs it), or a stream (chunked,
 //! sent once).
 
-use std::cell::Cell;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::pin::Pin;
@@ -38,6 +39,9 @@ pub(crate) struct UploadState {
     producing: Cell<bool>,
     /// When the stream last gave a chunk (or the body was made).
     last_chunk: Cell<Instant>,
+    /// Dropped when the stream ends (an HTTP/2 stream's place among its
+    /// connection's streams in flight, see `Held::H2`).
+    held: RefCell<Option<Box<dyn Any>>>,
 }
 
 impl Default for UploadState {
@@ -46,6 +50,7 @@ impl Default for UploadState {
             ended: Cell::new(None),
             producing: Cell::new(false),
             last_chunk: Cell::new(Instant::now()),
+            held: RefCell::new(None),
         }
     }
 }
@@ -65,6 +70,13 @@ impl UploadState {
     /// Whether the stream has not ended yet.
     pub(crate) fn in_progress(&self) -> bool {
         self.ended.get().is_none()
+    }
+
+    /// Keeps `guard` until the stream ends (dropped at once if it has).
+    pub(crate) fn hold_until_end(&self, guard: Box<dyn Any>) {
+        if self.in_progress() {
+            *self.held.borrow_mut() = Some(guard);
+        }
     }
 }
 
@@ -99,6 +111,10 @@ impl Body {
             if upload.ended.get().is_none() {
                 upload.ended.set(Some(Instant::now()));
             }
+            // (Taken out of the cell before it drops: its drop may run
+            // the pool.)
+            let held = upload.held.borrow_mut().take();
+            drop(held);
         }
     }
 

@@ -688,7 +688,7 @@ impl Client {
                             future: lease.sender.try_send_request(request),
                         },
                         lease.last_write,
-                        Held::H2(lease.stream),
+                        Held::H2(lease.stream, upload.clone()),
                     )
                 }
             };

@@ -149,7 +149,11 @@ pub(crate) enum Grant {
 /// place among an HTTP/2 connection's in flight.
 pub(crate) enum Held {
     H1(Conn),
-    H2(Stream),
+    /// The stream, and the request's streamed body if it has one: a
+    /// response read to its end while that body still goes out (a server
+    /// that answered early) leaves the stream open, and counted, until the
+    /// body ends.
+    H2(Stream, Option<super::body::Upload>),
 }
 
 /// A request's stream on a shared HTTP/2 connection.

@@ -348,7 +348,11 @@ impl Response {
         match self.conn.take() {
             Some(Held::H1(conn)) => self.pool.release(conn),
             // The stream is done: no longer in flight.
-            Some(Held::H2(stream)) => drop(stream),
+            Some(Held::H2(stream, upload)) => match upload {
+                // Its body still goes out: the stream is open until it ends.
+                Some(upload) if upload.in_progress() => upload.hold_until_end(Box::new(stream)),
+                _ => drop(stream),
+            },
             None => {}
         }
     }
