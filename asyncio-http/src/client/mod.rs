@@ -700,8 +700,8 @@ impl Client {
                 Some(limit) => {
                     // The read timeout counts from the last write: a long
                     // upload that keeps going is not waiting to read; nor
-                    // is a streamed body whose producer pauses (it counts
-                    // from the stream's end).
+                    // is a streamed body whose producer pauses (see
+                    // `UploadState::quiet_since`).
                     let mut sent = std::pin::pin!(sent);
                     let mut until = after(asyncio::time::Instant::now(), limit);
                     loop {

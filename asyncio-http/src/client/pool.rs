@@ -290,12 +290,15 @@ impl Streams {
         self.active.get() >= self.limit()
     }
 
-    fn serve_waiters(&self) {
-        let Some(pool) = self.pool.upgrade() else {
-            return;
-        };
+    /// The pool, if it is there and has requests queued.
+    fn pool_with_waiters(&self) -> Option<Rc<Pool>> {
+        let pool = self.pool.upgrade()?;
         let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
-        if waiting {
+        waiting.then_some(pool)
+    }
+
+    fn serve_waiters(&self) {
+        if let Some(pool) = self.pool_with_waiters() {
             pool.serve_waiters();
         }
     }
@@ -303,11 +306,7 @@ impl Streams {
     /// Hands streams of this origin's connections to the requests queued
     /// for one, if any.
     fn serve_origin(&self) {
-        let Some(pool) = self.pool.upgrade() else {
-            return;
-        };
-        let waiting = pool.state.try_borrow().is_ok_and(|state| !state.waiters.is_empty());
-        if waiting {
+        if let Some(pool) = self.pool_with_waiters() {
             pool.serve_shared(&self.origin);
         }
     }
